@@ -1,0 +1,27 @@
+//! Shire's shared vocabulary: the types both the registry server and the `shire`
+//! client speak, and the checks both must apply the same way.
+//!
+//! This crate does no I/O of its own (no files, no network): it parses, signs,
+//! verifies and inspects bytes and readers handed to it. Everything a node or a
+//! client accepts from outside is parsed here into a newtype first
+//! ([`PackageName`], [`Digest`], [`KeyId`], ...), and every signature check lives
+//! in [`verify`], the only module that can build a [`verify::Verified`] value.
+#![deny(missing_docs)]
+
+pub mod archive;
+pub mod digest;
+pub mod dsse;
+pub mod event;
+pub mod keys;
+pub mod manifest;
+pub mod names;
+pub mod policy;
+pub mod statement;
+pub mod verify;
+pub mod wire;
+
+pub use digest::Digest;
+pub use keys::{KeyId, KeyPair, PublicKey};
+pub use manifest::Manifest;
+pub use names::{OrgName, PackageName};
+pub use semver::{Version, VersionReq};

@@ -1,0 +1,135 @@
+//! The statements Shire signs: a publisher's release statement and a verifier's
+//! verdict (approval, rejection, revocation).
+//!
+//! Each is JSON inside a DSSE envelope; the payload type and a `statement` tag
+//! both name the kind, so a signature over one kind can never be replayed as
+//! another. A verdict names its subject exactly (name, version, digest), so an
+//! approval of 1.0.0 cannot be presented for 1.0.1 or for other bytes.
+
+use crate::digest::Digest;
+use crate::dsse::Envelope;
+use crate::keys::KeyPair;
+use crate::manifest::Manifest;
+use crate::names::PackageName;
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// DSSE payload type of a release statement.
+pub const RELEASE_PAYLOAD_TYPE: &str = "application/vnd.shire.release.v1+json";
+/// DSSE payload type of a verdict statement.
+pub const VERDICT_PAYLOAD_TYPE: &str = "application/vnd.shire.verdict.v1+json";
+/// The `statement` tag of a release statement.
+pub const RELEASE_TAG: &str = "shire.release/v1";
+/// The `statement` tag of a verdict statement.
+pub const VERDICT_TAG: &str = "shire.verdict/v1";
+
+/// Exactly which release a statement is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// `org/name`.
+    pub name: PackageName,
+    /// The version.
+    pub version: Version,
+    /// The artifact's digest.
+    pub digest: Digest,
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+/// A publisher's statement that this artifact is this release, with this manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseStatement {
+    /// Always [`RELEASE_TAG`].
+    pub statement: String,
+    /// What is released.
+    pub subject: Subject,
+    /// The manifest, as the publisher wrote it.
+    pub manifest: Manifest,
+}
+
+impl ReleaseStatement {
+    /// Builds a statement for a manifest and the digest of its artifact.
+    pub fn new(manifest: Manifest, digest: Digest) -> Self {
+        Self {
+            statement: RELEASE_TAG.into(),
+            subject: Subject {
+                name: manifest.package.name.clone(),
+                version: manifest.package.version.clone(),
+                digest,
+            },
+            manifest,
+        }
+    }
+
+    /// Serialises and signs the statement with the publisher's key.
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        // Plain data always serialises.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Envelope::sign(RELEASE_PAYLOAD_TYPE, &bytes, key)
+    }
+}
+
+/// What a verifier decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Reviewed and fit to install.
+    Approve,
+    /// Reviewed and not fit to install.
+    Reject,
+    /// Was approved, but must no longer be installed (a security flaw, say).
+    Revoke,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+            Verdict::Revoke => "revoke",
+        })
+    }
+}
+
+/// A verifier's signed verdict about one exact release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictStatement {
+    /// Always [`VERDICT_TAG`].
+    pub statement: String,
+    /// The decision.
+    pub verdict: Verdict,
+    /// The release it is about.
+    pub subject: Subject,
+    /// Why (required for rejections and revocations; a note for approvals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was signed, seconds since the Unix epoch (informative).
+    pub issued_at: u64,
+}
+
+impl VerdictStatement {
+    /// Builds a verdict.
+    pub fn new(verdict: Verdict, subject: Subject, reason: Option<String>, issued_at: u64) -> Self {
+        Self {
+            statement: VERDICT_TAG.into(),
+            verdict,
+            subject,
+            reason,
+            issued_at,
+        }
+    }
+
+    /// Serialises and signs the verdict with the verifier's key.
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Envelope::sign(VERDICT_PAYLOAD_TYPE, &bytes, key)
+    }
+}

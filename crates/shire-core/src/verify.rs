@@ -1,0 +1,170 @@
+//! Signature verification: the only place a [`Verified`] value is made.
+//!
+//! Storage and installation take `Verified<…>` values, so a statement that was
+//! never checked cannot reach them by accident.
+
+use crate::dsse::{Envelope, EnvelopeError};
+use crate::keys::PublicKey;
+use crate::manifest::ManifestError;
+use crate::statement::{
+    ReleaseStatement, VerdictStatement, Verdict, RELEASE_PAYLOAD_TYPE, RELEASE_TAG,
+    VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
+};
+use std::ops::Deref;
+
+/// A value whose signature has been checked against a named key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<T> {
+    value: T,
+    key: PublicKey,
+}
+
+impl<T> Verified<T> {
+    /// The key whose signature was checked.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// Gives up the proof of verification and returns the value.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// Why a statement did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The envelope's signature or encoding is bad.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The signed payload is not a statement of the expected kind.
+    #[error("signed payload is not a valid statement: {0}")]
+    Payload(String),
+    /// The statement contradicts itself or its context.
+    #[error("statement does not match: {0}")]
+    Mismatch(String),
+    /// The manifest inside the statement is invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// Checks a release envelope against the publisher's key and returns the statement.
+pub fn release(env: &Envelope, key: &PublicKey) -> Result<Verified<ReleaseStatement>, VerifyError> {
+    let payload = env.verify(RELEASE_PAYLOAD_TYPE, key)?;
+    let st: ReleaseStatement =
+        serde_json::from_slice(&payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+    if st.statement != RELEASE_TAG {
+        return Err(VerifyError::Payload(format!(
+            "statement tag {:?} is not {RELEASE_TAG:?}",
+            st.statement
+        )));
+    }
+    if st.manifest.package.name != st.subject.name || st.manifest.package.version != st.subject.version
+    {
+        return Err(VerifyError::Mismatch(format!(
+            "manifest names {}@{} but the statement is for {}",
+            st.manifest.package.name, st.manifest.package.version, st.subject
+        )));
+    }
+    st.manifest.validate()?;
+    Ok(Verified {
+        value: st,
+        key: key.clone(),
+    })
+}
+
+/// Checks a verdict envelope against a verifier's key and returns the statement.
+pub fn verdict(env: &Envelope, key: &PublicKey) -> Result<Verified<VerdictStatement>, VerifyError> {
+    let payload = env.verify(VERDICT_PAYLOAD_TYPE, key)?;
+    let st: VerdictStatement =
+        serde_json::from_slice(&payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+    if st.statement != VERDICT_TAG {
+        return Err(VerifyError::Payload(format!(
+            "statement tag {:?} is not {VERDICT_TAG:?}",
+            st.statement
+        )));
+    }
+    if matches!(st.verdict, Verdict::Reject | Verdict::Revoke)
+        && st.reason.as_deref().map(str::trim).unwrap_or("").is_empty()
+    {
+        return Err(VerifyError::Mismatch(format!(
+            "a {} must give a reason",
+            st.verdict
+        )));
+    }
+    Ok(Verified {
+        value: st,
+        key: key.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+    use crate::keys::KeyPair;
+    use crate::manifest::Manifest;
+    use crate::names::PackageName;
+    use crate::statement::Subject;
+    use base64::Engine as _;
+
+    fn manifest() -> Manifest {
+        Manifest::skeleton(PackageName::parse("braintree/crm").unwrap())
+    }
+
+    #[test]
+    fn release_round_trip() {
+        let kp = KeyPair::generate();
+        let st = ReleaseStatement::new(manifest(), Digest::of(b"x"));
+        let env = st.sign(&kp);
+        let v = release(&env, &kp.public()).unwrap();
+        assert_eq!(*v, st);
+        assert_eq!(v.key(), &kp.public());
+    }
+
+    #[test]
+    fn release_attacks() {
+        let kp = KeyPair::generate();
+        let mut st = ReleaseStatement::new(manifest(), Digest::of(b"x"));
+        // Forged: signed by someone else.
+        let forged = st.sign(&KeyPair::generate());
+        assert!(release(&forged, &kp.public()).is_err());
+        // A verdict envelope is not a release, even when the key is right.
+        let v = VerdictStatement::new(Verdict::Approve, st.subject.clone(), None, 0).sign(&kp);
+        assert!(release(&v, &kp.public()).is_err());
+        // Subject and manifest disagree.
+        st.subject.version = semver::Version::new(9, 9, 9);
+        assert!(matches!(
+            release(&st.sign(&kp), &kp.public()),
+            Err(VerifyError::Mismatch(_))
+        ));
+        // Payload edited after signing.
+        let mut env = ReleaseStatement::new(manifest(), Digest::of(b"x")).sign(&kp);
+        let edited = String::from_utf8(env.payload_bytes().unwrap())
+            .unwrap()
+            .replace("0.1.0", "0.1.1");
+        env.payload = base64::engine::general_purpose::STANDARD.encode(edited);
+        assert!(release(&env, &kp.public()).is_err());
+    }
+
+    #[test]
+    fn verdict_needs_reason_to_reject() {
+        let kp = KeyPair::generate();
+        let subject = Subject {
+            name: PackageName::parse("a/b").unwrap(),
+            version: semver::Version::new(1, 0, 0),
+            digest: Digest::of(b"x"),
+        };
+        let no_reason = VerdictStatement::new(Verdict::Reject, subject.clone(), None, 1).sign(&kp);
+        assert!(verdict(&no_reason, &kp.public()).is_err());
+        let ok = VerdictStatement::new(Verdict::Reject, subject, Some("bad".into()), 1).sign(&kp);
+        assert_eq!(verdict(&ok, &kp.public()).unwrap().verdict, Verdict::Reject);
+    }
+}

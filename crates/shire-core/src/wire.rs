@@ -1,0 +1,352 @@
+//! The HTTP API's JSON bodies, shared by server and client so the two cannot drift.
+//!
+//! These are wire types only: the server keeps its own storage records and
+//! converts. Every path is under `/api/v1` (see `docs/api.md`).
+
+use crate::archive::FileChanges;
+use crate::digest::Digest;
+use crate::dsse::Envelope;
+use crate::keys::{KeyId, PublicKey};
+use crate::manifest::Manifest;
+use crate::names::{OrgName, PackageName};
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Every server error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a human sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, snake_case (`bad_signature`, `version_exists`, ...).
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Publishes and yanks its organisation's packages.
+    Publisher,
+    /// Approves, rejects and revokes other organisations' releases.
+    Verifier,
+    /// Runs the node: organisations and accounts.
+    Admin,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Publisher => "publisher",
+            Role::Verifier => "verifier",
+            Role::Admin => "admin",
+        })
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "publisher" => Ok(Role::Publisher),
+            "verifier" => Ok(Role::Verifier),
+            "admin" => Ok(Role::Admin),
+            _ => Err(format!(
+                "{s:?} is not a role (publisher, verifier or admin)"
+            )),
+        }
+    }
+}
+
+/// `POST /api/v1/orgs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateOrg {
+    /// The new organisation.
+    pub name: OrgName,
+}
+
+/// An organisation as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgInfo {
+    /// Its name.
+    pub name: OrgName,
+    /// The node it is home on (this node's origin for local organisations).
+    pub origin: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// `POST /api/v1/accounts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateAccount {
+    /// Login name: same shape as an organisation name.
+    pub username: OrgName,
+    /// The organisation it belongs to.
+    pub org: OrgName,
+    /// What it may do.
+    pub role: Role,
+}
+
+/// An account, as `whoami` and account creation return it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountInfo {
+    /// Login name.
+    pub username: String,
+    /// Its organisation (none for the node's bootstrap admin).
+    pub org: Option<OrgName>,
+    /// Its role.
+    pub role: Role,
+    /// The API token: only in the answer to account creation, never again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// `POST /api/v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterKey {
+    /// The public key to register to the calling account.
+    pub public_key: PublicKey,
+}
+
+/// A registered key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// Hex SHA-256 of the key bytes.
+    pub key_id: KeyId,
+    /// The key.
+    pub public_key: PublicKey,
+    /// The account it is registered to.
+    pub account: String,
+    /// That account's organisation.
+    pub org: Option<OrgName>,
+    /// That account's role.
+    pub role: Role,
+    /// When it was registered (RFC 3339).
+    pub registered_at: String,
+}
+
+/// `PUT /api/v1/blobs/{digest}` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlobInfo {
+    /// The digest the bytes hashed to.
+    pub digest: Digest,
+    /// Their size.
+    pub size: u64,
+}
+
+/// `POST /api/v1/releases` (publish) and `POST .../verdicts` bodies: one envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitEnvelope {
+    /// The signed statement.
+    pub envelope: Envelope,
+}
+
+/// A release's state on the node that answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseState {
+    /// Awaiting verification.
+    Pending,
+    /// Approved by the node's threshold of verifiers.
+    Approved,
+    /// Rejected by a verifier.
+    Rejected,
+    /// Revoked by a verifier after approval.
+    Revoked,
+}
+
+impl fmt::Display for ReleaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReleaseState::Pending => "pending",
+            ReleaseState::Approved => "approved",
+            ReleaseState::Rejected => "rejected",
+            ReleaseState::Revoked => "revoked",
+        })
+    }
+}
+
+/// Why and when a release was yanked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YankInfo {
+    /// The publisher's reason.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who.
+    pub by: String,
+}
+
+/// A verifier's verdict as stored with a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictInfo {
+    /// The signed verdict, to be checked by the reader.
+    pub envelope: Envelope,
+    /// The signing key's id (as the node recorded it).
+    pub key_id: KeyId,
+    /// The verifier account's organisation (as the node recorded it).
+    pub org: Option<OrgName>,
+    /// When the node accepted it (RFC 3339).
+    pub at: String,
+}
+
+/// One version of a package, with everything needed to check it offline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// The version.
+    pub version: Version,
+    /// The artifact digest.
+    pub digest: Digest,
+    /// Artifact size in bytes.
+    pub size: u64,
+    /// State on this node.
+    pub state: ReleaseState,
+    /// Set when yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked: Option<YankInfo>,
+    /// When it was published (RFC 3339).
+    pub published_at: String,
+    /// The publisher's signed release statement.
+    pub release: Envelope,
+    /// The publisher key (so a client can check it against the organisation).
+    pub publisher_key: KeyInfo,
+    /// Verifier verdicts, oldest first.
+    #[serde(default)]
+    pub verdicts: Vec<VerdictInfo>,
+    /// The manifest (also inside `release`; repeated for convenience, never trusted).
+    pub manifest: Manifest,
+    /// Index of the release's entry in the node's transparency log, once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
+}
+
+/// `GET /api/v1/packages/{org}/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageInfo {
+    /// `org/name`.
+    pub name: PackageName,
+    /// Latest version's description.
+    pub description: String,
+    /// The node the package is home on.
+    pub origin: String,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionInfo>,
+}
+
+/// `GET /api/v1/search?q=...`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResults {
+    /// Matches, best first: an exact name match leads.
+    pub results: Vec<SearchHit>,
+    /// How many matched in all (results may be cut to the limit).
+    pub total: usize,
+}
+
+/// One search match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// `org/name`.
+    pub name: PackageName,
+    /// Latest version's description.
+    pub description: String,
+    /// Highest version that is not yanked, if any (else the highest).
+    pub latest: Version,
+    /// That version's state.
+    pub state: ReleaseState,
+    /// Key ids that approved that version.
+    #[serde(default)]
+    pub approvers: Vec<KeyId>,
+    /// Keywords.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// publiccode categories.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Home node.
+    pub origin: String,
+    /// Whether the query is this package's exact name.
+    pub exact: bool,
+}
+
+/// `POST .../{version}/yank`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct YankRequest {
+    /// Why, shown to anyone who resolves this version.
+    pub reason: String,
+}
+
+/// One pending release in a verifier's queue (`GET /api/v1/review`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// `org/name`.
+    pub name: PackageName,
+    /// Version awaiting review.
+    pub version: Version,
+    /// Its digest.
+    pub digest: Digest,
+    /// When it was published (RFC 3339).
+    pub published_at: String,
+    /// The version it is compared with (the highest earlier one), if any.
+    pub previous: Option<Version>,
+    /// Files added, removed and changed since `previous`.
+    pub files: FileChanges,
+    /// Dependency changes since `previous`.
+    pub dependencies: DependencyChanges,
+}
+
+/// How dependencies changed between two versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyChanges {
+    /// New dependencies.
+    pub added: BTreeMap<PackageName, VersionReq>,
+    /// Dropped dependencies.
+    pub removed: BTreeMap<PackageName, VersionReq>,
+    /// Dependencies whose requirement changed: (old, new).
+    pub changed: BTreeMap<PackageName, (VersionReq, VersionReq)>,
+}
+
+impl DependencyChanges {
+    /// Compares two dependency tables.
+    pub fn between(
+        old: &BTreeMap<PackageName, VersionReq>,
+        new: &BTreeMap<PackageName, VersionReq>,
+    ) -> Self {
+        let mut out = Self::default();
+        for (k, v) in new {
+            match old.get(k) {
+                None => {
+                    out.added.insert(k.clone(), v.clone());
+                }
+                Some(o) if o != v => {
+                    out.changed.insert(k.clone(), (o.clone(), v.clone()));
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, v) in old {
+            if !new.contains_key(k) {
+                out.removed.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `"ok"`.
+    pub status: String,
+    /// Server version.
+    pub version: String,
+    /// This node's origin name (its log's origin line).
+    pub origin: String,
+}

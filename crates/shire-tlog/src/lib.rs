@@ -1,0 +1,1 @@
+//! Transparency log (placeholder until issue 4).
