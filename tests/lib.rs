@@ -1,1 +1,250 @@
-//! e2e helpers
+//! Harness for Shire's end-to-end tests: the real `shire-registry` and `shire`
+//! binaries, driven as a council's IT team would drive them, on loopback only.
+//!
+//! - [`Node`] starts `shire-registry serve` on `127.0.0.1:0` with a temporary data
+//!   folder, reads the bound address and admin token from its stdout, and can be
+//!   killed (`kill -9`) and restarted on the same data.
+//! - [`User`] is one person's `shire` with its own `SHIRE_HOME`.
+//! - [`Project`] writes a package folder (`Shire.toml` and files) to publish.
+//! - [`Proxy`] sits between a client and a node and can replace answers: it is
+//!   the registry that lies, for the attacks a client must catch by itself.
+#![allow(missing_docs)]
+
+pub mod project;
+pub mod proxy;
+
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub use project::Project;
+pub use proxy::Proxy;
+
+/// The folder holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    // The test executable lives in target/<profile>/deps.
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Path of a workspace binary, failing clearly when it has not been built.
+pub fn binary(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo test --workspace` (it builds the binaries first)",
+        p.display()
+    );
+    p
+}
+
+/// A running `shire-registry` node with its own data folder.
+pub struct Node {
+    child: Option<Child>,
+    data: TempDir,
+    pub url: String,
+    pub admin_token: String,
+    extra_args: Vec<String>,
+}
+
+impl Node {
+    /// Starts a node with default options.
+    pub fn start() -> Node {
+        Self::start_with(&[])
+    }
+
+    /// Starts a node with extra `serve` arguments (e.g. `--threshold 2`).
+    pub fn start_with(args: &[&str]) -> Node {
+        let data = tempfile::tempdir().unwrap();
+        let mut node = Node {
+            child: None,
+            data,
+            url: String::new(),
+            admin_token: String::new(),
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        node.spawn().unwrap();
+        node.admin_token = std::fs::read_to_string(node.data.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        node
+    }
+
+    /// The node's data folder.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Path of the stored blob for a digest (`sha256:<hex>`).
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.data
+            .path()
+            .join("blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let mut cmd = Command::new(binary("shire-registry"));
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(self.data.path())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(&self.extra_args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().context("spawning shire-registry")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            if Instant::now() > deadline {
+                bail!("shire-registry did not report its address");
+            }
+            let Some(line) = lines.next() else {
+                bail!("shire-registry exited before listening");
+            };
+            let line = line?;
+            if let Some(rest) = line.strip_prefix("shire-registry listening on ") {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        self.url = url;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Kills the node with SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Restarts the node on the same data (after [`Node::kill9`] or a stop).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn().unwrap();
+    }
+
+    /// A `shire` user pointed at this node, logged in with `token` if given.
+    pub fn user(&self, token: Option<&str>) -> User {
+        User::new(&self.url, token)
+    }
+
+    /// The node's admin as a `shire` user.
+    pub fn admin(&self) -> User {
+        self.user(Some(&self.admin_token))
+    }
+
+    /// GET a JSON document from the node's API.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        reqwest::blocking::get(format!("{}{}", self.url, path))
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One person's `shire` client, with its own home folder.
+pub struct User {
+    pub home: TempDir,
+    pub registry: String,
+    pub cwd: TempDir,
+}
+
+impl User {
+    /// A user of `registry`, logged in with `token` when given.
+    pub fn new(registry: &str, token: Option<&str>) -> User {
+        let u = User {
+            home: tempfile::tempdir().unwrap(),
+            registry: registry.to_string(),
+            cwd: tempfile::tempdir().unwrap(),
+        };
+        if let Some(t) = token {
+            u.ok(&["login", "--token", t]);
+        }
+        u
+    }
+
+    /// Runs `shire ARGS` and returns its output, whatever its exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(binary("shire"))
+            .args(args)
+            .current_dir(self.cwd.path())
+            .env("SHIRE_HOME", self.home.path())
+            .env("SHIRE_REGISTRY", &self.registry)
+            .env_remove("SHIRE_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `shire ARGS`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.status.success(),
+            "`shire {}` failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+            args.join(" "),
+            out.status
+        );
+        stdout
+    }
+
+    /// Runs `shire ARGS --json`, asserting success; returns the parsed JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ok(&a);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("`shire {}` printed no JSON ({e}): {out}", a.join(" ")))
+    }
+
+    /// Runs `shire ARGS`, asserting failure; returns stderr (the error line).
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success(),
+            "`shire {}` should have failed:\nstdout: {}\nstderr: {stderr}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    /// A path inside this user's working folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.cwd.path().join(rel)
+    }
+
+    /// This user's secret key (after `shire key generate`).
+    pub fn key_pair(&self) -> shire_core::KeyPair {
+        let text = std::fs::read_to_string(self.home.path().join("keys/default.json")).unwrap();
+        shire_core::KeyPair::from_secret_file(&text).unwrap()
+    }
+}
