@@ -10,6 +10,7 @@
 //!   the registry that lies, for the attacks a client must catch by itself.
 #![allow(missing_docs)]
 
+pub mod club;
 pub mod project;
 pub mod proxy;
 
@@ -20,6 +21,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+pub use club::Club;
 pub use project::Project;
 pub use proxy::Proxy;
 
@@ -171,6 +173,8 @@ pub struct User {
     pub home: TempDir,
     pub registry: String,
     pub cwd: TempDir,
+    /// The token this user logged in with, if any.
+    pub token: Option<String>,
 }
 
 impl User {
@@ -180,6 +184,7 @@ impl User {
             home: tempfile::tempdir().unwrap(),
             registry: registry.to_string(),
             cwd: tempfile::tempdir().unwrap(),
+            token: token.map(str::to_string),
         };
         if let Some(t) = token {
             u.ok(&["login", "--token", t]);
@@ -240,6 +245,19 @@ impl User {
     /// A path inside this user's working folder.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.cwd.path().join(rel)
+    }
+
+    /// POSTs JSON to the registry's API as this user; returns status and body.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let mut req = reqwest::blocking::Client::new()
+            .post(format!("{}{}", self.registry, path))
+            .json(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().unwrap_or(serde_json::Value::Null))
     }
 
     /// This user's secret key (after `shire key generate`).
