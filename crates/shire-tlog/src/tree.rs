@@ -240,3 +240,7 @@ pub fn verify_consistency(
     )
     .map_err(|_| bad)
 }
+
+#[cfg(test)]
+#[path = "tree_tests.rs"]
+mod tests;
