@@ -210,3 +210,123 @@ pub fn open_checkpoint(
         note: note_text.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::leaf_hash;
+    use signed_note::StandardSigner;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn origin(s: &str) -> Origin {
+        Origin::parse(s).unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let (o, k) = (origin("registry.kent.example/shire"), key(1));
+        let root = leaf_hash(b"root");
+        let note = sign_checkpoint(&o, 42, &root, &k);
+        let cp = open_checkpoint(&note, &o, &k.verifying_key()).unwrap();
+        assert_eq!(cp.size(), 42);
+        assert_eq!(cp.root(), root);
+        assert_eq!(cp.origin(), &o);
+        assert_eq!(cp.note(), note);
+        assert_eq!(cp.tree_head(), TreeHead { size: 42, root });
+        assert!(note.starts_with(&format!("registry.kent.example/shire\n42\n{root}\n\n\u{2014} registry.kent.example/shire ")));
+    }
+
+    #[test]
+    fn note_is_byte_identical_to_signed_note_signing() {
+        // Sign the same body with signed_note's own StandardSigner (built from the
+        // Go-style PRIVATE+KEY text) and compare: Ed25519 is deterministic.
+        let (o, k) = (origin("example.com/log"), key(2));
+        let root = leaf_hash(b"r");
+        let mut material = vec![ALG_ED25519];
+        material.extend_from_slice(k.verifying_key().as_bytes());
+        let id = signed_note::key_id(o.as_str(), &material);
+        let mut secret = vec![ALG_ED25519];
+        secret.extend_from_slice(&k.to_bytes());
+        let skey = format!("PRIVATE+KEY+{o}+{id:08x}+{}", B64.encode(secret));
+        let signer = StandardSigner::new(&skey).unwrap();
+        let mut note = Note::new(format!("{o}\n7\n{root}\n").as_bytes(), &[]).unwrap();
+        note.add_sigs(&[&signer]).unwrap();
+        assert_eq!(sign_checkpoint(&o, 7, &root, &k).as_bytes(), note.to_bytes());
+    }
+
+    #[test]
+    fn verifier_key_text_matches_go_note_package() {
+        // Vector from Go's sumdb/note documentation.
+        let vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+        let (name, key) = parse_note_verifier_key(vkey).unwrap();
+        assert_eq!(name.as_str(), "PeterNeumann");
+        assert_eq!(note_verifier_key(&name, &key), vkey);
+        // A wrong key id, a witness (0x04) key, garbage: refused.
+        assert!(parse_note_verifier_key(&vkey.replace("c74f20a3", "c74f20a4")).is_err());
+        assert!(parse_note_verifier_key("PeterNeumann+c74f20a3+AAAA").is_err());
+        assert!(parse_note_verifier_key("nonsense").is_err());
+        let w = crate::WitnessName::parse("w.example/1").unwrap();
+        let wkey = crate::witness_verifier_key(&w, &key);
+        assert!(parse_note_verifier_key(&wkey).is_err());
+    }
+
+    #[test]
+    fn signed_by_another_key_is_refused() {
+        let o = origin("a.example/log");
+        let note = sign_checkpoint(&o, 3, &leaf_hash(b"x"), &key(3));
+        let err = open_checkpoint(&note, &o, &key(4).verifying_key()).unwrap_err();
+        assert!(matches!(err, CheckpointError::NotSignedByKey(_)), "{err}");
+    }
+
+    #[test]
+    fn another_origin_is_refused() {
+        let (a, b, k) = (origin("a.example/log"), origin("b.example/log"), key(5));
+        // A checkpoint of log b, opened as log a with the same key.
+        let note_b = sign_checkpoint(&b, 3, &leaf_hash(b"x"), &k);
+        let err = open_checkpoint(&note_b, &a, &k.verifying_key()).unwrap_err();
+        assert!(matches!(err, CheckpointError::NotSignedByKey(_)), "{err}");
+        // Signed under name a, but the body names log b.
+        let body = format!("{b}\n3\n{}\n", leaf_hash(b"x"));
+        let sig = k.sign(body.as_bytes());
+        let mut bytes = key_id(a.as_str(), ALG_ED25519, &k.verifying_key()).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&sig.to_bytes());
+        let forged = format!("{body}\n\u{2014} {a} {}\n", B64.encode(bytes));
+        let err = open_checkpoint(&forged, &a, &k.verifying_key()).unwrap_err();
+        assert!(matches!(err, CheckpointError::WrongOrigin { .. }), "{err}");
+    }
+
+    #[test]
+    fn edited_size_or_root_is_refused() {
+        let (o, k) = (origin("a.example/log"), key(6));
+        let root = leaf_hash(b"x");
+        let note = sign_checkpoint(&o, 3, &root, &k);
+        let edited_size = note.replacen("\n3\n", "\n4\n", 1);
+        let err = open_checkpoint(&edited_size, &o, &k.verifying_key()).unwrap_err();
+        assert!(matches!(err, CheckpointError::BadSignature(_)), "{err}");
+        let edited_root = note.replacen(&root.to_base64(), &leaf_hash(b"y").to_base64(), 1);
+        let err = open_checkpoint(&edited_root, &o, &k.verifying_key()).unwrap_err();
+        assert!(matches!(err, CheckpointError::BadSignature(_)), "{err}");
+    }
+
+    #[test]
+    fn malformed_notes_and_bodies_are_refused() {
+        let (o, k) = (origin("a.example/log"), key(7));
+        let vk = k.verifying_key();
+        for text in ["", "a.example/log\n3\n", "no signature\n\n", "x\n\n\u{2014} a.example/log AAAA\n"] {
+            let err = open_checkpoint(text, &o, &vk).unwrap_err();
+            assert!(matches!(err, CheckpointError::MalformedNote), "{text:?}: {err}");
+        }
+        // Validly signed, but the body is not a checkpoint.
+        for body in ["a.example/log\nthree\nAAAA\n", "a.example/log\n03\nAAAA\n", "hello\n"] {
+            let sig = k.sign(body.as_bytes());
+            let mut bytes = key_id(o.as_str(), ALG_ED25519, &vk).to_be_bytes().to_vec();
+            bytes.extend_from_slice(&sig.to_bytes());
+            let note = format!("{body}\n\u{2014} {o} {}\n", B64.encode(bytes));
+            let err = open_checkpoint(&note, &o, &vk).unwrap_err();
+            assert!(matches!(err, CheckpointError::MalformedBody), "{body:?}: {err}");
+        }
+    }
+}

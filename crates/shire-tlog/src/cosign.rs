@@ -190,3 +190,130 @@ pub fn verified_cosigners(
 pub fn count_cosignatures(note_text: &str, witnesses: &[(WitnessName, VerifyingKey)]) -> usize {
     verified_cosigners(note_text, witnesses).len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{open_checkpoint, sign_checkpoint};
+    use crate::hash::leaf_hash;
+    use crate::names::Origin;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn witness(name: &str, seed: u8) -> (WitnessName, SigningKey) {
+        (WitnessName::parse(name).unwrap(), key(seed))
+    }
+
+    fn checkpoint(size: u64) -> (Origin, SigningKey, String) {
+        let o = Origin::parse("log.example/a").unwrap();
+        let k = key(1);
+        let note = sign_checkpoint(&o, size, &leaf_hash(&size.to_be_bytes()), &k);
+        (o, k, note)
+    }
+
+    #[test]
+    fn cosignature_is_c2sp_cosignature_v1() {
+        let (_, _, note) = checkpoint(10);
+        let (w, wk) = witness("witness.example/w1", 9);
+        let cosigned = cosign_at(&note, &w, &wk, 1_679_315_147).unwrap();
+        assert!(cosigned.starts_with(&note));
+        let line = cosigned[note.len()..].trim_end();
+        let b64 = line.strip_prefix("\u{2014} witness.example/w1 ").unwrap();
+        let raw = B64.decode(b64).unwrap();
+        assert_eq!(raw.len(), 4 + 8 + 64);
+        let mut material = vec![0x04];
+        material.extend_from_slice(wk.verifying_key().as_bytes());
+        assert_eq!(
+            raw[..4],
+            signed_note::key_id("witness.example/w1", &material).to_be_bytes()
+        );
+        assert_eq!(raw[4..12], 1_679_315_147u64.to_be_bytes());
+        // Check the signature independently of this module's verifier.
+        let body = note.split("\n\n").next().unwrap();
+        let msg = format!("cosignature/v1\ntime 1679315147\n{body}\n");
+        let sig = Signature::from_slice(&raw[12..]).unwrap();
+        wk.verifying_key().verify_strict(msg.as_bytes(), &sig).unwrap();
+    }
+
+    #[test]
+    fn counting_distinct_valid_cosignatures() {
+        let (o, k, note) = checkpoint(10);
+        let (w1, k1) = witness("w.example/1", 11);
+        let (w2, k2) = witness("w.example/2", 12);
+        let (w3, k3) = witness("w.example/3", 13);
+        let trusted = vec![
+            (w1.clone(), k1.verifying_key()),
+            (w2.clone(), k2.verifying_key()),
+            (w3.clone(), k3.verifying_key()),
+        ];
+        assert_eq!(count_cosignatures(&note, &trusted), 0);
+
+        let once = cosign_at(&note, &w1, &k1, 100).unwrap();
+        assert_eq!(count_cosignatures(&once, &trusted), 1);
+        // The log's own signature still opens; cosignatures do not disturb it.
+        open_checkpoint(&once, &o, &k.verifying_key()).unwrap();
+
+        // The same witness cosigning again replaces its line: still one.
+        let twice = cosign_at(&once, &w1, &k1, 200).unwrap();
+        assert_eq!(twice.matches("w.example/1 ").count(), 1);
+        assert_eq!(count_cosignatures(&twice, &trusted), 1);
+        // A duplicated line is counted once.
+        let line = &once[note.len()..];
+        let duplicated = format!("{once}{line}");
+        assert_eq!(count_cosignatures(&duplicated, &trusted), 1);
+        // A witness listed twice is counted once.
+        let listed_twice = vec![trusted[0].clone(), trusted[0].clone()];
+        assert_eq!(count_cosignatures(&once, &listed_twice), 1);
+
+        let both = cosign_at(&once, &w2, &k2, 300).unwrap();
+        assert_eq!(
+            verified_cosigners(&both, &trusted),
+            vec![w1.clone(), w2.clone()]
+        );
+        // A signature by an untrusted key under a trusted name does not count.
+        let (_, impostor) = witness("w.example/3", 99);
+        let with_impostor = cosign_at(&both, &w3, &impostor, 400).unwrap();
+        assert_eq!(count_cosignatures(&with_impostor, &trusted), 2);
+        // A key trusted under another name does not count either.
+        let renamed = vec![(w3.clone(), k1.verifying_key())];
+        assert_eq!(count_cosignatures(&both, &renamed), 0);
+    }
+
+    #[test]
+    fn forged_or_moved_cosignatures_do_not_count() {
+        let (_, _, note) = checkpoint(10);
+        let (_, _, other) = checkpoint(11);
+        let (w1, k1) = witness("w.example/1", 11);
+        let (w2, k2) = witness("w.example/2", 12);
+        let trusted = vec![(w1.clone(), k1.verifying_key()), (w2.clone(), k2.verifying_key())];
+        let cosigned = cosign_at(&cosign_at(&note, &w1, &k1, 5).unwrap(), &w2, &k2, 5).unwrap();
+
+        // Tamper with w1's timestamp: w1 no longer counts, w2 still does.
+        let line1 = cosigned.lines().find(|l| l.contains("w.example/1 ")).unwrap();
+        let b64 = line1.rsplit(' ').next().unwrap();
+        let mut raw = B64.decode(b64).unwrap();
+        raw[11] ^= 1;
+        let tampered = cosigned.replace(b64, &B64.encode(&raw));
+        assert_eq!(verified_cosigners(&tampered, &trusted), vec![w2.clone()]);
+
+        // A cosignature line moved onto another checkpoint does not count.
+        let moved = format!("{other}{line1}\n");
+        assert_eq!(count_cosignatures(&moved, &trusted), 0);
+
+        // Garbage is no cosignature, and cannot be cosigned.
+        assert_eq!(count_cosignatures("not a note", &trusted), 0);
+        assert!(cosign_at("not a note", &w1, &k1, 5).is_err());
+        assert!(cosign_at(&note, &w1, &k1, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn witness_verifier_key_round_trip() {
+        let (w, k) = witness("w.example/1", 11);
+        let vkey = witness_verifier_key(&w, &k.verifying_key());
+        let (name, key) = parse_witness_verifier_key(&vkey).unwrap();
+        assert_eq!((name, key), (w, k.verifying_key()));
+        assert!(parse_witness_verifier_key(&vkey.replacen("w.example/1", "w.example/2", 1)).is_err());
+    }
+}
