@@ -236,7 +236,9 @@ mod tests {
         assert_eq!(cp.origin(), &o);
         assert_eq!(cp.note(), note);
         assert_eq!(cp.tree_head(), TreeHead { size: 42, root });
-        assert!(note.starts_with(&format!("registry.kent.example/shire\n42\n{root}\n\n\u{2014} registry.kent.example/shire ")));
+        assert!(note.starts_with(&format!(
+            "registry.kent.example/shire\n42\n{root}\n\n\u{2014} registry.kent.example/shire "
+        )));
     }
 
     #[test]
@@ -254,7 +256,10 @@ mod tests {
         let signer = StandardSigner::new(&skey).unwrap();
         let mut note = Note::new(format!("{o}\n7\n{root}\n").as_bytes(), &[]).unwrap();
         note.add_sigs(&[&signer]).unwrap();
-        assert_eq!(sign_checkpoint(&o, 7, &root, &k).as_bytes(), note.to_bytes());
+        assert_eq!(
+            sign_checkpoint(&o, 7, &root, &k).as_bytes(),
+            note.to_bytes()
+        );
     }
 
     #[test]
@@ -291,7 +296,9 @@ mod tests {
         // Signed under name a, but the body names log b.
         let body = format!("{b}\n3\n{}\n", leaf_hash(b"x"));
         let sig = k.sign(body.as_bytes());
-        let mut bytes = key_id(a.as_str(), ALG_ED25519, &k.verifying_key()).to_be_bytes().to_vec();
+        let mut bytes = key_id(a.as_str(), ALG_ED25519, &k.verifying_key())
+            .to_be_bytes()
+            .to_vec();
         bytes.extend_from_slice(&sig.to_bytes());
         let forged = format!("{body}\n\u{2014} {a} {}\n", B64.encode(bytes));
         let err = open_checkpoint(&forged, &a, &k.verifying_key()).unwrap_err();
@@ -315,18 +322,33 @@ mod tests {
     fn malformed_notes_and_bodies_are_refused() {
         let (o, k) = (origin("a.example/log"), key(7));
         let vk = k.verifying_key();
-        for text in ["", "a.example/log\n3\n", "no signature\n\n", "x\n\n\u{2014} a.example/log AAAA\n"] {
+        for text in [
+            "",
+            "a.example/log\n3\n",
+            "no signature\n\n",
+            "x\n\n\u{2014} a.example/log AAAA\n",
+        ] {
             let err = open_checkpoint(text, &o, &vk).unwrap_err();
-            assert!(matches!(err, CheckpointError::MalformedNote), "{text:?}: {err}");
+            assert!(
+                matches!(err, CheckpointError::MalformedNote),
+                "{text:?}: {err}"
+            );
         }
         // Validly signed, but the body is not a checkpoint.
-        for body in ["a.example/log\nthree\nAAAA\n", "a.example/log\n03\nAAAA\n", "hello\n"] {
+        for body in [
+            "a.example/log\nthree\nAAAA\n",
+            "a.example/log\n03\nAAAA\n",
+            "hello\n",
+        ] {
             let sig = k.sign(body.as_bytes());
             let mut bytes = key_id(o.as_str(), ALG_ED25519, &vk).to_be_bytes().to_vec();
             bytes.extend_from_slice(&sig.to_bytes());
             let note = format!("{body}\n\u{2014} {o} {}\n", B64.encode(bytes));
             let err = open_checkpoint(&note, &o, &vk).unwrap_err();
-            assert!(matches!(err, CheckpointError::MalformedBody), "{body:?}: {err}");
+            assert!(
+                matches!(err, CheckpointError::MalformedBody),
+                "{body:?}: {err}"
+            );
         }
     }
 }

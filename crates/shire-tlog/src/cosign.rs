@@ -234,7 +234,9 @@ mod tests {
         let body = note.split("\n\n").next().unwrap();
         let msg = format!("cosignature/v1\ntime 1679315147\n{body}\n");
         let sig = Signature::from_slice(&raw[12..]).unwrap();
-        wk.verifying_key().verify_strict(msg.as_bytes(), &sig).unwrap();
+        wk.verifying_key()
+            .verify_strict(msg.as_bytes(), &sig)
+            .unwrap();
     }
 
     #[test]
@@ -287,11 +289,17 @@ mod tests {
         let (_, _, other) = checkpoint(11);
         let (w1, k1) = witness("w.example/1", 11);
         let (w2, k2) = witness("w.example/2", 12);
-        let trusted = vec![(w1.clone(), k1.verifying_key()), (w2.clone(), k2.verifying_key())];
+        let trusted = vec![
+            (w1.clone(), k1.verifying_key()),
+            (w2.clone(), k2.verifying_key()),
+        ];
         let cosigned = cosign_at(&cosign_at(&note, &w1, &k1, 5).unwrap(), &w2, &k2, 5).unwrap();
 
         // Tamper with w1's timestamp: w1 no longer counts, w2 still does.
-        let line1 = cosigned.lines().find(|l| l.contains("w.example/1 ")).unwrap();
+        let line1 = cosigned
+            .lines()
+            .find(|l| l.contains("w.example/1 "))
+            .unwrap();
         let b64 = line1.rsplit(' ').next().unwrap();
         let mut raw = B64.decode(b64).unwrap();
         raw[11] ^= 1;
@@ -314,6 +322,8 @@ mod tests {
         let vkey = witness_verifier_key(&w, &k.verifying_key());
         let (name, key) = parse_witness_verifier_key(&vkey).unwrap();
         assert_eq!((name, key), (w, k.verifying_key()));
-        assert!(parse_witness_verifier_key(&vkey.replacen("w.example/1", "w.example/2", 1)).is_err());
+        assert!(
+            parse_witness_verifier_key(&vkey.replacen("w.example/1", "w.example/2", 1)).is_err()
+        );
     }
 }

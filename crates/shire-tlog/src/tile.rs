@@ -328,3 +328,227 @@ pub fn decode_entry_bundle(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, TileError> 
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{leaf_hash, Hash};
+    use crate::memory::MemoryLog;
+
+    fn t(path: &str) -> TileId {
+        TileId::parse(path).unwrap()
+    }
+
+    #[test]
+    fn paths_round_trip_in_canonical_form() {
+        let cases = [
+            ("tile/0/000", TileKind::Hashes { level: 0 }, 0, 256),
+            (
+                "tile/0/x001/x234/067",
+                TileKind::Hashes { level: 0 },
+                1_234_067,
+                256,
+            ),
+            (
+                "tile/1/x001/x234/067.p/8",
+                TileKind::Hashes { level: 1 },
+                1_234_067,
+                8,
+            ),
+            ("tile/63/999", TileKind::Hashes { level: 63 }, 999, 256),
+            ("tile/entries/x001/000.p/255", TileKind::Entries, 1000, 255),
+            ("tile/entries/005", TileKind::Entries, 5, 256),
+        ];
+        for (path, kind, index, width) in cases {
+            let tile = t(path);
+            assert_eq!(
+                (tile.kind(), tile.index(), tile.width()),
+                (kind, index, width)
+            );
+            assert_eq!(tile.path(), path);
+            assert_eq!(TileId::parse(&format!("/{path}")).unwrap(), tile);
+        }
+        let max = TileId::new(TileKind::Entries, u64::MAX, 1).unwrap();
+        assert_eq!(TileId::parse(&max.path()).unwrap(), max);
+    }
+
+    #[test]
+    fn non_canonical_or_bad_paths_are_refused() {
+        for bad in [
+            "",
+            "tile",
+            "tile/0",
+            "tile/0/1",
+            "tile/0/01",
+            "tile/0/0001",
+            "tile/00/000",
+            "tile/01/000",
+            "tile/64/000",
+            "tile/256/000",
+            "tile/-1/000",
+            "tile/0/x000/001",
+            "tile/0/001/002",
+            "tile/0/x01/002",
+            "tile/0/000.p/0",
+            "tile/0/000.p/256",
+            "tile/0/000.p/01",
+            "tile/0/000.p/",
+            "tile/0/000.p/1/2",
+            "tile/data/000",
+            "tile/8/0/000",
+            "tiles/0/000",
+            "tile/entries/x018/x446/x744/x073/x709/x551/616",
+            "tile/0/x018/x446/x744/x073/x709/x551/x615/000",
+        ] {
+            assert!(TileId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(TileId::new(TileKind::Hashes { level: 64 }, 0, 1).is_err());
+        assert!(TileId::new(TileKind::Entries, 0, 0).is_err());
+        assert!(TileId::new(TileKind::Entries, 0, 257).is_err());
+    }
+
+    /// A store of made-up hashes for any index: enough to test which tiles exist.
+    struct AnyHashes;
+    impl HashStore for AnyHashes {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+            Ok(indexes
+                .iter()
+                .map(|i| leaf_hash(&i.to_be_bytes()))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn which_tiles_a_tree_of_70000_has() {
+        // The example of C2SP tlog-tiles: 273 full level-0 tiles, one of width
+        // 112, one full level-1 tile, one of width 17, one level-2 tile of width 1.
+        let size = 70_000;
+        let exists = |p: &str| hash_tile(&t(p), size, &AnyHashes).map(|b| b.len());
+        assert_eq!(exists("tile/0/272").unwrap(), 256 * 32);
+        assert!(matches!(
+            exists("tile/0/273"),
+            Err(TileError::NotInTree { .. })
+        ));
+        assert_eq!(exists("tile/0/273.p/112").unwrap(), 112 * 32);
+        assert!(exists("tile/0/273.p/113").is_err());
+        assert!(exists("tile/0/273.p/1").is_ok());
+        assert!(exists("tile/1/000").is_ok());
+        assert!(exists("tile/1/001").is_err());
+        assert_eq!(exists("tile/1/001.p/17").unwrap(), 17 * 32);
+        assert!(exists("tile/1/001.p/18").is_err());
+        assert_eq!(exists("tile/2/000.p/1").unwrap(), 32);
+        assert!(exists("tile/2/000.p/2").is_err());
+        assert!(exists("tile/3/000.p/1").is_err());
+        assert!(exists("tile/7/000.p/1").is_err());
+        assert!(exists("tile/63/000.p/1").is_err());
+        assert!(exists(
+            &TileId::new(TileKind::Hashes { level: 0 }, u64::MAX, 256)
+                .unwrap()
+                .path()
+        )
+        .is_err());
+        // A tile exists exactly when its first tree does.
+        assert_eq!(t("tile/1/001.p/17").min_tree_size(), Some((256 + 17) * 256));
+        assert_eq!(t("tile/entries/273.p/112").min_tree_size(), Some(70_000));
+    }
+
+    #[test]
+    fn tile_contents_are_the_tree_hashes() {
+        let entries: Vec<Vec<u8>> = (0..(256 * 3 + 5))
+            .map(|i: u32| i.to_be_bytes().repeat(1 + (i % 5) as usize))
+            .collect();
+        let log = MemoryLog::from_entries(&entries).unwrap();
+        let size = log.size();
+
+        // Level 0: the leaf hashes.
+        let tile = hash_tile(&t("tile/0/001"), size, &log).unwrap();
+        let want: Vec<u8> = entries[256..512]
+            .iter()
+            .flat_map(|e| leaf_hash(e).0)
+            .collect();
+        assert_eq!(tile, want);
+        let partial = hash_tile(&t("tile/0/003.p/5"), size, &log).unwrap();
+        let want: Vec<u8> = entries[768..773]
+            .iter()
+            .flat_map(|e| leaf_hash(e).0)
+            .collect();
+        assert_eq!(partial, want);
+        // A narrower partial tile is a prefix of a wider one: tiles never change.
+        assert_eq!(
+            hash_tile(&t("tile/0/003.p/2"), size, &log).unwrap(),
+            want[..64]
+        );
+
+        // Level 1: the root of each full 256-entry subtree.
+        let tile = hash_tile(&t("tile/1/000.p/3"), size, &log).unwrap();
+        let want: Vec<u8> = (0..3)
+            .flat_map(|i| {
+                MemoryLog::from_entries(&entries[256 * i..256 * (i + 1)])
+                    .unwrap()
+                    .root()
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        assert_eq!(tile, want);
+
+        // Entry bundles hold the entries, length-prefixed.
+        let bundle = entry_bundle(&t("tile/entries/003.p/5"), size, &log).unwrap();
+        assert_eq!(decode_entry_bundle(&bundle).unwrap(), entries[768..773]);
+        assert_eq!(&bundle[..2], &(entries[768].len() as u16).to_be_bytes());
+        let full = tile_data(&t("tile/entries/000"), size, &log, &log).unwrap();
+        assert_eq!(decode_entry_bundle(&full).unwrap(), entries[..256]);
+        assert!(entry_bundle(&t("tile/entries/003.p/6"), size, &log).is_err());
+        assert!(entry_bundle(&t("tile/0/000"), size, &log).is_err());
+        assert!(hash_tile(&t("tile/entries/000"), size, &log).is_err());
+        // Beyond what the store holds (a lying size): a store error, not a panic.
+        assert!(matches!(
+            hash_tile(&t("tile/0/004"), 5 * 256, &log),
+            Err(TileError::Store(_))
+        ));
+    }
+
+    struct HugeEntry;
+    impl EntryStore for HugeEntry {
+        fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+            Ok((start..end)
+                .map(|i| vec![0; if i == 2 { 70_000 } else { 3 }])
+                .collect())
+        }
+    }
+
+    #[test]
+    fn bundles_refuse_entries_longer_than_u16() {
+        let err = entry_bundle(&t("tile/entries/000.p/4"), 4, &HugeEntry).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TileError::EntryTooLarge {
+                    index: 2,
+                    len: 70_000
+                }
+            ),
+            "{err}"
+        );
+        assert!(encode_entry_bundle(&[vec![0u8; 65_535]]).is_ok());
+        assert!(encode_entry_bundle(&[vec![0u8; 65_536]]).is_err());
+    }
+
+    #[test]
+    fn malformed_bundles_are_refused() {
+        assert_eq!(decode_entry_bundle(&[]).unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            decode_entry_bundle(&[0, 0]).unwrap(),
+            vec![Vec::<u8>::new()]
+        );
+        assert!(decode_entry_bundle(&[0]).is_err());
+        assert!(decode_entry_bundle(&[0, 3, 1, 2]).is_err());
+        let too_many = encode_entry_bundle(&vec![vec![1u8]; 257]).unwrap();
+        assert!(decode_entry_bundle(&too_many).is_err());
+        let round = vec![b"a".to_vec(), vec![], vec![9; 300]];
+        assert_eq!(
+            decode_entry_bundle(&encode_entry_bundle(&round).unwrap()).unwrap(),
+            round
+        );
+    }
+}

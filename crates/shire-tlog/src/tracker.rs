@@ -139,3 +139,115 @@ impl CheckpointTracker {
         Ok(advance)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryLog;
+
+    fn log(n: u32, salt: &str) -> MemoryLog {
+        MemoryLog::from_entries((0..n).map(|i| format!("{salt}{i}"))).unwrap()
+    }
+
+    fn head(log: &MemoryLog, size: u64) -> TreeHead {
+        TreeHead {
+            size,
+            root: log.root_at(size).unwrap(),
+        }
+    }
+
+    #[test]
+    fn first_seen_unchanged_and_extended() {
+        let l = log(40, "e");
+        let mut tracker = CheckpointTracker::default();
+        assert_eq!(tracker.proof_needed(&head(&l, 10)), None);
+        assert_eq!(
+            tracker.update(&head(&l, 10), &[]).unwrap(),
+            Advance::FirstSeen
+        );
+        assert_eq!(
+            tracker.update(&head(&l, 10), &[]).unwrap(),
+            Advance::Unchanged
+        );
+        assert_eq!(tracker.proof_needed(&head(&l, 40)), Some((10, 40)));
+        let proof = l.consistency_proof(10, 40).unwrap();
+        assert_eq!(
+            tracker.update(&head(&l, 40), &proof).unwrap(),
+            Advance::Extended { from: 10 }
+        );
+        assert_eq!(tracker.latest(), Some(head(&l, 40)));
+        // From an empty tree, no proof is needed.
+        let mut from_empty = CheckpointTracker::new(Some(TreeHead::EMPTY));
+        assert_eq!(from_empty.proof_needed(&head(&l, 5)), None);
+        assert!(from_empty.update(&head(&l, 5), &[]).is_ok());
+    }
+
+    #[test]
+    fn rollback_is_refused_and_state_kept() {
+        let l = log(40, "e");
+        let mut tracker = CheckpointTracker::new(Some(head(&l, 30)));
+        let err = tracker.update(&head(&l, 20), &[]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TrackerError::Rollback {
+                    held: 30,
+                    offered: 20
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(tracker.latest(), Some(head(&l, 30)));
+        assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn fork_same_size_other_root_is_refused() {
+        let (honest, other) = (log(30, "e"), log(30, "forked"));
+        let mut tracker = CheckpointTracker::new(Some(head(&honest, 30)));
+        let err = tracker.update(&head(&other, 30), &[]).unwrap_err();
+        assert!(matches!(err, TrackerError::Fork { size: 30, .. }), "{err}");
+        assert!(err.to_string().contains("fork"));
+        assert_eq!(tracker.latest(), Some(head(&honest, 30)));
+    }
+
+    #[test]
+    fn fork_with_larger_size_fails_the_consistency_proof() {
+        // The forked log shares the first 20 entries, then differs.
+        let honest = log(30, "e");
+        let mut entries: Vec<String> = (0..20).map(|i| format!("e{i}")).collect();
+        entries.extend((20..50).map(|i| format!("x{i}")));
+        let forked = MemoryLog::from_entries(&entries).unwrap();
+        let mut tracker = CheckpointTracker::new(Some(head(&honest, 30)));
+        // The forked log's own proof from 30 to 50 does not match the held root.
+        let proof = forked.consistency_proof(30, 50).unwrap();
+        let err = tracker.update(&head(&forked, 50), &proof).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TrackerError::Inconsistent {
+                    held: 30,
+                    offered: 50,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Nor does a missing proof.
+        assert!(tracker.check(&head(&forked, 50), &[]).is_err());
+        assert_eq!(tracker.latest(), Some(head(&honest, 30)));
+        // But a checkpoint of the shared prefix's extension in the honest log is fine.
+        let grown = log(45, "e");
+        let proof = grown.consistency_proof(30, 45).unwrap();
+        assert!(tracker.update(&head(&grown, 45), &proof).is_ok());
+    }
+
+    #[test]
+    fn tree_head_serializes_with_base64_root() {
+        let h = head(&log(3, "e"), 3);
+        let json = serde_json::to_value(h).unwrap();
+        assert_eq!(json["size"], 3);
+        assert_eq!(json["root"], h.root.to_base64());
+        assert_eq!(serde_json::from_value::<TreeHead>(json).unwrap(), h);
+    }
+}

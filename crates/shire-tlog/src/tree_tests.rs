@@ -209,7 +209,13 @@ fn check_all_proofs_for_size(log: &MemoryLog, naive: &mut Naive, n: usize) {
         assert_eq!(raw(&proof), naive.path(m, 0, n), "PATH({m}, D[{n}])");
         let leaf = leaf_hash(&entry(m));
         verify_inclusion(&proof, m as u64, size, &root, &leaf).unwrap();
-        assert!(naive_verify_inclusion(m as u64, size, &leaf.0, &raw(&proof), &root.0));
+        assert!(naive_verify_inclusion(
+            m as u64,
+            size,
+            &leaf.0,
+            &raw(&proof),
+            &root.0
+        ));
         // Wrong index, wrong leaf, wrong root: refused.
         if n > 1 {
             let other = (m + 1) % n;
@@ -289,7 +295,10 @@ fn bad_arguments_are_errors_not_panics() {
     let leaf = leaf_hash(&entry(3));
     assert!(matches!(
         inclusion_proof(10, 10, &log),
-        Err(TreeError::IndexOutOfRange { index: 10, size: 10 })
+        Err(TreeError::IndexOutOfRange {
+            index: 10,
+            size: 10
+        })
     ));
     assert!(matches!(
         inclusion_proof(0, 0, &log),
