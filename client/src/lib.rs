@@ -1,1 +1,95 @@
-//! placeholder
+//! The `shire` client: publish, verify, search, install and audit council
+//! software against a Shire registry.
+//!
+//! [`run`] takes the parsed command line and dispatches to one function per
+//! command (`commands::*`). The client trusts no registry: every release
+//! statement and verdict it acts on is verified here (`checks`), against the
+//! publisher key's organisation and the client's own trust policy, and every
+//! artifact is re-hashed and re-checked against the archive rules before it is
+//! extracted (`install`).
+//!
+//! Module map: `cli` (arguments), `home` (SHIRE_HOME files), `api` (typed HTTP
+//! client), `checks` (pure verification of registry data), `resolve` (semver
+//! resolution), `lockfile` (`shire.lock`), `install` (download, verify, extract),
+//! `package` (deterministic archives), `trust` (trust file), `output` (tables,
+//! JSON, progress), `commands` (one module per command group).
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod checks;
+pub mod cli;
+pub mod commands;
+pub mod home;
+pub mod install;
+pub mod lockfile;
+pub mod output;
+pub mod package;
+pub mod resolve;
+pub mod trust;
+
+use cli::{AdminCommand, Cli, Command, KeyCommand, OrgCommand, TrustCommand, UserCommand};
+use commands::{
+    account, admin, audit, browse, install as install_cmd, key, project, trust as trust_cmd,
+    verdict, yank, Ctx,
+};
+
+/// How a successful run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything went as asked (exit code 0).
+    Success,
+    /// The command ran but found problems, e.g. `audit` found a revocation (exit code 1).
+    Findings,
+}
+
+/// Exit code for an error (`error: ...` on stderr); clap's usage errors use it too.
+pub const EXIT_ERROR: u8 = 2;
+
+impl Outcome {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Findings => 1,
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let ctx = Ctx::new(&cli.registry, cli.json)?;
+    match cli.command {
+        Command::Admin(AdminCommand::Org(OrgCommand::Create { org })) => {
+            admin::org_create(&ctx, org)
+        }
+        Command::Admin(AdminCommand::User(UserCommand::Create { user, org, role })) => {
+            admin::user_create(&ctx, user, org, role)
+        }
+        Command::Login { token } => account::login(&ctx, &token),
+        Command::Whoami => account::whoami(&ctx),
+        Command::Key(KeyCommand::Generate { force }) => key::generate(&ctx, force),
+        Command::Key(KeyCommand::Show) => key::show(&ctx),
+        Command::Key(KeyCommand::Register) => key::register(&ctx),
+        Command::Init { name, dir } => project::init(&ctx, name, &dir),
+        Command::Package { path } => project::package(&ctx, &path),
+        Command::Publish { path } => project::publish(&ctx, &path),
+        Command::Search { query, limit } => browse::search(&ctx, &query, limit),
+        Command::Info { name } => browse::info(&ctx, &name),
+        Command::Yank {
+            release,
+            reason,
+            undo,
+        } => yank::yank(&ctx, &release, reason.as_deref(), undo),
+        Command::Install(args) => install_cmd::install(&ctx, &args),
+        Command::Approve { release, note } => verdict::approve(&ctx, &release, note),
+        Command::Reject { release, reason } => verdict::reject(&ctx, &release, reason),
+        Command::Revoke { release, reason } => verdict::revoke(&ctx, &release, reason),
+        Command::Review => verdict::review(&ctx),
+        Command::Trust(TrustCommand::Add { key, label }) => trust_cmd::add(&ctx, &key, &label),
+        Command::Trust(TrustCommand::List) => trust_cmd::list(&ctx),
+        Command::Trust(TrustCommand::Remove { key_id }) => trust_cmd::remove(&ctx, &key_id),
+        Command::Trust(TrustCommand::Threshold { n }) => trust_cmd::threshold(&ctx, n),
+        Command::Trust(TrustCommand::ListRemote) => trust_cmd::list_remote(&ctx),
+        Command::Audit { dir } => audit::audit(&ctx, &dir),
+    }
+}

@@ -1,1 +1,15 @@
-fn main() {}
+//! The `shire` binary: parse the command line, run it, map the outcome to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = shire_client::cli::Cli::parse();
+    match shire_client::run(cli) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(shire_client::EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The command line, as clap derive types: every command, its arguments and the
+//! global options (`--registry`, `--json`).
+//!
+//! Arguments that name things are parsed here into `shire_core` newtypes
+//! (`PackageName`, `OrgName`, `Version`, `VersionReq`, `KeyId`), so commands never
+//! see a raw string where a checked name belongs.
+
+use clap::{Args, Parser, Subcommand};
+use shire_core::wire::Role;
+use shire_core::{KeyId, OrgName, PackageName, Version, VersionReq};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// The registry a client talks to when none is given.
+pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:7878";
+
+/// `shire`: publish, verify, search, install and audit council software.
+#[derive(Debug, Parser)]
+#[command(name = "shire", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Registry URL.
+    #[arg(long, global = true, env = "SHIRE_REGISTRY", default_value = DEFAULT_REGISTRY)]
+    pub registry: String,
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `shire` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Registry operator commands (need an admin token).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Check a token with the registry and remember it for this registry.
+    Login {
+        /// The API token (from `shire admin user create`).
+        #[arg(long)]
+        token: String,
+    },
+    /// Show the account the current token belongs to.
+    Whoami,
+    /// Manage this machine's signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Write a Shire.toml for a new package.
+    Init {
+        /// The package name, `org/name`.
+        #[arg(long)]
+        name: PackageName,
+        /// The project folder (default: the current folder).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build the package archive of a project and print its digest.
+    Package {
+        /// The project folder holding Shire.toml.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Package, upload and sign a release.
+    Publish {
+        /// The project folder holding Shire.toml.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Search the catalogue by name, description, keywords and categories.
+    Search {
+        /// Words to look for.
+        query: String,
+        /// Most results to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Show a package with every version, its state and its approvers.
+    Info {
+        /// `org/name`.
+        name: PackageName,
+    },
+    /// Yank a release (it stays installable from lockfiles) or undo a yank.
+    Yank {
+        /// `org/name@version`.
+        release: ReleaseRef,
+        /// Why it is yanked (shown to everyone who resolves it).
+        #[arg(long, required_unless_present = "undo", conflicts_with = "undo")]
+        reason: Option<String>,
+        /// Un-yank instead.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Resolve, download, verify and extract packages, and write shire.lock.
+    Install(InstallArgs),
+    /// Sign and submit an approval of a release (verifiers).
+    Approve {
+        /// `org/name@version`.
+        release: ReleaseRef,
+        /// An optional note kept with the approval.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Sign and submit a rejection of a release (verifiers).
+    Reject {
+        /// `org/name@version`.
+        release: ReleaseRef,
+        /// Why it is rejected.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Sign and submit a revocation of an approved release (verifiers).
+    Revoke {
+        /// `org/name@version`.
+        release: ReleaseRef,
+        /// Why it is revoked.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List the releases awaiting review, oldest first, with what changed.
+    Review,
+    /// Manage the verifier keys this client trusts.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Check every locked package against the registry's current statements.
+    Audit {
+        /// The install folder holding shire.lock.
+        #[arg(long, default_value = "shire-packages")]
+        dir: PathBuf,
+    },
+}
+
+/// `shire admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `shire admin org ...`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation.
+    Create {
+        /// Its name.
+        org: OrgName,
+    },
+}
+
+/// `shire admin user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account and print its token (shown once).
+    Create {
+        /// The login name.
+        user: OrgName,
+        /// Its organisation.
+        #[arg(long)]
+        org: OrgName,
+        /// publisher, verifier or admin.
+        #[arg(long)]
+        role: Role,
+    },
+}
+
+/// `shire key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a new Ed25519 key pair in SHIRE_HOME/keys/default.json.
+    Generate {
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key and its key id.
+    Show,
+    /// Register the public key with the registry for the current account.
+    Register,
+}
+
+/// `shire trust ...`.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a verifier key: `ed25519:...` text or a file holding it.
+    Add {
+        /// The key text, or a path to a file holding it.
+        key: String,
+        /// Who the key belongs to, for humans.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List the trusted keys and the threshold.
+    List,
+    /// Stop trusting a key.
+    Remove {
+        /// The key id.
+        key_id: KeyId,
+    },
+    /// Set how many distinct trusted approvals a release needs.
+    Threshold {
+        /// At least 1.
+        n: u32,
+    },
+    /// Show the verifier keys the registry advertises (never trusted automatically).
+    ListRemote,
+}
+
+/// `shire install ...`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// `org/name` or `org/name@REQ` (a semver requirement, `^1.2` by default style).
+    pub packages: Vec<PackageRequest>,
+    /// Where packages are installed, one folder per package.
+    #[arg(long, default_value = "shire-packages")]
+    pub dir: PathBuf,
+    /// Also install releases without enough trusted approvals (never revoked ones).
+    #[arg(long)]
+    pub allow_unverified: bool,
+}
+
+/// `org/name@version`: one exact release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRef {
+    /// The package.
+    pub name: PackageName,
+    /// The exact version.
+    pub version: Version,
+}
+
+impl FromStr for ReleaseRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, version) = s
+            .split_once('@')
+            .ok_or_else(|| format!("{s:?} is not of the form org/name@version"))?;
+        let name = PackageName::parse(name).map_err(|e| e.to_string())?;
+        let version = Version::parse(version)
+            .map_err(|e| format!("{version:?} is not a semver version: {e}"))?;
+        Ok(Self { name, version })
+    }
+}
+
+impl fmt::Display for ReleaseRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+/// `org/name` or `org/name@REQ`: a package and the versions acceptable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRequest {
+    /// The package.
+    pub name: PackageName,
+    /// The acceptable versions (`*` when none given).
+    pub req: VersionReq,
+}
+
+impl FromStr for PackageRequest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, req) = match s.split_once('@') {
+            Some((n, r)) => {
+                let req = VersionReq::parse(r)
+                    .map_err(|e| format!("{r:?} is not a semver requirement: {e}"))?;
+                (n, req)
+            }
+            None => (s, VersionReq::STAR),
+        };
+        let name = PackageName::parse(name).map_err(|e| e.to_string())?;
+        Ok(Self { name, req })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_references() {
+        let r: ReleaseRef = "braintree/crm@1.2.3".parse().unwrap();
+        assert_eq!(r.to_string(), "braintree/crm@1.2.3");
+        assert!("braintree/crm".parse::<ReleaseRef>().is_err());
+        assert!("braintree/crm@^1".parse::<ReleaseRef>().is_err());
+        assert!("../x@1.0.0".parse::<ReleaseRef>().is_err());
+        let p: PackageRequest = "braintree/crm@^1.2".parse().unwrap();
+        assert!(p.req.matches(&Version::new(1, 9, 0)));
+        assert!(!p.req.matches(&Version::new(2, 0, 0)));
+        let any: PackageRequest = "braintree/crm".parse().unwrap();
+        assert_eq!(any.req, VersionReq::STAR);
+        assert!("braintree/crm@banana".parse::<PackageRequest>().is_err());
+    }
+
+    #[test]
+    fn json_flag_is_accepted_after_subcommands() {
+        let cli = Cli::try_parse_from([
+            "shire", "admin", "user", "create", "ann", "--org", "kent", "--role", "verifier",
+            "--json",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert!(Cli::try_parse_from(["shire", "yank", "a/b@1.0.0"]).is_err());
+        assert!(Cli::try_parse_from(["shire", "yank", "a/b@1.0.0", "--undo"]).is_ok());
+    }
+}

@@ -1,0 +1,56 @@
+//! One module per command group. Each command function takes the [`Ctx`] and its
+//! parsed arguments, prints text or (with `--json`) JSON on stdout, and returns
+//! the run's [`Outcome`](crate::Outcome).
+
+pub mod account;
+pub mod admin;
+pub mod audit;
+pub mod browse;
+pub mod install;
+pub mod key;
+pub mod project;
+pub mod trust;
+pub mod verdict;
+pub mod yank;
+
+use crate::api::Client;
+use crate::home::{normalise_registry, Home};
+use anyhow::Result;
+
+/// What every command needs: the registry, the output mode and SHIRE_HOME.
+pub struct Ctx {
+    /// The registry URL (normalised, no trailing `/`).
+    pub registry: String,
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// The client's state folder.
+    pub home: Home,
+}
+
+impl Ctx {
+    /// Builds the context, locating SHIRE_HOME.
+    pub fn new(registry: &str, json: bool) -> Result<Self> {
+        Ok(Self {
+            registry: normalise_registry(registry),
+            json,
+            home: Home::locate()?,
+        })
+    }
+
+    /// The token to use: `SHIRE_TOKEN` when set, else the one stored by `shire login`.
+    pub fn token(&self) -> Result<Option<String>> {
+        if let Some(t) = std::env::var("SHIRE_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+        {
+            return Ok(Some(t));
+        }
+        self.home.token_for(&self.registry)
+    }
+
+    /// A registry client carrying the token, if any.
+    pub fn client(&self) -> Result<Client> {
+        Ok(Client::new(&self.registry, self.token()?)?)
+    }
+}

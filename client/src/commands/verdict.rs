@@ -1,0 +1,131 @@
+//! Verifier commands: `shire approve`, `shire reject`, `shire revoke` (signed
+//! verdicts) and `shire review` (the queue of pending releases).
+//!
+//! A verdict's subject is taken from the publisher's statement after this client
+//! has verified it, never from the registry's unsigned fields, so a verifier
+//! cannot be tricked into approving other bytes than the ones signed.
+
+use super::Ctx;
+use crate::checks;
+use crate::cli::ReleaseRef;
+use crate::{output, Outcome};
+use anyhow::{bail, Context, Result};
+use shire_core::statement::{Verdict, VerdictStatement};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Approves a release.
+pub fn approve(ctx: &Ctx, release: &ReleaseRef, note: Option<String>) -> Result<Outcome> {
+    submit(
+        ctx,
+        release,
+        Verdict::Approve,
+        note.filter(|n| !n.trim().is_empty()),
+    )
+}
+
+/// Rejects a release.
+pub fn reject(ctx: &Ctx, release: &ReleaseRef, reason: String) -> Result<Outcome> {
+    submit(ctx, release, Verdict::Reject, Some(reason))
+}
+
+/// Revokes an approved release.
+pub fn revoke(ctx: &Ctx, release: &ReleaseRef, reason: String) -> Result<Outcome> {
+    submit(ctx, release, Verdict::Revoke, Some(reason))
+}
+
+fn submit(
+    ctx: &Ctx,
+    release: &ReleaseRef,
+    verdict: Verdict,
+    reason: Option<String>,
+) -> Result<Outcome> {
+    if verdict != Verdict::Approve && reason.as_deref().map(str::trim).unwrap_or("").is_empty() {
+        bail!("a {verdict} needs a --reason");
+    }
+    let key = ctx.home.load_key()?;
+    let client = ctx.client()?;
+    let info = client
+        .version(&release.name, &release.version)
+        .with_context(|| format!("looking up {release}"))?;
+    let statement = checks::verify_release(&release.name, &release.version, &info)
+        .with_context(|| format!("not signing a verdict on {release}"))?;
+    let issued_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let st = VerdictStatement::new(verdict, statement.subject.clone(), reason, issued_at);
+    let envelope = st.sign(&key);
+    let after = client
+        .submit_verdict(&release.name, &release.version, &envelope)
+        .with_context(|| format!("submitting the {verdict} of {release}"))?;
+    if ctx.json {
+        output::json(&after)?;
+    } else {
+        let done = match verdict {
+            Verdict::Approve => "approved",
+            Verdict::Reject => "rejected",
+            Verdict::Revoke => "revoked",
+        };
+        output::line(format!(
+            "{done} {release} ({}) with key {}; registry state: {}",
+            statement.subject.digest,
+            key.key_id().short(),
+            after.state
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Lists the pending releases, oldest first, with what changed.
+pub fn review(ctx: &Ctx) -> Result<Outcome> {
+    let items = ctx
+        .client()?
+        .review()
+        .with_context(|| format!("fetching the review queue from {}", ctx.registry))?;
+    if ctx.json {
+        output::json(&items)?;
+        return Ok(Outcome::Success);
+    }
+    if items.is_empty() {
+        output::line("no releases await review");
+        return Ok(Outcome::Success);
+    }
+    for it in &items {
+        output::line(format!(
+            "{}@{}  {}  published {}",
+            it.name, it.version, it.digest, it.published_at
+        ));
+        match &it.previous {
+            Some(p) => output::line(format!("  compared with {p}:")),
+            None => output::line("  first release:"),
+        }
+        let f = &it.files;
+        output::line(format!(
+            "  files: {} added, {} removed, {} changed",
+            f.added.len(),
+            f.removed.len(),
+            f.changed.len()
+        ));
+        for (mark, list) in [("+", &f.added), ("-", &f.removed), ("~", &f.changed)] {
+            for p in list {
+                output::line(format!("    {mark} {p}"));
+            }
+        }
+        let d = &it.dependencies;
+        if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() {
+            output::line("  dependencies: unchanged");
+        } else {
+            output::line("  dependencies:");
+            for (n, r) in &d.added {
+                output::line(format!("    + {n} {r}"));
+            }
+            for (n, r) in &d.removed {
+                output::line(format!("    - {n} {r}"));
+            }
+            for (n, (a, b)) in &d.changed {
+                output::line(format!("    ~ {n} {a} -> {b}"));
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
