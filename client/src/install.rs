@@ -142,7 +142,7 @@ pub fn plan_item(
     let signed = checked.statement.subject.digest;
     match expected {
         Some((d, Expected::Locked)) if *d != signed => bail!(
-            "shire.lock pins {name}@{version} to {d}, but the registry's signed statement for that version says {signed}: refusing to change a locked release (remove it from shire.lock to resolve again)"
+            "shire.lock pins {name}@{version} to digest {d}, but the registry's signed statement for that version has digest {signed}: refusing to change a locked release (remove it from shire.lock to resolve again)"
         ),
         Some((d, Expected::Resolved)) if *d != signed => bail!(
             "the registry changed {name}@{version} while installing (digest {d} became {signed}): refusing"

@@ -46,7 +46,7 @@ pub trait Catalog {
 pub struct Requirement {
     /// The accepted versions.
     pub req: VersionReq,
-    /// `requested` for the command line, else `org/name@version` of the dependent.
+    /// `the command line`, else `org/name@version` of the dependent.
     pub by: String,
 }
 
@@ -240,7 +240,7 @@ pub fn resolve<C: Catalog>(
     for (name, req) in roots {
         reqs.entry(name.clone()).or_default().push(Requirement {
             req: req.clone(),
-            by: "requested".into(),
+            by: "the command line".into(),
         });
     }
     let mut solver = Solver {
@@ -369,7 +369,10 @@ mod tests {
         let err = go(&mut t, &[("a/lib", ">=1.1")]).unwrap_err().to_string();
         assert!(err.contains("1.2.0 is yanked (broken build)"), "{err}");
         assert!(err.contains("1.1.0 is not approved"), "{err}");
-        assert!(err.contains(">=1.1 (required by requested)"), "{err}");
+        assert!(
+            err.contains(">=1.1 (required by the command line)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -433,7 +436,7 @@ mod tests {
                 .add("a/z", "1.0.0", &[("a/lib", "^2")]);
         let err = go(&mut t, &[("a/lib", "=1.0.0"), ("a/z", "*")]).unwrap_err();
         assert!(matches!(err, ResolveError::Conflict { .. }), "{err}");
-        assert!(err.to_string().contains("a/z@1.0.0 needs a/lib ^2, but a/lib@1.0.0 was chosen for =1.0.0 (required by requested)"), "{err}");
+        assert!(err.to_string().contains("a/z@1.0.0 needs a/lib ^2, but a/lib@1.0.0 was chosen for =1.0.0 (required by the command line)"), "{err}");
     }
 
     #[test]
