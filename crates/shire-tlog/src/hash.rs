@@ -1,4 +1,4 @@
-//! SHA-256 hashes as RFC 6962 uses them: the [`Hash`] type, leaf and interior
+//! SHA-256 hashes as RFC 6962 uses them: the [`Hash`](struct@Hash) type, leaf and interior
 //! node hashing, and the root of the empty tree.
 //!
 //! The hashing itself is `tlog_tiles` (a port of Go's `golang.org/x/mod/sumdb/tlog`);
