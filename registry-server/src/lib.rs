@@ -1,1 +1,25 @@
-//! placeholder
+//! `shire-registry`: a Shire registry node.
+//!
+//! An actix-web HTTP API (`docs/api.md`) over sled metadata and a
+//! content-addressed blob store. The node checks every statement it accepts
+//! with `shire_core::verify`, stores it only as a `Verified<…>` value, and
+//! acknowledges a change only once it is durable (see [`store::db`]).
+//!
+//! Module map: [`cli`] (flags) → [`startup`] (binding, serving) → [`routes`]
+//! (one file per resource) → [`store`] (sled trees, blobs, log hook, search).
+//! Errors become HTTP in one place, [`error`]; tokens and roles live in [`auth`].
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+
+pub use cli::{run, Cli};
+pub use config::Config;
+pub use startup::{start, RunningServer};

@@ -1,1 +1,15 @@
-fn main() {}
+//! The `shire-registry` binary: parse flags, run, map the result to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = shire_registry::Cli::parse();
+    match shire_registry::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shire-registry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The server's settings, as `serve`'s flags give them (and tests build them).
+
+use shire_core::archive::ArchiveLimits;
+use std::path::PathBuf;
+
+/// Default data folder.
+pub const DEFAULT_DATA: &str = "./shire-data";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+/// Default upload limit: 50 MiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 50 * 1024 * 1024;
+/// Largest JSON body accepted (envelopes, requests).
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data folder: sled database, blobs, node key, admin token.
+    pub data_dir: PathBuf,
+    /// Address to bind (`IP:PORT`; port 0 picks a free one).
+    pub listen: String,
+    /// The node's origin name, used on first start only (else derived from the node key).
+    pub origin: Option<String>,
+    /// Largest artifact upload, in bytes.
+    pub max_upload: u64,
+    /// Distinct verifier keys whose approvals make a release `approved`.
+    pub threshold: u32,
+    /// Bounds on what an archive may unpack to.
+    pub archive_limits: ArchiveLimits,
+    /// HTTP worker threads (None: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Config {
+    /// Defaults for a data folder.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: DEFAULT_LISTEN.into(),
+            origin: None,
+            max_upload: DEFAULT_MAX_UPLOAD,
+            threshold: 1,
+            archive_limits: ArchiveLimits::default(),
+            workers: None,
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The server's one error type and the one place it becomes HTTP.
+//!
+//! Every handler returns `Result<_, ApiError>`; [`ApiError`]'s `ResponseError`
+//! impl turns it into a status and an `ErrorBody` (`{"error": {"code",
+//! "message"}}`). actix's own extractor failures (bad JSON, bad path, bad query,
+//! oversized bodies) are routed here too by [`json_config`], [`path_config`] and
+//! [`query_config`], and unknown routes by [`not_found`].
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use shire_core::wire::{ErrorBody, ErrorDetail};
+
+/// Why a request failed. Each variant has one HTTP status and one stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No token, or a token that names no account (401 `unauthorized`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The account is not the node's admin (403 `not_admin`).
+    #[error("only an admin account may do this")]
+    NotAdmin,
+    /// The account is not a publisher (403 `not_publisher`).
+    #[error("only a publisher account may do this")]
+    NotPublisher,
+    /// The account is not a verifier (403 `not_verifier`).
+    #[error("only a verifier account may judge releases; this account is a {0}")]
+    NotVerifier(String),
+    /// The account may not publish or yank in the package's organisation (403 `wrong_org`).
+    #[error("{0}")]
+    WrongOrg(String),
+    /// The signing key is registered to another account (403 `key_not_yours`).
+    #[error("key {0} is registered to another account")]
+    KeyNotYours(String),
+    /// A verifier judging its own organisation's release (403 `own_org`).
+    #[error("{0}")]
+    OwnOrg(String),
+    /// No such organisation (404 `org_not_found`).
+    #[error("organisation {0} does not exist")]
+    OrgNotFound(String),
+    /// No such key (404 `key_not_found`).
+    #[error("{0}")]
+    KeyNotFound(String),
+    /// No blob with that digest (404 `blob_not_found`).
+    #[error("no artifact with digest {0} has been uploaded")]
+    BlobNotFound(String),
+    /// No such package (404 `package_not_found`).
+    #[error("package {0} does not exist")]
+    PackageNotFound(String),
+    /// No such version (404 `version_not_found`).
+    #[error("{0} does not exist")]
+    VersionNotFound(String),
+    /// No such route (404 `not_found`).
+    #[error("no such endpoint: {0}")]
+    NoRoute(String),
+    /// The organisation already exists (409 `org_exists`).
+    #[error("organisation {0} already exists")]
+    OrgExists(String),
+    /// The account already exists (409 `account_exists`).
+    #[error("account {0} already exists")]
+    AccountExists(String),
+    /// The key is registered to another account (409 `key_taken`).
+    #[error("key {0} is already registered to another account")]
+    KeyTaken(String),
+    /// The version was used before, even if yanked (409 `version_exists`).
+    #[error("{0} was already published; a version can never be published again, even after a yank")]
+    VersionExists(String),
+    /// A verdict's subject differs from the stored release (409 `subject_mismatch`).
+    #[error("{0}")]
+    SubjectMismatch(String),
+    /// The change is not allowed from the release's current state (409 `invalid_transition`).
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// Uploaded bytes hash to another digest (400 `digest_mismatch`).
+    #[error("uploaded bytes hash to {actual}, not {expected}")]
+    DigestMismatch {
+        /// The digest named in the request.
+        expected: String,
+        /// The digest of the bytes received.
+        actual: String,
+    },
+    /// The envelope's signature does not verify (400 `bad_signature`).
+    #[error("{0}")]
+    BadSignature(String),
+    /// The signed payload is not a valid statement of the expected kind (400 `bad_statement`).
+    #[error("{0}")]
+    BadStatement(String),
+    /// The manifest in the statement is invalid (400 `invalid_manifest`).
+    #[error("{0}")]
+    InvalidManifest(String),
+    /// A dependency names no package on this node (400 `unknown_dependency`).
+    #[error("{0}")]
+    UnknownDependency(String),
+    /// The artifact breaks an archive rule (400 `bad_archive`).
+    #[error("{0}")]
+    BadArchive(String),
+    /// Any other malformed request, with its own code (`bad_json`, `bad_path`, ...).
+    #[error("{message}")]
+    BadRequest {
+        /// The stable code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The body is larger than the node accepts (413 `too_large`).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A fault on the node's side (500 `internal`); details go to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable, snake_case code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotAdmin => "not_admin",
+            ApiError::NotPublisher => "not_publisher",
+            ApiError::NotVerifier(_) => "not_verifier",
+            ApiError::WrongOrg(_) => "wrong_org",
+            ApiError::KeyNotYours(_) => "key_not_yours",
+            ApiError::OwnOrg(_) => "own_org",
+            ApiError::OrgNotFound(_) => "org_not_found",
+            ApiError::KeyNotFound(_) => "key_not_found",
+            ApiError::BlobNotFound(_) => "blob_not_found",
+            ApiError::PackageNotFound(_) => "package_not_found",
+            ApiError::VersionNotFound(_) => "version_not_found",
+            ApiError::NoRoute(_) => "not_found",
+            ApiError::OrgExists(_) => "org_exists",
+            ApiError::AccountExists(_) => "account_exists",
+            ApiError::KeyTaken(_) => "key_taken",
+            ApiError::VersionExists(_) => "version_exists",
+            ApiError::SubjectMismatch(_) => "subject_mismatch",
+            ApiError::InvalidTransition(_) => "invalid_transition",
+            ApiError::DigestMismatch { .. } => "digest_mismatch",
+            ApiError::BadSignature(_) => "bad_signature",
+            ApiError::BadStatement(_) => "bad_statement",
+            ApiError::InvalidManifest(_) => "invalid_manifest",
+            ApiError::UnknownDependency(_) => "unknown_dependency",
+            ApiError::BadArchive(_) => "bad_archive",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Shorthand for a [`ApiError::BadRequest`].
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Wraps a storage or I/O fault.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotAdmin
+            | ApiError::NotPublisher
+            | ApiError::NotVerifier(_)
+            | ApiError::WrongOrg(_)
+            | ApiError::KeyNotYours(_)
+            | ApiError::OwnOrg(_) => StatusCode::FORBIDDEN,
+            ApiError::OrgNotFound(_)
+            | ApiError::KeyNotFound(_)
+            | ApiError::BlobNotFound(_)
+            | ApiError::PackageNotFound(_)
+            | ApiError::VersionNotFound(_)
+            | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::OrgExists(_)
+            | ApiError::AccountExists(_)
+            | ApiError::KeyTaken(_)
+            | ApiError::VersionExists(_)
+            | ApiError::SubjectMismatch(_)
+            | ApiError::InvalidTransition(_) => StatusCode::CONFLICT,
+            ApiError::DigestMismatch { .. }
+            | ApiError::BadSignature(_)
+            | ApiError::BadStatement(_)
+            | ApiError::InvalidManifest(_)
+            | ApiError::UnknownDependency(_)
+            | ApiError::BadArchive(_)
+            | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "the registry hit an internal error; see its log".to_string()
+            }
+            other => other.to_string(),
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message,
+            },
+        })
+    }
+}
+
+impl From<sled::Error> for ApiError {
+    fn from(e: sled::Error) -> Self {
+        ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Internal(format!("i/o: {e}"))
+    }
+}
+
+/// JSON bodies: malformed JSON is 400 `bad_json`, an oversized one 413 `too_large`.
+pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                    ApiError::TooLarge(format!("request body too large: {err}"))
+                }
+                JsonPayloadError::ContentType => ApiError::bad_request(
+                    "bad_json",
+                    "expected a JSON body (Content-Type: application/json)",
+                ),
+                _ => ApiError::bad_request("bad_json", format!("request body is not valid: {err}")),
+            };
+            api.into()
+        })
+}
+
+/// Path segments that do not parse (a bad name, version or digest): 400 `bad_path`.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|err, _req| {
+        ApiError::bad_request("bad_path", format!("bad path: {err}")).into()
+    })
+}
+
+/// Query strings that do not parse: 400 `bad_query`.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::bad_request("bad_query", format!("bad query: {err}")).into()
+    })
+}
+
+/// The default service: any unknown route is 404 `not_found` with a JSON body.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute(format!("{} {}", req.method(), req.path())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_follow_the_api_doc() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (ApiError::Unauthorized("x".into()), 401, "unauthorized"),
+            (ApiError::WrongOrg("x".into()), 403, "wrong_org"),
+            (ApiError::KeyNotYours("x".into()), 403, "key_not_yours"),
+            (ApiError::OwnOrg("x".into()), 403, "own_org"),
+            (ApiError::NotVerifier("publisher".into()), 403, "not_verifier"),
+            (ApiError::BlobNotFound("x".into()), 404, "blob_not_found"),
+            (ApiError::VersionExists("x".into()), 409, "version_exists"),
+            (ApiError::SubjectMismatch("x".into()), 409, "subject_mismatch"),
+            (ApiError::BadArchive("x".into()), 400, "bad_archive"),
+            (ApiError::TooLarge("x".into()), 413, "too_large"),
+            (ApiError::bad_request("bad_json", "x"), 400, "bad_json"),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.status_code().as_u16(), status, "{code}");
+            assert_eq!(e.code(), code);
+        }
+    }
+
+    #[test]
+    fn internal_details_stay_out_of_the_body() {
+        let resp = ApiError::Internal("secret path /x".into()).error_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

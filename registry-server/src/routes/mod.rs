@@ -1,0 +1,72 @@
+//! The HTTP API, one file per resource (see `docs/api.md`). Handlers parse at
+//! the edge (typed path segments, `shire_core::wire` bodies), check, call one
+//! [`crate::store::Store`] event function, await durability, and answer.
+
+pub mod accounts;
+pub mod artifacts;
+pub mod blobs;
+pub mod health;
+pub mod keys;
+pub mod orgs;
+pub mod packages;
+pub mod releases;
+pub mod review;
+pub mod search;
+pub mod statements;
+pub mod verdicts;
+pub mod yank;
+
+use crate::error::ApiError;
+use actix_web::{web, HttpRequest};
+
+/// A route with a JSON 405 for other methods.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::bad_request(
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/api/v1/node").route(web::get().to(health::node)))
+        .service(resource("/.well-known/shire/node-key").route(web::get().to(health::node_key)))
+        .service(
+            resource("/api/v1/orgs")
+                .route(web::get().to(orgs::list))
+                .route(web::post().to(orgs::create)),
+        )
+        .service(resource("/api/v1/accounts").route(web::post().to(accounts::create)))
+        .service(resource("/api/v1/whoami").route(web::get().to(accounts::whoami)))
+        .service(resource("/api/v1/keys").route(web::post().to(keys::register)))
+        .service(resource("/api/v1/keys/{key_id}").route(web::get().to(keys::show)))
+        .service(resource("/api/v1/verifiers").route(web::get().to(keys::verifiers)))
+        .service(resource("/api/v1/blobs/{digest}").route(web::put().to(blobs::upload)))
+        .service(resource("/api/v1/releases").route(web::post().to(releases::publish)))
+        .service(resource("/api/v1/search").route(web::get().to(search::search)))
+        .service(resource("/api/v1/packages/{org}/{name}").route(web::get().to(packages::package)))
+        .service(
+            resource("/api/v1/packages/{org}/{name}/{version}")
+                .route(web::get().to(packages::version)),
+        )
+        .service(
+            resource("/api/v1/packages/{org}/{name}/{version}/files")
+                .route(web::get().to(packages::files)),
+        )
+        .service(
+            resource("/api/v1/packages/{org}/{name}/{version}/yank")
+                .route(web::post().to(yank::yank))
+                .route(web::delete().to(yank::unyank)),
+        )
+        .service(
+            resource("/api/v1/packages/{org}/{name}/{version}/verdicts")
+                .route(web::post().to(verdicts::submit)),
+        )
+        .service(resource("/api/v1/review").route(web::get().to(review::queue)))
+        .service(resource("/api/v1/artifacts/{digest}").route(web::get().to(artifacts::download)));
+}

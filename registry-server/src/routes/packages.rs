@@ -1,0 +1,100 @@
+//! `GET /api/v1/packages/{org}/{name}[/{version}[/files]]`, and the conversion
+//! of stored releases into `VersionInfo`/`PackageInfo` that other routes reuse.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::records::{to_key_info, to_verdict_info, to_yank_info, ReleaseRecord};
+use actix_web::{web, HttpResponse};
+use shire_core::wire::{PackageInfo, VersionInfo};
+use shire_core::{OrgName, PackageName, Version};
+
+/// Path of a package.
+pub type PackagePath = web::Path<(OrgName, String)>;
+/// Path of a version.
+pub type VersionPath = web::Path<(OrgName, String, Version)>;
+
+/// Builds the package name from typed path segments (400 `bad_path`).
+pub fn package_name(org: &OrgName, name: &str) -> Result<PackageName, ApiError> {
+    PackageName::new(org.clone(), name)
+        .map_err(|e| ApiError::bad_request("bad_path", format!("bad package name: {e}")))
+}
+
+/// The stored release at a path, or 404.
+pub fn load_release(
+    state: &AppState,
+    name: &PackageName,
+    version: &Version,
+) -> Result<ReleaseRecord, ApiError> {
+    state
+        .store
+        .release(name, version)?
+        .ok_or_else(|| ApiError::VersionNotFound(format!("{name}@{version}")))
+}
+
+/// The wire form of a stored release.
+pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, ApiError> {
+    let (key, account) = state.store.key(&r.publisher_key)?.ok_or_else(|| {
+        ApiError::Internal(format!("release {}@{} names a missing key", r.name, r.version))
+    })?;
+    Ok(VersionInfo {
+        version: r.version.clone(),
+        digest: r.digest,
+        size: r.size,
+        state: r.state,
+        yanked: r.yanked.as_ref().map(to_yank_info),
+        published_at: r.published_at.clone(),
+        release: r.envelope.clone(),
+        publisher_key: to_key_info(&key, &account),
+        verdicts: r.verdicts.iter().map(to_verdict_info).collect(),
+        manifest: r.manifest.clone(),
+        log_index: Some(r.log_index),
+    })
+}
+
+/// A package with every version, in publish order.
+pub async fn package(
+    state: web::Data<AppState>,
+    path: PackagePath,
+) -> Result<HttpResponse, ApiError> {
+    let (org, name) = path.into_inner();
+    let name = package_name(&org, &name)?;
+    let pkg = state
+        .store
+        .package(&name)?
+        .ok_or_else(|| ApiError::PackageNotFound(name.to_string()))?;
+    let mut versions = Vec::with_capacity(pkg.versions.len());
+    for v in &pkg.versions {
+        versions.push(version_info(&state, &load_release(&state, &name, v)?)?);
+    }
+    Ok(HttpResponse::Ok().json(PackageInfo {
+        name,
+        description: pkg.description,
+        origin: state.origin.clone(),
+        versions,
+    }))
+}
+
+/// One version.
+pub async fn version(
+    state: web::Data<AppState>,
+    path: VersionPath,
+) -> Result<HttpResponse, ApiError> {
+    let (org, name, version) = path.into_inner();
+    let name = package_name(&org, &name)?;
+    let r = load_release(&state, &name, &version)?;
+    Ok(HttpResponse::Ok().json(version_info(&state, &r)?))
+}
+
+/// What a version's archive holds (`ArchiveSummary`).
+pub async fn files(
+    state: web::Data<AppState>,
+    path: VersionPath,
+) -> Result<HttpResponse, ApiError> {
+    let (org, name, version) = path.into_inner();
+    let name = package_name(&org, &name)?;
+    let summary = state
+        .store
+        .files(&name, &version)?
+        .ok_or_else(|| ApiError::VersionNotFound(format!("{name}@{version}")))?;
+    Ok(HttpResponse::Ok().json(summary))
+}

@@ -1,0 +1,53 @@
+//! `GET /api/v1/review`: a verifier's queue of pending releases, oldest first,
+//! each with the files and dependencies changed since the highest earlier
+//! version. Releases of the verifier's own organisation are left out: it could
+//! not judge them.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use shire_core::archive::{ArchiveSummary, FileChanges};
+use shire_core::wire::{DependencyChanges, ReviewItem};
+use std::collections::BTreeMap;
+
+/// The review queue.
+pub async fn queue(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_verifier()?;
+    let own = caller.account().org.clone();
+    let mut items = Vec::new();
+    for rec in state.store.pending()? {
+        if own.as_ref() == Some(rec.name.org()) {
+            continue;
+        }
+        let pkg = state.store.package(&rec.name)?;
+        let previous = pkg
+            .iter()
+            .flat_map(|p| p.versions.iter())
+            .filter(|v| **v < rec.version)
+            .max()
+            .cloned();
+        let new_files = state.store.files(&rec.name, &rec.version)?.unwrap_or_default();
+        let (old_files, old_deps) = match &previous {
+            Some(v) => (
+                state.store.files(&rec.name, v)?.unwrap_or_default(),
+                state
+                    .store
+                    .release(&rec.name, v)?
+                    .map(|r| r.manifest.dependencies)
+                    .unwrap_or_default(),
+            ),
+            None => (ArchiveSummary::default(), BTreeMap::new()),
+        };
+        items.push(ReviewItem {
+            files: FileChanges::between(&old_files, &new_files),
+            dependencies: DependencyChanges::between(&old_deps, &rec.manifest.dependencies),
+            name: rec.name,
+            version: rec.version,
+            digest: rec.digest,
+            published_at: rec.published_at,
+            previous,
+        });
+    }
+    Ok(HttpResponse::Ok().json(items))
+}

@@ -1,0 +1,100 @@
+//! `GET /api/v1/search?q=Q&limit=N`: the inverted index, exact name first.
+//!
+//! A query equal to a package's full name (`org/name`) or bare name leads the
+//! results with `exact: true`; the rest follow by relevance. Only the hits
+//! returned are read from the packages tree.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::records::ReleaseRecord;
+use crate::store::search;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use shire_core::wire::{SearchHit, SearchResults};
+use shire_core::PackageName;
+
+/// Default number of hits.
+pub const DEFAULT_LIMIT: usize = 20;
+/// Most hits one request may ask for.
+pub const MAX_LIMIT: usize = 100;
+
+/// The query string.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// What to look for.
+    pub q: String,
+    /// How many hits to return.
+    pub limit: Option<usize>,
+}
+
+/// Searches packages.
+pub async fn search(
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.q.trim().to_lowercase();
+    if search::words(&q).next().is_none() {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            "the search query needs at least one word of two or more letters or digits",
+        ));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let exact = PackageName::parse(&q)
+        .ok()
+        .filter(|n| matches!(state.store.package(n), Ok(Some(_))));
+    let mut names = search::query(state.store.db.tree(crate::store::db::T::Search), &q, exact.as_ref())?;
+    // Bare-name matches lead too (after a full-name match), in relevance order.
+    let is_exact = |n: &PackageName| exact.as_ref() == Some(n) || n.name() == q;
+    names.sort_by_key(|n| !is_exact(n));
+    let total = names.len();
+    let mut results = Vec::with_capacity(limit.min(total));
+    for name in names.into_iter().take(limit) {
+        if let Some(hit) = hit(&state, &name, is_exact(&name))? {
+            results.push(hit);
+        }
+    }
+    Ok(HttpResponse::Ok().json(SearchResults { results, total }))
+}
+
+fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<SearchHit>, ApiError> {
+    let Some(pkg) = state.store.package(name)? else {
+        return Ok(None);
+    };
+    let mut versions = pkg.versions.clone();
+    versions.sort();
+    let mut latest: Option<ReleaseRecord> = None;
+    for v in versions.iter().rev() {
+        if let Some(r) = state.store.release(name, v)? {
+            let unyanked = r.yanked.is_none();
+            if latest.is_none() || unyanked {
+                latest = Some(r);
+            }
+            if unyanked {
+                break;
+            }
+        }
+    }
+    let Some(r) = latest else {
+        return Ok(None);
+    };
+    let mut approvers: Vec<_> = r
+        .verdicts
+        .iter()
+        .filter(|v| v.verdict == shire_core::statement::Verdict::Approve)
+        .map(|v| v.key_id.clone())
+        .collect();
+    approvers.sort();
+    approvers.dedup();
+    Ok(Some(SearchHit {
+        name: name.clone(),
+        description: pkg.description,
+        latest: r.version,
+        state: r.state,
+        approvers,
+        keywords: pkg.keywords,
+        categories: pkg.categories,
+        origin: state.origin.clone(),
+        exact,
+    }))
+}

@@ -1,0 +1,175 @@
+//! The content-addressed blob store: artifacts at
+//! `DIR/blobs/sha256/<first 2 hex>/<64 hex>`.
+//!
+//! A blob is written to a temporary file in `DIR/tmp`, hashed as it streams
+//! through, fsynced, renamed into place and its directory fsynced, so a blob
+//! path either does not exist or holds the complete bytes of its digest (until
+//! someone edits the disk: readers that care re-hash). An interrupted upload
+//! leaves at most a temporary file, which the next start removes.
+
+use shire_core::digest::HashingWriter;
+use shire_core::Digest;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+/// The blob store under a data directory.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+}
+
+/// Why a finished upload was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The bytes hash to another digest than the one claimed.
+    #[error("bytes hash to {actual}, not {expected}")]
+    Mismatch {
+        /// Claimed digest.
+        expected: Digest,
+        /// Digest of the bytes.
+        actual: Digest,
+    },
+    /// Disk trouble.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl BlobStore {
+    /// Opens the store under `data_dir`, creating its folders and clearing
+    /// leftovers of interrupted uploads.
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let root = data_dir.join("blobs").join("sha256");
+        let tmp = data_dir.join("tmp");
+        fs::create_dir_all(&root)?;
+        if tmp.exists() {
+            for entry in fs::read_dir(&tmp)? {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        fs::create_dir_all(&tmp)?;
+        Ok(Self { root, tmp })
+    }
+
+    /// Where the blob for `digest` lives (whether or not it exists).
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root.join(&hex[..2]).join(hex)
+    }
+
+    /// Whether the blob is stored.
+    pub fn exists(&self, digest: &Digest) -> bool {
+        self.path(digest).is_file()
+    }
+
+    /// The stored blob's size, if it exists.
+    pub fn size(&self, digest: &Digest) -> io::Result<Option<u64>> {
+        match fs::metadata(self.path(digest)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts an upload into a temporary file.
+    pub fn writer(&self) -> io::Result<BlobWriter> {
+        let tmp = NamedTempFile::new_in(&self.tmp)?;
+        let file = tmp.reopen()?;
+        Ok(BlobWriter {
+            tmp,
+            out: HashingWriter::new(file),
+            root: self.root.clone(),
+        })
+    }
+}
+
+/// An upload in progress. Dropping it without [`BlobWriter::finish`] deletes the
+/// temporary file.
+pub struct BlobWriter {
+    tmp: NamedTempFile,
+    out: HashingWriter<File>,
+    root: PathBuf,
+}
+
+impl BlobWriter {
+    /// Appends a chunk.
+    pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.out.write_all(chunk)
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.out.written()
+    }
+
+    /// Checks the digest, makes the bytes durable and moves them into place.
+    /// Returns the size and whether the blob was new. Blocking: call from a
+    /// blocking task.
+    pub fn finish(self, expected: &Digest) -> Result<(u64, bool), BlobError> {
+        let (file, actual, size) = self.out.finish();
+        if &actual != expected {
+            return Err(BlobError::Mismatch {
+                expected: *expected,
+                actual,
+            });
+        }
+        let hex = actual.hex();
+        let dir = self.root.join(&hex[..2]);
+        let dest = dir.join(&hex);
+        if dest.is_file() {
+            return Ok((size, false));
+        }
+        file.sync_all()?;
+        drop(file);
+        let new_dir = !dir.exists();
+        fs::create_dir_all(&dir)?;
+        self.tmp.persist(&dest).map_err(|e| e.error)?;
+        sync_dir(&dir)?;
+        if new_dir {
+            sync_dir(&self.root)?;
+        }
+        Ok((size, true))
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_by_digest_and_refuses_mismatches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let data = b"some artifact bytes";
+        let d = Digest::of(data);
+
+        let mut w = store.writer().unwrap();
+        w.write(&data[..5]).unwrap();
+        w.write(&data[5..]).unwrap();
+        assert_eq!(w.finish(&d).unwrap(), (data.len() as u64, true));
+        let p = store.path(&d);
+        assert!(p.ends_with(format!("blobs/sha256/{}/{}", &d.hex()[..2], d.hex())));
+        assert_eq!(fs::read(&p).unwrap(), data);
+
+        let mut w = store.writer().unwrap();
+        w.write(data).unwrap();
+        assert_eq!(w.finish(&d).unwrap(), (data.len() as u64, false));
+
+        let other = Digest::of(b"other");
+        let mut w = store.writer().unwrap();
+        w.write(data).unwrap();
+        assert!(matches!(w.finish(&other), Err(BlobError::Mismatch { .. })));
+        assert!(!store.exists(&other));
+        // Nothing left behind in tmp.
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,299 @@
+//! The sled database: its trees, the one way to change them (a transaction over
+//! every tree), and group commit.
+//!
+//! **Durability contract.** Every state change of one event (a publish, a
+//! verdict, a key registration, ...) is written by ONE [`Db::transact`] call
+//! across all trees, log entry included, so it is all-or-nothing. A handler
+//! acknowledges it only after [`Db::durable`] returns: that waits for a
+//! `flush_async` that *started after* the transaction committed, so once it
+//! returns the event survives `kill -9` and power loss (sled's guarantee for
+//! flush). Waiters are batched: while one flush runs, every transaction that
+//! commits queues up and the next single flush covers them all (group commit).
+
+use crate::error::ApiError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::Transactional as _;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The named trees, in the order they are opened for a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum T {
+    /// Node metadata: origin, counters, log size.
+    Meta = 0,
+    /// Organisation name → `OrgRecord`.
+    Orgs,
+    /// Username → `AccountRecord`.
+    Accounts,
+    /// SHA-256 of a token → username.
+    Tokens,
+    /// Key id → `KeyRecord`.
+    Keys,
+    /// `org/name` → `PackageRecord`.
+    Packages,
+    /// `org/name@version` → `ReleaseRecord`.
+    Releases,
+    /// Publish sequence (u64 big-endian) → `org/name@version` of each pending release.
+    Pending,
+    /// Search index: `term \0 org/name` → field weight.
+    Search,
+    /// `org/name@version` → `ArchiveSummary`.
+    Files,
+    /// Transparency-log entries: index (u64 big-endian) → `LogEvent` bytes.
+    LogEntries,
+}
+
+const TREE_NAMES: [&str; 11] = [
+    "meta",
+    "orgs",
+    "accounts",
+    "tokens",
+    "keys",
+    "packages",
+    "releases",
+    "pending",
+    "search",
+    "files",
+    "log_entries",
+];
+
+/// The result type of code running inside a transaction.
+pub type TxResult<R> = Result<R, ConflictableTransactionError<ApiError>>;
+
+/// Aborts a transaction with an API error: nothing it wrote is kept.
+pub fn abort<R>(e: ApiError) -> TxResult<R> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn conflictable(e: UnabortableTransactionError) -> ConflictableTransactionError<ApiError> {
+    e.into()
+}
+
+/// A view of every tree inside one transaction.
+pub struct Tx<'a> {
+    trees: &'a [TransactionalTree],
+}
+
+impl Tx<'_> {
+    fn tree(&self, t: T) -> &TransactionalTree {
+        &self.trees[t as usize]
+    }
+
+    /// Reads and decodes a JSON record.
+    pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> TxResult<Option<R>> {
+        match self.tree(t).get(key).map_err(conflictable)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ConflictableTransactionError::Abort(corrupt(t, e))),
+        }
+    }
+
+    /// Whether a key is present.
+    pub fn contains(&self, t: T, key: &[u8]) -> TxResult<bool> {
+        Ok(self.tree(t).get(key).map_err(conflictable)?.is_some())
+    }
+
+    /// Encodes and writes a JSON record.
+    pub fn put<R: Serialize>(&self, t: T, key: &[u8], record: &R) -> TxResult<()> {
+        let bytes = serde_json::to_vec(record)
+            .map_err(|e| ConflictableTransactionError::Abort(ApiError::internal(e)))?;
+        self.put_raw(t, key, bytes)
+    }
+
+    /// Writes raw bytes.
+    pub fn put_raw(&self, t: T, key: &[u8], value: Vec<u8>) -> TxResult<()> {
+        self.tree(t).insert(key, value).map_err(conflictable)?;
+        Ok(())
+    }
+
+    /// Reads raw bytes.
+    pub fn get_raw(&self, t: T, key: &[u8]) -> TxResult<Option<sled::IVec>> {
+        self.tree(t).get(key).map_err(conflictable)
+    }
+
+    /// Removes a key.
+    pub fn remove(&self, t: T, key: &[u8]) -> TxResult<()> {
+        self.tree(t).remove(key).map_err(conflictable)?;
+        Ok(())
+    }
+
+    /// Reads a big-endian u64 counter (0 when absent).
+    pub fn get_u64(&self, t: T, key: &[u8]) -> TxResult<u64> {
+        Ok(self
+            .get_raw(t, key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// Writes a big-endian u64 counter.
+    pub fn put_u64(&self, t: T, key: &[u8], value: u64) -> TxResult<()> {
+        self.put_raw(t, key, value.to_be_bytes().to_vec())
+    }
+}
+
+fn corrupt(t: T, e: serde_json::Error) -> ApiError {
+    ApiError::Internal(format!(
+        "stored record in tree {} does not decode: {e}",
+        TREE_NAMES[t as usize]
+    ))
+}
+
+/// The open database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    trees: Arc<Vec<sled::Tree>>,
+    flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+    flushes: Arc<AtomicU64>,
+}
+
+/// The background task that performs flushes for [`Db::durable`] waiters.
+pub struct Flusher {
+    db: sled::Db,
+    rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), String>>>,
+    flushes: Arc<AtomicU64>,
+}
+
+impl Flusher {
+    /// Runs until every [`Db`] handle is dropped: takes all queued waiters, runs
+    /// one flush, answers them all.
+    pub async fn run(mut self) {
+        while let Some(first) = self.rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(w) = self.rx.try_recv() {
+                batch.push(w);
+            }
+            let result = self
+                .db
+                .flush_async()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(waiters = batch.len(), "group commit flush");
+            for w in batch {
+                let _ = w.send(result.clone());
+            }
+        }
+        // Last handle gone: a final flush so a clean stop loses nothing.
+        if let Err(e) = self.db.flush_async().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the database at `path`. The returned [`Flusher`] must be
+    /// spawned on the runtime for [`Db::durable`] to make progress.
+    pub fn open(path: &Path) -> Result<(Db, Flusher), sled::Error> {
+        let db = sled::Config::new().path(path).open()?;
+        let trees = TREE_NAMES
+            .iter()
+            .map(|n| db.open_tree(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let flushes = Arc::new(AtomicU64::new(0));
+        Ok((
+            Db {
+                trees: Arc::new(trees),
+                flusher: tx,
+                flushes: flushes.clone(),
+            },
+            Flusher { db, rx, flushes },
+        ))
+    }
+
+    /// A tree, for reads outside a transaction.
+    pub fn tree(&self, t: T) -> &sled::Tree {
+        &self.trees[t as usize]
+    }
+
+    /// Reads and decodes a JSON record outside a transaction.
+    pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, ApiError> {
+        match self.tree(t).get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt(t, e)),
+        }
+    }
+
+    /// Decodes a JSON record read by a scan.
+    pub fn decode<R: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<R, ApiError> {
+        serde_json::from_slice(bytes).map_err(|e| corrupt(t, e))
+    }
+
+    /// Runs `f` as one atomic transaction over every tree. `f` may run more than
+    /// once (on a conflict with a concurrent transaction), so it must only read
+    /// and write through the [`Tx`]. An abort leaves every tree untouched.
+    pub fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, ApiError> {
+        let refs: Vec<&sled::Tree> = self.trees.iter().collect();
+        let result = refs
+            .as_slice()
+            .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }));
+        match result {
+            Ok(r) => Ok(r),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Waits until everything committed before this call is on disk. Concurrent
+    /// callers share one flush.
+    pub async fn durable(&self) -> Result<(), ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.flusher
+            .send(tx)
+            .map_err(|_| ApiError::internal("the flusher has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the flusher has stopped"))?
+            .map_err(|e| ApiError::Internal(format!("flush failed: {e}")))
+    }
+
+    /// How many group-commit flushes have run (for measuring batching).
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn aborted_transaction_changes_nothing_and_durable_waits_for_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, flusher) = Db::open(&dir.path().join("db")).unwrap();
+        let task = tokio::spawn(flusher.run());
+        db.transact(|tx| {
+            tx.put(T::Orgs, b"a", &1u32)?;
+            tx.put_u64(T::Meta, b"n", 7)
+        })
+        .unwrap();
+        let r: Result<(), ApiError> = db.transact(|tx| {
+            tx.put(T::Orgs, b"b", &2u32)?;
+            tx.put_u64(T::Meta, b"n", 8)?;
+            abort(ApiError::NotAdmin)
+        });
+        assert!(matches!(r, Err(ApiError::NotAdmin)));
+        assert_eq!(db.get::<u32>(T::Orgs, b"a").unwrap(), Some(1));
+        assert_eq!(db.get::<u32>(T::Orgs, b"b").unwrap(), None);
+        assert_eq!(db.transact(|tx| tx.get_u64(T::Meta, b"n")).unwrap(), 7);
+        let before = db.flush_count();
+        let waits: Vec<_> = (0..8).map(|_| db.durable()).collect();
+        for w in futures_util::future::join_all(waits).await {
+            w.unwrap();
+        }
+        let after = db.flush_count();
+        assert!(after > before && after - before <= 8);
+        drop(db);
+        task.await.unwrap();
+    }
+}

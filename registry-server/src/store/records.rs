@@ -1,0 +1,184 @@
+//! Storage records: what the node keeps in sled, as JSON values.
+//!
+//! These are not the wire types: they hold what the node needs (token hashes,
+//! publish sequence numbers, verdict kinds) and are turned into
+//! `shire_core::wire` answers by the `to_*` functions here, the one place the
+//! two meet. Fields are only ever added (with `#[serde(default)]`), so records
+//! written by an older node still decode.
+
+use shire_core::dsse::Envelope;
+use shire_core::statement::Verdict;
+use shire_core::wire::{KeyInfo, ReleaseState, Role, VerdictInfo, YankInfo};
+use shire_core::{Digest, KeyId, Manifest, OrgName, PackageName, PublicKey, Version};
+use serde::{Deserialize, Serialize};
+
+/// An organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgRecord {
+    /// Its name.
+    pub name: OrgName,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// An account. Its token is stored only as a SHA-256 hash (in the tokens tree
+/// and here, for reference).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// Login name.
+    pub username: String,
+    /// Organisation (none for the bootstrap admin).
+    pub org: Option<OrgName>,
+    /// Role.
+    pub role: Role,
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// A registered public key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The key's id.
+    pub key_id: KeyId,
+    /// The key.
+    pub public_key: PublicKey,
+    /// The account it belongs to.
+    pub account: String,
+    /// When it was registered (RFC 3339).
+    pub registered_at: String,
+}
+
+/// A package: the index entry over its releases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageRecord {
+    /// `org/name`.
+    pub name: PackageName,
+    /// Every version, in publish order.
+    pub versions: Vec<Version>,
+    /// Description of the highest version (what search shows and indexes).
+    pub description: String,
+    /// Keywords of the highest version.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// publiccode categories of the highest version.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// When its first version was published (RFC 3339).
+    pub created_at: String,
+}
+
+/// One verdict accepted for a release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    /// The signed statement, exactly as received.
+    pub envelope: Envelope,
+    /// What it decided.
+    pub verdict: Verdict,
+    /// The key that signed it.
+    pub key_id: KeyId,
+    /// The verifier account.
+    pub account: String,
+    /// That account's organisation.
+    pub org: Option<OrgName>,
+    /// When the node accepted it (RFC 3339).
+    pub at: String,
+    /// Its transparency-log index.
+    pub log_index: u64,
+}
+
+/// A yank.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct YankRecord {
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Which account.
+    pub by: String,
+}
+
+/// One release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    /// `org/name`.
+    pub name: PackageName,
+    /// Version.
+    pub version: Version,
+    /// Artifact digest.
+    pub digest: Digest,
+    /// Artifact size.
+    pub size: u64,
+    /// Current state.
+    pub state: ReleaseState,
+    /// Set while yanked.
+    pub yanked: Option<YankRecord>,
+    /// When it was published (RFC 3339).
+    pub published_at: String,
+    /// The publisher's signed statement, exactly as received.
+    pub envelope: Envelope,
+    /// The key that signed it.
+    pub publisher_key: KeyId,
+    /// The publishing account.
+    pub publisher: String,
+    /// The manifest from the verified statement.
+    pub manifest: Manifest,
+    /// Verdicts, oldest first.
+    pub verdicts: Vec<VerdictRecord>,
+    /// The publish event's transparency-log index.
+    pub log_index: u64,
+    /// Publish sequence number: its key in the pending queue.
+    pub seq: u64,
+}
+
+/// The key of a release in the releases and files trees: `org/name@version`.
+pub fn release_key(name: &PackageName, version: &Version) -> Vec<u8> {
+    format!("{name}@{version}").into_bytes()
+}
+
+/// Wire form of a key, joined with its account's organisation and role.
+pub fn to_key_info(key: &KeyRecord, account: &AccountRecord) -> KeyInfo {
+    KeyInfo {
+        key_id: key.key_id.clone(),
+        public_key: key.public_key.clone(),
+        account: key.account.clone(),
+        org: account.org.clone(),
+        role: account.role,
+        registered_at: key.registered_at.clone(),
+    }
+}
+
+/// Wire form of a verdict.
+pub fn to_verdict_info(v: &VerdictRecord) -> VerdictInfo {
+    VerdictInfo {
+        envelope: v.envelope.clone(),
+        key_id: v.key_id.clone(),
+        org: v.org.clone(),
+        at: v.at.clone(),
+    }
+}
+
+/// Wire form of a yank.
+pub fn to_yank_info(y: &YankRecord) -> YankInfo {
+    YankInfo {
+        reason: y.reason.clone(),
+        at: y.at.clone(),
+        by: y.by.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_keys_of_different_packages_never_share_a_prefix_scan() {
+        let a = PackageName::parse("bt/crm").unwrap();
+        let b = PackageName::parse("bt/crm-lite").unwrap();
+        let v = Version::new(1, 0, 0);
+        let prefix = format!("{a}@");
+        assert!(release_key(&a, &v).starts_with(prefix.as_bytes()));
+        assert!(!release_key(&b, &v).starts_with(prefix.as_bytes()));
+    }
+}
