@@ -24,6 +24,20 @@
 //! With big-endian `u64` keys, sled iterates both trees in index order. A
 //! crash before the commit leaves neither event nor entry nor hashes.
 //!
+//! A server should serialize appends (one writer), so the earlier hashes
+//! `hashes_to_append` reads, which never change, may be read outside the
+//! transaction that then writes the new ones.
+//!
+//! # On the wire
+//!
+//! - Checkpoint: the note text of [`sign_checkpoint`] as `text/plain`, verified
+//!   with [`open_checkpoint`]; witnesses append lines with [`cosign()`].
+//! - Proofs: `{"index", "size", "hashes": [base64]}` (inclusion) and
+//!   `{"from", "size", "hashes": [base64]}` (consistency); [`Hash`](struct@Hash)
+//!   (de)serializes as standard base64, so `Vec<Hash>` is the `hashes` field.
+//! - Tiles: [`TileId::parse`] the path, then [`tile_data`] for the current size,
+//!   served as `application/octet-stream`, immutable.
+//!
 //! # Reading it (client)
 //!
 //! [`open_checkpoint`] verifies a checkpoint against the pinned node key,

@@ -14,6 +14,7 @@
 
 use crate::store::read_exact;
 use crate::store::{stored_hash_index, EntryStore, HashStore, StoreError};
+use crate::tree::MAX_TREE_SIZE;
 use std::fmt;
 
 /// Tile height: each tile spans 8 tree levels.
@@ -186,7 +187,7 @@ impl TileId {
 
     fn check_in_tree(&self, size: u64) -> Result<(), TileError> {
         match self.min_tree_size() {
-            Some(min) if min <= size => Ok(()),
+            Some(min) if min <= size && size <= MAX_TREE_SIZE => Ok(()),
             _ => Err(TileError::NotInTree {
                 path: self.path(),
                 size,
