@@ -364,3 +364,87 @@ impl Client {
         self.get_authed("/api/v1/review")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Serves one canned HTTP answer on 127.0.0.1 and returns the base URL and
+    /// a handle yielding the request line and headers it received.
+    fn one_shot(status: &str, body: &str) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let mut stream = stream;
+            stream.write_all(answer.as_bytes()).unwrap();
+            head
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn server_errors_keep_their_code_and_message() {
+        let (url, h) = one_shot(
+            "409 Conflict",
+            r#"{"error":{"code":"version_exists","message":"braintree/crm@1.0.0 was already published"}}"#,
+        );
+        let c = Client::new(&url, Some("tok".into())).unwrap();
+        let name = PackageName::parse("braintree/crm").unwrap();
+        let err = c.yank(&name, &Version::new(1, 0, 0), "why").unwrap_err();
+        assert_eq!(err.code(), Some("version_exists"));
+        let text = err.to_string();
+        assert!(
+            text.contains("409 version_exists") && text.contains("already published"),
+            "{text}"
+        );
+        let head = h.join().unwrap();
+        assert_eq!(
+            head[0],
+            "POST /api/v1/packages/braintree/crm/1.0.0/yank HTTP/1.1"
+        );
+        assert!(
+            head.iter()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer tok")),
+            "{head:?}"
+        );
+    }
+
+    #[test]
+    fn non_json_errors_and_bad_answers_are_reported() {
+        let (url, h) = one_shot("502 Bad Gateway", "upstream down");
+        let c = Client::new(&url, None).unwrap();
+        let err = c.health().unwrap_err();
+        assert!(matches!(err, ApiError::Status { status: 502, .. }), "{err}");
+        assert!(err.to_string().contains("upstream down"));
+        h.join().unwrap();
+
+        let (url, h) = one_shot("200 OK", r#"{"not":"a package"}"#);
+        let c = Client::new(&url, None).unwrap();
+        let err = c.package(&PackageName::parse("a/b").unwrap()).unwrap_err();
+        assert!(matches!(err, ApiError::Decode { .. }), "{err}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn commands_needing_a_token_say_so_without_a_request() {
+        let c = Client::new("http://127.0.0.1:9", None).unwrap();
+        assert!(matches!(c.whoami(), Err(ApiError::NoToken)));
+        assert!(matches!(c.review(), Err(ApiError::NoToken)));
+    }
+}
