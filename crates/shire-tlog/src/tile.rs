@@ -552,4 +552,60 @@ mod tests {
             round
         );
     }
+
+    /// Serves this crate's tiles to tlog_tiles' `TileHashReader` (Go's tile
+    /// client, which authenticates every tile against the checkpoint root) and
+    /// checks proofs built from them.
+    struct ServedTiles<'a>(&'a MemoryLog);
+    impl tlog_tiles::TileReader for ServedTiles<'_> {
+        fn height(&self) -> u8 {
+            TILE_HEIGHT
+        }
+        fn read_tiles(
+            &self,
+            tiles: &[tlog_tiles::Tile],
+        ) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+            tiles
+                .iter()
+                .map(|t| {
+                    let id = TileId::new(
+                        TileKind::Hashes { level: t.level() },
+                        t.level_index(),
+                        t.width() as u16,
+                    )
+                    .map_err(|_| tlog_tiles::Error::InvalidTile)?;
+                    hash_tile(&id, self.0.size(), self.0)
+                        .map_err(|_| tlog_tiles::Error::InvalidTile)
+                })
+                .collect()
+        }
+        fn save_tiles(&self, _tiles: &[tlog_tiles::Tile], _data: &[Vec<u8>]) {}
+    }
+
+    #[test]
+    fn tiles_authenticate_against_the_root_with_the_go_tile_client() {
+        for size in [1u64, 255, 256, 257, 256 * 256 + 3] {
+            let log = MemoryLog::from_entries((0..size).map(|i| i.to_be_bytes())).unwrap();
+            let root = log.root().unwrap();
+            let served = ServedTiles(&log);
+            let reader = tlog_tiles::TileHashReader::new(size, root.into(), &served);
+            for index in [0, size / 2, size - 1] {
+                let proof = tlog_tiles::prove_record(size, index, &reader).unwrap();
+                let proof: Vec<Hash> = proof.into_iter().map(Hash::from).collect();
+                assert_eq!(proof, log.inclusion_proof(index, size).unwrap());
+            }
+            // Tiles of a forked log (one entry changed) are caught by the Go client.
+            let forked = MemoryLog::from_entries(
+                (0..size).map(|i| if i == size / 2 { u64::MAX } else { i }.to_be_bytes()),
+            )
+            .unwrap();
+            let wrong = ServedTiles(&forked);
+            let reader = tlog_tiles::TileHashReader::new(size, root.into(), &wrong);
+            // (A one-entry tree's proof is empty: nothing is read to authenticate.)
+            if size > 1 {
+                let proof = tlog_tiles::prove_record(size, size / 2, &reader);
+                assert!(proof.is_err(), "forked tiles accepted at size {size}");
+            }
+        }
+    }
 }
