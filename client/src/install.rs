@@ -354,22 +354,49 @@ impl Staging {
     }
 
     /// Moves every staged package to `root/<org>/<name>` (replacing what was
-    /// there) and removes the folders of `stale` packages.
+    /// there) and removes the folders of `stale` packages. If a move fails, the
+    /// moves already made are undone, so the old packages stay in place.
     pub fn commit(mut self, stale: &[PackageName]) -> Result<()> {
         let staging = self.path()?.to_path_buf();
         let old = staging.join("replaced");
         std::fs::create_dir_all(&old).with_context(|| format!("creating {}", old.display()))?;
-        let set_aside = |name: &PackageName| -> Result<()> {
-            let target = self.root.join(name.org().as_str()).join(name.name());
-            if target.symlink_metadata().is_ok() {
-                let aside = old.join(format!("{}-{}", name.org(), name.name()));
-                std::fs::rename(&target, &aside)
-                    .with_context(|| format!("moving {} aside", target.display()))?;
+        // (from, to) renames done so far, undone in reverse on failure.
+        let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let result = self.move_all(&staging, &old, stale, &mut done);
+        if result.is_err() {
+            for (from, to) in done.iter().rev() {
+                let _ = std::fs::rename(to, from);
             }
+            return result;
+        }
+        for name in stale {
+            // Remove the organisation folder when it is now empty.
+            let _ = std::fs::remove_dir(self.root.join(name.org().as_str()));
+        }
+        self.created_root = false;
+        Ok(())
+    }
+
+    fn move_all(
+        &self,
+        staging: &Path,
+        old: &Path,
+        stale: &[PackageName],
+        done: &mut Vec<(PathBuf, PathBuf)>,
+    ) -> Result<()> {
+        let mut rename = |from: PathBuf, to: PathBuf| -> Result<()> {
+            std::fs::rename(&from, &to)
+                .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+            done.push((from, to));
             Ok(())
         };
+        let target = |name: &PackageName| self.root.join(name.org().as_str()).join(name.name());
+        let aside = |name: &PackageName| old.join(format!("{}-{}", name.org(), name.name()));
         for name in &self.staged {
-            set_aside(name)?;
+            let to = target(name);
+            if to.symlink_metadata().is_ok() {
+                rename(to.clone(), aside(name))?;
+            }
             let org_dir = self.root.join(name.org().as_str());
             std::fs::create_dir_all(&org_dir)
                 .with_context(|| format!("creating {}", org_dir.display()))?;
@@ -377,16 +404,14 @@ impl Staging {
                 .join("packages")
                 .join(name.org().as_str())
                 .join(name.name());
-            let to = org_dir.join(name.name());
-            std::fs::rename(&from, &to)
-                .with_context(|| format!("moving {} into place", to.display()))?;
+            rename(from, to)?;
         }
         for name in stale {
-            set_aside(name)?;
-            // Remove the organisation folder when it is now empty.
-            let _ = std::fs::remove_dir(self.root.join(name.org().as_str()));
+            let to = target(name);
+            if to.symlink_metadata().is_ok() {
+                rename(to, aside(name))?;
+            }
         }
-        self.created_root = false;
         Ok(())
     }
 }
@@ -584,6 +609,25 @@ mod tests {
             .unwrap();
         st.commit(&[name("z/old")]).unwrap();
         assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v2"]);
+    }
+
+    #[test]
+    fn a_failed_commit_puts_the_old_packages_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("pkgs");
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
+            .unwrap();
+        st.commit(&[]).unwrap();
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("v2", b"2")])[..])
+            .unwrap();
+        st.extract(&name("z/c"), &build(&[Item::File("f", b"3")])[..])
+            .unwrap();
+        // The organisation folder for z/c cannot be made: a file is in the way.
+        std::fs::write(root.join("z"), "in the way").unwrap();
+        assert!(st.commit(&[]).is_err());
+        assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v1", "z"]);
     }
 
     #[test]
