@@ -1,0 +1,41 @@
+//! `shire-bench`: starts `shire-registry` (and, when given, nginx and Verdaccio) on
+//! loopback with data in a temporary folder, runs the same workloads on each, stops
+//! what it started and prints one table of figures, ratios and targets.
+//!
+//! `bench/run.sh` installs the other servers and calls this; `bench/smoke.sh` runs it
+//! with `--smoke` (Shire only, tiny counts).
+
+mod fixtures;
+mod load;
+mod memory;
+mod options;
+mod servers;
+mod shire;
+mod table;
+mod verdaccio;
+mod workloads;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let opts = options::Options::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shire-bench: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(workloads::run(opts)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("shire-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Resident memory of a server process, read from `/proc/PID/status` (`VmRSS`),
+//! once or sampled in the background while something runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The process's resident set size in MiB, if it can be read.
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// A background sampler of one process's RSS.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<f64>>,
+}
+
+impl Sampler {
+    /// Starts sampling every `every`.
+    pub fn start(pid: u32, every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(m) = rss_mib(pid) {
+                    samples.push(m);
+                }
+                tokio::time::sleep(every).await;
+            }
+            samples
+        });
+        Self { stop, task }
+    }
+
+    /// Stops and returns the largest sample (None when nothing could be read).
+    pub async fn finish(self) -> Option<f64> {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.task.await.ok()?;
+        samples.into_iter().reduce(f64::max)
+    }
+}

@@ -1,0 +1,796 @@
+//! The benchmark run: starts the servers, runs each workload on each of them in
+//! turn (download, metadata GET, publish, search at two scales, memory) and
+//! prints the table. Failures of the other servers become `error` cells;
+//! Shire's own failures also set the exit code.
+
+use crate::fixtures;
+use crate::load::{self, Generator};
+use crate::memory;
+use crate::options::{Options, Scale};
+use crate::servers::{self, PidFile, Server};
+use crate::shire::{self, Publisher};
+use crate::table::{self, Figure, Row, Target};
+use crate::verdaccio::{self, NpmUser};
+use anyhow::{bail, Context, Result};
+use semver::Version;
+use std::future::Future;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// Concurrent clients used to fill the servers before search is measured.
+const FILL_CLIENTS: usize = 16;
+
+/// Everything the workloads need.
+struct Bench {
+    scale: Scale,
+    http: reqwest::Client,
+    generator: Generator,
+    shire: Option<Server>,
+    publisher: Publisher,
+    nginx: Option<Result<Server>>,
+    verdaccio: Option<Result<(Server, NpmUser)>>,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
+/// Runs the whole benchmark and prints the table; the exit code is 2 when Shire
+/// cannot be started or set up, 1 when one of Shire's measurements failed.
+pub async fn run(opts: Options) -> Result<ExitCode> {
+    let scale = Scale::for_options(&opts);
+    let work = tempfile::Builder::new()
+        .prefix("shire-bench-")
+        .tempdir()
+        .context("creating the temporary folder")?;
+    open_up(work.path())?;
+    let pids = PidFile(opts.pid_file.clone());
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(300))
+        .build()?;
+    let generator = match (&opts.wrk, opts.smoke) {
+        (Some(w), false) => Generator::Wrk(w.clone()),
+        _ => Generator::Builtin(http.clone()),
+    };
+    eprintln!(
+        "shire-bench: {} mode, data under {}",
+        scale.mode,
+        work.path().display()
+    );
+
+    let started = servers::start_shire(&opts.shire_bin, work.path(), &pids);
+    let shire_setup = match started {
+        Ok(s) => {
+            let p = shire::set_up(&http, &s.server.base, &s.admin_token).await;
+            p.map(|p| (s.server, p))
+        }
+        Err(e) => Err(e),
+    };
+    // When Shire cannot be started the others are still measured (so the
+    // table shows what there is), every Shire cell says why, and the exit code is 2.
+    let (shire_server, publisher, shire_down) = match shire_setup {
+        Ok((server, p)) => {
+            eprintln!("shire-bench: shire-registry at {}", server.base);
+            (Some(server), p, None)
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            eprintln!("shire-bench: Shire did not start: {msg}");
+            (None, shire::Publisher::unreachable(&http), Some(msg))
+        }
+    };
+    if opts.smoke && shire_down.is_some() {
+        let row = Row {
+            work: "Shire start and set-up".into(),
+            shire: Figure::Failed(shire_down.unwrap_or_default()),
+            other_name: "-",
+            other: Figure::NotRun,
+            target: Target::Info,
+        };
+        print!("{}", table::render(&[row]));
+        return Ok(ExitCode::from(2));
+    }
+
+    let www = work.path().join("www");
+    std::fs::create_dir_all(&www)?;
+    open_up(&www)?;
+    let nginx = match (&opts.nginx, opts.smoke) {
+        (Some(bin), false) => Some(servers::start_nginx(bin, work.path(), &www, &pids)),
+        _ => None,
+    };
+    let verdaccio = match (&opts.verdaccio, opts.smoke) {
+        (Some(script), false) => {
+            let started = servers::start_verdaccio(&opts.node, script, work.path(), &pids);
+            Some(match started {
+                Ok(server) => match verdaccio::add_user(&http, &server.base).await {
+                    Ok(user) => Ok((server, user)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            })
+        }
+        _ => None,
+    };
+    let mut bench = Bench {
+        scale,
+        http,
+        generator,
+        shire: shire_server,
+        publisher,
+        nginx,
+        verdaccio,
+        rows: Vec::new(),
+        notes: Vec::new(),
+    };
+    bench.download(&www).await?;
+    bench.metadata(&www).await?;
+    bench.publish().await;
+    bench.search_and_memory().await;
+    bench.big_artifact().await;
+
+    let out = table::render(&bench.rows);
+    println!();
+    print!("{out}");
+    println!();
+    println!(
+        "mode {}; GET load: {}, {} connections, {} run(s) of {:?}, median; publish: {} clients, \
+         {} run(s) of at most {:?}, median; loopback only",
+        bench.scale.mode,
+        bench.generator.name(),
+        bench.scale.connections,
+        bench.scale.runs,
+        bench.scale.load_duration,
+        bench.scale.publishers,
+        bench.scale.runs,
+        bench.scale.publish_duration,
+    );
+    for n in &bench.notes {
+        println!("note: {n}");
+    }
+    if let Some(path) = &opts.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&bench.rows)?)?;
+    }
+    if let Some(e) = shire_down {
+        println!("Shire did not start: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    let shire_failed = bench
+        .rows
+        .iter()
+        .any(|r| matches!(r.shire, Figure::Failed(_)));
+    Ok(if shire_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// nginx workers run as another user: let them read the temporary folder.
+fn open_up(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("chmod {}", dir.display()))
+}
+
+/// Runs `f` `runs` times and returns the median of its figures.
+async fn median_of<F, Fut>(runs: usize, mut f: F) -> Result<f64>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = Result<f64>>,
+{
+    let mut figures = Vec::new();
+    for i in 0..runs.max(1) {
+        figures.push(f(i).await?);
+    }
+    load::median(figures).context("no run")
+}
+
+/// The state of another server: absent, failed to start, or its handle.
+fn other_state<T>(server: &Option<Result<T>>) -> Option<Result<&T, String>> {
+    match server {
+        None => None,
+        Some(Ok(s)) => Some(Ok(s)),
+        Some(Err(e)) => Some(Err(format!("did not start: {e:#}"))),
+    }
+}
+
+impl Bench {
+    fn nginx_base(&self) -> Option<Result<String, String>> {
+        other_state(&self.nginx).map(|r| r.map(|n| n.base.clone()))
+    }
+
+    fn npm_user(&self) -> Option<Result<NpmUser, String>> {
+        other_state(&self.verdaccio).map(|r| r.map(|(_, u)| u.clone()))
+    }
+
+    async fn other_load(
+        &self,
+        base: Option<Result<String, String>>,
+        path: &str,
+        bytes: bool,
+    ) -> Figure {
+        match base {
+            None => Figure::NotRun,
+            Some(Err(e)) => Figure::Failed(e),
+            Some(Ok(base)) => {
+                let url = format!("{base}{path}");
+                Figure::from_result(self.get_load(&url).await.map(|t| {
+                    if bytes {
+                        t.bytes_per_s / MIB
+                    } else {
+                        t.requests_per_s
+                    }
+                }))
+            }
+        }
+    }
+
+    async fn get_load(&self, url: &str) -> Result<load::Throughput> {
+        // One warm-up request, then the timed runs.
+        let resp = self.http.get(url).send().await?;
+        if !resp.status().is_success() {
+            bail!("GET {url}: {}", resp.status());
+        }
+        let _ = resp.bytes().await?;
+        let mut runs = Vec::new();
+        for _ in 0..self.scale.runs {
+            runs.push(
+                self.generator
+                    .get(url, self.scale.connections, self.scale.load_duration)
+                    .await?,
+            );
+        }
+        let rps = load::median(runs.iter().map(|t| t.requests_per_s).collect());
+        let bps = load::median(runs.iter().map(|t| t.bytes_per_s).collect());
+        Ok(load::Throughput {
+            requests_per_s: rps.unwrap_or(0.0),
+            bytes_per_s: bps.unwrap_or(0.0),
+        })
+    }
+
+    /// Workload 1: download of a 10 MiB artifact, Shire vs nginx serving the same bytes.
+    async fn download(&mut self, www: &Path) -> Result<()> {
+        let size = self.scale.download_bytes;
+        let payload = fixtures::random_bytes(size.saturating_sub(4096), 1);
+        let manifest = shire::manifest(
+            "download",
+            Version::new(1, 0, 0),
+            "The artifact the download benchmark fetches".into(),
+            vec![],
+        )?;
+        let release = self.publisher.release(manifest, &payload, true)?;
+        std::fs::write(www.join("artifact.tar.gz"), &release.archive)?;
+        let mib = release.archive.len() as f64 / MIB;
+        let shire = match self.publisher.publish(&release).await {
+            Ok(()) => {
+                let url = shire::artifact_url(&self.publisher.base, &release.digest);
+                Figure::from_result(self.get_load(&url).await.map(|t| t.bytes_per_s / MIB))
+            }
+            Err(e) => Figure::Failed(format!("{e:#}")),
+        };
+        let other = self
+            .other_load(self.nginx_base(), "/artifact.tar.gz", true)
+            .await;
+        self.rows.push(Row {
+            work: format!("download {mib:.0} MiB artifact (MiB/s)"),
+            shire,
+            other_name: "nginx",
+            other,
+            target: Target::RatioAtLeast(0.8),
+        });
+        Ok(())
+    }
+
+    /// Workload 2, small metadata GET: Shire package info vs nginx 4 KiB file and
+    /// Verdaccio package document.
+    async fn metadata(&mut self, www: &Path) -> Result<()> {
+        let manifest = shire::manifest(
+            "meta",
+            Version::new(1, 2, 3),
+            "A booking and payments service for council teams".into(),
+            vec!["booking".into(), "payments".into()],
+        )?;
+        let payload = fixtures::random_bytes(10 * 1024, 2);
+        let release = self.publisher.release(manifest, &payload, false)?;
+        let shire = match self.publisher.publish(&release).await {
+            Ok(()) => {
+                let url = shire::package_url(&self.publisher.base, "meta");
+                Figure::from_result(self.get_load(&url).await.map(|t| t.requests_per_s))
+            }
+            Err(e) => Figure::Failed(format!("{e:#}")),
+        };
+        let doc = serde_json::json!({ "pad": "x".repeat(4096 - 12) });
+        std::fs::write(www.join("meta.json"), serde_json::to_vec(&doc)?)?;
+        let nginx = self
+            .other_load(self.nginx_base(), "/meta.json", false)
+            .await;
+        let npm = match self.npm_user() {
+            Some(Ok(user)) => {
+                let doc = verdaccio::publish_doc(
+                    "meta",
+                    "1.2.3",
+                    "A booking and payments service for council teams",
+                    &["booking".into(), "payments".into()],
+                    &payload,
+                    &user.base,
+                )?;
+                match user.publish(&doc).await {
+                    Ok(()) => Some(Ok(user.base.clone())),
+                    Err(e) => Some(Err(format!("{e:#}"))),
+                }
+            }
+            Some(Err(e)) => Some(Err(e)),
+            None => None,
+        };
+        let path = verdaccio::package_url("", "meta");
+        let verdaccio = self.other_load(npm, &path, false).await;
+        self.rows.push(Row {
+            work: "package metadata GET (req/s)".into(),
+            shire: shire.clone(),
+            other_name: "nginx 4 KiB file",
+            other: nginx,
+            target: Target::RatioAtLeast(0.5),
+        });
+        self.rows.push(Row {
+            work: "package metadata GET (req/s)".into(),
+            shire,
+            other_name: "Verdaccio package doc",
+            other: verdaccio,
+            target: Target::Info,
+        });
+        Ok(())
+    }
+
+    /// Workload 3: publishing 10 KiB signed artifacts from concurrent clients.
+    async fn publish(&mut self) {
+        let scale = self.scale.clone();
+        let payload = fixtures::random_bytes(10 * 1024, 3);
+        let publisher = self.publisher.clone();
+        let shire = Figure::from_result(
+            median_of(scale.runs, |run| {
+                shire_publish_run(&publisher, &scale, run, payload.clone())
+            })
+            .await,
+        );
+        let other = match self.npm_user() {
+            None => Figure::NotRun,
+            Some(Err(e)) => Figure::Failed(e),
+            Some(Ok(user)) => Figure::from_result(
+                median_of(scale.runs, |run| {
+                    npm_publish_run(&user, &scale, run, payload.clone())
+                })
+                .await,
+            ),
+        };
+        self.rows.push(Row {
+            work: format!(
+                "publish 10 KiB signed, {} clients (publishes/s)",
+                scale.publishers
+            ),
+            shire,
+            other_name: "Verdaccio (JWT)",
+            other,
+            target: Target::RatioAtLeast(10.0),
+        });
+    }
+
+    /// Workloads 4 and 5: fills to each scale, times search, then reads resident memory.
+    async fn search_and_memory(&mut self) {
+        let scale = self.scale.clone();
+        let fill_start = Instant::now();
+        let mut shire_stored = Ok(0usize);
+        let mut npm_stored: Result<usize> = Ok(0);
+        let mut fill_rates: (Option<f64>, Option<f64>) = (None, None);
+        for (level, &target) in scale.search_scales.iter().enumerate() {
+            // Shire: fill with a budget for the whole fill.
+            if let Ok(have) = shire_stored {
+                let left = scale.shire_fill_budget.saturating_sub(fill_start.elapsed());
+                let t = Instant::now();
+                shire_stored = fill_shire(&self.publisher, have, target, left).await;
+                if let Ok(now) = shire_stored {
+                    if now > have {
+                        fill_rates.0 = Some((now - have) as f64 / t.elapsed().as_secs_f64());
+                    }
+                }
+            }
+            if let (Some(Ok((_, user))), Ok(have)) = (&self.verdaccio, &npm_stored) {
+                let want = target.min(scale.verdaccio_fill_max);
+                if want > *have {
+                    let t = Instant::now();
+                    let have = *have;
+                    npm_stored = fill_npm(user, have, want, scale.verdaccio_fill_budget).await;
+                    if let Ok(now) = npm_stored {
+                        if now > have {
+                            fill_rates.1 = Some((now - have) as f64 / t.elapsed().as_secs_f64());
+                        }
+                    }
+                }
+            }
+            let (s50, s99, stored_label) = match &shire_stored {
+                Ok(n) => {
+                    let urls: Vec<String> = (0..scale.search_queries)
+                        .map(|j| shire::search_url(&self.publisher.base, j, *n))
+                        .collect();
+                    let lat = load::sequential_latencies(
+                        &self.http,
+                        &urls,
+                        Duration::from_secs(30),
+                        urls.len().min(20),
+                    )
+                    .await;
+                    match lat {
+                        Ok(l) => (
+                            Figure::Value(load::percentile_ms(&l, 50.0).unwrap_or(0.0)),
+                            Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
+                            format!("{n}"),
+                        ),
+                        Err(e) => (
+                            Figure::Failed(format!("{e:#}")),
+                            Figure::Failed(format!("{e:#}")),
+                            format!("{n}"),
+                        ),
+                    }
+                }
+                Err(e) => (
+                    Figure::Failed(format!("fill: {e:#}")),
+                    Figure::Failed(format!("fill: {e:#}")),
+                    format!("{target}"),
+                ),
+            };
+            let (o50, o99, other_label) = match (&self.verdaccio, &npm_stored) {
+                (None, _) => (Figure::NotRun, Figure::NotRun, String::new()),
+                (Some(Err(e)), _) => {
+                    let f = Figure::Failed(format!("did not start: {e:#}"));
+                    (f.clone(), f, String::new())
+                }
+                (Some(Ok(_)), Err(e)) => {
+                    let f = Figure::Failed(format!("fill: {e:#}"));
+                    (f.clone(), f, String::new())
+                }
+                (Some(Ok((v, _))), Ok(n)) => {
+                    let urls: Vec<String> = (0..scale.search_queries)
+                        .map(|j| verdaccio::search_url(&v.base, j, *n))
+                        .collect();
+                    let lat = load::sequential_latencies(
+                        &self.http,
+                        &urls,
+                        scale.verdaccio_search_budget,
+                        5,
+                    )
+                    .await;
+                    let label = format!(" vs {n}");
+                    match lat {
+                        Ok(l) => (
+                            Figure::Value(load::percentile_ms(&l, 50.0).unwrap_or(0.0)),
+                            Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
+                            label,
+                        ),
+                        Err(e) => {
+                            let f = Figure::Failed(format!("{e:#}"));
+                            (f.clone(), f, label)
+                        }
+                    }
+                }
+            };
+            let last = level + 1 == scale.search_scales.len();
+            self.rows.push(Row {
+                work: format!("search p50 @ {stored_label}{other_label} pkgs (ms)"),
+                shire: s50,
+                other_name: "Verdaccio",
+                other: o50,
+                target: Target::Info,
+            });
+            self.rows.push(Row {
+                work: format!("search p99 @ {stored_label}{other_label} pkgs (ms)"),
+                shire: s99,
+                other_name: "Verdaccio",
+                other: o99,
+                target: if last {
+                    Target::AtMost(2.0)
+                } else {
+                    Target::Info
+                },
+            });
+            if let Ok(n) = shire_stored {
+                if n < target {
+                    self.notes.push(format!(
+                        "Shire was filled to {n} packages, not {target}: the fill budget of \
+                         {:?} ran out",
+                        scale.shire_fill_budget
+                    ));
+                }
+            }
+        }
+        if let (Some(Ok(_)), Ok(n)) = (&self.verdaccio, &npm_stored) {
+            if *n < scale.search_scales[1] {
+                self.notes.push(format!(
+                    "Verdaccio was filled to {n} packages only ({} mode: its publishes are too \
+                     slow to fill {} in the time)",
+                    scale.mode, scale.search_scales[1]
+                ));
+            }
+        }
+        self.rows.push(Row {
+            work: format!("fill, {FILL_CLIENTS} clients (publishes/s)"),
+            shire: fill_rates.0.map(Figure::Value).unwrap_or(Figure::NotRun),
+            other_name: "Verdaccio",
+            other: match &self.verdaccio {
+                Some(Ok(_)) => fill_rates.1.map(Figure::Value).unwrap_or(Figure::NotRun),
+                _ => Figure::NotRun,
+            },
+            target: Target::Info,
+        });
+        // 5a. Resident memory after the fill.
+        let shire_rss = match &shire_stored {
+            Ok(_) => self
+                .shire
+                .as_ref()
+                .and_then(|s| memory::rss_mib(s.pid()))
+                .map(Figure::Value)
+                .unwrap_or_else(|| Figure::Failed("no /proc reading".into())),
+            Err(e) => Figure::Failed(format!("fill: {e:#}")),
+        };
+        let other_rss = match &self.verdaccio {
+            None => Figure::NotRun,
+            Some(Err(e)) => Figure::Failed(format!("did not start: {e:#}")),
+            Some(Ok((v, _))) => memory::rss_mib(v.pid())
+                .map(Figure::Value)
+                .unwrap_or_else(|| Figure::Failed("no /proc reading".into())),
+        };
+        let stored = shire_stored.as_ref().map(|n| *n).unwrap_or(0);
+        self.rows.push(Row {
+            work: format!("server RSS after {stored}-package fill (MiB)"),
+            shire: shire_rss,
+            other_name: "Verdaccio",
+            other: other_rss,
+            target: Target::AtMost(40.0),
+        });
+    }
+
+    /// Workload 5b: resident memory while a large artifact is uploaded and downloaded.
+    async fn big_artifact(&mut self) {
+        let size = self.scale.big_bytes;
+        let mib = size as f64 / MIB;
+        let pid = self.shire.as_ref().map(|s| s.pid()).unwrap_or(0);
+        let before = memory::rss_mib(pid);
+        let result: Result<(f64, f64)> = async {
+            let payload = fixtures::random_bytes(size, 5);
+            let manifest = shire::manifest(
+                "big",
+                Version::new(1, 0, 0),
+                "A large artifact for the memory benchmark".into(),
+                vec![],
+            )?;
+            let release = self.publisher.release(manifest, &payload, true)?;
+            drop(payload);
+            let before = before.context("no /proc reading")?;
+            let sampler = memory::Sampler::start(pid, Duration::from_millis(20));
+            let published = self.publisher.publish(&release).await;
+            let got = match published {
+                Ok(()) => self.publisher.download(&release.digest).await,
+                Err(e) => Err(e),
+            };
+            let peak = sampler.finish().await.unwrap_or(before);
+            let got = got?;
+            if got != release.archive.len() as u64 {
+                bail!("downloaded {got} bytes of {}", release.archive.len());
+            }
+            Ok((peak, peak - before))
+        }
+        .await;
+        let (peak, growth) = match result {
+            Ok((p, g)) => (Figure::Value(p), Figure::Value(g)),
+            Err(e) => {
+                let f = Figure::Failed(format!("{e:#}"));
+                (f.clone(), f)
+            }
+        };
+        self.rows.push(Row {
+            work: format!("server RSS peak, {mib:.0} MiB up+down (MiB)"),
+            shire: peak,
+            other_name: "-",
+            other: Figure::NotRun,
+            target: Target::AtMost(40.0),
+        });
+        self.rows.push(Row {
+            work: format!("server RSS growth, {mib:.0} MiB up+down (MiB)"),
+            shire: growth,
+            other_name: "-",
+            other: Figure::NotRun,
+            target: Target::AtMost(8.0),
+        });
+    }
+}
+
+/// One timed publish run on Shire: `publishers` clients, each publishing new
+/// versions of its own package until its share is done or the time is up.
+async fn shire_publish_run(
+    publisher: &Publisher,
+    scale: &Scale,
+    run: usize,
+    payload: Vec<u8>,
+) -> Result<f64> {
+    let per_client = (scale.publish_cap / scale.publishers).max(1);
+    let mut queues = Vec::new();
+    for c in 0..scale.publishers {
+        let mut q = Vec::with_capacity(per_client);
+        for i in 0..per_client {
+            let mut p = payload.clone();
+            p[..8].copy_from_slice(&((run * 1_000_000 + c * 100_000 + i) as u64).to_le_bytes());
+            let m = shire::manifest(
+                &format!("pub{c}"),
+                Version::new(run as u64 + 1, 0, i as u64),
+                format!("Publish benchmark package {c}"),
+                vec![],
+            )?;
+            q.push(publisher.release(m, &p, false)?);
+        }
+        queues.push(q);
+    }
+    timed_clients(queues, scale.publish_duration, {
+        let publisher = publisher.clone();
+        move |r| {
+            let publisher = publisher.clone();
+            async move { publisher.publish(&r).await }
+        }
+    })
+    .await
+}
+
+/// The same on Verdaccio, through npm's publish call.
+async fn npm_publish_run(
+    user: &NpmUser,
+    scale: &Scale,
+    run: usize,
+    payload: Vec<u8>,
+) -> Result<f64> {
+    let per_client = (scale.publish_cap / scale.publishers).max(1);
+    let mut queues = Vec::new();
+    for c in 0..scale.publishers {
+        let mut q = Vec::with_capacity(per_client);
+        for i in 0..per_client {
+            let mut p = payload.clone();
+            p[..8].copy_from_slice(&((run * 1_000_000 + c * 100_000 + i) as u64).to_le_bytes());
+            q.push(verdaccio::publish_doc(
+                &format!("pub{c}"),
+                &format!("{}.0.{i}", run + 1),
+                &format!("Publish benchmark package {c}"),
+                &[],
+                &p,
+                &user.base,
+            )?);
+        }
+        queues.push(q);
+    }
+    timed_clients(queues, scale.publish_duration, {
+        let user = user.clone();
+        move |d| {
+            let user = user.clone();
+            async move { user.publish(&d).await }
+        }
+    })
+    .await
+}
+
+/// Runs one task per queue, each sending its items in order until done or the
+/// deadline passes; returns completed items per second.
+async fn timed_clients<T, F, Fut>(queues: Vec<Vec<T>>, limit: Duration, send: F) -> Result<f64>
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut tasks = Vec::new();
+    for q in queues {
+        let send = send.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            for item in q {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                send(item).await?;
+                done += 1;
+            }
+            Ok::<_, anyhow::Error>(done)
+        }));
+    }
+    let mut done = 0;
+    for t in tasks {
+        done += t.await.context("publish task")??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(done as f64 / secs)
+}
+
+/// Publishes fill packages `from..to` on Shire from [`FILL_CLIENTS`] clients;
+/// returns how many packages are stored when done or when `budget` ran out.
+async fn fill_shire(
+    publisher: &Publisher,
+    from: usize,
+    to: usize,
+    budget: Duration,
+) -> Result<usize> {
+    let payload = Arc::new(fixtures::random_bytes(256, 4));
+    let publisher = publisher.clone();
+    fill(from, to, budget, move |i| {
+        let publisher = publisher.clone();
+        let payload = payload.clone();
+        async move {
+            let m = shire::manifest(
+                &fixtures::fill_name(i),
+                Version::new(1, 0, 0),
+                fixtures::description(i),
+                fixtures::keywords(i),
+            )?;
+            let mut p = payload.to_vec();
+            p[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let r = publisher.release(m, &p, false)?;
+            publisher.publish(&r).await
+        }
+    })
+    .await
+}
+
+/// The same fill on Verdaccio.
+async fn fill_npm(user: &NpmUser, from: usize, to: usize, budget: Duration) -> Result<usize> {
+    let payload = Arc::new(fixtures::random_bytes(256, 4));
+    let user = user.clone();
+    fill(from, to, budget, move |i| {
+        let user = user.clone();
+        let payload = payload.clone();
+        async move {
+            let mut p = payload.to_vec();
+            p[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let d = verdaccio::publish_doc(
+                &fixtures::fill_name(i),
+                "1.0.0",
+                &fixtures::description(i),
+                &fixtures::keywords(i),
+                &p,
+                &user.base,
+            )?;
+            user.publish(&d).await
+        }
+    })
+    .await
+}
+
+async fn fill<F, Fut>(from: usize, to: usize, budget: Duration, one: F) -> Result<usize>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(from));
+    let done = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + budget;
+    let mut tasks = Vec::new();
+    for _ in 0..FILL_CLIENTS {
+        let next = next.clone();
+        let done = done.clone();
+        let one = one.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= to {
+                    break;
+                }
+                one(i).await.with_context(|| format!("fill package {i}"))?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("fill task")??;
+    }
+    // Packages are numbered from..; a stop on the deadline leaves gaps only
+    // at the end, so the count stored is from + done.
+    Ok(from + done.load(Ordering::Relaxed))
+}
