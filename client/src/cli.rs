@@ -213,7 +213,8 @@ pub enum TrustCommand {
 /// `shire install ...`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// `org/name` or `org/name@REQ` (a semver requirement, `^1.2` by default style).
+    /// `org/name` or `org/name@REQ` (a semver requirement; `1.2` means `^1.2`).
+    /// With none, installs exactly what `DIR/shire.lock` pins.
     pub packages: Vec<PackageRequest>,
     /// Where packages are installed, one folder per package.
     #[arg(long, default_value = "shire-packages")]
