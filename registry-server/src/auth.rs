@@ -76,7 +76,10 @@ impl Caller {
             "account {} ({} of {}) may not publish or yank in organisation {}",
             a.username,
             a.role,
-            a.org.as_ref().map(OrgName::as_str).unwrap_or("no organisation"),
+            a.org
+                .as_ref()
+                .map(OrgName::as_str)
+                .unwrap_or("no organisation"),
             name.org()
         )))
     }
@@ -89,14 +92,18 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("this needs a token: Authorization: Bearer <token>".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("this needs a token: Authorization: Bearer <token>".into())
+        })?;
     let token = header
         .to_str()
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header is not 'Bearer <token>'".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header is not 'Bearer <token>'".into())
+        })?;
     state
         .store
         .account_by_token_hash(&hash_token(token))?

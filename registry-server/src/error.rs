@@ -52,6 +52,9 @@ pub enum ApiError {
     /// No such route (404 `not_found`).
     #[error("no such endpoint: {0}")]
     NoRoute(String),
+    /// The route exists but not with this method (405 `method_not_allowed`).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The organisation already exists (409 `org_exists`).
     #[error("organisation {0} already exists")]
     OrgExists(String),
@@ -62,7 +65,9 @@ pub enum ApiError {
     #[error("key {0} is already registered to another account")]
     KeyTaken(String),
     /// The version was used before, even if yanked (409 `version_exists`).
-    #[error("{0} was already published; a version can never be published again, even after a yank")]
+    #[error(
+        "{0} was already published; a version can never be published again, even after a yank"
+    )]
     VersionExists(String),
     /// A verdict's subject differs from the stored release (409 `subject_mismatch`).
     #[error("{0}")]
@@ -126,6 +131,7 @@ impl ApiError {
             ApiError::PackageNotFound(_) => "package_not_found",
             ApiError::VersionNotFound(_) => "version_not_found",
             ApiError::NoRoute(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::OrgExists(_) => "org_exists",
             ApiError::AccountExists(_) => "account_exists",
             ApiError::KeyTaken(_) => "key_taken",
@@ -188,6 +194,7 @@ impl ResponseError for ApiError {
             | ApiError::BadArchive(_)
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -228,7 +235,8 @@ pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
         .error_handler(|err, _req| {
             use actix_web::error::JsonPayloadError;
             let api = match &err {
-                JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => {
                     ApiError::TooLarge(format!("request body too large: {err}"))
                 }
                 JsonPayloadError::ContentType => ApiError::bad_request(
@@ -257,7 +265,11 @@ pub fn query_config() -> actix_web::web::QueryConfig {
 
 /// The default service: any unknown route is 404 `not_found` with a JSON body.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NoRoute(format!("{} {}", req.method(), req.path())))
+    Err(ApiError::NoRoute(format!(
+        "{} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 #[cfg(test)]
@@ -271,10 +283,18 @@ mod tests {
             (ApiError::WrongOrg("x".into()), 403, "wrong_org"),
             (ApiError::KeyNotYours("x".into()), 403, "key_not_yours"),
             (ApiError::OwnOrg("x".into()), 403, "own_org"),
-            (ApiError::NotVerifier("publisher".into()), 403, "not_verifier"),
+            (
+                ApiError::NotVerifier("publisher".into()),
+                403,
+                "not_verifier",
+            ),
             (ApiError::BlobNotFound("x".into()), 404, "blob_not_found"),
             (ApiError::VersionExists("x".into()), 409, "version_exists"),
-            (ApiError::SubjectMismatch("x".into()), 409, "subject_mismatch"),
+            (
+                ApiError::SubjectMismatch("x".into()),
+                409,
+                "subject_mismatch",
+            ),
             (ApiError::BadArchive("x".into()), 400, "bad_archive"),
             (ApiError::TooLarge("x".into()), 413, "too_large"),
             (ApiError::bad_request("bad_json", "x"), 400, "bad_json"),

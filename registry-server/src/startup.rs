@@ -23,6 +23,7 @@ pub struct RunningServer {
     pub admin_token: Option<String>,
     /// The node's origin name.
     pub origin: String,
+    store: Store,
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     flusher: JoinHandle<()>,
@@ -34,10 +35,22 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
+    /// The node's storage (for inspection by tests and tools).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Waits until the server stops (on SIGINT/SIGTERM), then for the final flush.
     pub async fn wait(self) -> Result<()> {
-        self.server.await.context("server task")??;
-        self.flusher.await.context("flusher task")?;
+        let RunningServer {
+            store,
+            server,
+            flusher,
+            ..
+        } = self;
+        drop(store);
+        server.await.context("server task")??;
+        flusher.await.context("flusher task")?;
         Ok(())
     }
 
@@ -53,11 +66,14 @@ impl RunningServer {
 pub async fn start(config: Config) -> Result<RunningServer> {
     let data = &config.data_dir;
     let node_key = identity::load_or_create_key(data)?;
-    let (store, flusher) = Store::open(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let (store, flusher) =
+        Store::open(data).with_context(|| format!("opening the database in {}", data.display()))?;
     let flusher = tokio::spawn(flusher.run());
     let origin = store
-        .origin(|| identity::default_origin(&node_key), config.origin.as_deref())
+        .origin(
+            || identity::default_origin(&node_key),
+            config.origin.as_deref(),
+        )
         .context("settling the node's origin")?;
     if let Some(o) = &config.origin {
         if !signed_note::is_key_name_valid(o) {
@@ -67,15 +83,15 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let admin_token = identity::bootstrap_admin(&store, data).await?;
 
     let state = AppState {
-        store,
+        store: store.clone(),
         origin: origin.clone(),
         node_key: Arc::new(node_key),
         max_upload: config.max_upload,
         threshold: config.threshold.max(1),
         archive_limits: config.archive_limits,
     };
-    let listener = TcpListener::bind(&config.listen)
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        TcpListener::bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -100,6 +116,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         addr,
         admin_token,
         origin,
+        store,
         handle,
         server,
         flusher,

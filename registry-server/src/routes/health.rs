@@ -29,5 +29,8 @@ pub async fn node(state: web::Data<AppState>) -> HttpResponse {
 pub async fn node_key(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(format!("{}\n", identity::note_key(&state.origin, &state.node_key)))
+        .body(format!(
+            "{}\n",
+            identity::note_key(&state.origin, &state.node_key)
+        ))
 }

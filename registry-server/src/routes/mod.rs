@@ -25,10 +25,11 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::bad_request(
-        "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    ))
+    Err(ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 /// Registers every route.

@@ -35,6 +35,11 @@ pub async fn create(
 
 /// Lists organisations.
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let orgs: Vec<OrgInfo> = state.store.orgs()?.iter().map(|r| info(&state, r)).collect();
+    let orgs: Vec<OrgInfo> = state
+        .store
+        .orgs()?
+        .iter()
+        .map(|r| info(&state, r))
+        .collect();
     Ok(HttpResponse::Ok().json(orgs))
 }

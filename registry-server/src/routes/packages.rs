@@ -34,7 +34,10 @@ pub fn load_release(
 /// The wire form of a stored release.
 pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, ApiError> {
     let (key, account) = state.store.key(&r.publisher_key)?.ok_or_else(|| {
-        ApiError::Internal(format!("release {}@{} names a missing key", r.name, r.version))
+        ApiError::Internal(format!(
+            "release {}@{} names a missing key",
+            r.name, r.version
+        ))
     })?;
     Ok(VersionInfo {
         version: r.version.clone(),

@@ -17,10 +17,10 @@ use crate::routes::statements::{claimed_package, signing_key, verify_error};
 use crate::state::AppState;
 use crate::store::{unknown_dependency, NewRelease};
 use actix_web::{web, HttpResponse};
+use sha2::{Digest as _, Sha256};
 use shire_core::archive::{self, ArchiveLimits, ArchiveSummary};
 use shire_core::wire::SubmitEnvelope;
 use shire_core::Digest;
-use sha2::{Digest as _, Sha256};
 use std::io::{self, Read};
 use std::path::PathBuf;
 
@@ -39,9 +39,15 @@ pub async fn publish(
         shire_core::verify::release(&envelope, &key.public_key).map_err(verify_error)?;
     let subject = &statement.subject;
     if subject.name != claimed {
-        return Err(ApiError::BadStatement("the statement names two packages".into()));
+        return Err(ApiError::BadStatement(
+            "the statement names two packages".into(),
+        ));
     }
-    if state.store.release(&subject.name, &subject.version)?.is_some() {
+    if state
+        .store
+        .release(&subject.name, &subject.version)?
+        .is_some()
+    {
         return Err(ApiError::VersionExists(subject.to_string()));
     }
     for dep in statement.manifest.dependencies.keys() {
@@ -93,8 +99,8 @@ fn inspect_blob(
     digest: Digest,
     limits: &ArchiveLimits,
 ) -> Result<ArchiveSummary, ApiError> {
-    let file = std::fs::File::open(&path)
-        .map_err(|_| ApiError::BlobNotFound(digest.to_string()))?;
+    let file =
+        std::fs::File::open(&path).map_err(|_| ApiError::BlobNotFound(digest.to_string()))?;
     let mut reader = HashingReader {
         inner: io::BufReader::new(file),
         hasher: Sha256::new(),

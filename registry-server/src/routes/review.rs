@@ -27,7 +27,10 @@ pub async fn queue(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
             .filter(|v| **v < rec.version)
             .max()
             .cloned();
-        let new_files = state.store.files(&rec.name, &rec.version)?.unwrap_or_default();
+        let new_files = state
+            .store
+            .files(&rec.name, &rec.version)?
+            .unwrap_or_default();
         let (old_files, old_deps) = match &previous {
             Some(v) => (
                 state.store.files(&rec.name, v)?.unwrap_or_default(),

@@ -43,7 +43,11 @@ pub async fn search(
     let exact = PackageName::parse(&q)
         .ok()
         .filter(|n| matches!(state.store.package(n), Ok(Some(_))));
-    let mut names = search::query(state.store.db.tree(crate::store::db::T::Search), &q, exact.as_ref())?;
+    let mut names = search::query(
+        state.store.db.tree(crate::store::db::T::Search),
+        &q,
+        exact.as_ref(),
+    )?;
     // Bare-name matches lead too (after a full-name match), in relevance order.
     let is_exact = |n: &PackageName| exact.as_ref() == Some(n) || n.name() == q;
     names.sort_by_key(|n| !is_exact(n));

@@ -47,9 +47,9 @@ pub fn verify_error(e: VerifyError) -> ApiError {
         VerifyError::Envelope(EnvelopeError::NoSignatureByKey(_) | EnvelopeError::Key(_)) => {
             ApiError::BadSignature(format!("signature check failed: {e}"))
         }
-        VerifyError::Envelope(
-            EnvelopeError::Base64(_) | EnvelopeError::PayloadType { .. },
-        ) => ApiError::BadStatement(e.to_string()),
+        VerifyError::Envelope(EnvelopeError::Base64(_) | EnvelopeError::PayloadType { .. }) => {
+            ApiError::BadStatement(e.to_string())
+        }
         VerifyError::Payload(_) | VerifyError::Mismatch(_) => ApiError::BadStatement(e.to_string()),
         VerifyError::Manifest(m) => ApiError::InvalidManifest(m.to_string()),
     }

@@ -13,10 +13,10 @@
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::Transactional as _;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
+use sled::Transactional as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -213,6 +213,11 @@ impl Db {
     /// A tree, for reads outside a transaction.
     pub fn tree(&self, t: T) -> &sled::Tree {
         &self.trees[t as usize]
+    }
+
+    /// Every tree with its name (for inspection and tests).
+    pub fn all_trees(&self) -> impl Iterator<Item = (&'static str, &sled::Tree)> {
+        TREE_NAMES.iter().copied().zip(self.trees.iter())
     }
 
     /// Reads and decodes a JSON record outside a transaction.

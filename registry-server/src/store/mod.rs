@@ -90,7 +90,11 @@ impl Store {
 
     /// The stored origin, or stores `wanted` on first start. A different
     /// `wanted` on a later start is refused: the origin names the node's log.
-    pub fn origin(&self, wanted: impl Fn() -> String, explicit: Option<&str>) -> Result<String, ApiError> {
+    pub fn origin(
+        &self,
+        wanted: impl Fn() -> String,
+        explicit: Option<&str>,
+    ) -> Result<String, ApiError> {
         self.db.transact(|tx| {
             if let Some(v) = tx.get_raw(T::Meta, ORIGIN)? {
                 let stored = String::from_utf8_lossy(&v).to_string();
@@ -490,8 +494,10 @@ pub fn unknown_dependency(dep: &PackageName) -> ApiError {
 pub fn check_transition(state: ReleaseState, verdict: Verdict, subject: &Subject) -> TxResult<()> {
     let ok = matches!(
         (state, verdict),
-        (ReleaseState::Pending | ReleaseState::Approved, Verdict::Approve)
-            | (ReleaseState::Pending, Verdict::Reject)
+        (
+            ReleaseState::Pending | ReleaseState::Approved,
+            Verdict::Approve
+        ) | (ReleaseState::Pending, Verdict::Reject)
             | (ReleaseState::Approved, Verdict::Revoke)
     );
     if ok {
@@ -501,7 +507,8 @@ pub fn check_transition(state: ReleaseState, verdict: Verdict, subject: &Subject
             "cannot {verdict} {subject}: it is {state}{}",
             match verdict {
                 Verdict::Revoke => " (only an approved release can be revoked)",
-                Verdict::Reject => " (only a pending release can be rejected; revoke an approved one)",
+                Verdict::Reject =>
+                    " (only a pending release can be rejected; revoke an approved one)",
                 Verdict::Approve => "",
             }
         )))
@@ -511,7 +518,12 @@ pub fn check_transition(state: ReleaseState, verdict: Verdict, subject: &Subject
 /// The state the stored verdicts amount to, assessed with the shared trust
 /// policy over the verifier keys that signed them and the node's threshold:
 /// each key counts once, a revocation wins, then a rejection.
-fn assess(tx: &Tx<'_>, rec: &ReleaseRecord, subject: &Subject, threshold: u32) -> TxResult<ReleaseState> {
+fn assess(
+    tx: &Tx<'_>,
+    rec: &ReleaseRecord,
+    subject: &Subject,
+    threshold: u32,
+) -> TxResult<ReleaseState> {
     let mut keys = BTreeMap::new();
     for v in &rec.verdicts {
         if let Some(k) = tx.get::<KeyRecord>(T::Keys, v.key_id.as_str().as_bytes())? {

@@ -6,11 +6,11 @@
 //! two meet. Fields are only ever added (with `#[serde(default)]`), so records
 //! written by an older node still decode.
 
+use serde::{Deserialize, Serialize};
 use shire_core::dsse::Envelope;
 use shire_core::statement::Verdict;
 use shire_core::wire::{KeyInfo, ReleaseState, Role, VerdictInfo, YankInfo};
 use shire_core::{Digest, KeyId, Manifest, OrgName, PackageName, PublicKey, Version};
-use serde::{Deserialize, Serialize};
 
 /// An organisation.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -192,7 +192,10 @@ mod tests {
         })
         .unwrap();
         let t = db.tree(T::Search);
-        assert_eq!(names(query(t, "crm", None).unwrap()), ["braintree/crm-lite", "kent/bins"]);
+        assert_eq!(
+            names(query(t, "crm", None).unwrap()),
+            ["braintree/crm-lite", "kent/bins"]
+        );
         assert_eq!(names(query(t, "perm", None).unwrap()), ["kent/parking"]);
         assert_eq!(names(query(t, "kent crm", None).unwrap()), ["kent/bins"]);
         assert!(query(t, "nothing-like-it", None).unwrap().is_empty());

@@ -1,0 +1,991 @@
+//! The registry's HTTP API, end to end against an in-process node on loopback:
+//! the happy path, and every attack refused with the right status and code and
+//! nothing stored changed.
+
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use helpers::{verdict, Actor, Release, TestApp};
+use shire_core::archive::testing::Item;
+use shire_core::dsse::Envelope;
+use shire_core::statement::{Verdict, RELEASE_PAYLOAD_TYPE};
+use shire_core::{Digest, KeyPair};
+
+/// A node with councils `braintree` (publisher `bt-dev`) and `kent` (publisher
+/// `kent-dev`), and a verifying body `socitm` (verifier `socitm-rev`).
+struct Club {
+    app: TestApp,
+    bt: Actor,
+    kent: Actor,
+    rev: Actor,
+}
+
+async fn club_with(adjust: impl FnOnce(&mut shire_registry::Config)) -> Club {
+    let app = TestApp::spawn_with(adjust).await;
+    for org in ["braintree", "kent", "socitm"] {
+        app.create_org(org).await;
+    }
+    let bt = app.actor("bt-dev", "braintree", "publisher").await;
+    let kent = app.actor("kent-dev", "kent", "publisher").await;
+    let rev = app.actor("socitm-rev", "socitm", "verifier").await;
+    Club { app, bt, kent, rev }
+}
+
+async fn club() -> Club {
+    club_with(|_| {}).await
+}
+
+#[tokio::test]
+async fn publish_then_info_search_and_download() {
+    let c = club().await;
+    let app = &c.app;
+    let r = Release::new("braintree/crm-lite", "1.0.0")
+        .description("A light CRM for council contact centres")
+        .keywords(&["crm", "contact-centre"]);
+    let v = app.publish(&c.bt, &r).await;
+    let v = v.ok(201);
+    assert_eq!(v["state"], "pending");
+    assert_eq!(v["digest"], r.digest().to_string());
+    assert_eq!(v["size"], r.archive.len() as u64);
+    assert_eq!(v["publisher_key"]["key_id"], c.bt.key.key_id().to_string());
+    assert_eq!(v["publisher_key"]["org"], "braintree");
+    assert!(v["log_index"].as_u64().is_some());
+
+    let info = app.get("/api/v1/packages/braintree/crm-lite").await;
+    let info = info.ok(200);
+    assert_eq!(info["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        info["description"],
+        "A light CRM for council contact centres"
+    );
+    // The stored envelope is the one signed: it verifies offline.
+    let env: Envelope = serde_json::from_value(info["versions"][0]["release"].clone()).unwrap();
+    shire_core::verify::release(&env, &c.bt.key.public()).unwrap();
+
+    let files = app
+        .get("/api/v1/packages/braintree/crm-lite/1.0.0/files")
+        .await;
+    let paths: Vec<&str> = files.ok(200)["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["app", "app/main.py", "README"]);
+
+    // A second package that mentions crm only in its description.
+    let other =
+        Release::new("kent/contacts", "0.3.0").description("Contact lists, exported to any crm");
+    app.publish(&c.kent, &other).await.ok(201);
+    let hits = app.get("/api/v1/search?q=crm").await;
+    let names: Vec<&str> = hits.ok(200)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["braintree/crm-lite", "kent/contacts"]);
+    let exact = app.get("/api/v1/search?q=kent/contacts").await;
+    assert_eq!(exact.ok(200)["results"][0]["name"], "kent/contacts");
+    assert_eq!(exact.body["results"][0]["exact"], true);
+    assert_eq!(exact.body["results"][0]["latest"], "0.3.0");
+    let prefix = app.get("/api/v1/search?q=contac").await;
+    assert_eq!(prefix.ok(200)["total"], 2);
+    app.get("/api/v1/search?q=").await.refused(400, "bad_query");
+
+    // Download: streamed, sized, tagged with the digest, 304 when unchanged.
+    let url = format!("{}/api/v1/artifacts/{}", app.url, r.digest());
+    let resp = app.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-length"].to_str().unwrap(),
+        r.archive.len().to_string()
+    );
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", r.digest()));
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(Digest::of(&bytes), r.digest());
+    let again = app
+        .client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let missing = app
+        .get(&format!("/api/v1/artifacts/{}", Digest::of(b"nothing")))
+        .await;
+    missing.refused(404, "blob_not_found");
+    app.get("/api/v1/packages/braintree/nope")
+        .await
+        .refused(404, "package_not_found");
+    app.get("/api/v1/packages/braintree/crm-lite/9.9.9")
+        .await
+        .refused(404, "version_not_found");
+}
+
+#[tokio::test]
+async fn forged_signature_is_refused() {
+    let c = club().await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .ok(201);
+    let before = c.app.snapshot();
+    // Signed by a stranger, relabelled with the publisher's key id.
+    let mut env = r.sign(&KeyPair::generate());
+    env.signatures[0].keyid = c.bt.key.key_id().to_string();
+    c.app
+        .submit(&c.bt.token, &env)
+        .await
+        .refused(400, "bad_signature");
+    // A correctly signed statement whose payload was edited afterwards.
+    let mut env = r.sign(&c.bt.key);
+    let tampered = Release::new("braintree/crm", "1.0.0").description("edited after signing");
+    env.payload = tampered.sign(&c.bt.key).payload;
+    c.app
+        .submit(&c.bt.token, &env)
+        .await
+        .refused(400, "bad_signature");
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn keys_must_be_the_publishers_own_and_registered() {
+    let c = club().await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .ok(201);
+    let before = c.app.snapshot();
+    // The statement is signed with kent-dev's key, submitted by bt-dev.
+    c.app
+        .submit(&c.bt.token, &r.sign(&c.kent.key))
+        .await
+        .refused(403, "key_not_yours");
+    // A key nobody registered.
+    c.app
+        .submit(&c.bt.token, &r.sign(&KeyPair::generate()))
+        .await
+        .refused(404, "key_not_found");
+    assert_eq!(before, c.app.snapshot());
+    // Registering another account's key is refused too.
+    c.app
+        .post(
+            "/api/v1/keys",
+            &c.bt.token,
+            serde_json::json!({ "public_key": c.kent.key.public().to_string() }),
+        )
+        .await
+        .refused(409, "key_taken");
+    // Registering one's own key again is fine (200).
+    c.app
+        .post(
+            "/api/v1/keys",
+            &c.bt.token,
+            serde_json::json!({ "public_key": c.bt.key.public().to_string() }),
+        )
+        .await
+        .ok(200);
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn upload_digest_mismatch_and_missing_blob_are_refused() {
+    let c = club().await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    let before = c.app.snapshot();
+    let claimed = Digest::of(b"something else");
+    c.app
+        .upload_as(&c.bt.token, &claimed, r.archive.clone())
+        .await
+        .refused(400, "digest_mismatch");
+    assert!(!c.app.blob_path(&claimed).exists());
+    assert!(!c.app.blob_path(&r.digest()).exists());
+    // The statement names a digest that was never uploaded.
+    c.app
+        .submit(&c.bt.token, &r.sign(&c.bt.key))
+        .await
+        .refused(404, "blob_not_found");
+    // Only publishers upload.
+    c.app
+        .upload_as(&c.rev.token, &r.digest(), r.archive.clone())
+        .await
+        .refused(403, "not_publisher");
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn publishing_into_another_organisation_is_refused() {
+    let c = club().await;
+    let r = Release::new("kent/bins", "1.0.0");
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .ok(201);
+    let before = c.app.snapshot();
+    c.app
+        .submit(&c.bt.token, &r.sign(&c.bt.key))
+        .await
+        .refused(403, "wrong_org");
+    // Even signed with the real owner's key.
+    c.app
+        .submit(&c.bt.token, &r.sign(&c.kent.key))
+        .await
+        .refused(403, "wrong_org");
+    // A verifier cannot publish.
+    c.app
+        .submit(&c.rev.token, &r.sign(&c.rev.key))
+        .await
+        .refused(403, "wrong_org");
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn a_used_version_is_never_published_again_even_after_a_yank() {
+    let c = club().await;
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let other =
+        Release::new("braintree/crm", "1.0.0").archive(&[Item::File("different", b"content")]);
+    c.app
+        .upload_as(&c.bt.token, &other.digest(), other.archive.clone())
+        .await
+        .ok(201);
+    let before = c.app.snapshot();
+    c.app
+        .submit(&c.bt.token, &other.sign(&c.bt.key))
+        .await
+        .refused(409, "version_exists");
+    assert_eq!(before, c.app.snapshot());
+
+    let yanked = c
+        .app
+        .post(
+            "/api/v1/packages/braintree/crm/1.0.0/yank",
+            &c.bt.token,
+            serde_json::json!({ "reason": "data loss bug" }),
+        )
+        .await;
+    assert_eq!(yanked.ok(200)["yanked"]["reason"], "data loss bug");
+    let before = c.app.snapshot();
+    c.app
+        .submit(&c.bt.token, &other.sign(&c.bt.key))
+        .await
+        .refused(409, "version_exists");
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn invalid_semver_and_invalid_manifests_are_refused() {
+    let c = club().await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .ok(201);
+    let before = c.app.snapshot();
+    // A correctly signed statement whose version is not semver.
+    let mut json = serde_json::to_value(r.statement()).unwrap();
+    json["subject"]["version"] = "1.0".into();
+    json["manifest"]["package"]["version"] = "1.0".into();
+    let env = Envelope::sign(
+        RELEASE_PAYLOAD_TYPE,
+        &serde_json::to_vec(&json).unwrap(),
+        &c.bt.key,
+    );
+    let a = c.app.submit(&c.bt.token, &env).await;
+    a.refused(400, "bad_statement");
+    assert!(a.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("version"));
+    // A manifest with a licence that is not SPDX.
+    let mut bad = r.clone();
+    bad.manifest.package.license = "whatever I like".into();
+    c.app
+        .submit(&c.bt.token, &bad.sign(&c.bt.key))
+        .await
+        .refused(400, "invalid_manifest");
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn archives_breaking_the_rules_are_refused_naming_the_rule() {
+    let c = club().await;
+    let cases: Vec<(&str, Vec<Item<'_>>, &str)> = vec![
+        ("dotdot", vec![Item::File("../evil", b"x")], "'..'"),
+        ("absolute", vec![Item::File("/etc/evil", b"x")], "absolute"),
+        (
+            "symlink",
+            vec![
+                Item::File("a", b"x"),
+                Item::Symlink("l", "../../etc/passwd"),
+            ],
+            "outside the archive",
+        ),
+        (
+            "device",
+            vec![Item::File("a", b"x"), Item::CharDevice("dev")],
+            "not allowed",
+        ),
+    ];
+    for (name, items, rule) in cases {
+        let r = Release::new(&format!("braintree/{name}"), "1.0.0").archive(&items);
+        c.app
+            .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+            .await
+            .ok(201);
+        let before = c.app.snapshot();
+        let a = c.app.submit(&c.bt.token, &r.sign(&c.bt.key)).await;
+        a.refused(400, "bad_archive");
+        let msg = a.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(rule), "{name}: {msg}");
+        assert_eq!(before, c.app.snapshot(), "{name}");
+    }
+    // Not an archive at all.
+    let mut junk = Release::new("braintree/junk", "1.0.0");
+    junk.archive = b"this is not gzip".to_vec();
+    c.app
+        .upload_as(&c.bt.token, &junk.digest(), junk.archive.clone())
+        .await
+        .ok(201);
+    c.app
+        .submit(&c.bt.token, &junk.sign(&c.bt.key))
+        .await
+        .refused(400, "bad_archive");
+}
+
+#[tokio::test]
+async fn a_blob_altered_on_disk_is_not_published() {
+    let c = club().await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .ok(201);
+    let other = Release::new("braintree/crm", "2.0.0");
+    std::fs::write(c.app.blob_path(&r.digest()), &other.archive).unwrap();
+    let before = c.app.snapshot();
+    c.app
+        .submit(&c.bt.token, &r.sign(&c.bt.key))
+        .await
+        .refused(400, "bad_archive");
+    assert_eq!(before, c.app.snapshot());
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_refused_and_leave_nothing() {
+    let c = club_with(|cfg| cfg.max_upload = 4096).await;
+    let noise: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let r = Release::new("braintree/big", "1.0.0").archive(&[Item::File("noise", &noise)]);
+    assert!(r.archive.len() > 4096);
+    let before = c.app.snapshot();
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .refused(413, "too_large");
+    assert!(!c.app.blob_path(&r.digest()).exists());
+    assert_eq!(before, c.app.snapshot());
+    assert_eq!(
+        std::fs::read_dir(c.app.dir.path().join("tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // Small enough still works.
+    c.app
+        .publish(&c.bt, &Release::new("braintree/small", "1.0.0"))
+        .await
+        .ok(201);
+}
+
+#[tokio::test]
+async fn unknown_dependencies_are_refused() {
+    let c = club().await;
+    c.app
+        .publish(&c.kent, &Release::new("kent/common", "1.0.0"))
+        .await
+        .ok(201);
+    let r = Release::new("braintree/crm", "1.0.0")
+        .dep("kent/common", "^1")
+        .dep("kent/ghost", "^1");
+    c.app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await
+        .ok(201);
+    let before = c.app.snapshot();
+    let a = c.app.submit(&c.bt.token, &r.sign(&c.bt.key)).await;
+    a.refused(400, "unknown_dependency");
+    assert!(a.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("kent/ghost"));
+    assert_eq!(before, c.app.snapshot());
+    let ok = Release::new("braintree/crm", "1.0.0").dep("kent/common", "^1");
+    c.app.publish(&c.bt, &ok).await.ok(201);
+}
+
+#[tokio::test]
+async fn bad_tokens_and_roles_are_refused() {
+    let c = club().await;
+    let before = c.app.snapshot();
+    c.app
+        .post(
+            "/api/v1/orgs",
+            "shire_not-a-token",
+            serde_json::json!({ "name": "evil" }),
+        )
+        .await
+        .refused(401, "unauthorized");
+    c.app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/orgs",
+            None,
+            Some(serde_json::json!({ "name": "evil" })),
+        )
+        .await
+        .refused(401, "unauthorized");
+    c.app
+        .get_as("/api/v1/whoami", "nope")
+        .await
+        .refused(401, "unauthorized");
+    // A publisher is not an admin.
+    c.app
+        .post(
+            "/api/v1/orgs",
+            &c.bt.token,
+            serde_json::json!({ "name": "evil" }),
+        )
+        .await
+        .refused(403, "not_admin");
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app
+        .upload_as("shire_0000", &r.digest(), r.archive.clone())
+        .await
+        .refused(401, "unauthorized");
+    c.app
+        .submit("shire_0000", &r.sign(&c.bt.key))
+        .await
+        .refused(401, "unauthorized");
+    assert_eq!(before, c.app.snapshot());
+    // Malformed input gets JSON errors too.
+    let a = c
+        .app
+        .client
+        .post(format!("{}/api/v1/releases", c.app.url))
+        .bearer_auth(&c.bt.token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), 400);
+    let body: serde_json::Value = a.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_json");
+    c.app
+        .get("/api/v1/packages/Bad/x")
+        .await
+        .refused(400, "bad_path");
+    c.app
+        .get("/api/v1/nothing-here")
+        .await
+        .refused(404, "not_found");
+    let me = c.app.get_as("/api/v1/whoami", &c.bt.token).await;
+    assert_eq!(me.ok(200)["org"], "braintree");
+    assert!(me.body.get("token").is_none());
+}
+
+#[tokio::test]
+async fn yank_and_unyank_by_a_publisher_of_the_org() {
+    let c = club().await;
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let path = "/api/v1/packages/braintree/crm/1.0.0/yank";
+    let before = c.app.snapshot();
+    c.app
+        .post(
+            path,
+            &c.kent.token,
+            serde_json::json!({ "reason": "spite" }),
+        )
+        .await
+        .refused(403, "wrong_org");
+    c.app
+        .post(path, &c.bt.token, serde_json::json!({ "reason": "  " }))
+        .await
+        .refused(400, "missing_reason");
+    c.app
+        .send(reqwest::Method::DELETE, path, Some(&c.bt.token), None)
+        .await
+        .refused(409, "invalid_transition");
+    assert_eq!(before, c.app.snapshot());
+    c.app
+        .post(path, &c.bt.token, serde_json::json!({ "reason": "broken" }))
+        .await
+        .ok(200);
+    let v = c.app.get("/api/v1/packages/braintree/crm/1.0.0").await;
+    assert_eq!(v.ok(200)["yanked"]["reason"], "broken");
+    assert_eq!(v.body["yanked"]["by"], "bt-dev");
+    let un = c
+        .app
+        .send(reqwest::Method::DELETE, path, Some(&c.bt.token), None)
+        .await;
+    assert!(un.ok(200).get("yanked").is_none());
+}
+
+#[tokio::test]
+async fn verdict_attacks_are_refused_and_change_nothing() {
+    let c = club().await;
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.1"))
+        .await
+        .ok(201);
+    let s100 = c.app.subject("braintree/crm", "1.0.0").await;
+    let s101 = c.app.subject("braintree/crm", "1.0.1").await;
+    let insider = c.app.actor("bt-rev", "braintree", "verifier").await;
+    let before = c.app.snapshot();
+
+    // Signed by a key nobody registered.
+    let stranger = KeyPair::generate();
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&stranger, Verdict::Approve, &s101, None),
+        )
+        .await
+        .refused(404, "key_not_found");
+    // Forged under the verifier's key id.
+    let mut forged = verdict(&stranger, Verdict::Approve, &s101, None);
+    forged.signatures[0].keyid = c.rev.key.key_id().to_string();
+    c.app
+        .verdict(&c.rev, "braintree/crm", "1.0.1", &forged)
+        .await
+        .refused(400, "bad_signature");
+    // The publisher approving its own release.
+    c.app
+        .verdict(
+            &c.bt,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&c.bt.key, Verdict::Approve, &s101, None),
+        )
+        .await
+        .refused(403, "not_verifier");
+    // A verifier of the same organisation.
+    c.app
+        .verdict(
+            &insider,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&insider.key, Verdict::Approve, &s101, None),
+        )
+        .await
+        .refused(403, "own_org");
+    // Another verifier's key used by this verifier.
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&insider.key, Verdict::Approve, &s101, None),
+        )
+        .await
+        .refused(403, "key_not_yours");
+    // A subject digest that differs from the release's.
+    let mut other = s101.clone();
+    other.digest = Digest::of(b"other bytes");
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&c.rev.key, Verdict::Approve, &other, None),
+        )
+        .await
+        .refused(409, "subject_mismatch");
+    // Revoking a pending release.
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&c.rev.key, Verdict::Revoke, &s101, Some("flaw")),
+        )
+        .await
+        .refused(409, "invalid_transition");
+    // A rejection without a reason is not a valid statement.
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&c.rev.key, Verdict::Reject, &s101, None),
+        )
+        .await
+        .refused(400, "bad_statement");
+    assert_eq!(before, c.app.snapshot());
+
+    // 1.0.0's genuine approval, replayed for 1.0.1.
+    let genuine = verdict(&c.rev.key, Verdict::Approve, &s100, None);
+    let v = c
+        .app
+        .verdict(&c.rev, "braintree/crm", "1.0.0", &genuine)
+        .await;
+    assert_eq!(v.ok(200)["state"], "approved");
+    let before = c.app.snapshot();
+    c.app
+        .verdict(&c.rev, "braintree/crm", "1.0.1", &genuine)
+        .await
+        .refused(409, "subject_mismatch");
+    assert_eq!(before, c.app.snapshot());
+    assert_eq!(c.app.state("braintree/crm", "1.0.1").await, "pending");
+}
+
+#[tokio::test]
+async fn each_key_counts_once_towards_the_threshold() {
+    let c = club_with(|cfg| cfg.threshold = 2).await;
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let s = c.app.subject("braintree/crm", "1.0.0").await;
+    for _ in 0..2 {
+        let a = c
+            .app
+            .verdict(
+                &c.rev,
+                "braintree/crm",
+                "1.0.0",
+                &verdict(&c.rev.key, Verdict::Approve, &s, None),
+            )
+            .await;
+        assert_eq!(a.ok(200)["state"], "pending");
+    }
+    let kent_rev = c.app.actor("kent-rev", "kent", "verifier").await;
+    let a = c
+        .app
+        .verdict(
+            &kent_rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&kent_rev.key, Verdict::Approve, &s, None),
+        )
+        .await;
+    assert_eq!(a.ok(200)["state"], "approved");
+    let v = c.app.get("/api/v1/packages/braintree/crm/1.0.0").await;
+    let verdicts = v.ok(200)["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 3);
+    assert_eq!(verdicts[2]["org"], "kent");
+    assert_eq!(verdicts[2]["key_id"], kent_rev.key.key_id().to_string());
+    let hits = c.app.get("/api/v1/search?q=braintree/crm").await;
+    assert_eq!(hits.ok(200)["results"][0]["state"], "approved");
+    assert_eq!(
+        hits.body["results"][0]["approvers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn approve_revoke_and_reject_move_the_state() {
+    let c = club().await;
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.1.0"))
+        .await
+        .ok(201);
+    let s = c.app.subject("braintree/crm", "1.0.0").await;
+    let a = c
+        .app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&c.rev.key, Verdict::Approve, &s, Some("reviewed")),
+        )
+        .await;
+    assert_eq!(a.ok(200)["state"], "approved");
+    let r = c
+        .app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&c.rev.key, Verdict::Revoke, &s, Some("CVE-2026-1")),
+        )
+        .await;
+    assert_eq!(r.ok(200)["state"], "revoked");
+    // Nothing brings a revoked release back.
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&c.rev.key, Verdict::Approve, &s, None),
+        )
+        .await
+        .refused(409, "invalid_transition");
+    let s11 = c.app.subject("braintree/crm", "1.1.0").await;
+    let j = c
+        .app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.1.0",
+            &verdict(&c.rev.key, Verdict::Reject, &s11, Some("no tests")),
+        )
+        .await;
+    assert_eq!(j.ok(200)["state"], "rejected");
+    // Every stored verdict verifies offline under the verifier's key.
+    let v = c.app.get("/api/v1/packages/braintree/crm/1.0.0").await;
+    for item in v.ok(200)["verdicts"].as_array().unwrap() {
+        let env: Envelope = serde_json::from_value(item["envelope"].clone()).unwrap();
+        shire_core::verify::verdict(&env, &c.rev.key.public()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn review_queue_lists_pending_oldest_first_with_changes() {
+    let c = club().await;
+    c.app
+        .publish(&c.kent, &Release::new("kent/common", "1.0.0"))
+        .await
+        .ok(201);
+    let v1 = Release::new("braintree/crm", "1.0.0")
+        .archive(&[Item::File("a", b"1"), Item::File("b", b"2")]);
+    c.app.publish(&c.bt, &v1).await.ok(201);
+    let v2 = Release::new("braintree/crm", "1.1.0")
+        .dep("kent/common", "^1")
+        .archive(&[Item::File("b", b"3"), Item::File("c", b"4")]);
+    c.app.publish(&c.bt, &v2).await.ok(201);
+    // Approving kent/common takes it off the queue.
+    let s = c.app.subject("kent/common", "1.0.0").await;
+    c.app
+        .verdict(
+            &c.rev,
+            "kent/common",
+            "1.0.0",
+            &verdict(&c.rev.key, Verdict::Approve, &s, None),
+        )
+        .await
+        .ok(200);
+
+    let q = c.app.get_as("/api/v1/review", &c.rev.token).await;
+    let items = q.ok(200).as_array().unwrap();
+    let listed: Vec<String> = items
+        .iter()
+        .map(|i| {
+            format!(
+                "{}@{}",
+                i["name"].as_str().unwrap(),
+                i["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(listed, ["braintree/crm@1.0.0", "braintree/crm@1.1.0"]);
+    assert!(items[0]["previous"].is_null());
+    assert_eq!(items[1]["previous"], "1.0.0");
+    assert_eq!(items[1]["files"]["added"], serde_json::json!(["c"]));
+    assert_eq!(items[1]["files"]["removed"], serde_json::json!(["a"]));
+    assert_eq!(items[1]["files"]["changed"], serde_json::json!(["b"]));
+    assert_eq!(items[1]["dependencies"]["added"]["kent/common"], "^1");
+    c.app
+        .get_as("/api/v1/review", &c.bt.token)
+        .await
+        .refused(403, "not_verifier");
+}
+
+#[tokio::test]
+async fn a_restart_keeps_everything() {
+    let mut c = club().await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app.publish(&c.bt, &r).await.ok(201);
+    let s = c.app.subject("braintree/crm", "1.0.0").await;
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&c.rev.key, Verdict::Approve, &s, None),
+        )
+        .await
+        .ok(200);
+    let node_before = c.app.get("/api/v1/node").await.body;
+    let before = c.app.snapshot();
+    c.app.restart().await;
+    assert_eq!(before, c.app.snapshot());
+    assert_eq!(c.app.get("/api/v1/node").await.body, node_before);
+    assert_eq!(c.app.state("braintree/crm", "1.0.0").await, "approved");
+    c.app.get_as("/api/v1/whoami", &c.bt.token).await.ok(200);
+    let hits = c.app.get("/api/v1/search?q=crm").await;
+    assert_eq!(hits.ok(200)["total"], 1);
+    // The log kept growing from where it stopped.
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.1"))
+        .await
+        .ok(201);
+    let v = c.app.get("/api/v1/packages/braintree/crm/1.0.1").await;
+    let first = c.app.get("/api/v1/packages/braintree/crm/1.0.0").await;
+    assert!(v.body["log_index"].as_u64() > first.body["log_index"].as_u64());
+}
+
+/// The real binary: the stdout contract, and an acknowledged publish that
+/// survives `kill -9`.
+#[tokio::test]
+async fn the_binary_prints_its_contract_and_survives_kill_9() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shire-registry"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut token = None;
+        let url = loop {
+            let line = lines.next().expect("a line").unwrap();
+            if let Some(t) = line.strip_prefix("admin token: ") {
+                token = Some(t.to_string());
+            } else if let Some(u) = line.strip_prefix("shire-registry listening on ") {
+                break u.to_string();
+            } else {
+                panic!("unexpected stdout line {line:?}");
+            }
+        };
+        (child, url, token)
+    };
+    let (mut child, url, token) = spawn();
+    let token = token.expect("first start prints the admin token");
+    assert!(token.starts_with("shire_"));
+    let file = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    assert_eq!(file.trim(), token);
+    let client = reqwest::Client::new();
+    let post = |path: &str, tok: &str, body: serde_json::Value| {
+        client
+            .post(format!("{url}{path}"))
+            .bearer_auth(tok.to_string())
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post(
+            "/api/v1/orgs",
+            &token,
+            serde_json::json!({"name": "braintree"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let acct: serde_json::Value = post(
+        "/api/v1/accounts",
+        &token,
+        serde_json::json!({"username": "bt-dev", "org": "braintree", "role": "publisher"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let pt = acct["token"].as_str().unwrap().to_string();
+    let key = KeyPair::generate();
+    post(
+        "/api/v1/keys",
+        &pt,
+        serde_json::json!({"public_key": key.public().to_string()}),
+    )
+    .await
+    .unwrap();
+    let r = Release::new("braintree/durable", "1.0.0");
+    let put = client
+        .put(format!("{url}/api/v1/blobs/{}", r.digest()))
+        .bearer_auth(&pt)
+        .body(r.archive.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let published = post(
+        "/api/v1/releases",
+        &pt,
+        serde_json::json!({"envelope": r.sign(&key)}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(published.status(), 201);
+    // No chance to flush anything more.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, url, token) = spawn();
+    assert!(
+        token.is_none(),
+        "the admin token is printed only on first start"
+    );
+    let v: serde_json::Value = client
+        .get(format!("{url}/api/v1/packages/braintree/durable/1.0.0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["digest"], r.digest().to_string());
+    let bytes = client
+        .get(format!("{url}/api/v1/artifacts/{}", r.digest()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(Digest::of(&bytes), r.digest());
+    let node: serde_json::Value = client
+        .get(format!("{url}/api/v1/node"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_shire-registry"))
+        .args(["key", "--json", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let k: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(k["public_key"].as_str().unwrap().starts_with("ed25519:"));
+    assert_eq!(k["public_key"], node["public_key"]);
+    assert_eq!(k["key_id"], node["key_id"]);
+}

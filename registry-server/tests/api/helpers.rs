@@ -1,0 +1,348 @@
+//! Test harness: an in-process node on 127.0.0.1:0 with its own temporary data
+//! folder (zero2prod's `spawn_app`), actors with tokens and keys, builders for
+//! releases, and a snapshot of everything stored to prove an attack changed
+//! nothing.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use shire_core::archive::testing::{build, Item};
+use shire_core::dsse::Envelope;
+use shire_core::manifest::Manifest;
+use shire_core::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
+use shire_core::{Digest, KeyPair, PackageName, Version, VersionReq};
+use shire_registry::{Config, RunningServer};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// A running node and a client for it.
+pub struct TestApp {
+    pub url: String,
+    pub admin: String,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+    server: Option<RunningServer>,
+    config: Config,
+}
+
+/// An account with a registered key.
+pub struct Actor {
+    pub token: String,
+    pub key: KeyPair,
+}
+
+/// What the server answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code, if the body is an error.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts a status and error code.
+    #[track_caller]
+    pub fn refused(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.code(), code, "{}", self.body);
+        assert!(
+            !self.body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty(),
+            "errors carry a message"
+        );
+    }
+
+    /// Asserts success with a status.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        &self.body
+    }
+}
+
+impl TestApp {
+    /// A node with adjusted settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.listen = "127.0.0.1:0".into();
+        config.workers = Some(2);
+        adjust(&mut config);
+        let server = shire_registry::start(config.clone()).await.unwrap();
+        let admin = server
+            .admin_token
+            .clone()
+            .expect("first start prints a token");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("admin-token"))
+                .unwrap()
+                .trim(),
+            admin
+        );
+        TestApp {
+            url: server.url(),
+            admin,
+            dir,
+            client: reqwest::Client::new(),
+            server: Some(server),
+            config,
+        }
+    }
+
+    /// Stops the node and starts it again on the same data folder.
+    pub async fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.unwrap();
+        }
+        let server = shire_registry::start(self.config.clone()).await.unwrap();
+        assert!(server.admin_token.is_none(), "the token is printed once");
+        self.url = server.url();
+        self.server = Some(server);
+    }
+
+    /// Everything stored: every sled entry and every blob file.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        let store = self.server.as_ref().unwrap().store();
+        let mut out = BTreeMap::new();
+        for (name, tree) in store.db.all_trees() {
+            for item in tree.iter() {
+                let (k, v) = item.unwrap();
+                out.insert(format!("{name}/{}", hex::encode(&k)), v.to_vec());
+            }
+        }
+        for path in files_under(&self.dir.path().join("blobs")) {
+            out.insert(path.display().to_string(), std::fs::read(&path).unwrap());
+        }
+        out
+    }
+
+    /// Where the node keeps the blob for `digest`.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.dir
+            .path()
+            .join("blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, None, None).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn create_org(&self, org: &str) {
+        self.post(
+            "/api/v1/orgs",
+            &self.admin,
+            serde_json::json!({ "name": org }),
+        )
+        .await
+        .ok(201);
+    }
+
+    /// Creates an account and registers a fresh key for it.
+    pub async fn actor(&self, name: &str, org: &str, role: &str) -> Actor {
+        let a = self
+            .post(
+                "/api/v1/accounts",
+                &self.admin,
+                serde_json::json!({ "username": name, "org": org, "role": role }),
+            )
+            .await;
+        let token = a.ok(201)["token"].as_str().unwrap().to_string();
+        let key = KeyPair::generate();
+        self.post(
+            "/api/v1/keys",
+            &token,
+            serde_json::json!({ "public_key": key.public().to_string() }),
+        )
+        .await
+        .ok(201);
+        Actor { token, key }
+    }
+
+    /// Uploads bytes under a digest.
+    pub async fn upload_as(&self, token: &str, digest: &Digest, bytes: Vec<u8>) -> Answer {
+        let resp = self
+            .client
+            .put(format!("{}/api/v1/blobs/{digest}", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/gzip")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    /// Submits a release envelope.
+    pub async fn submit(&self, token: &str, env: &Envelope) -> Answer {
+        self.post(
+            "/api/v1/releases",
+            token,
+            serde_json::json!({ "envelope": env }),
+        )
+        .await
+    }
+
+    /// Uploads a release's archive and publishes it, signed by the actor.
+    pub async fn publish(&self, who: &Actor, r: &Release) -> Answer {
+        let up = self
+            .upload_as(&who.token, &r.digest(), r.archive.clone())
+            .await;
+        assert!(up.status.is_success(), "{}", up.body);
+        self.submit(&who.token, &r.sign(&who.key)).await
+    }
+
+    /// Submits a verdict envelope for `name@version`.
+    pub async fn verdict(&self, who: &Actor, name: &str, version: &str, env: &Envelope) -> Answer {
+        self.post(
+            &format!("/api/v1/packages/{name}/{version}/verdicts"),
+            &who.token,
+            serde_json::json!({ "envelope": env }),
+        )
+        .await
+    }
+
+    /// The subject the node holds for `name@version`.
+    pub async fn subject(&self, name: &str, version: &str) -> Subject {
+        let v = self
+            .get(&format!("/api/v1/packages/{name}/{version}"))
+            .await;
+        Subject {
+            name: PackageName::parse(name).unwrap(),
+            version: Version::parse(version).unwrap(),
+            digest: Digest::parse(v.ok(200)["digest"].as_str().unwrap()).unwrap(),
+        }
+    }
+
+    /// A release's state.
+    pub async fn state(&self, name: &str, version: &str) -> String {
+        self.get(&format!("/api/v1/packages/{name}/{version}"))
+            .await
+            .body["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// A signed verdict.
+pub fn verdict(key: &KeyPair, v: Verdict, subject: &Subject, reason: Option<&str>) -> Envelope {
+    VerdictStatement::new(v, subject.clone(), reason.map(str::to_string), 1).sign(key)
+}
+
+/// A release under construction: manifest and archive.
+#[derive(Clone)]
+pub struct Release {
+    pub manifest: Manifest,
+    pub archive: Vec<u8>,
+}
+
+impl Release {
+    /// `name@version` with an ordinary archive.
+    pub fn new(name: &str, version: &str) -> Release {
+        let mut manifest = Manifest::skeleton(PackageName::parse(name).unwrap());
+        manifest.package.version = Version::parse(version).unwrap();
+        manifest.package.description = format!("{name}: software for councils");
+        let body = format!("release {version} of {name}");
+        Release {
+            manifest,
+            archive: build(&[
+                Item::Dir("app"),
+                Item::File("app/main.py", body.as_bytes()),
+                Item::File("README", b"read me"),
+            ]),
+        }
+    }
+
+    pub fn description(mut self, d: &str) -> Release {
+        self.manifest.package.description = d.into();
+        self
+    }
+
+    pub fn keywords(mut self, k: &[&str]) -> Release {
+        self.manifest.package.keywords = k.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn dep(mut self, name: &str, req: &str) -> Release {
+        self.manifest.dependencies.insert(
+            PackageName::parse(name).unwrap(),
+            VersionReq::parse(req).unwrap(),
+        );
+        self
+    }
+
+    pub fn archive(mut self, items: &[Item<'_>]) -> Release {
+        self.archive = build(items);
+        self
+    }
+
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.archive)
+    }
+
+    pub fn statement(&self) -> ReleaseStatement {
+        ReleaseStatement::new(self.manifest.clone(), self.digest())
+    }
+
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        self.statement().sign(key)
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
