@@ -226,3 +226,49 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
     ));
     Ok(Outcome::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures::*;
+    use shire_core::statement::{Verdict, VerdictStatement};
+    use shire_core::KeyPair;
+
+    #[test]
+    fn info_separates_verified_from_claimed_approvers() {
+        let publisher = KeyPair::generate();
+        let (trusted, stranger) = (KeyPair::generate(), KeyPair::generate());
+        let name = PackageName::parse("braintree/crm").unwrap();
+        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"x");
+        add_verdict(&mut info, &trusted, Verdict::Approve);
+        add_verdict(&mut info, &stranger, Verdict::Approve);
+        // A forged approval claiming the trusted key.
+        let subject = checks::verify_release(&name, &info.version, &info)
+            .unwrap()
+            .subject
+            .clone();
+        let mut forged = VerdictStatement::new(Verdict::Approve, subject, None, 1).sign(&stranger);
+        forged.signatures[0].keyid = trusted.key_id().to_string();
+        push_envelope(&mut info, &trusted, forged);
+
+        let view = version_view(&name, &info, &policy(&[&trusted], 2));
+        assert!(view.release_verified);
+        assert_eq!(view.verified_approvers, vec![trusted.key_id()]);
+        assert_eq!(view.claimed_approvers.len(), 3);
+        assert_eq!(view.standing, "unapproved");
+        assert_eq!(
+            view.ignored_verdicts.len(),
+            2,
+            "{:?}",
+            view.ignored_verdicts
+        );
+
+        // A release whose statement does not verify is shown as invalid.
+        let mut bad = info.clone();
+        bad.digest = shire_core::Digest::of(b"other");
+        let view = version_view(&name, &bad, &policy(&[&trusted], 1));
+        assert!(!view.release_verified);
+        assert_eq!(view.standing, "invalid");
+        assert!(view.verified_approvers.is_empty());
+    }
+}

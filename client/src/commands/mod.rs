@@ -39,18 +39,43 @@ impl Ctx {
 
     /// The token to use: `SHIRE_TOKEN` when set, else the one stored by `shire login`.
     pub fn token(&self) -> Result<Option<String>> {
-        if let Some(t) = std::env::var("SHIRE_TOKEN")
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-        {
-            return Ok(Some(t));
-        }
-        self.home.token_for(&self.registry)
+        let env = std::env::var("SHIRE_TOKEN").ok();
+        pick_token(env, || self.home.token_for(&self.registry))
     }
 
     /// A registry client carrying the token, if any.
     pub fn client(&self) -> Result<Client> {
         Ok(Client::new(&self.registry, self.token()?)?)
+    }
+}
+
+/// The environment's token wins over the stored one; an empty variable counts as unset.
+fn pick_token(
+    env: Option<String>,
+    stored: impl FnOnce() -> Result<Option<String>>,
+) -> Result<Option<String>> {
+    match env.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
+        Some(t) => Ok(Some(t)),
+        None => stored(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_token_wins_over_stored_token() {
+        let stored = || Ok(Some("stored".to_string()));
+        assert_eq!(
+            pick_token(Some("env".into()), stored).unwrap().as_deref(),
+            Some("env")
+        );
+        assert_eq!(
+            pick_token(Some("  ".into()), stored).unwrap().as_deref(),
+            Some("stored")
+        );
+        assert_eq!(pick_token(None, stored).unwrap().as_deref(), Some("stored"));
+        assert_eq!(pick_token(None, || Ok(None)).unwrap(), None);
     }
 }
