@@ -115,6 +115,12 @@ struct AuditView {
 pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
     let lock = Lockfile::load(dir)?
         .with_context(|| format!("no {} to audit", Lockfile::path_in(dir).display()))?;
+    if crate::home::normalise_registry(&lock.registry) != ctx.registry {
+        output::warn(format!(
+            "the lock was resolved against {}, auditing against {}",
+            lock.registry, ctx.registry
+        ));
+    }
     let client = ctx.client()?;
     let policy = ctx.home.load_trust()?;
     let mut findings = Vec::new();
