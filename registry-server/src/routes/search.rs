@@ -2,10 +2,11 @@
 //!
 //! A query equal to a package's full name (`org/name`) or bare name leads the
 //! results with `exact: true`; the rest follow by relevance. Only the hits
-//! returned are read from the packages tree.
+//! returned are read from the packages tree. `total` counts every match.
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::db::T;
 use crate::store::records::ReleaseRecord;
 use crate::store::search;
 use actix_web::{web, HttpResponse};
@@ -40,20 +41,22 @@ pub async fn search(
         ));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let exact = PackageName::parse(&q)
-        .ok()
-        .filter(|n| matches!(state.store.package(n), Ok(Some(_))));
-    let mut names = search::query(
-        state.store.db.tree(crate::store::db::T::Search),
+    let exact = match PackageName::parse(&q) {
+        Ok(n) => state.store.package(&n)?.map(|p| (p.id, n)),
+        Err(_) => None,
+    };
+    let ranked = search::query(
+        state.store.db.tree(T::Search),
+        state.store.db.tree(T::PackageIds),
         &q,
-        exact.as_ref(),
+        exact.as_ref().map(|(id, n)| (*id, n)),
+        limit,
     )?;
-    // Bare-name matches lead too (after a full-name match), in relevance order.
+    let exact = exact.map(|(_, n)| n);
     let is_exact = |n: &PackageName| exact.as_ref() == Some(n) || n.name() == q;
-    names.sort_by_key(|n| !is_exact(n));
-    let total = names.len();
-    let mut results = Vec::with_capacity(limit.min(total));
-    for name in names.into_iter().take(limit) {
+    let total = ranked.total;
+    let mut results = Vec::with_capacity(ranked.names.len());
+    for name in ranked.names {
         if let Some(hit) = hit(&state, &name, is_exact(&name))? {
             results.push(hit);
         }

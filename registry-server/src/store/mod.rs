@@ -39,6 +39,7 @@ pub fn now() -> String {
 
 const ORIGIN: &[u8] = b"origin";
 const RELEASE_SEQ: &[u8] = b"release_seq";
+const PACKAGE_SEQ: &[u8] = b"package_seq";
 
 /// The node's storage. Cheap to clone.
 #[derive(Clone)]
@@ -311,14 +312,25 @@ impl Store {
                 }
             }
             let old: Option<PackageRecord> = tx.get(T::Packages, name.to_string().as_bytes())?;
-            let mut pkg = old.clone().unwrap_or_else(|| PackageRecord {
-                name: name.clone(),
-                versions: Vec::new(),
-                description: String::new(),
-                keywords: Vec::new(),
-                categories: Vec::new(),
-                created_at: at.clone(),
-            });
+            let mut pkg = match &old {
+                Some(p) => p.clone(),
+                None => {
+                    let id = tx.get_u64(T::Meta, PACKAGE_SEQ)?;
+                    tx.put_u64(T::Meta, PACKAGE_SEQ, id + 1)?;
+                    let id = u32::try_from(id).or_else(|_| {
+                        abort(ApiError::internal("this node holds 2^32 packages already"))
+                    })?;
+                    PackageRecord {
+                        id,
+                        name: name.clone(),
+                        versions: Vec::new(),
+                        description: String::new(),
+                        keywords: Vec::new(),
+                        categories: Vec::new(),
+                        created_at: at.clone(),
+                    }
+                }
+            };
             let highest = pkg.versions.iter().all(|v| v < version);
             pkg.versions.push(version.clone());
             if highest {

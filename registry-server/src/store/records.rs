@@ -53,6 +53,8 @@ pub struct KeyRecord {
 /// A package: the index entry over its releases.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PackageRecord {
+    /// Small number naming the package in the search index.
+    pub id: u32,
     /// `org/name`.
     pub name: PackageName,
     /// Every version, in publish order.

@@ -1,52 +1,66 @@
 //! The search index: an inverted index in the `search` tree.
 //!
-//! Each key is `term \0 org/name` and its value one byte, the weight of the
-//! field the term came from (name > keyword/category > description). A query is
-//! split into terms the same way; each query term is looked up by a prefix scan
-//! (so `crm` finds `crm-lite`'s `crm` and `crmx`), every query term must match,
-//! and packages are ranked by summed weight, exact terms above prefixes. An
-//! exact package-name match always leads. No query ever scans the packages
-//! tree: the work is bounded by [`MAX_SCAN`] index entries per query term.
+//! Each key is one term; its value is the term's posting list: the packages
+//! indexed under it, as 5-byte records (package id, u32 big-endian; weight of
+//! the field the term came from, name > keyword/category > description), sorted
+//! by id. Package ids are assigned at a package's first publish and resolved in
+//! the `package_ids` tree. A query is split into terms the same way; each query
+//! term reads the posting lists of every term it is a prefix of (so `crm`
+//! finds `crm` and `crmx`; terms under [`MIN_PREFIX`] characters match only
+//! whole terms); every query term must match, and packages rank by summed
+//! weight, whole terms above prefixes. An exact package-name match always
+//! leads. No query scans the packages: the work is a few posting lists, bounded
+//! by [`MAX_TERMS`] terms per query term, and only the returned page of ids is
+//! resolved to names.
 
 use super::db::{Tx, TxResult, T};
 use super::records::PackageRecord;
 use crate::error::ApiError;
 use shire_core::PackageName;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+/// Weight of the whole bare name (`crm-lite` of `braintree/crm-lite`).
+pub const BARE_NAME_WEIGHT: u8 = 9;
 /// Weight of a term from the package name.
 pub const NAME_WEIGHT: u8 = 8;
 /// Weight of a term from a keyword or category.
 pub const TAG_WEIGHT: u8 = 4;
 /// Weight of a term from the description.
 pub const DESCRIPTION_WEIGHT: u8 = 1;
-/// Most index entries read per query term.
-pub const MAX_SCAN: usize = 20_000;
+/// Most distinct index terms one query term may expand to.
+pub const MAX_TERMS: usize = 2_000;
+/// Shortest query term that also matches longer terms (prefix search); a
+/// shorter one matches only itself.
+pub const MIN_PREFIX: usize = 3;
 /// Most distinct description words indexed per package.
 const MAX_DESCRIPTION_TERMS: usize = 200;
+/// Longest term indexed, in bytes.
+const MAX_TERM_BYTES: usize = 64;
+/// Bytes per posting: package id (4) and weight (1).
+const POSTING: usize = 5;
 
 /// Splits text into lowercase alphanumeric words of at least two characters.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2)
+        .filter(|w| w.chars().count() >= 2 && w.len() <= MAX_TERM_BYTES)
         .map(str::to_lowercase)
 }
 
 /// The terms a package is indexed under, each with its best weight.
 pub fn terms(p: &PackageRecord) -> BTreeMap<String, u8> {
-    let mut out: BTreeMap<String, u8> = BTreeMap::new();
     fn add(out: &mut BTreeMap<String, u8>, t: String, w: u8) {
         let e = out.entry(t).or_insert(0);
         *e = (*e).max(w);
     }
+    let mut out: BTreeMap<String, u8> = BTreeMap::new();
     add(&mut out, p.name.org().as_str().to_string(), NAME_WEIGHT);
-    add(&mut out, p.name.name().to_string(), NAME_WEIGHT);
     for w in words(p.name.name()) {
         add(&mut out, w, NAME_WEIGHT);
     }
+    add(&mut out, p.name.name().to_string(), BARE_NAME_WEIGHT);
     for tag in p.keywords.iter().chain(&p.categories) {
         let whole = tag.trim().to_lowercase();
-        if whole.chars().count() >= 2 && !whole.contains('\0') {
+        if whole.chars().count() >= 2 && whole.len() <= MAX_TERM_BYTES {
             add(&mut out, whole, TAG_WEIGHT);
         }
         for w in words(tag) {
@@ -66,96 +80,176 @@ pub fn terms(p: &PackageRecord) -> BTreeMap<String, u8> {
     out
 }
 
-fn entry_key(term: &str, name: &PackageName) -> Vec<u8> {
-    let mut k = term.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(name.to_string().as_bytes());
-    k
+fn postings(bytes: &[u8]) -> impl Iterator<Item = (u32, u8)> + '_ {
+    bytes
+        .chunks_exact(POSTING)
+        .map(|c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), c[4]))
+}
+
+/// Sets (`Some(weight)`) or removes (`None`) one package in a posting list.
+fn update_postings(list: &[u8], id: u32, weight: Option<u8>) -> Vec<u8> {
+    let mut entries: Vec<(u32, u8)> = postings(list).filter(|(i, _)| *i != id).collect();
+    if let Some(w) = weight {
+        let at = entries.partition_point(|(i, _)| *i < id);
+        entries.insert(at, (id, w));
+    }
+    let mut out = Vec::with_capacity(entries.len() * POSTING);
+    for (i, w) in entries {
+        out.extend_from_slice(&i.to_be_bytes());
+        out.push(w);
+    }
+    out
 }
 
 /// Replaces a package's index entries (inside the publish transaction).
 pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) -> TxResult<()> {
     let new_terms = terms(new);
-    if let Some(old) = old {
-        for t in terms(old).keys() {
-            if !new_terms.contains_key(t) {
-                tx.remove(T::Search, &entry_key(t, &old.name))?;
-            }
+    let old_terms = old.map(terms).unwrap_or_default();
+    tx.put_raw(
+        T::PackageIds,
+        &new.id.to_be_bytes(),
+        new.name.to_string().into_bytes(),
+    )?;
+    for t in old_terms.keys().filter(|t| !new_terms.contains_key(*t)) {
+        let list = tx.get_raw(T::Search, t.as_bytes())?.unwrap_or_default();
+        let list = update_postings(&list, new.id, None);
+        if list.is_empty() {
+            tx.remove(T::Search, t.as_bytes())?;
+        } else {
+            tx.put_raw(T::Search, t.as_bytes(), list)?;
         }
     }
     for (t, w) in &new_terms {
-        tx.put_raw(T::Search, &entry_key(t, &new.name), vec![*w])?;
+        if old_terms.get(t) == Some(w) {
+            continue;
+        }
+        let list = tx.get_raw(T::Search, t.as_bytes())?.unwrap_or_default();
+        tx.put_raw(
+            T::Search,
+            t.as_bytes(),
+            update_postings(&list, new.id, Some(*w)),
+        )?;
     }
     Ok(())
 }
 
-/// Packages matching `query`, best first, with the number matched in all.
-/// `exact` is the package whose name the query is exactly, if it exists.
+/// A ranked page of search results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked {
+    /// The best `limit` packages, best first (the exact match leads).
+    pub names: Vec<PackageName>,
+    /// How many packages matched in all.
+    pub total: usize,
+}
+
+/// The best `limit` packages matching `query` (lowercase), and how many
+/// matched. `exact` is the package (id and name) whose full name the query is,
+/// if it exists: it leads, followed by packages whose bare name is the query,
+/// then the rest by relevance.
 pub fn query(
-    tree: &sled::Tree,
+    search: &sled::Tree,
+    ids: &sled::Tree,
     query: &str,
-    exact: Option<&PackageName>,
-) -> Result<Vec<PackageName>, ApiError> {
-    let qterms: Vec<String> = {
-        let mut v: Vec<String> = words(query).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let mut scores: HashMap<String, (usize, u32)> = HashMap::new();
+    exact: Option<(u32, &PackageName)>,
+    limit: usize,
+) -> Result<Ranked, ApiError> {
+    let mut qterms: Vec<String> = words(query).collect();
+    qterms.sort();
+    qterms.dedup();
+    // Package ids are dense (0, 1, 2, ...), so per-package state lives in flat
+    // vectors indexed by id: query terms matched so far, and the summed score.
+    let mut count: Vec<usize> = Vec::new();
+    let mut score: Vec<u32> = Vec::new();
     for (i, q) in qterms.iter().enumerate() {
-        let mut best: HashMap<String, u32> = HashMap::new();
-        for item in tree.scan_prefix(q.as_bytes()).take(MAX_SCAN) {
-            let (k, v) = item?;
-            let Some(sep) = k.iter().position(|b| *b == 0) else {
-                continue;
-            };
-            let term = &k[..sep];
-            let Ok(pkg) = std::str::from_utf8(&k[sep + 1..]) else {
-                continue;
-            };
-            let weight = u32::from(v.first().copied().unwrap_or(1));
-            // An exact term counts double a prefix match.
-            let score = if term == q.as_bytes() {
-                weight * 2
-            } else {
-                weight
-            };
-            let e = best.entry(pkg.to_string()).or_insert(0);
-            *e = (*e).max(score);
+        let lists: Vec<(bool, sled::IVec)> = if q.chars().count() < MIN_PREFIX {
+            search
+                .get(q.as_bytes())?
+                .map(|l| vec![(true, l)])
+                .unwrap_or_default()
+        } else {
+            search
+                .scan_prefix(q.as_bytes())
+                .take(MAX_TERMS)
+                .map(|item| item.map(|(k, l)| (k.as_ref() == q.as_bytes(), l)))
+                .collect::<Result<_, _>>()?
+        };
+        if i == 0 {
+            // Lists are sorted by id: the last posting of each holds its largest.
+            let size = lists
+                .iter()
+                .filter_map(|(_, l)| postings(l).last().map(|(id, _)| id as usize + 1))
+                .max()
+                .unwrap_or(0);
+            count = vec![0; size];
+            score = vec![0; size];
         }
-        for (pkg, s) in best {
-            // Only packages matched by every earlier term stay in the running.
-            match scores.get_mut(&pkg) {
-                Some(entry) if entry.0 == i => {
-                    entry.0 += 1;
-                    entry.1 += s;
+        // This query term's best score per package (0: no match).
+        let mut best = vec![0u32; count.len()];
+        for (whole, list) in &lists {
+            for (id, w) in postings(list) {
+                let id = id as usize;
+                // Only packages matched by every earlier term stay in the running.
+                if count.get(id) != Some(&i) {
+                    continue;
                 }
-                None if i == 0 => {
-                    scores.insert(pkg, (1, s));
-                }
-                _ => {}
+                let s = if *whole {
+                    u32::from(w) * 2
+                } else {
+                    u32::from(w)
+                };
+                best[id] = best[id].max(s);
+            }
+        }
+        for (id, b) in best.into_iter().enumerate() {
+            if b > 0 {
+                count[id] = i + 1;
+                score[id] += b;
             }
         }
     }
-    let mut ranked: Vec<(String, u32)> = scores
-        .into_iter()
-        .filter(|(_, (n, _))| *n == qterms.len())
-        .map(|(p, (_, s))| (p, s))
+    let n = qterms.len();
+    let is_match = |count: &[usize], id: u32| n > 0 && count.get(id as usize) == Some(&n);
+    let resolve = |id: u32| -> Result<Option<PackageName>, ApiError> {
+        Ok(ids
+            .get(id.to_be_bytes())?
+            .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
+    };
+    // Leads: the exact full name, then packages whose bare name is the query
+    // (its posting list marks them with the bare-name weight).
+    let mut names: Vec<PackageName> = Vec::new();
+    if let Some((id, name)) = exact {
+        if let Some(c) = count.get_mut(id as usize) {
+            *c = 0;
+        }
+        names.push(name.clone());
+    }
+    if let Some(list) = search.get(query.as_bytes())? {
+        for (id, w) in postings(&list) {
+            if w == BARE_NAME_WEIGHT && is_match(&count, id) {
+                count[id as usize] = 0;
+                names.extend(resolve(id)?);
+            }
+        }
+    }
+    let mut matched: Vec<(u32, u32)> = (0..count.len())
+        .filter(|id| count[*id] == n && n > 0)
+        .map(|id| (id as u32, score[id]))
         .collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut out: Vec<PackageName> = Vec::with_capacity(ranked.len() + 1);
-    if let Some(e) = exact {
-        out.push(e.clone());
+    let total = names.len() + matched.len();
+    let order = |a: &(u32, u32), b: &(u32, u32)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+    let keep = limit.saturating_sub(names.len());
+    if matched.len() > keep && keep > 0 {
+        matched.select_nth_unstable_by(keep - 1, order);
     }
-    for (p, _) in ranked {
-        if let Ok(name) = PackageName::parse(&p) {
-            if Some(&name) != exact {
-                out.push(name);
-            }
+    matched.truncate(keep);
+    matched.sort_by(order);
+    for (id, _) in matched {
+        if let Some(name) = resolve(id)? {
+            names.push(name);
         }
     }
-    Ok(out)
+    names.truncate(limit.max(1));
+    Ok(Ranked { names, total })
 }
 
 #[cfg(test)]
@@ -163,8 +257,9 @@ mod tests {
     use super::*;
     use crate::store::db::Db;
 
-    fn pkg(name: &str, description: &str, keywords: &[&str]) -> PackageRecord {
+    fn pkg(id: u32, name: &str, description: &str, keywords: &[&str]) -> PackageRecord {
         PackageRecord {
+            id,
             name: PackageName::parse(name).unwrap(),
             versions: vec![],
             description: description.into(),
@@ -174,44 +269,168 @@ mod tests {
         }
     }
 
-    fn names(v: Vec<PackageName>) -> Vec<String> {
-        v.into_iter().map(|n| n.to_string()).collect()
+    fn names(r: &Ranked) -> Vec<String> {
+        r.names.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn q(db: &Db, text: &str, exact: Option<(u32, &PackageName)>) -> Ranked {
+        query(db.tree(T::Search), db.tree(T::PackageIds), text, exact, 100).unwrap()
+    }
+
+    #[test]
+    fn posting_lists_stay_sorted_and_unique() {
+        let mut l = Vec::new();
+        for (id, w) in [(5, 1), (2, 8), (9, 4), (5, 4)] {
+            l = update_postings(&l, id, Some(w));
+        }
+        assert_eq!(postings(&l).collect::<Vec<_>>(), [(2, 8), (5, 4), (9, 4)]);
+        l = update_postings(&l, 2, None);
+        assert_eq!(postings(&l).collect::<Vec<_>>(), [(5, 4), (9, 4)]);
     }
 
     #[test]
     fn ranks_name_over_description_prefixes_and_requires_every_term() {
         let dir = tempfile::tempdir().unwrap();
         let (db, _f) = Db::open(&dir.path().join("db")).unwrap();
-        let a = pkg("braintree/crm-lite", "A small CRM for councils", &["crm"]);
-        let b = pkg("kent/bins", "Bin collection booking; links to any crm", &[]);
-        let c = pkg("kent/parking", "Parking permits", &["permits"]);
+        let a = pkg(
+            0,
+            "braintree/crm-lite",
+            "A small CRM for councils",
+            &["crm"],
+        );
+        let b = pkg(
+            1,
+            "kent/bins",
+            "Bin collection booking; links to any crm",
+            &[],
+        );
+        let c = pkg(2, "kent/parking", "Parking permits", &["permits"]);
         db.transact(|tx| {
             reindex(tx, None, &a)?;
             reindex(tx, None, &b)?;
             reindex(tx, None, &c)
         })
         .unwrap();
-        let t = db.tree(T::Search);
         assert_eq!(
-            names(query(t, "crm", None).unwrap()),
+            names(&q(&db, "crm", None)),
             ["braintree/crm-lite", "kent/bins"]
         );
-        assert_eq!(names(query(t, "perm", None).unwrap()), ["kent/parking"]);
-        assert_eq!(names(query(t, "kent crm", None).unwrap()), ["kent/bins"]);
-        assert!(query(t, "nothing-like-it", None).unwrap().is_empty());
+        assert_eq!(names(&q(&db, "perm", None)), ["kent/parking"]);
+        assert_eq!(names(&q(&db, "kent crm", None)), ["kent/bins"]);
+        assert_eq!(q(&db, "nothing-like-it", None).total, 0);
         // The exact name leads even when another package scores higher.
         let exact = PackageName::parse("kent/bins").unwrap();
         assert_eq!(
-            names(query(t, "kent/bins", Some(&exact)).unwrap()),
+            names(&q(&db, "kent/bins", Some((1, &exact)))),
             ["kent/bins"]
         );
+        // Bare-name matches lead; the limit cuts the page, not the total.
+        let r = query(db.tree(T::Search), db.tree(T::PackageIds), "bins", None, 1).unwrap();
+        assert_eq!((names(&r), r.total), (vec!["kent/bins".to_string()], 1));
+        // A bare name leads over a package that scores higher.
+        let d = pkg(
+            3,
+            "kent/crm-lite-tools",
+            "crm-lite crm-lite lite",
+            &["crm-lite"],
+        );
+        db.transact(|tx| reindex(tx, None, &d)).unwrap();
+        assert_eq!(
+            names(&q(&db, "crm-lite", None)),
+            ["braintree/crm-lite", "kent/crm-lite-tools"]
+        );
+        // Two-letter terms match whole terms only.
+        assert_eq!(q(&db, "pa", None).total, 0);
 
         // Reindexing drops terms the package no longer has.
         let mut c2 = c.clone();
         c2.keywords = vec!["blue-badge".into()];
         c2.description = "Blue badges".into();
         db.transact(|tx| reindex(tx, Some(&c), &c2)).unwrap();
-        assert!(query(t, "permits", None).unwrap().is_empty());
-        assert_eq!(names(query(t, "badge", None).unwrap()), ["kent/parking"]);
+        assert_eq!(q(&db, "permits", None).total, 0);
+        assert_eq!(names(&q(&db, "badge", None)), ["kent/parking"]);
+        assert!(db.tree(T::Search).get(b"permits").unwrap().is_none());
+    }
+
+    /// Search over 10,000 packages: prints p50/p99 per query (never asserts a
+    /// time). Slow to set up, so it runs only with `SHIRE_SLOW_TESTS=1`.
+    #[test]
+    fn ten_thousand_packages_measure() {
+        if std::env::var_os("SHIRE_SLOW_TESTS").is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _f) = Db::open(&dir.path().join("db")).unwrap();
+        let topics = [
+            "crm",
+            "booking",
+            "parking",
+            "waste",
+            "planning",
+            "housing",
+            "library",
+            "council-tax",
+            "licensing",
+            "payments",
+            "contact",
+            "complaints",
+            "benefits",
+            "schools",
+            "transport",
+        ];
+        let pkgs: Vec<PackageRecord> = (0..10_000u32)
+            .map(|i| {
+                let n = i as usize;
+                let t = topics[n % topics.len()];
+                pkg(
+                    i,
+                    &format!("council{}/{t}-app{i}", i % 400),
+                    &format!(
+                        "A {t} service for councils, number {i}, with forms, reports and a \
+                         citizen portal for {} residents",
+                        topics[(n * 7) % topics.len()]
+                    ),
+                    &[t, topics[(n * 3) % topics.len()]],
+                )
+            })
+            .collect();
+        for chunk in pkgs.chunks(500) {
+            db.transact(|tx| {
+                for p in chunk {
+                    reindex(tx, None, p)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        let exact = PackageName::parse("council7/crm-app7407").unwrap();
+        for text in [
+            "crm",
+            "council7/crm-app7407",
+            "parking forms",
+            "cou",
+            "citizen portal waste",
+            "app123",
+        ] {
+            let e = text.contains('/').then_some((7407, &exact));
+            let mut times = Vec::new();
+            let mut n = 0;
+            for _ in 0..200 {
+                let start = std::time::Instant::now();
+                let r = query(db.tree(T::Search), db.tree(T::PackageIds), text, e, 20).unwrap();
+                times.push(start.elapsed());
+                n = r.total;
+                if let Some((_, e)) = e {
+                    assert_eq!(&r.names[0], e);
+                }
+                assert!(r.names.len() <= 20);
+            }
+            times.sort();
+            println!(
+                "query {text:?}: {n} hits, p50 {:?}, p99 {:?}",
+                times[100], times[197]
+            );
+            assert!(n > 0, "{text}");
+        }
     }
 }
