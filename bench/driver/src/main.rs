@@ -7,8 +7,8 @@
 
 mod fixtures;
 mod load;
-mod memory;
 mod options;
+mod procfs;
 mod servers;
 mod shire;
 mod table;

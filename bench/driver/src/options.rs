@@ -110,9 +110,9 @@ impl Scale {
                 search_scales: [1_000, 10_000],
                 shire_fill_budget: Duration::from_secs(30),
                 verdaccio_fill_max: 1_000,
-                verdaccio_fill_budget: Duration::from_secs(25),
+                verdaccio_fill_budget: Duration::from_secs(15),
                 search_queries: 500,
-                verdaccio_search_budget: Duration::from_secs(3),
+                verdaccio_search_budget: Duration::from_secs(2),
                 big_bytes: 200 * MIB,
             }
         } else {

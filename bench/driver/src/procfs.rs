@@ -1,5 +1,6 @@
-//! Resident memory of a server process, read from `/proc/PID/status` (`VmRSS`),
-//! once or sampled in the background while something runs.
+//! Readings of a server process from `/proc`: resident memory (`VmRSS` in
+//! `/proc/PID/status`, once or sampled in the background) and CPU time used
+//! (`/proc/PID/stat`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,6 +12,19 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// CPU seconds (user + system) the process has used so far.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: indexes 11 and 12 here.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports these in clock ticks of USER_HZ, 100 on every common build.
+    Some((utime + stime) / 100.0)
 }
 
 /// A background sampler of one process's RSS.

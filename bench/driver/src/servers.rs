@@ -102,7 +102,7 @@ pub struct Shire {
 
 /// Starts `shire-registry serve --data DIR --listen 127.0.0.1:0` and waits for
 /// its `shire-registry listening on http://IP:PORT` line.
-pub fn start_shire(bin: &Path, work: &Path, pids: &PidFile) -> Result<Shire> {
+pub fn start_shire(bin: &Path, work: &Path, max_upload: u64, pids: &PidFile) -> Result<Shire> {
     let data = work.join("shire-data");
     std::fs::create_dir_all(&data)?;
     let (log, stderr) = log_file(work, "shire")?;
@@ -112,6 +112,9 @@ pub fn start_shire(bin: &Path, work: &Path, pids: &PidFile) -> Result<Shire> {
         .arg(&data)
         .arg("--listen")
         .arg("127.0.0.1:0")
+        // The default upload limit (50 MiB) is below the memory workload's artifact.
+        .arg("--max-upload")
+        .arg(max_upload.to_string())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

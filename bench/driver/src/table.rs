@@ -104,6 +104,16 @@ impl Row {
     }
 }
 
+/// A ratio with two significant digits when small (0.0021x), two decimals otherwise.
+fn ratio_text(x: f64) -> String {
+    if x > 0.0 && x < 0.1 {
+        let digits = (-x.log10().floor()) as usize + 1;
+        format!("{x:.digits$}x")
+    } else {
+        format!("{x:.2}x")
+    }
+}
+
 /// Renders the rows as one aligned text table, followed by the errors met.
 pub fn render(rows: &[Row]) -> String {
     let header = [
@@ -123,9 +133,7 @@ pub fn render(rows: &[Row]) -> String {
                 r.shire.text(),
                 r.other.text(),
                 r.other_name.to_string(),
-                r.ratio()
-                    .map(|x| format!("{x:.2}x"))
-                    .unwrap_or_else(|| "n/a".into()),
+                r.ratio().map(ratio_text).unwrap_or_else(|| "n/a".into()),
                 r.target_text(),
                 r.verdict().to_string(),
             ]
@@ -217,6 +225,9 @@ mod tests {
             Target::AtMost(2.0),
         );
         assert_eq!(r.verdict(), "FAIL");
+        assert_eq!(ratio_text(0.0021), "0.0021x");
+        assert_eq!(ratio_text(0.05), "0.050x");
+        assert_eq!(ratio_text(4.25), "4.25x");
         let text = render(&[r]);
         assert!(text.contains("FAIL") && text.contains("errors:"));
     }

@@ -5,8 +5,8 @@
 
 use crate::fixtures;
 use crate::load::{self, Generator};
-use crate::memory;
 use crate::options::{Options, Scale};
+use crate::procfs;
 use crate::servers::{self, PidFile, Server};
 use crate::shire::{self, Publisher};
 use crate::table::{self, Figure, Row, Target};
@@ -41,6 +41,7 @@ struct Bench {
 /// cannot be started or set up, 1 when one of Shire's measurements failed.
 pub async fn run(opts: Options) -> Result<ExitCode> {
     let scale = Scale::for_options(&opts);
+    let began = Instant::now();
     let work = tempfile::Builder::new()
         .prefix("shire-bench-")
         .tempdir()
@@ -62,7 +63,12 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
         work.path().display()
     );
 
-    let started = servers::start_shire(&opts.shire_bin, work.path(), &pids);
+    let started = servers::start_shire(
+        &opts.shire_bin,
+        work.path(),
+        (scale.big_bytes as u64 + (64 << 20)).max(1 << 30),
+        &pids,
+    );
     let shire_setup = match started {
         Ok(s) => {
             let p = shire::set_up(&http, &s.server.base, &s.admin_token).await;
@@ -126,6 +132,16 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
         rows: Vec::new(),
         notes: Vec::new(),
     };
+    if let Some(Ok((_, user))) = &bench.verdaccio {
+        let kind = if user.token.split('.').count() == 3 {
+            "JWT (security.api.jwt)"
+        } else {
+            "legacy (not JWT: each request re-checks the password)"
+        };
+        bench
+            .notes
+            .push(format!("Verdaccio API token kind: {kind}"));
+    }
     bench.download(&www).await?;
     bench.metadata(&www).await?;
     bench.publish().await;
@@ -137,9 +153,10 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     print!("{out}");
     println!();
     println!(
-        "mode {}; GET load: {}, {} connections, {} run(s) of {:?}, median; publish: {} clients, \
-         {} run(s) of at most {:?}, median; loopback only",
+        "mode {} ({:.0} s); GET load: {}, {} connections, {} run(s) of {:?}, median; publish: {} \
+         clients, {} run(s) of at most {:?}, median; loopback only",
         bench.scale.mode,
+        began.elapsed().as_secs_f64(),
         bench.generator.name(),
         bench.scale.connections,
         bench.scale.runs,
@@ -196,6 +213,52 @@ fn other_state<T>(server: &Option<Result<T>>) -> Option<Result<&T, String>> {
         Some(Ok(s)) => Some(Ok(s)),
         Some(Err(e)) => Some(Err(format!("did not start: {e:#}"))),
     }
+}
+
+/// p50/p99 of word queries and of exact-name queries (every fourth).
+fn by_kind(latencies: &[Duration]) -> String {
+    let (mut words, mut names) = (Vec::new(), Vec::new());
+    for (j, l) in latencies.iter().enumerate() {
+        if fixtures::query(j, 1).1 {
+            names.push(*l);
+        } else {
+            words.push(*l);
+        }
+    }
+    let show = |v: &[Duration]| {
+        format!(
+            "{:.2}/{:.2} ms",
+            load::percentile_ms(v, 50.0).unwrap_or(0.0),
+            load::percentile_ms(v, 99.0).unwrap_or(0.0)
+        )
+    };
+    format!(
+        "word queries p50/p99 {} ({}), exact names {} ({})",
+        show(&words),
+        words.len(),
+        show(&names),
+        names.len()
+    )
+}
+
+/// Runs the first few queries once and says which found nothing (a search that
+/// finds nothing quickly is no benchmark).
+async fn check_hits(http: &reqwest::Client, urls: &[String], field: &str) -> Option<String> {
+    let mut empty = Vec::new();
+    for url in urls.iter().take(4) {
+        let hits = match http.get(url).send().await {
+            Ok(r) => r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v[field].as_array().map(Vec::len)),
+            Err(_) => None,
+        };
+        if hits.unwrap_or(0) == 0 {
+            empty.push(url.rsplit('?').next().unwrap_or(url).to_string());
+        }
+    }
+    (!empty.is_empty()).then(|| format!("no hits for {}", empty.join(", ")))
 }
 
 impl Bench {
@@ -346,25 +409,59 @@ impl Bench {
     }
 
     /// Workload 3: publishing 10 KiB signed artifacts from concurrent clients.
+    /// Also notes the CPU time each publish cost the server and this driver.
     async fn publish(&mut self) {
         let scale = self.scale.clone();
         let payload = fixtures::random_bytes(10 * 1024, 3);
         let publisher = self.publisher.clone();
+        let shire_pid = self.shire.as_ref().map(|s| s.pid()).unwrap_or(0);
+        let count = Arc::new(AtomicUsize::new(0));
+        let cpu = CpuMeter::start(shire_pid);
         let shire = Figure::from_result(
             median_of(scale.runs, |run| {
-                shire_publish_run(&publisher, &scale, run, payload.clone())
+                let count = count.clone();
+                let publisher = publisher.clone();
+                let (scale, payload) = (scale.clone(), payload.clone());
+                async move {
+                    let (rate, done) = shire_publish_run(&publisher, &scale, run, payload).await?;
+                    count.fetch_add(done, Ordering::Relaxed);
+                    Ok(rate)
+                }
             })
             .await,
         );
+        if let Some(note) = cpu.note("Shire", "publish", count.load(Ordering::Relaxed)) {
+            self.notes.push(note);
+        }
         let other = match self.npm_user() {
             None => Figure::NotRun,
             Some(Err(e)) => Figure::Failed(e),
-            Some(Ok(user)) => Figure::from_result(
-                median_of(scale.runs, |run| {
-                    npm_publish_run(&user, &scale, run, payload.clone())
-                })
-                .await,
-            ),
+            Some(Ok(user)) => {
+                let pid = match &self.verdaccio {
+                    Some(Ok((v, _))) => v.pid(),
+                    _ => 0,
+                };
+                let count = Arc::new(AtomicUsize::new(0));
+                let cpu = CpuMeter::start(pid);
+                let figure = Figure::from_result(
+                    median_of(scale.runs, |run| {
+                        let count = count.clone();
+                        let user = user.clone();
+                        let (scale, payload) = (scale.clone(), payload.clone());
+                        async move {
+                            let (rate, done) = npm_publish_run(&user, &scale, run, payload).await?;
+                            count.fetch_add(done, Ordering::Relaxed);
+                            Ok(rate)
+                        }
+                    })
+                    .await,
+                );
+                if let Some(note) = cpu.note("Verdaccio", "publish", count.load(Ordering::Relaxed))
+                {
+                    self.notes.push(note);
+                }
+                figure
+            }
         };
         self.rows.push(Row {
             work: format!(
@@ -381,16 +478,17 @@ impl Bench {
     /// Workloads 4 and 5: fills to each scale, times search, then reads resident memory.
     async fn search_and_memory(&mut self) {
         let scale = self.scale.clone();
-        let fill_start = Instant::now();
+        let mut shire_fill_time = Duration::ZERO;
         let mut shire_stored = Ok(0usize);
         let mut npm_stored: Result<usize> = Ok(0);
         let mut fill_rates: (Option<f64>, Option<f64>) = (None, None);
         for (level, &target) in scale.search_scales.iter().enumerate() {
             // Shire: fill with a budget for the whole fill.
             if let Ok(have) = shire_stored {
-                let left = scale.shire_fill_budget.saturating_sub(fill_start.elapsed());
+                let left = scale.shire_fill_budget.saturating_sub(shire_fill_time);
                 let t = Instant::now();
                 shire_stored = fill_shire(&self.publisher, have, target, left).await;
+                shire_fill_time += t.elapsed();
                 if let Ok(now) = shire_stored {
                     if now > have {
                         fill_rates.0 = Some((now - have) as f64 / t.elapsed().as_secs_f64());
@@ -415,6 +513,15 @@ impl Bench {
                     let urls: Vec<String> = (0..scale.search_queries)
                         .map(|j| shire::search_url(&self.publisher.base, j, *n))
                         .collect();
+                    if let Some(msg) = check_hits(&self.http, &urls, "results").await {
+                        self.notes
+                            .push(format!("Shire search at {n} packages: {msg}"));
+                    }
+                    // Let the fill's background writes settle, warm up, then time.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let warm = &urls[..urls.len().min(50)];
+                    let _ = load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0)
+                        .await;
                     let lat = load::sequential_latencies(
                         &self.http,
                         &urls,
@@ -422,6 +529,10 @@ impl Bench {
                         urls.len().min(20),
                     )
                     .await;
+                    if let Ok(l) = &lat {
+                        self.notes
+                            .push(format!("Shire search at {n} packages: {}", by_kind(l)));
+                    }
                     match lat {
                         Ok(l) => (
                             Figure::Value(load::percentile_ms(&l, 50.0).unwrap_or(0.0)),
@@ -455,6 +566,10 @@ impl Bench {
                     let urls: Vec<String> = (0..scale.search_queries)
                         .map(|j| verdaccio::search_url(&v.base, j, *n))
                         .collect();
+                    if let Some(msg) = check_hits(&self.http, &urls, "objects").await {
+                        self.notes
+                            .push(format!("Verdaccio search at {n} packages: {msg}"));
+                    }
                     let lat = load::sequential_latencies(
                         &self.http,
                         &urls,
@@ -462,7 +577,7 @@ impl Bench {
                         5,
                     )
                     .await;
-                    let label = format!(" vs {n}");
+                    let label = format!(" (Verdaccio {n})");
                     match lat {
                         Ok(l) => (
                             Figure::Value(load::percentile_ms(&l, 50.0).unwrap_or(0.0)),
@@ -478,14 +593,14 @@ impl Bench {
             };
             let last = level + 1 == scale.search_scales.len();
             self.rows.push(Row {
-                work: format!("search p50 @ {stored_label}{other_label} pkgs (ms)"),
+                work: format!("search p50 @ {stored_label} pkgs{other_label} (ms)"),
                 shire: s50,
                 other_name: "Verdaccio",
                 other: o50,
                 target: Target::Info,
             });
             self.rows.push(Row {
-                work: format!("search p99 @ {stored_label}{other_label} pkgs (ms)"),
+                work: format!("search p99 @ {stored_label} pkgs{other_label} (ms)"),
                 shire: s99,
                 other_name: "Verdaccio",
                 other: o99,
@@ -529,7 +644,7 @@ impl Bench {
             Ok(_) => self
                 .shire
                 .as_ref()
-                .and_then(|s| memory::rss_mib(s.pid()))
+                .and_then(|s| procfs::rss_mib(s.pid()))
                 .map(Figure::Value)
                 .unwrap_or_else(|| Figure::Failed("no /proc reading".into())),
             Err(e) => Figure::Failed(format!("fill: {e:#}")),
@@ -537,7 +652,7 @@ impl Bench {
         let other_rss = match &self.verdaccio {
             None => Figure::NotRun,
             Some(Err(e)) => Figure::Failed(format!("did not start: {e:#}")),
-            Some(Ok((v, _))) => memory::rss_mib(v.pid())
+            Some(Ok((v, _))) => procfs::rss_mib(v.pid())
                 .map(Figure::Value)
                 .unwrap_or_else(|| Figure::Failed("no /proc reading".into())),
         };
@@ -556,7 +671,7 @@ impl Bench {
         let size = self.scale.big_bytes;
         let mib = size as f64 / MIB;
         let pid = self.shire.as_ref().map(|s| s.pid()).unwrap_or(0);
-        let before = memory::rss_mib(pid);
+        let before = procfs::rss_mib(pid);
         let result: Result<(f64, f64)> = async {
             let payload = fixtures::random_bytes(size, 5);
             let manifest = shire::manifest(
@@ -568,7 +683,7 @@ impl Bench {
             let release = self.publisher.release(manifest, &payload, true)?;
             drop(payload);
             let before = before.context("no /proc reading")?;
-            let sampler = memory::Sampler::start(pid, Duration::from_millis(20));
+            let sampler = procfs::Sampler::start(pid, Duration::from_millis(20));
             let published = self.publisher.publish(&release).await;
             let got = match published {
                 Ok(()) => self.publisher.download(&release.digest).await,
@@ -606,6 +721,38 @@ impl Bench {
     }
 }
 
+/// CPU time used by a server and by this driver over some operations.
+struct CpuMeter {
+    pid: u32,
+    server: Option<f64>,
+    driver: Option<f64>,
+}
+
+impl CpuMeter {
+    fn start(pid: u32) -> Self {
+        Self {
+            pid,
+            server: procfs::cpu_seconds(pid),
+            driver: procfs::cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// `"<who>: N <op>s, server CPU X ms each, driver CPU Y ms each"`.
+    fn note(&self, who: &str, op: &str, count: usize) -> Option<String> {
+        if count == 0 {
+            return None;
+        }
+        let server = procfs::cpu_seconds(self.pid)? - self.server?;
+        let driver = procfs::cpu_seconds(std::process::id())? - self.driver?;
+        let each = |s: f64| s * 1000.0 / count as f64;
+        Some(format!(
+            "{who}: {count} {op}es timed; server CPU {:.2} ms per {op}, load-generator CPU {:.2} ms",
+            each(server),
+            each(driver)
+        ))
+    }
+}
+
 /// One timed publish run on Shire: `publishers` clients, each publishing new
 /// versions of its own package until its share is done or the time is up.
 async fn shire_publish_run(
@@ -613,7 +760,7 @@ async fn shire_publish_run(
     scale: &Scale,
     run: usize,
     payload: Vec<u8>,
-) -> Result<f64> {
+) -> Result<(f64, usize)> {
     let per_client = (scale.publish_cap / scale.publishers).max(1);
     let mut queues = Vec::new();
     for c in 0..scale.publishers {
@@ -647,7 +794,7 @@ async fn npm_publish_run(
     scale: &Scale,
     run: usize,
     payload: Vec<u8>,
-) -> Result<f64> {
+) -> Result<(f64, usize)> {
     let per_client = (scale.publish_cap / scale.publishers).max(1);
     let mut queues = Vec::new();
     for c in 0..scale.publishers {
@@ -677,8 +824,12 @@ async fn npm_publish_run(
 }
 
 /// Runs one task per queue, each sending its items in order until done or the
-/// deadline passes; returns completed items per second.
-async fn timed_clients<T, F, Fut>(queues: Vec<Vec<T>>, limit: Duration, send: F) -> Result<f64>
+/// deadline passes; returns completed items per second, and how many.
+async fn timed_clients<T, F, Fut>(
+    queues: Vec<Vec<T>>,
+    limit: Duration,
+    send: F,
+) -> Result<(f64, usize)>
 where
     T: Send + 'static,
     F: Fn(T) -> Fut + Clone + Send + 'static,
@@ -706,7 +857,7 @@ where
         done += t.await.context("publish task")??;
     }
     let secs = start.elapsed().as_secs_f64();
-    Ok(done as f64 / secs)
+    Ok((done as f64 / secs, done))
 }
 
 /// Publishes fill packages `from..to` on Shire from [`FILL_CLIENTS`] clients;
