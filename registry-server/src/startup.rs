@@ -64,6 +64,11 @@ impl RunningServer {
 
 /// Opens the node's data and starts serving. Must be called inside a tokio runtime.
 pub async fn start(config: Config) -> Result<RunningServer> {
+    if let Some(o) = &config.origin {
+        if !signed_note::is_key_name_valid(o) {
+            anyhow::bail!("--origin {o:?} is not a valid name (no spaces, no '+')");
+        }
+    }
     let data = &config.data_dir;
     let node_key = identity::load_or_create_key(data)?;
     let (store, flusher) =
@@ -75,11 +80,6 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             config.origin.as_deref(),
         )
         .context("settling the node's origin")?;
-    if let Some(o) = &config.origin {
-        if !signed_note::is_key_name_valid(o) {
-            anyhow::bail!("--origin {o:?} is not a valid name (no spaces, no '+')");
-        }
-    }
     let admin_token = identity::bootstrap_admin(&store, data).await?;
 
     let state = AppState {

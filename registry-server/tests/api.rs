@@ -989,3 +989,36 @@ async fn the_binary_prints_its_contract_and_survives_kill_9() {
     assert_eq!(k["public_key"], node["public_key"]);
     assert_eq!(k["key_id"], node["key_id"]);
 }
+
+#[tokio::test]
+async fn concurrent_publishes_are_all_acknowledged_with_their_own_log_entries() {
+    let c = club().await;
+    let releases: Vec<Release> = (0..16)
+        .map(|i| Release::new(&format!("braintree/app{i}"), "1.0.0"))
+        .collect();
+    for r in &releases {
+        c.app
+            .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+            .await
+            .ok(201);
+    }
+    let flushes_before = c.app.flush_count();
+    let answers = futures_util::future::join_all(
+        releases
+            .iter()
+            .map(|r| c.app.submit(&c.bt.token, r.sign(&c.bt.key))),
+    )
+    .await;
+    let flushes = c.app.flush_count() - flushes_before;
+    let mut indices: Vec<u64> = answers
+        .iter()
+        .map(|a| a.ok(201)["log_index"].as_u64().unwrap())
+        .collect();
+    indices.sort();
+    let first = indices[0];
+    assert_eq!(indices, (first..first + 16).collect::<Vec<_>>());
+    assert!((1..=16).contains(&flushes));
+    println!("16 concurrent publishes were made durable by {flushes} flushes");
+    let hits = c.app.get("/api/v1/search?q=braintree&limit=100").await;
+    assert_eq!(hits.ok(200)["total"], 16);
+}

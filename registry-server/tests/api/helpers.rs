@@ -121,6 +121,11 @@ impl TestApp {
         out
     }
 
+    /// How many group-commit flushes the node has run.
+    pub fn flush_count(&self) -> u64 {
+        self.server.as_ref().unwrap().store().db.flush_count()
+    }
+
     /// Where the node keeps the blob for `digest`.
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
@@ -214,7 +219,8 @@ impl TestApp {
     }
 
     /// Submits a release envelope.
-    pub async fn submit(&self, token: &str, env: &Envelope) -> Answer {
+    pub async fn submit(&self, token: &str, env: impl std::borrow::Borrow<Envelope>) -> Answer {
+        let env = env.borrow();
         self.post(
             "/api/v1/releases",
             token,
