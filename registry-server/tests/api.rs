@@ -855,32 +855,9 @@ async fn a_restart_keeps_everything() {
 /// survives `kill -9`.
 #[tokio::test]
 async fn the_binary_prints_its_contract_and_survives_kill_9() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
-    let spawn = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shire-registry"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut token = None;
-        let url = loop {
-            let line = lines.next().expect("a line").unwrap();
-            if let Some(t) = line.strip_prefix("admin token: ") {
-                token = Some(t.to_string());
-            } else if let Some(u) = line.strip_prefix("shire-registry listening on ") {
-                break u.to_string();
-            } else {
-                panic!("unexpected stdout line {line:?}");
-            }
-        };
-        (child, url, token)
-    };
+    let spawn = || helpers::spawn_binary(dir.path());
     let (mut child, url, token) = spawn();
     let token = token.expect("first start prints the admin token");
     assert!(token.starts_with("shire_"));
@@ -1021,4 +998,126 @@ async fn concurrent_publishes_are_all_acknowledged_with_their_own_log_entries() 
     println!("16 concurrent publishes were made durable by {flushes} flushes");
     let hits = c.app.get("/api/v1/search?q=braintree&limit=100").await;
     assert_eq!(hits.ok(200)["total"], 16);
+}
+
+/// sled's crash test, at the HTTP level: publishers race while the node is
+/// killed with SIGKILL at an arbitrary moment. Every acknowledged publish must
+/// be there afterwards, and the store must be all-or-nothing: each release has
+/// its package entry, file listing, blob and log entry, and each log entry
+/// names a stored change.
+#[tokio::test]
+async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_release() {
+    use rand::Rng;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url, token) = helpers::spawn_binary(dir.path());
+    let admin = token.unwrap();
+    let client = reqwest::Client::new();
+    let post = |path: String, tok: String, body: serde_json::Value| {
+        client
+            .post(format!("{url}{path}"))
+            .bearer_auth(tok)
+            .json(&body)
+            .send()
+    };
+    post(
+        "/api/v1/orgs".into(),
+        admin.clone(),
+        serde_json::json!({"name": "braintree"}),
+    )
+    .await
+    .unwrap();
+    let acct: serde_json::Value = post(
+        "/api/v1/accounts".into(),
+        admin.clone(),
+        serde_json::json!({"username": "bt-dev", "org": "braintree", "role": "publisher"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = acct["token"].as_str().unwrap().to_string();
+    let key = Arc::new(KeyPair::generate());
+    post(
+        "/api/v1/keys".into(),
+        token.clone(),
+        serde_json::json!({"public_key": key.public().to_string()}),
+    )
+    .await
+    .unwrap();
+    let releases: Vec<Release> = (0..100)
+        .map(|i| Release::new(&format!("braintree/app{}", i % 12), &format!("1.0.{i}")))
+        .collect();
+    for r in &releases {
+        let put = client
+            .put(format!("{url}/api/v1/blobs/{}", r.digest()))
+            .bearer_auth(&token)
+            .body(r.archive.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success());
+    }
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for stream in 0..4 {
+        let mine: Vec<Release> = releases.iter().skip(stream).step_by(4).cloned().collect();
+        let (client, url, token, key, acked) = (
+            client.clone(),
+            url.clone(),
+            token.clone(),
+            key.clone(),
+            acked.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for r in mine {
+                let resp = client
+                    .post(format!("{url}/api/v1/releases"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"envelope": r.sign(&key)}))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(resp) if resp.status() == 201 => {
+                        acked.lock().unwrap().push(format!(
+                            "{}@{}",
+                            r.manifest.package.name, r.manifest.package.version
+                        ));
+                    }
+                    _ => break, // the node is gone
+                }
+            }
+        }));
+    }
+    let wait = rand::thread_rng().gen_range(5..200);
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    println!(
+        "killed after {wait} ms with {} publishes acknowledged",
+        acked.len()
+    );
+
+    let (store, _flusher) = shire_registry::store::Store::open(dir.path()).unwrap();
+    let stored = helpers::check_consistency(&store);
+    for a in &acked {
+        assert!(stored.contains(a), "acknowledged {a} was lost");
+    }
+    drop(store);
+    drop(_flusher);
+    // And the node serves again from that state.
+    let (mut child, url, _) = helpers::spawn_binary(dir.path());
+    let v = client
+        .get(format!("{url}/api/v1/packages/braintree/app0"))
+        .send()
+        .await
+        .unwrap();
+    assert!(v.status() == 200 || (acked.is_empty() && v.status() == 404));
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

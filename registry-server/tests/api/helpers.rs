@@ -352,3 +352,90 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Starts the real binary on a data folder; returns the child, its URL and the
+/// admin token when it printed one (first start).
+pub fn spawn_binary(dir: &Path) -> (std::process::Child, String, Option<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shire-registry"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut token = None;
+    let url = loop {
+        let line = lines.next().expect("a line").unwrap();
+        if let Some(t) = line.strip_prefix("admin token: ") {
+            token = Some(t.to_string());
+        } else if let Some(u) = line.strip_prefix("shire-registry listening on ") {
+            break u.to_string();
+        } else {
+            panic!("unexpected stdout line {line:?}");
+        }
+    };
+    (child, url, token)
+}
+
+/// Checks that a store is all-or-nothing and returns the releases it holds
+/// (`org/name@version`).
+pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
+    use shire_core::event::LogEvent;
+    use shire_registry::store::db::{Db, T};
+    use shire_registry::store::log;
+    use shire_registry::store::records::{PackageRecord, ReleaseRecord};
+    let size = log::size(&store.db).unwrap();
+    let mut logged_releases = Vec::new();
+    for i in 0..size {
+        let bytes = log::entry(&store.db, i)
+            .unwrap()
+            .expect("no gap in the log");
+        if let LogEvent::Release { envelope, .. } = LogEvent::from_bytes(&bytes).unwrap() {
+            logged_releases.push(envelope);
+        }
+    }
+    assert!(
+        log::entry(&store.db, size).unwrap().is_none(),
+        "nothing past the log size"
+    );
+    let mut out = Vec::new();
+    for item in store.db.tree(T::Releases).iter() {
+        let (_, v) = item.unwrap();
+        let r: ReleaseRecord = Db::decode(T::Releases, &v).unwrap();
+        let id = format!("{}@{}", r.name, r.version);
+        let entry = log::entry(&store.db, r.log_index).unwrap().unwrap();
+        match LogEvent::from_bytes(&entry).unwrap() {
+            LogEvent::Release { envelope, .. } => assert_eq!(envelope, r.envelope, "{id}"),
+            other => panic!("{id}: log entry {} is {other:?}", r.log_index),
+        }
+        let pkg = store.package(&r.name).unwrap().expect("package entry");
+        assert!(
+            pkg.versions.contains(&r.version),
+            "{id} listed in its package"
+        );
+        assert!(
+            store.files(&r.name, &r.version).unwrap().is_some(),
+            "{id} files"
+        );
+        let bytes = std::fs::read(store.blobs.path(&r.digest)).unwrap();
+        assert_eq!(Digest::of(&bytes), r.digest, "{id} blob");
+        out.push(id);
+    }
+    assert_eq!(
+        logged_releases.len(),
+        out.len(),
+        "every logged release is stored"
+    );
+    for item in store.db.tree(T::Packages).iter() {
+        let (_, v) = item.unwrap();
+        let p: PackageRecord = Db::decode(T::Packages, &v).unwrap();
+        for version in &p.versions {
+            assert!(store.release(&p.name, version).unwrap().is_some());
+        }
+    }
+    out
+}
