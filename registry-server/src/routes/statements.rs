@@ -70,3 +70,97 @@ pub fn claimed_package(env: &Envelope) -> Result<PackageName, ApiError> {
         .ok_or_else(|| ApiError::BadStatement("statement has no subject.name".into()))?;
     PackageName::parse(name).map_err(|e| ApiError::BadStatement(format!("subject.name: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::now;
+    use shire_core::dsse::Envelope;
+    use shire_core::manifest::Manifest;
+    use shire_core::statement::{ReleaseStatement, RELEASE_PAYLOAD_TYPE};
+    use shire_core::wire::Role;
+    use shire_core::{Digest, KeyPair};
+
+    fn account(store: &Store, name: &str) -> AccountRecord {
+        let a = AccountRecord {
+            username: name.into(),
+            org: None,
+            role: Role::Publisher,
+            token_hash: format!("hash-of-{name}"),
+            created_at: now(),
+        };
+        store.create_account(&a).unwrap();
+        a
+    }
+
+    #[test]
+    fn the_signing_key_must_be_claimed_registered_and_the_callers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _f) = Store::open(dir.path()).unwrap();
+        let (alice, bob) = (account(&store, "alice"), account(&store, "bob"));
+        let (ka, kb) = (KeyPair::generate(), KeyPair::generate());
+        store.register_key(&ka.public(), &alice).unwrap();
+        store.register_key(&kb.public(), &bob).unwrap();
+        let env = Envelope::sign("t", b"x", &ka);
+        assert_eq!(
+            signing_key(&store, &env, &alice).unwrap().key_id,
+            ka.key_id()
+        );
+        assert!(matches!(
+            signing_key(&store, &env, &bob),
+            Err(ApiError::KeyNotYours(_))
+        ));
+        let stranger = Envelope::sign("t", b"x", &KeyPair::generate());
+        assert!(matches!(
+            signing_key(&store, &stranger, &alice),
+            Err(ApiError::KeyNotFound(_))
+        ));
+        let mut unsigned = env.clone();
+        unsigned.signatures.clear();
+        assert!(matches!(
+            signing_key(&store, &unsigned, &alice),
+            Err(ApiError::BadSignature(_))
+        ));
+        // Two signatures: the caller's own key is the one used.
+        let mut both = Envelope::sign("t", b"x", &kb);
+        both.signatures.extend(env.signatures.clone());
+        assert_eq!(
+            signing_key(&store, &both, &alice).unwrap().key_id,
+            ka.key_id()
+        );
+    }
+
+    #[test]
+    fn verification_failures_map_to_their_codes() {
+        let k = KeyPair::generate();
+        let m = Manifest::skeleton(PackageName::parse("a/b").unwrap());
+        let st = ReleaseStatement::new(m.clone(), Digest::of(b"x"));
+        let forged = st.sign(&KeyPair::generate());
+        let code = |env: &Envelope| {
+            verify_error(shire_core::verify::release(env, &k.public()).unwrap_err()).code()
+        };
+        assert_eq!(code(&forged), "bad_signature");
+        let wrong_type = Envelope::sign("other/type", b"{}", &k);
+        assert_eq!(code(&wrong_type), "bad_statement");
+        let garbage = Envelope::sign(RELEASE_PAYLOAD_TYPE, b"not json", &k);
+        assert_eq!(code(&garbage), "bad_statement");
+        let mut bad = st.clone();
+        bad.manifest.package.license = "not a licence".into();
+        assert_eq!(code(&bad.sign(&k)), "invalid_manifest");
+    }
+
+    #[test]
+    fn the_claimed_package_is_read_without_trusting_it() {
+        let m = Manifest::skeleton(PackageName::parse("kent/bins").unwrap());
+        let env = ReleaseStatement::new(m, Digest::of(b"x")).sign(&KeyPair::generate());
+        assert_eq!(claimed_package(&env).unwrap().to_string(), "kent/bins");
+        let k = KeyPair::generate();
+        for payload in [&b"[]"[..], b"{\"subject\":{\"name\":\"../etc\"}}", b"nope"] {
+            let env = Envelope::sign(RELEASE_PAYLOAD_TYPE, payload, &k);
+            assert!(matches!(
+                claimed_package(&env),
+                Err(ApiError::BadStatement(_))
+            ));
+        }
+    }
+}

@@ -558,3 +558,74 @@ fn assess(
         Standing::Unapproved { .. } => ReleaseState::Pending,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shire_core::archive::testing::{build, Item};
+    use shire_core::archive::{inspect, ArchiveLimits};
+    use shire_core::manifest::Manifest;
+    use shire_core::{Digest, KeyPair};
+
+    #[test]
+    fn transitions_allowed_from_each_state() {
+        let s = Subject {
+            name: PackageName::parse("a/b").unwrap(),
+            version: Version::new(1, 0, 0),
+            digest: Digest::of(b"x"),
+        };
+        use ReleaseState::*;
+        use Verdict::*;
+        for (state, verdict, ok) in [
+            (Pending, Approve, true),
+            (Pending, Reject, true),
+            (Pending, Revoke, false),
+            (Approved, Approve, true),
+            (Approved, Reject, false),
+            (Approved, Revoke, true),
+            (Rejected, Approve, false),
+            (Rejected, Revoke, false),
+            (Revoked, Approve, false),
+            (Revoked, Revoke, false),
+        ] {
+            assert_eq!(
+                check_transition(state, verdict, &s).is_ok(),
+                ok,
+                "{state} {verdict}"
+            );
+        }
+    }
+
+    #[test]
+    fn publish_rechecks_inside_its_transaction_and_logs_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _f) = Store::open(dir.path()).unwrap();
+        let key = KeyPair::generate();
+        let archive = build(&[Item::File("a", b"1")]);
+        let mut manifest = Manifest::skeleton(PackageName::parse("a/b").unwrap());
+        manifest.package.description = "Bin collection rounds".into();
+        let env = ReleaseStatement::new(manifest, Digest::of(&archive)).sign(&key);
+        let new = NewRelease {
+            statement: shire_core::verify::release(&env, &key.public()).unwrap(),
+            envelope: env,
+            publisher: "p".into(),
+            size: archive.len() as u64,
+            files: inspect(&archive[..], &ArchiveLimits::default()).unwrap(),
+        };
+        let rec = store.publish(&new).unwrap();
+        assert_eq!(
+            (rec.state, rec.log_index, rec.seq),
+            (ReleaseState::Pending, 0, 0)
+        );
+        assert_eq!(store.pending().unwrap().len(), 1);
+        // The same version again: refused by the transaction itself.
+        assert!(matches!(
+            store.publish(&new),
+            Err(ApiError::VersionExists(_))
+        ));
+        assert_eq!(log::size(&store.db).unwrap(), 1);
+        let pkg = store.package(&rec.name).unwrap().unwrap();
+        assert_eq!(pkg.versions, vec![Version::new(0, 1, 0)]);
+        assert_eq!(pkg.description, "Bin collection rounds");
+    }
+}
