@@ -1121,3 +1121,33 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn multi_megabyte_artifacts_stream_in_and_out() {
+    let c = club().await;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..6 * 1024 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let r = Release::new("braintree/big", "1.0.0").archive(&[Item::File("data.bin", &noise)]);
+    assert!(r.archive.len() > 6 * 1024 * 1024);
+    let v = c.app.publish(&c.bt, &r).await;
+    assert_eq!(v.ok(201)["size"], r.archive.len() as u64);
+    let resp = c
+        .app
+        .client
+        .get(format!("{}/api/v1/artifacts/{}", c.app.url, r.digest()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-length"].to_str().unwrap(),
+        r.archive.len().to_string()
+    );
+    assert_eq!(Digest::of(&resp.bytes().await.unwrap()), r.digest());
+}
