@@ -35,6 +35,10 @@ pub struct Options {
     /// Appends the id of every process started, one a line (for a caller's cleanup trap).
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
+    /// Runs only these workloads (comma-separated: download, metadata, publish,
+    /// search, memory); all when not given. For profiling one path.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// Writes the table as JSON to this file as well.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -142,11 +142,22 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
             .notes
             .push(format!("Verdaccio API token kind: {kind}"));
     }
-    bench.download(&www).await?;
-    bench.metadata(&www).await?;
-    bench.publish().await;
-    bench.search_and_memory().await;
-    bench.big_artifact().await;
+    let wanted = |w: &str| opts.only.is_empty() || opts.only.iter().any(|o| o == w);
+    if wanted("download") {
+        bench.download(&www).await?;
+    }
+    if wanted("metadata") {
+        bench.metadata(&www).await?;
+    }
+    if wanted("publish") {
+        bench.publish().await;
+    }
+    if wanted("search") {
+        bench.search_and_memory().await;
+    }
+    if wanted("memory") {
+        bench.big_artifact().await;
+    }
 
     let out = table::render(&bench.rows);
     println!();
@@ -481,8 +492,9 @@ impl Bench {
         let mut shire_fill_time = Duration::ZERO;
         let mut shire_stored = Ok(0usize);
         let mut npm_stored: Result<usize> = Ok(0);
-        let mut fill_rates: (Option<f64>, Option<f64>) = (None, None);
         for (level, &target) in scale.search_scales.iter().enumerate() {
+            let mut fill_rates: (Option<f64>, Option<f64>) = (None, None);
+            let shire_from = shire_stored.as_ref().map(|n| *n).unwrap_or(0);
             // Shire: fill with a budget for the whole fill.
             if let Ok(have) = shire_stored {
                 let left = scale.shire_fill_budget.saturating_sub(shire_fill_time);
@@ -508,6 +520,25 @@ impl Bench {
                     }
                 }
             }
+            self.rows.push(Row {
+                work: format!(
+                    "fill {shire_from}-{} pkgs, {FILL_CLIENTS} clients (publishes/s)",
+                    shire_stored.as_ref().map(|n| *n).unwrap_or(target)
+                ),
+                shire: match &shire_stored {
+                    Ok(_) => fill_rates.0.map(Figure::Value).unwrap_or(Figure::NotRun),
+                    Err(e) => Figure::Failed(format!("{e:#}")),
+                },
+                other_name: "Verdaccio",
+                other: match (&self.verdaccio, &npm_stored) {
+                    (Some(Ok(_)), Ok(_)) => {
+                        fill_rates.1.map(Figure::Value).unwrap_or(Figure::NotRun)
+                    }
+                    (Some(Ok(_)), Err(e)) => Figure::Failed(format!("{e:#}")),
+                    _ => Figure::NotRun,
+                },
+                target: Target::Info,
+            });
             let (s50, s99, stored_label) = match &shire_stored {
                 Ok(n) => {
                     let urls: Vec<String> = (0..scale.search_queries)
@@ -629,16 +660,6 @@ impl Bench {
                 ));
             }
         }
-        self.rows.push(Row {
-            work: format!("fill, {FILL_CLIENTS} clients (publishes/s)"),
-            shire: fill_rates.0.map(Figure::Value).unwrap_or(Figure::NotRun),
-            other_name: "Verdaccio",
-            other: match &self.verdaccio {
-                Some(Ok(_)) => fill_rates.1.map(Figure::Value).unwrap_or(Figure::NotRun),
-                _ => Figure::NotRun,
-            },
-            target: Target::Info,
-        });
         // 5a. Resident memory after the fill.
         let shire_rss = match &shire_stored {
             Ok(_) => self
