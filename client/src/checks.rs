@@ -352,6 +352,7 @@ pub mod fixtures {
             key_id: verifier.key_id(),
             org: Some(OrgName::parse("socitm").unwrap()),
             at: "2026-01-02T00:00:00Z".into(),
+            log_index: None,
         });
     }
 

@@ -196,6 +196,9 @@ pub struct VerdictInfo {
     pub org: Option<OrgName>,
     /// When the node accepted it (RFC 3339).
     pub at: String,
+    /// Index of the verdict's entry in the origin node's transparency log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
 }
 
 /// One version of a package, with everything needed to check it offline.
@@ -349,4 +352,55 @@ pub struct Health {
     pub version: String,
     /// This node's origin name (its log's origin line).
     pub origin: String,
+}
+
+/// `GET /api/v1/node`: who this node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node's origin: the first line of its checkpoints.
+    pub origin: String,
+    /// The node's Ed25519 key, which signs its checkpoints.
+    pub public_key: PublicKey,
+    /// That key's id.
+    pub key_id: KeyId,
+    /// The C2SP signed-note verifier key (`origin+hash+base64`).
+    pub note_key: String,
+}
+
+/// `GET /api/v1/log/entries?start=S&end=E`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntries {
+    /// The entries, in index order (possibly fewer than asked for, never more).
+    pub entries: Vec<LogEntry>,
+}
+
+/// One log entry on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Its index in the log.
+    pub index: u64,
+    /// Base64 of the exact entry bytes (the JSON of a `LogEvent`).
+    pub data: String,
+}
+
+/// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The entry's index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub size: u64,
+    /// The audit path, base64 hashes.
+    pub hashes: Vec<String>,
+}
+
+/// `GET /api/v1/log/proof/consistency?from=M&size=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size.
+    pub size: u64,
+    /// The proof, base64 hashes.
+    pub hashes: Vec<String>,
 }

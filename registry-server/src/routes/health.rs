@@ -3,7 +3,7 @@
 use crate::identity;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use shire_core::wire::Health;
+use shire_core::wire::{Health, NodeInfo};
 
 /// Liveness and the node's origin.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
@@ -17,12 +17,12 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 /// The node's identity: origin, public key, key id, signed-note verifier key.
 pub async fn node(state: web::Data<AppState>) -> HttpResponse {
     let key = &state.node_key;
-    HttpResponse::Ok().json(serde_json::json!({
-        "origin": state.origin,
-        "public_key": key.public().to_string(),
-        "key_id": key.key_id().to_string(),
-        "note_key": identity::note_key(&state.origin, key),
-    }))
+    HttpResponse::Ok().json(NodeInfo {
+        origin: state.origin.clone(),
+        public_key: key.public(),
+        key_id: key.key_id(),
+        note_key: identity::note_key(&state.origin, key),
+    })
 }
 
 /// The signed-note verifier key as plain text.

@@ -158,6 +158,7 @@ pub fn to_verdict_info(v: &VerdictRecord) -> VerdictInfo {
         key_id: v.key_id.clone(),
         org: v.org.clone(),
         at: v.at.clone(),
+        log_index: Some(v.log_index),
     }
 }
 
