@@ -72,7 +72,9 @@ impl Default for Club {
 
 /// Creates an account, logs a fresh user in with it, and registers a new key.
 pub fn account(node: &Node, admin: &User, name: &str, org: &str, role: &str) -> User {
-    let info = admin.json(&["admin", "user", "create", name, "--org", org, "--role", role]);
+    let info = admin.json(&[
+        "admin", "user", "create", name, "--org", org, "--role", role,
+    ]);
     let token = info["token"].as_str().expect("token in answer").to_string();
     let user = node.user(Some(&token));
     user.ok(&["key", "generate"]);

@@ -36,7 +36,11 @@ impl Proxy {
                 let client = reqwest::Client::new();
                 let server = HttpServer::new(move || {
                     App::new()
-                        .app_data(web::Data::new((r.clone(), client.clone(), upstream.clone())))
+                        .app_data(web::Data::new((
+                            r.clone(),
+                            client.clone(),
+                            upstream.clone(),
+                        )))
                         .app_data(web::PayloadConfig::new(64 << 20))
                         .default_service(web::to(forward))
                 })

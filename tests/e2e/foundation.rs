@@ -43,8 +43,14 @@ fn publish_search_install_with_dependency_then_reinstall_from_lock() {
     let common = fs::read_to_string(dir.join("braintree/common/src/main.py")).unwrap();
     assert!(common.contains("1.1.0"), "{common}");
     let lock = lock_text(&dir);
-    assert!(lock.contains(&club.digest("braintree/common", "1.1.0")), "{lock}");
-    assert!(lock.contains(&club.digest("braintree/crm-lite", "1.0.0")), "{lock}");
+    assert!(
+        lock.contains(&club.digest("braintree/common", "1.1.0")),
+        "{lock}"
+    );
+    assert!(
+        lock.contains(&club.digest("braintree/crm-lite", "1.0.0")),
+        "{lock}"
+    );
 
     // A newer approved version appears; the lock still pins 1.1.0.
     club.publish(&Project::new("braintree/common", "1.2.0"));
@@ -52,8 +58,15 @@ fn publish_search_install_with_dependency_then_reinstall_from_lock() {
     fs::remove_dir_all(dir.join("braintree")).unwrap();
     club.installer.ok(&["install", "--dir", d]);
     let common = fs::read_to_string(dir.join("braintree/common/src/main.py")).unwrap();
-    assert!(common.contains("1.1.0"), "lock must be reproduced: {common}");
-    assert_eq!(lock_text(&dir), lock, "reinstall from lock leaves it as it was");
+    assert!(
+        common.contains("1.1.0"),
+        "lock must be reproduced: {common}"
+    );
+    assert_eq!(
+        lock_text(&dir),
+        lock,
+        "reinstall from lock leaves it as it was"
+    );
 
     // Yanked: new resolutions skip it, the lock still installs it.
     club.publisher.ok(&[
@@ -73,11 +86,17 @@ fn publish_search_install_with_dependency_then_reinstall_from_lock() {
         fresh.to_str().unwrap(),
     ]);
     let common = fs::read_to_string(fresh.join("braintree/common/src/main.py")).unwrap();
-    assert!(common.contains("1.2.0"), "yanked 1.1.0 must be skipped: {common}");
+    assert!(
+        common.contains("1.2.0"),
+        "yanked 1.1.0 must be skipped: {common}"
+    );
     fs::remove_dir_all(dir.join("braintree")).unwrap();
     club.installer.ok(&["install", "--dir", d]);
     let common = fs::read_to_string(dir.join("braintree/common/src/main.py")).unwrap();
-    assert!(common.contains("1.1.0"), "yanked stays installable from a lock");
+    assert!(
+        common.contains("1.1.0"),
+        "yanked stays installable from a lock"
+    );
 
     // Un-yank restores it for new resolutions' view.
     club.publisher
@@ -101,12 +120,9 @@ fn artifact_altered_on_the_servers_disk_is_refused_at_install() {
     fs::write(&blob, bytes).unwrap();
 
     let dir = club.installer.path("pk");
-    let err = club.installer.fails(&[
-        "install",
-        "braintree/bins",
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let err = club
+        .installer
+        .fails(&["install", "braintree/bins", "--dir", dir.to_str().unwrap()]);
     assert!(err.to_lowercase().contains("digest"), "{err}");
     assert!(!dir.join("braintree/bins").exists(), "nothing extracted");
 }
@@ -118,7 +134,8 @@ fn a_lock_whose_digest_no_longer_matches_is_an_error() {
     club.approve("braintree/bins@1.0.0");
     let dir = club.installer.path("pk");
     let d = dir.to_str().unwrap();
-    club.installer.ok(&["install", "braintree/bins", "--dir", d]);
+    club.installer
+        .ok(&["install", "braintree/bins", "--dir", d]);
     let digest = club.digest("braintree/bins", "1.0.0");
     let other = shire_core::Digest::of(b"something else").to_string();
     let lock = lock_text(&dir).replace(&digest, &other);
@@ -260,9 +277,7 @@ fn install_refuses_a_release_signature_forged_by_the_server() {
     // Claim the real publisher key's id.
     forged.signatures[0].keyid = info["publisher_key"]["key_id"].as_str().unwrap().into();
     let forged = serde_json::to_value(forged).unwrap();
-    proxy.rewrite(move |_, body| {
-        edit_version(body, &|v| v["release"] = forged.clone())
-    });
+    proxy.rewrite(move |_, body| edit_version(body, &|v| v["release"] = forged.clone()));
     let user = shire_e2e::User::new(&proxy.url, None);
     user.ok(&["trust", "add", &club.verifier_key]);
     let dir = user.path("pk");
@@ -283,7 +298,10 @@ fn install_refuses_hostile_archives_even_when_signed_and_approved() {
 
     let hostile = [
         ("traversal", build(&[Item::File("../escaped.txt", b"x")])),
-        ("absolute", build(&[Item::File("/tmp/shire-e2e-absolute.txt", b"x")])),
+        (
+            "absolute",
+            build(&[Item::File("/tmp/shire-e2e-absolute.txt", b"x")]),
+        ),
         (
             "symlink",
             build(&[Item::File("a", b"x"), Item::Symlink("link", "../../../etc")]),
@@ -326,7 +344,13 @@ fn install_refuses_hostile_archives_even_when_signed_and_approved() {
             "{what}: refused for the wrong reason: {err}"
         );
         assert!(!user.path("escaped.txt").exists(), "{what}");
-        assert!(!std::path::Path::new("/tmp/shire-e2e-absolute.txt").exists(), "{what}");
-        assert!(!dir.join("braintree/evil").exists(), "{what}: nothing left behind");
+        assert!(
+            !std::path::Path::new("/tmp/shire-e2e-absolute.txt").exists(),
+            "{what}"
+        );
+        assert!(
+            !dir.join("braintree/evil").exists(),
+            "{what}: nothing left behind"
+        );
     }
 }

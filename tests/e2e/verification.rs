@@ -6,14 +6,17 @@ use shire_e2e::club::account;
 use shire_e2e::{Club, Project, Proxy, User};
 
 fn state(club: &Club, name: &str, version: &str) -> String {
-    club.node.get_json(&format!("/api/v1/packages/{name}/{version}"))["state"]
+    club.node
+        .get_json(&format!("/api/v1/packages/{name}/{version}"))["state"]
         .as_str()
         .unwrap()
         .to_string()
 }
 
 fn subject(club: &Club, name: &str, version: &str) -> Subject {
-    let v = club.node.get_json(&format!("/api/v1/packages/{name}/{version}"));
+    let v = club
+        .node
+        .get_json(&format!("/api/v1/packages/{name}/{version}"));
     Subject {
         name: shire_core::PackageName::parse(name).unwrap(),
         version: shire_core::Version::parse(version).unwrap(),
@@ -32,7 +35,9 @@ fn pending_is_refused_then_approved_installs() {
     assert_eq!(state(&club, "braintree/crm", "1.0.0"), "pending");
     let dir = club.installer.path("pk");
     let d = dir.to_str().unwrap();
-    let err = club.installer.fails(&["install", "braintree/crm", "--dir", d]);
+    let err = club
+        .installer
+        .fails(&["install", "braintree/crm", "--dir", d]);
     assert!(err.contains("braintree/crm"), "{err}");
     assert!(!dir.join("braintree/crm").exists());
 
@@ -48,7 +53,9 @@ fn pending_is_refused_then_approved_installs() {
 
     // Search and info show the approver.
     let info = club.installer.json(&["info", "braintree/crm"]).to_string();
-    let vid = shire_core::PublicKey::parse(&club.verifier_key).unwrap().key_id();
+    let vid = shire_core::PublicKey::parse(&club.verifier_key)
+        .unwrap()
+        .key_id();
     assert!(info.contains(vid.as_str()), "{info}");
 }
 
@@ -69,8 +76,14 @@ fn the_second_version_review_shows_file_and_dependency_changes() {
     assert_eq!(item["version"], "1.1.0");
     assert_eq!(item["previous"], "1.0.0");
     let files = item["files"].to_string();
-    assert!(files.contains("new.txt") && files.contains("old.txt"), "{files}");
-    assert!(item["dependencies"]["added"]["braintree/common"].is_string(), "{item}");
+    assert!(
+        files.contains("new.txt") && files.contains("old.txt"),
+        "{files}"
+    );
+    assert!(
+        item["dependencies"]["added"]["braintree/common"].is_string(),
+        "{item}"
+    );
 }
 
 #[test]
@@ -86,7 +99,9 @@ fn a_client_threshold_of_two_needs_two_trusted_approvals() {
     let _ = club.verifier.run(&["approve", "braintree/crm@1.0.0"]);
     let dir = club.installer.path("pk");
     let d = dir.to_str().unwrap();
-    let err = club.installer.fails(&["install", "braintree/crm", "--dir", d]);
+    let err = club
+        .installer
+        .fails(&["install", "braintree/crm", "--dir", d]);
     assert!(err.contains('1') && err.contains('2'), "{err}");
     second.ok(&["approve", "braintree/crm@1.0.0"]);
     club.installer.ok(&["install", "braintree/crm", "--dir", d]);
@@ -146,7 +161,8 @@ fn verdict_attacks_are_refused_and_change_nothing() {
     // A subject whose digest differs from the release's.
     let mut other = subject.clone();
     other.digest = shire_core::Digest::of(b"other bytes");
-    let env = VerdictStatement::new(Verdict::Approve, other, None, 1).sign(&club.verifier.key_pair());
+    let env =
+        VerdictStatement::new(Verdict::Approve, other, None, 1).sign(&club.verifier.key_pair());
     let (status, body) = club
         .verifier
         .post_json(&path, &serde_json::json!({ "envelope": env }));
@@ -171,10 +187,20 @@ fn verdict_attacks_are_refused_and_change_nothing() {
 #[test]
 fn approvals_by_keys_the_client_does_not_trust_do_not_count() {
     let club = Club::new();
-    let outsider = account(&club.node, &club.admin, "other-rev", "colchester", "verifier");
+    let outsider = account(
+        &club.node,
+        &club.admin,
+        "other-rev",
+        "colchester",
+        "verifier",
+    );
     club.publish(&Project::new("braintree/crm", "1.0.0"));
     outsider.ok(&["approve", "braintree/crm@1.0.0"]);
-    assert_eq!(state(&club, "braintree/crm", "1.0.0"), "approved", "the node counts it");
+    assert_eq!(
+        state(&club, "braintree/crm", "1.0.0"),
+        "approved",
+        "the node counts it"
+    );
     let dir = club.installer.path("pk");
     let err = club
         .installer
@@ -256,12 +282,16 @@ fn revoked_never_installs_and_audit_reports_it() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("revoked") && text.contains("CVE-2026-0001"), "{text}");
+    assert!(
+        text.contains("revoked") && text.contains("CVE-2026-0001"),
+        "{text}"
+    );
 
     // Never installed, not even with --allow-unverified or from the lock.
     let fresh = club.installer.path("fresh");
     let f = fresh.to_str().unwrap();
-    club.installer.fails(&["install", "braintree/crm", "--dir", f]);
+    club.installer
+        .fails(&["install", "braintree/crm", "--dir", f]);
     club.installer
         .fails(&["install", "braintree/crm", "--dir", f, "--allow-unverified"]);
     std::fs::remove_dir_all(dir.join("braintree")).unwrap();
@@ -282,7 +312,10 @@ fn allow_unverified_is_the_loud_exception() {
     ]);
     assert!(out.status.success());
     let warn = String::from_utf8_lossy(&out.stderr).to_lowercase();
-    assert!(warn.contains("warning") && warn.contains("braintree/crm"), "{warn}");
+    assert!(
+        warn.contains("warning") && warn.contains("braintree/crm"),
+        "{warn}"
+    );
     assert!(dir.join("braintree/crm/src/main.py").exists());
 }
 

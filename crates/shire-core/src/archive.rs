@@ -508,7 +508,10 @@ mod tests {
             Err(ArchiveError::AbsolutePath(_))
         ));
         assert!(matches!(
-            check(&[Item::File("a", b"x"), Item::Symlink("l", "../../etc/passwd")]),
+            check(&[
+                Item::File("a", b"x"),
+                Item::Symlink("l", "../../etc/passwd")
+            ]),
             Err(ArchiveError::EscapingLink { .. })
         ));
         assert!(matches!(

@@ -116,7 +116,11 @@ impl<W: Write> HashingWriter<W> {
 
     /// Returns the inner writer, the digest and the byte count.
     pub fn finish(self) -> (W, Digest, u64) {
-        (self.inner, Digest(self.hasher.finalize().into()), self.written)
+        (
+            self.inner,
+            Digest(self.hasher.finalize().into()),
+            self.written,
+        )
     }
 }
 

@@ -116,20 +116,28 @@ impl LogEvent {
                 ..
             } => format!("key {} registered to {account} ({role})", key_id.short()),
             LogEvent::KeyRevoked { key_id, .. } => format!("key {} revoked", key_id.short()),
-            LogEvent::Release { envelope, key_id, .. } => {
+            LogEvent::Release {
+                envelope, key_id, ..
+            } => {
                 let what = envelope
                     .payload_bytes()
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<crate::statement::ReleaseStatement>(&b).ok())
+                    .and_then(|b| {
+                        serde_json::from_slice::<crate::statement::ReleaseStatement>(&b).ok()
+                    })
                     .map(|s| format!("{} {}", s.subject, s.subject.digest))
                     .unwrap_or_else(|| "(unreadable statement)".into());
                 format!("release {what} signed by {}", key_id.short())
             }
-            LogEvent::Verdict { envelope, key_id, .. } => {
+            LogEvent::Verdict {
+                envelope, key_id, ..
+            } => {
                 let what = envelope
                     .payload_bytes()
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<crate::statement::VerdictStatement>(&b).ok())
+                    .and_then(|b| {
+                        serde_json::from_slice::<crate::statement::VerdictStatement>(&b).ok()
+                    })
                     .map(|s| format!("{} {}", s.verdict, s.subject))
                     .unwrap_or_else(|| "(unreadable statement)".into());
                 format!("verdict {what} signed by {}", key_id.short())

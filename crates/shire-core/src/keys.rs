@@ -40,8 +40,7 @@ impl KeyId {
     /// Parses 64 lowercase hex digits.
     pub fn parse(s: &str) -> Result<Self, KeyError> {
         if s.len() == 64
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             Ok(Self(s.to_string()))

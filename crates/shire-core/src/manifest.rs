@@ -161,7 +161,10 @@ impl Manifest {
         spdx::Expression::parse(&p.license).map_err(|e| {
             invalid(
                 "package.license",
-                format!("{:?} is not an SPDX licence expression ({})", p.license, e.reason),
+                format!(
+                    "{:?} is not an SPDX licence expression ({})",
+                    p.license, e.reason
+                ),
             )
         })?;
         if let Some(repo) = &p.repository {
@@ -387,11 +390,20 @@ languages = ["en", "cy"]
     fn refuses_bad_fields_by_name() {
         let cases = [
             (GOOD.replace("1.2.0", "1.2"), "version"),
-            (GOOD.replace("EUPL-1.2 OR MIT", "Not A Licence"), "package.license"),
-            (GOOD.replace("\"stable\"", "\"finished\""), "development-status"),
+            (
+                GOOD.replace("EUPL-1.2 OR MIT", "Not A Licence"),
+                "package.license",
+            ),
+            (
+                GOOD.replace("\"stable\"", "\"finished\""),
+                "development-status",
+            ),
             (GOOD.replace("braintree/common", "../common"), "\"..\""),
             (GOOD.replace("A small CRM.", " "), "package.description"),
-            (GOOD.replace("[publiccode]", "[publiccode]\nbogus = 1"), "bogus"),
+            (
+                GOOD.replace("[publiccode]", "[publiccode]\nbogus = 1"),
+                "bogus",
+            ),
         ];
         for (text, needle) in cases {
             let err = Manifest::from_toml(&text).unwrap_err().to_string();

@@ -7,7 +7,7 @@ use crate::dsse::{Envelope, EnvelopeError};
 use crate::keys::PublicKey;
 use crate::manifest::ManifestError;
 use crate::statement::{
-    ReleaseStatement, VerdictStatement, Verdict, RELEASE_PAYLOAD_TYPE, RELEASE_TAG,
+    ReleaseStatement, Verdict, VerdictStatement, RELEASE_PAYLOAD_TYPE, RELEASE_TAG,
     VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
 };
 use std::ops::Deref;
@@ -66,7 +66,8 @@ pub fn release(env: &Envelope, key: &PublicKey) -> Result<Verified<ReleaseStatem
             st.statement
         )));
     }
-    if st.manifest.package.name != st.subject.name || st.manifest.package.version != st.subject.version
+    if st.manifest.package.name != st.subject.name
+        || st.manifest.package.version != st.subject.version
     {
         return Err(VerifyError::Mismatch(format!(
             "manifest names {}@{} but the statement is for {}",
