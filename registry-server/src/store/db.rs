@@ -9,6 +9,12 @@
 //! returns the event survives `kill -9` and power loss (sled's guarantee for
 //! flush). Waiters are batched: while one flush runs, every transaction that
 //! commits queues up and the next single flush covers them all (group commit).
+//!
+//! **Durable log size.** Before each flush the flusher reads the log size; once
+//! the flush succeeds, every entry below that size is durable, and
+//! [`Db::durable_log_size`] moves up to it (before any waiter is answered).
+//! Checkpoints, entries, proofs and tiles are served for that size only, so a
+//! node never signs or shows an entry that a crash could still take back.
 
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
@@ -49,9 +55,21 @@ pub enum T {
     LogEntries,
     /// Package id (u32 big-endian, used by the search index) → `org/name`.
     PackageIds,
+    /// Merkle tree stored hashes: stored-hash index (u64 big-endian) → 32 bytes.
+    LogHashes,
+    /// Federation: mirrored log entries, `origin \0 index` (u64 big-endian) → entry bytes.
+    MirrorEntries,
+    /// Federation: mirrored stored hashes, `origin \0 stored index` → 32-byte hash.
+    MirrorHashes,
+    /// Federation: origin → `federation::apply::MirrorRecord` (size, checkpoints).
+    Mirrors,
+    /// Federation: `origin \0 key id` → `federation::apply::MirrorKey` (per-origin key registry).
+    MirrorKeys,
+    /// Federation: organisation name → origin that is its home (mirrored orgs only).
+    MirrorOrgs,
 }
 
-const TREE_NAMES: [&str; 12] = [
+const TREE_NAMES: [&str; 18] = [
     "meta",
     "orgs",
     "accounts",
@@ -64,6 +82,12 @@ const TREE_NAMES: [&str; 12] = [
     "files",
     "log_entries",
     "package_ids",
+    "log_hashes",
+    "mirror_entries",
+    "mirror_hashes",
+    "mirrors",
+    "mirror_keys",
+    "mirror_orgs",
 ];
 
 /// The result type of code running inside a transaction.
@@ -155,13 +179,16 @@ pub struct Db {
     trees: Arc<Vec<sled::Tree>>,
     flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     flushes: Arc<AtomicU64>,
+    durable_log: Arc<AtomicU64>,
 }
 
 /// The background task that performs flushes for [`Db::durable`] waiters.
 pub struct Flusher {
     db: sled::Db,
+    meta: sled::Tree,
     rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), String>>>,
     flushes: Arc<AtomicU64>,
+    durable_log: Arc<AtomicU64>,
 }
 
 impl Flusher {
@@ -173,6 +200,10 @@ impl Flusher {
             while let Ok(w) = self.rx.try_recv() {
                 batch.push(w);
             }
+            // Every transaction of this batch committed before its waiter was
+            // queued, so this size covers them all; entries committed later
+            // are counted only by a later flush.
+            let log_size = read_log_size(&self.meta);
             let result = self
                 .db
                 .flush_async()
@@ -180,6 +211,9 @@ impl Flusher {
                 .map(|_| ())
                 .map_err(|e| e.to_string());
             self.flushes.fetch_add(1, Ordering::Relaxed);
+            if let (Ok(()), Ok(size)) = (&result, log_size) {
+                self.durable_log.fetch_max(size, Ordering::SeqCst);
+            }
             tracing::trace!(waiters = batch.len(), "group commit flush");
             for w in batch {
                 let _ = w.send(result.clone());
@@ -203,13 +237,23 @@ impl Db {
             .collect::<Result<Vec<_>, _>>()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
+        let meta = trees[T::Meta as usize].clone();
+        // What was recovered from disk is durable.
+        let durable_log = Arc::new(AtomicU64::new(read_log_size(&meta)?));
         Ok((
             Db {
                 trees: Arc::new(trees),
                 flusher: tx,
                 flushes: flushes.clone(),
+                durable_log: durable_log.clone(),
             },
-            Flusher { db, rx, flushes },
+            Flusher {
+                db,
+                meta,
+                rx,
+                flushes,
+                durable_log,
+            },
         ))
     }
 
@@ -265,10 +309,26 @@ impl Db {
             .map_err(|e| ApiError::Internal(format!("flush failed: {e}")))
     }
 
+    /// Number of log entries known to be on disk: the log size read before the
+    /// last successful group-commit flush (or at open). Never counts an entry
+    /// whose transaction a crash could still undo.
+    pub fn durable_log_size(&self) -> u64 {
+        self.durable_log.load(Ordering::SeqCst)
+    }
+
     /// How many group-commit flushes have run (for measuring batching).
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
+}
+
+/// The committed log size in the meta tree (0 when absent).
+fn read_log_size(meta: &sled::Tree) -> Result<u64, sled::Error> {
+    Ok(meta
+        .get(super::log::LOG_SIZE)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
 }
 
 #[cfg(test)]
