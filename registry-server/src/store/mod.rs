@@ -75,9 +75,11 @@ pub struct NewVerdict {
 }
 
 impl Store {
-    /// Opens the store in `data_dir`; spawn the returned [`Flusher`].
+    /// Opens the store in `data_dir`; spawn the returned [`Flusher`]. Refuses a
+    /// database whose transparency log fails [`log::check`].
     pub fn open(data_dir: &Path) -> Result<(Store, Flusher), ApiError> {
         let (db, flusher) = Db::open(&data_dir.join("db"))?;
+        log::check(&db)?;
         let blobs = blobs::BlobStore::open(data_dir)?;
         Ok((Store { db, blobs }, flusher))
     }
