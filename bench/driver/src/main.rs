@@ -31,11 +31,37 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(workloads::run(opts)) {
+    // On Ctrl-C or SIGTERM the run is dropped, and with it every server it
+    // started (each is stopped when its handle drops).
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = workloads::run(opts) => r,
+            s = stop_signal() => {
+                eprintln!("shire-bench: {s}, stopping the servers");
+                Ok(ExitCode::from(130))
+            }
+        }
+    });
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("shire-bench: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM and says which came.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupted",
+            _ = term.recv() => "terminated",
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
         }
     }
 }

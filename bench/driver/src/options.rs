@@ -39,6 +39,10 @@ pub struct Options {
     /// search, memory); all when not given. For profiling one path.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Keeps the servers running this many seconds after the table, for probing
+    /// them by hand (their addresses are printed when they start).
+    #[arg(long, default_value_t = 0)]
+    pub hold_secs: u64,
     /// Writes the table as JSON to this file as well.
     #[arg(long)]
     pub json: Option<PathBuf>,

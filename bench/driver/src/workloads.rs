@@ -51,7 +51,8 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(256)
-        .timeout(Duration::from_secs(300))
+        // A server that stops answering fails the run instead of hanging it.
+        .timeout(Duration::from_secs(if opts.smoke { 20 } else { 300 }))
         .build()?;
     let generator = match (&opts.wrk, opts.smoke) {
         (Some(w), false) => Generator::Wrk(w.clone()),
@@ -178,6 +179,13 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     );
     for n in &bench.notes {
         println!("note: {n}");
+    }
+    if opts.hold_secs > 0 {
+        eprintln!(
+            "shire-bench: holding the servers for {} s (Shire at {})",
+            opts.hold_secs, bench.publisher.base
+        );
+        tokio::time::sleep(Duration::from_secs(opts.hold_secs)).await;
     }
     if let Some(path) = &opts.json {
         std::fs::write(path, serde_json::to_vec_pretty(&bench.rows)?)?;
