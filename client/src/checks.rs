@@ -299,6 +299,7 @@ pub mod fixtures {
             org: Some(OrgName::parse(org).unwrap()),
             role,
             registered_at: "2026-01-01T00:00:00Z".into(),
+            revoked_at: None,
         }
     }
 

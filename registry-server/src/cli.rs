@@ -21,7 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the registry node.
     Serve(ServeArgs),
-    /// Print the node's public key and key id (creating the key if needed).
+    /// Print the node's public key, key id and signed-note verifier key
+    /// (creating the key if needed).
     Key(KeyArgs),
 }
 
@@ -51,9 +52,13 @@ pub struct KeyArgs {
     /// Data folder.
     #[arg(long, default_value = config::DEFAULT_DATA)]
     pub data: PathBuf,
-    /// Print JSON `{"public_key", "key_id"}`.
+    /// Print JSON `{"public_key", "key_id", "origin", "note_key"}`.
     #[arg(long)]
     pub json: bool,
+    /// The origin the note key is for when the node has not settled one yet
+    /// (its first start); default shire.local/<key id prefix>.
+    #[arg(long)]
+    pub origin: Option<String>,
 }
 
 impl ServeArgs {
@@ -82,17 +87,25 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Key(args) => {
             let key = identity::load_or_create_key(&args.data)?;
+            let origin = identity::origin_for_key(&args.data, &key, args.origin.as_deref());
+            if !signed_note::is_key_name_valid(&origin) {
+                anyhow::bail!("origin {origin:?} is not a valid name (no spaces, no '+')");
+            }
+            let note_key = identity::note_key(&origin, &key);
             if args.json {
                 println!(
                     "{}",
                     serde_json::json!({
                         "public_key": key.public().to_string(),
                         "key_id": key.key_id().to_string(),
+                        "origin": origin,
+                        "note_key": note_key,
                     })
                 );
             } else {
                 println!("{}", key.public());
                 println!("key id: {}", key.key_id());
+                println!("note key: {note_key}");
             }
             Ok(())
         }

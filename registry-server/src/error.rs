@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The signing key is registered to another account (403 `key_not_yours`).
     #[error("key {0} is registered to another account")]
     KeyNotYours(String),
+    /// The signing key was revoked (403 `key_revoked`).
+    #[error("{0}")]
+    KeyRevoked(String),
     /// A verifier judging its own organisation's release (403 `own_org`).
     #[error("{0}")]
     OwnOrg(String),
@@ -49,6 +52,9 @@ pub enum ApiError {
     /// No such version (404 `version_not_found`).
     #[error("{0} does not exist")]
     VersionNotFound(String),
+    /// A log tile beyond the current tree (404 `tile_not_found`).
+    #[error("{0}")]
+    TileNotFound(String),
     /// No such route (404 `not_found`).
     #[error("no such endpoint: {0}")]
     NoRoute(String),
@@ -125,6 +131,8 @@ impl ApiError {
             ApiError::WrongOrg(_) => "wrong_org",
             ApiError::KeyNotYours(_) => "key_not_yours",
             ApiError::OwnOrg(_) => "own_org",
+            ApiError::KeyRevoked(_) => "key_revoked",
+            ApiError::TileNotFound(_) => "tile_not_found",
             ApiError::OrgNotFound(_) => "org_not_found",
             ApiError::KeyNotFound(_) => "key_not_found",
             ApiError::BlobNotFound(_) => "blob_not_found",
@@ -173,12 +181,14 @@ impl ResponseError for ApiError {
             | ApiError::NotVerifier(_)
             | ApiError::WrongOrg(_)
             | ApiError::KeyNotYours(_)
-            | ApiError::OwnOrg(_) => StatusCode::FORBIDDEN,
+            | ApiError::OwnOrg(_)
+            | ApiError::KeyRevoked(_) => StatusCode::FORBIDDEN,
             ApiError::OrgNotFound(_)
             | ApiError::KeyNotFound(_)
             | ApiError::BlobNotFound(_)
             | ApiError::PackageNotFound(_)
             | ApiError::VersionNotFound(_)
+            | ApiError::TileNotFound(_)
             | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::OrgExists(_)
             | ApiError::AccountExists(_)

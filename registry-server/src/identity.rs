@@ -63,6 +63,30 @@ pub fn default_origin(key: &KeyPair) -> String {
     format!("shire.local/{}", key.key_id().short())
 }
 
+/// File name of the copy of the node's settled origin (the database holds the
+/// original), readable while the node runs, for `shire-registry key`.
+pub const ORIGIN_FILE: &str = "origin";
+
+/// Keeps `DIR/origin` equal to the settled origin.
+pub fn record_origin(data_dir: &Path, origin: &str) -> Result<()> {
+    let path = data_dir.join(ORIGIN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim_end() == origin => Ok(()),
+        _ => write_secret(data_dir, ORIGIN_FILE, &format!("{origin}\n")),
+    }
+}
+
+/// The origin this data folder's node signs under: the settled one, else
+/// `wanted`, else the default for its key.
+pub fn origin_for_key(data_dir: &Path, key: &KeyPair, wanted: Option<&str>) -> String {
+    match std::fs::read_to_string(data_dir.join(ORIGIN_FILE)) {
+        Ok(text) if !text.trim().is_empty() => text.trim_end().to_string(),
+        _ => wanted
+            .map(str::to_string)
+            .unwrap_or_else(|| default_origin(key)),
+    }
+}
+
 /// The C2SP signed-note verifier key text of the node key under its origin.
 pub fn note_key(origin: &str, key: &KeyPair) -> String {
     signed_note::new_ed25519_verifier_key(origin, key.public().dalek())

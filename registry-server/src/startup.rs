@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             config.origin.as_deref(),
         )
         .context("settling the node's origin")?;
+    identity::record_origin(data, &origin)?;
     let admin_token = identity::bootstrap_admin(&store, data).await?;
 
     let state = AppState {

@@ -131,6 +131,10 @@ pub struct KeyInfo {
     pub role: Role,
     /// When it was registered (RFC 3339).
     pub registered_at: String,
+    /// When it was revoked (RFC 3339), if it was: statements it signs are
+    /// no longer accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
 }
 
 /// `PUT /api/v1/blobs/{digest}` answer.

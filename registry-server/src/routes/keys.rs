@@ -1,4 +1,5 @@
-//! `POST /api/v1/keys`, `GET /api/v1/keys/{key_id}`, `GET /api/v1/verifiers`.
+//! `POST /api/v1/keys`, `GET /api/v1/keys/{key_id}`, `DELETE
+//! /api/v1/keys/{key_id}` (revocation), `GET /api/v1/verifiers`.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -37,6 +38,28 @@ pub async fn show(
         .store
         .key(&id)?
         .ok_or_else(|| ApiError::KeyNotFound(format!("no key {id} is registered here")))?;
+    Ok(HttpResponse::Ok().json(to_key_info(&k, &a)))
+}
+
+/// Revokes a key: by the account it is registered to, or an admin. Logged as a
+/// `KeyRevoked` event; 200 `KeyInfo` with `revoked_at` (also when it already
+/// was revoked, logging nothing again); 404 `key_not_found`; 403
+/// `key_not_yours` for another account's key.
+#[tracing::instrument(skip_all, fields(user = %caller.account().username, key = %id))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<KeyId>,
+) -> Result<HttpResponse, ApiError> {
+    let (rec, new) = state.store.revoke_key(&id, caller.account())?;
+    if new {
+        state.store.durable().await?;
+        tracing::info!("key revoked");
+    }
+    let (k, a) = state
+        .store
+        .key(&rec.key_id)?
+        .ok_or_else(|| ApiError::Internal(format!("revoked key {id} vanished")))?;
     Ok(HttpResponse::Ok().json(to_key_info(&k, &a)))
 }
 

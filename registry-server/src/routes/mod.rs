@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod blobs;
 pub mod health;
 pub mod keys;
+pub mod log;
 pub mod orgs;
 pub mod packages;
 pub mod releases;
@@ -45,7 +46,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/accounts").route(web::post().to(accounts::create)))
         .service(resource("/api/v1/whoami").route(web::get().to(accounts::whoami)))
         .service(resource("/api/v1/keys").route(web::post().to(keys::register)))
-        .service(resource("/api/v1/keys/{key_id}").route(web::get().to(keys::show)))
+        .service(
+            resource("/api/v1/keys/{key_id}")
+                .route(web::get().to(keys::show))
+                .route(web::delete().to(keys::revoke)),
+        )
         .service(resource("/api/v1/verifiers").route(web::get().to(keys::verifiers)))
         .service(resource("/api/v1/blobs/{digest}").route(web::put().to(blobs::upload)))
         .service(resource("/api/v1/releases").route(web::post().to(releases::publish)))
@@ -69,5 +74,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(verdicts::submit)),
         )
         .service(resource("/api/v1/review").route(web::get().to(review::queue)))
-        .service(resource("/api/v1/artifacts/{digest}").route(web::get().to(artifacts::download)));
+        .service(resource("/api/v1/artifacts/{digest}").route(web::get().to(artifacts::download)))
+        .service(resource("/api/v1/log/checkpoint").route(web::get().to(log::checkpoint)))
+        .service(resource("/api/v1/log/entries").route(web::get().to(log::entries)))
+        .service(resource("/api/v1/log/proof/inclusion").route(web::get().to(log::inclusion)))
+        .service(resource("/api/v1/log/proof/consistency").route(web::get().to(log::consistency)))
+        .service(resource("/checkpoint").route(web::get().to(log::checkpoint)))
+        .service(resource("/tile/{tail:.*}").route(web::get().to(log::tile)));
 }

@@ -4,14 +4,15 @@
 
 use crate::error::ApiError;
 use crate::store::records::{AccountRecord, KeyRecord};
-use crate::store::Store;
+use crate::store::{key_revoked, Store};
 use shire_core::dsse::{Envelope, EnvelopeError};
 use shire_core::verify::VerifyError;
 use shire_core::PackageName;
 
 /// The key an envelope must verify under: one it claims, registered to the
-/// calling account. 404 `key_not_found` when no claimed key is registered, 403
-/// `key_not_yours` when the claimed keys belong to other accounts.
+/// calling account and not revoked. 404 `key_not_found` when no claimed key is
+/// registered, 403 `key_not_yours` when the claimed keys belong to other
+/// accounts, 403 `key_revoked` when the caller's claimed keys are all revoked.
 pub fn signing_key(
     store: &Store,
     env: &Envelope,
@@ -24,13 +25,21 @@ pub fn signing_key(
         ));
     }
     let mut others = None;
+    let mut revoked = None;
     for id in &claimed {
         if let Some((k, a)) = store.key(id)? {
             if a.username == caller.username {
-                return Ok(k);
+                if k.revoked_at.is_none() {
+                    return Ok(k);
+                }
+                revoked.get_or_insert(k);
+                continue;
             }
             others.get_or_insert(k.key_id);
         }
+    }
+    if let Some(k) = revoked {
+        return Err(key_revoked(&k));
     }
     match others {
         Some(id) => Err(ApiError::KeyNotYours(id.to_string())),

@@ -216,6 +216,7 @@ impl Store {
                 public_key: key.clone(),
                 account: account.username.clone(),
                 registered_at: at.clone(),
+                revoked_at: None,
             };
             tx.put(T::Keys, id.as_str().as_bytes(), &rec)?;
             log::append(
@@ -242,6 +243,41 @@ impl Store {
             .account(&k.account)?
             .ok_or_else(|| ApiError::Internal(format!("key {id} names a missing account")))?;
         Ok(Some((k, a)))
+    }
+
+    /// Revokes a key (by its own account or an admin) and logs it. Returns the
+    /// record and whether it was revoked now (false: it already was, nothing
+    /// is logged again). A revoked key stays registered to its account, so it
+    /// can never be registered again, and signs nothing more on this node.
+    pub fn revoke_key(
+        &self,
+        id: &KeyId,
+        caller: &AccountRecord,
+    ) -> Result<(KeyRecord, bool), ApiError> {
+        let at = now();
+        self.db.transact(|tx| {
+            let Some(mut rec) = tx.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? else {
+                return abort(ApiError::KeyNotFound(format!(
+                    "no key {id} is registered here"
+                )));
+            };
+            if rec.account != caller.username && caller.role != Role::Admin {
+                return abort(ApiError::KeyNotYours(id.to_string()));
+            }
+            if rec.revoked_at.is_some() {
+                return Ok((rec, false));
+            }
+            rec.revoked_at = Some(at.clone());
+            tx.put(T::Keys, id.as_str().as_bytes(), &rec)?;
+            log::append(
+                tx,
+                &LogEvent::KeyRevoked {
+                    key_id: id.clone(),
+                    at: at.clone(),
+                },
+            )?;
+            Ok((rec, true))
+        })
     }
 
     /// Every key registered to a verifier account.
@@ -304,7 +340,13 @@ impl Store {
         let version = &st.subject.version;
         let key = release_key(name, version);
         let at = now();
+        log::check_entry_size(&LogEvent::Release {
+            envelope: new.envelope.clone(),
+            key_id: new.statement.key().key_id(),
+            at: at.clone(),
+        })?;
         self.db.transact(|tx| {
+            check_not_revoked(tx, &new.statement.key().key_id())?;
             if tx.contains(T::Releases, &key)? {
                 return abort(ApiError::VersionExists(format!("{name}@{version}")));
             }
@@ -386,7 +428,13 @@ impl Store {
         let key = release_key(&st.subject.name, &st.subject.version);
         let key_id = new.statement.key().key_id();
         let at = now();
+        log::check_entry_size(&LogEvent::Verdict {
+            envelope: new.envelope.clone(),
+            key_id: key_id.clone(),
+            at: at.clone(),
+        })?;
         self.db.transact(|tx| {
+            check_not_revoked(tx, &key_id)?;
             let Some(mut rec) = tx.get::<ReleaseRecord>(T::Releases, &key)? else {
                 return abort(ApiError::VersionNotFound(st.subject.to_string()));
             };
@@ -432,6 +480,17 @@ impl Store {
     ) -> Result<ReleaseRecord, ApiError> {
         let key = release_key(name, version);
         let at = now();
+        if let Some(reason) = reason {
+            // The longest entry this yank can make (digest of fixed length).
+            log::check_entry_size(&LogEvent::Yank {
+                name: name.clone(),
+                version: version.clone(),
+                digest: shire_core::Digest::of(b""),
+                reason: reason.to_string(),
+                by: by.to_string(),
+                at: at.clone(),
+            })?;
+        }
         self.db.transact(|tx| {
             let Some(mut rec) = tx.get::<ReleaseRecord>(T::Releases, &key)? else {
                 return abort(ApiError::VersionNotFound(format!("{name}@{version}")));
@@ -478,6 +537,24 @@ impl Store {
             Ok(rec)
         })
     }
+}
+
+/// Refuses, inside a transaction, a statement signed by a key revoked since
+/// the handler looked it up (403 `key_revoked`).
+fn check_not_revoked(tx: &Tx<'_>, id: &KeyId) -> TxResult<()> {
+    match tx.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? {
+        Some(k) if k.revoked_at.is_some() => abort(key_revoked(&k)),
+        _ => Ok(()),
+    }
+}
+
+/// The error for a statement signed by a revoked key.
+pub fn key_revoked(key: &KeyRecord) -> ApiError {
+    ApiError::KeyRevoked(format!(
+        "key {} was revoked at {}; it can no longer sign releases or verdicts",
+        key.key_id,
+        key.revoked_at.as_deref().unwrap_or("an earlier time")
+    ))
 }
 
 /// The exact subject a stored release answers to.

@@ -48,6 +48,9 @@ pub struct KeyRecord {
     pub account: String,
     /// When it was registered (RFC 3339).
     pub registered_at: String,
+    /// When it was revoked (RFC 3339); a revoked key signs nothing more here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
 }
 
 /// A package: the index entry over its releases.
@@ -148,6 +151,7 @@ pub fn to_key_info(key: &KeyRecord, account: &AccountRecord) -> KeyInfo {
         org: account.org.clone(),
         role: account.role,
         registered_at: key.registered_at.clone(),
+        revoked_at: key.revoked_at.clone(),
     }
 }
 

@@ -1,0 +1,189 @@
+//! The transparency log, read-only: `GET /api/v1/log/checkpoint`, `/entries`,
+//! `/proof/inclusion`, `/proof/consistency`, and the C2SP tlog-tiles views
+//! `GET /checkpoint` and `GET /tile/...`.
+//!
+//! Everything is answered for the **durable** log size
+//! ([`crate::store::db::Db::durable_log_size`]): the checkpoint signs that size,
+//! and entries, proofs and tiles never reach past it. An entry whose
+//! transaction is committed but not yet flushed is invisible here until its
+//! group-commit flush completes, which happens before its writer is answered;
+//! so whatever a client is told about (a `log_index`) is already provable, and
+//! a node never signs a tree a crash could take back.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::log::LogView;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::Deserialize;
+use shire_core::wire::{ConsistencyProof, InclusionProof, LogEntries, LogEntry};
+use shire_tlog::{Origin, TileError, TileId};
+
+/// Most entries one `/entries` request returns; a client pages with `start`.
+pub const MAX_ENTRIES_PER_REQUEST: u64 = 1000;
+
+/// Cache header of tiles: their bytes never change for a given path.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// `?start=S&end=E` (end exclusive).
+#[derive(Debug, Deserialize)]
+pub struct EntriesQuery {
+    start: u64,
+    end: u64,
+}
+
+/// `?index=I&size=N`.
+#[derive(Debug, Deserialize)]
+pub struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+/// `?from=M&size=N`.
+#[derive(Debug, Deserialize)]
+pub struct ConsistencyQuery {
+    from: u64,
+    size: u64,
+}
+
+fn bad_query(message: String) -> ApiError {
+    ApiError::bad_request("bad_query", message)
+}
+
+/// The current durable size and a view to read the log at that size.
+fn durable(state: &AppState) -> (u64, LogView<'_>) {
+    (
+        state.store.db.durable_log_size(),
+        LogView::new(&state.store.db),
+    )
+}
+
+/// The signed checkpoint for the durable size (C2SP signed note).
+pub fn current_checkpoint(state: &AppState) -> Result<String, ApiError> {
+    let (size, view) = durable(state);
+    let root = shire_tlog::tree_hash(size, &view)
+        .map_err(|e| ApiError::Internal(format!("log root at size {size}: {e}")))?;
+    let origin = Origin::parse(&state.origin)
+        .map_err(|e| ApiError::Internal(format!("node origin: {e}")))?;
+    Ok(shire_tlog::sign_checkpoint(
+        &origin,
+        size,
+        &root,
+        state.node_key.dalek(),
+    ))
+}
+
+/// `GET /api/v1/log/checkpoint` and `GET /checkpoint`: the latest signed
+/// checkpoint as `text/plain`, never cached.
+pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let note = current_checkpoint(&state)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(note))
+}
+
+/// `GET /api/v1/log/entries?start=S&end=E`: entries `S..E`, at most
+/// [`MAX_ENTRIES_PER_REQUEST`], none at or past the durable size.
+pub async fn entries(
+    state: web::Data<AppState>,
+    q: web::Query<EntriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if q.start > q.end {
+        return Err(bad_query(format!(
+            "start ({}) is after end ({})",
+            q.start, q.end
+        )));
+    }
+    let (size, view) = durable(&state);
+    let end = q
+        .end
+        .min(size)
+        .min(q.start.saturating_add(MAX_ENTRIES_PER_REQUEST));
+    let entries = view
+        .entries(q.start, end)?
+        .into_iter()
+        .map(|(index, bytes)| LogEntry {
+            index,
+            data: B64.encode(bytes),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(LogEntries { entries }))
+}
+
+/// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
+pub async fn inclusion(
+    state: web::Data<AppState>,
+    q: web::Query<InclusionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (current, view) = durable(&state);
+    if q.size > current {
+        return Err(bad_query(format!(
+            "size {} is larger than the log ({current} entries)",
+            q.size
+        )));
+    }
+    if q.index >= q.size {
+        return Err(bad_query(format!(
+            "entry {} is not in a tree of size {}",
+            q.index, q.size
+        )));
+    }
+    let hashes = shire_tlog::inclusion_proof(q.index, q.size, &view)
+        .map_err(|e| ApiError::Internal(format!("inclusion proof: {e}")))?;
+    Ok(HttpResponse::Ok().json(InclusionProof {
+        index: q.index,
+        size: q.size,
+        hashes: hashes.iter().map(|h| h.to_base64()).collect(),
+    }))
+}
+
+/// `GET /api/v1/log/proof/consistency?from=M&size=N`.
+pub async fn consistency(
+    state: web::Data<AppState>,
+    q: web::Query<ConsistencyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (current, view) = durable(&state);
+    if q.size > current {
+        return Err(bad_query(format!(
+            "size {} is larger than the log ({current} entries)",
+            q.size
+        )));
+    }
+    if q.from > q.size {
+        return Err(bad_query(format!(
+            "from ({}) is larger than size ({})",
+            q.from, q.size
+        )));
+    }
+    let hashes = shire_tlog::consistency_proof(q.from, q.size, &view)
+        .map_err(|e| ApiError::Internal(format!("consistency proof: {e}")))?;
+    Ok(HttpResponse::Ok().json(ConsistencyProof {
+        from: q.from,
+        size: q.size,
+        hashes: hashes.iter().map(|h| h.to_base64()).collect(),
+    }))
+}
+
+/// `GET /tile/<L>/<N>[.p/<W>]` and `GET /tile/entries/<N>[.p/<W>]` (C2SP
+/// tlog-tiles): `application/octet-stream`, cacheable forever (a path names
+/// the same bytes for every tree size that contains it); 404 `tile_not_found`
+/// for a tile beyond the durable tree, 400 `bad_path` for a non-canonical path.
+pub async fn tile(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id =
+        TileId::parse(req.path()).map_err(|e| ApiError::bad_request("bad_path", e.to_string()))?;
+    let (size, view) = durable(&state);
+    let bytes = shire_tlog::tile_data(&id, size, &view, &view).map_err(|e| match e {
+        TileError::NotInTree { .. } => ApiError::TileNotFound(e.to_string()),
+        TileError::BadPath(_) | TileError::BadCoordinates => {
+            ApiError::bad_request("bad_path", e.to_string())
+        }
+        other => ApiError::Internal(format!("tile {id}: {other}")),
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/octet-stream"))
+        .insert_header((CACHE_CONTROL, IMMUTABLE))
+        .body(bytes))
+}
