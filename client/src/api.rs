@@ -10,8 +10,9 @@ use serde::Serialize;
 use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
 use shire_core::wire::{
-    AccountInfo, BlobInfo, CreateAccount, CreateOrg, ErrorBody, Health, KeyInfo, OrgInfo,
-    PackageInfo, RegisterKey, ReviewItem, SearchResults, SubmitEnvelope, VersionInfo, YankRequest,
+    AccountInfo, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody, Health,
+    InclusionProof, KeyInfo, LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem,
+    SearchResults, SubmitEnvelope, VersionInfo, YankRequest,
 };
 use shire_core::{Digest, KeyId, PackageName, PublicKey, Version};
 use std::io::Read;
@@ -362,6 +363,40 @@ impl Client {
     /// `GET /api/v1/review` (verifier).
     pub fn review(&self) -> Result<Vec<ReviewItem>, ApiError> {
         self.get_authed("/api/v1/review")
+    }
+
+    /// `GET /api/v1/node`: the node's identity and signed-note verifier key.
+    pub fn node(&self) -> Result<NodeInfo, ApiError> {
+        self.get("/api/v1/node")
+    }
+
+    /// `GET /api/v1/log/checkpoint`: the latest signed checkpoint note, as text.
+    pub fn checkpoint(&self) -> Result<String, ApiError> {
+        let path = "/api/v1/log/checkpoint";
+        let resp = self.send(&format!("GET {path}"), self.http.get(self.url(path)))?;
+        resp.text().map_err(|e| ApiError::Transport {
+            url: self.base.clone(),
+            source: e,
+        })
+    }
+
+    /// `GET /api/v1/log/entries?start=S&end=E`: entries `start..end` (maybe fewer).
+    pub fn log_entries(&self, start: u64, end: u64) -> Result<LogEntries, ApiError> {
+        self.get(&format!("/api/v1/log/entries?start={start}&end={end}"))
+    }
+
+    /// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, ApiError> {
+        self.get(&format!(
+            "/api/v1/log/proof/inclusion?index={index}&size={size}"
+        ))
+    }
+
+    /// `GET /api/v1/log/proof/consistency?from=M&size=N`.
+    pub fn consistency_proof(&self, from: u64, size: u64) -> Result<ConsistencyProof, ApiError> {
+        self.get(&format!(
+            "/api/v1/log/proof/consistency?from={from}&size={size}"
+        ))
     }
 }
 

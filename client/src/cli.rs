@@ -5,6 +5,7 @@
 //! (`PackageName`, `OrgName`, `Version`, `VersionReq`, `KeyId`), so commands never
 //! see a raw string where a checked name belongs.
 
+use crate::transparency::NodeKey;
 use clap::{Args, Parser, Subcommand};
 use shire_core::wire::Role;
 use shire_core::{KeyId, OrgName, PackageName, Version, VersionReq};
@@ -25,6 +26,11 @@ pub struct Cli {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The registry node's key, as a C2SP note verifier key
+    /// (`origin+<key id>+<base64>`, as `shire-registry key` prints it). Without
+    /// it the key the node presents is pinned on first use.
+    #[arg(long, global = true, env = "SHIRE_NODE_KEY", value_name = "KEY")]
+    pub node_key: Option<NodeKey>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -128,6 +134,26 @@ pub enum Command {
         /// The install folder holding shire.lock.
         #[arg(long, default_value = "shire-packages")]
         dir: PathBuf,
+    },
+    /// The registry's transparency log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+/// `shire log ...`.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Download the whole log, recompute its tree, check every statement, and
+    /// report the first bad entry (exit code 1) or the verified size and root.
+    Verify,
+    /// List log entries readably.
+    Show {
+        /// The first entry to show.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Most entries to show.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
     },
 }
 

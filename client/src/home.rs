@@ -8,7 +8,7 @@
 //! | `credentials.toml` | `[tokens]` table: registry URL → API token | 0600 |
 //! | `keys/default.json` | this machine's Ed25519 key pair (`shire_core::KeyPair` secret file) | 0600 |
 //! | `trust.toml` | the client trust policy (`shire_core::policy::TrustPolicy`): trusted verifier keys and the threshold | 0644 |
-//! | `checkpoints/` | reserved: the last verified log checkpoint per registry (transparency log) | |
+//! | `checkpoints/<registry>-<hash>.json` | per registry: the pinned node key and the last verified log checkpoint (`transparency::state`) | 0644 |
 //!
 //! Every file is written whole to a temporary file in the same folder and renamed
 //! into place, so a crash leaves the old file or the new one, never half of one.
@@ -76,7 +76,7 @@ impl Home {
         self.root.join("credentials.toml")
     }
 
-    /// `checkpoints/` (reserved for the transparency log).
+    /// `checkpoints/`: one file per registry (see `transparency::state`).
     pub fn checkpoints_dir(&self) -> PathBuf {
         self.root.join("checkpoints")
     }

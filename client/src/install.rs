@@ -17,11 +17,13 @@ use crate::api::Client;
 use crate::checks::{self, Admission, Checked};
 use crate::lockfile::Pin;
 use crate::resolve::{Candidate, Catalog};
+use crate::transparency::inclusion::{self, LogClaim};
 use anyhow::{anyhow, bail, Context, Result};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits};
 use shire_core::digest::HashingWriter;
 use shire_core::policy::TrustPolicy;
 use shire_core::{Digest, PackageName, Version};
+use shire_tlog::TreeHead;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
@@ -104,6 +106,10 @@ pub struct PlanItem {
     pub direct: bool,
     /// Exact dependencies, as chosen.
     pub dependencies: Vec<Pin>,
+    /// The transparency-log entries this release's admission relies on (its
+    /// release statement and the approvals that counted), checked by
+    /// [`check_logged`] before anything is downloaded.
+    pub log_claims: Vec<LogClaim>,
 }
 
 impl PlanItem {
@@ -155,6 +161,19 @@ pub fn plan_item(
         allow_unverified,
     )?;
     Ok((checked, admission))
+}
+
+/// Checks that every statement the plan relies on is in the registry's log:
+/// each claim's entry is fetched and its inclusion proof checked against the
+/// verified checkpoint `head` (see `transparency::inclusion`).
+pub fn check_logged(client: &Client, plan: &[PlanItem], head: &TreeHead) -> Result<()> {
+    for item in plan {
+        for claim in &item.log_claims {
+            inclusion::prove(client, claim, head)
+                .with_context(|| format!("checking {} in the transparency log", item.release()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Why downloaded bytes were refused.

@@ -11,7 +11,8 @@
 //! Module map: `cli` (arguments), `home` (SHIRE_HOME files), `api` (typed HTTP
 //! client), `checks` (pure verification of registry data), `resolve` (semver
 //! resolution), `lockfile` (`shire.lock`), `install` (download, verify, extract),
-//! `package` (deterministic archives), `trust` (trust file), `output` (tables,
+//! `package` (deterministic archives), `transparency` (node key pin, checkpoints,
+//! inclusion proofs, log replay), `trust` (trust file), `output` (tables,
 //! JSON, progress), `commands` (one module per command group).
 #![deny(missing_docs)]
 
@@ -25,11 +26,14 @@ pub mod lockfile;
 pub mod output;
 pub mod package;
 pub mod resolve;
+pub mod transparency;
 pub mod trust;
 
-use cli::{AdminCommand, Cli, Command, KeyCommand, OrgCommand, TrustCommand, UserCommand};
+use cli::{
+    AdminCommand, Cli, Command, KeyCommand, LogCommand, OrgCommand, TrustCommand, UserCommand,
+};
 use commands::{
-    account, admin, audit, browse, install as install_cmd, key, project, trust as trust_cmd,
+    account, admin, audit, browse, install as install_cmd, key, log, project, trust as trust_cmd,
     verdict, yank, Ctx,
 };
 
@@ -57,7 +61,7 @@ impl Outcome {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let ctx = Ctx::new(&cli.registry, cli.json)?;
+    let ctx = Ctx::new(&cli.registry, cli.json)?.with_node_key(cli.node_key.clone());
     match cli.command {
         Command::Admin(AdminCommand::Org(OrgCommand::Create { org })) => {
             admin::org_create(&ctx, org)
@@ -91,5 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Trust(TrustCommand::Threshold { n }) => trust_cmd::threshold(&ctx, n),
         Command::Trust(TrustCommand::ListRemote) => trust_cmd::list_remote(&ctx),
         Command::Audit { dir } => audit::audit(&ctx, &dir),
+        Command::Log(LogCommand::Verify) => log::verify(&ctx),
+        Command::Log(LogCommand::Show { from, limit }) => log::show(&ctx, from, limit),
     }
 }

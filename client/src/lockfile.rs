@@ -93,6 +93,10 @@ pub struct LockedPackage {
     /// Met the trust policy when installed.
     #[serde(default)]
     pub approved: bool,
+    /// The transparency-log index of its release statement, checked with an
+    /// inclusion proof when installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
 }
 
 /// A whole lockfile.
@@ -193,6 +197,7 @@ mod tests {
 
     fn pkg(name: &str, v: &str, deps: &[&str], direct: bool) -> LockedPackage {
         LockedPackage {
+            log_index: None,
             name: PackageName::parse(name).unwrap(),
             version: Version::parse(v).unwrap(),
             digest: Digest::of(format!("{name}{v}").as_bytes()),

@@ -80,6 +80,18 @@ pub fn progress(len: Option<u64>, message: String) -> ProgressBar {
     pb
 }
 
+/// A count progress bar on stderr (`msg [====> ] 120/1000`), hidden when
+/// stderr is not a terminal.
+pub fn progress_count(len: u64, message: String) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} {eta}")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(message);
+    pb
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

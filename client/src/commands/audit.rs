@@ -122,6 +122,8 @@ pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
         ));
     }
     let client = ctx.client()?;
+    // Refuses a node key other than the pinned one, a rolled-back or forked log.
+    ctx.verified_log(&client)?;
     let policy = ctx.home.load_trust()?;
     let mut findings = Vec::new();
     for p in &lock.packages {
@@ -181,6 +183,7 @@ mod tests {
 
     fn locked(info: &VersionInfo, approved: bool) -> LockedPackage {
         LockedPackage {
+            log_index: None,
             name: PackageName::parse("braintree/crm").unwrap(),
             version: Version::new(1, 0, 0),
             digest: info.digest,

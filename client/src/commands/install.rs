@@ -10,6 +10,7 @@ use crate::home::normalise_registry;
 use crate::install::{self, Expected, PlanItem, RegistryCatalog, Staging};
 use crate::lockfile::{LockedPackage, Lockfile, Pin};
 use crate::resolve;
+use crate::transparency::inclusion::{self, ClaimKind};
 use crate::{output, Outcome};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -66,6 +67,10 @@ pub fn install(ctx: &Ctx, args: &InstallArgs) -> Result<Outcome> {
     } else {
         plan_from_resolution(&client, &policy, old_lock.as_ref(), args)?
     };
+    // Every statement relied on must be in the log under a checkpoint that is
+    // consistent with every checkpoint this client verified before.
+    let log = ctx.verified_log(&client)?;
+    install::check_logged(&client, &plan, &log.head())?;
     for item in &plan {
         if let Some(y) = &item.checked.yanked {
             output::warn(format!(
@@ -105,6 +110,11 @@ pub fn install(ctx: &Ctx, args: &InstallArgs) -> Result<Outcome> {
         &ctx.registry,
         plan.iter()
             .map(|i| LockedPackage {
+                log_index: i
+                    .log_claims
+                    .iter()
+                    .find(|c| c.kind == ClaimKind::Release)
+                    .map(|c| c.index),
                 name: i.name.clone(),
                 version: i.checked.statement.subject.version.clone(),
                 digest: i.digest(),
@@ -194,8 +204,10 @@ fn plan_from_lock(
                 );
             }
         }
+        let log_claims = inclusion::claims(&p.name, &info, &checked, policy)?;
         plan.push(PlanItem {
             name: p.name.clone(),
+            log_claims,
             checked,
             size: info.size,
             admission,
@@ -273,8 +285,10 @@ fn plan_from_resolution(
                 })
             })
             .collect();
+        let log_claims = inclusion::claims(name, &info, &checked, policy)?;
         plan.push(PlanItem {
             name: name.clone(),
+            log_claims,
             checked,
             size: info.size,
             admission,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod browse;
 pub mod install;
 pub mod key;
+pub mod log;
 pub mod project;
 pub mod trust;
 pub mod verdict;
@@ -15,6 +16,7 @@ pub mod yank;
 
 use crate::api::Client;
 use crate::home::{normalise_registry, Home};
+use crate::transparency::{self, NodeKey, VerifiedLog};
 use anyhow::Result;
 
 /// What every command needs: the registry, the output mode and SHIRE_HOME.
@@ -25,6 +27,8 @@ pub struct Ctx {
     pub json: bool,
     /// The client's state folder.
     pub home: Home,
+    /// The node key given with `--node-key` / `SHIRE_NODE_KEY`, if any.
+    pub node_key: Option<NodeKey>,
 }
 
 impl Ctx {
@@ -34,7 +38,20 @@ impl Ctx {
             registry: normalise_registry(registry),
             json,
             home: Home::locate()?,
+            node_key: None,
         })
+    }
+
+    /// The same context trusting `key` as the registry's node key.
+    pub fn with_node_key(mut self, key: Option<NodeKey>) -> Self {
+        self.node_key = key;
+        self
+    }
+
+    /// Fetches and verifies the registry's latest log checkpoint against the
+    /// pinned node key and the checkpoint verified before (see `transparency`).
+    pub fn verified_log(&self, client: &Client) -> Result<VerifiedLog> {
+        transparency::sync(client, &self.home, &self.registry, self.node_key.as_ref())
     }
 
     /// The token to use: `SHIRE_TOKEN` when set, else the one stored by `shire login`.
