@@ -11,7 +11,7 @@
 
 use super::node_key::NodeKey;
 use super::state::{self, LogState};
-use crate::api::Client;
+use crate::api::{ApiError, Client};
 use crate::home::Home;
 use crate::output;
 use anyhow::{Context, Result};
@@ -208,9 +208,21 @@ pub fn sync(
     let new = checkpoint.tree_head();
     let proof = match CheckpointTracker::new(held_head).proof_needed(&new) {
         Some((from, size)) => {
-            let p = client.consistency_proof(from, size).with_context(|| {
-                format!("fetching a consistency proof from {from} to {size} entries")
-            })?;
+            let p = match client.consistency_proof(from, size) {
+                Ok(p) => p,
+                // The node signed a tree it cannot show to extend the one held.
+                Err(e @ (ApiError::Server { .. } | ApiError::Status { .. })) => {
+                    return Err(LogError::Fork(format!(
+                        "the registry cannot prove that its checkpoint of size {size} extends the one of size {from} verified before ({e})"
+                    ))
+                    .into())
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("fetching a consistency proof from {from} to {size} entries")
+                    })
+                }
+            };
             decode_proof(from, size, p.from, p.size, &p.hashes)?
         }
         None => Vec::new(),
