@@ -4,6 +4,8 @@
 
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/log_tests.rs"]
+mod log_tests;
 
 use helpers::{verdict, Actor, Release, TestApp};
 use shire_core::archive::testing::Item;
@@ -965,6 +967,18 @@ async fn the_binary_prints_its_contract_and_survives_kill_9() {
     assert!(k["public_key"].as_str().unwrap().starts_with("ed25519:"));
     assert_eq!(k["public_key"], node["public_key"]);
     assert_eq!(k["key_id"], node["key_id"]);
+    assert_eq!(k["note_key"], node["note_key"]);
+    assert_eq!(k["origin"], node["origin"]);
+    let text = Command::new(env!("CARGO_BIN_EXE_shire-registry"))
+        .args(["key", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains(&format!("note key: {}", node["note_key"].as_str().unwrap())),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -1107,6 +1121,22 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     let stored = helpers::check_consistency(&store);
     for a in &acked {
         assert!(stored.contains(a), "acknowledged {a} was lost");
+    }
+    // The log: one entry per event (the organisation, the key, each stored
+    // release), and the stored tree is the one the entries make.
+    {
+        use shire_registry::store::log::{self, LogView};
+        use shire_tlog::EntryStore as _;
+        let size = log::size(&store.db).unwrap();
+        assert_eq!(size, 2 + stored.len() as u64, "one log entry per event");
+        let view = LogView::new(&store.db);
+        let entries = view.read_entries(0, size).unwrap();
+        let recomputed = shire_tlog::MemoryLog::from_entries(&entries).unwrap();
+        assert_eq!(
+            shire_tlog::tree_hash(size, &view).unwrap(),
+            recomputed.root().unwrap(),
+            "stored root equals the root recomputed from the entries"
+        );
     }
     drop(store);
     drop(_flusher);

@@ -105,6 +105,83 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Stops the node (gracefully), leaving its data folder for inspection.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.unwrap();
+        }
+    }
+
+    /// Starts a stopped node again on its data folder; the error if it refuses.
+    pub async fn try_start(&mut self) -> anyhow::Result<()> {
+        let server = shire_registry::start(self.config.clone()).await?;
+        self.url = server.url();
+        self.server = Some(server);
+        Ok(())
+    }
+
+    /// Opens the stopped node's sled database directly (as an attacker with
+    /// the disk would).
+    pub fn open_raw_db(&self) -> sled::Db {
+        sled::open(self.dir.path().join("db")).unwrap()
+    }
+
+    /// The node's checkpoint, opened with its key and origin from `/api/v1/node`.
+    pub async fn checkpoint(&self) -> shire_tlog::Checkpoint {
+        let node = self.get("/api/v1/node").await;
+        let node = node.ok(200);
+        let key = shire_core::PublicKey::parse(node["public_key"].as_str().unwrap()).unwrap();
+        let origin = shire_tlog::Origin::parse(node["origin"].as_str().unwrap()).unwrap();
+        let text = self.get("/api/v1/log/checkpoint").await;
+        let Value::String(note) = text.body else {
+            panic!("checkpoint is text: {}", text.body)
+        };
+        shire_tlog::open_checkpoint(&note, &origin, key.dalek()).unwrap()
+    }
+
+    /// Entries `start..end` as served, decoded from base64, checking indexes.
+    pub async fn log_entries(&self, start: u64, end: u64) -> Vec<Vec<u8>> {
+        use base64::Engine as _;
+        let a = self
+            .get(&format!("/api/v1/log/entries?start={start}&end={end}"))
+            .await;
+        let body = a.ok(200);
+        let entries = body["entries"].as_array().unwrap();
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                assert_eq!(e["index"].as_u64().unwrap(), start + i as u64);
+                base64::engine::general_purpose::STANDARD
+                    .decode(e["data"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    /// Hashes of a proof answer.
+    pub fn proof_hashes(body: &Value) -> Vec<shire_tlog::Hash> {
+        body["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| shire_tlog::Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Raw bytes and headers of a GET.
+    pub async fn get_bytes(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.bytes().await.unwrap().to_vec())
+    }
+
     /// Everything stored: every sled entry and every blob file.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let store = self.server.as_ref().unwrap().store();
