@@ -15,14 +15,6 @@ pub enum Figure {
 }
 
 impl Figure {
-    /// From a result: a value, or the error's message.
-    pub fn from_result(r: anyhow::Result<f64>) -> Self {
-        match r {
-            Ok(v) => Figure::Value(v),
-            Err(e) => Figure::Failed(format!("{e:#}")),
-        }
-    }
-
     fn value(&self) -> Option<f64> {
         match self {
             Figure::Value(v) => Some(*v),

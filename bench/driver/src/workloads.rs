@@ -212,19 +212,6 @@ fn open_up(dir: &Path) -> Result<()> {
         .with_context(|| format!("chmod {}", dir.display()))
 }
 
-/// Runs `f` `runs` times and returns the median of its figures.
-async fn median_of<F, Fut>(runs: usize, mut f: F) -> Result<f64>
-where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = Result<f64>>,
-{
-    let mut figures = Vec::new();
-    for i in 0..runs.max(1) {
-        figures.push(f(i).await?);
-    }
-    load::median(figures).context("no run")
-}
-
 /// The state of another server: absent, failed to start, or its handle.
 fn other_state<T>(server: &Option<Result<T>>) -> Option<Result<&T, String>> {
     match server {
@@ -289,49 +276,66 @@ impl Bench {
         other_state(&self.verdaccio).map(|r| r.map(|(_, u)| u.clone()))
     }
 
-    async fn other_load(
+    /// Loads each URL in turn, run after run (Shire, other, Shire, other, ...),
+    /// so that background load on a shared machine falls on all alike; returns
+    /// the median of each URL's runs, in MiB/s when `bytes`, else requests/s.
+    /// `None` targets are not run; `Err` targets keep their error.
+    async fn interleaved(
         &self,
-        base: Option<Result<String, String>>,
-        path: &str,
+        targets: Vec<Option<Result<String, String>>>,
         bytes: bool,
-    ) -> Figure {
-        match base {
-            None => Figure::NotRun,
-            Some(Err(e)) => Figure::Failed(e),
-            Some(Ok(base)) => {
-                let url = format!("{base}{path}");
-                Figure::from_result(self.get_load(&url).await.map(|t| {
-                    if bytes {
+    ) -> Vec<Figure> {
+        let mut state: Vec<Option<Result<Vec<f64>, String>>> = Vec::new();
+        for t in &targets {
+            state.push(match t {
+                None => None,
+                Some(Err(e)) => Some(Err(e.clone())),
+                Some(Ok(url)) => Some(self.warm_up(url).await.map(|()| Vec::new())),
+            });
+        }
+        for _ in 0..self.scale.runs {
+            for (t, st) in targets.iter().zip(state.iter_mut()) {
+                let (Some(Ok(url)), Some(Ok(figures))) = (t, st.as_mut()) else {
+                    continue;
+                };
+                let run = self
+                    .generator
+                    .get(url, self.scale.connections, self.scale.load_duration)
+                    .await;
+                match run {
+                    Ok(t) => figures.push(if bytes {
                         t.bytes_per_s / MIB
                     } else {
                         t.requests_per_s
-                    }
-                }))
+                    }),
+                    Err(e) => *st = Some(Err(format!("{e:#}"))),
+                }
             }
         }
+        state
+            .into_iter()
+            .map(|st| match st {
+                None => Figure::NotRun,
+                Some(Err(e)) => Figure::Failed(e),
+                Some(Ok(figures)) => load::median(figures)
+                    .map(Figure::Value)
+                    .unwrap_or_else(|| Figure::Failed("no run".into())),
+            })
+            .collect()
     }
 
-    async fn get_load(&self, url: &str) -> Result<load::Throughput> {
-        // One warm-up request, then the timed runs.
-        let resp = self.http.get(url).send().await?;
+    async fn warm_up(&self, url: &str) -> Result<(), String> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
         if !resp.status().is_success() {
-            bail!("GET {url}: {}", resp.status());
+            return Err(format!("GET {url}: {}", resp.status()));
         }
-        let _ = resp.bytes().await?;
-        let mut runs = Vec::new();
-        for _ in 0..self.scale.runs {
-            runs.push(
-                self.generator
-                    .get(url, self.scale.connections, self.scale.load_duration)
-                    .await?,
-            );
-        }
-        let rps = load::median(runs.iter().map(|t| t.requests_per_s).collect());
-        let bps = load::median(runs.iter().map(|t| t.bytes_per_s).collect());
-        Ok(load::Throughput {
-            requests_per_s: rps.unwrap_or(0.0),
-            bytes_per_s: bps.unwrap_or(0.0),
-        })
+        resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+        Ok(())
     }
 
     /// Workload 1: download of a 10 MiB artifact, Shire vs nginx serving the same bytes.
@@ -348,15 +352,15 @@ impl Bench {
         std::fs::write(www.join("artifact.tar.gz"), &release.archive)?;
         let mib = release.archive.len() as f64 / MIB;
         let shire = match self.publisher.publish(&release).await {
-            Ok(()) => {
-                let url = shire::artifact_url(&self.publisher.base, &release.digest);
-                Figure::from_result(self.get_load(&url).await.map(|t| t.bytes_per_s / MIB))
-            }
-            Err(e) => Figure::Failed(format!("{e:#}")),
+            Ok(()) => Ok(shire::artifact_url(&self.publisher.base, &release.digest)),
+            Err(e) => Err(format!("{e:#}")),
         };
-        let other = self
-            .other_load(self.nginx_base(), "/artifact.tar.gz", true)
-            .await;
+        let nginx = self
+            .nginx_base()
+            .map(|r| r.map(|b| format!("{b}/artifact.tar.gz")));
+        let mut figures = self.interleaved(vec![Some(shire), nginx], true).await;
+        let other = figures.pop().unwrap_or(Figure::NotRun);
+        let shire = figures.pop().unwrap_or(Figure::NotRun);
         self.rows.push(Row {
             work: format!("download {mib:.0} MiB artifact (MiB/s)"),
             shire,
@@ -379,17 +383,14 @@ impl Bench {
         let payload = fixtures::random_bytes(10 * 1024, 2);
         let release = self.publisher.release(manifest, &payload, false)?;
         let shire = match self.publisher.publish(&release).await {
-            Ok(()) => {
-                let url = shire::package_url(&self.publisher.base, "meta");
-                Figure::from_result(self.get_load(&url).await.map(|t| t.requests_per_s))
-            }
-            Err(e) => Figure::Failed(format!("{e:#}")),
+            Ok(()) => Ok(shire::package_url(&self.publisher.base, "meta")),
+            Err(e) => Err(format!("{e:#}")),
         };
         let doc = serde_json::json!({ "pad": "x".repeat(4096 - 12) });
         std::fs::write(www.join("meta.json"), serde_json::to_vec(&doc)?)?;
         let nginx = self
-            .other_load(self.nginx_base(), "/meta.json", false)
-            .await;
+            .nginx_base()
+            .map(|r| r.map(|b| format!("{b}/meta.json")));
         let npm = match self.npm_user() {
             Some(Ok(user)) => {
                 let doc = verdaccio::publish_doc(
@@ -401,15 +402,17 @@ impl Bench {
                     &user.base,
                 )?;
                 match user.publish(&doc).await {
-                    Ok(()) => Some(Ok(user.base.clone())),
+                    Ok(()) => Some(Ok(verdaccio::package_url(&user.base, "meta"))),
                     Err(e) => Some(Err(format!("{e:#}"))),
                 }
             }
             Some(Err(e)) => Some(Err(e)),
             None => None,
         };
-        let path = verdaccio::package_url("", "meta");
-        let verdaccio = self.other_load(npm, &path, false).await;
+        let mut figures = self.interleaved(vec![Some(shire), nginx, npm], false).await;
+        let verdaccio = figures.pop().unwrap_or(Figure::NotRun);
+        let nginx = figures.pop().unwrap_or(Figure::NotRun);
+        let shire = figures.pop().unwrap_or(Figure::NotRun);
         self.rows.push(Row {
             work: "package metadata GET (req/s)".into(),
             shire: shire.clone(),
@@ -427,69 +430,61 @@ impl Bench {
         Ok(())
     }
 
-    /// Workload 3: publishing 10 KiB signed artifacts from concurrent clients.
-    /// Also notes the CPU time each publish cost the server and this driver.
+    /// Workload 3: publishing 10 KiB signed artifacts from concurrent clients,
+    /// Shire and Verdaccio runs alternating. Also notes the CPU time each
+    /// publish cost the server and this driver.
     async fn publish(&mut self) {
         let scale = self.scale.clone();
         let payload = fixtures::random_bytes(10 * 1024, 3);
-        let publisher = self.publisher.clone();
         let shire_pid = self.shire.as_ref().map(|s| s.pid()).unwrap_or(0);
-        let count = Arc::new(AtomicUsize::new(0));
-        let cpu = CpuMeter::start(shire_pid);
-        let shire = Figure::from_result(
-            median_of(scale.runs, |run| {
-                let count = count.clone();
-                let publisher = publisher.clone();
-                let (scale, payload) = (scale.clone(), payload.clone());
-                async move {
-                    let (rate, done) = shire_publish_run(&publisher, &scale, run, payload).await?;
-                    count.fetch_add(done, Ordering::Relaxed);
-                    Ok(rate)
-                }
-            })
-            .await,
-        );
-        if let Some(note) = cpu.note("Shire", "publish", count.load(Ordering::Relaxed)) {
-            self.notes.push(note);
-        }
-        let other = match self.npm_user() {
-            None => Figure::NotRun,
-            Some(Err(e)) => Figure::Failed(e),
-            Some(Ok(user)) => {
-                let pid = match &self.verdaccio {
-                    Some(Ok((v, _))) => v.pid(),
-                    _ => 0,
-                };
-                let count = Arc::new(AtomicUsize::new(0));
-                let cpu = CpuMeter::start(pid);
-                let figure = Figure::from_result(
-                    median_of(scale.runs, |run| {
-                        let count = count.clone();
-                        let user = user.clone();
-                        let (scale, payload) = (scale.clone(), payload.clone());
-                        async move {
-                            let (rate, done) = npm_publish_run(&user, &scale, run, payload).await?;
-                            count.fetch_add(done, Ordering::Relaxed);
-                            Ok(rate)
-                        }
-                    })
-                    .await,
-                );
-                if let Some(note) = cpu.note("Verdaccio", "publish", count.load(Ordering::Relaxed))
-                {
-                    self.notes.push(note);
-                }
-                figure
-            }
+        let npm = self.npm_user();
+        let npm_pid = match &self.verdaccio {
+            Some(Ok((v, _))) => v.pid(),
+            _ => 0,
         };
+        let mut shire: Result<Vec<f64>, String> = Ok(Vec::new());
+        let mut other: Option<Result<Vec<f64>, String>> = npm
+            .as_ref()
+            .map(|r| r.as_ref().map(|_| Vec::new()).map_err(|e| e.clone()));
+        let (mut shire_cpu, mut npm_cpu) = (CpuTotals::default(), CpuTotals::default());
+        for run in 0..scale.runs.max(1) {
+            if let Ok(rates) = &mut shire {
+                let meter = CpuMeter::start(shire_pid);
+                match shire_publish_run(&self.publisher, &scale, run, payload.clone()).await {
+                    Ok((rate, done)) => {
+                        rates.push(rate);
+                        shire_cpu.add(&meter, done);
+                    }
+                    Err(e) => shire = Err(format!("{e:#}")),
+                }
+            }
+            if let (Some(Ok(user)), Some(Ok(rates))) = (&npm, &mut other) {
+                let meter = CpuMeter::start(npm_pid);
+                match npm_publish_run(user, &scale, run, payload.clone()).await {
+                    Ok((rate, done)) => {
+                        rates.push(rate);
+                        npm_cpu.add(&meter, done);
+                    }
+                    Err(e) => other = Some(Err(format!("{e:#}"))),
+                }
+            }
+        }
+        let figure = |r: Result<Vec<f64>, String>| match r {
+            Ok(v) => load::median(v)
+                .map(Figure::Value)
+                .unwrap_or_else(|| Figure::Failed("no run".into())),
+            Err(e) => Figure::Failed(e),
+        };
+        self.notes.extend(shire_cpu.note("Shire"));
+        self.notes.extend(npm_cpu.note("Verdaccio"));
         self.rows.push(Row {
             work: format!(
                 "publish 10 KiB signed, {} clients (publishes/s)",
                 scale.publishers
             ),
-            shire,
+            shire: figure(shire),
             other_name: "Verdaccio (JWT)",
-            other,
+            other: other.map(figure).unwrap_or(Figure::NotRun),
             target: Target::RatioAtLeast(10.0),
         });
     }
@@ -750,7 +745,7 @@ impl Bench {
     }
 }
 
-/// CPU time used by a server and by this driver over some operations.
+/// CPU time used by a server and by this driver at the start of a run.
 struct CpuMeter {
     pid: u32,
     server: Option<f64>,
@@ -765,19 +760,39 @@ impl CpuMeter {
             driver: procfs::cpu_seconds(std::process::id()),
         }
     }
+}
 
-    /// `"<who>: N <op>s, server CPU X ms each, driver CPU Y ms each"`.
-    fn note(&self, who: &str, op: &str, count: usize) -> Option<String> {
-        if count == 0 {
+/// CPU seconds summed over runs, and the publishes they covered.
+#[derive(Default)]
+struct CpuTotals {
+    server: f64,
+    driver: f64,
+    count: usize,
+}
+
+impl CpuTotals {
+    fn add(&mut self, start: &CpuMeter, count: usize) {
+        let server = procfs::cpu_seconds(start.pid).zip(start.server);
+        let driver = procfs::cpu_seconds(std::process::id()).zip(start.driver);
+        if let (Some((s1, s0)), Some((d1, d0))) = (server, driver) {
+            self.server += s1 - s0;
+            self.driver += d1 - d0;
+            self.count += count;
+        }
+    }
+
+    /// `"<who>: N publishes timed; server CPU X ms per publish, ..."`.
+    fn note(&self, who: &str) -> Option<String> {
+        if self.count == 0 {
             return None;
         }
-        let server = procfs::cpu_seconds(self.pid)? - self.server?;
-        let driver = procfs::cpu_seconds(std::process::id())? - self.driver?;
-        let each = |s: f64| s * 1000.0 / count as f64;
+        let each = |s: f64| s * 1000.0 / self.count as f64;
         Some(format!(
-            "{who}: {count} {op}es timed; server CPU {:.2} ms per {op}, load-generator CPU {:.2} ms",
-            each(server),
-            each(driver)
+            "{who}: {} publishes timed; server CPU {:.2} ms per publish, load-generator CPU \
+             {:.2} ms",
+            self.count,
+            each(self.server),
+            each(self.driver)
         ))
     }
 }
