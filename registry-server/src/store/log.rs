@@ -329,6 +329,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_durable_size_counts_only_flushed_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, flusher) = Db::open(&dir.path().join("db")).unwrap();
+        let task = tokio::spawn(flusher.run());
+        db.transact(|tx| append(tx, &org_event("a"))).unwrap();
+        // Committed, not yet flushed on our behalf: not served, not signed.
+        assert_eq!((size(&db).unwrap(), db.durable_log_size()), (1, 0));
+        db.durable().await.unwrap();
+        assert_eq!(db.durable_log_size(), 1);
+        db.transact(|tx| append(tx, &org_event("b"))).unwrap();
+        assert_eq!(db.durable_log_size(), 1);
+        db.durable().await.unwrap();
+        assert_eq!(db.durable_log_size(), 2);
+        drop(db);
+        task.await.unwrap();
+        // Reopened: what is on disk is durable.
+        let (db, _flusher) = Db::open(&dir.path().join("db")).unwrap();
+        assert_eq!(db.durable_log_size(), 2);
+    }
+
     #[test]
     fn oversized_entries_are_refused_and_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();

@@ -467,3 +467,43 @@ async fn an_entry_altered_on_disk_is_served_altered_but_the_root_does_not_follow
         after.root()
     );
 }
+
+/// Group commit: whatever index a concurrent publish is acknowledged with is
+/// already inside the checkpoint served right after, with a proof.
+#[tokio::test]
+async fn every_acknowledged_log_index_is_in_the_next_checkpoint() {
+    let c = club().await;
+    let releases: Vec<Release> = (0..12)
+        .map(|i| Release::new(&format!("braintree/app{i}"), "1.0.0"))
+        .collect();
+    for r in &releases {
+        c.app
+            .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+            .await
+            .ok(201);
+    }
+    let checks = releases.iter().map(|r| async {
+        let a = c.app.submit(&c.bt.token, r.sign(&c.bt.key)).await;
+        let index = a.ok(201)["log_index"].as_u64().unwrap();
+        let cp = c.app.checkpoint().await;
+        assert!(index < cp.size(), "entry {index} outside {}", cp.size());
+        let p = c
+            .app
+            .get(&format!(
+                "/api/v1/log/proof/inclusion?index={index}&size={}",
+                cp.size()
+            ))
+            .await;
+        let entry = c.app.log_entries(index, index + 1).await.remove(0);
+        verify_inclusion(
+            &TestApp::proof_hashes(p.ok(200)),
+            index,
+            cp.size(),
+            &cp.root(),
+            &leaf_hash(&entry),
+        )
+        .unwrap();
+    });
+    futures_util::future::join_all(checks).await;
+    check_all_proofs(&c.app).await;
+}
