@@ -1,6 +1,7 @@
 //! Command-line interface: `shire-registry serve` and `shire-registry key`.
 
 use crate::config::{self, Config};
+use crate::federation::config::FileConfig;
 use crate::identity;
 use crate::startup;
 use anyhow::{Context, Result};
@@ -24,26 +25,34 @@ pub enum Command {
     /// Print the node's public key, key id and signed-note verifier key
     /// (creating the key if needed).
     Key(KeyArgs),
+    /// One pass over every peer of `--config FILE`, then exit: 0 when every
+    /// peer is in sync, 1 naming the peers that failed (the node must not be
+    /// running on the same data folder).
+    Sync(ServeArgs),
 }
 
 /// `serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Data folder (database, blobs, node key, admin token).
-    #[arg(long, default_value = config::DEFAULT_DATA)]
-    pub data: PathBuf,
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = config::DEFAULT_LISTEN)]
-    pub listen: String,
+    /// Configuration file (TOML: node options and `[[peer]]` tables, see
+    /// docs/federation.md); flags given here win over it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data folder (database, blobs, node key, admin token) [default: ./shire-data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:7878].
+    #[arg(long)]
+    pub listen: Option<String>,
     /// The node's origin name (first start only; default shire.local/<key id prefix>).
     #[arg(long)]
     pub origin: Option<String>,
     /// Largest artifact upload in bytes.
     #[arg(long, default_value_t = config::DEFAULT_MAX_UPLOAD)]
     pub max_upload: u64,
-    /// Distinct verifier keys whose approvals make a release approved.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub threshold: u32,
+    /// Distinct verifier keys whose approvals make a release approved [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threshold: Option<u32>,
 }
 
 /// `key` flags.
@@ -62,15 +71,44 @@ pub struct KeyArgs {
 }
 
 impl ServeArgs {
-    /// The configuration these flags describe.
+    /// The configuration these flags describe (no file read).
     pub fn config(&self) -> Config {
+        self.merge(&FileConfig::default())
+    }
+
+    /// Flags over a configuration file's node options (flags win).
+    pub fn merge(&self, file: &FileConfig) -> Config {
+        let data = self
+            .data
+            .clone()
+            .or_else(|| file.data.clone())
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA));
         Config {
-            listen: self.listen.clone(),
-            origin: self.origin.clone(),
+            listen: self
+                .listen
+                .clone()
+                .or_else(|| file.listen.clone())
+                .unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
+            origin: self.origin.clone().or_else(|| file.origin.clone()),
             max_upload: self.max_upload,
-            threshold: self.threshold,
-            ..Config::new(self.data.clone())
+            threshold: self.threshold.or(file.threshold).unwrap_or(1).max(1),
+            ..Config::new(data)
         }
+    }
+
+    /// The configuration of flags and `--config FILE` with its peers.
+    pub fn resolve(&self) -> Result<Config> {
+        let Some(path) = &self.config else {
+            return Ok(self.config());
+        };
+        let file = FileConfig::load(path)?;
+        let federation = file
+            .federation()
+            .with_context(|| format!("in {}", path.display()))?;
+        Ok(Config {
+            federation: Some(federation),
+            ..self.merge(&file)
+        })
     }
 }
 
@@ -83,7 +121,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            rt.block_on(startup::serve(args.config()))
+            rt.block_on(startup::serve(args.resolve()?))
+        }
+        Command::Sync(args) => {
+            init_tracing();
+            if args.config.is_none() {
+                anyhow::bail!("sync needs --config FILE naming the peers");
+            }
+            let config = args.resolve()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let statuses = rt.block_on(crate::federation::sync_command(config))?;
+            crate::federation::report_sync(&statuses)
         }
         Command::Key(args) => {
             let key = identity::load_or_create_key(&args.data)?;

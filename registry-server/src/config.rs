@@ -29,6 +29,8 @@ pub struct Config {
     pub archive_limits: ArchiveLimits,
     /// HTTP worker threads (None: one per core).
     pub workers: Option<usize>,
+    /// Peers to follow (`--config FILE`; None: none).
+    pub federation: Option<crate::federation::config::FederationConfig>,
 }
 
 impl Config {
@@ -42,6 +44,7 @@ impl Config {
             threshold: 1,
             archive_limits: ArchiveLimits::default(),
             workers: None,
+            federation: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod federation;
 pub mod identity;
 pub mod routes;
 pub mod startup;

@@ -27,6 +27,7 @@ pub struct RunningServer {
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     flusher: JoinHandle<()>,
+    followers: crate::federation::Followers,
 }
 
 impl RunningServer {
@@ -46,10 +47,13 @@ impl RunningServer {
             store,
             server,
             flusher,
+            followers,
             ..
         } = self;
         drop(store);
-        server.await.context("server task")??;
+        let served = server.await.context("server task");
+        followers.stop().await;
+        served??;
         flusher.await.context("flusher task")?;
         Ok(())
     }
@@ -83,10 +87,24 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     identity::record_origin(data, &origin)?;
     let admin_token = identity::bootstrap_admin(&store, data).await?;
 
+    let node_key = Arc::new(node_key);
+    let federation = match config.federation.clone() {
+        Some(f) => Some(Arc::new(crate::federation::Federation::new(
+            store.clone(),
+            origin.clone(),
+            node_key.clone(),
+            config.threshold.max(1),
+            config.archive_limits,
+            config.max_upload,
+            f,
+        )?)),
+        None => None,
+    };
     let state = AppState {
+        federation: federation.clone(),
         store: store.clone(),
         origin: origin.clone(),
-        node_key: Arc::new(node_key),
+        node_key,
         max_upload: config.max_upload,
         threshold: config.threshold.max(1),
         archive_limits: config.archive_limits,
@@ -113,7 +131,11 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let handle = server.handle();
     let server = tokio::spawn(server);
     tracing::info!(%addr, %origin, "shire-registry started");
+    let followers = federation
+        .map(crate::federation::Followers::start)
+        .unwrap_or_default();
     Ok(RunningServer {
+        followers,
         addr,
         admin_token,
         origin,

@@ -20,4 +20,6 @@ pub struct AppState {
     pub threshold: u32,
     /// Archive bounds applied at publish.
     pub archive_limits: ArchiveLimits,
+    /// Followed peers and their status (None: the node follows no one).
+    pub federation: Option<Arc<crate::federation::Federation>>,
 }

@@ -408,3 +408,82 @@ pub struct ConsistencyProof {
     /// The proof, base64 hashes.
     pub hashes: Vec<String>,
 }
+
+/// How a followed peer is doing (`GET /api/v1/peers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerHealth {
+    /// Not tried yet since the node started.
+    Starting,
+    /// The last pass verified and mirrored everything the peer showed.
+    Ok,
+    /// The peer could not be reached (or answered with a server error);
+    /// retried with capped exponential backoff.
+    Retrying,
+    /// The peer served something that fails a check (bad signature,
+    /// inconsistent checkpoint, changed artifact, organisation it is not home
+    /// of): no longer followed until the node restarts.
+    Stopped,
+}
+
+impl fmt::Display for PeerHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PeerHealth::Starting => "starting",
+            PeerHealth::Ok => "ok",
+            PeerHealth::Retrying => "retrying",
+            PeerHealth::Stopped => "stopped",
+        })
+    }
+}
+
+/// One followed peer and its progress (`GET /api/v1/peers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// The peer's name in the node's configuration.
+    pub name: String,
+    /// Where it is fetched from.
+    pub url: String,
+    /// The origin whose log is followed (the peer itself, or the origin it relays).
+    pub origin: String,
+    /// Set when `url` is a relay re-serving `origin`'s log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Whether this node cosigns the origin's checkpoints.
+    #[serde(default)]
+    pub witness: bool,
+    /// Health.
+    pub status: PeerHealth,
+    /// Size of the last origin checkpoint verified and fully mirrored.
+    pub checkpoint_size: u64,
+    /// Its root hash (base64), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_root: Option<String>,
+    /// Entries of the origin's log mirrored here.
+    pub mirrored: u64,
+    /// Entries the latest checkpoint seen from the peer holds beyond `mirrored`.
+    pub entries_behind: u64,
+    /// The last failure, if the last pass failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When a pass last succeeded (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<String>,
+    /// Failed passes in a row.
+    #[serde(default)]
+    pub failures: u32,
+}
+
+/// One origin whose log a node mirrors and re-serves (`GET /api/v1/mirrors`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorInfo {
+    /// The origin (first line of its checkpoints).
+    pub origin: String,
+    /// Entries mirrored.
+    pub size: u64,
+    /// Size of the origin checkpoint served at `.../log/checkpoint`.
+    pub checkpoint_size: u64,
+    /// Witness names whose cosignatures that checkpoint carries here.
+    #[serde(default)]
+    pub cosigned_by: Vec<String>,
+}

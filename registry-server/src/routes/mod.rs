@@ -8,8 +8,10 @@ pub mod blobs;
 pub mod health;
 pub mod keys;
 pub mod log;
+pub mod mirrors;
 pub mod orgs;
 pub mod packages;
+pub mod peers;
 pub mod releases;
 pub mod review;
 pub mod search;
@@ -75,6 +77,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/v1/review").route(web::get().to(review::queue)))
         .service(resource("/api/v1/artifacts/{digest}").route(web::get().to(artifacts::download)))
+        .service(resource("/api/v1/peers").route(web::get().to(peers::list)))
+        .service(resource("/api/v1/mirrors").route(web::get().to(mirrors::list)))
+        .service(
+            resource("/api/v1/mirrors/{origin:.+}/log/checkpoint")
+                .route(web::get().to(mirrors::checkpoint)),
+        )
+        .service(
+            resource("/api/v1/mirrors/{origin:.+}/log/entries")
+                .route(web::get().to(mirrors::entries)),
+        )
+        .service(
+            resource("/api/v1/mirrors/{origin:.+}/log/proof/inclusion")
+                .route(web::get().to(mirrors::inclusion)),
+        )
+        .service(
+            resource("/api/v1/mirrors/{origin:.+}/log/proof/consistency")
+                .route(web::get().to(mirrors::consistency)),
+        )
         .service(resource("/api/v1/log/checkpoint").route(web::get().to(log::checkpoint)))
         .service(resource("/api/v1/log/entries").route(web::get().to(log::entries)))
         .service(resource("/api/v1/log/proof/inclusion").route(web::get().to(log::inclusion)))

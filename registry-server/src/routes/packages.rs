@@ -33,12 +33,24 @@ pub fn load_release(
 
 /// The wire form of a stored release.
 pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, ApiError> {
-    let (key, account) = state.store.key(&r.publisher_key)?.ok_or_else(|| {
+    let missing = || {
         ApiError::Internal(format!(
             "release {}@{} names a missing key",
             r.name, r.version
         ))
-    })?;
+    };
+    let publisher_key = match &r.origin {
+        // Mirrored: the key as the origin's log registered it.
+        Some(origin) => {
+            crate::federation::apply::mirror_key(&state.store.db, origin, &r.publisher_key)?
+                .map(|k| k.key_info())
+                .ok_or_else(missing)?
+        }
+        None => {
+            let (key, account) = state.store.key(&r.publisher_key)?.ok_or_else(missing)?;
+            to_key_info(&key, &account)
+        }
+    };
     Ok(VersionInfo {
         version: r.version.clone(),
         digest: r.digest,
@@ -47,7 +59,7 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
         yanked: r.yanked.as_ref().map(to_yank_info),
         published_at: r.published_at.clone(),
         release: r.envelope.clone(),
-        publisher_key: to_key_info(&key, &account),
+        publisher_key,
         verdicts: r.verdicts.iter().map(to_verdict_info).collect(),
         manifest: r.manifest.clone(),
         log_index: Some(r.log_index),
@@ -72,7 +84,7 @@ pub async fn package(
     Ok(HttpResponse::Ok().json(PackageInfo {
         name,
         description: pkg.description,
-        origin: state.origin.clone(),
+        origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         versions,
     }))
 }

@@ -101,7 +101,7 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
         approvers,
         keywords: pkg.keywords,
         categories: pkg.categories,
-        origin: state.origin.clone(),
+        origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         exact,
     }))
 }

@@ -38,8 +38,8 @@ pub fn now() -> String {
 }
 
 const ORIGIN: &[u8] = b"origin";
-const RELEASE_SEQ: &[u8] = b"release_seq";
-const PACKAGE_SEQ: &[u8] = b"package_seq";
+pub(crate) const RELEASE_SEQ: &[u8] = b"release_seq";
+pub(crate) const PACKAGE_SEQ: &[u8] = b"package_seq";
 
 /// The node's storage. Cheap to clone.
 #[derive(Clone)]
@@ -372,6 +372,7 @@ impl Store {
                         keywords: Vec::new(),
                         categories: Vec::new(),
                         created_at: at.clone(),
+                        origin: None,
                     }
                 }
             };
@@ -414,6 +415,7 @@ impl Store {
                 verdicts: Vec::new(),
                 log_index,
                 seq,
+                origin: None,
             };
             tx.put(T::Releases, &key, &rec)?;
             Ok(rec)
@@ -438,6 +440,12 @@ impl Store {
             let Some(mut rec) = tx.get::<ReleaseRecord>(T::Releases, &key)? else {
                 return abort(ApiError::VersionNotFound(st.subject.to_string()));
             };
+            if let Some(origin) = &rec.origin {
+                return abort(ApiError::InvalidTransition(format!(
+                    "{} is mirrored from {origin}; verdicts are given on its origin",
+                    st.subject
+                )));
+            }
             let subject = subject_of(&rec);
             if st.subject != subject {
                 return abort(subject_mismatch(&st.subject, &subject));

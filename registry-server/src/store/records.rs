@@ -72,6 +72,9 @@ pub struct PackageRecord {
     pub categories: Vec<String>,
     /// When its first version was published (RFC 3339).
     pub created_at: String,
+    /// The origin node it is home on, when mirrored from a peer (None: this node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// One verdict accepted for a release.
@@ -135,6 +138,11 @@ pub struct ReleaseRecord {
     pub log_index: u64,
     /// Publish sequence number: its key in the pending queue.
     pub seq: u64,
+    /// The origin node whose log holds it, when mirrored from a peer (None:
+    /// this node). `log_index` and the verdicts' indices are then in the
+    /// origin's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// The key of a release in the releases and files trees: `org/name@version`.

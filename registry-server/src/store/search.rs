@@ -266,6 +266,7 @@ mod tests {
             keywords: keywords.iter().map(|s| s.to_string()).collect(),
             categories: vec![],
             created_at: String::new(),
+            origin: None,
         }
     }
 

@@ -1,0 +1,528 @@
+//! Following one peer: one verified pass over the origin's log ([`pass`]),
+//! and the background loop that repeats it with polling and backoff
+//! ([`run_peer`]).
+//!
+//! A pass: fetch the origin's signed checkpoint (from the peer, or from a
+//! relay's mirror path), open it with the configured origin key, refuse a
+//! rollback or a fork against the last checkpoint mirrored (consistency
+//! proof), then fetch the missing entries in batches. For each batch the
+//! tree is extended over the mirrored hashes and its root is tied to the
+//! checkpoint (equal at the end, or by a consistency proof), every entry is
+//! checked ([`super::apply::check_batch`]), artifacts are fetched by digest
+//! and checked, and the batch is committed in one transaction and made
+//! durable before the next.
+
+use super::apply::{
+    self, commit_batch, BatchWrite, Fault, MirrorHashes, MirrorRecord, Overlay, Step,
+};
+use super::config::PeerConfig;
+use super::{witness, Federation};
+use base64::Engine as _;
+use shire_core::archive::{self, ArchiveLimits, ArchiveSummary};
+use shire_core::wire::{ConsistencyProof, LogEntries, PeerHealth};
+use shire_core::Digest;
+use shire_tlog::{open_checkpoint, tree_hash, verify_consistency, Checkpoint, Hash};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a successful pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    /// Size of the origin checkpoint now mirrored.
+    pub checkpoint_size: u64,
+    /// Entries applied by this pass.
+    pub applied: u64,
+    /// Bytes received from the peer (answers and artifacts).
+    pub bytes: u64,
+}
+
+fn fatal(msg: impl Into<String>) -> Fault {
+    Fault::Fatal(msg.into())
+}
+
+/// Largest checkpoint note accepted.
+const MAX_NOTE: usize = 64 * 1024;
+/// Largest JSON answer accepted (a batch of entries).
+const MAX_JSON: usize = 256 * 1024 * 1024;
+
+struct Fetch<'a> {
+    fed: &'a Federation,
+    peer: &'a PeerConfig,
+    bytes: u64,
+}
+
+impl Fetch<'_> {
+    async fn get(&mut self, url: &str) -> Result<reqwest::Response, Fault> {
+        let resp = self
+            .fed
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Fault::Transient(format!("peer {}: {url}: {e}", self.peer.name)))?;
+        if !resp.status().is_success() {
+            return Err(Fault::Transient(format!(
+                "peer {}: {url} answered {}",
+                self.peer.name,
+                resp.status()
+            )));
+        }
+        Ok(resp)
+    }
+
+    async fn body(&mut self, url: &str, max: usize) -> Result<Vec<u8>, Fault> {
+        let mut resp = self.get(url).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| Fault::Transient(format!("peer {}: {url}: {e}", self.peer.name)))?
+        {
+            self.bytes += chunk.len() as u64;
+            if out.len() + chunk.len() > max {
+                return Err(fatal(format!(
+                    "peer {}: {url}: answer over {max} bytes",
+                    self.peer.name
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(&mut self, url: &str) -> Result<T, Fault> {
+        let body = self.body(url, MAX_JSON).await?;
+        serde_json::from_slice(&body).map_err(|e| {
+            fatal(format!(
+                "peer {}: {url}: malformed answer: {e}",
+                self.peer.name
+            ))
+        })
+    }
+
+    async fn checkpoint(&mut self) -> Result<(String, Checkpoint), Fault> {
+        let url = format!("{}/checkpoint", self.peer.log_base());
+        let body = self.body(&url, MAX_NOTE).await?;
+        let note = String::from_utf8(body).map_err(|_| {
+            fatal(format!(
+                "peer {}: the checkpoint is not text",
+                self.peer.name
+            ))
+        })?;
+        let cp = open_checkpoint(&note, &self.peer.origin, &self.peer.key).map_err(|e| {
+            fatal(format!(
+                "peer {}: checkpoint of {} refused: {e}",
+                self.peer.name, self.peer.origin
+            ))
+        })?;
+        Ok((note, cp))
+    }
+
+    async fn consistency(&mut self, from: u64, size: u64) -> Result<Vec<Hash>, Fault> {
+        let url = format!(
+            "{}/proof/consistency?from={from}&size={size}",
+            self.peer.log_base()
+        );
+        let p: ConsistencyProof = self.json(&url).await?;
+        if p.from != from || p.size != size {
+            return Err(fatal(format!(
+                "peer {}: consistency proof for other sizes",
+                self.peer.name
+            )));
+        }
+        decode_hashes(&p.hashes).map_err(|e| fatal(format!("peer {}: {e}", self.peer.name)))
+    }
+
+    async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Fault> {
+        let url = format!("{}/entries?start={start}&end={end}", self.peer.log_base());
+        let got: LogEntries = self.json(&url).await?;
+        if got.entries.is_empty() || got.entries.len() as u64 > end - start {
+            return Err(fatal(format!(
+                "peer {}: asked for entries {start}..{end}, got {}",
+                self.peer.name,
+                got.entries.len()
+            )));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        got.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if e.index != start + i as u64 {
+                    return Err(fatal(format!(
+                        "peer {}: entry {} came where {} was due",
+                        self.peer.name,
+                        e.index,
+                        start + i as u64
+                    )));
+                }
+                b64.decode(&e.data).map_err(|_| {
+                    fatal(format!(
+                        "peer {}: entry {} is not base64",
+                        self.peer.name, e.index
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Fetches an artifact into the blob store (streaming, digest checked) unless held.
+    async fn artifact(&mut self, digest: &Digest) -> Result<(), Fault> {
+        let store = &self.fed.store;
+        if store.blobs.exists(digest) {
+            return Ok(());
+        }
+        let url = format!("{}/api/v1/artifacts/{digest}", self.peer.url);
+        let mut resp = self.get(&url).await?;
+        let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
+        let mut w = store.blobs.writer().map_err(local)?;
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| Fault::Transient(format!("peer {}: {url}: {e}", self.peer.name)))?
+        {
+            self.bytes += chunk.len() as u64;
+            w.write(&chunk).map_err(local)?;
+            if w.written() > self.fed.max_artifact {
+                return Err(fatal(format!(
+                    "peer {}: artifact {digest} is larger than this node accepts ({} bytes)",
+                    self.peer.name, self.fed.max_artifact
+                )));
+            }
+        }
+        match w.finish(digest) {
+            Ok(_) => Ok(()),
+            Err(crate::store::blobs::BlobError::Mismatch { actual, .. }) => Err(fatal(format!(
+                "peer {}: changed artifact: {digest} was served with bytes hashing to {actual}",
+                self.peer.name
+            ))),
+            Err(crate::store::blobs::BlobError::Io(e)) => Err(local(e)),
+        }
+    }
+}
+
+fn decode_hashes(hashes: &[String]) -> Result<Vec<Hash>, String> {
+    hashes
+        .iter()
+        .map(|h| Hash::from_base64(h).map_err(|e| format!("bad proof hash: {e}")))
+        .collect()
+}
+
+/// One pass over `peer`: mirror everything its latest checkpoint holds.
+pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fault> {
+    let lock = fed.origin_lock(peer.origin.as_str());
+    let _guard = lock.lock().await;
+    let origin = peer.origin.as_str();
+    let store = &fed.store;
+    let mut f = Fetch {
+        fed,
+        peer,
+        bytes: 0,
+    };
+    let local =
+        |e: crate::error::ApiError| Fault::Transient(format!("reading this node's store: {e}"));
+
+    let (note, cp) = f.checkpoint().await?;
+    let mut rec = apply::mirror_record(&store.db, origin).map_err(local)?;
+    fed.board.update(&peer.name, |s| {
+        s.entries_behind = cp.size().saturating_sub(rec.size);
+    });
+
+    // Never back, never aside.
+    if cp.size() < rec.checkpoint_size {
+        return Err(fatal(format!(
+            "peer {}: rollback: checkpoint of {origin} at size {} after one at size {}",
+            peer.name,
+            cp.size(),
+            rec.checkpoint_size
+        )));
+    }
+    if let Some(old_root) = rec.checkpoint_root {
+        if cp.size() == rec.checkpoint_size {
+            if cp.root() != old_root {
+                return Err(fatal(format!(
+                    "peer {}: fork: two checkpoints of {origin} at size {} with different roots",
+                    peer.name,
+                    cp.size()
+                )));
+            }
+        } else {
+            let proof = f.consistency(rec.checkpoint_size, cp.size()).await?;
+            verify_consistency(
+                &proof,
+                rec.checkpoint_size,
+                &old_root,
+                cp.size(),
+                &cp.root(),
+            )
+            .map_err(|e| {
+                fatal(format!(
+                    "peer {}: inconsistent checkpoint of {origin} (size {} → {}): {e}",
+                    peer.name,
+                    rec.checkpoint_size,
+                    cp.size()
+                ))
+            })?;
+        }
+    }
+
+    let mut applied = 0;
+    if cp.size() < rec.size {
+        // Entries beyond this checkpoint were verified against a larger one.
+        let ours = tree_hash(
+            cp.size(),
+            &MirrorHashes {
+                db: &store.db,
+                origin,
+            },
+        )
+        .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))?;
+        if ours != cp.root() {
+            return Err(fatal(format!(
+                "peer {}: checkpoint of {origin} at size {} disagrees with the entries mirrored",
+                peer.name,
+                cp.size()
+            )));
+        }
+    }
+    while rec.size < cp.size() {
+        let start = rec.size;
+        let want = (start + fed.options.batch).min(cp.size());
+        let entries = f.entries(start, want).await?;
+        let end = start + entries.len() as u64;
+        let mut ov = Overlay {
+            base: MirrorHashes {
+                db: &store.db,
+                origin,
+            },
+            start: shire_tlog::append_start_index(start),
+            new: Vec::new(),
+        };
+        for (i, e) in entries.iter().enumerate() {
+            let h = shire_tlog::hashes_to_append(start + i as u64, e, &ov).map_err(|e| {
+                fatal(format!(
+                    "peer {}: entry {}: {e}",
+                    peer.name,
+                    start + i as u64
+                ))
+            })?;
+            ov.new.extend(h);
+        }
+        let root =
+            tree_hash(end, &ov).map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))?;
+        if end == cp.size() {
+            if root != cp.root() {
+                return Err(fatal(format!(
+                    "peer {}: entries {start}..{end} of {origin} do not hash to its checkpoint's root",
+                    peer.name
+                )));
+            }
+        } else {
+            let proof = f.consistency(end, cp.size()).await?;
+            verify_consistency(&proof, end, &root, cp.size(), &cp.root()).map_err(|_| {
+                fatal(format!(
+                    "peer {}: entries {start}..{end} of {origin} are not a prefix of its checkpoint",
+                    peer.name
+                ))
+            })?;
+        }
+        let mut steps = apply::check_batch(store, peer, start, &entries)?;
+        for step in steps.iter_mut() {
+            if let Step::Release {
+                statement,
+                size,
+                files,
+                ..
+            } = step
+            {
+                let digest = statement.subject.digest;
+                f.artifact(&digest).await?;
+                let (s, summary) = inspect(fed, digest).await?;
+                *size = s;
+                *files = Some(summary);
+            }
+        }
+        let mut next = MirrorRecord {
+            size: end,
+            ..rec.clone()
+        };
+        if end == cp.size() {
+            finish_checkpoint(fed, peer, &mut next, &note, &cp);
+        }
+        let hashes = std::mem::take(&mut ov.new);
+        commit_batch(
+            store,
+            origin,
+            fed.threshold,
+            &BatchWrite {
+                start,
+                entries: &entries,
+                hashes: &hashes,
+                steps: &steps,
+                record: &next,
+            },
+        )?;
+        store.durable().await.map_err(local)?;
+        applied += end - start;
+        rec = next;
+        fed.board.update(&peer.name, |s| {
+            s.mirrored = rec.size;
+            s.entries_behind = cp.size().saturating_sub(rec.size);
+        });
+    }
+    // A newer checkpoint over entries already mirrored, or a witness that has
+    // not cosigned the current one yet.
+    let newer = cp.size() > rec.checkpoint_size && cp.size() == rec.size;
+    let uncosigned = peer.witness && cp.size() == rec.checkpoint_size && rec.cosigned.is_none();
+    if newer || uncosigned {
+        if newer {
+            let ours = tree_hash(
+                cp.size(),
+                &MirrorHashes {
+                    db: &store.db,
+                    origin,
+                },
+            )
+            .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))?;
+            if ours != cp.root() {
+                return Err(fatal(format!(
+                    "peer {}: checkpoint of {origin} at size {} disagrees with the entries mirrored",
+                    peer.name,
+                    cp.size()
+                )));
+            }
+        }
+        finish_checkpoint(fed, peer, &mut rec, &note, &cp);
+        apply::save_record(store, origin, &rec)?;
+        store.durable().await.map_err(local)?;
+    }
+    fed.board.update(&peer.name, |s| {
+        s.checkpoint_size = rec.checkpoint_size;
+        s.checkpoint_root = rec.checkpoint_root.map(|h| h.to_base64());
+        s.mirrored = rec.size;
+        s.entries_behind = cp.size().saturating_sub(rec.size);
+    });
+    Ok(PassReport {
+        checkpoint_size: rec.checkpoint_size,
+        applied,
+        bytes: f.bytes,
+    })
+}
+
+/// Records `cp` as the mirrored checkpoint, cosigned when this node witnesses `peer`.
+fn finish_checkpoint(
+    fed: &Federation,
+    peer: &PeerConfig,
+    rec: &mut MirrorRecord,
+    note: &str,
+    cp: &Checkpoint,
+) {
+    rec.checkpoint_size = cp.size();
+    rec.checkpoint_root = Some(cp.root());
+    rec.checkpoint = Some(note.to_string());
+    rec.cosigned = if peer.witness {
+        match witness::cosign(note, &fed.own_origin, &fed.node_key) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::error!(peer = %peer.name, error = %e, "cannot cosign");
+                None
+            }
+        }
+    } else {
+        None
+    };
+}
+
+/// Applies the archive rules to a fetched artifact and checks its bytes
+/// still hash to the digest; returns its size and listing.
+async fn inspect(fed: &Federation, digest: Digest) -> Result<(u64, ArchiveSummary), Fault> {
+    let path = fed.store.blobs.path(&digest);
+    let limits = fed.archive_limits;
+    tokio::task::spawn_blocking(move || inspect_file(path, digest, &limits))
+        .await
+        .map_err(|e| Fault::Transient(format!("inspecting an artifact: {e}")))?
+}
+
+fn inspect_file(
+    path: PathBuf,
+    digest: Digest,
+    limits: &ArchiveLimits,
+) -> Result<(u64, ArchiveSummary), Fault> {
+    let file = std::fs::File::open(&path)
+        .map_err(|e| Fault::Transient(format!("opening artifact {digest}: {e}")))?;
+    let mut reader = shire_core::digest::HashingWriter::new(io::sink());
+    let mut tee = TeeReader {
+        inner: io::BufReader::new(file),
+        out: &mut reader,
+    };
+    let summary = archive::inspect(&mut tee, limits)
+        .map_err(|e| fatal(format!("artifact {digest} breaks an archive rule: {e}")))?;
+    io::copy(&mut tee, &mut io::sink())
+        .map_err(|e| Fault::Transient(format!("reading artifact {digest}: {e}")))?;
+    let (_, actual, size) = reader.finish();
+    if actual != digest {
+        return Err(Fault::Transient(format!(
+            "stored artifact {digest} no longer hashes to its digest"
+        )));
+    }
+    Ok((size, summary))
+}
+
+/// A reader that copies what passes through it into a writer.
+struct TeeReader<'a, R, W> {
+    inner: R,
+    out: &'a mut W,
+}
+
+impl<R: Read, W: io::Write> Read for TeeReader<'_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// The background loop for one peer: passes every poll interval while all
+/// is well, retries with capped exponential backoff while the peer is down,
+/// and stops for good on a fault (until the node restarts).
+pub async fn run_peer(fed: Arc<Federation>, peer: PeerConfig) {
+    let mut failures: u32 = 0;
+    loop {
+        let delay = match pass(&fed, &peer).await {
+            Ok(report) => {
+                failures = 0;
+                if report.applied > 0 {
+                    tracing::info!(peer = %peer.name, applied = report.applied, size = report.checkpoint_size, "mirrored");
+                }
+                fed.board.update(&peer.name, |s| {
+                    s.status = PeerHealth::Ok;
+                    s.last_error = None;
+                    s.failures = 0;
+                    s.last_success = Some(crate::store::now());
+                });
+                fed.options.poll_interval
+            }
+            Err(Fault::Transient(msg)) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(peer = %peer.name, failures, error = %msg, "peer unreachable; retrying");
+                fed.board.update(&peer.name, |s| {
+                    s.status = PeerHealth::Retrying;
+                    s.last_error = Some(msg);
+                    s.failures = failures;
+                });
+                super::peer_state::backoff(failures, fed.options.retry_min, fed.options.retry_max)
+            }
+            Err(Fault::Fatal(msg)) => {
+                tracing::error!(peer = %peer.name, error = %msg, "peer stopped");
+                fed.board.update(&peer.name, |s| {
+                    s.status = PeerHealth::Stopped;
+                    s.last_error = Some(msg);
+                    s.failures = s.failures.saturating_add(1);
+                });
+                return;
+            }
+        };
+        tokio::time::sleep(delay).await;
+    }
+}

@@ -1,0 +1,461 @@
+//! Follower tests against a fake peer: an in-process HTTP server serving a
+//! [`MemoryLog`] in the log API's formats, which can be told to lie.
+
+use super::apply::{self, Fault};
+use super::config::{FederationConfig, FollowOptions, OrgPattern, PeerConfig};
+use super::{follower, Federation};
+use crate::store::records::OrgRecord;
+use crate::store::Store;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use base64::Engine as _;
+use shire_core::archive::testing::{build, Item};
+use shire_core::archive::ArchiveLimits;
+use shire_core::event::LogEvent;
+use shire_core::manifest::Manifest;
+use shire_core::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
+use shire_core::wire::{ConsistencyProof, LogEntries, LogEntry, ReleaseState, Role};
+use shire_core::{Digest, KeyPair, OrgName, PackageName, Version};
+use shire_tlog::{sign_checkpoint, MemoryLog, Origin};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const AT: &str = "2026-01-01T00:00:00Z";
+
+/// What the fake peer holds and how it lies.
+#[derive(Default)]
+struct PeerData {
+    log: MemoryLog,
+    blobs: HashMap<String, Vec<u8>>,
+    /// Serve these bytes for every artifact instead.
+    swap_artifact: Option<Vec<u8>>,
+    /// Serve this checkpoint note instead of a real one.
+    note: Option<String>,
+}
+
+struct FakePeer {
+    origin: Origin,
+    key: Arc<KeyPair>,
+    data: Arc<Mutex<PeerData>>,
+    url: String,
+    publisher: KeyPair,
+    verifier: KeyPair,
+}
+
+type Shared = web::Data<(Origin, Arc<KeyPair>, Arc<Mutex<PeerData>>)>;
+
+async fn checkpoint(s: Shared) -> HttpResponse {
+    let d = s.2.lock().unwrap();
+    let note = d.note.clone().unwrap_or_else(|| {
+        sign_checkpoint(&s.0, d.log.size(), &d.log.root().unwrap(), s.1.dalek())
+    });
+    HttpResponse::Ok().body(note)
+}
+
+async fn entries(s: Shared, q: web::Query<HashMap<String, u64>>) -> HttpResponse {
+    let d = s.2.lock().unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let end = q["end"].min(d.log.size()).min(q["start"] + 3); // pages of 3
+    let entries = (q["start"]..end)
+        .map(|i| LogEntry {
+            index: i,
+            data: b64.encode(d.log.entry(i).unwrap()),
+        })
+        .collect();
+    HttpResponse::Ok().json(LogEntries { entries })
+}
+
+async fn consistency(s: Shared, q: web::Query<HashMap<String, u64>>) -> HttpResponse {
+    let d = s.2.lock().unwrap();
+    match d.log.consistency_proof(q["from"], q["size"]) {
+        Ok(p) => HttpResponse::Ok().json(ConsistencyProof {
+            from: q["from"],
+            size: q["size"],
+            hashes: p.iter().map(|h| h.to_base64()).collect(),
+        }),
+        Err(_) => HttpResponse::BadRequest().finish(),
+    }
+}
+
+async fn artifact(s: Shared, digest: web::Path<String>) -> HttpResponse {
+    let d = s.2.lock().unwrap();
+    match (&d.swap_artifact, d.blobs.get(digest.as_str())) {
+        (_, None) => HttpResponse::NotFound().finish(),
+        (Some(other), Some(_)) => HttpResponse::Ok().body(other.clone()),
+        (None, Some(b)) => HttpResponse::Ok().body(b.clone()),
+    }
+}
+
+impl FakePeer {
+    fn start(origin: &str) -> FakePeer {
+        let origin = Origin::parse(origin).unwrap();
+        let key = Arc::new(KeyPair::generate());
+        let data = Arc::new(Mutex::new(PeerData::default()));
+        let shared = web::Data::new((origin.clone(), key.clone(), data.clone()));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .route("/api/v1/log/checkpoint", web::get().to(checkpoint))
+                .route("/api/v1/log/entries", web::get().to(entries))
+                .route("/api/v1/log/proof/consistency", web::get().to(consistency))
+                .route("/api/v1/artifacts/{digest}", web::get().to(artifact))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        FakePeer {
+            origin,
+            key,
+            data,
+            url,
+            publisher: KeyPair::generate(),
+            verifier: KeyPair::generate(),
+        }
+    }
+
+    fn push(&self, e: &LogEvent) -> u64 {
+        self.data.lock().unwrap().log.append(&e.to_bytes()).unwrap()
+    }
+
+    /// Organisations, a publisher and a verifier, as the origin's log would hold them.
+    fn setup(&self, org: &str) {
+        self.push(&LogEvent::OrgCreated {
+            org: OrgName::parse(org).unwrap(),
+            at: AT.into(),
+        });
+        self.push(&LogEvent::OrgCreated {
+            org: OrgName::parse("a-audit").unwrap(),
+            at: AT.into(),
+        });
+        for (k, account, org, role) in [
+            (&self.publisher, "pub", org, Role::Publisher),
+            (&self.verifier, "ver", "a-audit", Role::Verifier),
+        ] {
+            self.push(&LogEvent::KeyRegistered {
+                key_id: k.key_id(),
+                public_key: k.public(),
+                account: account.into(),
+                org: Some(OrgName::parse(org).unwrap()),
+                role,
+                at: AT.into(),
+            });
+        }
+    }
+
+    /// Publishes `name@version` signed by `signer`; returns its subject.
+    fn release(&self, name: &str, version: &str, signer: &KeyPair) -> Subject {
+        let archive = build(&[Item::File("README", format!("{name} {version}").as_bytes())]);
+        let digest = Digest::of(&archive);
+        let mut m = Manifest::skeleton(PackageName::parse(name).unwrap());
+        m.package.version = Version::parse(version).unwrap();
+        m.package.description = "Bin collection rounds".into();
+        let st = ReleaseStatement::new(m, digest);
+        let env = st.sign(signer);
+        self.data
+            .lock()
+            .unwrap()
+            .blobs
+            .insert(digest.to_string(), archive);
+        self.push(&LogEvent::Release {
+            envelope: env,
+            key_id: self.publisher.key_id(),
+            at: AT.into(),
+        });
+        st.subject
+    }
+
+    fn verdict(&self, v: Verdict, subject: &Subject) {
+        let env = VerdictStatement::new(v, subject.clone(), Some("reviewed".into()), 0)
+            .sign(&self.verifier);
+        self.push(&LogEvent::Verdict {
+            envelope: env,
+            key_id: self.verifier.key_id(),
+            at: AT.into(),
+        });
+    }
+
+    fn peer(&self, home_of: &[&str]) -> PeerConfig {
+        PeerConfig {
+            name: "fake".into(),
+            url: self.url.clone(),
+            origin: self.origin.clone(),
+            key: *self.key.public().dalek(),
+            home_of: home_of
+                .iter()
+                .map(|p| OrgPattern::parse(p).unwrap())
+                .collect(),
+            via: None,
+            witness: true,
+        }
+    }
+}
+
+fn federation(store: &Store, peer: PeerConfig) -> Federation {
+    Federation::new(
+        store.clone(),
+        "c.example".into(),
+        Arc::new(KeyPair::generate()),
+        1,
+        ArchiveLimits::default(),
+        1 << 20,
+        FederationConfig {
+            peers: vec![peer],
+            options: FollowOptions {
+                batch: 4,
+                retry_min: Duration::from_millis(1),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap()
+}
+
+fn open_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, flusher) = Store::open(dir.path()).unwrap();
+    tokio::spawn(flusher.run());
+    (dir, store)
+}
+
+fn snapshot(store: &Store) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+    store
+        .db
+        .all_trees()
+        .map(|(n, t)| {
+            (
+                n.to_string(),
+                t.iter()
+                    .map(|kv| {
+                        let (k, v) = kv.unwrap();
+                        (k.to_vec(), v.to_vec())
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_verifies_and_is_idempotent() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    fake.verdict(Verdict::Approve, &s);
+    let (_dir, store) = open_store();
+    let fed = federation(&store, fake.peer(&["a-*"]));
+    let peer = fed.peers[0].clone();
+    let r = follower::pass(&fed, &peer).await.unwrap();
+    assert_eq!((r.checkpoint_size, r.applied), (6, 6));
+    let rel = store.release(&s.name, &s.version).unwrap().unwrap();
+    assert_eq!(rel.origin.as_deref(), Some("a.example"));
+    assert_eq!(rel.state, ReleaseState::Approved);
+    assert_eq!(rel.log_index, 4);
+    assert_eq!(rel.verdicts[0].log_index, 5);
+    assert!(store.blobs.exists(&s.digest));
+    let pkg = store.package(&s.name).unwrap().unwrap();
+    assert_eq!(pkg.origin.as_deref(), Some("a.example"));
+    // The witness cosigned; the relay serves the origin's note with it.
+    let note = super::relay::checkpoint(&store, "a.example").unwrap();
+    assert!(shire_tlog::open_checkpoint(&note, &fake.origin, fake.key.public().dalek()).is_ok());
+    assert_eq!(
+        super::relay::list(&store).unwrap()[0].cosigned_by,
+        vec!["c.example".to_string()]
+    );
+
+    // A second pass changes nothing.
+    let before = snapshot(&store);
+    let r = follower::pass(&fed, &peer).await.unwrap();
+    assert_eq!(r.applied, 0);
+    assert_eq!(snapshot(&store), before);
+
+    // Incremental: a yank and a new release, only those are applied.
+    fake.push(&LogEvent::Yank {
+        name: s.name.clone(),
+        version: s.version.clone(),
+        digest: s.digest,
+        reason: "bug".into(),
+        by: "pub".into(),
+        at: AT.into(),
+    });
+    let s2 = fake.release("a-council/bins", "1.1.0", &fake.publisher);
+    let r = follower::pass(&fed, &peer).await.unwrap();
+    assert_eq!(r.applied, 2);
+    assert!(store
+        .release(&s.name, &s.version)
+        .unwrap()
+        .unwrap()
+        .yanked
+        .is_some());
+    assert_eq!(
+        store.release(&s2.name, &s2.version).unwrap().unwrap().state,
+        ReleaseState::Pending
+    );
+}
+
+async fn fails_with(fake: &FakePeer, store: &Store, home_of: &[&str]) -> String {
+    let fed = federation(store, fake.peer(home_of));
+    match follower::pass(&fed, &fed.peers[0].clone()).await {
+        Err(Fault::Fatal(m)) => m,
+        other => panic!("expected a fatal fault, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_signed_by_another_key_stops_the_peer_and_keeps_what_came_before() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let good = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    let (_dir, store) = open_store();
+    let fed = federation(&store, fake.peer(&["a-*"]));
+    follower::pass(&fed, &fed.peers[0].clone()).await.unwrap();
+    let before = store.release(&good.name, &good.version).unwrap().unwrap();
+    fake.release("a-council/bins", "2.0.0", &KeyPair::generate());
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(m.contains("does not verify"), "{m}");
+    assert!(store
+        .release(&good.name, &Version::new(2, 0, 0))
+        .unwrap()
+        .is_none());
+    let after = store.release(&good.name, &good.version).unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    assert_eq!(
+        apply::mirror_record(&store.db, "a.example").unwrap().size,
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_the_peer_is_not_home_of_stops_it() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("b-council");
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(
+        m.contains("entry 0 is for organisation b-council, which peer fake is not home of"),
+        "{m}"
+    );
+    assert_eq!(
+        apply::mirror_record(&store.db, "a.example").unwrap().size,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_org_is_never_overridden() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let (_dir, store) = open_store();
+    store
+        .create_org(&OrgRecord {
+            name: OrgName::parse("a-council").unwrap(),
+            created_at: AT.into(),
+        })
+        .unwrap();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(m.contains("this node's own"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_artifact_stops_the_peer() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    fake.data.lock().unwrap().swap_artifact = Some(b"not the archive".to_vec());
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(m.contains("changed artifact"), "{m}");
+    assert!(!store.blobs.exists(&s.digest));
+    assert!(store.release(&s.name, &s.version).unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_fork_and_bad_checkpoint_signature_stop_the_peer() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let (_dir, store) = open_store();
+    let fed = federation(&store, fake.peer(&["a-*"]));
+    follower::pass(&fed, &fed.peers[0].clone()).await.unwrap();
+    // A fork: another tree of the same size.
+    let other = MemoryLog::from_entries((0..4).map(|i| vec![i as u8])).unwrap();
+    let fork = sign_checkpoint(&fake.origin, 4, &other.root().unwrap(), fake.key.dalek());
+    fake.data.lock().unwrap().note = Some(fork);
+    assert!(fails_with(&fake, &store, &["a-*"]).await.contains("fork"));
+    // A rollback.
+    let small = sign_checkpoint(
+        &fake.origin,
+        2,
+        &other.root_at(2).unwrap(),
+        fake.key.dalek(),
+    );
+    fake.data.lock().unwrap().note = Some(small);
+    assert!(fails_with(&fake, &store, &["a-*"])
+        .await
+        .contains("rollback"));
+    // A larger tree that does not extend the one mirrored.
+    let honest = fake.data.lock().unwrap().log.clone();
+    {
+        let mut d = fake.data.lock().unwrap();
+        d.log = MemoryLog::from_entries((0..9).map(|i| vec![i as u8])).unwrap();
+        d.note = None;
+    }
+    assert!(fails_with(&fake, &store, &["a-*"])
+        .await
+        .contains("inconsistent"));
+    // Signed by another key.
+    let d = honest;
+    let wrong = sign_checkpoint(
+        &fake.origin,
+        d.size(),
+        &d.root().unwrap(),
+        KeyPair::generate().dalek(),
+    );
+    fake.data.lock().unwrap().note = Some(wrong);
+    assert!(fails_with(&fake, &store, &["a-*"])
+        .await
+        .contains("checkpoint of a.example refused"));
+    assert_eq!(
+        apply::mirror_record(&store.db, "a.example").unwrap().size,
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_do_not_match_the_checkpoint_are_refused_before_any_is_applied() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    // A checkpoint over different entries of the same size.
+    let other = MemoryLog::from_entries((0..4).map(|i| vec![i as u8])).unwrap();
+    let note = sign_checkpoint(&fake.origin, 4, &other.root().unwrap(), fake.key.dalek());
+    fake.data.lock().unwrap().note = Some(note);
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(
+        m.contains("not a prefix") || m.contains("do not hash"),
+        "{m}"
+    );
+    assert_eq!(
+        apply::mirror_record(&store.db, "a.example").unwrap().size,
+        0
+    );
+    assert!(store.db.tree(crate::store::db::T::MirrorOrgs).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_is_down_is_transient() {
+    let (_dir, store) = open_store();
+    let fake = FakePeer::start("a.example");
+    let mut peer = fake.peer(&["a-*"]);
+    peer.url = "http://127.0.0.1:9".into();
+    let fed = federation(&store, peer);
+    assert!(matches!(
+        follower::pass(&fed, &fed.peers[0].clone()).await,
+        Err(Fault::Transient(_))
+    ));
+}
