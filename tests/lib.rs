@@ -95,12 +95,16 @@ impl Node {
     }
 
     fn spawn(&mut self) -> Result<()> {
+        self.spawn_on("127.0.0.1:0")
+    }
+
+    fn spawn_on(&mut self, listen: &str) -> Result<()> {
         let mut cmd = Command::new(binary("shire-registry"));
         cmd.arg("serve")
             .arg("--data")
             .arg(self.data.path())
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .args(&self.extra_args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -141,6 +145,42 @@ impl Node {
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn().unwrap();
+    }
+
+    /// Restarts the node on the same data and the same address, so clients
+    /// keep their registry URL (retries while the port is still held).
+    pub fn restart_same_address(&mut self) {
+        self.kill9();
+        let addr = self.url.trim_start_matches("http://").to_string();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = self.spawn_on(&addr) {
+            assert!(Instant::now() < deadline, "restarting on {addr}: {e:#}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The node's sled database (`DATA/db`), opened while the node is stopped
+    /// ([`Node::kill9`]) so a test can edit it like an attacker with disk access.
+    pub fn open_db(&self) -> sled::Db {
+        assert!(
+            self.child.is_none(),
+            "stop the node before opening its database"
+        );
+        sled::open(self.data.path().join("db")).unwrap()
+    }
+
+    /// The node's own signing key (`DATA/node-key`).
+    pub fn node_key(&self) -> shire_core::KeyPair {
+        let text = std::fs::read_to_string(self.data.path().join("node-key")).unwrap();
+        shire_core::KeyPair::from_secret_file(&text).unwrap()
+    }
+
+    /// The latest signed checkpoint note, as the node serves it.
+    pub fn checkpoint(&self) -> String {
+        reqwest::blocking::get(format!("{}/api/v1/log/checkpoint", self.url))
+            .unwrap()
+            .text()
+            .unwrap()
     }
 
     /// A `shire` user pointed at this node, logged in with `token` if given.
