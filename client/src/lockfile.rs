@@ -13,12 +13,15 @@
 //! dependencies = ["braintree/common@1.2.0"]
 //! direct = true
 //! approved = true
+//! log_index = 7
 //! ```
 //!
 //! `direct` marks packages named on the command line; `approved` records whether
 //! the release met the trust policy when installed (false when it came in under
 //! `--allow-unverified`), so `shire audit` can tell a lost approval from one that
-//! was never there. Packages are sorted by name; a lock names each package once.
+//! was never there. `log_index` is the release statement's transparency-log
+//! entry, whose inclusion proof was checked at install (absent in older locks).
+//! Packages are sorted by name; a lock names each package once.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
