@@ -372,3 +372,74 @@ fn a_bad_inclusion_proof_is_refused_at_install() {
     user.ok(&["install", "braintree/crm", "--dir", d]);
     assert!(dir.join("braintree/crm").exists());
 }
+
+/// The node's whole log as entry bytes.
+fn all_entries(node: &Node) -> Vec<Vec<u8>> {
+    let size = note_size(&node.checkpoint());
+    let v = node.get_json(&format!("/api/v1/log/entries?start=0&end={size}"));
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, size);
+    entries
+        .iter()
+        .map(|e| B64.decode(e["data"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn log_verify_catches_a_node_logging_statements_no_valid_key_signed() {
+    let club = Club::new();
+    club.publish(&Project::new("braintree/crm", "1.0.0"));
+    // The publisher revokes its key on the node (logged as key_revoked).
+    let publisher = club.publisher.key_pair();
+    let status = reqwest::blocking::Client::new()
+        .delete(format!(
+            "{}/api/v1/keys/{}",
+            club.node.url,
+            publisher.key_id()
+        ))
+        .bearer_auth(club.publisher.token.as_deref().unwrap())
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+    let honest = all_entries(&club.node);
+    let size = honest.len() as u64;
+    let node_key = club.node.node_key();
+    let origin = origin(&club.node);
+
+    let stranger = shire_core::KeyPair::generate();
+    for (signer, why) in [
+        (&stranger, "which no earlier entry registers"),
+        (&publisher, "revoked"),
+    ] {
+        // A node that signs a checkpoint over a release it made up.
+        let mut manifest = shire_core::Manifest::skeleton(
+            shire_core::PackageName::parse("braintree/evil").unwrap(),
+        );
+        manifest.package.version = shire_core::Version::new(6, 6, 6);
+        let statement =
+            shire_core::statement::ReleaseStatement::new(manifest, shire_core::Digest::of(b"evil"));
+        let forged = shire_core::event::LogEvent::Release {
+            envelope: statement.sign(signer),
+            key_id: signer.key_id(),
+            at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut entries = honest.clone();
+        entries.push(forged.to_bytes());
+        let log = shire_tlog::MemoryLog::from_entries(&entries).unwrap();
+        let note = sign_checkpoint(&origin, size + 1, &log.root().unwrap(), node_key.dalek());
+        let body = serde_json::json!({
+            "entries": entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| serde_json::json!({"index": i, "data": B64.encode(e)}))
+                .collect::<Vec<_>>()
+        });
+        let proxy = Proxy::start(&club.node.url);
+        proxy.replace("/api/v1/log/checkpoint", note.into_bytes());
+        proxy.replace("/api/v1/log/entries", serde_json::to_vec(&body).unwrap());
+        let user = User::new(&proxy.url, None);
+        let out = verify_fails_at(&user, size);
+        assert!(out.contains(why), "{out}");
+    }
+}
