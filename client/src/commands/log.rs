@@ -10,14 +10,15 @@
 
 use super::Ctx;
 use crate::api::Client;
-use crate::transparency::audit::{first_bad_statement, BadEntry};
+use crate::transparency::audit::{first_unhashed, BadEntry, Replay};
+use crate::transparency::checkpoint::decode_proof;
 use crate::{output, Outcome};
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Serialize;
 use shire_core::event::LogEvent;
-use shire_tlog::{verify_consistency, MemoryLog, TreeHead};
+use shire_tlog::{Hash, MemoryLog};
 
 /// Entries asked for per request.
 const BATCH: u64 = 500;
@@ -37,25 +38,47 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
     let client = ctx.client()?;
     let log = ctx.verified_log(&client)?;
     let head = log.head();
-    let pb = output::progress_count(head.size, "downloading log".into());
-    let (entries, download_bad) = download(&client, head.size, |n| pb.set_position(n))?;
-    pb.finish_and_clear();
 
+    // Each entry is hashed into the tree and replayed as it arrives.
     let mut tree = MemoryLog::new();
-    let mut tree_bad = None;
-    for (index, e) in (0u64..).zip(&entries) {
-        if let Err(err) = tree.append(e) {
-            tree_bad = Some(BadEntry {
-                index,
-                reason: err.to_string(),
-            });
-            break;
+    let mut replay = Replay::new();
+    let mut tree_bad: Option<BadEntry> = None;
+    let mut statement_bad: Option<BadEntry> = None;
+    let pb = output::progress_count(head.size, "downloading log".into());
+    let download_bad = download(&client, head.size, |index, bytes| {
+        if tree_bad.is_none() {
+            if let Err(e) = tree.append(bytes) {
+                tree_bad = Some(BadEntry {
+                    index,
+                    reason: e.to_string(),
+                });
+            }
         }
-    }
+        if statement_bad.is_none() {
+            if let Err(reason) = replay.check(index, bytes) {
+                statement_bad = Some(BadEntry { index, reason });
+            }
+        }
+        pb.set_position(index + 1);
+    })?;
+    pb.finish_and_clear();
     if tree_bad.is_none() {
-        tree_bad = first_unhashed(&client, &tree, &head)?;
+        tree_bad = first_unhashed(&tree, &head, |m| -> Result<Option<Vec<Hash>>> {
+            let p = client.consistency_proof(m, head.size).with_context(|| {
+                format!(
+                    "fetching a consistency proof from {m} to {} entries",
+                    head.size
+                )
+            })?;
+            Ok(decode_proof(m, head.size, p.from, p.size, &p.hashes).ok())
+        })?
+        .map(|index| BadEntry {
+            index,
+            reason:
+                "its bytes are not the ones in the signed tree: it was altered after it was logged"
+                    .into(),
+        });
     }
-    let statement_bad = first_bad_statement(entries.iter().map(Vec::as_slice));
     let first_bad = [tree_bad, download_bad, statement_bad]
         .into_iter()
         .flatten()
@@ -89,127 +112,50 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
     })
 }
 
-/// Downloads entries `0..size` in order. Stops at the first entry the registry
-/// does not serve in its place, returning it as a bad entry.
+/// Downloads entries `0..size` in order, handing each to `each`. Stops at the
+/// first entry the registry does not serve in its place, returning it as a
+/// bad entry.
 fn download(
     client: &Client,
     size: u64,
-    progress: impl Fn(u64),
-) -> Result<(Vec<Vec<u8>>, Option<BadEntry>)> {
-    let mut out: Vec<Vec<u8>> = Vec::new();
-    while (out.len() as u64) < size {
-        let next = out.len() as u64;
+    mut each: impl FnMut(u64, &[u8]),
+) -> Result<Option<BadEntry>> {
+    let bad = |index: u64, reason: String| Ok(Some(BadEntry { index, reason }));
+    let mut next = 0u64;
+    while next < size {
         let end = size.min(next + BATCH);
         let batch = match client.log_entries(next, end) {
             Ok(b) => b,
             // Retry the single entry, so the failure names it.
             Err(_) => match client.log_entries(next, next + 1) {
                 Ok(b) => b,
-                Err(e) => {
-                    return Ok((
-                        out,
-                        Some(BadEntry {
-                            index: next,
-                            reason: format!("the registry cannot serve it ({e})"),
-                        }),
-                    ))
-                }
+                Err(e) => return bad(next, format!("the registry cannot serve it ({e})")),
             },
         };
         if batch.entries.is_empty() {
-            return Ok((
-                out,
-                Some(BadEntry {
-                    index: next,
-                    reason: format!(
-                        "the registry serves no such entry, though its checkpoint covers {size} entries"
-                    ),
-                }),
-            ));
+            return bad(
+                next,
+                format!("the registry serves no such entry, though its checkpoint covers {size} entries"),
+            );
         }
         for e in batch.entries {
-            let expected = out.len() as u64;
-            if expected >= end {
+            if next >= end {
                 break;
             }
-            if e.index != expected {
-                return Ok((
-                    out,
-                    Some(BadEntry {
-                        index: expected,
-                        reason: format!(
-                            "missing: the registry sent entry {} in its place",
-                            e.index
-                        ),
-                    }),
-                ));
+            if e.index != next {
+                return bad(
+                    next,
+                    format!("missing: the registry sent entry {} in its place", e.index),
+                );
             }
             match B64.decode(e.data.as_bytes()) {
-                Ok(bytes) => out.push(bytes),
-                Err(_) => {
-                    return Ok((
-                        out,
-                        Some(BadEntry {
-                            index: expected,
-                            reason: "its data is not base64".into(),
-                        }),
-                    ))
-                }
+                Ok(bytes) => each(next, &bytes),
+                Err(_) => return bad(next, "its data is not base64".into()),
             }
-        }
-        progress(out.len() as u64);
-    }
-    Ok((out, None))
-}
-
-/// The first downloaded entry that does not hash into the signed tree, if any.
-///
-/// Holds when the downloaded prefix of `n` entries is consistent with the
-/// checkpoint (`n == size`: same root). The first bad entry is found by
-/// bisection over prefix sizes, each checked with the registry's consistency
-/// proof from the recomputed prefix root to the signed root.
-fn first_unhashed(client: &Client, tree: &MemoryLog, head: &TreeHead) -> Result<Option<BadEntry>> {
-    let prefix_ok = |m: u64| -> Result<bool> {
-        if m == 0 {
-            return Ok(true);
-        }
-        let root = tree.root_at(m)?;
-        if m == head.size {
-            return Ok(root == head.root);
-        }
-        let p = client.consistency_proof(m, head.size).with_context(|| {
-            format!(
-                "fetching a consistency proof from {m} to {} entries",
-                head.size
-            )
-        })?;
-        let proof = match crate::transparency::checkpoint::decode_proof(
-            m, head.size, p.from, p.size, &p.hashes,
-        ) {
-            Ok(p) => p,
-            Err(_) => return Ok(false),
-        };
-        Ok(verify_consistency(&proof, m, &root, head.size, &head.root).is_ok())
-    };
-    let n = tree.size();
-    if prefix_ok(n)? {
-        return Ok(None);
-    }
-    // prefix_ok(lo) holds, prefix_ok(hi) fails.
-    let (mut lo, mut hi) = (0u64, n);
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if prefix_ok(mid)? {
-            lo = mid;
-        } else {
-            hi = mid;
+            next += 1;
         }
     }
-    Ok(Some(BadEntry {
-        index: hi - 1,
-        reason: "its bytes are not the ones in the signed tree: it was altered after it was logged"
-            .into(),
-    }))
+    Ok(None)
 }
 
 #[derive(Serialize)]

@@ -11,11 +11,15 @@
 //! - `Verdict`: signed by a registered, unrevoked verifier key of another
 //!   organisation, about a release logged earlier (same name, version, digest).
 //! - `Yank` / `Unyank`: of a release logged earlier.
+//!
+//! [`first_unhashed`] finds the first downloaded entry whose bytes are not the
+//! ones in the signed tree.
 
 use shire_core::event::LogEvent;
 use shire_core::verify;
 use shire_core::wire::Role;
 use shire_core::{Digest, KeyId, OrgName, PublicKey};
+use shire_tlog::{verify_consistency, Hash, MemoryLog, TreeError, TreeHead};
 use std::collections::BTreeMap;
 
 /// The first entry that is wrong, and why.
@@ -422,5 +426,107 @@ mod tests {
         bytes[2] = b"{\"event\":\"nonsense\"}".to_vec();
         let bad = first_bad_statement(bytes.iter().map(Vec::as_slice)).unwrap();
         assert_eq!(bad.index, 2);
+    }
+}
+
+/// The first entry of `tree` (the downloaded entries, in order) that does not
+/// hash into the signed tree `head`, if any.
+///
+/// A prefix of `m` entries is good when `proof(m)`, the registry's consistency
+/// proof from size `m` to `head.size`, ties the prefix's recomputed root to the
+/// signed root (`m == head.size`: the roots are equal; `proof` returns `None`
+/// for an unusable proof). Prefixes are good up to the first bad entry and bad
+/// from there on, so a bisection finds it with about `log2(n)` proofs.
+pub fn first_unhashed<E>(
+    tree: &MemoryLog,
+    head: &TreeHead,
+    mut proof: impl FnMut(u64) -> Result<Option<Vec<Hash>>, E>,
+) -> Result<Option<u64>, E>
+where
+    E: From<TreeError>,
+{
+    let mut prefix_ok = |m: u64| -> Result<bool, E> {
+        if m == 0 {
+            return Ok(true);
+        }
+        let root = tree.root_at(m)?;
+        if m == head.size {
+            return Ok(root == head.root);
+        }
+        Ok(match proof(m)? {
+            Some(p) => verify_consistency(&p, m, &root, head.size, &head.root).is_ok(),
+            None => false,
+        })
+    };
+    let n = tree.size().min(head.size);
+    if prefix_ok(n)? {
+        return Ok(None);
+    }
+    // prefix_ok(lo) holds, prefix_ok(hi) fails.
+    let (mut lo, mut hi) = (0u64, n);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if prefix_ok(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(hi - 1))
+}
+
+#[cfg(test)]
+mod bisection_tests {
+    use super::*;
+
+    fn honest(n: u32) -> MemoryLog {
+        MemoryLog::from_entries((0..n).map(|i| format!("entry {i}"))).unwrap()
+    }
+
+    fn find(downloaded: &MemoryLog, signed: &MemoryLog) -> Option<u64> {
+        let head = TreeHead {
+            size: signed.size(),
+            root: signed.root().unwrap(),
+        };
+        first_unhashed::<TreeError>(downloaded, &head, |m| {
+            Ok(Some(signed.consistency_proof(m, signed.size())?))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn bisection_names_the_first_altered_or_removed_entry() {
+        for n in [1u32, 2, 7, 8, 33] {
+            let signed = honest(n);
+            assert_eq!(find(&signed, &signed), None, "n={n}");
+            for k in 0..n {
+                // Altered entry k (and maybe a later one too).
+                let mut entries: Vec<String> = (0..n).map(|i| format!("entry {i}")).collect();
+                entries[k as usize] = "evil".into();
+                if k + 2 < n {
+                    entries[(k + 2) as usize] = "evil too".into();
+                }
+                let altered = MemoryLog::from_entries(&entries).unwrap();
+                assert_eq!(find(&altered, &signed), Some(u64::from(k)), "n={n} k={k}");
+                // Entry k removed, the rest moved up (a shorter download).
+                let mut shifted: Vec<String> = (0..n).map(|i| format!("entry {i}")).collect();
+                shifted.remove(k as usize);
+                let shifted = MemoryLog::from_entries(&shifted).unwrap();
+                if k + 1 < n {
+                    assert_eq!(find(&shifted, &signed), Some(u64::from(k)), "n={n} k={k}");
+                }
+            }
+        }
+        // A registry that gives no usable proof is no help to a bad prefix.
+        let signed = honest(9);
+        let head = TreeHead {
+            size: 9,
+            root: signed.root().unwrap(),
+        };
+        let mut e: Vec<String> = (0..9).map(|i| format!("entry {i}")).collect();
+        e[4] = "evil".into();
+        let altered = MemoryLog::from_entries(&e).unwrap();
+        let got = first_unhashed::<TreeError>(&altered, &head, |_| Ok(None)).unwrap();
+        assert!(got.is_some_and(|i| i <= 4));
     }
 }
