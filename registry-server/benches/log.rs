@@ -6,7 +6,8 @@
 //! Proof time and length grow as log2(n); the startup check's time is shown
 //! too.
 //!
-//! `cargo bench -p shire-registry --bench log` (release build, prints a table).
+//! `cargo bench -p shire-registry --bench log` (release build, prints a table);
+//! `SHIRE_BENCH_QUICK=1` (or `-- --quick`) stops at 10^4 for a smoke run.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -151,8 +152,13 @@ fn durable_rates(dir: &std::path::Path) -> Result<(f64, f64, f64), Box<dyn std::
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let full = std::env::var("SHIRE_BENCH_FULL").is_ok_and(|v| v == "1");
-    let mut sizes = vec![10_000u64, 100_000];
-    if full {
+    let quick = std::env::var_os("SHIRE_BENCH_QUICK").is_some_and(|v| v != "0")
+        || std::env::args().any(|a| a == "--quick");
+    let mut sizes = vec![10_000u64];
+    if !quick {
+        sizes.push(100_000);
+    }
+    if full && !quick {
         sizes.push(1_000_000);
     }
     let dir = tempfile::tempdir()?;
