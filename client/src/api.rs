@@ -477,6 +477,45 @@ mod tests {
     }
 
     #[test]
+    fn log_endpoints_ask_for_what_they_name() {
+        let note = "shire.test/a\n3\nAAAA\n\n\u{2014} shire.test/a sig\n";
+        let (url, h) = one_shot("200 OK", note);
+        let c = Client::new(&url, None).unwrap();
+        assert_eq!(c.checkpoint().unwrap(), note);
+        assert_eq!(h.join().unwrap()[0], "GET /api/v1/log/checkpoint HTTP/1.1");
+
+        let (url, h) = one_shot("200 OK", r#"{"entries":[{"index":4,"data":"e30="}]}"#);
+        let c = Client::new(&url, None).unwrap();
+        assert_eq!(c.log_entries(4, 9).unwrap().entries[0].index, 4);
+        assert_eq!(
+            h.join().unwrap()[0],
+            "GET /api/v1/log/entries?start=4&end=9 HTTP/1.1"
+        );
+
+        let (url, h) = one_shot("200 OK", r#"{"index":1,"size":5,"hashes":[]}"#);
+        let c = Client::new(&url, None).unwrap();
+        assert_eq!(c.inclusion_proof(1, 5).unwrap().size, 5);
+        assert_eq!(
+            h.join().unwrap()[0],
+            "GET /api/v1/log/proof/inclusion?index=1&size=5 HTTP/1.1"
+        );
+
+        let (url, h) = one_shot(
+            "400 Bad Request",
+            r#"{"error":{"code":"bad_query","message":"size beyond the log"}}"#,
+        );
+        let c = Client::new(&url, None).unwrap();
+        assert_eq!(
+            c.consistency_proof(2, 9).unwrap_err().code(),
+            Some("bad_query")
+        );
+        assert_eq!(
+            h.join().unwrap()[0],
+            "GET /api/v1/log/proof/consistency?from=2&size=9 HTTP/1.1"
+        );
+    }
+
+    #[test]
     fn commands_needing_a_token_say_so_without_a_request() {
         let c = Client::new("http://127.0.0.1:9", None).unwrap();
         assert!(matches!(c.whoami(), Err(ApiError::NoToken)));

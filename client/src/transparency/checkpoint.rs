@@ -25,7 +25,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// The node presents another key than the one pinned for it.
-    #[error("registry {registry} presents node key {presented}, but this client pinned node key {pinned} for it: refusing to trust the new key (if its operator really replaced the key, confirm the new one with them, then delete {path})")]
+    #[error("registry {registry} presents node key {presented}, but this client trusts node key {pinned} for it (pinned earlier or given with --node-key): refusing to trust the other key (if its operator really replaced the key, confirm the new one with them, then delete {path})")]
     KeyChanged {
         /// The registry URL.
         registry: String,
