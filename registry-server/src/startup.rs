@@ -80,7 +80,12 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let flusher = tokio::spawn(flusher.run());
     let origin = store
         .origin(
-            || identity::default_origin(&node_key),
+            || {
+                config
+                    .origin
+                    .clone()
+                    .unwrap_or_else(|| identity::default_origin(&node_key))
+            },
             config.origin.as_deref(),
         )
         .context("settling the node's origin")?;

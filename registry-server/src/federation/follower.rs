@@ -229,47 +229,10 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         s.entries_behind = cp.size().saturating_sub(rec.size);
     });
 
-    // Never back, never aside.
-    if cp.size() < rec.checkpoint_size {
-        return Err(fatal(format!(
-            "peer {}: rollback: checkpoint of {origin} at size {} after one at size {}",
-            peer.name,
-            cp.size(),
-            rec.checkpoint_size
-        )));
-    }
-    if let Some(old_root) = rec.checkpoint_root {
-        if cp.size() == rec.checkpoint_size {
-            if cp.root() != old_root {
-                return Err(fatal(format!(
-                    "peer {}: fork: two checkpoints of {origin} at size {} with different roots",
-                    peer.name,
-                    cp.size()
-                )));
-            }
-        } else {
-            let proof = f.consistency(rec.checkpoint_size, cp.size()).await?;
-            verify_consistency(
-                &proof,
-                rec.checkpoint_size,
-                &old_root,
-                cp.size(),
-                &cp.root(),
-            )
-            .map_err(|e| {
-                fatal(format!(
-                    "peer {}: inconsistent checkpoint of {origin} (size {} → {}): {e}",
-                    peer.name,
-                    rec.checkpoint_size,
-                    cp.size()
-                ))
-            })?;
-        }
-    }
-
-    let mut applied = 0;
-    if cp.size() < rec.size {
-        // Entries beyond this checkpoint were verified against a larger one.
+    // Never aside: a checkpoint no larger than what is mirrored must match
+    // the mirrored tree (an older one is merely stale, e.g. a lagging relay);
+    // a larger one must extend the last checkpoint mirrored.
+    if cp.size() <= rec.size {
         let ours = tree_hash(
             cp.size(),
             &MirrorHashes {
@@ -280,12 +243,31 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))?;
         if ours != cp.root() {
             return Err(fatal(format!(
-                "peer {}: checkpoint of {origin} at size {} disagrees with the entries mirrored",
+                "peer {}: fork: checkpoint of {origin} at size {} disagrees with the entries mirrored",
                 peer.name,
                 cp.size()
             )));
         }
+    } else if let Some(old_root) = rec.checkpoint_root {
+        let proof = f.consistency(rec.checkpoint_size, cp.size()).await?;
+        verify_consistency(
+            &proof,
+            rec.checkpoint_size,
+            &old_root,
+            cp.size(),
+            &cp.root(),
+        )
+        .map_err(|e| {
+            fatal(format!(
+                "peer {}: inconsistent checkpoint of {origin} (size {} → {}): {e}",
+                peer.name,
+                rec.checkpoint_size,
+                cp.size()
+            ))
+        })?;
     }
+
+    let mut applied = 0;
     while rec.size < cp.size() {
         let start = rec.size;
         let want = (start + fed.options.batch).min(cp.size());

@@ -179,7 +179,12 @@ pub async fn sync_command(config: crate::Config) -> anyhow::Result<Vec<PeerStatu
     let flusher = tokio::spawn(flusher.run());
     let origin = store
         .origin(
-            || crate::identity::default_origin(&node_key),
+            || {
+                config
+                    .origin
+                    .clone()
+                    .unwrap_or_else(|| crate::identity::default_origin(&node_key))
+            },
             config.origin.as_deref(),
         )
         .context("settling the node's origin")?;

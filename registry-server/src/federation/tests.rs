@@ -376,7 +376,7 @@ async fn a_changed_artifact_stops_the_peer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollback_fork_and_bad_checkpoint_signature_stop_the_peer() {
+async fn forks_inconsistent_and_badly_signed_checkpoints_stop_the_peer() {
     let fake = FakePeer::start("a.example");
     fake.setup("a-council");
     let (_dir, store) = open_store();
@@ -395,9 +395,14 @@ async fn rollback_fork_and_bad_checkpoint_signature_stop_the_peer() {
         fake.key.dalek(),
     );
     fake.data.lock().unwrap().note = Some(small);
-    assert!(fails_with(&fake, &store, &["a-*"])
-        .await
-        .contains("rollback"));
+    assert!(fails_with(&fake, &store, &["a-*"]).await.contains("fork"));
+    // An honest older checkpoint (a lagging relay) is merely stale.
+    let d = fake.data.lock().unwrap().log.clone();
+    let stale = sign_checkpoint(&fake.origin, 2, &d.root_at(2).unwrap(), fake.key.dalek());
+    fake.data.lock().unwrap().note = Some(stale);
+    let fed2 = federation(&store, fake.peer(&["a-*"]));
+    let r = follower::pass(&fed2, &fed2.peers[0].clone()).await.unwrap();
+    assert_eq!((r.applied, r.checkpoint_size), (0, 4));
     // A larger tree that does not extend the one mirrored.
     let honest = fake.data.lock().unwrap().log.clone();
     {
