@@ -449,9 +449,10 @@ impl Bench {
         let (mut shire_cpu, mut npm_cpu) = (CpuTotals::default(), CpuTotals::default());
         for run in 0..scale.runs.max(1) {
             if let Ok(rates) = &mut shire {
-                let meter = CpuMeter::start(shire_pid);
-                match shire_publish_run(&self.publisher, &scale, run, payload.clone()).await {
-                    Ok((rate, done)) => {
+                let run =
+                    shire_publish_run(&self.publisher, &scale, run, payload.clone(), shire_pid);
+                match run.await {
+                    Ok((rate, done, meter)) => {
                         rates.push(rate);
                         shire_cpu.add(&meter, done);
                     }
@@ -459,9 +460,8 @@ impl Bench {
                 }
             }
             if let (Some(Ok(user)), Some(Ok(rates))) = (&npm, &mut other) {
-                let meter = CpuMeter::start(npm_pid);
-                match npm_publish_run(user, &scale, run, payload.clone()).await {
-                    Ok((rate, done)) => {
+                match npm_publish_run(user, &scale, run, payload.clone(), npm_pid).await {
+                    Ok((rate, done, meter)) => {
                         rates.push(rate);
                         npm_cpu.add(&meter, done);
                     }
@@ -804,7 +804,8 @@ async fn shire_publish_run(
     scale: &Scale,
     run: usize,
     payload: Vec<u8>,
-) -> Result<(f64, usize)> {
+    pid: u32,
+) -> Result<(f64, usize, CpuMeter)> {
     let per_client = (scale.publish_cap / scale.publishers).max(1);
     let mut queues = Vec::new();
     for c in 0..scale.publishers {
@@ -822,7 +823,7 @@ async fn shire_publish_run(
         }
         queues.push(q);
     }
-    timed_clients(queues, scale.publish_duration, {
+    timed_clients(queues, scale.publish_duration, pid, {
         let publisher = publisher.clone();
         move |r| {
             let publisher = publisher.clone();
@@ -838,7 +839,8 @@ async fn npm_publish_run(
     scale: &Scale,
     run: usize,
     payload: Vec<u8>,
-) -> Result<(f64, usize)> {
+    pid: u32,
+) -> Result<(f64, usize, CpuMeter)> {
     let per_client = (scale.publish_cap / scale.publishers).max(1);
     let mut queues = Vec::new();
     for c in 0..scale.publishers {
@@ -857,7 +859,7 @@ async fn npm_publish_run(
         }
         queues.push(q);
     }
-    timed_clients(queues, scale.publish_duration, {
+    timed_clients(queues, scale.publish_duration, pid, {
         let user = user.clone();
         move |d| {
             let user = user.clone();
@@ -868,17 +870,20 @@ async fn npm_publish_run(
 }
 
 /// Runs one task per queue, each sending its items in order until done or the
-/// deadline passes; returns completed items per second, and how many.
+/// deadline passes; returns completed items per second, how many, and the CPU
+/// readings of server `pid` and this driver taken when the clock started.
 async fn timed_clients<T, F, Fut>(
     queues: Vec<Vec<T>>,
     limit: Duration,
+    pid: u32,
     send: F,
-) -> Result<(f64, usize)>
+) -> Result<(f64, usize, CpuMeter)>
 where
     T: Send + 'static,
     F: Fn(T) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
+    let meter = CpuMeter::start(pid);
     let start = Instant::now();
     let deadline = start + limit;
     let mut tasks = Vec::new();
@@ -901,7 +906,7 @@ where
         done += t.await.context("publish task")??;
     }
     let secs = start.elapsed().as_secs_f64();
-    Ok((done as f64 / secs, done))
+    Ok((done as f64 / secs, done, meter))
 }
 
 /// Publishes fill packages `from..to` on Shire from [`FILL_CLIENTS`] clients;
