@@ -398,6 +398,58 @@ impl Client {
             "/api/v1/log/proof/consistency?from={from}&size={size}"
         ))
     }
+
+    /// `GET /api/v1/peers`: the peers this node follows and their state.
+    pub fn peers(&self) -> Result<Vec<shire_core::wire::PeerStatus>, ApiError> {
+        self.get("/api/v1/peers")
+    }
+
+    /// `GET /api/v1/mirrors/{origin}/log/checkpoint`: the origin's own signed
+    /// checkpoint as this node mirrors it (with its cosignature if it witnesses it).
+    pub fn mirror_checkpoint(&self, origin: &str) -> Result<String, ApiError> {
+        let path = format!("/api/v1/mirrors/{origin}/log/checkpoint");
+        let resp = self.send(&format!("GET {path}"), self.http.get(self.url(&path)))?;
+        resp.text().map_err(|e| ApiError::Transport {
+            url: self.base.clone(),
+            source: e,
+        })
+    }
+
+    /// `GET /api/v1/mirrors/{origin}/log/entries?start=S&end=E`.
+    pub fn mirror_entries(
+        &self,
+        origin: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<LogEntries, ApiError> {
+        self.get(&format!(
+            "/api/v1/mirrors/{origin}/log/entries?start={start}&end={end}"
+        ))
+    }
+
+    /// `GET /api/v1/mirrors/{origin}/log/proof/inclusion?index=I&size=N`.
+    pub fn mirror_inclusion_proof(
+        &self,
+        origin: &str,
+        index: u64,
+        size: u64,
+    ) -> Result<InclusionProof, ApiError> {
+        self.get(&format!(
+            "/api/v1/mirrors/{origin}/log/proof/inclusion?index={index}&size={size}"
+        ))
+    }
+
+    /// `GET /api/v1/mirrors/{origin}/log/proof/consistency?from=M&size=N`.
+    pub fn mirror_consistency_proof(
+        &self,
+        origin: &str,
+        from: u64,
+        size: u64,
+    ) -> Result<ConsistencyProof, ApiError> {
+        self.get(&format!(
+            "/api/v1/mirrors/{origin}/log/proof/consistency?from={from}&size={size}"
+        ))
+    }
 }
 
 #[cfg(test)]

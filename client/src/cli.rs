@@ -129,6 +129,8 @@ pub enum Command {
     /// Manage the verifier keys this client trusts.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// The peers the registry follows (federation) and how each is doing.
+    Peers,
     /// Check every locked package against the registry's current statements.
     Audit {
         /// The install folder holding shire.lock.
@@ -234,6 +236,37 @@ pub enum TrustCommand {
     },
     /// Show the verifier keys the registry advertises (never trusted automatically).
     ListRemote,
+    /// Pin an origin node's key, to install its packages from a mirror
+    /// (the key must come from the origin itself, e.g. its `GET /api/v1/node`).
+    Node {
+        /// The origin (first line of its checkpoints).
+        origin: String,
+        /// Its C2SP note verifier key (`origin+id+base64`).
+        key: String,
+    },
+    /// Witnesses whose cosignatures checkpoints of mirrored origins need.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+}
+
+/// `shire trust witness ...`.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Name a witness: its witness key, or its node's note key.
+    Add {
+        /// The witness name (the witness node's origin).
+        name: String,
+        /// Its C2SP witness key, or its node's note key.
+        key: String,
+        /// The witness node's URL, to fetch its cosigned checkpoints from.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// How many named witnesses must cosign a mirrored origin's checkpoint (0: none).
+    Threshold {
+        /// Number of distinct witnesses.
+        n: u32,
+    },
 }
 
 /// `shire install ...`.

@@ -33,8 +33,8 @@ use cli::{
     AdminCommand, Cli, Command, KeyCommand, LogCommand, OrgCommand, TrustCommand, UserCommand,
 };
 use commands::{
-    account, admin, audit, browse, install as install_cmd, key, log, project, trust as trust_cmd,
-    verdict, yank, Ctx,
+    account, admin, audit, browse, install as install_cmd, key, log, peers, project,
+    trust as trust_cmd, verdict, yank, Ctx,
 };
 
 /// How a successful run ended.
@@ -94,6 +94,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Trust(TrustCommand::Remove { key_id }) => trust_cmd::remove(&ctx, &key_id),
         Command::Trust(TrustCommand::Threshold { n }) => trust_cmd::threshold(&ctx, n),
         Command::Trust(TrustCommand::ListRemote) => trust_cmd::list_remote(&ctx),
+        Command::Trust(TrustCommand::Node { origin, key }) => {
+            peers::trust_node(&ctx, &origin, &key)
+        }
+        Command::Trust(TrustCommand::Witness(cli::WitnessCommand::Add { name, key, url })) => {
+            peers::witness_add(&ctx, &name, &key, url)
+        }
+        Command::Trust(TrustCommand::Witness(cli::WitnessCommand::Threshold { n })) => {
+            peers::witness_threshold(&ctx, n)
+        }
+        Command::Peers => peers::peers(&ctx),
         Command::Audit { dir } => audit::audit(&ctx, &dir),
         Command::Log(LogCommand::Verify) => log::verify(&ctx),
         Command::Log(LogCommand::Show { from, limit }) => log::show(&ctx, from, limit),

@@ -54,7 +54,9 @@ pub fn render(policy: &TrustPolicy) -> Result<String> {
 
 /// Writes a trust file atomically.
 pub fn save(path: &Path, policy: &TrustPolicy) -> Result<()> {
-    crate::home::write_atomic(path, render(policy)?.as_bytes(), false)
+    // Keep the origin and witness tables (`transparency::origins`) in the same file.
+    let text = crate::transparency::origins::keep_tables(path, &render(policy)?)?;
+    crate::home::write_atomic(path, text.as_bytes(), false)
 }
 
 /// Reads a key argument: `ed25519:...` text, or a file whose content is such text

@@ -257,6 +257,52 @@ fn three_nodes_mirror_relay_witness_yank_and_revoke() {
     verify_inclusion(&hashes, index, cp.size(), &cp.root(), &leaf_hash(&bytes))
         .expect("inclusion against A's root");
 
+    // Installing from C: the same signatures and approvals, and inclusion
+    // in A's log checked against A's key, which must be pinned from A itself.
+    let installer = c.user(None);
+    installer.ok(&[
+        "trust",
+        "add",
+        &shire_e2e::club::public_key(&a.verifier),
+        "--label",
+        "a-audit",
+    ]);
+    let pk = installer.path("pk");
+    let dir = pk.to_str().unwrap();
+    let err = installer.fails(&["install", "a-council/bins", "--dir", dir]);
+    assert!(err.contains("shire trust node a.test"), "{err}");
+    // A key the mirror could offer for A is refused: C's own key is not A's.
+    let c_note = c.get_json("/api/v1/node")["note_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    installer.fails(&["trust", "node", "a.test", &c_note]);
+    installer.ok(&["trust", "node", "a.test", &a.note_key]);
+    // Witnesses: C cosigns A's checkpoints; B does not.
+    installer.ok(&["trust", "witness", "add", "c.test", &c_note]);
+    installer.ok(&[
+        "trust",
+        "witness",
+        "add",
+        "b.test",
+        &b.note_key,
+        "--url",
+        &b.node.url,
+    ]);
+    installer.ok(&["trust", "witness", "threshold", "2"]);
+    let err = installer.fails(&["install", "a-council/bins", "--dir", dir]);
+    assert!(
+        err.contains("1 named witness(es) (c.test), 2 required"),
+        "{err}"
+    );
+    installer.ok(&["trust", "witness", "threshold", "1"]);
+    installer.ok(&["install", "a-council/bins", "--dir", dir]);
+    assert!(pk.join("a-council/bins/src/main.py").exists());
+    let info = installer.ok(&["info", "a-council/bins"]);
+    assert!(info.contains("a.test"), "{info}");
+    let peers = installer.json(&["peers"]);
+    assert_eq!(peers.as_array().unwrap().len(), 3);
+
     // A yank and a revocation on A reach C.
     a.publisher
         .ok(&["yank", "a-council/bins@1.0.0", "--reason", "wrong bin days"]);
@@ -270,6 +316,11 @@ fn three_nodes_mirror_relay_witness_yank_and_revoke() {
         version(&c, "a-council/bins/1.0.0")
             .is_some_and(|v| v["state"] == "revoked" && v["yanked"]["reason"] == "wrong bin days")
     });
+    // Audit on C reports the revocation.
+    let out = installer.run(&["audit", "--dir", dir]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("revoked"), "{text}");
 
     // kill -9 of the follower: it resumes where it stopped.
     let before = version(&c, "a-council/bins/1.0.0").unwrap();

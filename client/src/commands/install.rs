@@ -70,7 +70,8 @@ pub fn install(ctx: &Ctx, args: &InstallArgs) -> Result<Outcome> {
     // Every statement relied on must be in the log under a checkpoint that is
     // consistent with every checkpoint this client verified before.
     let log = ctx.verified_log(&client)?;
-    install::check_logged(&client, &plan, &log.head())?;
+    // Mirrored releases are proved in their origin's log (transparency::mirror).
+    crate::transparency::mirror::check_plan(&ctx.home, &client, &plan, &log)?;
     for item in &plan {
         if let Some(y) = &item.checked.yanked {
             output::warn(format!(

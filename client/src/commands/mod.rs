@@ -9,6 +9,7 @@ pub mod browse;
 pub mod install;
 pub mod key;
 pub mod log;
+pub mod peers;
 pub mod project;
 pub mod trust;
 pub mod verdict;

@@ -21,7 +21,9 @@
 pub mod audit;
 pub mod checkpoint;
 pub mod inclusion;
+pub mod mirror;
 pub mod node_key;
+pub mod origins;
 pub mod state;
 
 pub use checkpoint::{sync, LogError, VerifiedLog};

@@ -196,6 +196,8 @@ impl HashStore for Overlay<'_> {
 }
 
 /// One entry that passed [`check_batch`], ready to be written.
+// A batch holds at most a few hundred steps, briefly: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Step {
     /// An organisation whose home is the origin.

@@ -221,7 +221,10 @@ fn open_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn snapshot(store: &Store) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+/// Every tree's name and key/value pairs.
+type Snapshot = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+fn snapshot(store: &Store) -> Snapshot {
     store
         .db
         .all_trees()

@@ -1,0 +1,247 @@
+//! Installing from a mirror: releases whose home is another node (their
+//! package's `origin` differs from the registry's own) are proved against the
+//! ORIGIN's log, as the mirror relays it (`/api/v1/mirrors/{origin}/log/...`):
+//! the origin's checkpoint is opened with the origin key pinned in
+//! `trust.toml` (never with a key the mirror offers), must carry the required
+//! witness cosignatures, must be consistent with the last checkpoint of that
+//! origin this client verified, and every release and approval relied on must
+//! be included in it. The mirror can withhold, but not forge.
+
+use super::checkpoint::{advance, decode_proof, open_note, LogError, VerifiedLog};
+use super::inclusion::{check_entry, LogClaim};
+use super::origins::{self, OriginTrust};
+use super::state::{self, LogState};
+use super::NodeKey;
+use crate::api::Client;
+use crate::home::Home;
+use crate::install::{self, PlanItem};
+use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use shire_tlog::{
+    count_cosignatures, parse_witness_verifier_key, Advance, Checkpoint, CheckpointTracker,
+    TreeHead, WitnessName,
+};
+use std::collections::BTreeMap;
+
+/// The key under which the last verified checkpoint of `origin` is kept.
+pub fn state_key(origin: &str) -> String {
+    format!("origin://{origin}")
+}
+
+/// Checks every statement the plan relies on: those of the registry's own
+/// packages in its own log (`log`), those of mirrored packages in their
+/// origin's log through the mirror.
+pub fn check_plan(
+    home: &Home,
+    client: &Client,
+    plan: &[PlanItem],
+    log: &VerifiedLog,
+) -> Result<()> {
+    let own = log.key.origin().as_str().to_string();
+    let mut local = Vec::new();
+    let mut by_origin: BTreeMap<String, Vec<&PlanItem>> = BTreeMap::new();
+    for item in plan {
+        let origin = client
+            .package(&item.name)
+            .with_context(|| format!("asking where {} is home", item.name))?
+            .origin;
+        if origin == own {
+            local.push(item.clone());
+        } else {
+            by_origin.entry(origin).or_default().push(item);
+        }
+    }
+    install::check_logged(client, &local, &log.head())?;
+    if by_origin.is_empty() {
+        return Ok(());
+    }
+    let trust = origins::load(&home.trust_path())?;
+    for (origin, items) in by_origin {
+        let head = verified_origin(home, client, &trust, &origin, &items[0].name.to_string())?;
+        for item in items {
+            for claim in &item.log_claims {
+                prove(client, &origin, claim, &head).with_context(|| {
+                    format!(
+                        "checking {} in the log of its origin {origin}",
+                        item.release()
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fetches `origin`'s checkpoint through the mirror and verifies it: origin
+/// key, witnesses, consistency with the one held. Stores it; returns its head.
+pub fn verified_origin(
+    home: &Home,
+    client: &Client,
+    trust: &OriginTrust,
+    origin: &str,
+    example: &str,
+) -> Result<TreeHead> {
+    let Some(key_text) = trust.nodes.get(origin) else {
+        bail!(
+            "{example} is home on {origin} and served here by a mirror: pin {origin}'s node key first with `shire trust node {origin} KEY` (its note key, obtained from {origin} itself; a mirror's word is not enough)"
+        );
+    };
+    let key = NodeKey::parse(key_text).context("the pinned origin key")?;
+    let note = client
+        .mirror_checkpoint(origin)
+        .with_context(|| format!("fetching {origin}'s checkpoint from the mirror"))?;
+    let cp = open_note(&note, &key)?;
+    require_witnesses(trust, origin, &note, &cp)?;
+    let skey = state_key(origin);
+    let held = state::load(home, &skey)?;
+    let held_head = held.as_ref().map(LogState::head);
+    let new = cp.tree_head();
+    let proof = match CheckpointTracker::new(held_head).proof_needed(&new) {
+        Some((from, size)) => {
+            let p = client
+                .mirror_consistency_proof(origin, from, size)
+                .map_err(|e| {
+                    LogError::Fork(format!(
+                        "the mirror cannot prove that {origin}'s checkpoint of size {size} extends the one of size {from} verified before ({e})"
+                    ))
+                })?;
+            decode_proof(from, size, p.from, p.size, &p.hashes)?
+        }
+        None => Vec::new(),
+    };
+    if advance(held_head, &new, &proof)? != Advance::Unchanged {
+        state::save(home, &LogState::new(&skey, key.text(), &cp))?;
+    }
+    Ok(new)
+}
+
+/// Refuses a checkpoint lacking `witness_threshold` valid cosignatures by
+/// distinct named witnesses: on the mirror's note itself, or on the note of
+/// the same tree fetched from a witness's own URL.
+pub fn require_witnesses(
+    trust: &OriginTrust,
+    origin: &str,
+    note: &str,
+    cp: &Checkpoint,
+) -> Result<()> {
+    let need = trust.witness_threshold as usize;
+    if need == 0 {
+        return Ok(());
+    }
+    let mut found: Vec<WitnessName> = Vec::new();
+    for (name, w) in &trust.witnesses {
+        let (wn, wk) =
+            parse_witness_verifier_key(&w.key).with_context(|| format!("witness {name}"))?;
+        let list = [(wn.clone(), wk)];
+        let mut ok = count_cosignatures(note, &list) == 1;
+        if !ok {
+            if let Some(url) = &w.url {
+                // The witness's own cosigned note, if it is of the same tree.
+                let theirs = Client::new(url, None)
+                    .ok()
+                    .and_then(|c| c.mirror_checkpoint(origin).ok());
+                if let Some(t) = theirs {
+                    ok = count_cosignatures(&t, &list) == 1
+                        && t.lines().take(3).eq(note.lines().take(3));
+                }
+            }
+        }
+        if ok {
+            found.push(wn);
+        }
+    }
+    if found.len() < need {
+        bail!(
+            "refusing {origin}'s checkpoint of size {}: it carries valid cosignatures of {} named witness(es) ({}), {need} required",
+            cp.size(),
+            found.len(),
+            found.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Fetches a claimed entry of `origin`'s log and its inclusion proof from the
+/// mirror, and checks them against the origin's verified head.
+fn prove(client: &Client, origin: &str, claim: &LogClaim, head: &TreeHead) -> Result<()> {
+    if claim.index >= head.size {
+        return Err(check_entry(claim, &[], &[], head).unwrap_err().into());
+    }
+    let got = client
+        .mirror_entries(origin, claim.index, claim.index + 1)
+        .with_context(|| format!("fetching entry {} of {origin}'s log", claim.index))?;
+    let entry = got
+        .entries
+        .into_iter()
+        .find(|e| e.index == claim.index)
+        .with_context(|| {
+            format!(
+                "the mirror did not serve entry {} of {origin}'s log",
+                claim.index
+            )
+        })?;
+    let bytes = B64
+        .decode(entry.data.as_bytes())
+        .with_context(|| format!("entry {} of {origin}'s log is not base64", claim.index))?;
+    let p = client
+        .mirror_inclusion_proof(origin, claim.index, head.size)
+        .with_context(|| {
+            format!(
+                "fetching the inclusion proof of entry {} of {origin}'s log",
+                claim.index
+            )
+        })?;
+    let proof = decode_proof(claim.index, head.size, p.index, p.size, &p.hashes)?;
+    check_entry(claim, &bytes, &proof, head)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transparency::origins::Witness;
+    use shire_core::KeyPair;
+    use shire_tlog::{
+        cosign, open_checkpoint, sign_checkpoint, witness_verifier_key, Origin, EMPTY_ROOT,
+    };
+
+    #[test]
+    fn witness_threshold_counts_distinct_valid_named_cosignatures() {
+        let origin = Origin::parse("a.example").unwrap();
+        let log = KeyPair::generate();
+        let note = sign_checkpoint(&origin, 0, &EMPTY_ROOT, log.dalek());
+        let cp = open_checkpoint(&note, &origin, log.public().dalek()).unwrap();
+        let (w1, w2) = (KeyPair::generate(), KeyPair::generate());
+        let n1 = WitnessName::parse("w1.example").unwrap();
+        let n2 = WitnessName::parse("w2.example").unwrap();
+        let mut trust = OriginTrust {
+            witness_threshold: 2,
+            ..Default::default()
+        };
+        for (n, k) in [(&n1, &w1), (&n2, &w2)] {
+            trust.witnesses.insert(
+                n.to_string(),
+                Witness {
+                    key: witness_verifier_key(n, k.public().dalek()),
+                    url: None,
+                },
+            );
+        }
+        let one = cosign(&note, &n1, w1.dalek()).unwrap();
+        let both = cosign(&one, &n2, w2.dalek()).unwrap();
+        // A cosignature under a listed name by another key does not count.
+        let forged = cosign(&one, &n2, KeyPair::generate().dalek()).unwrap();
+        assert!(require_witnesses(&trust, "a.example", &both, &cp).is_ok());
+        let e = require_witnesses(&trust, "a.example", &one, &cp)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("1 named witness(es) (w1.example), 2 required"),
+            "{e}"
+        );
+        assert!(require_witnesses(&trust, "a.example", &forged, &cp).is_err());
+        trust.witness_threshold = 0;
+        assert!(require_witnesses(&trust, "a.example", &note, &cp).is_ok());
+    }
+}
