@@ -399,7 +399,10 @@ fn three_nodes_mirror_relay_witness_yank_and_revoke() {
 }
 
 /// Every key and value of every tree of a stopped node's database.
-fn snapshot(node: &Node) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+/// Tree name and key/value pairs, for every tree.
+type Snapshot = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+fn snapshot(node: &Node) -> Snapshot {
     let db = node.open_db();
     let mut out = Vec::new();
     for name in db.tree_names() {
