@@ -100,21 +100,28 @@ pub struct Shire {
     pub admin_token: String,
 }
 
-/// Starts `shire-registry serve --data DIR --listen 127.0.0.1:0` and waits for
-/// its `shire-registry listening on http://IP:PORT` line.
-pub fn start_shire(bin: &Path, work: &Path, max_upload: u64, pids: &PidFile) -> Result<Shire> {
+/// Starts `shire-registry serve --data DIR --listen 127.0.0.1:0` (with
+/// `--max-upload` when given) and waits for its `shire-registry listening on
+/// http://IP:PORT` line.
+pub fn start_shire(
+    bin: &Path,
+    work: &Path,
+    max_upload: Option<u64>,
+    pids: &PidFile,
+) -> Result<Shire> {
     let data = work.join("shire-data");
     std::fs::create_dir_all(&data)?;
     let (log, stderr) = log_file(work, "shire")?;
-    let mut child = Command::new(bin)
-        .arg("serve")
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
         .arg("--data")
         .arg(&data)
         .arg("--listen")
-        .arg("127.0.0.1:0")
-        // The default upload limit (50 MiB) is below the memory workload's artifact.
-        .arg("--max-upload")
-        .arg(max_upload.to_string())
+        .arg("127.0.0.1:0");
+    if let Some(limit) = max_upload {
+        cmd.arg("--max-upload").arg(limit.to_string());
+    }
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
