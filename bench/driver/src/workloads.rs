@@ -135,6 +135,13 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
         rows: Vec::new(),
         notes: Vec::new(),
     };
+    if bench.scale.mode == "smoke" {
+        bench.notes.push(
+            "smoke mode checks that the benchmark runs: with tiny counts (and the debug build \
+             bench/smoke.sh uses) its figures are not comparable"
+                .into(),
+        );
+    }
     if let Some(Ok((_, user))) = &bench.verdaccio {
         let kind = if user.token.split('.').count() == 3 {
             "JWT (security.api.jwt)"
