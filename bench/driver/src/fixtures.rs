@@ -139,3 +139,48 @@ pub fn query(j: usize, stored: usize) -> (String, bool) {
         (word(j, 9).to_string(), false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shire_core::archive::{inspect, ArchiveLimits};
+
+    #[test]
+    fn archives_pass_the_registry_archive_rules() {
+        let data = random_bytes(10 * 1024, 7);
+        for store in [false, true] {
+            let archive = tar_gz(
+                &[("Shire.toml", b"[package]\n"), ("data.bin", &data)],
+                store,
+            )
+            .expect("in-memory archive");
+            let summary = inspect(&archive[..], &ArchiveLimits::default()).expect("valid archive");
+            let paths: Vec<&str> = summary.files.iter().map(|f| f.path.as_str()).collect();
+            assert_eq!(paths, ["Shire.toml", "data.bin"]);
+            assert_eq!(summary.unpacked_bytes, 10 + data.len() as u64);
+        }
+    }
+
+    #[test]
+    fn random_bytes_are_reproducible_and_incompressible_enough() {
+        assert_eq!(random_bytes(64, 1), random_bytes(64, 1));
+        assert_ne!(random_bytes(64, 1), random_bytes(64, 2));
+        let data = random_bytes(64 * 1024, 3);
+        let gz = tar_gz(&[("x", &data)], false).expect("in-memory archive");
+        assert!(gz.len() > data.len(), "random data should not shrink");
+    }
+
+    #[test]
+    fn every_fourth_query_is_an_exact_stored_name() {
+        for j in 0..40 {
+            let (q, exact) = query(j, 1_000);
+            assert_eq!(exact, j % 4 == 3);
+            if exact {
+                let n: usize = q[1..].parse().expect("p<number>");
+                assert!(n < 1_000);
+            } else {
+                assert!(VOCABULARY.contains(&q.as_str()));
+            }
+        }
+    }
+}
