@@ -192,14 +192,13 @@ fn an_entry_removed_from_the_servers_disk_is_found() {
     });
     verify_fails_at(&club.installer, i);
 
-    // Removed, leaving a gap (another key beyond the log keeps the count).
+    // Removed, leaving a gap (the last entry stays, so the node still starts:
+    // its startup check looks at the last entry, not every one).
     let mut club = club_with_history();
     let i = log_index(&club, "braintree/crm@1.0.0");
     club.installer.ok(&["log", "verify"]);
     tamper(&mut club.node, |t| {
-        let size = t.len() as u64;
-        let gone = t.remove(i.to_be_bytes()).unwrap().unwrap();
-        t.insert(size.to_be_bytes(), gone).unwrap();
+        assert!(t.remove(i.to_be_bytes()).unwrap().is_some());
     });
     let out = verify_fails_at(&club.installer, i);
     assert!(out.contains("missing"), "{out}");
