@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Distinct verifier keys whose approvals make a release approved [default: 1].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threshold: Option<u32>,
+    /// Cap of the database's page cache in MiB (more keeps more of a large
+    /// registry in memory; resident memory grows up to about this plus 20 MiB).
+    #[arg(long, default_value_t = config::DEFAULT_CACHE_MIB, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub cache_mib: u64,
 }
 
 /// `key` flags.
@@ -91,6 +95,7 @@ impl ServeArgs {
                 .unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
             origin: self.origin.clone().or_else(|| file.origin.clone()),
             max_upload: self.max_upload,
+            cache_mib: self.cache_mib,
             threshold: self.threshold.or(file.threshold).unwrap_or(1).max(1),
             ..Config::new(data)
         }
@@ -189,5 +194,16 @@ mod tests {
         assert_eq!(c.max_upload, 50 * 1024 * 1024);
         assert_eq!(c.threshold, 1);
         assert!(Cli::try_parse_from(["shire-registry", "serve", "--threshold", "0"]).is_err());
+        assert_eq!(c.cache_mib, 12);
+    }
+
+    #[test]
+    fn cache_mib_reaches_the_config_and_zero_is_refused() {
+        let cli = Cli::try_parse_from(["shire-registry", "serve", "--cache-mib", "64"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(a.config().cache_mib, 64);
+        assert!(Cli::try_parse_from(["shire-registry", "serve", "--cache-mib", "0"]).is_err());
     }
 }

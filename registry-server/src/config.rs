@@ -9,6 +9,8 @@ pub const DEFAULT_DATA: &str = "./shire-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 /// Default upload limit: 50 MiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 50 * 1024 * 1024;
+/// Default cap of the database's page cache, in MiB (`--cache-mib`).
+pub const DEFAULT_CACHE_MIB: u64 = crate::store::db::DEFAULT_CACHE_BYTES >> 20;
 /// Largest JSON body accepted (envelopes, requests).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
@@ -29,6 +31,9 @@ pub struct Config {
     pub archive_limits: ArchiveLimits,
     /// HTTP worker threads (None: one per core).
     pub workers: Option<usize>,
+    /// Cap of the database's page cache, in MiB (sled's default, 1 GiB, lets
+    /// the resident memory grow with the data).
+    pub cache_mib: u64,
     /// Peers to follow (`--config FILE`; None: none).
     pub federation: Option<crate::federation::config::FederationConfig>,
 }
@@ -44,6 +49,7 @@ impl Config {
             threshold: 1,
             archive_limits: ArchiveLimits::default(),
             workers: None,
+            cache_mib: DEFAULT_CACHE_MIB,
             federation: None,
         }
     }

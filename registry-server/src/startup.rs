@@ -75,8 +75,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     }
     let data = &config.data_dir;
     let node_key = identity::load_or_create_key(data)?;
-    let (store, flusher) =
-        Store::open(data).with_context(|| format!("opening the database in {}", data.display()))?;
+    let (store, flusher) = Store::open_with_cache(data, config.cache_mib << 20)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
     let flusher = tokio::spawn(flusher.run());
     let origin = store
         .origin(

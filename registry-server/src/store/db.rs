@@ -90,6 +90,9 @@ const TREE_NAMES: [&str; 18] = [
     "mirror_orgs",
 ];
 
+/// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
+pub const DEFAULT_CACHE_BYTES: u64 = 12 << 20;
+
 /// The result type of code running inside a transaction.
 pub type TxResult<R> = Result<R, ConflictableTransactionError<ApiError>>;
 
@@ -230,7 +233,16 @@ impl Db {
     /// Opens (or creates) the database at `path`. The returned [`Flusher`] must be
     /// spawned on the runtime for [`Db::durable`] to make progress.
     pub fn open(path: &Path) -> Result<(Db, Flusher), sled::Error> {
-        let db = sled::Config::new().path(path).open()?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Db::open`] with sled's page cache capped at `cache_bytes` (sled's own
+    /// default is 1 GiB, which the resident memory grows towards with the data).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<(Db, Flusher), sled::Error> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()?;
         let trees = TREE_NAMES
             .iter()
             .map(|n| db.open_tree(n))

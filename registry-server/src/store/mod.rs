@@ -78,7 +78,15 @@ impl Store {
     /// Opens the store in `data_dir`; spawn the returned [`Flusher`]. Refuses a
     /// database whose transparency log fails [`log::check`].
     pub fn open(data_dir: &Path) -> Result<(Store, Flusher), ApiError> {
-        let (db, flusher) = Db::open(&data_dir.join("db"))?;
+        Self::open_with_cache(data_dir, db::DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with sled's page cache capped at `cache_bytes`.
+    pub fn open_with_cache(
+        data_dir: &Path,
+        cache_bytes: u64,
+    ) -> Result<(Store, Flusher), ApiError> {
+        let (db, flusher) = Db::open_with_cache(&data_dir.join("db"), cache_bytes)?;
         log::check(&db)?;
         let blobs = blobs::BlobStore::open(data_dir)?;
         Ok((Store { db, blobs }, flusher))
