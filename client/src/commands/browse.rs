@@ -33,6 +33,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
                 h.latest.to_string(),
                 h.state.to_string(),
                 short_ids(&h.approvers),
+                h.origin.clone(),
                 h.description.clone(),
             ]
         })
@@ -43,6 +44,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
             "LATEST",
             "STATE",
             "APPROVERS (claimed)",
+            "ORIGIN",
             "DESCRIPTION",
         ],
         &rows,
