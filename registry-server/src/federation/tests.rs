@@ -467,3 +467,59 @@ async fn a_peer_that_is_down_is_transient() {
         Err(Fault::Transient(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_count_only_as_the_origins_log_registered_them() {
+    // A release signed by the origin's verifier key: not a publisher key.
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let archive = build(&[Item::File("README", b"x")]);
+    let digest = Digest::of(&archive);
+    fake.data
+        .lock()
+        .unwrap()
+        .blobs
+        .insert(digest.to_string(), archive);
+    let m = Manifest::skeleton(PackageName::parse("a-council/bins").unwrap());
+    let env = ReleaseStatement::new(m, digest).sign(&fake.verifier);
+    fake.push(&LogEvent::Release {
+        envelope: env,
+        key_id: fake.verifier.key_id(),
+        at: AT.into(),
+    });
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(m.contains("is not a publisher key of a-council"), "{m}");
+
+    // A key revoked in the origin's log signs nothing after its revocation.
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    fake.push(&LogEvent::KeyRevoked {
+        key_id: fake.publisher.key_id(),
+        at: AT.into(),
+    });
+    fake.release("a-council/bins", "1.1.0", &fake.publisher);
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(m.contains("revoked earlier"), "{m}");
+    // What came before the revocation was mirrored in earlier batches and stays.
+    assert!(store.release(&s.name, &s.version).unwrap().is_some());
+    assert!(store
+        .release(&s.name, &Version::new(1, 1, 0))
+        .unwrap()
+        .is_none());
+
+    // A verdict about a release the origin never published.
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let ghost = Subject {
+        name: PackageName::parse("a-council/ghost").unwrap(),
+        version: Version::new(1, 0, 0),
+        digest: Digest::of(b"ghost"),
+    };
+    fake.verdict(Verdict::Approve, &ghost);
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(m.contains("never published"), "{m}");
+}
