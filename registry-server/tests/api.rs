@@ -1181,3 +1181,85 @@ async fn multi_megabyte_artifacts_stream_in_and_out() {
     );
     assert_eq!(Digest::of(&resp.bytes().await.unwrap()), r.digest());
 }
+
+/// The package document is cached between GETs; every write that changes what
+/// it shows (publish, yank, un-yank, verdict, key revocation) must be visible
+/// in the very next GET after it is acknowledged.
+#[tokio::test]
+async fn package_document_is_never_stale_after_a_write() {
+    let c = club().await;
+    let pkg = "/api/v1/packages/braintree/crm";
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let first = c.app.get(pkg).await;
+    assert_eq!(first.ok(200)["versions"].as_array().unwrap().len(), 1);
+    // A second GET is answered from the cache and is byte-identical.
+    let (s1, h1, b1) = c.app.get_bytes(pkg).await;
+    let (s2, _, b2) = c.app.get_bytes(pkg).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(b1, b2);
+    assert_eq!(h1["content-type"], "application/json");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&b1).unwrap(),
+        first.body
+    );
+
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.1"))
+        .await
+        .ok(201);
+    let after_publish = c.app.get(pkg).await;
+    assert_eq!(
+        after_publish.ok(200)["versions"].as_array().unwrap().len(),
+        2
+    );
+
+    let yank = "/api/v1/packages/braintree/crm/1.0.0/yank";
+    c.app
+        .post(yank, &c.bt.token, serde_json::json!({ "reason": "broken" }))
+        .await
+        .ok(200);
+    let yanked = c.app.get(pkg).await;
+    assert_eq!(yanked.ok(200)["versions"][0]["yanked"]["reason"], "broken");
+    c.app
+        .send(reqwest::Method::DELETE, yank, Some(&c.bt.token), None)
+        .await
+        .ok(200);
+    let unyanked = c.app.get(pkg).await;
+    assert!(unyanked.ok(200)["versions"][0].get("yanked").is_none());
+
+    let s = c.app.subject("braintree/crm", "1.0.1").await;
+    c.app
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.1",
+            &verdict(&c.rev.key, Verdict::Approve, &s, None),
+        )
+        .await
+        .ok(200);
+    let approved = c.app.get(pkg).await;
+    assert_eq!(approved.ok(200)["versions"][1]["state"], "approved");
+    assert_eq!(
+        approved.body["versions"][1]["verdicts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert!(approved.body["versions"][0]["publisher_key"]["revoked_at"].is_null());
+    c.app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/keys/{}", c.bt.key.key_id()),
+            Some(&c.bt.token),
+            None,
+        )
+        .await
+        .ok(200);
+    let revoked = c.app.get(pkg).await;
+    assert!(revoked.ok(200)["versions"][0]["publisher_key"]["revoked_at"].is_string());
+}

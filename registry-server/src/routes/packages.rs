@@ -4,6 +4,8 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::records::{to_key_info, to_verdict_info, to_yank_info, ReleaseRecord};
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use shire_core::wire::{PackageInfo, VersionInfo};
 use shire_core::{OrgName, PackageName, Version};
@@ -73,20 +75,39 @@ pub async fn package(
 ) -> Result<HttpResponse, ApiError> {
     let (org, name) = path.into_inner();
     let name = package_name(&org, &name)?;
+    let key = name.to_string();
+    let docs = state.store.db.docs();
+    if let Some(doc) = docs.get(key.as_bytes()) {
+        return Ok(json_bytes(doc));
+    }
+    // Read before the records: a write that ends meanwhile makes `put` drop
+    // this document (see `DocCache`).
+    let generation = docs.generation();
     let pkg = state
         .store
         .package(&name)?
-        .ok_or_else(|| ApiError::PackageNotFound(name.to_string()))?;
+        .ok_or_else(|| ApiError::PackageNotFound(key.clone()))?;
     let mut versions = Vec::with_capacity(pkg.versions.len());
     for v in &pkg.versions {
         versions.push(version_info(&state, &load_release(&state, &name, v)?)?);
     }
-    Ok(HttpResponse::Ok().json(PackageInfo {
+    let doc = serde_json::to_vec(&PackageInfo {
         name,
         description: pkg.description,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         versions,
-    }))
+    })
+    .map_err(ApiError::internal)?;
+    let doc = Bytes::from(doc);
+    docs.put(key.as_bytes(), generation, doc.clone());
+    Ok(json_bytes(doc))
+}
+
+/// A 200 response with an encoded JSON document.
+fn json_bytes(doc: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(doc)
 }
 
 /// One version.

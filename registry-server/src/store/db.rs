@@ -17,15 +17,17 @@
 //! node never signs or shows an entry that a crash could still take back.
 
 use crate::error::ApiError;
+use actix_web::web::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 use sled::Transactional as _;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// The named trees, in the order they are opened for a transaction.
@@ -176,10 +178,92 @@ fn corrupt(t: T, e: serde_json::Error) -> ApiError {
     ))
 }
 
+/// Largest total size of the cached documents of [`DocCache`].
+const DOC_CACHE_BYTES: usize = 2 << 20;
+/// Largest single document [`DocCache`] keeps.
+const DOC_CACHE_MAX_DOC: usize = 256 << 10;
+
+/// Encoded read documents (a package's `PackageInfo` JSON), kept between
+/// writes. **Every** [`Db::transact`] empties it after the transaction ends, so
+/// no document built before a write survives that write; a document built while
+/// a write ran is refused by [`DocCache::put`] (its generation is older). Bounded
+/// to [`DOC_CACHE_BYTES`] in total.
+#[derive(Default)]
+pub struct DocCache {
+    inner: Mutex<DocCacheInner>,
+}
+
+#[derive(Default)]
+struct DocCacheInner {
+    generation: u64,
+    bytes: usize,
+    docs: HashMap<Vec<u8>, Bytes>,
+}
+
+impl DocCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DocCacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached document under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<Bytes> {
+        self.lock().docs.get(key).cloned()
+    }
+
+    /// The current generation: read it BEFORE reading the records a document
+    /// is built from, and give it to [`DocCache::put`].
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Keeps `doc` under `key` unless a write ended since `generation` was
+    /// read (then the document may be stale and is dropped).
+    pub fn put(&self, key: &[u8], generation: u64, doc: Bytes) {
+        if doc.len() > DOC_CACHE_MAX_DOC {
+            return;
+        }
+        let mut c = self.lock();
+        if c.generation != generation {
+            return;
+        }
+        while c.bytes + doc.len() > DOC_CACHE_BYTES {
+            let Some(k) = c.docs.keys().next().cloned() else {
+                break;
+            };
+            if let Some(old) = c.docs.remove(&k) {
+                c.bytes -= old.len();
+            }
+        }
+        c.bytes += doc.len();
+        if let Some(old) = c.docs.insert(key.to_vec(), doc) {
+            c.bytes -= old.len();
+        }
+    }
+
+    /// Drops every document and starts a new generation.
+    fn invalidate(&self) {
+        let mut c = self.lock();
+        c.generation += 1;
+        c.bytes = 0;
+        c.docs.clear();
+    }
+
+    /// Number of documents held (for tests).
+    pub fn len(&self) -> usize {
+        self.lock().docs.len()
+    }
+
+    /// Whether no document is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The open database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     trees: Arc<Vec<sled::Tree>>,
+    docs: Arc<DocCache>,
     flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     flushes: Arc<AtomicU64>,
     durable_log: Arc<AtomicU64>,
@@ -255,6 +339,7 @@ impl Db {
         Ok((
             Db {
                 trees: Arc::new(trees),
+                docs: Arc::default(),
                 flusher: tx,
                 flushes: flushes.clone(),
                 durable_log: durable_log.clone(),
@@ -267,6 +352,11 @@ impl Db {
                 durable_log,
             },
         ))
+    }
+
+    /// The cache of encoded read documents, emptied by every transaction.
+    pub fn docs(&self) -> &DocCache {
+        &self.docs
     }
 
     /// A tree, for reads outside a transaction.
@@ -302,6 +392,9 @@ impl Db {
         let result = refs
             .as_slice()
             .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }));
+        // Whatever the outcome, no cached document may outlive a write: this
+        // runs before any caller can acknowledge the change.
+        self.docs.invalidate();
         match result {
             Ok(r) => Ok(r),
             Err(TransactionError::Abort(e)) => Err(e),
@@ -378,5 +471,43 @@ mod tests {
         assert_eq!(db.flush_count() - before, 2);
         drop(db);
         task.await.unwrap();
+    }
+
+    #[test]
+    fn a_transaction_empties_the_doc_cache_and_refuses_documents_built_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _flusher) = Db::open(&dir.path().join("db")).unwrap();
+        let docs = db.docs();
+        let g = docs.generation();
+        docs.put(b"a/b", g, Bytes::from_static(b"{\"v\":1}"));
+        assert_eq!(docs.get(b"a/b").as_deref(), Some(&b"{\"v\":1}"[..]));
+        // A document built from reads before a write ended is stale: refused.
+        let before_write = docs.generation();
+        db.transact(|tx| tx.put(T::Orgs, b"a", &1u32)).unwrap();
+        assert!(docs.get(b"a/b").is_none(), "a write must empty the cache");
+        docs.put(b"a/b", before_write, Bytes::from_static(b"stale"));
+        assert!(docs.get(b"a/b").is_none());
+        // Even an aborted transaction invalidates (it cannot tell what it read).
+        docs.put(b"a/b", docs.generation(), Bytes::from_static(b"x"));
+        let _ = db.transact(|_| abort::<()>(ApiError::NotAdmin));
+        assert!(docs.is_empty());
+    }
+
+    #[test]
+    fn the_doc_cache_stays_within_its_bounds() {
+        let cache = DocCache::default();
+        let g = cache.generation();
+        cache.put(b"big", g, Bytes::from(vec![0u8; DOC_CACHE_MAX_DOC + 1]));
+        assert!(cache.get(b"big").is_none());
+        let doc = Bytes::from(vec![0u8; DOC_CACHE_MAX_DOC]);
+        for i in 0..(2 * DOC_CACHE_BYTES / DOC_CACHE_MAX_DOC) {
+            cache.put(format!("p{i}").as_bytes(), g, doc.clone());
+        }
+        assert_eq!(cache.len(), DOC_CACHE_BYTES / DOC_CACHE_MAX_DOC);
+        assert!(cache.lock().bytes <= DOC_CACHE_BYTES);
+        // Replacing a document does not count it twice.
+        cache.put(b"p0", g, Bytes::from_static(b"{}"));
+        let c = cache.lock();
+        assert_eq!(c.bytes, c.docs.values().map(|d| d.len()).sum::<usize>());
     }
 }
