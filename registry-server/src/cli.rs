@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(c.max_upload, 50 * 1024 * 1024);
         assert_eq!(c.threshold, 1);
         assert!(Cli::try_parse_from(["shire-registry", "serve", "--threshold", "0"]).is_err());
-        assert_eq!(c.cache_mib, 12);
+        assert_eq!(c.cache_mib, 8);
     }
 
     #[test]

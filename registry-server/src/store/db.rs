@@ -93,7 +93,7 @@ const TREE_NAMES: [&str; 18] = [
 ];
 
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
-pub const DEFAULT_CACHE_BYTES: u64 = 12 << 20;
+pub const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
 
 /// The result type of code running inside a transaction.
 pub type TxResult<R> = Result<R, ConflictableTransactionError<ApiError>>;
