@@ -27,12 +27,11 @@ use serde::{Deserialize, Serialize};
 use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
 use shire_core::event::LogEvent;
-use shire_core::policy::{Standing, TrustPolicy, TrustedKey};
 use shire_core::statement::{ReleaseStatement, Subject, VerdictStatement};
 use shire_core::wire::{ReleaseState, Role};
 use shire_core::{Digest, KeyId, OrgName, PackageName, PublicKey, Version};
 use shire_tlog::{Hash, HashStore, StoreError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Why a pass over a peer failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -778,27 +777,9 @@ fn assess(
     subject: &Subject,
     threshold: u32,
 ) -> TxResult<ReleaseState> {
-    let mut keys = BTreeMap::new();
-    for v in &rec.verdicts {
-        if let Some(k) =
-            tx.get::<MirrorKey>(T::MirrorKeys, &okey(origin, v.key_id.as_str().as_bytes()))?
-        {
-            keys.insert(
-                k.key_id.clone(),
-                TrustedKey {
-                    public_key: k.public_key,
-                    label: v.account.clone(),
-                },
-            );
-        }
-    }
-    let policy = TrustPolicy { keys, threshold };
-    let envelopes: Vec<Envelope> = rec.verdicts.iter().map(|v| v.envelope.clone()).collect();
-    let assessment = policy.assess(subject, &envelopes);
-    Ok(match policy.standing(&assessment) {
-        Standing::Approved => ReleaseState::Approved,
-        Standing::Revoked(_) => ReleaseState::Revoked,
-        Standing::Rejected(_) => ReleaseState::Rejected,
-        Standing::Unapproved { .. } => ReleaseState::Pending,
+    crate::store::assess_with(rec, subject, threshold, |id| {
+        Ok(tx
+            .get::<MirrorKey>(T::MirrorKeys, &okey(origin, id.as_str().as_bytes()))?
+            .map(|k| k.public_key))
     })
 }

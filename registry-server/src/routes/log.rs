@@ -30,22 +30,22 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `?start=S&end=E` (end exclusive).
 #[derive(Debug, Deserialize)]
 pub struct EntriesQuery {
-    start: u64,
-    end: u64,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
 }
 
 /// `?index=I&size=N`.
 #[derive(Debug, Deserialize)]
 pub struct InclusionQuery {
-    index: u64,
-    size: u64,
+    pub(crate) index: u64,
+    pub(crate) size: u64,
 }
 
 /// `?from=M&size=N`.
 #[derive(Debug, Deserialize)]
 pub struct ConsistencyQuery {
-    from: u64,
-    size: u64,
+    pub(crate) from: u64,
+    pub(crate) size: u64,
 }
 
 fn bad_query(message: String) -> ApiError {

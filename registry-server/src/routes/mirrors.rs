@@ -3,33 +3,12 @@
 //! `/proof/consistency` — the origin's log as this node verified it, with the
 //! origin's own signed checkpoint (cosigned by this node when it witnesses it).
 
+use super::log::{ConsistencyQuery, EntriesQuery, InclusionQuery};
 use crate::error::ApiError;
 use crate::federation::relay;
 use crate::state::AppState;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-
-/// `?start=S&end=E`.
-#[derive(Debug, Deserialize)]
-pub struct EntriesQuery {
-    start: u64,
-    end: u64,
-}
-
-/// `?index=I&size=N`.
-#[derive(Debug, Deserialize)]
-pub struct InclusionQuery {
-    index: u64,
-    size: u64,
-}
-
-/// `?from=M&size=N`.
-#[derive(Debug, Deserialize)]
-pub struct ConsistencyQuery {
-    from: u64,
-    size: u64,
-}
 
 /// Every mirrored origin.
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

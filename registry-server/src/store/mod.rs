@@ -631,13 +631,28 @@ fn assess(
     subject: &Subject,
     threshold: u32,
 ) -> TxResult<ReleaseState> {
+    assess_with(rec, subject, threshold, |id| {
+        Ok(tx
+            .get::<KeyRecord>(T::Keys, id.as_str().as_bytes())?
+            .map(|k| k.public_key))
+    })
+}
+
+/// [`assess`] over any key registry: `key_of` finds the public key a verdict's
+/// key id names (this node's keys, or a mirrored origin's).
+pub(crate) fn assess_with(
+    rec: &ReleaseRecord,
+    subject: &Subject,
+    threshold: u32,
+    mut key_of: impl FnMut(&KeyId) -> TxResult<Option<PublicKey>>,
+) -> TxResult<ReleaseState> {
     let mut keys = BTreeMap::new();
     for v in &rec.verdicts {
-        if let Some(k) = tx.get::<KeyRecord>(T::Keys, v.key_id.as_str().as_bytes())? {
+        if let Some(public_key) = key_of(&v.key_id)? {
             keys.insert(
-                k.key_id.clone(),
+                v.key_id.clone(),
                 TrustedKey {
-                    public_key: k.public_key,
+                    public_key,
                     label: v.account.clone(),
                 },
             );
