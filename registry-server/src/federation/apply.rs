@@ -20,9 +20,9 @@
 
 use super::config::PeerConfig;
 use crate::error::ApiError;
-use crate::store::db::{abort, Db, Tx, TxResult, T};
+use crate::store::db::{Db, Tx, TxResult, T};
 use crate::store::records::{release_key, PackageRecord, ReleaseRecord, VerdictRecord, YankRecord};
-use crate::store::{search, Store, PACKAGE_SEQ, RELEASE_SEQ};
+use crate::store::{search, Store, RELEASE_SEQ};
 use serde::{Deserialize, Serialize};
 use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
@@ -642,23 +642,7 @@ fn apply_step(tx: &Tx<'_>, origin: &str, index: u64, step: &Step, threshold: u32
             }
             let mut pkg = match &old {
                 Some(p) => p.clone(),
-                None => {
-                    let id = tx.get_u64(T::Meta, PACKAGE_SEQ)?;
-                    tx.put_u64(T::Meta, PACKAGE_SEQ, id + 1)?;
-                    let id = u32::try_from(id).or_else(|_| {
-                        abort(ApiError::internal("this node holds 2^32 packages already"))
-                    })?;
-                    PackageRecord {
-                        id,
-                        name: name.clone(),
-                        versions: Vec::new(),
-                        description: String::new(),
-                        keywords: Vec::new(),
-                        categories: Vec::new(),
-                        created_at: at.clone(),
-                        origin: Some(origin.to_string()),
-                    }
-                }
+                None => crate::store::new_package(tx, name, at, Some(origin.to_string()))?,
             };
             let highest = pkg.versions.iter().all(|v| v < version);
             pkg.versions.push(version.clone());

@@ -90,13 +90,9 @@ fn proof_error(e: shire_tlog::TreeError) -> ApiError {
     ApiError::bad_request("bad_query", e.to_string())
 }
 
-/// Inclusion proof of entry `index` in the mirrored tree of `size` entries.
-pub fn inclusion(
-    store: &Store,
-    origin: &str,
-    index: u64,
-    size: u64,
-) -> Result<InclusionProof, ApiError> {
+/// Refuses a proof for an origin this node does not mirror, or for a size
+/// beyond what it holds of that origin's log.
+fn proof_bounds(store: &Store, origin: &str, size: u64) -> Result<(), ApiError> {
     let r = mirror_record(&store.db, origin)?;
     if r.checkpoint.is_none() {
         return Err(unknown(origin));
@@ -107,6 +103,17 @@ pub fn inclusion(
             format!("the mirror of {origin} holds {} entries", r.size),
         ));
     }
+    Ok(())
+}
+
+/// Inclusion proof of entry `index` in the mirrored tree of `size` entries.
+pub fn inclusion(
+    store: &Store,
+    origin: &str,
+    index: u64,
+    size: u64,
+) -> Result<InclusionProof, ApiError> {
+    proof_bounds(store, origin, size)?;
     let hashes = inclusion_proof(
         index,
         size,
@@ -130,16 +137,7 @@ pub fn consistency(
     from: u64,
     size: u64,
 ) -> Result<ConsistencyProof, ApiError> {
-    let r = mirror_record(&store.db, origin)?;
-    if r.checkpoint.is_none() {
-        return Err(unknown(origin));
-    }
-    if size > r.size {
-        return Err(ApiError::bad_request(
-            "bad_query",
-            format!("the mirror of {origin} holds {} entries", r.size),
-        ));
-    }
+    proof_bounds(store, origin, size)?;
     let hashes = consistency_proof(
         from,
         size,

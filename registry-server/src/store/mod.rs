@@ -39,7 +39,7 @@ pub fn now() -> String {
 
 const ORIGIN: &[u8] = b"origin";
 pub(crate) const RELEASE_SEQ: &[u8] = b"release_seq";
-pub(crate) const PACKAGE_SEQ: &[u8] = b"package_seq";
+const PACKAGE_SEQ: &[u8] = b"package_seq";
 
 /// The node's storage. Cheap to clone.
 #[derive(Clone)]
@@ -366,23 +366,7 @@ impl Store {
             let old: Option<PackageRecord> = tx.get(T::Packages, name.to_string().as_bytes())?;
             let mut pkg = match &old {
                 Some(p) => p.clone(),
-                None => {
-                    let id = tx.get_u64(T::Meta, PACKAGE_SEQ)?;
-                    tx.put_u64(T::Meta, PACKAGE_SEQ, id + 1)?;
-                    let id = u32::try_from(id).or_else(|_| {
-                        abort(ApiError::internal("this node holds 2^32 packages already"))
-                    })?;
-                    PackageRecord {
-                        id,
-                        name: name.clone(),
-                        versions: Vec::new(),
-                        description: String::new(),
-                        keywords: Vec::new(),
-                        categories: Vec::new(),
-                        created_at: at.clone(),
-                        origin: None,
-                    }
-                }
+                None => new_package(tx, name, &at, None)?,
             };
             let highest = pkg.versions.iter().all(|v| v < version);
             pkg.versions.push(version.clone());
@@ -620,6 +604,30 @@ pub fn check_transition(state: ReleaseState, verdict: Verdict, subject: &Subject
             }
         )))
     }
+}
+
+/// A package's first record, with the next package id: `origin` is `None` for
+/// this node's own packages, the origin's name for mirrored ones.
+pub(crate) fn new_package(
+    tx: &Tx<'_>,
+    name: &PackageName,
+    at: &str,
+    origin: Option<String>,
+) -> TxResult<PackageRecord> {
+    let id = tx.get_u64(T::Meta, PACKAGE_SEQ)?;
+    tx.put_u64(T::Meta, PACKAGE_SEQ, id + 1)?;
+    let id = u32::try_from(id)
+        .or_else(|_| abort(ApiError::internal("this node holds 2^32 packages already")))?;
+    Ok(PackageRecord {
+        id,
+        name: name.clone(),
+        versions: Vec::new(),
+        description: String::new(),
+        keywords: Vec::new(),
+        categories: Vec::new(),
+        created_at: at.to_string(),
+        origin,
+    })
 }
 
 /// The state the stored verdicts amount to, assessed with the shared trust
