@@ -22,7 +22,7 @@ use super::config::PeerConfig;
 use crate::error::ApiError;
 use crate::store::db::{Db, Tx, TxResult, T};
 use crate::store::records::{release_key, PackageRecord, ReleaseRecord, VerdictRecord, YankRecord};
-use crate::store::{search, Store, RELEASE_SEQ};
+use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
@@ -640,23 +640,15 @@ fn apply_step(tx: &Tx<'_>, origin: &str, index: u64, step: &Step, threshold: u32
                     )));
                 }
             }
-            let mut pkg = match &old {
-                Some(p) => p.clone(),
-                None => crate::store::new_package(tx, name, at, Some(origin.to_string()))?,
-            };
-            let highest = pkg.versions.iter().all(|v| v < version);
-            pkg.versions.push(version.clone());
-            if highest {
-                pkg.description = st.manifest.package.description.clone();
-                pkg.keywords = st.manifest.package.keywords.clone();
-                pkg.categories = st.manifest.publiccode.categories.clone();
-            }
-            if highest || old.is_none() {
-                search::reindex(tx, old.as_ref(), &pkg)?;
-            }
-            tx.put(T::Packages, name.to_string().as_bytes(), &pkg)?;
-            let seq = tx.get_u64(T::Meta, RELEASE_SEQ)?;
-            tx.put_u64(T::Meta, RELEASE_SEQ, seq + 1)?;
+            let seq = crate::store::add_version(
+                tx,
+                old.as_ref(),
+                name,
+                version,
+                &st.manifest,
+                at,
+                Some(origin.to_string()),
+            )?;
             if let Some(f) = files {
                 tx.put(T::Files, &rkey, f)?;
             }

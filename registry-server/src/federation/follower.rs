@@ -233,15 +233,7 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
     // the mirrored tree (an older one is merely stale, e.g. a lagging relay);
     // a larger one must extend the last checkpoint mirrored.
     if cp.size() <= rec.size {
-        let ours = tree_hash(
-            cp.size(),
-            &MirrorHashes {
-                db: &store.db,
-                origin,
-            },
-        )
-        .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))?;
-        if ours != cp.root() {
+        if mirrored_root(store, origin, cp.size())? != cp.root() {
             return Err(fatal(format!(
                 "peer {}: fork: checkpoint of {origin} at size {} disagrees with the entries mirrored",
                 peer.name,
@@ -358,22 +350,12 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
     let newer = cp.size() > rec.checkpoint_size && cp.size() == rec.size;
     let uncosigned = peer.witness && cp.size() == rec.checkpoint_size && rec.cosigned.is_none();
     if newer || uncosigned {
-        if newer {
-            let ours = tree_hash(
-                cp.size(),
-                &MirrorHashes {
-                    db: &store.db,
-                    origin,
-                },
-            )
-            .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))?;
-            if ours != cp.root() {
-                return Err(fatal(format!(
-                    "peer {}: checkpoint of {origin} at size {} disagrees with the entries mirrored",
-                    peer.name,
-                    cp.size()
-                )));
-            }
+        if newer && mirrored_root(store, origin, cp.size())? != cp.root() {
+            return Err(fatal(format!(
+                "peer {}: checkpoint of {origin} at size {} disagrees with the entries mirrored",
+                peer.name,
+                cp.size()
+            )));
         }
         finish_checkpoint(fed, peer, &mut rec, &note, &cp);
         apply::save_record(store, origin, &rec)?;
@@ -390,6 +372,18 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         applied,
         bytes: f.bytes,
     })
+}
+
+/// The root of the mirrored copy of `origin`'s log at `size` entries.
+fn mirrored_root(store: &crate::store::Store, origin: &str, size: u64) -> Result<Hash, Fault> {
+    tree_hash(
+        size,
+        &MirrorHashes {
+            db: &store.db,
+            origin,
+        },
+    )
+    .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))
 }
 
 /// Records `cp` as the mirrored checkpoint, cosigned when this node witnesses `peer`.

@@ -113,18 +113,23 @@ pub async fn entries(
     Ok(HttpResponse::Ok().json(LogEntries { entries }))
 }
 
+/// The log at its durable size, refusing a proof request for a larger tree.
+fn durable_up_to(state: &AppState, size: u64) -> Result<LogView<'_>, ApiError> {
+    let (current, view) = durable(state);
+    if size > current {
+        return Err(bad_query(format!(
+            "size {size} is larger than the log ({current} entries)"
+        )));
+    }
+    Ok(view)
+}
+
 /// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
 pub async fn inclusion(
     state: web::Data<AppState>,
     q: web::Query<InclusionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (current, view) = durable(&state);
-    if q.size > current {
-        return Err(bad_query(format!(
-            "size {} is larger than the log ({current} entries)",
-            q.size
-        )));
-    }
+    let view = durable_up_to(&state, q.size)?;
     if q.index >= q.size {
         return Err(bad_query(format!(
             "entry {} is not in a tree of size {}",
@@ -145,13 +150,7 @@ pub async fn consistency(
     state: web::Data<AppState>,
     q: web::Query<ConsistencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (current, view) = durable(&state);
-    if q.size > current {
-        return Err(bad_query(format!(
-            "size {} is larger than the log ({current} entries)",
-            q.size
-        )));
-    }
+    let view = durable_up_to(&state, q.size)?;
     if q.from > q.size {
         return Err(bad_query(format!(
             "from ({}) is larger than size ({})",

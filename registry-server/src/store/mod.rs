@@ -26,7 +26,7 @@ use shire_core::policy::{Standing, TrustPolicy, TrustedKey};
 use shire_core::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
 use shire_core::verify::Verified;
 use shire_core::wire::{ReleaseState, Role};
-use shire_core::{KeyId, PackageName, PublicKey, Version};
+use shire_core::{KeyId, Manifest, PackageName, PublicKey, Version};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -38,7 +38,7 @@ pub fn now() -> String {
 }
 
 const ORIGIN: &[u8] = b"origin";
-pub(crate) const RELEASE_SEQ: &[u8] = b"release_seq";
+const RELEASE_SEQ: &[u8] = b"release_seq";
 const PACKAGE_SEQ: &[u8] = b"package_seq";
 
 /// The node's storage. Cheap to clone.
@@ -364,23 +364,7 @@ impl Store {
                 }
             }
             let old: Option<PackageRecord> = tx.get(T::Packages, name.to_string().as_bytes())?;
-            let mut pkg = match &old {
-                Some(p) => p.clone(),
-                None => new_package(tx, name, &at, None)?,
-            };
-            let highest = pkg.versions.iter().all(|v| v < version);
-            pkg.versions.push(version.clone());
-            if highest {
-                pkg.description = st.manifest.package.description.clone();
-                pkg.keywords = st.manifest.package.keywords.clone();
-                pkg.categories = st.manifest.publiccode.categories.clone();
-            }
-            if highest || old.is_none() {
-                search::reindex(tx, old.as_ref(), &pkg)?;
-            }
-            tx.put(T::Packages, name.to_string().as_bytes(), &pkg)?;
-            let seq = tx.get_u64(T::Meta, RELEASE_SEQ)?;
-            tx.put_u64(T::Meta, RELEASE_SEQ, seq + 1)?;
+            let seq = add_version(tx, old.as_ref(), name, version, &st.manifest, &at, None)?;
             tx.put_raw(T::Pending, &seq.to_be_bytes(), key.clone())?;
             tx.put(T::Files, &key, &new.files)?;
             let key_id = new.statement.key().key_id();
@@ -604,6 +588,39 @@ pub fn check_transition(state: ReleaseState, verdict: Verdict, subject: &Subject
             }
         )))
     }
+}
+
+/// Records `version` in its package (creating the package when `old` is
+/// `None`), keeps the descriptive fields of the highest version, reindexes the
+/// package for search when they changed, and returns the release's sequence
+/// number. Shared by local publishes and mirrored releases.
+pub(crate) fn add_version(
+    tx: &Tx<'_>,
+    old: Option<&PackageRecord>,
+    name: &PackageName,
+    version: &Version,
+    manifest: &Manifest,
+    at: &str,
+    origin: Option<String>,
+) -> TxResult<u64> {
+    let mut pkg = match old {
+        Some(p) => p.clone(),
+        None => new_package(tx, name, at, origin)?,
+    };
+    let highest = pkg.versions.iter().all(|v| v < version);
+    pkg.versions.push(version.clone());
+    if highest {
+        pkg.description = manifest.package.description.clone();
+        pkg.keywords = manifest.package.keywords.clone();
+        pkg.categories = manifest.publiccode.categories.clone();
+    }
+    if highest || old.is_none() {
+        search::reindex(tx, old, &pkg)?;
+    }
+    tx.put(T::Packages, name.to_string().as_bytes(), &pkg)?;
+    let seq = tx.get_u64(T::Meta, RELEASE_SEQ)?;
+    tx.put_u64(T::Meta, RELEASE_SEQ, seq + 1)?;
+    Ok(seq)
 }
 
 /// A package's first record, with the next package id: `origin` is `None` for
