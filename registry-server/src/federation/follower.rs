@@ -17,13 +17,13 @@ use super::apply::{
 };
 use super::config::PeerConfig;
 use super::{witness, Federation};
+use crate::store::blobs::InspectError;
 use base64::Engine as _;
-use shire_core::archive::{self, ArchiveLimits, ArchiveSummary};
+use shire_core::archive::ArchiveSummary;
 use shire_core::wire::{ConsistencyProof, LogEntries, PeerHealth};
 use shire_core::Digest;
 use shire_tlog::{open_checkpoint, tree_hash, verify_consistency, Checkpoint, Hash};
-use std::io::{self, Read};
-use std::path::PathBuf;
+use std::io;
 use std::sync::Arc;
 
 /// What a successful pass did.
@@ -170,13 +170,13 @@ impl Fetch<'_> {
     /// Fetches an artifact into the blob store (streaming, digest checked) unless held.
     async fn artifact(&mut self, digest: &Digest) -> Result<(), Fault> {
         let store = &self.fed.store;
-        if store.blobs.exists(digest) {
+        let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
+        if store.blobs.exists(digest).map_err(local)? {
             return Ok(());
         }
         let url = format!("{}/api/v1/artifacts/{digest}", self.peer.url);
         let mut resp = self.get(&url).await?;
-        let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
-        let mut w = store.blobs.writer().map_err(local)?;
+        let mut w = store.blobs.writer();
         while let Some(chunk) = resp
             .chunk()
             .await
@@ -413,50 +413,17 @@ fn finish_checkpoint(
 /// Applies the archive rules to a fetched artifact and checks its bytes
 /// still hash to the digest; returns its size and listing.
 async fn inspect(fed: &Federation, digest: Digest) -> Result<(u64, ArchiveSummary), Fault> {
-    let path = fed.store.blobs.path(&digest);
+    let blobs = fed.store.blobs.clone();
     let limits = fed.archive_limits;
-    tokio::task::spawn_blocking(move || inspect_file(path, digest, &limits))
+    tokio::task::spawn_blocking(move || blobs.inspect(&digest, &limits))
         .await
         .map_err(|e| Fault::Transient(format!("inspecting an artifact: {e}")))?
-}
-
-fn inspect_file(
-    path: PathBuf,
-    digest: Digest,
-    limits: &ArchiveLimits,
-) -> Result<(u64, ArchiveSummary), Fault> {
-    let file = std::fs::File::open(&path)
-        .map_err(|e| Fault::Transient(format!("opening artifact {digest}: {e}")))?;
-    let mut reader = shire_core::digest::HashingWriter::new(io::sink());
-    let mut tee = TeeReader {
-        inner: io::BufReader::new(file),
-        out: &mut reader,
-    };
-    let summary = archive::inspect(&mut tee, limits)
-        .map_err(|e| fatal(format!("artifact {digest} breaks an archive rule: {e}")))?;
-    io::copy(&mut tee, &mut io::sink())
-        .map_err(|e| Fault::Transient(format!("reading artifact {digest}: {e}")))?;
-    let (_, actual, size) = reader.finish();
-    if actual != digest {
-        return Err(Fault::Transient(format!(
-            "stored artifact {digest} no longer hashes to its digest"
-        )));
-    }
-    Ok((size, summary))
-}
-
-/// A reader that copies what passes through it into a writer.
-struct TeeReader<'a, R, W> {
-    inner: R,
-    out: &'a mut W,
-}
-
-impl<R: Read, W: io::Write> Read for TeeReader<'_, R, W> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.out.write_all(&buf[..n])?;
-        Ok(n)
-    }
+        .map_err(|e| match e {
+            InspectError::Archive(e) => {
+                fatal(format!("artifact {digest} breaks an archive rule: {e}"))
+            }
+            e => Fault::Transient(format!("artifact {digest}: {e}")),
+        })
 }
 
 /// The background loop for one peer: passes every poll interval while all

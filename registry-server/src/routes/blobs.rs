@@ -1,8 +1,10 @@
 //! `PUT /api/v1/blobs/{digest}`: an artifact upload, streamed to disk.
 //!
-//! The body is never held whole: each chunk goes through the hashing writer to
-//! a temporary file, the upload limit is enforced as bytes arrive, and only a
-//! body whose bytes hash to the digest in the path is moved into the store.
+//! The body is never held whole beyond the small-blob size: each chunk goes
+//! through the hashing writer (to memory while the upload is small, then to
+//! a temporary file, see `store::blobs`), the upload limit is enforced as
+//! bytes arrive, and only a body whose bytes hash to the digest in the path
+//! is stored.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -40,9 +42,8 @@ pub async fn upload(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut writer = (!matches!(declared, Some(n) if n > limit))
-        .then(|| state.store.blobs.writer())
-        .transpose()?;
+    let mut writer =
+        (!matches!(declared, Some(n) if n > limit)).then(|| state.store.blobs.writer());
     let mut received: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {

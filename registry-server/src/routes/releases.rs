@@ -15,14 +15,10 @@ use crate::error::ApiError;
 use crate::routes::packages::version_info;
 use crate::routes::statements::{claimed_package, signing_key, verify_error};
 use crate::state::AppState;
+use crate::store::blobs::InspectError;
 use crate::store::{unknown_dependency, NewRelease};
 use actix_web::{web, HttpResponse};
-use sha2::{Digest as _, Sha256};
-use shire_core::archive::{self, ArchiveLimits, ArchiveSummary};
 use shire_core::wire::SubmitEnvelope;
-use shire_core::Digest;
-use std::io::{self, Read};
-use std::path::PathBuf;
 
 /// Publishes a release: 201 `VersionInfo`, state `pending`.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
@@ -56,63 +52,28 @@ pub async fn publish(
         }
     }
     let digest = subject.digest;
-    let size = state
-        .store
-        .blobs
-        .size(&digest)?
-        .ok_or_else(|| ApiError::BlobNotFound(digest.to_string()))?;
-    let path = state.store.blobs.path(&digest);
+    let blobs = state.store.blobs.clone();
     let limits = state.archive_limits;
-    let files = web::block(move || inspect_blob(path, digest, &limits))
+    let (size, files) = web::block(move || blobs.inspect(&digest, &limits))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            InspectError::NotFound(d) => ApiError::BlobNotFound(d.to_string()),
+            InspectError::Io(e) => e.into(),
+            e => ApiError::BadArchive(e.to_string()),
+        })?;
     tracing::info!(release = %subject, %digest, "publishing");
-    let record = state.store.publish(&NewRelease {
+    let new = NewRelease {
         statement,
         envelope,
         publisher: caller.account().username.clone(),
         size,
         files,
-    })?;
+    };
+    let store = state.store.clone();
+    let record = web::block(move || store.publish(&new))
+        .await
+        .map_err(ApiError::internal)??;
     state.store.durable().await?;
     Ok(HttpResponse::Created().json(version_info(&state, &record)?))
-}
-
-/// A reader that hashes what passes through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// Applies the archive rules to a stored blob and checks that its bytes still
-/// hash to `digest` (a blob altered on disk is refused, not published).
-fn inspect_blob(
-    path: PathBuf,
-    digest: Digest,
-    limits: &ArchiveLimits,
-) -> Result<ArchiveSummary, ApiError> {
-    let file =
-        std::fs::File::open(&path).map_err(|_| ApiError::BlobNotFound(digest.to_string()))?;
-    let mut reader = HashingReader {
-        inner: io::BufReader::new(file),
-        hasher: Sha256::new(),
-    };
-    let summary = archive::inspect(&mut reader, limits)
-        .map_err(|e| ApiError::BadArchive(format!("the artifact breaks an archive rule: {e}")))?;
-    io::copy(&mut reader, &mut io::sink())?;
-    let actual = Digest::from_bytes(reader.hasher.finalize().into());
-    if actual != digest {
-        return Err(ApiError::BadArchive(format!(
-            "the stored artifact {digest} no longer hashes to its digest (it hashes to {actual})"
-        )));
-    }
-    Ok(summary)
 }

@@ -88,7 +88,7 @@ impl Store {
     ) -> Result<(Store, Flusher), ApiError> {
         let (db, flusher) = Db::open_with_cache(&data_dir.join("db"), cache_bytes)?;
         log::check(&db)?;
-        let blobs = blobs::BlobStore::open(data_dir)?;
+        let blobs = blobs::BlobStore::open(data_dir, db.inline_blobs().clone())?;
         Ok((Store { db, blobs }, flusher))
     }
 
