@@ -70,10 +70,7 @@ pub async fn publish(
         size,
         files,
     };
-    let store = state.store.clone();
-    let record = web::block(move || store.publish(&new))
-        .await
-        .map_err(ApiError::internal)??;
+    let record = state.store.publish(&new)?;
     state.store.durable().await?;
     Ok(HttpResponse::Created().json(version_info(&state, &record)?))
 }
