@@ -282,20 +282,22 @@ impl BlobWriter {
             });
         }
         let store = self.store;
-        if store.exists(&actual)? {
-            return Ok((size, false));
-        }
+        // A blob's size decides where it lives, so only that place is checked.
         match sink.sink {
             Sink::Memory(bytes) => {
-                store
-                    .inline
-                    .insert(actual.as_bytes(), bytes)
-                    .map_err(io::Error::other)?;
+                let key = actual.as_bytes();
+                if store.inline.contains_key(key).map_err(io::Error::other)? {
+                    return Ok((size, false));
+                }
+                store.inline.insert(key, bytes).map_err(io::Error::other)?;
             }
             Sink::File { tmp, file } => {
+                let dest = store.file_path(&actual);
+                if dest.is_file() {
+                    return Ok((size, false));
+                }
                 file.sync_all()?;
                 drop(file);
-                let dest = store.file_path(&actual);
                 let dir = dest.parent().unwrap_or(&store.root).to_path_buf();
                 let new_dir = !dir.exists();
                 fs::create_dir_all(&dir)?;

@@ -88,6 +88,13 @@ impl Store {
     ) -> Result<(Store, Flusher), ApiError> {
         let (db, flusher) = Db::open_with_cache(&data_dir.join("db"), cache_bytes)?;
         log::check(&db)?;
+        let reindexed = search::upgrade(&db)?;
+        if reindexed > 0 {
+            tracing::info!(
+                packages = reindexed,
+                "rebuilt the search index in its current layout"
+            );
+        }
         let blobs = blobs::BlobStore::open(data_dir, db.inline_blobs().clone())?;
         Ok((Store { db, blobs }, flusher))
     }

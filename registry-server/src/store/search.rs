@@ -1,9 +1,13 @@
 //! The search index: an inverted index in the `search` tree.
 //!
-//! Each key is one term; its value is the term's posting list: the packages
-//! indexed under it, as 5-byte records (package id, u32 big-endian; weight of
-//! the field the term came from, name > keyword/category > description), sorted
-//! by id. Package ids are assigned at a package's first publish and resolved in
+//! A term's posting list (the packages indexed under it, as 5-byte records:
+//! package id, u32 big-endian; weight of the field the term came from, name >
+//! keyword/category > description; sorted by id) is cut into chunks of
+//! [`CHUNK`] package ids, each its own key: `term ‖ 0 ‖ chunk number` (u32
+//! big-endian), so a term's chunks are adjacent and in id order. A publish
+//! rewrites only the chunk holding its package, at most `CHUNK × 5` bytes per
+//! term, however many packages share the term (the organisation's name, and
+//! words like "and" or "council", are in nearly all of them). Package ids are assigned at a package's first publish and resolved in
 //! the `package_ids` tree. A query is split into terms the same way; each query
 //! term reads the posting lists of every term it is a prefix of (so `crm`
 //! finds `crm` and `crmx`; terms under [`MIN_PREFIX`] characters match only
@@ -38,6 +42,36 @@ const MAX_DESCRIPTION_TERMS: usize = 200;
 const MAX_TERM_BYTES: usize = 64;
 /// Bytes per posting: package id (4) and weight (1).
 const POSTING: usize = 5;
+/// Package ids per posting-list chunk.
+const CHUNK: u32 = 1024;
+
+/// The key of the chunk of `term`'s posting list that holds package `id`.
+fn chunk_key(term: &str, id: u32) -> Vec<u8> {
+    let mut key = term_prefix(term);
+    key.extend_from_slice(&(id / CHUNK).to_be_bytes());
+    key
+}
+
+/// The prefix shared by every chunk key of `term` (and no other term's).
+fn term_prefix(term: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(term.len() + 5);
+    key.extend_from_slice(term.as_bytes());
+    key.push(0);
+    key
+}
+
+/// The term of a chunk key.
+fn key_term(key: &[u8]) -> &[u8] {
+    key.split(|b| *b == 0).next().unwrap_or(key)
+}
+
+/// Every chunk of `term`'s posting list, in id order.
+fn chunks_of(search: &sled::Tree, term: &str) -> Result<Vec<sled::IVec>, sled::Error> {
+    search
+        .scan_prefix(term_prefix(term))
+        .values()
+        .collect::<Result<_, _>>()
+}
 
 /// Splits text into lowercase alphanumeric words of at least two characters.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -49,6 +83,9 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// The terms a package is indexed under, each with its best weight.
 pub fn terms(p: &PackageRecord) -> BTreeMap<String, u8> {
     fn add(out: &mut BTreeMap<String, u8>, t: String, w: u8) {
+        if t.contains('\0') {
+            return; // would break the chunk key
+        }
         let e = out.entry(t).or_insert(0);
         *e = (*e).max(w);
     }
@@ -111,26 +148,70 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
         new.name.to_string().into_bytes(),
     )?;
     for t in old_terms.keys().filter(|t| !new_terms.contains_key(*t)) {
-        let list = tx.get_raw(T::Search, t.as_bytes())?.unwrap_or_default();
+        let key = chunk_key(t, new.id);
+        let list = tx.get_raw(T::Search, &key)?.unwrap_or_default();
         let list = update_postings(&list, new.id, None);
         if list.is_empty() {
-            tx.remove(T::Search, t.as_bytes())?;
+            tx.remove(T::Search, &key)?;
         } else {
-            tx.put_raw(T::Search, t.as_bytes(), list)?;
+            tx.put_raw(T::Search, &key, list)?;
         }
     }
     for (t, w) in &new_terms {
         if old_terms.get(t) == Some(w) {
             continue;
         }
-        let list = tx.get_raw(T::Search, t.as_bytes())?.unwrap_or_default();
-        tx.put_raw(
-            T::Search,
-            t.as_bytes(),
-            update_postings(&list, new.id, Some(*w)),
-        )?;
+        let key = chunk_key(t, new.id);
+        let list = tx.get_raw(T::Search, &key)?.unwrap_or_default();
+        tx.put_raw(T::Search, &key, update_postings(&list, new.id, Some(*w)))?;
     }
     Ok(())
+}
+
+/// The `meta` key holding the index's layout version.
+const FORMAT_KEY: &[u8] = b"search_format";
+/// The layout written by this code: chunked posting lists. (Version 1, one
+/// key per term, had no marker.)
+const FORMAT: u64 = 2;
+/// Packages reindexed per transaction while rebuilding.
+const REBUILD_BATCH: usize = 256;
+
+/// Rebuilds the index from the package records when it was written in an
+/// older layout (or never marked), then marks it current. Runs at open,
+/// before the node serves: returns how many packages were reindexed.
+pub fn upgrade(db: &super::db::Db) -> Result<usize, ApiError> {
+    let meta = db.tree(T::Meta);
+    let current = meta
+        .get(FORMAT_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes);
+    if current == Some(FORMAT) {
+        return Ok(0);
+    }
+    db.tree(T::Search).clear()?;
+    let mut batch: Vec<PackageRecord> = Vec::with_capacity(REBUILD_BATCH);
+    let mut done = 0;
+    let mut flush = |batch: &mut Vec<PackageRecord>| -> Result<(), ApiError> {
+        db.transact(|tx| {
+            for p in batch.iter() {
+                reindex(tx, None, p)?;
+            }
+            Ok(())
+        })?;
+        done += batch.len();
+        batch.clear();
+        Ok(())
+    };
+    for item in db.tree(T::Packages).iter() {
+        let (_, bytes) = item?;
+        batch.push(super::db::Db::decode(T::Packages, &bytes)?);
+        if batch.len() == REBUILD_BATCH {
+            flush(&mut batch)?;
+        }
+    }
+    flush(&mut batch)?;
+    meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes())?;
+    Ok(done)
 }
 
 /// A ranked page of search results.
@@ -161,17 +242,29 @@ pub fn query(
     let mut count: Vec<usize> = Vec::new();
     let mut score: Vec<u32> = Vec::new();
     for (i, q) in qterms.iter().enumerate() {
+        // Every chunk of every matching term, marked when the term is whole.
         let lists: Vec<(bool, sled::IVec)> = if q.chars().count() < MIN_PREFIX {
-            search
-                .get(q.as_bytes())?
-                .map(|l| vec![(true, l)])
-                .unwrap_or_default()
+            chunks_of(search, q)?
+                .into_iter()
+                .map(|l| (true, l))
+                .collect()
         } else {
-            search
-                .scan_prefix(q.as_bytes())
-                .take(MAX_TERMS)
-                .map(|item| item.map(|(k, l)| (k.as_ref() == q.as_bytes(), l)))
-                .collect::<Result<_, _>>()?
+            let mut lists = Vec::new();
+            let mut terms = 0;
+            let mut last: Option<sled::IVec> = None;
+            for item in search.scan_prefix(q.as_bytes()) {
+                let (key, list) = item?;
+                let term = key_term(&key);
+                if last.as_deref().map(key_term) != Some(term) {
+                    terms += 1;
+                    if terms > MAX_TERMS {
+                        break;
+                    }
+                }
+                lists.push((term == q.as_bytes(), list));
+                last = Some(key);
+            }
+            lists
         };
         if i == 0 {
             // Lists are sorted by id: the last posting of each holds its largest.
@@ -223,7 +316,7 @@ pub fn query(
         }
         names.push(name.clone());
     }
-    if let Some(list) = search.get(query.as_bytes())? {
+    for list in chunks_of(search, query)? {
         for (id, w) in postings(&list) {
             if w == BARE_NAME_WEIGHT && is_match(&count, id) {
                 count[id as usize] = 0;
@@ -350,7 +443,82 @@ mod tests {
         db.transact(|tx| reindex(tx, Some(&c), &c2)).unwrap();
         assert_eq!(q(&db, "permits", None).total, 0);
         assert_eq!(names(&q(&db, "badge", None)), ["kent/parking"]);
-        assert!(db.tree(T::Search).get(b"permits").unwrap().is_none());
+        assert!(db
+            .tree(T::Search)
+            .scan_prefix(term_prefix("permits"))
+            .next()
+            .is_none());
+    }
+
+    #[test]
+    fn posting_lists_span_chunks_and_a_publish_rewrites_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _f) = Db::open(&dir.path().join("db")).unwrap();
+        let ids = [0, CHUNK - 1, CHUNK, 5 * CHUNK + 7];
+        let pkgs: Vec<PackageRecord> = ids
+            .iter()
+            .map(|&i| pkg(i, &format!("kent/bins{i}"), "Waste collection", &[]))
+            .collect();
+        db.transact(|tx| {
+            for p in &pkgs {
+                reindex(tx, None, p)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let chunks = |term: &str| chunks_of(db.tree(T::Search), term).unwrap().len();
+        assert_eq!(chunks("waste"), 3);
+        let all = q(&db, "waste", None);
+        assert_eq!(all.total, 4);
+        assert_eq!(q(&db, "was", None).total, 4, "prefixes read every chunk");
+        assert_eq!(q(&db, "waste collection", None).total, 4);
+
+        // Changing one package touches only its own chunk of each term.
+        let before: Vec<(sled::IVec, sled::IVec)> =
+            db.tree(T::Search).iter().map(|kv| kv.unwrap()).collect();
+        let mut moved = pkgs[2].clone();
+        moved.description = "Recycling".into();
+        db.transact(|tx| reindex(tx, Some(&pkgs[2]), &moved))
+            .unwrap();
+        let after: Vec<(sled::IVec, sled::IVec)> =
+            db.tree(T::Search).iter().map(|kv| kv.unwrap()).collect();
+        let changed: Vec<Vec<u8>> = before
+            .iter()
+            .chain(&after)
+            .filter(|kv| !before.contains(kv) || !after.contains(kv))
+            .map(|(k, _)| k.to_vec())
+            .collect();
+        assert!(!changed.is_empty());
+        for k in &changed {
+            assert_eq!(&k[k.len() - 4..], &1u32.to_be_bytes(), "{k:?}");
+        }
+        assert_eq!(q(&db, "waste", None).total, 3);
+        assert_eq!(
+            names(&q(&db, "recycling", None)),
+            [format!("kent/bins{CHUNK}")]
+        );
+        assert_eq!(chunks("waste"), 2, "an emptied chunk is removed");
+    }
+
+    #[test]
+    fn an_index_in_the_old_layout_is_rebuilt_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _f) = Db::open(&dir.path().join("db")).unwrap();
+        let p = pkg(0, "kent/bins", "Bin collection", &["waste"]);
+        db.transact(|tx| tx.put(T::Packages, b"kent/bins", &p))
+            .unwrap();
+        // What version 1 wrote: one key per term, no chunk number.
+        let search = db.tree(T::Search);
+        search
+            .insert(b"bins", update_postings(&[], 0, Some(8)))
+            .unwrap();
+        assert_eq!(q(&db, "waste", None).total, 0);
+        assert_eq!(upgrade(&db).unwrap(), 1);
+        assert!(search.get(b"bins").unwrap().is_none(), "old keys are gone");
+        assert_eq!(names(&q(&db, "waste", None)), ["kent/bins"]);
+        assert_eq!(names(&q(&db, "bin collection", None)), ["kent/bins"]);
+        // Marked: the next open does nothing.
+        assert_eq!(upgrade(&db).unwrap(), 0);
     }
 
     /// Search over 10,000 packages: prints p50/p99 per query (never asserts a
