@@ -42,8 +42,11 @@ const MAX_DESCRIPTION_TERMS: usize = 200;
 const MAX_TERM_BYTES: usize = 64;
 /// Bytes per posting: package id (4) and weight (1).
 const POSTING: usize = 5;
-/// Package ids per posting-list chunk.
-const CHUNK: u32 = 1024;
+/// Package ids per posting-list chunk: at most 20 KB rewritten per term and
+/// publish. Smaller chunks cost prefix queries more keys to read: a prefix
+/// matching 400 terms took 3.9 ms with chunks of 1,024 ids at 10,000
+/// packages, 1.2 ms with 4,096 and 0.5 ms unchunked (`ten_thousand_packages_measure`).
+const CHUNK: u32 = 4096;
 
 /// The key of the chunk of `term`'s posting list that holds package `id`.
 fn chunk_key(term: &str, id: u32) -> Vec<u8> {
