@@ -64,9 +64,15 @@ pub async fn upload(
     let Some(writer) = writer.filter(|_| received <= limit) else {
         return Err(too_large(limit));
     };
-    let finished = web::block(move || writer.finish(&digest))
-        .await
-        .map_err(ApiError::internal)?;
+    // A small upload is only hashed and inserted into sled: no hop to the
+    // blocking pool (two thread switches) for that.
+    let finished = if writer.is_inline() {
+        writer.finish(&digest)
+    } else {
+        web::block(move || writer.finish(&digest))
+            .await
+            .map_err(ApiError::internal)?
+    };
     match finished {
         Ok((size, new)) => {
             let info = BlobInfo { digest, size };

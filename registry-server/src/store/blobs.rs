@@ -99,6 +99,35 @@ impl Blob {
             Blob::File(f) => Ok(f.metadata()?.len()),
         }
     }
+
+    /// Whether the blob is small and already in memory: reading it never
+    /// touches the disk, so it need not leave the async worker.
+    pub fn is_inline(&self) -> bool {
+        matches!(self, Blob::Inline(_))
+    }
+
+    /// Applies the archive rules to the blob and checks that its bytes still
+    /// hash to `digest`, in one read. Returns its size and listing.
+    pub fn inspect(
+        self,
+        digest: &Digest,
+        limits: &ArchiveLimits,
+    ) -> Result<(u64, ArchiveSummary), InspectError> {
+        let mut reader = HashingReader {
+            inner: io::BufReader::new(self),
+            hashed: HashingWriter::new(io::sink()),
+        };
+        let summary = archive::inspect(&mut reader, limits)?;
+        io::copy(&mut reader, &mut io::sink())?;
+        let (_, actual, size) = reader.hashed.finish();
+        if &actual != digest {
+            return Err(InspectError::Altered {
+                expected: *digest,
+                actual,
+            });
+        }
+        Ok((size, summary))
+    }
 }
 
 impl Read for Blob {
@@ -173,20 +202,7 @@ impl BlobStore {
         let blob = self
             .open_blob(digest)?
             .ok_or(InspectError::NotFound(*digest))?;
-        let mut reader = HashingReader {
-            inner: io::BufReader::new(blob),
-            hashed: HashingWriter::new(io::sink()),
-        };
-        let summary = archive::inspect(&mut reader, limits)?;
-        io::copy(&mut reader, &mut io::sink())?;
-        let (_, actual, size) = reader.hashed.finish();
-        if &actual != digest {
-            return Err(InspectError::Altered {
-                expected: *digest,
-                actual,
-            });
-        }
-        Ok((size, summary))
+        blob.inspect(digest, limits)
     }
 
     /// Starts an upload, in memory until it outgrows [`INLINE_MAX`].
@@ -269,6 +285,13 @@ impl BlobWriter {
         self.out.written()
     }
 
+    /// Whether the upload is still small enough to be kept in sled: then
+    /// [`BlobWriter::finish`] only hashes and inserts, without disk I/O of
+    /// its own, and need not leave the async worker.
+    pub fn is_inline(&self) -> bool {
+        self.written() <= INLINE_MAX as u64
+    }
+
     /// Checks the digest and stores the bytes: a small blob in the
     /// `inline_blobs` tree (durable with the next group-commit flush), a
     /// larger one made durable and moved into place. Returns the size and
@@ -344,6 +367,7 @@ mod tests {
         for c in data.chunks(chunk) {
             w.write(c).unwrap();
         }
+        assert_eq!(w.is_inline(), data.len() <= INLINE_MAX);
         w.finish(&Digest::of(data))
     }
 
@@ -368,6 +392,8 @@ mod tests {
             assert_eq!(put(&store, data, 5000).unwrap(), (data.len() as u64, true));
             assert!(store.exists(&d).unwrap());
             assert_eq!(&read(&store, &d), data);
+            let blob = store.open_blob(&d).unwrap().unwrap();
+            assert_eq!(blob.is_inline(), data.len() <= INLINE_MAX);
             // Again: already stored.
             assert_eq!(put(&store, data, 999).unwrap(), (data.len() as u64, false));
             let is_file = store.file_path(&d).is_file();
