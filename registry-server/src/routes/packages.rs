@@ -87,10 +87,12 @@ pub async fn package(
         .store
         .package(&name)?
         .ok_or_else(|| ApiError::PackageNotFound(key.clone()))?;
-    let mut versions = Vec::with_capacity(pkg.versions.len());
-    for v in &pkg.versions {
-        versions.push(version_info(&state, &load_release(&state, &name, v)?)?);
-    }
+    let versions = state
+        .store
+        .releases_of(&name)?
+        .iter()
+        .map(|r| version_info(&state, r))
+        .collect::<Result<Vec<_>, _>>()?;
     let doc = serde_json::to_vec(&PackageInfo {
         name,
         description: pkg.description,

@@ -20,13 +20,13 @@ pub async fn queue(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
         if own.as_ref() == Some(rec.name.org()) {
             continue;
         }
-        let pkg = state.store.package(&rec.name)?;
-        let previous = pkg
-            .iter()
-            .flat_map(|p| p.versions.iter())
-            .filter(|v| **v < rec.version)
-            .max()
-            .cloned();
+        let previous = state
+            .store
+            .releases_of(&rec.name)?
+            .into_iter()
+            .map(|r| r.version)
+            .filter(|v| *v < rec.version)
+            .max();
         let new_files = state
             .store
             .files(&rec.name, &rec.version)?

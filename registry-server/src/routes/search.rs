@@ -7,7 +7,6 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::db::T;
-use crate::store::records::ReleaseRecord;
 use crate::store::search;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -68,20 +67,12 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
     let Some(pkg) = state.store.package(name)? else {
         return Ok(None);
     };
-    let mut versions = pkg.versions.clone();
-    versions.sort();
-    let mut latest: Option<ReleaseRecord> = None;
-    for v in versions.iter().rev() {
-        if let Some(r) = state.store.release(name, v)? {
-            let unyanked = r.yanked.is_none();
-            if latest.is_none() || unyanked {
-                latest = Some(r);
-            }
-            if unyanked {
-                break;
-            }
-        }
-    }
+    // The highest version not yanked, or the highest when all are.
+    let latest = state
+        .store
+        .releases_of(name)?
+        .into_iter()
+        .max_by(|a, b| (a.yanked.is_none(), &a.version).cmp(&(b.yanked.is_none(), &b.version)));
     let Some(r) = latest else {
         return Ok(None);
     };

@@ -325,6 +325,19 @@ impl Store {
         self.db.get(T::Releases, &release_key(name, version))
     }
 
+    /// Every release of a package, in publish order (a prefix scan of the
+    /// releases tree: `org/name@` is no other package's prefix).
+    pub fn releases_of(&self, name: &PackageName) -> Result<Vec<ReleaseRecord>, ApiError> {
+        let prefix = format!("{name}@");
+        let mut out: Vec<ReleaseRecord> = Vec::new();
+        for item in self.db.tree(T::Releases).scan_prefix(prefix.as_bytes()) {
+            let (_, bytes) = item?;
+            out.push(Db::decode(T::Releases, &bytes)?);
+        }
+        out.sort_by_key(|r| r.seq);
+        Ok(out)
+    }
+
     /// What a release's archive holds.
     pub fn files(
         &self,
@@ -614,8 +627,17 @@ pub(crate) fn add_version(
         Some(p) => p.clone(),
         None => new_package(tx, name, at, origin)?,
     };
-    let highest = pkg.versions.iter().all(|v| v < version);
-    pkg.versions.push(version.clone());
+    let previous = pkg
+        .highest
+        .take()
+        .or_else(|| pkg.versions.iter().max().cloned());
+    pkg.versions = Vec::new();
+    let highest = previous.as_ref().is_none_or(|v| v < version);
+    pkg.highest = if highest {
+        Some(version.clone())
+    } else {
+        previous
+    };
     if highest {
         pkg.description = manifest.package.description.clone();
         pkg.keywords = manifest.package.keywords.clone();
@@ -645,6 +667,7 @@ pub(crate) fn new_package(
     Ok(PackageRecord {
         id,
         name: name.clone(),
+        highest: None,
         versions: Vec::new(),
         description: String::new(),
         keywords: Vec::new(),
@@ -767,7 +790,74 @@ mod tests {
         ));
         assert_eq!(log::size(&store.db).unwrap(), 1);
         let pkg = store.package(&rec.name).unwrap().unwrap();
-        assert_eq!(pkg.versions, vec![Version::new(0, 1, 0)]);
+        assert_eq!(pkg.highest, Some(Version::new(0, 1, 0)));
+        let versions: Vec<Version> = store
+            .releases_of(&rec.name)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.version)
+            .collect();
+        assert_eq!(versions, vec![Version::new(0, 1, 0)]);
         assert_eq!(pkg.description, "Bin collection rounds");
+    }
+
+    /// Publishes `a/b@version` with `description`; returns the package record.
+    fn publish_version(store: &Store, version: &str, description: &str) -> PackageRecord {
+        let key = KeyPair::generate();
+        let archive = build(&[Item::File("a", version.as_bytes())]);
+        let mut manifest = Manifest::skeleton(PackageName::parse("a/b").unwrap());
+        manifest.package.version = Version::parse(version).unwrap();
+        manifest.package.description = description.into();
+        let env = ReleaseStatement::new(manifest, Digest::of(&archive)).sign(&key);
+        let new = NewRelease {
+            statement: shire_core::verify::release(&env, &key.public()).unwrap(),
+            envelope: env,
+            publisher: "p".into(),
+            size: archive.len() as u64,
+            files: inspect(&archive[..], &ArchiveLimits::default()).unwrap(),
+        };
+        let rec = store.publish(&new).unwrap();
+        store.package(&rec.name).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_highest_version_keeps_the_description_and_the_list_is_in_publish_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _f) = Store::open(dir.path()).unwrap();
+        publish_version(&store, "1.0.0", "first");
+        publish_version(&store, "2.0.0", "second");
+        let pkg = publish_version(&store, "1.5.0", "a backport");
+        assert_eq!(pkg.highest, Some(Version::new(2, 0, 0)));
+        assert_eq!(pkg.description, "second");
+        let order: Vec<String> = store
+            .releases_of(&pkg.name)
+            .unwrap()
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect();
+        assert_eq!(order, ["1.0.0", "2.0.0", "1.5.0"]);
+        // The stored record does not grow with the versions.
+        let raw = store.db.tree(T::Packages).get(b"a/b").unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("versions"));
+    }
+
+    #[test]
+    fn a_record_from_before_highest_existed_keeps_its_highest_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _f) = Store::open(dir.path()).unwrap();
+        let pkg = publish_version(&store, "3.0.0", "current");
+        // Rewrite the record as older versions of the node stored it.
+        let mut old = serde_json::to_value(&pkg).unwrap();
+        let map = old.as_object_mut().unwrap();
+        map.remove("highest");
+        map.insert("versions".into(), serde_json::json!(["3.0.0"]));
+        store
+            .db
+            .tree(T::Packages)
+            .insert(b"a/b", serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        let pkg = publish_version(&store, "2.1.0", "older line");
+        assert_eq!(pkg.highest, Some(Version::new(3, 0, 0)));
+        assert_eq!(pkg.description, "current");
     }
 }

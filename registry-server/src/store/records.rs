@@ -60,7 +60,15 @@ pub struct PackageRecord {
     pub id: u32,
     /// `org/name`.
     pub name: PackageName,
-    /// Every version, in publish order.
+    /// The highest version published (whose description, keywords and
+    /// categories the record keeps). The versions themselves are the
+    /// package's keys in the releases tree ([`super::Store::releases_of`]):
+    /// a publish rewrites this record, so it must not grow with them.
+    #[serde(default)]
+    pub highest: Option<Version>,
+    /// Every version, in publish order: written by data folders before
+    /// `highest` existed, read only to find their highest version.
+    #[serde(default, skip_serializing)]
     pub versions: Vec<Version>,
     /// Description of the highest version (what search shows and indexes).
     pub description: String,

@@ -357,6 +357,7 @@ mod tests {
         PackageRecord {
             id,
             name: PackageName::parse(name).unwrap(),
+            highest: None,
             versions: vec![],
             description: description.into(),
             keywords: keywords.iter().map(|s| s.to_string()).collect(),
