@@ -84,9 +84,7 @@ impl Node {
         self.data.path()
     }
 
-    /// Path of the stored blob file for a digest (`sha256:<hex>`): only
-    /// blobs over 64 KiB are files; smaller ones are in the `inline_blobs`
-    /// tree of [`Node::open_db`].
+    /// Path of the stored blob for a digest (`sha256:<hex>`).
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.trim_start_matches("sha256:");
         self.data

@@ -33,7 +33,7 @@ async fn publish(store: &Store, key: &KeyPair, from: usize, to: usize) -> Res<()
             Item::File("src/main.py", format!("print({i})\n").as_bytes()),
         ]);
         let digest = Digest::of(&archive);
-        let mut w = store.blobs.writer();
+        let mut w = store.blobs.writer()?;
         w.write(&archive)?;
         w.finish(&digest)?;
         let mut m = Manifest::skeleton(PackageName::parse(&format!("a-council/p{i}"))?);

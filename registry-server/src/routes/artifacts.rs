@@ -1,13 +1,11 @@
-//! `GET /api/v1/artifacts/{digest}`: the bytes, streamed from disk in 256 KiB
-//! chunks (a small blob, held in sled, is sent in one piece).
+//! `GET /api/v1/artifacts/{digest}`: the bytes, streamed from disk in 256 KiB chunks.
 //!
-//! `Content-Length` is the blob's size, `ETag` is `"sha256:…"` and a matching
+//! `Content-Length` is the file's size, `ETag` is `"sha256:…"` and a matching
 //! `If-None-Match` gets 304. The bytes are not re-hashed here: every client
 //! checks the digest itself, because no server is trusted.
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::blobs::Blob;
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,11 +25,14 @@ pub async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let digest = digest.into_inner();
     let etag = format!("\"{digest}\"");
-    let blobs = state.store.blobs.clone();
-    let blob = web::block(move || blobs.open_blob(&digest))
-        .await
-        .map_err(ApiError::internal)??
-        .ok_or_else(|| ApiError::BlobNotFound(digest.to_string()))?;
+    let path = state.store.blobs.path(&digest);
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::BlobNotFound(digest.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
         let matches = inm
             .to_str()
@@ -43,18 +44,13 @@ pub async fn download(
                 .finish());
         }
     }
-    let mut resp = HttpResponse::Ok();
-    resp.content_type("application/gzip")
+    let len = file.metadata().await?.len();
+    let file = file.into_std().await;
+    Ok(HttpResponse::Ok()
+        .content_type("application/gzip")
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"));
-    Ok(match blob {
-        // A small blob is already in memory: one write.
-        Blob::Inline(bytes) => resp.body(web::Bytes::copy_from_slice(bytes.get_ref())),
-        Blob::File(file) => {
-            let len = file.metadata()?.len();
-            resp.body(SizedStream::new(len, chunks(file, CHUNK)))
-        }
-    })
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(SizedStream::new(len, chunks(file, CHUNK))))
 }
 
 /// Reading a file as a stream of chunks.

@@ -1,10 +1,8 @@
 //! `PUT /api/v1/blobs/{digest}`: an artifact upload, streamed to disk.
 //!
-//! The body is never held whole beyond the small-blob size: each chunk goes
-//! through the hashing writer (to memory while the upload is small, then to
-//! a temporary file, see `store::blobs`), the upload limit is enforced as
-//! bytes arrive, and only a body whose bytes hash to the digest in the path
-//! is stored.
+//! The body is never held whole: each chunk goes through the hashing writer to
+//! a temporary file, the upload limit is enforced as bytes arrive, and only a
+//! body whose bytes hash to the digest in the path is moved into the store.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -42,8 +40,9 @@ pub async fn upload(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut writer =
-        (!matches!(declared, Some(n) if n > limit)).then(|| state.store.blobs.writer());
+    let mut writer = (!matches!(declared, Some(n) if n > limit))
+        .then(|| state.store.blobs.writer())
+        .transpose()?;
     let mut received: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
@@ -64,15 +63,9 @@ pub async fn upload(
     let Some(writer) = writer.filter(|_| received <= limit) else {
         return Err(too_large(limit));
     };
-    // A small upload is only hashed and inserted into sled: no hop to the
-    // blocking pool (two thread switches) for that.
-    let finished = if writer.is_inline() {
-        writer.finish(&digest)
-    } else {
-        web::block(move || writer.finish(&digest))
-            .await
-            .map_err(ApiError::internal)?
-    };
+    let finished = web::block(move || writer.finish(&digest))
+        .await
+        .map_err(ApiError::internal)?;
     match finished {
         Ok((size, new)) => {
             let info = BlobInfo { digest, size };

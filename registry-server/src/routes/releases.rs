@@ -52,21 +52,11 @@ pub async fn publish(
         }
     }
     let digest = subject.digest;
+    let blobs = state.store.blobs.clone();
     let limits = state.archive_limits;
-    let blob = state
-        .store
-        .blobs
-        .open_blob(&digest)?
-        .ok_or_else(|| ApiError::BlobNotFound(digest.to_string()))?;
-    // A small blob is in memory already: inspecting it is CPU work of tens
-    // of microseconds, not worth a hop to the blocking pool.
-    let inspected = if blob.is_inline() {
-        blob.inspect(&digest, &limits)
-    } else {
-        web::block(move || blob.inspect(&digest, &limits))
-            .await
-            .map_err(ApiError::internal)?
-    };
+    let inspected = web::block(move || blobs.inspect(&digest, &limits))
+        .await
+        .map_err(ApiError::internal)?;
     let (size, files) = inspected.map_err(|e| match e {
         InspectError::NotFound(d) => ApiError::BlobNotFound(d.to_string()),
         InspectError::Io(e) => e.into(),

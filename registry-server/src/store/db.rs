@@ -92,9 +92,6 @@ const TREE_NAMES: [&str; 18] = [
     "mirror_orgs",
 ];
 
-/// The tree of small blobs: not one of [`T`], because no transaction needs it.
-const INLINE_BLOBS: &str = "inline_blobs";
-
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
 pub const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
 
@@ -266,7 +263,6 @@ impl DocCache {
 #[derive(Clone)]
 pub struct Db {
     trees: Arc<Vec<sled::Tree>>,
-    inline_blobs: sled::Tree,
     docs: Arc<DocCache>,
     flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
     flushes: Arc<AtomicU64>,
@@ -335,7 +331,6 @@ impl Db {
             .iter()
             .map(|n| db.open_tree(n))
             .collect::<Result<Vec<_>, _>>()?;
-        let inline_blobs = db.open_tree(INLINE_BLOBS)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
         let meta = trees[T::Meta as usize].clone();
@@ -344,7 +339,6 @@ impl Db {
         Ok((
             Db {
                 trees: Arc::new(trees),
-                inline_blobs,
                 docs: Arc::default(),
                 flusher: tx,
                 flushes: flushes.clone(),
@@ -370,21 +364,9 @@ impl Db {
         &self.trees[t as usize]
     }
 
-    /// The tree of small blobs (`store::blobs`): written outside
-    /// transactions, made durable by the group-commit flush of the release
-    /// that names them.
-    pub fn inline_blobs(&self) -> &sled::Tree {
-        &self.inline_blobs
-    }
-
-    /// Every tree with its name, the small blobs' included (for inspection
-    /// and tests).
+    /// Every tree with its name (for inspection and tests).
     pub fn all_trees(&self) -> impl Iterator<Item = (&'static str, &sled::Tree)> {
-        TREE_NAMES
-            .iter()
-            .copied()
-            .zip(self.trees.iter())
-            .chain(std::iter::once((INLINE_BLOBS, &self.inline_blobs)))
+        TREE_NAMES.iter().copied().zip(self.trees.iter())
     }
 
     /// Reads and decodes a JSON record outside a transaction.

@@ -95,7 +95,7 @@ impl Store {
                 "rebuilt the search index in its current layout"
             );
         }
-        let blobs = blobs::BlobStore::open(data_dir, db.inline_blobs().clone())?;
+        let blobs = blobs::BlobStore::open(data_dir)?;
         Ok((Store { db, blobs }, flusher))
     }
 

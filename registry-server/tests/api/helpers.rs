@@ -203,31 +203,14 @@ impl TestApp {
         self.server.as_ref().unwrap().store().db.flush_count()
     }
 
-    /// Whether the node stores a blob for `digest` (inline in sled or as a file).
-    pub fn has_blob(&self, digest: &Digest) -> bool {
-        self.server
-            .as_ref()
-            .unwrap()
-            .store()
-            .blobs
-            .exists(digest)
-            .unwrap()
-    }
-
-    /// Replaces the stored bytes of `digest` with `bytes`, as someone with
-    /// access to the node's disk would: the sled value of a small blob, the
-    /// file of a larger one. Returns whether the blob was a file.
-    pub fn alter_blob(&self, digest: &Digest, bytes: &[u8]) -> bool {
-        let store = self.server.as_ref().unwrap().store();
-        let inline = store.db.inline_blobs();
-        if inline.contains_key(digest.as_bytes()).unwrap() {
-            inline.insert(digest.as_bytes(), bytes).unwrap();
-            return false;
-        }
-        let path = store.blobs.file_path(digest);
-        assert!(path.is_file(), "no blob {digest}");
-        std::fs::write(path, bytes).unwrap();
-        true
+    /// Where the node keeps the blob for `digest`.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.dir
+            .path()
+            .join("blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
     }
 
     pub async fn send(
@@ -515,12 +498,7 @@ pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
             store.files(&r.name, &r.version).unwrap().is_some(),
             "{id} files"
         );
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(
-            &mut store.blobs.open_blob(&r.digest).unwrap().expect("blob"),
-            &mut bytes,
-        )
-        .unwrap();
+        let bytes = std::fs::read(store.blobs.path(&r.digest)).unwrap();
         assert_eq!(Digest::of(&bytes), r.digest, "{id} blob");
         out.push(id);
     }
