@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod federation;
 pub mod identity;
+pub mod memory;
 pub mod routes;
 pub mod startup;
 pub mod state;

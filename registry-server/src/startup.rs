@@ -27,6 +27,7 @@ pub struct RunningServer {
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     flusher: JoinHandle<()>,
+    trimmer: Option<JoinHandle<()>>,
     followers: crate::federation::Followers,
 }
 
@@ -47,10 +48,14 @@ impl RunningServer {
             store,
             server,
             flusher,
+            trimmer,
             followers,
             ..
         } = self;
         drop(store);
+        if let Some(t) = trimmer {
+            t.abort();
+        }
         let served = server.await.context("server task");
         followers.stop().await;
         served??;
@@ -139,6 +144,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let followers = federation
         .map(crate::federation::Followers::start)
         .unwrap_or_default();
+    let trimmer = crate::memory::spawn_trimmer();
     Ok(RunningServer {
         followers,
         addr,
@@ -148,6 +154,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         handle,
         server,
         flusher,
+        trimmer,
     })
 }
 
