@@ -547,6 +547,40 @@ async fn yank_and_unyank_by_a_publisher_of_the_org() {
 }
 
 #[tokio::test]
+async fn search_shows_the_highest_version_not_yanked() {
+    let c = club().await;
+    for v in ["1.0.0", "2.0.0", "1.5.0"] {
+        c.app
+            .publish(&c.bt, &Release::new("braintree/crm", v))
+            .await
+            .ok(201);
+    }
+    async fn latest(app: &TestApp) -> String {
+        let hits = app.get("/api/v1/search?q=braintree/crm").await;
+        hits.ok(200)["results"][0]["latest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+    assert_eq!(latest(&c.app).await, "2.0.0");
+    let yank = |v: &str| format!("/api/v1/packages/braintree/crm/{v}/yank");
+    let why = serde_json::json!({ "reason": "broken" });
+    c.app
+        .post(&yank("2.0.0"), &c.bt.token, why.clone())
+        .await
+        .ok(200);
+    assert_eq!(
+        latest(&c.app).await,
+        "1.5.0",
+        "not the highest, which is yanked"
+    );
+    for v in ["1.0.0", "1.5.0"] {
+        c.app.post(&yank(v), &c.bt.token, why.clone()).await.ok(200);
+    }
+    assert_eq!(latest(&c.app).await, "2.0.0", "all yanked: the highest");
+}
+
+#[tokio::test]
 async fn verdict_attacks_are_refused_and_change_nothing() {
     let c = club().await;
     c.app

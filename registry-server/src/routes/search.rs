@@ -67,12 +67,19 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
     let Some(pkg) = state.store.package(name)? else {
         return Ok(None);
     };
-    // The highest version not yanked, or the highest when all are.
-    let latest = state
-        .store
-        .releases_of(name)?
-        .into_iter()
-        .max_by(|a, b| (a.yanked.is_none(), &a.version).cmp(&(b.yanked.is_none(), &b.version)));
+    // The highest version not yanked, or the highest when all are. Usually
+    // the highest is not yanked: one read, whatever the number of versions.
+    let highest = match &pkg.highest {
+        Some(v) => state.store.release(name, v)?,
+        None => None,
+    };
+    let latest =
+        match highest {
+            Some(r) if r.yanked.is_none() => Some(r),
+            _ => state.store.releases_of(name)?.into_iter().max_by(|a, b| {
+                (a.yanked.is_none(), &a.version).cmp(&(b.yanked.is_none(), &b.version))
+            }),
+        };
     let Some(r) = latest else {
         return Ok(None);
     };

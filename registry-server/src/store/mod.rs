@@ -765,18 +765,7 @@ mod tests {
     fn publish_rechecks_inside_its_transaction_and_logs_once() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _f) = Store::open(dir.path()).unwrap();
-        let key = KeyPair::generate();
-        let archive = build(&[Item::File("a", b"1")]);
-        let mut manifest = Manifest::skeleton(PackageName::parse("a/b").unwrap());
-        manifest.package.description = "Bin collection rounds".into();
-        let env = ReleaseStatement::new(manifest, Digest::of(&archive)).sign(&key);
-        let new = NewRelease {
-            statement: shire_core::verify::release(&env, &key.public()).unwrap(),
-            envelope: env,
-            publisher: "p".into(),
-            size: archive.len() as u64,
-            files: inspect(&archive[..], &ArchiveLimits::default()).unwrap(),
-        };
+        let new = new_release("0.1.0", "Bin collection rounds");
         let rec = store.publish(&new).unwrap();
         assert_eq!(
             (rec.state, rec.log_index, rec.seq),
@@ -801,22 +790,26 @@ mod tests {
         assert_eq!(pkg.description, "Bin collection rounds");
     }
 
-    /// Publishes `a/b@version` with `description`; returns the package record.
-    fn publish_version(store: &Store, version: &str, description: &str) -> PackageRecord {
+    /// A checked release of `a/b@version` with `description`.
+    fn new_release(version: &str, description: &str) -> NewRelease {
         let key = KeyPair::generate();
         let archive = build(&[Item::File("a", version.as_bytes())]);
         let mut manifest = Manifest::skeleton(PackageName::parse("a/b").unwrap());
         manifest.package.version = Version::parse(version).unwrap();
         manifest.package.description = description.into();
         let env = ReleaseStatement::new(manifest, Digest::of(&archive)).sign(&key);
-        let new = NewRelease {
+        NewRelease {
             statement: shire_core::verify::release(&env, &key.public()).unwrap(),
             envelope: env,
             publisher: "p".into(),
             size: archive.len() as u64,
             files: inspect(&archive[..], &ArchiveLimits::default()).unwrap(),
-        };
-        let rec = store.publish(&new).unwrap();
+        }
+    }
+
+    /// Publishes `a/b@version` with `description`; returns the package record.
+    fn publish_version(store: &Store, version: &str, description: &str) -> PackageRecord {
+        let rec = store.publish(&new_release(version, description)).unwrap();
         store.package(&rec.name).unwrap().unwrap()
     }
 
