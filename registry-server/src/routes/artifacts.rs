@@ -66,8 +66,12 @@ mod bytes_chunk {
         size: usize,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
         futures_util::stream::try_unfold(file, move |file| async move {
+            // Allocated here, on the worker, not on the blocking thread: glibc
+            // keeps freed memory in the arena of the thread that allocated
+            // it, and the blocking pool grows to one thread per concurrent
+            // download, each with an arena of its own.
+            let mut buf = Vec::with_capacity(size);
             let (file, buf) = tokio::task::spawn_blocking(move || {
-                let mut buf = Vec::with_capacity(size);
                 (&file).take(size as u64).read_to_end(&mut buf)?;
                 Ok::<_, std::io::Error>((file, buf))
             })
