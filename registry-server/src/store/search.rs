@@ -3,7 +3,7 @@
 //! A term's posting list (the packages indexed under it, as 5-byte records:
 //! package id, u32 big-endian; weight of the field the term came from, name >
 //! keyword/category > description; sorted by id) is cut into chunks of
-//! [`CHUNK`] package ids, each its own key: `term ‖ 0 ‖ chunk number` (u32
+//! `CHUNK` (4,096) package ids, each its own key: `term ‖ 0 ‖ chunk number` (u32
 //! big-endian), so a term's chunks are adjacent and in id order. A publish
 //! rewrites only the chunk holding its package, at most `CHUNK × 5` bytes per
 //! term, however many packages share the term (the organisation's name, and
