@@ -7,8 +7,9 @@
 //! big-endian), so a term's chunks are adjacent and in id order. A publish
 //! rewrites only the chunk holding its package, at most `CHUNK × 5` bytes per
 //! term, however many packages share the term (the organisation's name, and
-//! words like "and" or "council", are in nearly all of them). Package ids are assigned at a package's first publish and resolved in
-//! the `package_ids` tree. A query is split into terms the same way; each query
+//! words like "and" or "council", are in nearly all of them). Package ids
+//! are assigned at a package's first publish and resolved in the
+//! `package_ids` tree. A query is split into terms the same way; each query
 //! term reads the posting lists of every term it is a prefix of (so `crm`
 //! finds `crm` and `crmx`; terms under [`MIN_PREFIX`] characters match only
 //! whole terms); every query term must match, and packages rank by summed
