@@ -817,16 +817,7 @@ async fn review_queue_lists_pending_oldest_first_with_changes() {
         .archive(&[Item::File("b", b"3"), Item::File("c", b"4")]);
     c.app.publish(&c.bt, &v2).await.ok(201);
     // Approving kent/common takes it off the queue.
-    let s = c.app.subject("kent/common", "1.0.0").await;
-    c.app
-        .verdict(
-            &c.rev,
-            "kent/common",
-            "1.0.0",
-            &verdict(&c.rev.key, Verdict::Approve, &s, None),
-        )
-        .await
-        .ok(200);
+    c.app.approve(&c.rev, "kent/common", "1.0.0").await.ok(200);
 
     let q = c.app.get_as("/api/v1/review", &c.rev.token).await;
     let items = q.ok(200).as_array().unwrap();
@@ -858,14 +849,8 @@ async fn a_restart_keeps_everything() {
     let mut c = club().await;
     let r = Release::new("braintree/crm", "1.0.0");
     c.app.publish(&c.bt, &r).await.ok(201);
-    let s = c.app.subject("braintree/crm", "1.0.0").await;
     c.app
-        .verdict(
-            &c.rev,
-            "braintree/crm",
-            "1.0.0",
-            &verdict(&c.rev.key, Verdict::Approve, &s, None),
-        )
+        .approve(&c.rev, "braintree/crm", "1.0.0")
         .await
         .ok(200);
     let node_before = c.app.get("/api/v1/node").await.body;
@@ -1264,14 +1249,8 @@ async fn package_document_is_never_stale_after_a_write() {
     let unyanked = c.app.get(pkg).await;
     assert!(unyanked.ok(200)["versions"][0].get("yanked").is_none());
 
-    let s = c.app.subject("braintree/crm", "1.0.1").await;
     c.app
-        .verdict(
-            &c.rev,
-            "braintree/crm",
-            "1.0.1",
-            &verdict(&c.rev.key, Verdict::Approve, &s, None),
-        )
+        .approve(&c.rev, "braintree/crm", "1.0.1")
         .await
         .ok(200);
     let approved = c.app.get(pkg).await;

@@ -325,6 +325,14 @@ impl TestApp {
         .await
     }
 
+    /// `who` approves `name@version` as the node holds it, signing with
+    /// their own key.
+    pub async fn approve(&self, who: &Actor, name: &str, version: &str) -> Answer {
+        let s = self.subject(name, version).await;
+        let env = verdict(&who.key, Verdict::Approve, &s, None);
+        self.verdict(who, name, version, &env).await
+    }
+
     /// The subject the node holds for `name@version`.
     pub async fn subject(&self, name: &str, version: &str) -> Subject {
         let v = self

@@ -4,10 +4,9 @@
 //! append nothing, restarts, and a store altered on disk (hashes refused at
 //! startup; an altered entry served but not hidden in the root).
 
-use crate::helpers::{verdict, Release, TestApp};
+use crate::helpers::{Release, TestApp};
 use crate::{club, club_with};
 use shire_core::event::LogEvent;
-use shire_core::statement::Verdict;
 use shire_tlog::{leaf_hash, verify_consistency, verify_inclusion, MemoryLog};
 
 fn kinds(entries: &[Vec<u8>]) -> Vec<&'static str> {
@@ -76,16 +75,7 @@ async fn every_event_is_logged_in_order_and_proven_against_the_signed_checkpoint
     let r = Release::new("braintree/crm", "1.0.0");
     let v = c.app.publish(&c.bt, &r).await;
     assert_eq!(v.ok(201)["log_index"], 6);
-    let s = c.app.subject("braintree/crm", "1.0.0").await;
-    let approved = c
-        .app
-        .verdict(
-            &c.rev,
-            "braintree/crm",
-            "1.0.0",
-            &verdict(&c.rev.key, Verdict::Approve, &s, None),
-        )
-        .await;
+    let approved = c.app.approve(&c.rev, "braintree/crm", "1.0.0").await;
     assert_eq!(approved.ok(200)["verdicts"][0]["log_index"], 7);
     c.app
         .post(
@@ -337,14 +327,8 @@ async fn a_revoked_key_signs_nothing_more_and_refusals_append_nothing() {
         .await
         .ok(200);
     let size = c.app.checkpoint().await.size();
-    let s = c.app.subject("kent/bins", "1.0.0").await;
     c.app
-        .verdict(
-            &c.rev,
-            "kent/bins",
-            "1.0.0",
-            &verdict(&c.rev.key, Verdict::Approve, &s, None),
-        )
+        .approve(&c.rev, "kent/bins", "1.0.0")
         .await
         .refused(403, "key_revoked");
     assert_eq!(c.app.state("kent/bins", "1.0.0").await, "pending");
