@@ -100,7 +100,7 @@ impl BlobStore {
     }
 
     /// Opens the stored blob, if it exists.
-    pub fn open_blob(&self, digest: &Digest) -> io::Result<Option<File>> {
+    fn open_blob(&self, digest: &Digest) -> io::Result<Option<File>> {
         match File::open(self.path(digest)) {
             Ok(f) => Ok(Some(f)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
