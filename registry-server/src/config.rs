@@ -2,6 +2,7 @@
 
 use shire_core::archive::ArchiveLimits;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default data folder.
 pub const DEFAULT_DATA: &str = "./shire-data";
@@ -36,6 +37,8 @@ pub struct Config {
     pub cache_mib: u64,
     /// Peers to follow (`--config FILE`; None: none).
     pub federation: Option<crate::federation::config::FederationConfig>,
+    /// How often free heap pages go back to the system (tests shorten it).
+    pub trim_every: Duration,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             workers: None,
             cache_mib: DEFAULT_CACHE_MIB,
             federation: None,
+            trim_every: crate::memory::TRIM_EVERY,
         }
     }
 }

@@ -4,6 +4,7 @@
 use crate::config::{Config, MAX_JSON_BODY};
 use crate::error;
 use crate::identity;
+use crate::memory::Trimmer;
 use crate::routes;
 use crate::state::AppState;
 use crate::store::Store;
@@ -12,6 +13,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -27,7 +29,7 @@ pub struct RunningServer {
     handle: ServerHandle,
     server: JoinHandle<std::io::Result<()>>,
     flusher: JoinHandle<()>,
-    trimmer: Option<JoinHandle<()>>,
+    trimmer: Option<Trimmer>,
     followers: crate::federation::Followers,
 }
 
@@ -35,6 +37,18 @@ impl RunningServer {
     /// `http://IP:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How many heap trims have run (None where there is no trim): tests
+    /// read it to see that a serving node keeps trimming.
+    pub fn trims(&self) -> Option<Arc<AtomicU64>> {
+        self.trimmer.as_ref().map(Trimmer::counter)
+    }
+
+    /// A handle that stops the server (for callers that hand [`Self::wait`]
+    /// to another task).
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
     }
 
     /// The node's storage (for inspection by tests and tools).
@@ -53,10 +67,11 @@ impl RunningServer {
             ..
         } = self;
         drop(store);
-        if let Some(t) = trimmer {
-            t.abort();
-        }
         let served = server.await.context("server task");
+        // Only now: the node trims for as long as it serves.
+        if let Some(t) = trimmer {
+            t.stop();
+        }
         followers.stop().await;
         served??;
         flusher.await.context("flusher task")?;
@@ -144,7 +159,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let followers = federation
         .map(crate::federation::Followers::start)
         .unwrap_or_default();
-    let trimmer = crate::memory::spawn_trimmer();
+    let trimmer = Trimmer::spawn(config.trim_every);
     Ok(RunningServer {
         followers,
         addr,
@@ -176,4 +191,41 @@ pub async fn serve(config: Config) -> Result<()> {
     out.flush()?;
     drop(out);
     running.wait().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    /// The heap trim must run for as long as the node serves, not only until
+    /// [`RunningServer::wait`] is called (a bug that once stopped it at once).
+    #[tokio::test]
+    async fn a_serving_node_keeps_trimming_until_it_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.listen = "127.0.0.1:0".into();
+        config.trim_every = Duration::from_millis(20);
+        let running = start(config).await.unwrap();
+        let Some(trims) = running.trims() else {
+            return; // not glibc: there is no trim
+        };
+        let handle = running.handle();
+        let waiting = tokio::spawn(running.wait());
+        let seen = trims.load(Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while trims.load(Ordering::Relaxed) < seen + 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no trim ran while the node was serving"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        handle.stop(true).await;
+        waiting.await.unwrap().unwrap();
+        let stopped_at = trims.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(trims.load(Ordering::Relaxed), stopped_at);
+    }
 }
