@@ -85,7 +85,10 @@ mod tests {
         let count = trimmer.counter();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while count.load(Ordering::Relaxed) < 3 {
-            assert!(tokio::time::Instant::now() < deadline, "the trimmer stalled");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the trimmer stalled"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         trimmer.stop();
