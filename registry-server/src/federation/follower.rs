@@ -191,7 +191,13 @@ impl Fetch<'_> {
                 )));
             }
         }
-        match w.finish(digest) {
+        // finish fsyncs the file and its folder: off the async workers, as the
+        // upload route does.
+        let wanted = *digest;
+        let finished = tokio::task::spawn_blocking(move || w.finish(&wanted))
+            .await
+            .map_err(|e| Fault::Transient(format!("storing an artifact: {e}")))?;
+        match finished {
             Ok(_) => Ok(()),
             Err(crate::store::blobs::BlobError::Mismatch { actual, .. }) => Err(fatal(format!(
                 "peer {}: changed artifact: {digest} was served with bytes hashing to {actual}",
