@@ -93,6 +93,10 @@ const TREE_NAMES: [&str; 18] = [
     "mirror_orgs",
 ];
 
+/// The tree where nodes of 23 November (commits 94e8c3b to b1bb9f3) kept
+/// blobs of up to 64 KiB; [`super::Store::open`] moves them into files.
+const LEGACY_INLINE_BLOBS: &str = "inline_blobs";
+
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
 pub const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
 
@@ -270,6 +274,7 @@ pub struct Db {
     idle_flushes: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
     durable_log: Arc<AtomicU64>,
+    legacy_inline_blobs: Option<sled::Tree>,
 }
 
 /// How soon a write that no caller waits for reaches the disk. sled's own
@@ -378,6 +383,15 @@ impl Db {
             .iter()
             .map(|n| db.open_tree(n))
             .collect::<Result<Vec<_>, _>>()?;
+        let legacy_inline_blobs = if db
+            .tree_names()
+            .iter()
+            .any(|n| n == LEGACY_INLINE_BLOBS.as_bytes())
+        {
+            Some(db.open_tree(LEGACY_INLINE_BLOBS)?)
+        } else {
+            None
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
         let idle_flushes = Arc::new(AtomicU64::new(0));
@@ -394,6 +408,7 @@ impl Db {
                 idle_flushes: idle_flushes.clone(),
                 writes: writes.clone(),
                 durable_log: durable_log.clone(),
+                legacy_inline_blobs,
             },
             Flusher {
                 db,
@@ -405,6 +420,12 @@ impl Db {
                 durable_log,
             },
         ))
+    }
+
+    /// The tree of small blobs an older node kept in sled, when the data
+    /// folder has one (see [`super::blobs::BlobStore::move_inline_blobs`]).
+    pub fn legacy_inline_blobs(&self) -> Option<&sled::Tree> {
+        self.legacy_inline_blobs.as_ref()
     }
 
     /// The cache of encoded read documents, emptied by every transaction.

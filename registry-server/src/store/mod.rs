@@ -96,6 +96,12 @@ impl Store {
             );
         }
         let blobs = blobs::BlobStore::open(data_dir)?;
+        if let Some(tree) = db.legacy_inline_blobs() {
+            let moved = blobs.move_inline_blobs(tree)?;
+            if moved > 0 {
+                tracing::info!(blobs = moved, "moved small blobs from sled into files");
+            }
+        }
         Ok((Store { db, blobs }, flusher))
     }
 
@@ -832,6 +838,27 @@ mod tests {
         // The stored record does not grow with the versions.
         let raw = store.db.tree(T::Packages).get(b"a/b").unwrap().unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("versions"));
+    }
+
+    #[test]
+    fn opening_a_data_folder_with_inline_blobs_moves_them_into_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = b"kept in sled by an older node".to_vec();
+        let d = Digest::of(&bytes);
+        {
+            let old = sled::open(dir.path().join("db")).unwrap();
+            let tree = old.open_tree("inline_blobs").unwrap();
+            tree.insert(d.as_bytes(), bytes.clone()).unwrap();
+            old.flush().unwrap();
+        }
+        let (store, _f) = Store::open(dir.path()).unwrap();
+        assert_eq!(std::fs::read(store.blobs.path(&d)).unwrap(), bytes);
+        assert!(store.db.legacy_inline_blobs().unwrap().is_empty());
+        drop((store, _f));
+        // A new data folder gets no such tree.
+        let fresh = tempfile::tempdir().unwrap();
+        let (store, _f) = Store::open(fresh.path()).unwrap();
+        assert!(store.db.legacy_inline_blobs().is_none());
     }
 
     #[test]
