@@ -84,14 +84,31 @@ impl Node {
         self.data.path()
     }
 
-    /// Path of the stored blob for a digest (`sha256:<hex>`).
-    pub fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.data
-            .path()
-            .join("blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
+    /// An artifact's bytes as the node serves them (digest `sha256:<hex>`).
+    pub fn artifact(&self, digest: &str) -> Vec<u8> {
+        let resp = reqwest::blocking::get(format!("{}/api/v1/artifacts/{digest}", self.url))
+            .expect("GET artifact");
+        assert!(resp.status().is_success(), "GET artifact: {}", resp.status());
+        resp.bytes().expect("artifact body").to_vec()
+    }
+
+    /// Flips the last byte of an artifact's stored bytes on the node's disk,
+    /// wherever the node keeps them (a pack or a file of its own): an attacker
+    /// with write access to the server's disk.
+    pub fn tamper_artifact(&self, digest: &str) {
+        let bytes = self.artifact(digest);
+        for path in files_under(&self.data.path().join("blobs")) {
+            let mut stored = std::fs::read(&path).expect("read a blob file");
+            let found = stored
+                .windows(bytes.len())
+                .position(|w| w == bytes.as_slice());
+            if let Some(at) = found {
+                stored[at + bytes.len() - 1] ^= 0xff;
+                std::fs::write(&path, stored).expect("write a blob file");
+                return;
+            }
+        }
+        panic!("artifact {digest} not found under the node's blobs folder");
     }
 
     fn spawn(&mut self) -> Result<()> {
@@ -305,4 +322,21 @@ impl User {
         let text = std::fs::read_to_string(self.home.path().join("keys/default.json")).unwrap();
         shire_core::KeyPair::from_secret_file(&text).unwrap()
     }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

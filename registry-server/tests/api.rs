@@ -205,8 +205,8 @@ async fn upload_digest_mismatch_and_missing_blob_are_refused() {
         .upload_as(&c.bt.token, &claimed, r.archive.clone())
         .await
         .refused(400, "digest_mismatch");
-    assert!(!c.app.blob_path(&claimed).exists());
-    assert!(!c.app.blob_path(&r.digest()).exists());
+    assert!(!c.app.blob_stored(&claimed));
+    assert!(!c.app.blob_stored(&r.digest()));
     // The statement names a digest that was never uploaded.
     c.app
         .submit(&c.bt.token, &r.sign(&c.bt.key))
@@ -372,7 +372,7 @@ async fn a_blob_altered_on_disk_is_not_published() {
         .await
         .ok(201);
     let other = Release::new("braintree/crm", "2.0.0");
-    std::fs::write(c.app.blob_path(&r.digest()), &other.archive).unwrap();
+    c.app.tamper_blob(&r.digest(), &other.archive);
     let before = c.app.snapshot();
     c.app
         .submit(&c.bt.token, &r.sign(&c.bt.key))
@@ -394,7 +394,7 @@ async fn oversized_uploads_are_refused_and_leave_nothing() {
         .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
         .await
         .refused(413, "too_large");
-    assert!(!c.app.blob_path(&r.digest()).exists());
+    assert!(!c.app.blob_stored(&r.digest()));
     assert_eq!(before, c.app.snapshot());
     assert_eq!(
         std::fs::read_dir(c.app.dir.path().join("tmp"))

@@ -170,12 +170,12 @@ impl Fetch<'_> {
     /// Fetches an artifact into the blob store (streaming, digest checked) unless held.
     async fn artifact(&mut self, digest: &Digest) -> Result<(), Fault> {
         let store = &self.fed.store;
-        if store.blobs.exists(digest) {
+        let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
+        if store.blobs.exists(digest).map_err(local)? {
             return Ok(());
         }
         let url = format!("{}/api/v1/artifacts/{digest}", self.peer.url);
         let mut resp = self.get(&url).await?;
-        let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
         let mut w = store.blobs.writer().map_err(local)?;
         while let Some(chunk) = resp
             .chunk()

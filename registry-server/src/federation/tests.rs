@@ -258,7 +258,7 @@ async fn mirrors_verifies_and_is_idempotent() {
     assert_eq!(rel.state, ReleaseState::Approved);
     assert_eq!(rel.log_index, 4);
     assert_eq!(rel.verdicts[0].log_index, 5);
-    assert!(store.blobs.exists(&s.digest));
+    assert!(store.blobs.exists(&s.digest).unwrap());
     let pkg = store.package(&s.name).unwrap().unwrap();
     assert_eq!(pkg.origin.as_deref(), Some("a.example"));
     // The witness cosigned; the relay serves the origin's note with it.
@@ -374,7 +374,7 @@ async fn a_changed_artifact_stops_the_peer() {
     let (_dir, store) = open_store();
     let m = fails_with(&fake, &store, &["a-*"]).await;
     assert!(m.contains("changed artifact"), "{m}");
-    assert!(!store.blobs.exists(&s.digest));
+    assert!(!store.blobs.exists(&s.digest).unwrap());
     assert!(store.release(&s.name, &s.version).unwrap().is_none());
 }
 

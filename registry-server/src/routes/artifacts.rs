@@ -1,4 +1,5 @@
-//! `GET /api/v1/artifacts/{digest}`: the bytes, streamed from disk in 256 KiB chunks.
+//! `GET /api/v1/artifacts/{digest}`: the bytes, streamed from disk in 256 KiB
+//! chunks, from a pack or from the artifact's own file.
 //!
 //! `Content-Length` is the file's size, `ETag` is `"sha256:…"` and a matching
 //! `If-None-Match` gets 304. The bytes are not re-hashed here: every client
@@ -25,14 +26,11 @@ pub async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let digest = digest.into_inner();
     let etag = format!("\"{digest}\"");
-    let path = state.store.blobs.path(&digest);
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::BlobNotFound(digest.to_string()))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let blobs = state.store.blobs.clone();
+    let blob = web::block(move || blobs.read(&digest))
+        .await
+        .map_err(ApiError::internal)??
+        .ok_or_else(|| ApiError::BlobNotFound(digest.to_string()))?;
     if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
         let matches = inm
             .to_str()
@@ -44,43 +42,42 @@ pub async fn download(
                 .finish());
         }
     }
-    let len = file.metadata().await?.len();
-    let file = file.into_std().await;
+    let len = blob.remaining();
     Ok(HttpResponse::Ok()
         .content_type("application/gzip")
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(SizedStream::new(len, chunks(file, CHUNK))))
+        .body(SizedStream::new(len, chunks(blob, CHUNK))))
 }
 
 /// Reading a file as a stream of chunks.
 mod bytes_chunk {
     use actix_web::web::Bytes;
     use futures_util::Stream;
-    use std::io::Read as _;
+    use std::io::Read;
 
-    /// The file's bytes, `size` at a time: each chunk is one blocking read
+    /// The reader's bytes, `size` at a time: each chunk is one blocking read
     /// straight into its own buffer (no intermediate copy).
-    pub fn chunks(
-        file: std::fs::File,
+    pub fn chunks<R: Read + Send + 'static>(
+        reader: R,
         size: usize,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-        futures_util::stream::try_unfold(file, move |file| async move {
+        futures_util::stream::try_unfold(reader, move |mut reader| async move {
             // Allocated here, on the worker, not on the blocking thread: glibc
             // keeps freed memory in the arena of the thread that allocated
             // it, and the blocking pool grows to one thread per concurrent
             // download, each with an arena of its own.
             let mut buf = Vec::with_capacity(size);
-            let (file, buf) = tokio::task::spawn_blocking(move || {
-                (&file).take(size as u64).read_to_end(&mut buf)?;
-                Ok::<_, std::io::Error>((file, buf))
+            let (reader, buf) = tokio::task::spawn_blocking(move || {
+                (&mut reader).take(size as u64).read_to_end(&mut buf)?;
+                Ok::<_, std::io::Error>((reader, buf))
             })
             .await
             .map_err(std::io::Error::other)??;
             if buf.is_empty() {
                 return Ok(None);
             }
-            Ok(Some((Bytes::from(buf), file)))
+            Ok(Some((Bytes::from(buf), reader)))
         })
     }
 }

@@ -1,32 +1,40 @@
-//! The content-addressed blob store: artifacts at
-//! `DIR/blobs/sha256/<first 2 hex>/<64 hex>`.
+//! The content-addressed blob store. An artifact of at most
+//! [`SMALL_BLOB`] bytes is appended to a pack file (`store::packs`); a larger
+//! one gets a file of its own at `DIR/blobs/sha256/<first 2 hex>/<64 hex>`.
 //!
-//! A blob is written to a temporary file in `DIR/tmp`, hashed as it streams
-//! through, fsynced, renamed into place and its directory fsynced, so a blob
-//! path either does not exist or holds the complete bytes of its digest (until
-//! someone edits the disk: whoever relies on stored bytes, publish, mirroring
-//! and every client, hashes them again). An interrupted upload leaves at most
-//! a temporary file, which the next start removes.
+//! Every upload is hashed as it streams in and refused unless it hashes to the
+//! digest it claims. A small one is held in memory until it ends; a larger one
+//! spills to a temporary file in `DIR/tmp`, which is fsynced, renamed into
+//! place and its directory fsynced. Either way a stored blob is complete on
+//! disk before it can be found (until someone edits the disk: whoever relies
+//! on stored bytes, publish, mirroring and every client, hashes them again).
+//! An interrupted upload leaves at most a temporary file, which the next start
+//! removes.
 //!
 //! Small blobs once lived in a sled tree, to spare each publish a file
 //! creation and two fsyncs; sled's memory then grew with the data held in it
 //! beyond its cache cap (59 MiB resident after 5,000 publishes and a
-//! 10,000-package fill, against 31 MiB with files), so every blob is a file
-//! (`docs/performance.md`).
+//! 10,000-package fill, against 31 MiB with files). Pack files spare the same
+//! costs and keep the bytes out of sled (`docs/performance.md`).
 
+use super::db::Db;
+use super::packs::{Packs, Section};
+pub use super::packs::SMALL_BLOB;
 use shire_core::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
 use shire_core::digest::HashingWriter;
 use shire_core::Digest;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tempfile::NamedTempFile;
 
 /// The blob store under a data directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
     tmp: PathBuf,
+    packs: Arc<Packs>,
 }
 
 /// Why a finished upload was not stored.
@@ -70,10 +78,11 @@ pub enum InspectError {
 }
 
 impl BlobStore {
-    /// Opens the store under `data_dir`, creating its folders and clearing
-    /// leftovers of interrupted uploads.
-    pub fn open(data_dir: &Path) -> io::Result<Self> {
-        let root = data_dir.join("blobs").join("sha256");
+    /// Opens the store under `data_dir` (its pack index lives in `db`),
+    /// creating its folders and clearing leftovers of interrupted uploads.
+    pub fn open(data_dir: &Path, db: Db) -> io::Result<Self> {
+        let blobs = data_dir.join("blobs");
+        let root = blobs.join("sha256");
         let tmp = data_dir.join("tmp");
         fs::create_dir_all(&root)?;
         if tmp.exists() {
@@ -85,24 +94,47 @@ impl BlobStore {
             }
         }
         fs::create_dir_all(&tmp)?;
-        Ok(Self { root, tmp })
+        let packs = Arc::new(Packs::open(&blobs, db)?);
+        Ok(Self { root, tmp, packs })
     }
 
-    /// Where the blob for `digest` lives (whether or not it exists).
+    /// Where the blob for `digest` lives when it has a file of its own
+    /// (whether or not it exists; small blobs are packed instead).
     pub fn path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
         self.root.join(&hex[..2]).join(hex)
     }
 
     /// Whether the blob is stored.
-    pub fn exists(&self, digest: &Digest) -> bool {
-        self.path(digest).is_file()
+    pub fn exists(&self, digest: &Digest) -> io::Result<bool> {
+        Ok(self.packs.locate(digest)?.is_some() || self.path(digest).is_file())
     }
 
-    /// Opens the stored blob, if it exists.
-    fn open_blob(&self, digest: &Digest) -> io::Result<Option<File>> {
+    /// Where the blob's bytes are on disk: the file holding them, the offset
+    /// of the first byte and the length (for operators' tools and tests).
+    pub fn location(&self, digest: &Digest) -> io::Result<Option<(PathBuf, u64, u64)>> {
+        if let Some(loc) = self.packs.locate(digest)? {
+            return Ok(Some((self.packs.path(loc.pack), loc.offset, loc.len)));
+        }
+        let path = self.path(digest);
+        match fs::metadata(&path) {
+            Ok(m) => Ok(Some((path, 0, m.len()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the stored blob for reading, if it exists: its bytes, however
+    /// it is stored. Blocking: call from a blocking task.
+    pub fn read(&self, digest: &Digest) -> io::Result<Option<Section>> {
+        if let Some(loc) = self.packs.locate(digest)? {
+            return self.packs.read(loc).map(Some);
+        }
         match File::open(self.path(digest)) {
-            Ok(f) => Ok(Some(f)),
+            Ok(f) => {
+                let len = f.metadata()?.len();
+                Ok(Some(Section::new(f, 0, len)))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -116,11 +148,9 @@ impl BlobStore {
         digest: &Digest,
         limits: &ArchiveLimits,
     ) -> Result<(u64, ArchiveSummary), InspectError> {
-        let file = self
-            .open_blob(digest)?
-            .ok_or(InspectError::NotFound(*digest))?;
+        let blob = self.read(digest)?.ok_or(InspectError::NotFound(*digest))?;
         let mut reader = HashingReader {
-            inner: io::BufReader::new(file),
+            inner: io::BufReader::new(blob),
             hashed: HashingWriter::new(io::sink()),
         };
         let summary = archive::inspect(&mut reader, limits)?;
@@ -164,24 +194,60 @@ impl BlobStore {
         Ok(moved)
     }
 
-    /// Starts an upload into a temporary file.
+    /// Starts an upload (in memory until it outgrows [`SMALL_BLOB`]).
     pub fn writer(&self) -> io::Result<BlobWriter> {
-        let tmp = NamedTempFile::new_in(&self.tmp)?;
-        let file = tmp.reopen()?;
         Ok(BlobWriter {
-            tmp,
-            out: HashingWriter::new(file),
-            root: self.root.clone(),
+            out: HashingWriter::new(Spill {
+                tmp_dir: self.tmp.clone(),
+                state: SpillState::Memory(Vec::new()),
+            }),
+            store: self.clone(),
         })
     }
 }
 
-/// An upload in progress. Dropping it without [`BlobWriter::finish`] deletes the
-/// temporary file.
+/// Where an upload's bytes go: memory while small, then a temporary file.
+struct Spill {
+    tmp_dir: PathBuf,
+    state: SpillState,
+}
+
+enum SpillState {
+    Memory(Vec<u8>),
+    File(NamedTempFile, File),
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let SpillState::Memory(held) = &mut self.state {
+            if held.len() + buf.len() <= SMALL_BLOB {
+                held.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            let tmp = NamedTempFile::new_in(&self.tmp_dir)?;
+            let mut file = tmp.reopen()?;
+            file.write_all(held)?;
+            self.state = SpillState::File(tmp, file);
+        }
+        match &mut self.state {
+            SpillState::File(_, file) => file.write(buf),
+            SpillState::Memory(_) => Err(io::Error::other("upload buffer state")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.state {
+            SpillState::File(_, file) => file.flush(),
+            SpillState::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// An upload in progress. Dropping it without [`BlobWriter::finish`] stores
+/// nothing (and deletes its temporary file, if it made one).
 pub struct BlobWriter {
-    tmp: NamedTempFile,
-    out: HashingWriter<File>,
-    root: PathBuf,
+    out: HashingWriter<Spill>,
+    store: BlobStore,
 }
 
 impl BlobWriter {
@@ -195,31 +261,38 @@ impl BlobWriter {
         self.out.written()
     }
 
-    /// Checks the digest, makes the bytes durable and moves them into place.
+    /// Checks the digest, makes the bytes durable and puts them in place.
     /// Returns the size and whether the blob was new. Blocking: call from a
     /// blocking task.
     pub fn finish(self, expected: &Digest) -> Result<(u64, bool), BlobError> {
-        let (file, actual, size) = self.out.finish();
+        let (spill, actual, size) = self.out.finish();
         if &actual != expected {
             return Err(BlobError::Mismatch {
                 expected: *expected,
                 actual,
             });
         }
-        let hex = actual.hex();
-        let dir = self.root.join(&hex[..2]);
-        let dest = dir.join(&hex);
-        if dest.is_file() {
+        let store = self.store;
+        if store.exists(expected)? {
             return Ok((size, false));
         }
+        let (tmp, file) = match spill.state {
+            SpillState::Memory(held) => return Ok((size, store.packs.add(expected, &held)?)),
+            SpillState::File(tmp, file) => (tmp, file),
+        };
+        let dest = store.path(expected);
+        let dir = dest
+            .parent()
+            .ok_or_else(|| io::Error::other("a blob path has no folder"))?
+            .to_path_buf();
         file.sync_all()?;
         drop(file);
         let new_dir = !dir.exists();
         fs::create_dir_all(&dir)?;
-        self.tmp.persist(&dest).map_err(|e| e.error)?;
+        tmp.persist(&dest).map_err(|e| e.error)?;
         sync_dir(&dir)?;
         if new_dir {
-            sync_dir(&self.root)?;
+            sync_dir(&store.root)?;
         }
         Ok((size, true))
     }
@@ -231,7 +304,7 @@ struct HashingReader<R> {
     hashed: HashingWriter<io::Sink>,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: io::Read> io::Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hashed.write_all(&buf[..n])?;
@@ -247,40 +320,64 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use shire_core::archive::testing::{build, Item};
+    use std::io::Read as _;
+    use std::os::unix::fs::FileExt as _;
+
+    fn store(dir: &Path) -> BlobStore {
+        let (db, _flusher) = Db::open(&dir.join("db")).unwrap();
+        BlobStore::open(dir, db).unwrap()
+    }
+
+    fn put(store: &BlobStore, data: &[u8]) -> (u64, bool) {
+        let mut w = store.writer().unwrap();
+        for part in data.chunks(64 * 1024) {
+            w.write(part).unwrap();
+        }
+        w.finish(&Digest::of(data)).unwrap()
+    }
+
+    fn read_back(store: &BlobStore, d: &Digest) -> Vec<u8> {
+        let mut out = Vec::new();
+        store.read(d).unwrap().unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
 
     #[test]
-    fn stores_by_digest_and_refuses_mismatches() {
+    fn small_blobs_are_packed_large_ones_get_files_and_mismatches_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
-        let data = b"some artifact bytes";
-        let d = Digest::of(data);
-
-        let mut w = store.writer().unwrap();
-        w.write(&data[..5]).unwrap();
-        w.write(&data[5..]).unwrap();
-        assert_eq!(w.finish(&d).unwrap(), (data.len() as u64, true));
-        let p = store.path(&d);
+        let store = store(dir.path());
+        let small = b"some artifact bytes".to_vec();
+        let large: Vec<u8> = (0..SMALL_BLOB + 1).map(|i| (i % 251) as u8).collect();
+        for data in [&small, &large] {
+            let d = Digest::of(data);
+            assert!(!store.exists(&d).unwrap());
+            assert_eq!(put(&store, data), (data.len() as u64, true));
+            assert!(store.exists(&d).unwrap());
+            assert_eq!(&read_back(&store, &d), data);
+            assert_eq!(put(&store, data), (data.len() as u64, false));
+        }
+        assert!(!store.path(&Digest::of(&small)).exists(), "small: packed");
+        let p = store.path(&Digest::of(&large));
+        let d = Digest::of(&large);
         assert!(p.ends_with(format!("blobs/sha256/{}/{}", &d.hex()[..2], d.hex())));
-        assert_eq!(fs::read(&p).unwrap(), data);
+        assert_eq!(fs::read(&p).unwrap(), large);
 
-        let mut w = store.writer().unwrap();
-        w.write(data).unwrap();
-        assert_eq!(w.finish(&d).unwrap(), (data.len() as u64, false));
-
-        let other = Digest::of(b"other");
-        let mut w = store.writer().unwrap();
-        w.write(data).unwrap();
-        assert!(matches!(w.finish(&other), Err(BlobError::Mismatch { .. })));
-        assert!(!store.exists(&other));
-        assert!(store.open_blob(&other).unwrap().is_none());
+        for data in [&small, &large] {
+            let other = Digest::of(b"other");
+            let mut w = store.writer().unwrap();
+            w.write(data).unwrap();
+            assert!(matches!(w.finish(&other), Err(BlobError::Mismatch { .. })));
+            assert!(!store.exists(&other).unwrap());
+            assert!(store.read(&other).unwrap().is_none());
+        }
         // Nothing left behind in tmp.
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[test]
-    fn blobs_an_older_node_kept_in_sled_become_files() {
+    fn blobs_an_older_node_kept_in_sled_are_moved_out() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = store(dir.path());
         let sled_db = sled::Config::new().temporary(true).open().unwrap();
         let tree = sled_db.open_tree("inline_blobs").unwrap();
         let good = b"a small artifact".to_vec();
@@ -292,38 +389,65 @@ mod tests {
             .unwrap();
         tree.insert(b"short", &b"x"[..]).unwrap();
         assert_eq!(store.move_inline_blobs(&tree).unwrap(), 1);
-        assert_eq!(fs::read(store.path(&d)).unwrap(), good);
-        assert!(!store.exists(&forged));
+        assert_eq!(read_back(&store, &d), good);
+        assert!(!store.exists(&forged).unwrap());
         assert!(tree.is_empty());
         // Running it again (after a crash midway) moves nothing more.
         assert_eq!(store.move_inline_blobs(&tree).unwrap(), 0);
     }
 
     #[test]
-    fn inspection_applies_the_archive_rules_and_rehashes() {
+    fn inspection_applies_the_archive_rules_and_rehashes_packed_and_file_blobs() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = store(dir.path());
         let limits = ArchiveLimits::default();
-        let good = build(&[Item::File("a.txt", b"hello")]);
-        let d = Digest::of(&good);
-        let mut w = store.writer().unwrap();
-        w.write(&good).unwrap();
-        w.finish(&d).unwrap();
-        let (size, summary) = store.inspect(&d, &limits).unwrap();
-        assert_eq!((size, summary.files.len()), (good.len() as u64, 1));
+        let small = build(&[Item::File("a.txt", b"hello")]);
+        // Incompressible bytes (xorshift), so the archive outgrows SMALL_BLOB.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..SMALL_BLOB * 2)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let large = build(&[Item::File("big.bin", &noise)]);
+        assert!(large.len() > SMALL_BLOB, "the large archive must not be packed");
+        for good in [&small, &large] {
+            let d = Digest::of(good);
+            put(&store, good);
+            let (size, summary) = store.inspect(&d, &limits).unwrap();
+            assert_eq!((size, summary.files.len()), (good.len() as u64, 1));
+        }
 
-        // Bytes altered on disk are refused, not inspected as they are now.
+        // Bytes altered on disk are refused, not inspected as they are now:
+        // in a pack...
+        let d = Digest::of(&small);
+        let loc = store.packs.locate(&d).unwrap().unwrap();
+        let pack = fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("blobs/packs/00000001.pack"))
+            .unwrap();
         let other = build(&[Item::File("b.txt", b"bye")]);
+        let mut forged = other.clone();
+        forged.resize(small.len(), 0);
+        pack.write_all_at(&forged, loc.offset).unwrap();
+        assert!(matches!(
+            store.inspect(&d, &limits),
+            Err(InspectError::Altered { .. }) | Err(InspectError::Archive(_))
+        ));
+        pack.write_all_at(&vec![b'x'; small.len()], loc.offset).unwrap();
+        assert!(matches!(
+            store.inspect(&d, &limits),
+            Err(InspectError::Archive(_))
+        ));
+        // ...and in a file of its own.
+        let d = Digest::of(&large);
         fs::write(store.path(&d), &other).unwrap();
         assert!(matches!(
             store.inspect(&d, &limits),
             Err(InspectError::Altered { .. })
-        ));
-        // Not an archive at all.
-        fs::write(store.path(&d), b"not gzip").unwrap();
-        assert!(matches!(
-            store.inspect(&d, &limits),
-            Err(InspectError::Archive(_))
         ));
         let missing = Digest::of(b"never stored");
         assert!(matches!(

@@ -70,9 +70,11 @@ pub enum T {
     MirrorKeys,
     /// Federation: organisation name → origin that is its home (mirrored orgs only).
     MirrorOrgs,
+    /// Packed small artifacts: digest (32 bytes) → pack, offset, length (`store::packs`).
+    PackIndex,
 }
 
-const TREE_NAMES: [&str; 18] = [
+const TREE_NAMES: [&str; 19] = [
     "meta",
     "orgs",
     "accounts",
@@ -91,6 +93,7 @@ const TREE_NAMES: [&str; 18] = [
     "mirrors",
     "mirror_keys",
     "mirror_orgs",
+    "pack_index",
 ];
 
 /// The tree where nodes of 23 November (commits 94e8c3b to b1bb9f3) kept

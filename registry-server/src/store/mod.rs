@@ -13,6 +13,7 @@
 pub mod blobs;
 pub mod db;
 pub mod log;
+pub mod packs;
 pub mod records;
 pub mod search;
 
@@ -95,7 +96,7 @@ impl Store {
                 "rebuilt the search index in its current layout"
             );
         }
-        let blobs = blobs::BlobStore::open(data_dir)?;
+        let blobs = blobs::BlobStore::open(data_dir, db.clone())?;
         if let Some(tree) = db.legacy_inline_blobs() {
             let moved = blobs.move_inline_blobs(tree)?;
             if moved > 0 {

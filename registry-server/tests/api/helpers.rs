@@ -203,14 +203,23 @@ impl TestApp {
         self.server.as_ref().unwrap().store().db.flush_count()
     }
 
-    /// Where the node keeps the blob for `digest`.
-    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.dir
-            .path()
-            .join("blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
+    /// Whether the node stores a blob for `digest` (packed or in a file).
+    pub fn blob_stored(&self, digest: &Digest) -> bool {
+        let store = self.server.as_ref().unwrap().store();
+        store.blobs.exists(digest).unwrap()
+    }
+
+    /// Overwrites the stored bytes of `digest` on disk, in place, with
+    /// `replacement` cut or zero-padded to their length (an attacker with
+    /// write access to the node's disk).
+    pub fn tamper_blob(&self, digest: &Digest, replacement: &[u8]) {
+        use std::os::unix::fs::FileExt as _;
+        let store = self.server.as_ref().unwrap().store();
+        let (path, offset, len) = store.blobs.location(digest).unwrap().expect("stored");
+        let mut bytes = replacement.to_vec();
+        bytes.resize(len as usize, 0);
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(&bytes, offset).unwrap();
     }
 
     pub async fn send(
@@ -506,7 +515,12 @@ pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
             store.files(&r.name, &r.version).unwrap().is_some(),
             "{id} files"
         );
-        let bytes = std::fs::read(store.blobs.path(&r.digest)).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut store.blobs.read(&r.digest).unwrap().unwrap_or_else(|| panic!("{id} blob")),
+            &mut bytes,
+        )
+        .unwrap();
         assert_eq!(Digest::of(&bytes), r.digest, "{id} blob");
         out.push(id);
     }
