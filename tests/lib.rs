@@ -88,7 +88,11 @@ impl Node {
     pub fn artifact(&self, digest: &str) -> Vec<u8> {
         let resp = reqwest::blocking::get(format!("{}/api/v1/artifacts/{digest}", self.url))
             .expect("GET artifact");
-        assert!(resp.status().is_success(), "GET artifact: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "GET artifact: {}",
+            resp.status()
+        );
         resp.bytes().expect("artifact body").to_vec()
     }
 

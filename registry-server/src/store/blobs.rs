@@ -18,8 +18,8 @@
 //! costs and keep the bytes out of sled (`docs/performance.md`).
 
 use super::db::Db;
-use super::packs::{Packs, Section};
 pub use super::packs::SMALL_BLOB;
+use super::packs::{Packs, Section};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
 use shire_core::digest::HashingWriter;
 use shire_core::Digest;
@@ -338,7 +338,12 @@ mod tests {
 
     fn read_back(store: &BlobStore, d: &Digest) -> Vec<u8> {
         let mut out = Vec::new();
-        store.read(d).unwrap().unwrap().read_to_end(&mut out).unwrap();
+        store
+            .read(d)
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -413,7 +418,10 @@ mod tests {
             })
             .collect();
         let large = build(&[Item::File("big.bin", &noise)]);
-        assert!(large.len() > SMALL_BLOB, "the large archive must not be packed");
+        assert!(
+            large.len() > SMALL_BLOB,
+            "the large archive must not be packed"
+        );
         for good in [&small, &large] {
             let d = Digest::of(good);
             put(&store, good);
@@ -437,7 +445,8 @@ mod tests {
             store.inspect(&d, &limits),
             Err(InspectError::Altered { .. }) | Err(InspectError::Archive(_))
         ));
-        pack.write_all_at(&vec![b'x'; small.len()], loc.offset).unwrap();
+        pack.write_all_at(&vec![b'x'; small.len()], loc.offset)
+            .unwrap();
         assert!(matches!(
             store.inspect(&d, &limits),
             Err(InspectError::Archive(_))

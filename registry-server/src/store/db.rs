@@ -501,6 +501,12 @@ impl Db {
         self.durable_log.load(Ordering::SeqCst)
     }
 
+    /// Counts a write made outside [`Db::transact`] (a plain insert into one
+    /// tree), so that the periodic flush covers it.
+    pub fn note_write(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// How many periodic flushes of writes nobody waited for have run.
     pub fn idle_flush_count(&self) -> u64 {
         self.idle_flushes.load(Ordering::Relaxed)

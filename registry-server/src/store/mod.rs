@@ -842,7 +842,7 @@ mod tests {
     }
 
     #[test]
-    fn opening_a_data_folder_with_inline_blobs_moves_them_into_files() {
+    fn opening_a_data_folder_with_inline_blobs_moves_them_into_the_blob_store() {
         let dir = tempfile::tempdir().unwrap();
         let bytes = b"kept in sled by an older node".to_vec();
         let d = Digest::of(&bytes);
@@ -853,7 +853,9 @@ mod tests {
             old.flush().unwrap();
         }
         let (store, _f) = Store::open(dir.path()).unwrap();
-        assert_eq!(std::fs::read(store.blobs.path(&d)).unwrap(), bytes);
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut store.blobs.read(&d).unwrap().unwrap(), &mut read).unwrap();
+        assert_eq!(read, bytes);
         assert!(store.db.legacy_inline_blobs().unwrap().is_empty());
         drop((store, _f));
         // A new data folder gets no such tree.

@@ -517,7 +517,11 @@ pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
         );
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
-            &mut store.blobs.read(&r.digest).unwrap().unwrap_or_else(|| panic!("{id} blob")),
+            &mut store
+                .blobs
+                .read(&r.digest)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{id} blob")),
             &mut bytes,
         )
         .unwrap();
