@@ -17,7 +17,6 @@
 //! 10,000-package fill, against 31 MiB with files). Pack files spare the same
 //! costs and keep the bytes out of sled (`docs/performance.md`).
 
-use super::db::Db;
 pub use super::packs::SMALL_BLOB;
 use super::packs::{Packs, Section};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
@@ -78,9 +77,9 @@ pub enum InspectError {
 }
 
 impl BlobStore {
-    /// Opens the store under `data_dir` (its pack index lives in `db`),
-    /// creating its folders and clearing leftovers of interrupted uploads.
-    pub fn open(data_dir: &Path, db: Db) -> io::Result<Self> {
+    /// Opens the store under `data_dir`, creating its folders, clearing
+    /// leftovers of interrupted uploads and indexing the packs.
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
         let blobs = data_dir.join("blobs");
         let root = blobs.join("sha256");
         let tmp = data_dir.join("tmp");
@@ -94,7 +93,7 @@ impl BlobStore {
             }
         }
         fs::create_dir_all(&tmp)?;
-        let packs = Arc::new(Packs::open(&blobs, db)?);
+        let packs = Arc::new(Packs::open(&blobs)?);
         Ok(Self { root, tmp, packs })
     }
 
@@ -133,7 +132,7 @@ impl BlobStore {
         match File::open(self.path(digest)) {
             Ok(f) => {
                 let len = f.metadata()?.len();
-                Ok(Some(Section::new(f, 0, len)))
+                Ok(Some(Section::new(Arc::new(f), 0, len)))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -324,8 +323,7 @@ mod tests {
     use std::os::unix::fs::FileExt as _;
 
     fn store(dir: &Path) -> BlobStore {
-        let (db, _flusher) = Db::open(&dir.join("db")).unwrap();
-        BlobStore::open(dir, db).unwrap()
+        BlobStore::open(dir).unwrap()
     }
 
     fn put(store: &BlobStore, data: &[u8]) -> (u64, bool) {

@@ -70,11 +70,9 @@ pub enum T {
     MirrorKeys,
     /// Federation: organisation name → origin that is its home (mirrored orgs only).
     MirrorOrgs,
-    /// Packed small artifacts: digest (32 bytes) → pack, offset, length (`store::packs`).
-    PackIndex,
 }
 
-const TREE_NAMES: [&str; 19] = [
+const TREE_NAMES: [&str; 18] = [
     "meta",
     "orgs",
     "accounts",
@@ -93,7 +91,6 @@ const TREE_NAMES: [&str; 19] = [
     "mirrors",
     "mirror_keys",
     "mirror_orgs",
-    "pack_index",
 ];
 
 /// The tree where nodes of 23 November (commits 94e8c3b to b1bb9f3) kept
@@ -499,12 +496,6 @@ impl Db {
     /// whose transaction a crash could still undo.
     pub fn durable_log_size(&self) -> u64 {
         self.durable_log.load(Ordering::SeqCst)
-    }
-
-    /// Counts a write made outside [`Db::transact`] (a plain insert into one
-    /// tree), so that the periodic flush covers it.
-    pub fn note_write(&self) {
-        self.writes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// How many periodic flushes of writes nobody waited for have run.

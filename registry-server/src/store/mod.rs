@@ -96,7 +96,7 @@ impl Store {
                 "rebuilt the search index in its current layout"
             );
         }
-        let blobs = blobs::BlobStore::open(data_dir, db.clone())?;
+        let blobs = blobs::BlobStore::open(data_dir)?;
         if let Some(tree) = db.legacy_inline_blobs() {
             let moved = blobs.move_inline_blobs(tree)?;
             if moved > 0 {

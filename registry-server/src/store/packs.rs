@@ -1,5 +1,6 @@
 //! Small artifacts appended to pack files: `DIR/blobs/packs/<8 digits>.pack`,
-//! with an index in the database (digest → pack, offset, length).
+//! found through an index in memory that is rebuilt from the packs at every
+//! start.
 //!
 //! Why: creating a file per artifact costs a new inode, a rename and two
 //! fsyncs (the file and its folder). On ext4 without a journal, which is what
@@ -9,56 +10,55 @@
 //! about 1 ms of system CPU instead of 50-70 µs (`docs/performance.md`). Most
 //! council artifacts are small; appending them to one open file and sharing
 //! one `fdatasync` between the uploads that arrive together spares all of
-//! that, and keeps the bytes out of the database, whose memory grew with the
-//! data when they were kept in it.
+//! that.
 //!
-//! **Records describe themselves.** Each artifact is written as a header
-//! ([`MAGIC`], its length, its digest) followed by its bytes, so the packs
-//! alone say what they hold. An upload is acknowledged once its record is
-//! synced and its index entry written, without waiting for a database flush:
-//! should the node crash before the index entry reaches the disk, the next
-//! start finds the record by scanning the packs from the *scan point* and
-//! indexes it again.
+//! **Records describe themselves**: [`MAGIC`], the length, the digest, then
+//! the bytes. The packs are therefore their own index, and nothing about a
+//! packed artifact is written to the database: an upload is acknowledged once
+//! its record is synced. An index in sled was tried first; it cost a database
+//! write per upload, and resident memory grew by as much as a map from whole
+//! digests (3.6 MiB after the benchmark's 32,000 uploads). This index keys
+//! each record by the first 8 bytes of its digest, 12 bytes of location
+//! each, and checks the whole digest against the record's header on every
+//! lookup; a digest whose first 8 bytes another one already holds (which
+//! takes some 2^32 hashes to arrange on purpose) is kept whole, in a side
+//! map.
 //!
-//! **The scan point** (kept in the `meta` tree) is a position in the packs
-//! below which every record is indexed. It is written only after the index
-//! entries of every record below it, so once it is on disk they are too
-//! (sled recovers a prefix of its writes). At start the packs are read from
-//! there: each whole record whose bytes hash to its digest is indexed, and the
-//! first torn or altered one ends the scan. A torn record can only follow the
-//! last sync (a sync covers every byte appended before it), so nothing after
-//! it was ever acknowledged, and the pack is cut back to it.
+//! **At start** every pack is read header by header. Packs before the last
+//! were synced whole before the next one began. In the last pack each record
+//! is also re-hashed (at most [`PACK_MAX`] bytes), and the first one that is
+//! torn or does not hash to its digest ends it: a sync covers every byte
+//! appended before it, so nothing after a torn record was ever acknowledged,
+//! and the pack is cut back to it.
 //!
-//! **Durability order:** a record is synced before its index entry is
-//! written, so an index entry always points at complete bytes. Whoever relies
-//! on stored bytes (publish, mirroring, every client) hashes them again
-//! anyway.
+//! **Durability order:** a record enters the index only once it is synced,
+//! so no reader ever sees bytes a crash could take back. Whoever relies on
+//! stored bytes (publish, mirroring, every client) hashes them again anyway.
 
-use super::db::{Db, T};
 use shire_core::Digest;
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Artifacts up to this size go to a pack; larger ones get a file of their own
 /// (they are rare, and a file lets a download stream them).
 pub const SMALL_BLOB: usize = 256 * 1024;
 
-/// A pack is closed, and the next one started, once it holds this much.
-const PACK_MAX: u64 = 1 << 30;
+/// A pack is closed, and the next one started, once it holds this much. Small
+/// enough that re-hashing the last pack at start takes a fraction of a second.
+pub const PACK_MAX: u64 = 64 << 20;
+
+// Offsets within a pack are kept in 32 bits.
+const _: () = assert!(PACK_MAX + SMALL_BLOB as u64 <= u32::MAX as u64);
 
 /// The first bytes of every record.
 pub const MAGIC: [u8; 4] = *b"SHP1";
 
 /// Record header: [`MAGIC`], the length (8 bytes, big-endian), the digest.
 const HEADER: u64 = 4 + 8 + 32;
-
-/// Key of the scan point in the `meta` tree: pack number (4 bytes) and
-/// offset (8 bytes), big-endian.
-const SCAN_POINT: &[u8] = b"pack_scan_point";
 
 /// Where a packed artifact lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,67 +71,95 @@ pub struct Location {
     pub len: u64,
 }
 
-impl Location {
-    const ENCODED: usize = 4 + 8 + 8;
+/// A [`Location`] in 12 bytes (offsets fit: see [`PACK_MAX`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    pack: u32,
+    offset: u32,
+    len: u32,
+}
 
-    fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::ENCODED);
-        v.extend_from_slice(&self.pack.to_be_bytes());
-        v.extend_from_slice(&self.offset.to_be_bytes());
-        v.extend_from_slice(&self.len.to_be_bytes());
-        v
-    }
-
-    fn decode(b: &[u8]) -> Option<Location> {
-        if b.len() != Self::ENCODED {
-            return None;
+impl Slot {
+    fn of(loc: Location) -> Slot {
+        // Both fit by construction: a record starts below PACK_MAX and holds
+        // at most SMALL_BLOB bytes.
+        Slot {
+            pack: loc.pack,
+            offset: loc.offset as u32,
+            len: loc.len as u32,
         }
-        Some(Location {
-            pack: u32::from_be_bytes(b[0..4].try_into().ok()?),
-            offset: u64::from_be_bytes(b[4..12].try_into().ok()?),
-            len: u64::from_be_bytes(b[12..20].try_into().ok()?),
-        })
+    }
+
+    fn location(self) -> Location {
+        Location {
+            pack: self.pack,
+            offset: u64::from(self.offset),
+            len: u64::from(self.len),
+        }
     }
 }
 
-/// A position in the packs: pack number, then offset (ordered that way).
-type Position = (u32, u64);
-
-fn encode_position((no, offset): Position) -> Vec<u8> {
-    let mut v = no.to_be_bytes().to_vec();
-    v.extend_from_slice(&offset.to_be_bytes());
-    v
+/// The first 8 bytes of a digest, the index's key.
+fn prefix(digest: &Digest) -> u64 {
+    let mut p = [0u8; 8];
+    p.copy_from_slice(&digest.as_bytes()[..8]);
+    u64::from_le_bytes(p)
 }
 
-fn decode_position(b: &[u8]) -> Option<Position> {
-    if b.len() != 12 {
-        return None;
+/// Which record holds which digest.
+#[derive(Default)]
+struct Index {
+    /// Digest prefix → record; the record's header holds the whole digest.
+    by_prefix: HashMap<u64, Slot>,
+    /// Records whose prefix a record of another digest already holds.
+    whole: HashMap<Digest, Slot>,
+    /// Read handles of every pack, for the header checks and for reads.
+    files: HashMap<u32, Arc<File>>,
+}
+
+impl Index {
+    /// The digest in the header of the record at `slot`.
+    fn digest_at(&self, slot: Slot) -> io::Result<Option<Digest>> {
+        let Some(file) = self.files.get(&slot.pack) else {
+            return Ok(None);
+        };
+        let mut d = [0u8; 32];
+        let at = u64::from(slot.offset)
+            .checked_sub(32)
+            .ok_or_else(|| io::Error::other("a pack index slot points into a header"))?;
+        file.read_exact_at(&mut d, at)?;
+        Ok(Some(Digest::from_bytes(d)))
     }
-    Some((
-        u32::from_be_bytes(b[0..4].try_into().ok()?),
-        u64::from_be_bytes(b[4..12].try_into().ok()?),
-    ))
+
+    fn find(&self, digest: &Digest) -> io::Result<Option<Slot>> {
+        if let Some(slot) = self.whole.get(digest) {
+            return Ok(Some(*slot));
+        }
+        match self.by_prefix.get(&prefix(digest)) {
+            Some(&slot) if self.digest_at(slot)?.as_ref() == Some(digest) => Ok(Some(slot)),
+            _ => Ok(None),
+        }
+    }
+
+    fn insert(&mut self, digest: &Digest, slot: Slot) -> io::Result<()> {
+        match self.by_prefix.get(&prefix(digest)) {
+            None => {
+                self.by_prefix.insert(prefix(digest), slot);
+            }
+            Some(&held) if self.digest_at(held)?.as_ref() == Some(digest) => {} // a copy
+            Some(_) => {
+                self.whole.insert(*digest, slot);
+            }
+        }
+        Ok(())
+    }
 }
 
-/// The pack being appended to, and the records appended but not yet indexed.
+/// The pack being appended to.
 struct Current {
     no: u32,
     file: Arc<File>,
     len: u64,
-    /// Start of every record appended and not yet indexed (or given up on).
-    unindexed: BTreeSet<Position>,
-    /// The scan point last written to the database.
-    scan_point: Position,
-}
-
-impl Current {
-    /// Every record before this position is indexed.
-    fn indexed_through(&self) -> Position {
-        self.unindexed
-            .first()
-            .copied()
-            .unwrap_or((self.no, self.len))
-    }
 }
 
 /// How far the packs are known to be on disk: every pack before `no`, and
@@ -146,7 +174,7 @@ struct Synced {
 pub struct Packs {
     dir: PathBuf,
     pack_max: u64,
-    db: Db,
+    index: RwLock<Index>,
     current: Mutex<Current>,
     synced: Mutex<Synced>,
     sync_done: Condvar,
@@ -162,6 +190,14 @@ fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn read_lock<X>(m: &RwLock<X>) -> RwLockReadGuard<'_, X> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_lock<X>(m: &RwLock<X>) -> RwLockWriteGuard<'_, X> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -173,10 +209,6 @@ fn open_for_append(dir: &Path, no: u32) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .open(dir.join(pack_name(no)))
-}
-
-fn db_err(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
 }
 
 /// The numbers of the pack files in `dir`, in order.
@@ -196,14 +228,15 @@ fn pack_numbers(dir: &Path) -> io::Result<Vec<u32>> {
     Ok(numbers)
 }
 
-/// Reads the record at `offset` of `file` (of length `file_len`): its digest
-/// and location, or `None` when no whole record whose bytes hash to its digest
-/// starts there.
+/// Reads the record at `offset` of pack `no` (`file`, of length `file_len`):
+/// its digest and location, or `None` when no whole record starts there (or,
+/// with `rehash`, when its bytes do not hash to its digest).
 fn read_record(
     file: &File,
     no: u32,
     offset: u64,
     file_len: u64,
+    rehash: bool,
 ) -> io::Result<Option<(Digest, Location)>> {
     if file_len.saturating_sub(offset) < HEADER {
         return Ok(None);
@@ -223,10 +256,12 @@ fn read_record(
     if len > SMALL_BLOB as u64 || file_len.saturating_sub(start) < len {
         return Ok(None);
     }
-    let mut bytes = Vec::new();
-    Section::new(file.try_clone()?, start, len).read_to_end(&mut bytes)?;
-    if Digest::of(&bytes) != digest {
-        return Ok(None);
+    if rehash {
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact_at(&mut bytes, start)?;
+        if Digest::of(&bytes) != digest {
+            return Ok(None);
+        }
     }
     Ok(Some((
         digest,
@@ -240,77 +275,59 @@ fn read_record(
 
 impl Packs {
     /// Opens the packs under `blobs_dir/packs`, creating the folder and the
-    /// first pack if needed; indexes the records a crash left unindexed (see
-    /// the module comment) and appends to the highest-numbered pack.
-    pub fn open(blobs_dir: &Path, db: Db) -> io::Result<Packs> {
+    /// first pack if needed, and rebuilds the index from them (see the module
+    /// comment); appends to the highest-numbered pack.
+    pub fn open(blobs_dir: &Path) -> io::Result<Packs> {
         let dir = blobs_dir.join("packs");
         fs::create_dir_all(&dir)?;
         let numbers = pack_numbers(&dir)?;
         let no = numbers.last().copied().unwrap_or(1);
         let file = open_for_append(&dir, no)?;
+        let mut numbers = numbers;
         if numbers.is_empty() {
             sync_dir(&dir)?;
+            numbers.push(no);
         }
-        let scan_from = db
-            .tree(T::Meta)
-            .get(SCAN_POINT)
-            .map_err(db_err)?
-            .and_then(|v| decode_position(&v))
-            .unwrap_or((0, 0));
-        let mut len = file.metadata()?.len();
-        let mut recovered = 0usize;
-        for &pack in numbers.iter().filter(|&&n| n >= scan_from.0) {
-            let f = if pack == no {
+        let mut index = Index::default();
+        let mut len = 0;
+        for &pack in &numbers {
+            let last = pack == no;
+            let f = if last {
                 file.try_clone()?
             } else {
                 File::open(dir.join(pack_name(pack)))?
             };
+            index.files.insert(pack, Arc::new(f.try_clone()?));
             let f_len = f.metadata()?.len();
-            let mut at = if pack == scan_from.0 { scan_from.1 } else { 0 };
-            while let Some((digest, loc)) = read_record(&f, pack, at, f_len)? {
-                let index = db.tree(T::PackIndex);
-                if index.get(digest.as_bytes()).map_err(db_err)?.is_none() {
-                    index
-                        .insert(digest.as_bytes(), loc.encode())
-                        .map_err(db_err)?;
-                    recovered += 1;
-                }
+            let mut at = 0;
+            while let Some((digest, loc)) = read_record(&f, pack, at, f_len, last)? {
+                index.insert(&digest, Slot::of(loc))?;
                 at = loc.offset + loc.len;
             }
             if at < f_len {
-                if pack == no {
+                if last {
                     // A torn tail: nothing in it was acknowledged.
                     tracing::warn!(pack, at, len = f_len, "cutting a torn record off the pack");
                     f.set_len(at)?;
                     f.sync_all()?;
-                    len = at;
                 } else {
                     tracing::error!(
                         pack,
                         at,
-                        "a closed pack holds bytes that are not a whole record"
+                        "a closed pack holds bytes that are not a whole record after this offset"
                     );
                 }
             }
-        }
-        let scan_point = (no, len);
-        db.tree(T::Meta)
-            .insert(SCAN_POINT, encode_position(scan_point))
-            .map_err(db_err)?;
-        db.tree(T::Meta).flush().map_err(db_err)?;
-        if recovered > 0 {
-            tracing::info!(
-                records = recovered,
-                "indexed packed artifacts a crash left unindexed"
-            );
+            if last {
+                len = at;
+            }
         }
         Ok(Packs {
+            index: RwLock::new(index),
             current: Mutex::new(Current {
                 no,
                 file: Arc::new(file),
                 len,
-                unindexed: BTreeSet::new(),
-                scan_point,
             }),
             synced: Mutex::new(Synced {
                 no,
@@ -319,24 +336,24 @@ impl Packs {
             }),
             sync_done: Condvar::new(),
             dir,
-            db,
             pack_max: PACK_MAX,
         })
     }
 
     /// Where the artifact is packed, if it is.
     pub fn locate(&self, digest: &Digest) -> io::Result<Option<Location>> {
-        let found = self
-            .db
-            .tree(T::PackIndex)
-            .get(digest.as_bytes())
-            .map_err(db_err)?;
-        let Some(v) = found else {
-            return Ok(None);
-        };
-        Location::decode(&v).map(Some).ok_or_else(|| {
-            io::Error::other(format!("the pack index entry of {digest} does not decode"))
-        })
+        Ok(read_lock(&self.index).find(digest)?.map(Slot::location))
+    }
+
+    /// How many artifacts are packed.
+    pub fn len(&self) -> usize {
+        let index = read_lock(&self.index);
+        index.by_prefix.len() + index.whole.len()
+    }
+
+    /// Whether no artifact is packed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The file of pack number `no`.
@@ -346,7 +363,11 @@ impl Packs {
 
     /// Opens the bytes at `loc` for reading.
     pub fn read(&self, loc: Location) -> io::Result<Section> {
-        let file = File::open(self.path(loc.pack))?;
+        let file = read_lock(&self.index).files.get(&loc.pack).cloned();
+        let file = match file {
+            Some(f) => f,
+            None => Arc::new(File::open(self.path(loc.pack))?),
+        };
         Ok(Section::new(file, loc.offset, loc.len))
     }
 
@@ -361,71 +382,44 @@ impl Packs {
         if self.locate(digest)?.is_some() {
             return Ok(false);
         }
-        let (record, loc) = self.append(digest, bytes)?;
-        let indexed = self.sync_through(loc).and_then(|()| {
-            self.db
-                .tree(T::PackIndex)
-                .insert(digest.as_bytes(), loc.encode())
-                .map_err(db_err)
-        });
-        // Indexed or given up on: either way the scan point may move past it
-        // (an upload that failed was never acknowledged).
-        let moved = self.settle(record);
-        indexed?;
-        moved?;
-        self.db.note_write();
+        let loc = self.append(digest, bytes)?;
+        self.sync_through(loc)?;
+        write_lock(&self.index).insert(digest, Slot::of(loc))?;
         Ok(true)
     }
 
-    /// Appends the record; returns where it starts and where its bytes are.
-    fn append(&self, digest: &Digest, bytes: &[u8]) -> io::Result<(Position, Location)> {
-        let mut record = Vec::with_capacity(HEADER as usize + bytes.len());
-        record.extend_from_slice(&MAGIC);
-        record.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-        record.extend_from_slice(digest.as_bytes());
-        record.extend_from_slice(bytes);
+    /// Appends the record; returns where its bytes are.
+    fn append(&self, digest: &Digest, bytes: &[u8]) -> io::Result<Location> {
+        let mut header = [0u8; HEADER as usize];
+        header[..4].copy_from_slice(&MAGIC);
+        header[4..12].copy_from_slice(&(bytes.len() as u64).to_be_bytes());
+        header[12..].copy_from_slice(digest.as_bytes());
+        let record_len = HEADER + bytes.len() as u64;
         let mut cur = lock(&self.current);
-        if cur.len > 0 && cur.len + record.len() as u64 > self.pack_max {
+        if cur.len > 0 && cur.len + record_len > self.pack_max {
             // Close this pack for good before anyone writes to the next one,
             // so a sync of the next pack covers every earlier pack too.
             cur.file.sync_data()?;
             let next = cur.no + 1;
-            let file = open_for_append(&self.dir, next)?;
+            let file = Arc::new(open_for_append(&self.dir, next)?);
             sync_dir(&self.dir)?;
+            write_lock(&self.index).files.insert(next, file.clone());
             cur.no = next;
-            cur.file = Arc::new(file);
+            cur.file = file;
             cur.len = 0;
         }
         // Written under the lock: a sync that reads `len` must find every
-        // byte below it written.
-        cur.file.write_all_at(&record, cur.len)?;
-        let start = (cur.no, cur.len);
+        // byte below it written. Two writes, so that no buffer the size of
+        // the artifact is allocated again on this (blocking) thread.
+        cur.file.write_all_at(&header, cur.len)?;
+        cur.file.write_all_at(bytes, cur.len + HEADER)?;
         let loc = Location {
             pack: cur.no,
             offset: cur.len + HEADER,
             len: bytes.len() as u64,
         };
-        cur.len += record.len() as u64;
-        cur.unindexed.insert(start);
-        Ok((start, loc))
-    }
-
-    /// Marks the record at `start` as done with and moves the scan point as
-    /// far as every record before it allows. The new point is written after
-    /// the index entries it vouches for, under the lock, so points reach the
-    /// database in order.
-    fn settle(&self, start: Position) -> io::Result<()> {
-        let mut cur = lock(&self.current);
-        cur.unindexed.remove(&start);
-        let point = cur.indexed_through();
-        if point > cur.scan_point {
-            self.db
-                .tree(T::Meta)
-                .insert(SCAN_POINT, encode_position(point))
-                .map_err(db_err)?;
-            cur.scan_point = point;
-        }
-        Ok(())
+        cur.len += record_len;
+        Ok(loc)
     }
 
     /// Returns once the bytes at `loc` are on disk. The first caller to find
@@ -470,14 +464,14 @@ impl Packs {
 /// A byte range of a file, read with positioned reads (so several readers can
 /// share nothing and need no seeking).
 pub struct Section {
-    file: File,
+    file: Arc<File>,
     pos: u64,
     end: u64,
 }
 
 impl Section {
     /// `len` bytes of `file` from `offset`.
-    pub fn new(file: File, offset: u64, len: u64) -> Section {
+    pub fn new(file: Arc<File>, offset: u64, len: u64) -> Section {
         Section {
             file,
             pos: offset,
@@ -514,11 +508,9 @@ impl Read for Section {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shire_core::Digest;
 
-    fn packs(dir: &Path) -> (Packs, Db) {
-        let (db, _flusher) = Db::open(&dir.join("db")).unwrap();
-        (Packs::open(&dir.join("blobs"), db.clone()).unwrap(), db)
+    fn packs(dir: &Path) -> Packs {
+        Packs::open(&dir.join("blobs")).unwrap()
     }
 
     fn read(p: &Packs, d: &Digest) -> Vec<u8> {
@@ -528,29 +520,39 @@ mod tests {
         out
     }
 
+    fn pack_file(dir: &Path, no: u32) -> PathBuf {
+        dir.join("blobs/packs").join(pack_name(no))
+    }
+
     #[test]
-    fn appended_blobs_read_back_exactly_and_survive_a_reopen() {
+    fn appended_blobs_read_back_exactly_and_are_found_again_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let a = b"first artifact".to_vec();
         let b = vec![7u8; 5000];
-        let (da, db_) = (Digest::of(&a), Digest::of(&b));
+        let (da, db) = (Digest::of(&a), Digest::of(&b));
         {
-            let (p, _db) = packs(dir.path());
+            let p = packs(dir.path());
             assert!(p.add(&da, &a).unwrap());
-            assert!(p.add(&db_, &b).unwrap());
+            assert!(p.add(&db, &b).unwrap());
             assert!(!p.add(&da, &a).unwrap(), "already packed");
             assert_eq!(read(&p, &da), a);
-            assert_eq!(read(&p, &db_), b);
+            assert_eq!(read(&p, &db), b);
             assert_eq!(p.locate(&Digest::of(b"never")).unwrap(), None);
         }
-        let (p, _db) = packs(dir.path());
-        assert_eq!(read(&p, &db_), b);
+        // Nothing but the pack says where they are.
+        let p = packs(dir.path());
+        assert_eq!(p.len(), 2);
+        assert_eq!(read(&p, &da), a);
+        assert_eq!(read(&p, &db), b);
         let c = b"after the reopen".to_vec();
         let dc = Digest::of(&c);
         p.add(&dc, &c).unwrap();
-        let loc = p.locate(&dc).unwrap().unwrap();
         let end = (a.len() + b.len()) as u64 + 2 * HEADER;
-        assert_eq!(loc.offset, end + HEADER, "appends after the old end");
+        assert_eq!(
+            p.locate(&dc).unwrap().unwrap().offset,
+            end + HEADER,
+            "appends after the old end"
+        );
         assert_eq!(read(&p, &dc), c);
     }
 
@@ -559,13 +561,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         fs::write(&path, b"0123456789").unwrap();
-        let mut s = Section::new(File::open(&path).unwrap(), 2, 5);
+        let mut s = Section::new(Arc::new(File::open(&path).unwrap()), 2, 5);
         let mut out = Vec::new();
         s.read_to_end(&mut out).unwrap();
         assert_eq!(out, b"23456");
-        // An index entry longer than the file (a torn pack) is an error, not
-        // a short artifact.
-        let mut s = Section::new(File::open(&path).unwrap(), 8, 5);
+        // A location past the end of the file (a pack cut short by hand) is
+        // an error, not a short artifact.
+        let mut s = Section::new(Arc::new(File::open(&path).unwrap()), 8, 5);
         let err = s.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
@@ -573,8 +575,7 @@ mod tests {
     #[test]
     fn concurrent_adds_all_land_and_share_syncs() {
         let dir = tempfile::tempdir().unwrap();
-        let (p, db) = packs(dir.path());
-        let p = Arc::new(p);
+        let p = Arc::new(packs(dir.path()));
         let blobs: Vec<Vec<u8>> = (0..64u32).map(|i| i.to_be_bytes().repeat(300)).collect();
         std::thread::scope(|s| {
             for chunk in blobs.chunks(8) {
@@ -590,15 +591,13 @@ mod tests {
             assert_eq!(&read(&p, &Digest::of(b)), b);
         }
         let total: u64 = blobs.iter().map(|b| b.len() as u64 + HEADER).sum();
-        let pack = dir.path().join("blobs/packs").join(pack_name(1));
-        assert_eq!(fs::metadata(pack).unwrap().len(), total);
-        assert_eq!(scan_point(&db), (1, total), "every record indexed");
+        assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), total);
     }
 
     #[test]
     fn a_full_pack_is_closed_and_the_next_one_used() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut p, db) = packs(dir.path());
+        let mut p = packs(dir.path());
         p.pack_max = 2 * (HEADER + 40) + 10;
         let blobs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 40]).collect();
         for b in &blobs {
@@ -612,55 +611,16 @@ mod tests {
         for b in &blobs {
             assert_eq!(&read(&p, &Digest::of(b)), b);
         }
-        // A reopen appends to the highest pack.
-        drop((p, db));
-        let (p, _db) = packs(dir.path());
+        // A reopen finds the records of every pack and appends to the highest.
+        drop(p);
+        let p = packs(dir.path());
+        for b in &blobs {
+            assert_eq!(&read(&p, &Digest::of(b)), b);
+        }
         let c = vec![9u8; 10];
         p.add(&Digest::of(&c), &c).unwrap();
         let loc = p.locate(&Digest::of(&c)).unwrap().unwrap();
         assert_eq!((loc.pack, loc.offset), (3, 2 * HEADER + 40));
-    }
-
-    fn scan_point(db: &Db) -> Position {
-        decode_position(&db.tree(T::Meta).get(SCAN_POINT).unwrap().unwrap()).unwrap()
-    }
-
-    fn pack_file(dir: &Path, no: u32) -> PathBuf {
-        dir.join("blobs/packs").join(pack_name(no))
-    }
-
-    /// What a crash before the database flush leaves: the records synced in
-    /// the pack, but neither their index entries nor the scan point past them.
-    fn forget_index(db: &Db, digests: &[Digest], point: Position) {
-        for d in digests {
-            db.tree(T::PackIndex).remove(d.as_bytes()).unwrap();
-        }
-        db.tree(T::Meta)
-            .insert(SCAN_POINT, encode_position(point))
-            .unwrap();
-    }
-
-    #[test]
-    fn records_whose_index_entries_were_lost_are_indexed_again_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 100 + i as usize]).collect();
-        let digests: Vec<Digest> = blobs.iter().map(|b| Digest::of(b)).collect();
-        {
-            let (p, db) = packs(dir.path());
-            p.add(&digests[0], &blobs[0]).unwrap();
-            let after_first = scan_point(&db);
-            for (d, b) in digests.iter().zip(&blobs).skip(1) {
-                p.add(d, b).unwrap();
-            }
-            forget_index(&db, &digests[1..], after_first);
-            assert_eq!(p.locate(&digests[2]).unwrap(), None);
-        }
-        let (p, db) = packs(dir.path());
-        for (d, b) in digests.iter().zip(&blobs) {
-            assert_eq!(&read(&p, d), b, "every synced record is found again");
-        }
-        let len = fs::metadata(pack_file(dir.path(), 1)).unwrap().len();
-        assert_eq!(scan_point(&db), (1, len));
     }
 
     #[test]
@@ -669,30 +629,27 @@ mod tests {
         let good = vec![1u8; 300];
         let (torn, altered) = (vec![2u8; 300], vec![3u8; 300]);
         let (dg, dt, da) = (Digest::of(&good), Digest::of(&torn), Digest::of(&altered));
-        let end_of_good;
+        let cut = HEADER + 300;
         {
-            let (p, db) = packs(dir.path());
+            let p = packs(dir.path());
             p.add(&dg, &good).unwrap();
-            end_of_good = scan_point(&db);
             p.add(&da, &altered).unwrap();
-            // The attack: the stored bytes of the second record are changed,
-            // and its index entry had not reached the disk.
-            let f = OpenOptions::new()
-                .write(true)
-                .open(pack_file(dir.path(), 1))
-                .unwrap();
-            f.write_all_at(b"evil", end_of_good.1 + HEADER + 10)
-                .unwrap();
-            // Then a third record torn halfway by the crash.
-            let mut record = MAGIC.to_vec();
-            record.extend_from_slice(&300u64.to_be_bytes());
-            record.extend_from_slice(dt.as_bytes());
-            record.extend_from_slice(&torn[..120]);
-            let len = f.metadata().unwrap().len();
-            f.write_all_at(&record, len).unwrap();
-            forget_index(&db, &[da], end_of_good);
         }
-        let (p, db) = packs(dir.path());
+        // The attack: the stored bytes of the second record are changed.
+        let f = OpenOptions::new()
+            .write(true)
+            .open(pack_file(dir.path(), 1))
+            .unwrap();
+        f.write_all_at(b"evil", cut + HEADER + 10).unwrap();
+        // Then a third record torn halfway by a crash.
+        let mut record = MAGIC.to_vec();
+        record.extend_from_slice(&300u64.to_be_bytes());
+        record.extend_from_slice(dt.as_bytes());
+        record.extend_from_slice(&torn[..120]);
+        let len = f.metadata().unwrap().len();
+        f.write_all_at(&record, len).unwrap();
+
+        let p = packs(dir.path());
         assert_eq!(read(&p, &dg), good);
         assert_eq!(
             p.locate(&da).unwrap(),
@@ -700,9 +657,7 @@ mod tests {
             "altered bytes are not indexed"
         );
         assert_eq!(p.locate(&dt).unwrap(), None, "a torn record is not indexed");
-        let cut = end_of_good.1;
         assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), cut);
-        assert_eq!(scan_point(&db), (1, cut));
         // The next upload goes where the torn tail was, and reads back whole.
         assert!(p.add(&dt, &torn).unwrap());
         assert_eq!(p.locate(&dt).unwrap().unwrap().offset, cut + HEADER);
@@ -710,30 +665,55 @@ mod tests {
     }
 
     #[test]
-    fn the_scan_point_never_passes_a_record_still_being_indexed() {
+    fn a_closed_pack_is_trusted_by_its_headers_and_never_cut() {
         let dir = tempfile::tempdir().unwrap();
-        let (p, db) = packs(dir.path());
-        let (a, b) = (vec![1u8; 10], vec![2u8; 10]);
-        let (ra, _) = p.append(&Digest::of(&a), &a).unwrap();
-        let (rb, _) = p.append(&Digest::of(&b), &b).unwrap();
-        p.settle(rb).unwrap();
+        let mut p = packs(dir.path());
+        p.pack_max = HEADER + 50;
+        let (a, b) = (vec![1u8; 50], vec![2u8; 50]);
+        p.add(&Digest::of(&a), &a).unwrap();
+        p.add(&Digest::of(&b), &b).unwrap();
+        drop(p);
+        // Garbage after the only record of the closed pack 1.
+        let f = OpenOptions::new()
+            .write(true)
+            .open(pack_file(dir.path(), 1))
+            .unwrap();
+        f.write_all_at(b"garbage", HEADER + 50).unwrap();
+        let p = packs(dir.path());
+        assert_eq!(read(&p, &Digest::of(&a)), a);
+        assert_eq!(read(&p, &Digest::of(&b)), b);
         assert_eq!(
-            scan_point(&db),
-            (1, 0),
-            "the first record is not indexed yet"
+            fs::metadata(pack_file(dir.path(), 1)).unwrap().len(),
+            HEADER + 50 + 7,
+            "only the last pack is ever cut"
         );
-        p.settle(ra).unwrap();
-        assert_eq!(scan_point(&db), (1, 2 * (HEADER + 10)));
     }
 
     #[test]
-    fn a_garbled_index_entry_is_an_error() {
+    fn a_digest_sharing_another_ones_first_bytes_is_never_taken_for_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (p, db) = packs(dir.path());
-        let d = Digest::of(b"x");
-        db.tree(T::PackIndex)
-            .insert(d.as_bytes(), &b"short"[..])
-            .unwrap();
-        assert!(p.locate(&d).is_err());
+        let p = packs(dir.path());
+        let a = b"the artifact".to_vec();
+        let da = Digest::of(&a);
+        // Digests with the same first 8 bytes as `da` (crafted: finding real
+        // ones takes some 2^32 hashes, and `add` trusts its caller's check).
+        let twin = |last: u8| {
+            let mut raw = *da.as_bytes();
+            raw[31] ^= last;
+            Digest::from_bytes(raw)
+        };
+        let (db, dc) = (twin(1), twin(2));
+        p.add(&da, &a).unwrap();
+        assert_eq!(
+            p.locate(&db).unwrap(),
+            None,
+            "a prefix match is not a match"
+        );
+        let b = b"other bytes".to_vec();
+        assert!(p.add(&db, &b).unwrap(), "stored, not taken as already held");
+        assert_eq!(read(&p, &da), a);
+        assert_eq!(read(&p, &db), b);
+        assert_eq!(p.locate(&dc).unwrap(), None);
+        assert_eq!(p.len(), 2);
     }
 }
