@@ -63,10 +63,7 @@ pub async fn upload(
     let Some(writer) = writer.filter(|_| received <= limit) else {
         return Err(too_large(limit));
     };
-    let finished = web::block(move || writer.finish(&digest))
-        .await
-        .map_err(ApiError::internal)?;
-    match finished {
+    match writer.finish_async(&digest).await {
         Ok((size, new)) => {
             let info = BlobInfo { digest, size };
             Ok(if new {

@@ -264,6 +264,35 @@ impl BlobWriter {
     /// Returns the size and whether the blob was new. Blocking: call from a
     /// blocking task.
     pub fn finish(self, expected: &Digest) -> Result<(u64, bool), BlobError> {
+        let store = self.store.clone();
+        match self.checked(expected)? {
+            (size, Checked::Held) => Ok((size, false)),
+            (size, Checked::Small(held)) => Ok((size, store.packs.add(expected, &held)?)),
+            (size, Checked::Large(tmp, file)) => store.place(expected, size, tmp, file),
+        }
+    }
+
+    /// [`BlobWriter::finish`] for async callers: a small blob waits for its
+    /// pack's sync without holding a thread; a large one is fsynced and
+    /// renamed on the blocking pool.
+    pub async fn finish_async(self, expected: &Digest) -> Result<(u64, bool), BlobError> {
+        let store = self.store.clone();
+        match self.checked(expected)? {
+            (size, Checked::Held) => Ok((size, false)),
+            (size, Checked::Small(held)) => {
+                Ok((size, store.packs.add_async(expected, &held).await?))
+            }
+            (size, Checked::Large(tmp, file)) => {
+                let expected = *expected;
+                tokio::task::spawn_blocking(move || store.place(&expected, size, tmp, file))
+                    .await
+                    .map_err(io::Error::other)?
+            }
+        }
+    }
+
+    /// Checks the digest and whether the blob is already stored.
+    fn checked(self, expected: &Digest) -> Result<(u64, Checked), BlobError> {
         let (spill, actual, size) = self.out.finish();
         if &actual != expected {
             return Err(BlobError::Mismatch {
@@ -271,15 +300,37 @@ impl BlobWriter {
                 actual,
             });
         }
-        let store = self.store;
-        if store.exists(expected)? {
-            return Ok((size, false));
+        if self.store.exists(expected)? {
+            return Ok((size, Checked::Held));
         }
-        let (tmp, file) = match spill.state {
-            SpillState::Memory(held) => return Ok((size, store.packs.add(expected, &held)?)),
-            SpillState::File(tmp, file) => (tmp, file),
-        };
-        let dest = store.path(expected);
+        Ok(match spill.state {
+            SpillState::Memory(held) => (size, Checked::Small(held)),
+            SpillState::File(tmp, file) => (size, Checked::Large(tmp, file)),
+        })
+    }
+}
+
+/// A finished upload whose digest matched.
+enum Checked {
+    /// Already stored.
+    Held,
+    /// Small: its bytes, for a pack.
+    Small(Vec<u8>),
+    /// Large: its temporary file.
+    Large(NamedTempFile, File),
+}
+
+impl BlobStore {
+    /// Makes a large upload's temporary file durable and renames it into
+    /// place. Blocking.
+    fn place(
+        &self,
+        expected: &Digest,
+        size: u64,
+        tmp: NamedTempFile,
+        file: File,
+    ) -> Result<(u64, bool), BlobError> {
+        let dest = self.path(expected);
         let dir = dest
             .parent()
             .ok_or_else(|| io::Error::other("a blob path has no folder"))?
@@ -291,7 +342,7 @@ impl BlobWriter {
         tmp.persist(&dest).map_err(|e| e.error)?;
         sync_dir(&dir)?;
         if new_dir {
-            sync_dir(&store.root)?;
+            sync_dir(&self.root)?;
         }
         Ok((size, true))
     }

@@ -162,22 +162,101 @@ struct Current {
     len: u64,
 }
 
-/// How far the packs are known to be on disk: every pack before `no`, and
-/// `no` up to `upto` bytes; and whether a sync is running.
-struct Synced {
-    no: u32,
-    upto: u64,
-    running: bool,
+/// A position in the packs: pack number, then offset. Ordered that way, so
+/// a record ending at `(pack, end)` is on disk once the synced position is at
+/// least that.
+type Position = (u32, u64);
+
+/// What the syncer has done, as waiters see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    /// Every byte before this position is on disk.
+    synced: Position,
+    /// Syncs that failed so far.
+    failures: u64,
+}
+
+/// The syncer's queue: how far waiters need the packs on disk.
+struct SyncState {
+    wanted: Position,
+    progress: Progress,
+    stop: bool,
+}
+
+/// What the packs and their syncer thread share.
+struct Shared {
+    current: Mutex<Current>,
+    state: Mutex<SyncState>,
+    /// Wakes the syncer.
+    work: Condvar,
+    /// Wakes blocking waiters after each sync.
+    done: Condvar,
+    /// Tells async waiters after each sync.
+    progress: tokio::sync::watch::Sender<Progress>,
 }
 
 /// The pack files of a data folder and their index.
+///
+/// One thread, the syncer, runs every `fdatasync` of the packs: a waiter
+/// asks for its record's end and sleeps; the syncer syncs everything
+/// appended so far and wakes them all, so the uploads that arrive during one
+/// sync share the next. Async callers ([`Packs::add_async`]) wait without
+/// holding a thread.
 pub struct Packs {
     dir: PathBuf,
     pack_max: u64,
     index: RwLock<Index>,
-    current: Mutex<Current>,
-    synced: Mutex<Synced>,
-    sync_done: Condvar,
+    shared: Arc<Shared>,
+    syncer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Packs {
+    fn drop(&mut self) {
+        lock(&self.shared.state).stop = true;
+        self.shared.work.notify_one();
+        if let Some(handle) = lock(&self.syncer).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// After a failed sync, wait this long before the next try.
+const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The syncer thread: syncs whenever a waiter wants more on disk than is,
+/// until told to stop.
+fn run_syncer(shared: Arc<Shared>) {
+    loop {
+        let mut st = lock(&shared.state);
+        while st.wanted <= st.progress.synced && !st.stop {
+            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if st.wanted <= st.progress.synced {
+            return; // stopping, and nobody waits
+        }
+        drop(st);
+        let (no, file, len) = {
+            let cur = lock(&shared.current);
+            (cur.no, cur.file.clone(), cur.len)
+        };
+        // Packs before `no` were synced when the next one began.
+        let result = file.sync_data();
+        let mut st = lock(&shared.state);
+        match &result {
+            Ok(()) => st.progress.synced = st.progress.synced.max((no, len)),
+            Err(e) => {
+                st.progress.failures += 1;
+                tracing::error!(error = %e, pack = no, "syncing a pack failed");
+            }
+        }
+        let progress = st.progress;
+        drop(st);
+        shared.done.notify_all();
+        shared.progress.send_replace(progress);
+        if result.is_err() {
+            std::thread::sleep(RETRY_AFTER_FAILURE);
+        }
+    }
 }
 
 fn pack_name(no: u32) -> String {
@@ -273,6 +352,21 @@ fn read_record(
     )))
 }
 
+/// Whether the wait for the record at `loc` is over, given the failure count
+/// when it was asked for: `Ok` once a sync covered it, an error once a sync
+/// failed since.
+fn outcome(loc: Location, failures: u64, p: Progress) -> Option<io::Result<()>> {
+    if p.synced >= (loc.pack, loc.offset + loc.len) {
+        Some(Ok(()))
+    } else if p.failures > failures {
+        Some(Err(io::Error::other(
+            "syncing the pack failed: the artifact is not stored",
+        )))
+    } else {
+        None
+    }
+}
+
 impl Packs {
     /// Opens the packs under `blobs_dir/packs`, creating the folder and the
     /// first pack if needed, and rebuilds the index from them (see the module
@@ -322,19 +416,35 @@ impl Packs {
                 len = at;
             }
         }
-        Ok(Packs {
-            index: RwLock::new(index),
+        let progress = Progress {
+            synced: (no, len),
+            failures: 0,
+        };
+        let shared = Arc::new(Shared {
             current: Mutex::new(Current {
                 no,
                 file: Arc::new(file),
                 len,
             }),
-            synced: Mutex::new(Synced {
-                no,
-                upto: len,
-                running: false,
+            state: Mutex::new(SyncState {
+                wanted: (no, len),
+                progress,
+                stop: false,
             }),
-            sync_done: Condvar::new(),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            progress: tokio::sync::watch::Sender::new(progress),
+        });
+        let syncer = std::thread::Builder::new()
+            .name("shire-pack-sync".into())
+            .spawn({
+                let shared = shared.clone();
+                move || run_syncer(shared)
+            })?;
+        Ok(Packs {
+            index: RwLock::new(index),
+            shared,
+            syncer: Mutex::new(Some(syncer)),
             dir,
             pack_max: PACK_MAX,
         })
@@ -383,9 +493,55 @@ impl Packs {
             return Ok(false);
         }
         let loc = self.append(digest, bytes)?;
-        self.sync_through(loc)?;
+        let failures = self.want(loc);
+        let mut st = lock(&self.shared.state);
+        loop {
+            if let Some(done) = outcome(loc, failures, st.progress) {
+                drop(st);
+                done?;
+                break;
+            }
+            st = self.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
         write_lock(&self.index).insert(digest, Slot::of(loc))?;
         Ok(true)
+    }
+
+    /// [`Packs::add`] for async callers: the append is a write to the page
+    /// cache, done in place; the wait for the sync holds no thread. (When
+    /// the append closes a full pack, that pack's final sync runs in place,
+    /// once every [`PACK_MAX`] bytes.)
+    pub async fn add_async(&self, digest: &Digest, bytes: &[u8]) -> io::Result<bool> {
+        if bytes.len() > SMALL_BLOB {
+            return Err(io::Error::other("an artifact too large for a pack"));
+        }
+        if self.locate(digest)?.is_some() {
+            return Ok(false);
+        }
+        let mut progress = self.shared.progress.subscribe();
+        let loc = self.append(digest, bytes)?;
+        let failures = self.want(loc);
+        let seen = progress
+            .wait_for(|p| outcome(loc, failures, *p).is_some())
+            .await
+            .map_err(|_| io::Error::other("the pack syncer has stopped"))?;
+        let done = outcome(loc, failures, *seen);
+        drop(seen);
+        done.unwrap_or_else(|| Err(io::Error::other("the pack syncer has stopped")))?;
+        write_lock(&self.index).insert(digest, Slot::of(loc))?;
+        Ok(true)
+    }
+
+    /// Asks the syncer to put everything up to the end of `loc` on disk;
+    /// returns the failure count at the time of asking.
+    fn want(&self, loc: Location) -> u64 {
+        let end = (loc.pack, loc.offset + loc.len);
+        let mut st = lock(&self.shared.state);
+        st.wanted = st.wanted.max(end);
+        let failures = st.progress.failures;
+        drop(st);
+        self.shared.work.notify_one();
+        failures
     }
 
     /// Appends the record; returns where its bytes are.
@@ -395,7 +551,7 @@ impl Packs {
         header[4..12].copy_from_slice(&(bytes.len() as u64).to_be_bytes());
         header[12..].copy_from_slice(digest.as_bytes());
         let record_len = HEADER + bytes.len() as u64;
-        let mut cur = lock(&self.current);
+        let mut cur = lock(&self.shared.current);
         if cur.len > 0 && cur.len + record_len > self.pack_max {
             // Close this pack for good before anyone writes to the next one,
             // so a sync of the next pack covers every earlier pack too.
@@ -420,44 +576,6 @@ impl Packs {
         };
         cur.len += record_len;
         Ok(loc)
-    }
-
-    /// Returns once the bytes at `loc` are on disk. The first caller to find
-    /// them unsynced runs one `fdatasync` covering everything appended so
-    /// far; those arriving meanwhile wait for it and usually find their bytes
-    /// covered.
-    fn sync_through(&self, loc: Location) -> io::Result<()> {
-        let end = loc.offset + loc.len;
-        let covered = |s: &Synced| s.no > loc.pack || (s.no == loc.pack && s.upto >= end);
-        let mut synced = lock(&self.synced);
-        loop {
-            if covered(&synced) {
-                return Ok(());
-            }
-            if !synced.running {
-                break;
-            }
-            synced = self
-                .sync_done
-                .wait(synced)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-        synced.running = true;
-        drop(synced);
-        let (no, file, len) = {
-            let cur = lock(&self.current);
-            (cur.no, cur.file.clone(), cur.len)
-        };
-        // A pack before `no` was synced when the next one began.
-        let result = file.sync_data();
-        let mut synced = lock(&self.synced);
-        synced.running = false;
-        if result.is_ok() {
-            synced.no = no;
-            synced.upto = len;
-        }
-        self.sync_done.notify_all();
-        result
     }
 }
 
@@ -715,5 +833,53 @@ mod tests {
         assert_eq!(read(&p, &db), b);
         assert_eq!(p.locate(&dc).unwrap(), None);
         assert_eq!(p.len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_adds_all_land_and_share_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Arc::new(packs(dir.path()));
+        let blobs: Vec<Vec<u8>> = (0..48u32).map(|i| i.to_be_bytes().repeat(200)).collect();
+        let tasks: Vec<_> = blobs
+            .iter()
+            .cloned()
+            .map(|b| {
+                let p = p.clone();
+                tokio::spawn(async move { p.add_async(&Digest::of(&b), &b).await.unwrap() })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap(), "each is new");
+        }
+        for b in &blobs {
+            assert_eq!(&read(&p, &Digest::of(b)), b);
+            assert!(!p.add_async(&Digest::of(b), b).await.unwrap(), "held");
+        }
+        let total: u64 = blobs.iter().map(|b| b.len() as u64 + HEADER).sum();
+        assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), total);
+    }
+
+    #[test]
+    fn a_wait_ends_when_a_sync_covers_the_record_or_one_fails_after_asking() {
+        let loc = Location {
+            pack: 2,
+            offset: 100,
+            len: 50,
+        };
+        let at = |no, upto, failures| Progress {
+            synced: (no, upto),
+            failures,
+        };
+        assert!(outcome(loc, 0, at(2, 149, 0)).is_none(), "one byte short");
+        assert!(matches!(outcome(loc, 0, at(2, 150, 0)), Some(Ok(()))));
+        assert!(
+            matches!(outcome(loc, 0, at(3, 0, 0)), Some(Ok(()))),
+            "a later pack"
+        );
+        assert!(
+            outcome(loc, 1, at(2, 10, 1)).is_none(),
+            "a failure before asking"
+        );
+        assert!(matches!(outcome(loc, 1, at(2, 10, 2)), Some(Err(_))));
     }
 }
