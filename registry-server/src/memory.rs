@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// How often free heap pages are returned to the system.
-pub const TRIM_EVERY: Duration = Duration::from_secs(10);
+pub const TRIM_EVERY: Duration = Duration::from_secs(2);
 
 /// The periodic trim, running on the runtime that started it. Stopped by
 /// [`Trimmer::stop`] (or when the runtime shuts down).
