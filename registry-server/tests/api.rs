@@ -8,7 +8,7 @@ mod helpers;
 mod log_tests;
 
 use helpers::{verdict, Actor, Release, TestApp};
-use shire_core::archive::testing::Item;
+use shire_core::archive::testing::{noise, Item};
 use shire_core::dsse::Envelope;
 use shire_core::statement::{Verdict, RELEASE_PAYLOAD_TYPE};
 use shire_core::{Digest, KeyPair};
@@ -1174,15 +1174,7 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
 #[tokio::test]
 async fn multi_megabyte_artifacts_stream_in_and_out() {
     let c = club().await;
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let noise: Vec<u8> = (0..6 * 1024 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let noise = noise(6 * 1024 * 1024);
     let r = Release::new("braintree/big", "1.0.0").archive(&[Item::File("data.bin", &noise)]);
     assert!(r.archive.len() > 6 * 1024 * 1024);
     let v = c.app.publish(&c.bt, &r).await;

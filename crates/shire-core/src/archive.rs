@@ -403,6 +403,20 @@ pub mod testing {
     use flate2::write::GzEncoder;
     use flate2::Compression;
 
+    /// `len` bytes that do not compress (xorshift), for archives that must
+    /// stay large once gzipped.
+    pub fn noise(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
     /// One entry of a hand-built archive.
     pub enum Item<'a> {
         /// A file with content.

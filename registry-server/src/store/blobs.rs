@@ -369,7 +369,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shire_core::archive::testing::{build, Item};
+    use shire_core::archive::testing::{build, noise, Item};
     use std::io::Read as _;
     use std::os::unix::fs::FileExt as _;
 
@@ -456,16 +456,8 @@ mod tests {
         let store = store(dir.path());
         let limits = ArchiveLimits::default();
         let small = build(&[Item::File("a.txt", b"hello")]);
-        // Incompressible bytes (xorshift), so the archive outgrows SMALL_BLOB.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let noise: Vec<u8> = (0..SMALL_BLOB * 2)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        // Incompressible bytes, so the archive outgrows SMALL_BLOB.
+        let noise = noise(SMALL_BLOB * 2);
         let large = build(&[Item::File("big.bin", &noise)]);
         assert!(
             large.len() > SMALL_BLOB,
