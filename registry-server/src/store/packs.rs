@@ -160,6 +160,10 @@ struct Current {
     no: u32,
     file: Arc<File>,
     len: u64,
+    /// A sync of this pack failed: the next append starts a new pack, so
+    /// that no acknowledged record ever follows bytes a failed sync may have
+    /// lost (at start, the last pack is read only up to its first bad record).
+    broken: bool,
 }
 
 /// A position in the packs: pack number, then offset. Ordered that way, so
@@ -226,13 +230,16 @@ const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_milli
 /// The syncer thread: syncs whenever a waiter wants more on disk than is,
 /// until told to stop.
 fn run_syncer(shared: Arc<Shared>) {
+    let mut last_failed = false;
     loop {
         let mut st = lock(&shared.state);
         while st.wanted <= st.progress.synced && !st.stop {
             st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
         }
-        if st.wanted <= st.progress.synced {
-            return; // stopping, and nobody waits
+        // Stopping, and nobody waits; or the disk fails and nobody will
+        // retry: the waiters were told, and a stop must not hang on it.
+        if st.wanted <= st.progress.synced || (st.stop && last_failed) {
+            return;
         }
         drop(st);
         let (no, file, len) = {
@@ -246,14 +253,19 @@ fn run_syncer(shared: Arc<Shared>) {
             Ok(()) => st.progress.synced = st.progress.synced.max((no, len)),
             Err(e) => {
                 st.progress.failures += 1;
-                tracing::error!(error = %e, pack = no, "syncing a pack failed");
+                tracing::error!(error = %e, pack = no, "syncing a pack failed; appends go to a new pack");
+                let mut cur = lock(&shared.current);
+                if cur.no == no {
+                    cur.broken = true;
+                }
             }
         }
         let progress = st.progress;
         drop(st);
         shared.done.notify_all();
         shared.progress.send_replace(progress);
-        if result.is_err() {
+        last_failed = result.is_err();
+        if last_failed {
             std::thread::sleep(RETRY_AFTER_FAILURE);
         }
     }
@@ -353,15 +365,17 @@ fn read_record(
 }
 
 /// Whether the wait for the record at `loc` is over, given the failure count
-/// when it was asked for: `Ok` once a sync covered it, an error once a sync
-/// failed since.
+/// when it was asked for: an error once a sync failed since, `Ok` once a sync
+/// covered it.
 fn outcome(loc: Location, failures: u64, p: Progress) -> Option<io::Result<()>> {
-    if p.synced >= (loc.pack, loc.offset + loc.len) {
-        Some(Ok(()))
-    } else if p.failures > failures {
+    // A failure first: after one, a later sync of a new pack covers this
+    // position without having synced this record's (broken) pack.
+    if p.failures > failures {
         Some(Err(io::Error::other(
             "syncing the pack failed: the artifact is not stored",
         )))
+    } else if p.synced >= (loc.pack, loc.offset + loc.len) {
+        Some(Ok(()))
     } else {
         None
     }
@@ -425,6 +439,7 @@ impl Packs {
                 no,
                 file: Arc::new(file),
                 len,
+                broken: false,
             }),
             state: Mutex::new(SyncState {
                 wanted: (no, len),
@@ -552,10 +567,13 @@ impl Packs {
         header[12..].copy_from_slice(digest.as_bytes());
         let record_len = HEADER + bytes.len() as u64;
         let mut cur = lock(&self.shared.current);
-        if cur.len > 0 && cur.len + record_len > self.pack_max {
+        if cur.broken || (cur.len > 0 && cur.len + record_len > self.pack_max) {
             // Close this pack for good before anyone writes to the next one,
-            // so a sync of the next pack covers every earlier pack too.
-            cur.file.sync_data()?;
+            // so a sync of the next pack covers every earlier pack too (a
+            // broken pack is not synced again: its waiters were told).
+            if !cur.broken {
+                cur.file.sync_data()?;
+            }
             let next = cur.no + 1;
             let file = Arc::new(open_for_append(&self.dir, next)?);
             sync_dir(&self.dir)?;
@@ -563,6 +581,7 @@ impl Packs {
             cur.no = next;
             cur.file = file;
             cur.len = 0;
+            cur.broken = false;
         }
         // Written under the lock: a sync that reads `len` must find every
         // byte below it written. Two writes, so that no buffer the size of
@@ -881,5 +900,26 @@ mod tests {
             "a failure before asking"
         );
         assert!(matches!(outcome(loc, 1, at(2, 10, 2)), Some(Err(_))));
+        assert!(
+            matches!(outcome(loc, 1, at(3, 10, 2)), Some(Err(_))),
+            "a failure since asking wins over a later pack's sync"
+        );
+    }
+
+    #[test]
+    fn after_a_failed_sync_appends_go_to_a_new_pack() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = packs(dir.path());
+        let (a, b) = (vec![1u8; 30], vec![2u8; 30]);
+        p.add(&Digest::of(&a), &a).unwrap();
+        // What the syncer records when an fdatasync of pack 1 fails.
+        lock(&p.shared.current).broken = true;
+        p.add(&Digest::of(&b), &b).unwrap();
+        assert_eq!(p.locate(&Digest::of(&b)).unwrap().unwrap().pack, 2);
+        assert_eq!(read(&p, &Digest::of(&a)), a);
+        assert_eq!(read(&p, &Digest::of(&b)), b);
+        drop(p);
+        let p = packs(dir.path());
+        assert_eq!(p.len(), 2, "both found again at open");
     }
 }
