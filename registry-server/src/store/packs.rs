@@ -5,7 +5,7 @@
 //! Why: creating a file per artifact costs a new inode, a rename and two
 //! fsyncs (the file and its folder). On ext4 without a journal, which is what
 //! these machines run, the inode allocator also skips every inode freed in
-//! the last minute (five if its block is still dirty), reading each one's
+//! the last minute (six if its block is still dirty), reading each one's
 //! block to check: after a large folder is deleted, creating a file costs
 //! about 1 ms of system CPU instead of 50-70 µs (`docs/performance.md`). Most
 //! council artifacts are small; appending them to one open file and sharing
