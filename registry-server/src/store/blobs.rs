@@ -165,7 +165,7 @@ impl BlobStore {
     }
 
     /// Moves the blobs an older node kept in sled (`tree`, keyed by the
-    /// 32-byte digest) into files, each checked against its digest and made
+    /// 32-byte digest) into the store, each checked against its digest and made
     /// durable before the tree is emptied, so a crash midway only repeats
     /// the move. A value that does not hash to its key is dropped with an
     /// error in the log: no client would accept it. Returns how many moved.

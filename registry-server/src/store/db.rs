@@ -94,7 +94,7 @@ const TREE_NAMES: [&str; 18] = [
 ];
 
 /// The tree where nodes of 23 November (commits 94e8c3b to b1bb9f3) kept
-/// blobs of up to 64 KiB; [`super::Store::open`] moves them into files.
+/// blobs of up to 64 KiB; [`super::Store::open`] moves them into the blob store.
 const LEGACY_INLINE_BLOBS: &str = "inline_blobs";
 
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
