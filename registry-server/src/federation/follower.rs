@@ -191,13 +191,8 @@ impl Fetch<'_> {
                 )));
             }
         }
-        // finish fsyncs the file and its folder: off the async workers, as the
-        // upload route does.
-        let wanted = *digest;
-        let finished = tokio::task::spawn_blocking(move || w.finish(&wanted))
-            .await
-            .map_err(|e| Fault::Transient(format!("storing an artifact: {e}")))?;
-        match finished {
+        // As the upload route does: no blocking sync on the async worker.
+        match w.finish_async(digest).await {
             Ok(_) => Ok(()),
             Err(crate::store::blobs::BlobError::Mismatch { actual, .. }) => Err(fatal(format!(
                 "peer {}: changed artifact: {digest} was served with bytes hashing to {actual}",

@@ -18,7 +18,7 @@
 //! costs and keep the bytes out of sled (`docs/performance.md`).
 
 pub use super::packs::SMALL_BLOB;
-use super::packs::{Packs, Section};
+use super::packs::{sync_dir, Packs, Section};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
 use shire_core::digest::HashingWriter;
 use shire_core::Digest;
@@ -291,7 +291,9 @@ impl BlobWriter {
         }
     }
 
-    /// Checks the digest and whether the blob is already stored.
+    /// Checks the digest and whether the blob is already stored in a file of
+    /// its own (a small one, by a node from before the packs). Whether it is
+    /// packed, `Packs::add` checks: a large blob never is.
     fn checked(self, expected: &Digest) -> Result<(u64, Checked), BlobError> {
         let (spill, actual, size) = self.out.finish();
         if &actual != expected {
@@ -300,7 +302,7 @@ impl BlobWriter {
                 actual,
             });
         }
-        if self.store.exists(expected)? {
+        if self.store.path(expected).is_file() {
             return Ok((size, Checked::Held));
         }
         Ok(match spill.state {
@@ -360,10 +362,6 @@ impl<R: io::Read> io::Read for HashingReader<R> {
         self.hashed.write_all(&buf[..n])?;
         Ok(n)
     }
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -100,7 +100,10 @@ impl Store {
         if let Some(tree) = db.legacy_inline_blobs() {
             let moved = blobs.move_inline_blobs(tree)?;
             if moved > 0 {
-                tracing::info!(blobs = moved, "moved small blobs from sled into the blob store");
+                tracing::info!(
+                    blobs = moved,
+                    "moved small blobs from sled into the blob store"
+                );
             }
         }
         Ok((Store { db, blobs }, flusher))

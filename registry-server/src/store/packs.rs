@@ -289,7 +289,8 @@ fn write_lock<X>(m: &RwLock<X>) -> RwLockWriteGuard<'_, X> {
     m.write().unwrap_or_else(|p| p.into_inner())
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// Makes a folder's entries durable (after a file in it was created or renamed).
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -388,10 +389,9 @@ impl Packs {
     pub fn open(blobs_dir: &Path) -> io::Result<Packs> {
         let dir = blobs_dir.join("packs");
         fs::create_dir_all(&dir)?;
-        let numbers = pack_numbers(&dir)?;
+        let mut numbers = pack_numbers(&dir)?;
         let no = numbers.last().copied().unwrap_or(1);
         let file = open_for_append(&dir, no)?;
-        let mut numbers = numbers;
         if numbers.is_empty() {
             sync_dir(&dir)?;
             numbers.push(no);
