@@ -1,7 +1,7 @@
 //! `GET /api/v1/artifacts/{digest}`: the bytes, streamed from disk in 256 KiB
 //! chunks, from a pack or from the artifact's own file.
 //!
-//! `Content-Length` is the file's size, `ETag` is `"sha256:…"` and a matching
+//! `Content-Length` is the artifact's size, `ETag` is `"sha256:…"` and a matching
 //! `If-None-Match` gets 304. The bytes are not re-hashed here: every client
 //! checks the digest itself, because no server is trusted.
 
