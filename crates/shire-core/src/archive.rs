@@ -1,29 +1,52 @@
 //! The archive rules: what a `.tar.gz` artifact may contain.
 //!
 //! The server applies them at publish and the client applies them again at
-//! install, because no server is trusted: a path must be relative with no `..`,
-//! a link must stay inside the archive, nothing but files, directories and links
-//! may appear, and sizes and entry counts are bounded against decompression bombs.
-//! [`walk`] is the one place the rules live; [`inspect`] uses it to list and
-//! digest every file, and the client's extractor uses it to unpack.
+//! install, because no server is trusted. [`walk`] is the one place the rules
+//! live; [`inspect`] uses it to list and digest every file, and the client's
+//! extractor uses it to unpack:
+//!
+//! - a path is relative, UTF-8, without `..`, of bounded length and depth;
+//! - only files, directories, symbolic links and hard links may appear, and
+//!   only files carry data;
+//! - a symbolic link's target may climb with leading `..` components (never
+//!   above the archive's root) and then only descends: no `..` after a named
+//!   component, so no chain of links, whatever their order, can resolve
+//!   outside (`up1 -> up0/..` is refused even when `up0 -> .`); nothing may
+//!   lie beneath a link, and no link may replace a directory;
+//! - a hard link names an earlier regular file;
+//! - every byte the gzip stream decompresses to (tar headers, padding and data
+//!   of every entry, directories included) counts against
+//!   [`ArchiveLimits::max_unpacked_bytes`], and the extension headers of one
+//!   entry (GNU long names, PAX records) against
+//!   [`ArchiveLimits::max_header_bytes`] *before* they are held in memory;
+//! - error messages show at most [`SHOWN_BYTES`] bytes of any path.
 
 use crate::digest::{Digest, HashingWriter};
 use flate2::read::GzDecoder;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 use std::path::{Component, Path};
+use std::rc::Rc;
+
+/// Most bytes of a path (or link target) an error message shows.
+pub const SHOWN_BYTES: usize = 120;
 
 /// Bounds on what one archive may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArchiveLimits {
-    /// Most bytes the gzip stream may decompress to (tar headers included).
+    /// Most bytes the gzip stream may decompress to: tar headers, padding and
+    /// every entry's data included.
     pub max_unpacked_bytes: u64,
     /// Most entries (files, directories, links).
     pub max_entries: u64,
-    /// Longest path, in bytes.
+    /// Longest path or link target, in bytes.
     pub max_path_bytes: usize,
     /// Deepest path, in components.
     pub max_depth: usize,
+    /// Most bytes of tar headers read for one entry: its own header and any
+    /// GNU long-name or PAX extension records before it.
+    pub max_header_bytes: u64,
 }
 
 impl Default for ArchiveLimits {
@@ -33,6 +56,7 @@ impl Default for ArchiveLimits {
             max_entries: 50_000,
             max_path_bytes: 1024,
             max_depth: 64,
+            max_header_bytes: 64 << 10,
         }
     }
 }
@@ -52,8 +76,9 @@ pub enum ArchiveError {
     /// A path is empty, not UTF-8, too long or too deep.
     #[error("archive entry {0:?} has an unacceptable path: {1}")]
     BadPath(String, &'static str),
-    /// A symbolic or hard link points outside the archive.
-    #[error("archive entry {path:?} links to {target:?}, outside the archive")]
+    /// A symbolic or hard link points outside the archive, or could through
+    /// other links.
+    #[error("archive entry {path:?} links to {target:?}, which is or could resolve outside the archive")]
     EscapingLink {
         /// The link's own path.
         path: String,
@@ -63,6 +88,9 @@ pub enum ArchiveError {
     /// An entry lies beneath a symbolic link, so where it lands depends on the link.
     #[error("archive entry {0:?} lies beneath a symbolic link")]
     ThroughLink(String),
+    /// A link would take the place of a directory other entries lie in.
+    #[error("archive entry {0:?} would replace a directory with a link")]
+    LinkOverDirectory(String),
     /// A device, FIFO, sparse file or other special entry.
     #[error("archive entry {path:?} is a {kind}, which is not allowed")]
     ForbiddenType {
@@ -77,6 +105,9 @@ pub enum ArchiveError {
     /// Unpacks to more than the limit.
     #[error("archive unpacks to more than {0} bytes")]
     TooLarge(u64),
+    /// One entry's tar headers (long names, PAX records) exceed the limit.
+    #[error("an archive entry's tar headers exceed {0} bytes")]
+    HeadersTooLarge(u64),
     /// The archive holds no files at all.
     #[error("archive holds no files")]
     Empty,
@@ -143,159 +174,295 @@ pub struct ArchiveSummary {
     pub unpacked_bytes: u64,
 }
 
-/// A reader that fails once more than `limit` bytes have been read through it.
-pub struct Limited<R> {
-    inner: R,
-    remaining: u64,
-    limit: u64,
+/// At most [`SHOWN_BYTES`] of `bytes`, as text, for error messages.
+pub fn shown(bytes: &[u8]) -> String {
+    let cut = bytes.len().min(SHOWN_BYTES);
+    let mut s = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    if bytes.len() > cut {
+        s.push('…');
+    }
+    s
 }
 
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n as u64 > self.remaining {
-            return Err(io::Error::other(LimitExceeded(self.limit)));
-        }
-        self.remaining -= n as u64;
-        Ok(n)
-    }
+/// How many decompressed bytes may still be read, in all and in the current
+/// step (the reading of one entry's headers).
+struct Meter {
+    total: u64,
+    left: Cell<u64>,
+    header_limit: u64,
+    step: Cell<Option<u64>>,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("decompressed data exceeds {0} bytes")]
-struct LimitExceeded(u64);
+enum Exceeded {
+    #[error("decompressed data exceeds {0} bytes")]
+    Total(u64),
+    #[error("an entry's tar headers exceed {0} bytes")]
+    Headers(u64),
+}
+
+/// The decompressed stream, counting every byte the tar reader takes. The
+/// tar crate reads an entry's headers and extension records (and skips the
+/// rest of the previous entry) only inside its iterator's `next`; [`walk`]
+/// gives each such step its own budget, so an extension header claiming a
+/// gigabyte fails after [`ArchiveLimits::max_header_bytes`], before the
+/// crate has held it.
+pub struct Metered<R> {
+    inner: R,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let m = &self.meter;
+        let allow = match m.step.get() {
+            Some(s) => s.min(m.left.get()),
+            None => m.left.get(),
+        };
+        // One byte past the allowance, so running over is seen, not stalled.
+        let want = buf
+            .len()
+            .min(usize::try_from(allow.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])? as u64;
+        if n > m.left.get() {
+            return Err(io::Error::other(Exceeded::Total(m.total)));
+        }
+        m.left.set(m.left.get() - n);
+        if let Some(s) = m.step.get() {
+            if n > s {
+                return Err(io::Error::other(Exceeded::Headers(m.header_limit)));
+            }
+            m.step.set(Some(s - n));
+        }
+        Ok(n as usize)
+    }
+}
 
 /// An entry handed to a [`walk`] visitor: the tar entry, readable for its content.
-pub type ArchiveEntry<'a, R> = tar::Entry<'a, GzDecoder<Limited<R>>>;
+pub type ArchiveEntry<'a, R> = tar::Entry<'a, Metered<GzDecoder<R>>>;
 
 fn io_to_archive(e: io::Error) -> ArchiveError {
-    if let Some(l) = e.get_ref().and_then(|i| i.downcast_ref::<LimitExceeded>()) {
-        return ArchiveError::TooLarge(l.0);
+    match e.get_ref().and_then(|i| i.downcast_ref::<Exceeded>()) {
+        Some(Exceeded::Total(n)) => ArchiveError::TooLarge(*n),
+        Some(Exceeded::Headers(n)) => ArchiveError::HeadersTooLarge(*n),
+        None => ArchiveError::Format(shown(e.to_string().as_bytes())),
     }
-    ArchiveError::Format(e.to_string())
 }
 
-/// Normalises a relative path lexically; `None` if it climbs above its start.
-fn normalise(base: &[String], rel: &Path) -> Result<Vec<String>, &'static str> {
-    let mut out: Vec<String> = base.to_vec();
-    for c in rel.components() {
-        match c {
-            Component::Normal(s) => out.push(s.to_str().ok_or("not UTF-8")?.to_string()),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if out.pop().is_none() {
-                    return Err("climbs");
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return Err("absolute"),
-        }
+/// Splits a relative path into its named components: `.` dropped, `..`
+/// and absolute paths refused, length and depth bounded.
+fn check_path(raw: &[u8], limits: &ArchiveLimits) -> Result<Vec<String>, ArchiveError> {
+    if raw.len() > limits.max_path_bytes {
+        return Err(ArchiveError::BadPath(shown(raw), "too long"));
     }
-    Ok(out)
-}
-
-fn check_path(raw: &Path, limits: &ArchiveLimits) -> Result<Vec<String>, ArchiveError> {
-    let shown = raw.to_string_lossy().to_string();
+    let text = std::str::from_utf8(raw).map_err(|_| ArchiveError::BadPath(shown(raw), "not UTF-8"))?;
     let mut parts = Vec::new();
-    for c in raw.components() {
+    for c in Path::new(text).components() {
         match c {
-            Component::Normal(s) => parts.push(
-                s.to_str()
-                    .ok_or(ArchiveError::BadPath(shown.clone(), "not UTF-8"))?
-                    .to_string(),
-            ),
+            Component::Normal(s) => parts.push(s.to_str().unwrap_or_default().to_string()),
             Component::CurDir => {}
-            Component::ParentDir => return Err(ArchiveError::ParentPath(shown)),
+            Component::ParentDir => return Err(ArchiveError::ParentPath(shown(raw))),
             Component::RootDir | Component::Prefix(_) => {
-                return Err(ArchiveError::AbsolutePath(shown))
+                return Err(ArchiveError::AbsolutePath(shown(raw)))
             }
         }
     }
     if parts.is_empty() {
-        return Err(ArchiveError::BadPath(shown, "empty"));
-    }
-    if shown.len() > limits.max_path_bytes {
-        return Err(ArchiveError::BadPath(shown, "too long"));
+        return Err(ArchiveError::BadPath(shown(raw), "empty"));
     }
     if parts.len() > limits.max_depth {
-        return Err(ArchiveError::BadPath(shown, "too deep"));
+        return Err(ArchiveError::BadPath(shown(raw), "too deep"));
     }
     if parts.iter().any(|p| p.contains('\\') || p.contains('\0')) {
-        return Err(ArchiveError::BadPath(shown, "holds a backslash or NUL"));
+        return Err(ArchiveError::BadPath(shown(raw), "holds a backslash or NUL"));
     }
     Ok(parts)
 }
 
+/// Whether a symbolic link at `parent/…` with `target` stays inside the
+/// archive however other links resolve: only leading `..` components, never
+/// more of them than `parent` is deep, then only named components.
+fn link_stays_inside(parent: &[String], target: &str) -> bool {
+    if target.is_empty() || target.contains('\0') || target.contains('\\') {
+        return false;
+    }
+    let mut ups = 0usize;
+    let mut descended = false;
+    for c in Path::new(target).components() {
+        match c {
+            Component::ParentDir if !descended => ups += 1,
+            Component::ParentDir => return false,
+            Component::Normal(_) => descended = true,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    ups <= parent.len()
+}
+
+/// Lexical normalisation of a hard link's target (from the archive root).
+fn hardlink_target(target: &str, limits: &ArchiveLimits) -> Option<String> {
+    check_path(target.as_bytes(), limits)
+        .ok()
+        .map(|parts| parts.join("/"))
+}
+
+/// Refuses PAX records Shire does not accept: sparse-file records, and a
+/// `path`/`linkpath` that disagrees with the name the entry ends up with (a
+/// GNU long name and a PAX path naming two different files).
+fn check_pax(
+    entry: &mut tar::Entry<'_, impl Read>,
+    path: &[u8],
+    link: Option<&[u8]>,
+) -> Result<(), ArchiveError> {
+    let Some(exts) = entry.pax_extensions().map_err(io_to_archive)? else {
+        return Ok(());
+    };
+    for ext in exts {
+        let ext = ext.map_err(|_| ArchiveError::Format("a PAX record is malformed".into()))?;
+        let key = ext.key_bytes();
+        if key.starts_with(b"GNU.sparse.") {
+            return Err(ArchiveError::ForbiddenType {
+                path: shown(path),
+                kind: "sparse file".into(),
+            });
+        }
+        let conflicting = (key == b"path" && ext.value_bytes() != path)
+            || (key == b"linkpath" && Some(ext.value_bytes()) != link);
+        if conflicting {
+            return Err(ArchiveError::Format(format!(
+                "entry {:?} carries two different names (a long name and a PAX record)",
+                shown(path)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What [`walk`] has seen so far, to judge each entry against the earlier ones.
+#[derive(Default)]
+struct Tree {
+    /// Directories: explicit entries and every ancestor of an entry.
+    dirs: BTreeSet<String>,
+    symlinks: BTreeSet<String>,
+    files: BTreeSet<String>,
+}
+
+impl Tree {
+    /// Refuses an entry beneath a link or a file, and records its ancestors
+    /// as directories.
+    fn enter(&mut self, parts: &[String], path: &str) -> Result<(), ArchiveError> {
+        for i in 1..parts.len() {
+            let prefix = parts[..i].join("/");
+            if self.symlinks.contains(&prefix) {
+                return Err(ArchiveError::ThroughLink(shown(path.as_bytes())));
+            }
+            if self.files.contains(&prefix) {
+                return Err(ArchiveError::BadPath(
+                    shown(path.as_bytes()),
+                    "lies beneath a file",
+                ));
+            }
+            self.dirs.insert(prefix);
+        }
+        Ok(())
+    }
+}
+
 /// Walks a `.tar.gz`, applying every rule to every entry before handing it to
-/// `visit`. Stops at the first entry that breaks a rule.
+/// `visit`. Stops at the first entry that breaks a rule. Returns the sum of
+/// the files' sizes.
 pub fn walk<R, F>(reader: R, limits: &ArchiveLimits, mut visit: F) -> Result<u64, ArchiveError>
 where
     R: Read,
     F: FnMut(&CheckedEntry, &mut ArchiveEntry<'_, R>) -> Result<(), ArchiveError>,
 {
-    let limited = Limited {
-        inner: reader,
-        remaining: limits.max_unpacked_bytes,
-        limit: limits.max_unpacked_bytes,
-    };
-    let mut archive = tar::Archive::new(GzDecoder::new(limited));
+    let meter = Rc::new(Meter {
+        total: limits.max_unpacked_bytes,
+        left: Cell::new(limits.max_unpacked_bytes),
+        header_limit: limits.max_header_bytes,
+        step: Cell::new(None),
+    });
+    let mut archive = tar::Archive::new(Metered {
+        inner: GzDecoder::new(reader),
+        meter: meter.clone(),
+    });
+    let mut entries = archive.entries().map_err(io_to_archive)?;
     let mut count = 0u64;
     let mut unpacked = 0u64;
-    let mut symlinks: BTreeSet<String> = BTreeSet::new();
-    let mut files: BTreeSet<String> = BTreeSet::new();
+    let mut tree = Tree::default();
     let mut seen_file = false;
-    for entry in archive.entries().map_err(io_to_archive)? {
+    loop {
+        meter.step.set(Some(limits.max_header_bytes));
+        let next = entries.next();
+        meter.step.set(None);
+        let Some(entry) = next else { break };
         let mut entry = entry.map_err(io_to_archive)?;
         count += 1;
         if count > limits.max_entries {
             return Err(ArchiveError::TooManyEntries(limits.max_entries));
         }
-        let raw_path = entry.path().map_err(io_to_archive)?.into_owned();
+        use tar::EntryType as E;
+        let etype = entry.header().entry_type();
+        // The type first: the data of any other kind is never read.
+        if !matches!(
+            etype,
+            E::Regular | E::Continuous | E::Directory | E::Symlink | E::Link
+        ) {
+            return Err(ArchiveError::ForbiddenType {
+                path: shown(&entry.path_bytes()),
+                kind: format!("{etype:?}").to_lowercase(),
+            });
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let raw_link = entry.link_name_bytes().map(|l| l.into_owned());
+        if raw_link
+            .as_ref()
+            .is_some_and(|l| l.len() > limits.max_path_bytes)
+        {
+            return Err(ArchiveError::BadPath(shown(&raw_path), "link target too long"));
+        }
+        check_pax(&mut entry, &raw_path, raw_link.as_deref())?;
         let parts = check_path(&raw_path, limits)?;
         let path = parts.join("/");
-        // Nothing may sit beneath a symlink: where it lands would depend on the link.
-        for i in 1..parts.len() {
-            if symlinks.contains(&parts[..i].join("/")) {
-                return Err(ArchiveError::ThroughLink(path));
-            }
+        tree.enter(&parts, &path)?;
+        // The size as the crate reads the entry (a PAX `size` record included).
+        let size = entry.size();
+        let is_file = matches!(etype, E::Regular | E::Continuous);
+        if !is_file && size != 0 {
+            return Err(ArchiveError::Format(format!(
+                "entry {:?} is not a file but carries {size} bytes of data",
+                shown(path.as_bytes())
+            )));
         }
-        let header = entry.header();
-        let etype = header.entry_type();
-        let (kind, size, link_target) = match etype {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = header.size().map_err(io_to_archive)?;
-                (EntryKind::File, size, None)
-            }
-            tar::EntryType::Directory => (EntryKind::Dir, 0, None),
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(io_to_archive)?
-                    .ok_or_else(|| ArchiveError::Format(format!("link {path:?} has no target")))?
-                    .into_owned();
-                let target_text = target.to_string_lossy().to_string();
+        let (kind, link_target) = match etype {
+            E::Regular | E::Continuous => (EntryKind::File, None),
+            E::Directory => (EntryKind::Dir, None),
+            _ => {
+                let raw = raw_link.ok_or_else(|| {
+                    ArchiveError::Format(format!(
+                        "link {:?} has no target",
+                        shown(path.as_bytes())
+                    ))
+                })?;
                 let escaping = || ArchiveError::EscapingLink {
-                    path: path.clone(),
-                    target: target_text.clone(),
+                    path: shown(path.as_bytes()),
+                    target: shown(&raw),
                 };
-                if etype == tar::EntryType::Symlink {
-                    let parent = &parts[..parts.len() - 1];
-                    normalise(parent, &target).map_err(|_| escaping())?;
-                    (EntryKind::Symlink, 0, Some(target_text.clone()))
-                } else {
-                    // A hard link names a path from the archive root, and must be
-                    // an earlier regular file.
-                    let resolved = normalise(&[], &target).map_err(|_| escaping())?;
-                    if !files.contains(&resolved.join("/")) {
+                let target = String::from_utf8(raw.clone()).map_err(|_| escaping())?;
+                if etype == E::Symlink {
+                    if !link_stays_inside(&parts[..parts.len() - 1], &target) {
                         return Err(escaping());
                     }
-                    (EntryKind::Hardlink, 0, Some(target_text.clone()))
+                    (EntryKind::Symlink, Some(target))
+                } else {
+                    // A hard link names an earlier regular file, from the root.
+                    match hardlink_target(&target, limits) {
+                        Some(t) if tree.files.contains(&t) => {}
+                        _ => return Err(escaping()),
+                    }
+                    (EntryKind::Hardlink, Some(target))
                 }
-            }
-            other => {
-                return Err(ArchiveError::ForbiddenType {
-                    path,
-                    kind: format!("{other:?}").to_lowercase(),
-                })
             }
         };
         unpacked = unpacked.saturating_add(size);
@@ -304,18 +471,34 @@ where
         }
         match kind {
             EntryKind::Symlink => {
-                symlinks.insert(path.clone());
-                files.remove(&path);
+                if tree.dirs.contains(&path) {
+                    return Err(ArchiveError::LinkOverDirectory(shown(path.as_bytes())));
+                }
+                tree.files.remove(&path);
+                tree.symlinks.insert(path.clone());
             }
             EntryKind::File | EntryKind::Hardlink => {
+                if tree.dirs.contains(&path) {
+                    return Err(ArchiveError::BadPath(
+                        shown(path.as_bytes()),
+                        "is a directory already",
+                    ));
+                }
                 seen_file = true;
-                files.insert(path.clone());
-                symlinks.remove(&path);
+                tree.symlinks.remove(&path);
+                tree.files.insert(path.clone());
             }
             EntryKind::Dir => {
-                if symlinks.contains(&path) {
-                    return Err(ArchiveError::ThroughLink(path));
+                if tree.symlinks.contains(&path) {
+                    return Err(ArchiveError::ThroughLink(shown(path.as_bytes())));
                 }
+                if tree.files.contains(&path) {
+                    return Err(ArchiveError::BadPath(
+                        shown(path.as_bytes()),
+                        "is a file already",
+                    ));
+                }
+                tree.dirs.insert(path.clone());
             }
         }
         let checked = CheckedEntry {
@@ -325,6 +508,9 @@ where
             link_target,
         };
         visit(&checked, &mut entry)?;
+        // Whatever the visitor left unread is read here, counted, not skipped
+        // inside the next step's header budget.
+        io::copy(&mut entry, &mut io::sink()).map_err(io_to_archive)?;
     }
     if !seen_file {
         return Err(ArchiveError::Empty);
@@ -475,6 +661,54 @@ pub mod testing {
             .unwrap_or_default()
     }
 
+    /// What precedes the bomb's zeros in [`bomb`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum BombKind {
+        /// A GNU long-name (`L`) header whose name is the zeros.
+        LongName,
+        /// A PAX (`x`) extension header whose records are the zeros.
+        Pax,
+        /// A directory entry carrying the zeros as data.
+        DirectoryData,
+    }
+
+    /// A small `.tar.gz` that decompresses to one tar header of `kind`
+    /// declaring `zeros` bytes, then that many zero bytes (about 1 KiB of
+    /// gzip per MiB of zeros): the decompression bombs of the security
+    /// review, made in milliseconds. The stream is cut off after the zeros.
+    pub fn bomb(kind: BombKind, zeros: u64) -> Vec<u8> {
+        use flate2::{Compress, FlushCompress};
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(match kind {
+            BombKind::LongName => tar::EntryType::GNULongName,
+            BombKind::Pax => tar::EntryType::XHeader,
+            BombKind::DirectoryData => tar::EntryType::Directory,
+        });
+        raw_set(&mut h.as_old_mut().name, "././@LongLink");
+        h.set_size(zeros);
+        h.set_mode(0o755);
+        h.set_cksum();
+        let deflate = |input: &[u8], flush| {
+            let mut c = Compress::new(Compression::best(), false);
+            let mut out = Vec::with_capacity(input.len() / 8 + 1024);
+            // A fresh compressor per chunk: each chunk decodes on its own,
+            // so copies of one chunk decode to copies of its input.
+            let _ = c.compress_vec(input, &mut out, flush);
+            out
+        };
+        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        gz.extend(deflate(h.as_bytes(), FlushCompress::Full));
+        let chunk_len: u64 = 1 << 20;
+        let chunk = deflate(&vec![0u8; chunk_len as usize], FlushCompress::Full);
+        let mut left = zeros;
+        while left >= chunk_len {
+            gz.extend_from_slice(&chunk);
+            left -= chunk_len;
+        }
+        gz.extend(deflate(&vec![0u8; left as usize], FlushCompress::Full));
+        gz
+    }
+
     fn raw_set(field: &mut [u8], value: &str) {
         let bytes = value.as_bytes();
         let n = bytes.len().min(field.len());
@@ -583,6 +817,107 @@ mod tests {
             inspect(&build(&items)[..], &limits),
             Err(ArchiveError::TooManyEntries(10))
         ));
+    }
+
+    #[test]
+    fn chained_symlinks_escape_the_install_folder() {
+        // Each target looks internal on its own; together they climb out.
+        let names: Vec<(String, String)> = (1..=12)
+            .map(|n| (format!("up{n}"), format!("up{}/..", n - 1)))
+            .collect();
+        let mut items = vec![Item::File("README", b"x"), Item::Symlink("up0", ".")];
+        items.extend(names.iter().map(|(p, t)| Item::Symlink(p, t)));
+        items.push(Item::Symlink("passwd", "up12/etc/passwd"));
+        let err = check(&items).unwrap_err();
+        assert!(
+            matches!(&err, ArchiveError::EscapingLink { path, target } if path == "up1" && target == "up0/.."),
+            "{err}"
+        );
+        // The same chain in the other order: the later link changes what an
+        // earlier one means, so the earlier one is judged on its own shape.
+        assert!(matches!(
+            check(&[
+                Item::File("README", b"x"),
+                Item::Dir("d"),
+                Item::Symlink("d/a", "x/.."),
+                Item::Symlink("d/x", "."),
+            ]),
+            Err(ArchiveError::EscapingLink { .. })
+        ));
+        // Climbing first, then descending, stays inside; so do links to links.
+        check(&[
+            Item::Dir("a/b"),
+            Item::File("a/lib/x", b"x"),
+            Item::Symlink("a/b/l", "../lib/x"),
+            Item::Symlink("top", "a/b/l"),
+            Item::Symlink("a/here", "."),
+        ])
+        .unwrap();
+        // A link may not take the place of a directory entries lie in.
+        assert!(matches!(
+            check(&[Item::File("d/f", b"x"), Item::Symlink("d", ".")]),
+            Err(ArchiveError::LinkOverDirectory(_))
+        ));
+    }
+
+    #[test]
+    fn extension_header_bombs_are_refused_before_they_are_read() {
+        use super::testing::{bomb, BombKind};
+        for kind in [BombKind::LongName, BombKind::Pax] {
+            let b = bomb(kind, 1 << 30);
+            assert!(b.len() < 2 << 20, "{kind:?}: a small upload ({} bytes)", b.len());
+            let err = inspect(&b[..], &ArchiveLimits::default()).unwrap_err();
+            assert!(
+                matches!(err, ArchiveError::HeadersTooLarge(n) if n == 64 << 10),
+                "{kind:?}: {err}"
+            );
+            assert!(err.to_string().len() < 200);
+        }
+        // A directory carrying data: refused from its header, nothing read.
+        let err = inspect(
+            &bomb(BombKind::DirectoryData, 4 << 30)[..],
+            &ArchiveLimits::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("carries 4294967296 bytes"), "{err}");
+        // Every decompressed byte counts, headers and padding included.
+        let limits = ArchiveLimits {
+            max_unpacked_bytes: 16 << 10,
+            ..ArchiveLimits::default()
+        };
+        let many: Vec<String> = (0..64).map(|i| format!("f{i}")).collect();
+        let items: Vec<Item<'_>> = many.iter().map(|p| Item::File(p, b"")).collect();
+        assert!(matches!(
+            inspect(&build(&items)[..], &limits),
+            Err(ArchiveError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn long_names_and_links_within_the_limits_are_accepted_and_errors_stay_short() {
+        let long = format!("{}/file", "d".repeat(300));
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, &long, &b"hi"[..]).unwrap();
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::Symlink);
+        l.set_size(0);
+        b.append_link(&mut l, "link", &long).unwrap();
+        let bytes = b.into_inner().unwrap().finish().unwrap();
+        let s = inspect(&bytes[..], &ArchiveLimits::default()).unwrap();
+        assert_eq!(s.files[0].path, long);
+        // Over the path limit: refused, and the message shows a bounded part.
+        let limits = ArchiveLimits {
+            max_path_bytes: 100,
+            ..ArchiveLimits::default()
+        };
+        let err = inspect(&bytes[..], &limits).unwrap_err().to_string();
+        assert!(err.contains("too long") && err.len() < 300, "{err}");
     }
 
     #[test]

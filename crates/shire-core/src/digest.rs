@@ -24,10 +24,10 @@ impl Digest {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err(DigestError(s.to_string()));
+            return Err(DigestError(crate::clip(s)));
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut out).map_err(|_| DigestError(s.to_string()))?;
+        hex::decode_to_slice(hex_part, &mut out).map_err(|_| DigestError(crate::clip(s)))?;
         Ok(Self(out))
     }
 

@@ -23,7 +23,8 @@ pub enum LogEvent {
         /// When (RFC 3339).
         at: String,
     },
-    /// A public key was registered to an account.
+    /// A public key was registered to an account, at the request of whoever
+    /// holds it (`proof`).
     KeyRegistered {
         /// The key's id.
         key_id: KeyId,
@@ -35,6 +36,9 @@ pub enum LogEvent {
         org: Option<OrgName>,
         /// The account's role.
         role: Role,
+        /// The key holder's signed [`crate::statement::KeyStatement`]
+        /// naming this key, account, organisation, role and node.
+        proof: Envelope,
         /// When (RFC 3339).
         at: String,
     },

@@ -45,7 +45,7 @@ impl KeyId {
         {
             Ok(Self(s.to_string()))
         } else {
-            Err(KeyError::KeyIdFormat(s.to_string()))
+            Err(KeyError::KeyIdFormat(crate::clip(s)))
         }
     }
 
@@ -102,13 +102,13 @@ impl PublicKey {
         let b64 = s
             .trim()
             .strip_prefix("ed25519:")
-            .ok_or_else(|| KeyError::PublicKeyFormat(s.to_string()))?;
+            .ok_or_else(|| KeyError::PublicKeyFormat(crate::clip(s)))?;
         let bytes = B64
             .decode(b64)
-            .map_err(|_| KeyError::PublicKeyFormat(s.to_string()))?;
+            .map_err(|_| KeyError::PublicKeyFormat(crate::clip(s)))?;
         let arr: [u8; 32] = bytes
             .try_into()
-            .map_err(|_| KeyError::PublicKeyFormat(s.to_string()))?;
+            .map_err(|_| KeyError::PublicKeyFormat(crate::clip(s)))?;
         Self::from_bytes(&arr)
     }
 

@@ -13,12 +13,25 @@ pub mod digest;
 pub mod dsse;
 pub mod event;
 pub mod keys;
+pub mod ledger;
 pub mod manifest;
 pub mod names;
 pub mod policy;
 pub mod statement;
 pub mod verify;
 pub mod wire;
+
+/// Most characters of untrusted text an error message repeats.
+pub const CLIP_CHARS: usize = 120;
+
+/// `s` cut to [`CLIP_CHARS`] characters (with `…` when cut): errors name the
+/// input they refuse, but never echo unbounded input back.
+pub fn clip(s: &str) -> String {
+    match s.char_indices().nth(CLIP_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
 
 pub use digest::Digest;
 pub use keys::{KeyId, KeyPair, PublicKey};

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 /// Longest description accepted, in characters.
 pub const MAX_DESCRIPTION: usize = 2000;
+/// Longest version string, in characters (pre-release and build included).
+pub const MAX_VERSION_LEN: usize = 128;
 /// Most keywords or categories accepted.
 pub const MAX_TAGS: usize = 20;
 
@@ -146,6 +148,12 @@ impl Manifest {
     /// Checks every field that parsing alone cannot.
     pub fn validate(&self) -> Result<(), ManifestError> {
         let p = &self.package;
+        if p.version.to_string().len() > MAX_VERSION_LEN {
+            return Err(invalid(
+                "package.version",
+                format!("longer than {MAX_VERSION_LEN} characters"),
+            ));
+        }
         if p.description.trim().is_empty() {
             return Err(ManifestError::Missing("package.description"));
         }
@@ -163,7 +171,8 @@ impl Manifest {
                 "package.license",
                 format!(
                     "{:?} is not an SPDX licence expression ({})",
-                    p.license, e.reason
+                    crate::clip(&p.license),
+                    e.reason
                 ),
             )
         })?;
@@ -187,7 +196,11 @@ impl Manifest {
             if !DEVELOPMENT_STATUSES.contains(&s.as_str()) {
                 return Err(invalid(
                     "publiccode.development-status",
-                    format!("{s:?} is not one of {}", DEVELOPMENT_STATUSES.join(", ")),
+                    format!(
+                        "{:?} is not one of {}",
+                        crate::clip(s),
+                        DEVELOPMENT_STATUSES.join(", ")
+                    ),
                 ));
             }
         }
@@ -195,7 +208,11 @@ impl Manifest {
             if !MAINTENANCE_TYPES.contains(&s.as_str()) {
                 return Err(invalid(
                     "publiccode.maintenance-type",
-                    format!("{s:?} is not one of {}", MAINTENANCE_TYPES.join(", ")),
+                    format!(
+                        "{:?} is not one of {}",
+                        crate::clip(s),
+                        MAINTENANCE_TYPES.join(", ")
+                    ),
                 ));
             }
         }
@@ -203,7 +220,7 @@ impl Manifest {
             if !(2..=3).contains(&lang.len()) || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
                 return Err(invalid(
                     "publiccode.languages",
-                    format!("{lang:?} is not an ISO 639 language code"),
+                    format!("{:?} is not an ISO 639 language code", crate::clip(lang)),
                 ));
             }
         }
@@ -292,7 +309,7 @@ fn check_tags(field: &str, tags: &[String]) -> Result<(), ManifestError> {
     }
     for t in tags {
         if t.is_empty() || t.len() > 64 {
-            return Err(invalid(field, format!("{t:?} must be 1 to 64 characters")));
+            return Err(invalid(field, format!("{:?} must be 1 to 64 characters", crate::clip(t))));
         }
     }
     Ok(())

@@ -28,17 +28,17 @@ pub enum NameError {
 
 fn check_segment(s: &str) -> Result<(), NameError> {
     if s.is_empty() || s.len() > 64 {
-        return Err(NameError::Length(s.to_string()));
+        return Err(NameError::Length(crate::clip(s)));
     }
     if !s
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(NameError::Charset(s.to_string()));
+        return Err(NameError::Charset(crate::clip(s)));
     }
     let first = s.as_bytes()[0];
     if !first.is_ascii_lowercase() || s.ends_with('-') {
-        return Err(NameError::Shape(s.to_string()));
+        return Err(NameError::Shape(crate::clip(s)));
     }
     Ok(())
 }
@@ -72,7 +72,7 @@ impl PackageName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
         let (org, name) = s
             .split_once('/')
-            .ok_or_else(|| NameError::NotScoped(s.to_string()))?;
+            .ok_or_else(|| NameError::NotScoped(crate::clip(s)))?;
         let org = OrgName::parse(org)?;
         check_segment(name)?;
         Ok(Self {

@@ -1,14 +1,15 @@
 //! Trust policy: which verifier keys count and how many approvals a release needs.
 //!
-//! The client holds one (in its trust file) and so does each node. Assessment
-//! works from the signed verdicts alone, so a registry that lies about a
-//! release's state changes nothing: only statements that verify under a trusted
-//! key and name the release exactly are counted, and each key counts once.
+//! The client holds one (in its trust file). Assessment works from the
+//! verdicts a verified log accepted for a release ([`ReleaseFacts`], from the
+//! client's own replay of the log), never from a registry's summary: a
+//! registry that lies about a release's state, or hides a revocation, changes
+//! nothing. Only verdicts by trusted keys count, and the threshold counts
+//! distinct verifiers ([`crate::ledger::tally`]): two keys of one account, or
+//! two trusted keys filed under one label, are one verifier.
 
-use crate::dsse::Envelope;
 use crate::keys::{KeyId, PublicKey};
-use crate::statement::{Subject, Verdict};
-use crate::verify;
+use crate::ledger::{tally, ReleaseFacts, VerdictFact};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,18 +18,19 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct TrustedKey {
     /// The key.
     pub public_key: PublicKey,
-    /// Who it belongs to, for humans (e.g. `socitm`).
+    /// Who it belongs to, for humans (e.g. `socitm`). Keys with the same
+    /// non-empty label are one verifier towards the threshold.
     #[serde(default)]
     pub label: String,
 }
 
-/// Which verifier keys are trusted, and how many distinct approvals are needed.
+/// Which verifier keys are trusted, and how many distinct verifiers must approve.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustPolicy {
     /// Trusted keys by id.
     #[serde(default)]
     pub keys: BTreeMap<KeyId, TrustedKey>,
-    /// Distinct trusted approvals a release needs (at least 1).
+    /// Distinct trusted verifiers a release needs (at least 1).
     pub threshold: u32,
 }
 
@@ -44,13 +46,15 @@ impl Default for TrustPolicy {
 /// What the verdicts on one release amount to under a policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assessment {
-    /// Trusted keys with a valid approval of exactly this release.
+    /// Trusted keys with an accepted approval of the release.
     pub approvals: BTreeSet<KeyId>,
+    /// Distinct verifiers among those approvals: what the threshold counts.
+    pub verifiers: usize,
     /// Trusted keys that rejected it, with their reasons.
     pub rejections: BTreeMap<KeyId, String>,
     /// Trusted keys that revoked it, with their reasons.
     pub revocations: BTreeMap<KeyId, String>,
-    /// Verdicts that did not count, and why (untrusted key, bad signature, other subject).
+    /// Verdicts that did not count (their keys are not trusted).
     pub ignored: Vec<String>,
 }
 
@@ -63,61 +67,48 @@ pub enum Standing {
     Revoked(String),
     /// Rejected by a trusted verifier.
     Rejected(String),
-    /// Fewer trusted approvals than the threshold.
+    /// Fewer distinct trusted verifiers approved than the threshold.
     Unapproved {
-        /// Approvals that counted.
+        /// Distinct verifiers whose approval counted.
         have: usize,
-        /// Approvals needed.
+        /// Verifiers needed.
         need: u32,
     },
 }
 
 impl TrustPolicy {
-    /// Assesses a release's verdict envelopes.
-    pub fn assess(&self, subject: &Subject, verdicts: &[Envelope]) -> Assessment {
-        let mut out = Assessment::default();
-        for env in verdicts {
-            let claimed = env.claimed_key_ids();
-            let Some((id, key)) = claimed
-                .iter()
-                .find_map(|id| self.keys.get(id).map(|k| (id.clone(), &k.public_key)))
-            else {
+    /// Whether a verdict's key is trusted (by id and by the very key the log
+    /// registered), and the label it is filed under.
+    fn trusted(&self, v: &VerdictFact) -> Option<&str> {
+        self.keys.get(&v.key_id).map(|k| k.label.as_str())
+    }
+
+    /// Assesses the verdicts a verified log accepted for a release.
+    pub fn assess(&self, release: &ReleaseFacts) -> Assessment {
+        let t = tally(&release.verdicts, |v| self.trusted(v));
+        let mut out = Assessment {
+            verifiers: t.approvers,
+            approvals: t.approvals.iter().map(|v| v.key_id.clone()).collect(),
+            ..Assessment::default()
+        };
+        for v in &release.verdicts {
+            let reason = v.reason.clone().unwrap_or_default();
+            if self.trusted(v).is_none() {
                 out.ignored.push(format!(
-                    "verdict signed by untrusted key {}",
-                    claimed
-                        .first()
-                        .map(|k| k.short().to_string())
-                        .unwrap_or_else(|| "(none)".into())
-                ));
-                continue;
-            };
-            let st = match verify::verdict(env, key) {
-                Ok(st) => st,
-                Err(e) => {
-                    out.ignored
-                        .push(format!("verdict by {} does not verify: {e}", id.short()));
-                    continue;
-                }
-            };
-            if &st.subject != subject {
-                out.ignored.push(format!(
-                    "verdict by {} is about {} ({}), not this release",
-                    id.short(),
-                    st.subject,
-                    st.subject.digest
+                    "{} by {} (key {}), which this client does not trust",
+                    v.verdict,
+                    v.account,
+                    v.key_id.short()
                 ));
                 continue;
             }
-            let reason = st.reason.clone().unwrap_or_default();
-            match st.verdict {
-                Verdict::Approve => {
-                    out.approvals.insert(id);
+            match v.verdict {
+                crate::statement::Verdict::Approve => {}
+                crate::statement::Verdict::Reject => {
+                    out.rejections.entry(v.key_id.clone()).or_insert(reason);
                 }
-                Verdict::Reject => {
-                    out.rejections.insert(id, reason);
-                }
-                Verdict::Revoke => {
-                    out.revocations.insert(id, reason);
+                crate::statement::Verdict::Revoke => {
+                    out.revocations.entry(v.key_id.clone()).or_insert(reason);
                 }
             }
         }
@@ -133,11 +124,11 @@ impl TrustPolicy {
             return Standing::Rejected(format!("rejected by {}: {why}", self.label(id)));
         }
         let need = self.threshold.max(1);
-        if a.approvals.len() >= need as usize {
+        if a.verifiers >= need as usize {
             Standing::Approved
         } else {
             Standing::Unapproved {
-                have: a.approvals.len(),
+                have: a.verifiers,
                 need,
             }
         }
@@ -157,26 +148,44 @@ mod tests {
     use crate::digest::Digest;
     use crate::keys::KeyPair;
     use crate::names::PackageName;
-    use crate::statement::VerdictStatement;
+    use crate::statement::{Subject, Verdict};
 
-    fn subject(v: &str) -> Subject {
-        Subject {
-            name: PackageName::parse("a/b").unwrap(),
-            version: semver::Version::parse(v).unwrap(),
-            digest: Digest::of(v.as_bytes()),
+    fn release(verdicts: &[(&KeyPair, &str, Verdict)]) -> ReleaseFacts {
+        ReleaseFacts {
+            subject: Subject {
+                name: PackageName::parse("a/b").unwrap(),
+                version: semver::Version::new(1, 0, 0),
+                digest: Digest::of(b"x"),
+            },
+            publisher_key: KeyPair::generate().key_id(),
+            publisher: "p".into(),
+            index: 0,
+            verdicts: verdicts
+                .iter()
+                .enumerate()
+                .map(|(i, (k, account, v))| VerdictFact {
+                    verdict: *v,
+                    key_id: k.key_id(),
+                    account: account.to_string(),
+                    org: None,
+                    reason: (*v != Verdict::Approve).then(|| "CVE".into()),
+                    index: i as u64 + 1,
+                })
+                .collect(),
+            yanked: false,
         }
     }
 
-    fn policy(keys: &[&KeyPair], threshold: u32) -> TrustPolicy {
+    fn policy(keys: &[(&KeyPair, &str)], threshold: u32) -> TrustPolicy {
         TrustPolicy {
             keys: keys
                 .iter()
-                .map(|k| {
+                .map(|(k, label)| {
                     (
                         k.key_id(),
                         TrustedKey {
                             public_key: k.public(),
-                            label: String::new(),
+                            label: label.to_string(),
                         },
                     )
                 })
@@ -185,51 +194,44 @@ mod tests {
         }
     }
 
-    fn approve(k: &KeyPair, s: &Subject) -> Envelope {
-        VerdictStatement::new(Verdict::Approve, s.clone(), None, 0).sign(k)
+    fn standing(p: &TrustPolicy, r: &ReleaseFacts) -> Standing {
+        p.standing(&p.assess(r))
     }
 
     #[test]
-    fn threshold_counts_distinct_trusted_keys() {
-        let (k1, k2) = (KeyPair::generate(), KeyPair::generate());
-        let s = subject("1.0.0");
-        let p = policy(&[&k1, &k2], 2);
-        let twice = [approve(&k1, &s), approve(&k1, &s)];
-        let a = p.assess(&s, &twice);
-        assert_eq!(p.standing(&a), Standing::Unapproved { have: 1, need: 2 });
-        let both = [approve(&k1, &s), approve(&k2, &s)];
-        assert_eq!(p.standing(&p.assess(&s, &both)), Standing::Approved);
+    fn two_keys_of_one_verifier_count_once() {
+        let (k1, k2, k3) = (KeyPair::generate(), KeyPair::generate(), KeyPair::generate());
+        use Verdict::Approve;
+        // Two keys registered to one account, both trusted: one verifier.
+        let p = policy(&[(&k1, ""), (&k2, ""), (&k3, "")], 2);
+        let r = release(&[(&k1, "socitm", Approve), (&k2, "socitm", Approve)]);
+        assert_eq!(standing(&p, &r), Standing::Unapproved { have: 1, need: 2 });
+        // Two accounts, but the user filed both keys under one label.
+        let p = policy(&[(&k1, "socitm"), (&k2, "socitm"), (&k3, "")], 2);
+        let r = release(&[(&k1, "reviewer-a", Approve), (&k2, "reviewer-b", Approve)]);
+        assert_eq!(standing(&p, &r), Standing::Unapproved { have: 1, need: 2 });
+        // Two verifiers.
+        let r = release(&[(&k1, "reviewer-a", Approve), (&k3, "delt", Approve)]);
+        assert_eq!(standing(&p, &r), Standing::Approved);
     }
 
     #[test]
-    fn untrusted_forged_and_replayed_verdicts_do_not_count() {
-        let k1 = KeyPair::generate();
-        let stranger = KeyPair::generate();
-        let p = policy(&[&k1], 1);
-        let s = subject("1.0.1");
-        // Untrusted key.
-        let a = p.assess(&s, &[approve(&stranger, &s)]);
-        assert!(a.approvals.is_empty());
-        // Forged: claims k1's id, signed by the stranger.
-        let mut forged = approve(&stranger, &s);
-        forged.signatures[0].keyid = k1.key_id().to_string();
-        assert!(p.assess(&s, &[forged]).approvals.is_empty());
-        // Replay of 1.0.0's approval for 1.0.1.
-        let a = p.assess(&s, &[approve(&k1, &subject("1.0.0"))]);
-        assert!(a.approvals.is_empty());
+    fn untrusted_verdicts_do_not_count_and_a_trusted_revocation_wins() {
+        let (k1, stranger) = (KeyPair::generate(), KeyPair::generate());
+        let p = policy(&[(&k1, "socitm")], 1);
+        let r = release(&[(&stranger, "x", Verdict::Approve)]);
+        let a = p.assess(&r);
         assert_eq!(a.ignored.len(), 1);
-    }
-
-    #[test]
-    fn revocation_wins() {
-        let k1 = KeyPair::generate();
-        let p = policy(&[&k1], 1);
-        let s = subject("1.0.0");
-        let revoke =
-            VerdictStatement::new(Verdict::Revoke, s.clone(), Some("CVE".into()), 0).sign(&k1);
-        assert!(matches!(
-            p.standing(&p.assess(&s, &[approve(&k1, &s), revoke])),
-            Standing::Revoked(_)
-        ));
+        assert_eq!(p.standing(&a), Standing::Unapproved { have: 0, need: 1 });
+        let r = release(&[
+            (&k1, "socitm", Verdict::Approve),
+            (&stranger, "x", Verdict::Revoke),
+        ]);
+        assert_eq!(standing(&p, &r), Standing::Approved);
+        let r = release(&[
+            (&k1, "socitm", Verdict::Approve),
+            (&k1, "socitm", Verdict::Revoke),
+        ]);
+        assert!(matches!(standing(&p, &r), Standing::Revoked(why) if why.contains("CVE")));
     }
 }

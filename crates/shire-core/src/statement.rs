@@ -1,5 +1,6 @@
-//! The statements Shire signs: a publisher's release statement and a verifier's
-//! verdict (approval, rejection, revocation).
+//! The statements Shire signs: a publisher's release statement, a verifier's
+//! verdict (approval, rejection, revocation), and the key registration that
+//! every key signs for itself (proof of possession).
 //!
 //! Each is JSON inside a DSSE envelope; the payload type and a `statement` tag
 //! both name the kind, so a signature over one kind can never be replayed as
@@ -8,9 +9,10 @@
 
 use crate::digest::Digest;
 use crate::dsse::Envelope;
-use crate::keys::KeyPair;
+use crate::keys::{KeyPair, PublicKey};
 use crate::manifest::Manifest;
-use crate::names::PackageName;
+use crate::names::{OrgName, PackageName};
+use crate::wire::Role;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -23,6 +25,10 @@ pub const VERDICT_PAYLOAD_TYPE: &str = "application/vnd.shire.verdict.v1+json";
 pub const RELEASE_TAG: &str = "shire.release/v1";
 /// The `statement` tag of a verdict statement.
 pub const VERDICT_TAG: &str = "shire.verdict/v1";
+/// DSSE payload type of a key registration statement.
+pub const KEY_PAYLOAD_TYPE: &str = "application/vnd.shire.key.v1+json";
+/// The `statement` tag of a key registration statement.
+pub const KEY_TAG: &str = "shire.key/v1";
 
 /// Exactly which release a statement is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,5 +137,58 @@ impl VerdictStatement {
     pub fn sign(&self, key: &KeyPair) -> Envelope {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         Envelope::sign(VERDICT_PAYLOAD_TYPE, &bytes, key)
+    }
+}
+
+/// A key holder's request to register its key to one account on one node,
+/// signed with that key itself: proof that whoever registers the key holds
+/// it. It binds the account, its organisation and role, and the node's
+/// origin, so it cannot be replayed for another account or on another node.
+/// The node logs it inside the registration entry, so anyone replaying the
+/// log checks it too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyStatement {
+    /// Always [`KEY_TAG`].
+    pub statement: String,
+    /// The key being registered; it signs this statement.
+    pub public_key: PublicKey,
+    /// The account it is registered to.
+    pub account: String,
+    /// That account's organisation.
+    pub org: Option<OrgName>,
+    /// That account's role.
+    pub role: Role,
+    /// The origin of the node it is registered on.
+    pub node: String,
+    /// When it was signed, seconds since the Unix epoch (informative).
+    pub issued_at: u64,
+}
+
+impl KeyStatement {
+    /// Builds a registration of `key`'s public half.
+    pub fn new(
+        key: &KeyPair,
+        account: &str,
+        org: Option<OrgName>,
+        role: Role,
+        node: &str,
+        issued_at: u64,
+    ) -> Self {
+        Self {
+            statement: KEY_TAG.into(),
+            public_key: key.public(),
+            account: account.to_string(),
+            org,
+            role,
+            node: node.to_string(),
+            issued_at,
+        }
+    }
+
+    /// Serialises and signs the registration with the key it registers.
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Envelope::sign(KEY_PAYLOAD_TYPE, &bytes, key)
     }
 }

@@ -6,9 +6,10 @@
 use crate::dsse::{Envelope, EnvelopeError};
 use crate::keys::PublicKey;
 use crate::manifest::ManifestError;
+use crate::names::OrgName;
 use crate::statement::{
-    ReleaseStatement, Verdict, VerdictStatement, RELEASE_PAYLOAD_TYPE, RELEASE_TAG,
-    VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
+    KeyStatement, ReleaseStatement, Verdict, VerdictStatement, KEY_PAYLOAD_TYPE, KEY_TAG,
+    RELEASE_PAYLOAD_TYPE, RELEASE_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
 };
 use std::ops::Deref;
 
@@ -25,10 +26,6 @@ impl<T> Verified<T> {
         &self.key
     }
 
-    /// Gives up the proof of verification and returns the value.
-    pub fn into_inner(self) -> T {
-        self.value
-    }
 }
 
 impl<T> Deref for Verified<T> {
@@ -106,6 +103,38 @@ pub fn verdict(env: &Envelope, key: &PublicKey) -> Result<Verified<VerdictStatem
     })
 }
 
+/// Longest node origin a key registration may name.
+pub const MAX_ORIGIN_LEN: usize = 256;
+
+/// Checks a key registration envelope: signed by the very key it registers,
+/// for an account of the usual name shape and a bounded node origin.
+pub fn key_registration(env: &Envelope) -> Result<Verified<KeyStatement>, VerifyError> {
+    // The key to check the signature with is in the payload itself; it is
+    // trusted only once its own signature over that payload verifies.
+    let claimed: KeyStatement = serde_json::from_slice(&env.payload_bytes()?)
+        .map_err(|e| VerifyError::Payload(e.to_string()))?;
+    let key = claimed.public_key;
+    let payload = env.verify(KEY_PAYLOAD_TYPE, &key)?;
+    let st: KeyStatement =
+        serde_json::from_slice(&payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+    if st.statement != KEY_TAG {
+        return Err(VerifyError::Payload(format!(
+            "statement tag is not {KEY_TAG:?}"
+        )));
+    }
+    if OrgName::parse(&st.account).is_err() {
+        return Err(VerifyError::Mismatch(
+            "the account is not a valid account name".into(),
+        ));
+    }
+    if st.node.is_empty() || st.node.len() > MAX_ORIGIN_LEN {
+        return Err(VerifyError::Mismatch(format!(
+            "the node origin must be 1 to {MAX_ORIGIN_LEN} bytes"
+        )));
+    }
+    Ok(Verified { value: st, key })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +182,32 @@ mod tests {
             .replace("0.1.0", "0.1.1");
         env.payload = base64::engine::general_purpose::STANDARD.encode(edited);
         assert!(release(&env, &kp.public()).is_err());
+    }
+
+    #[test]
+    fn a_key_registration_is_signed_by_the_key_it_registers() {
+        use crate::wire::Role;
+        let kp = KeyPair::generate();
+        let org = crate::names::OrgName::parse("socitm").ok();
+        let st = KeyStatement::new(&kp, "reviewer", org, Role::Verifier, "node.example", 1);
+        let v = key_registration(&st.sign(&kp)).unwrap();
+        assert_eq!(v.account, "reviewer");
+        assert_eq!(v.key(), &kp.public());
+        // Someone else's key named in a statement they signed themselves.
+        let thief = KeyPair::generate();
+        let mut stolen = st.clone();
+        stolen.public_key = kp.public();
+        assert!(key_registration(&stolen.sign(&thief)).is_err());
+        // A release or verdict envelope is not a registration.
+        let rel = ReleaseStatement::new(manifest(), Digest::of(b"x")).sign(&kp);
+        assert!(key_registration(&rel).is_err());
+        // Unbounded or odd fields are refused.
+        let mut long = st.clone();
+        long.node = "n".repeat(MAX_ORIGIN_LEN + 1);
+        assert!(key_registration(&long.sign(&kp)).is_err());
+        let mut odd = st;
+        odd.account = "Not An Account".into();
+        assert!(key_registration(&odd.sign(&kp)).is_err());
     }
 
     #[test]

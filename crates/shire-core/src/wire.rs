@@ -114,6 +114,10 @@ pub struct AccountInfo {
 pub struct RegisterKey {
     /// The public key to register to the calling account.
     pub public_key: PublicKey,
+    /// Proof of possession: a [`crate::statement::KeyStatement`] for this
+    /// key, the calling account (its organisation and role) and this node's
+    /// origin, signed with the key itself.
+    pub proof: Envelope,
 }
 
 /// A registered key.

@@ -48,6 +48,7 @@
 
 pub mod checkpoint;
 pub mod cosign;
+pub mod frontier;
 pub mod hash;
 pub mod memory;
 pub mod names;
@@ -64,6 +65,7 @@ pub use cosign::{
     cosign, cosign_at, count_cosignatures, parse_witness_verifier_key, verified_cosigners,
     witness_verifier_key,
 };
+pub use frontier::Frontier;
 pub use hash::{leaf_hash, node_hash, Hash, HashParseError, EMPTY_ROOT, HASH_LEN};
 pub use memory::MemoryLog;
 pub use names::{NameError, Origin, WitnessName};

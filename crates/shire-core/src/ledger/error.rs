@@ -1,0 +1,192 @@
+//! Why the ledger refused an event: one variant per rule, so every caller
+//! (the node's routes, the follower, the client's replay) reports the same
+//! refusal the same way.
+
+use crate::keys::KeyId;
+use crate::names::OrgName;
+use crate::statement::Verdict;
+use crate::verify::VerifyError;
+use crate::wire::Role;
+
+/// A broken rule. Messages name only bounded values (names, versions,
+/// digests, key ids), never unbounded input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// The organisation already exists, in this log or another one.
+    #[error("organisation {org} already exists (its home is {home})")]
+    OrgExists {
+        /// The organisation.
+        org: OrgName,
+        /// The log that is its home.
+        home: String,
+    },
+    /// No log created the organisation.
+    #[error("organisation {0} does not exist")]
+    OrgUnknown(OrgName),
+    /// The organisation's home is another log: this one may not change it.
+    #[error("organisation {org} is home on {home}; {log} may not publish, judge or yank for it")]
+    NotHome {
+        /// The organisation.
+        org: OrgName,
+        /// Its home.
+        home: String,
+        /// The log the event came in.
+        log: String,
+    },
+    /// The log's origin is not configured as a possible home of the organisation.
+    #[error("{log} is not configured as the home of organisation {org}")]
+    HomeNotAllowed {
+        /// The organisation.
+        org: OrgName,
+        /// The log.
+        log: String,
+    },
+    /// A registration names a key id that is not its key's.
+    #[error("key id {claimed} is not the id of the registered key ({actual})")]
+    KeyIdMismatch {
+        /// What the entry says.
+        claimed: KeyId,
+        /// The key's real id.
+        actual: KeyId,
+    },
+    /// A registration lacks a valid proof that the key's holder asked for it.
+    #[error("the registration of key {key_id} carries no valid proof of possession: {reason}")]
+    BadProof {
+        /// The key.
+        key_id: KeyId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key is registered to another account.
+    #[error("key {key_id} is already registered to another account")]
+    KeyTaken {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// A revoked key can never be registered again.
+    #[error("key {0} was revoked; it can never be registered again")]
+    KeyWasRevoked(KeyId),
+    /// The log never registered the key.
+    #[error("key {0} is not registered in this log")]
+    KeyUnknown(KeyId),
+    /// The key was revoked: it signs nothing more.
+    #[error("key {0} was revoked; it can no longer sign releases or verdicts")]
+    KeyRevoked(KeyId),
+    /// An account's keys disagree on its organisation or role.
+    #[error("account {account} is already registered as {role} of {}", .org.as_ref().map(OrgName::as_str).unwrap_or("no organisation"))]
+    AccountMismatch {
+        /// The account.
+        account: String,
+        /// Its organisation, as earlier keys registered it.
+        org: Option<OrgName>,
+        /// Its role, as earlier keys registered it.
+        role: Role,
+    },
+    /// The key's account does not have the role the statement needs.
+    #[error("key {key_id} belongs to a {role} account; a {needed} key must sign this")]
+    WrongRole {
+        /// The key.
+        key_id: KeyId,
+        /// Its account's role.
+        role: Role,
+        /// The role needed.
+        needed: Role,
+    },
+    /// A release signed by a key of another organisation.
+    #[error("key {key_id} belongs to organisation {}, not to {package_org}", .key_org.as_ref().map(OrgName::as_str).unwrap_or("(none)"))]
+    WrongOrg {
+        /// The key.
+        key_id: KeyId,
+        /// The key's organisation.
+        key_org: Option<OrgName>,
+        /// The package's organisation.
+        package_org: OrgName,
+    },
+    /// A verifier judging its own organisation's release.
+    #[error("{account} is a verifier of {org}: it cannot judge its own organisation's release {release}")]
+    OwnOrg {
+        /// The verifier account.
+        account: String,
+        /// The organisation.
+        org: OrgName,
+        /// `org/name@version`.
+        release: String,
+    },
+    /// The signed statement does not verify or is malformed.
+    #[error(transparent)]
+    Statement(#[from] VerifyError),
+    /// A release of this version exists (build metadata does not make another version).
+    #[error("{release} was already published (as {existing}); a version can never be published again, even after a yank")]
+    VersionExists {
+        /// What was submitted.
+        release: String,
+        /// The version already released.
+        existing: String,
+    },
+    /// No such release in this log.
+    #[error("{0} does not exist")]
+    ReleaseUnknown(String),
+    /// A statement about other bytes or another version than the release.
+    #[error("the statement is about {claimed}, but the release is {stored}")]
+    SubjectMismatch {
+        /// What the statement names (`name@version digest`).
+        claimed: String,
+        /// What the log holds.
+        stored: String,
+    },
+    /// The verdict is not allowed given the verdicts already accepted.
+    #[error("cannot {verdict} {release}: {why}")]
+    Transition {
+        /// The verdict refused.
+        verdict: Verdict,
+        /// `org/name@version`.
+        release: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// Yanking a yanked release, or un-yanking one that is not.
+    #[error("{release} is {}", if *.yanked { "already yanked" } else { "not yanked" })]
+    YankState {
+        /// `org/name@version`.
+        release: String,
+        /// Whether it is yanked now.
+        yanked: bool,
+    },
+    /// An entry field is malformed (too long, or not of its shape).
+    #[error("malformed entry: {0}")]
+    Malformed(&'static str),
+    /// A yank without a reason, or with one too long.
+    #[error("a yank needs a reason of 1 to {max} characters: it is shown to everyone who resolves the version")]
+    BadReason {
+        /// The longest reason accepted.
+        max: usize,
+    },
+}
+
+/// The ledger's answer when it cannot accept an event: a broken rule, or a
+/// fault reading the state (the view's own error, handed back untouched so a
+/// storage layer can retry or report it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerError<E> {
+    /// The event breaks a rule.
+    Rule(RuleError),
+    /// The view could not be read.
+    View(E),
+}
+
+impl<E> From<RuleError> for LedgerError<E> {
+    fn from(e: RuleError) -> Self {
+        LedgerError::Rule(e)
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for LedgerError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerError::Rule(e) => e.fmt(f),
+            LedgerError::View(e) => write!(f, "reading the log's state: {e}"),
+        }
+    }
+}
+
+impl<E: std::fmt::Debug + std::fmt::Display> std::error::Error for LedgerError<E> {}

@@ -1,0 +1,132 @@
+//! What the ledger knows about a log's state, and the read-only [`View`] it
+//! asks for it.
+//!
+//! Facts are the part of the state the rules need: which log is home of an
+//! organisation, which keys the log registered and to whom, and each
+//! release's subject, verdicts and yank. A node keeps them in its database,
+//! a follower in its mirror trees, a client in memory ([`super::MemoryLedger`]);
+//! each answers the same questions through [`View`].
+
+use crate::keys::{KeyId, PublicKey};
+use crate::names::{OrgName, PackageName};
+use crate::statement::{Subject, Verdict};
+use crate::wire::Role;
+use semver::{BuildMetadata, Version};
+use serde::{Deserialize, Serialize};
+
+/// A key as the log registered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFacts {
+    /// Its id (the hash of the key).
+    pub key_id: KeyId,
+    /// The key.
+    pub public_key: PublicKey,
+    /// The account it is registered to.
+    pub account: String,
+    /// That account's organisation.
+    pub org: Option<OrgName>,
+    /// That account's role.
+    pub role: Role,
+    /// Whether a later entry revoked it: it then signs nothing more.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// An account as the log's key registrations describe it: one organisation
+/// and one role, whatever the number of its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFacts {
+    /// Its organisation.
+    pub org: Option<OrgName>,
+    /// Its role.
+    pub role: Role,
+}
+
+/// One verdict the log accepted for a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictFact {
+    /// What it decided.
+    pub verdict: Verdict,
+    /// The key that signed it.
+    pub key_id: KeyId,
+    /// The verifier account that key is registered to: thresholds count
+    /// accounts, not keys.
+    pub account: String,
+    /// That account's organisation.
+    pub org: Option<OrgName>,
+    /// The verifier's reason or note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its index in the log.
+    pub index: u64,
+}
+
+/// A release as the log established it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseFacts {
+    /// Exactly what was released (the version as published, build metadata
+    /// included).
+    pub subject: Subject,
+    /// The key that signed the release statement.
+    pub publisher_key: KeyId,
+    /// The publishing account.
+    pub publisher: String,
+    /// The release entry's index in the log.
+    pub index: u64,
+    /// Accepted verdicts, in log order.
+    #[serde(default)]
+    pub verdicts: Vec<VerdictFact>,
+    /// Whether it is yanked now.
+    #[serde(default)]
+    pub yanked: bool,
+}
+
+impl ReleaseFacts {
+    /// Whether any accepted verdict is `verdict`.
+    pub fn any(&self, verdict: Verdict) -> bool {
+        self.verdicts.iter().any(|v| v.verdict == verdict)
+    }
+
+    /// Whether `account` already gave `verdict`.
+    pub fn given_by(&self, account: &str, verdict: Verdict) -> bool {
+        self.verdicts
+            .iter()
+            .any(|v| v.verdict == verdict && v.account == account)
+    }
+}
+
+/// The identity of a version: semver §10 says build metadata does not tell
+/// versions apart, so `2.0.0+good` and `2.0.0+other` are one version, and a
+/// log holds at most one release of it. Storage keys releases by this.
+pub fn version_identity(v: &Version) -> Version {
+    let mut id = v.clone();
+    id.build = BuildMetadata::EMPTY;
+    id
+}
+
+/// Read-only access to a log's state as it stands before the event being
+/// applied. Implementations read their own storage; `Error` is theirs, and
+/// the ledger hands it back untouched (a storage fault is not a rule).
+pub trait View {
+    /// What reading the state can fail with.
+    type Error;
+
+    /// The origin of the log that is home of `org` on this reader (its own
+    /// log for a node's organisations, a peer's for mirrored ones), or `None`
+    /// when no log created it.
+    fn org_home(&self, org: &OrgName) -> Result<Option<String>, Self::Error>;
+
+    /// A key this log registered.
+    fn key(&self, id: &KeyId) -> Result<Option<KeyFacts>, Self::Error>;
+
+    /// An account this log registered keys to.
+    fn account(&self, name: &str) -> Result<Option<AccountFacts>, Self::Error>;
+
+    /// The release of `name` whose version has the same
+    /// [`version_identity`] as `version`.
+    fn release(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<ReleaseFacts>, Self::Error>;
+}

@@ -1,0 +1,187 @@
+//! The ledger's state held in memory: a client's replay of a log, the
+//! follower's view of a batch before it is written, and the rules' tests.
+
+use super::facts::{version_identity, AccountFacts, KeyFacts, ReleaseFacts, View};
+use super::{Change, Ledger, LedgerError, RuleError};
+use crate::event::LogEvent;
+use crate::keys::KeyId;
+use crate::names::{OrgName, PackageName};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+/// A whole log's state in maps. Serialisable, so a client can keep its
+/// replay of a log between runs and extend it with new entries only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryLedger {
+    /// The origin of the log whose changes are committed here: the home of
+    /// the organisations it creates.
+    origin: String,
+    orgs: BTreeMap<OrgName, String>,
+    keys: BTreeMap<KeyId, KeyFacts>,
+    accounts: BTreeMap<String, AccountFacts>,
+    /// Keyed by `org/name@` + the version's identity (no build metadata).
+    releases: BTreeMap<String, ReleaseFacts>,
+}
+
+fn release_key(name: &PackageName, version: &Version) -> String {
+    format!("{name}@{}", version_identity(version))
+}
+
+impl MemoryLedger {
+    /// The state of the empty log of `origin`.
+    pub fn new(origin: &str) -> Self {
+        Self {
+            origin: origin.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The origin of the log.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Applies entry `index` of this log under the rules of a log read on
+    /// its own ([`Ledger::own`]) and records what it changes.
+    pub fn replay(&mut self, index: u64, event: &LogEvent) -> Result<Change, RuleError> {
+        let origin = self.origin.clone();
+        let change = Ledger::own(&origin)
+            .apply(&*self, index, event)
+            .map_err(|e| match e {
+                LedgerError::Rule(r) => r,
+                LedgerError::View(never) => match never {},
+            })?;
+        self.commit(&change);
+        Ok(change)
+    }
+
+    /// Records what an accepted change established.
+    pub fn commit(&mut self, change: &Change) {
+        match change {
+            Change::OrgCreated(c) => {
+                self.orgs.insert(c.org.clone(), self.origin.clone());
+            }
+            Change::KeyRegistered(c) => {
+                self.accounts.insert(
+                    c.key.account.clone(),
+                    AccountFacts {
+                        org: c.key.org.clone(),
+                        role: c.key.role,
+                    },
+                );
+                self.keys.insert(c.key.key_id.clone(), c.key.clone());
+            }
+            Change::KeyRevoked(c) => {
+                self.keys.insert(c.key.key_id.clone(), c.key.clone());
+            }
+            Change::Released(c) => self.put_release(&c.release),
+            Change::Judged(c) => self.put_release(&c.release),
+            Change::Yanked(c) => self.put_release(&c.release),
+            Change::Unchanged(_) => {}
+        }
+    }
+
+    fn put_release(&mut self, r: &ReleaseFacts) {
+        self.releases
+            .insert(release_key(&r.subject.name, &r.subject.version), r.clone());
+    }
+
+    /// Every release, by name and version.
+    pub fn releases(&self) -> impl Iterator<Item = &ReleaseFacts> {
+        self.releases.values()
+    }
+
+    /// The release of `name` at `version` (build metadata aside).
+    pub fn release_facts(&self, name: &PackageName, version: &Version) -> Option<&ReleaseFacts> {
+        self.releases.get(&release_key(name, version))
+    }
+
+    /// A registered key.
+    pub fn key_facts(&self, id: &KeyId) -> Option<&KeyFacts> {
+        self.keys.get(id)
+    }
+}
+
+impl View for MemoryLedger {
+    type Error = Infallible;
+
+    fn org_home(&self, org: &OrgName) -> Result<Option<String>, Infallible> {
+        Ok(self.orgs.get(org).cloned())
+    }
+
+    fn key(&self, id: &KeyId) -> Result<Option<KeyFacts>, Infallible> {
+        Ok(self.keys.get(id).cloned())
+    }
+
+    fn account(&self, name: &str) -> Result<Option<AccountFacts>, Infallible> {
+        Ok(self.accounts.get(name).cloned())
+    }
+
+    fn release(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<ReleaseFacts>, Infallible> {
+        Ok(self.release_facts(name, version).cloned())
+    }
+}
+
+/// Changes not yet stored, over a view of what is: the follower checks a
+/// whole batch of a peer's entries this way before fetching its artifacts.
+pub struct Overlay<'a, V: View> {
+    base: &'a V,
+    over: MemoryLedger,
+}
+
+impl<'a, V: View> Overlay<'a, V> {
+    /// Nothing yet of `origin`'s log over `base`.
+    pub fn new(base: &'a V, origin: &str) -> Self {
+        Self {
+            base,
+            over: MemoryLedger::new(origin),
+        }
+    }
+
+    /// Records an accepted change on top of the base.
+    pub fn commit(&mut self, change: &Change) {
+        self.over.commit(change);
+    }
+}
+
+impl<V: View> View for Overlay<'_, V> {
+    type Error = V::Error;
+
+    fn org_home(&self, org: &OrgName) -> Result<Option<String>, V::Error> {
+        match self.over.orgs.get(org) {
+            Some(h) => Ok(Some(h.clone())),
+            None => self.base.org_home(org),
+        }
+    }
+
+    fn key(&self, id: &KeyId) -> Result<Option<KeyFacts>, V::Error> {
+        match self.over.keys.get(id) {
+            Some(k) => Ok(Some(k.clone())),
+            None => self.base.key(id),
+        }
+    }
+
+    fn account(&self, name: &str) -> Result<Option<AccountFacts>, V::Error> {
+        match self.over.accounts.get(name) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.base.account(name),
+        }
+    }
+
+    fn release(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<ReleaseFacts>, V::Error> {
+        match self.over.release_facts(name, version) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.release(name, version),
+        }
+    }
+}

@@ -1,0 +1,573 @@
+//! The rules as data: a log in, what each entry did and the final state out,
+//! one case per rule (rust-analyzer's `check(input, expect![[...]])`).
+//! Keys and digests are deterministic and shown by name.
+
+use super::*;
+use crate::digest::Digest;
+use crate::keys::KeyPair;
+use crate::manifest::Manifest;
+use crate::statement::{KeyStatement, ReleaseStatement, VerdictStatement};
+use expect_test::{expect, Expect};
+use sha2::{Digest as _, Sha256};
+use std::fmt::Write as _;
+
+const NODE: &str = "node.example";
+const AT: &str = "2026-12-01T00:00:00Z";
+const KEYS: [&str; 8] = [
+    "bt-dev", "bt-dev-2", "kent-dev", "socitm", "socitm-2", "delt", "thief", "bt-verifier",
+];
+
+fn key(name: &str) -> KeyPair {
+    KeyPair::from_secret_bytes(&Sha256::digest(name.as_bytes()).into())
+}
+
+fn org_of(key_name: &str) -> &'static str {
+    match key_name {
+        "bt-dev" | "bt-dev-2" | "bt-verifier" => "braintree",
+        "kent-dev" => "kent",
+        "socitm" | "socitm-2" => "socitm",
+        "delt" => "delt",
+        _ => "braintree",
+    }
+}
+
+fn org(name: &str) -> LogEvent {
+    LogEvent::OrgCreated {
+        org: OrgName::parse(name).unwrap(),
+        at: AT.into(),
+    }
+}
+
+/// A registration of key `k` to `account`, proved by `prover` for `node`.
+fn register_as(k: &str, account: &str, role: Role, prover: &str, node: &str) -> LogEvent {
+    let kp = key(k);
+    let o = OrgName::parse(org_of(k)).ok();
+    let mut st = KeyStatement::new(&kp, account, o.clone(), role, node, 1);
+    st.public_key = kp.public();
+    LogEvent::KeyRegistered {
+        key_id: kp.key_id(),
+        public_key: kp.public(),
+        account: account.into(),
+        org: o,
+        role,
+        proof: st.sign(&key(prover)),
+        at: AT.into(),
+    }
+}
+
+/// An honest registration of key `k` to the account of the same name.
+fn register(k: &str, role: Role) -> LogEvent {
+    register_as(k, k, role, k, NODE)
+}
+
+fn subject(name: &str, version: &str, bytes: &str) -> Subject {
+    Subject {
+        name: PackageName::parse(name).unwrap(),
+        version: Version::parse(version).unwrap(),
+        digest: Digest::of(bytes.as_bytes()),
+    }
+}
+
+fn release(k: &str, name: &str, version: &str, bytes: &str) -> LogEvent {
+    let mut m = Manifest::skeleton(PackageName::parse(name).unwrap());
+    m.package.version = Version::parse(version).unwrap();
+    LogEvent::Release {
+        envelope: ReleaseStatement::new(m, Digest::of(bytes.as_bytes())).sign(&key(k)),
+        key_id: key(k).key_id(),
+        at: AT.into(),
+    }
+}
+
+fn verdict(k: &str, v: Verdict, s: Subject) -> LogEvent {
+    let reason = (v != Verdict::Approve).then(|| "a flaw".to_string());
+    LogEvent::Verdict {
+        envelope: VerdictStatement::new(v, s, reason, 1).sign(&key(k)),
+        key_id: key(k).key_id(),
+        at: AT.into(),
+    }
+}
+
+fn approve(k: &str, name: &str, version: &str, bytes: &str) -> LogEvent {
+    verdict(k, Verdict::Approve, subject(name, version, bytes))
+}
+
+fn yank(name: &str, version: &str, bytes: &str, reason: Option<&str>) -> LogEvent {
+    let s = subject(name, version, bytes);
+    match reason {
+        Some(r) => LogEvent::Yank {
+            name: s.name,
+            version: s.version,
+            digest: s.digest,
+            reason: r.into(),
+            by: "bt-dev".into(),
+            at: AT.into(),
+        },
+        None => LogEvent::Unyank {
+            name: s.name,
+            version: s.version,
+            digest: s.digest,
+            by: "bt-dev".into(),
+            at: AT.into(),
+        },
+    }
+}
+
+/// The log every case starts from: four organisations, a publisher of
+/// braintree, a verifier of socitm and one of braintree.
+fn base() -> Vec<LogEvent> {
+    vec![
+        org("braintree"),
+        org("socitm"),
+        org("kent"),
+        org("delt"),
+        register("bt-dev", Role::Publisher),
+        register("socitm", Role::Verifier),
+        register("bt-verifier", Role::Verifier),
+    ]
+}
+
+/// Replaces key ids and digests by names, so expectations stay readable.
+fn named(mut text: String, digests: &[&str]) -> String {
+    for k in KEYS {
+        let id = key(k).key_id();
+        text = text.replace(id.as_str(), &format!("<{k}>"));
+        text = text.replace(id.short(), &format!("<{k}>"));
+    }
+    for d in digests {
+        let full = Digest::of(d.as_bytes()).to_string();
+        text = text.replace(&full, &format!("<{d}>"));
+    }
+    text
+}
+
+fn describe(c: &Change) -> String {
+    match c {
+        Change::OrgCreated(c) => format!("created {}", c.org),
+        Change::KeyRegistered(c) => format!("registered to {}", c.key.account),
+        Change::KeyRevoked(c) => format!("revoked {}", c.key.key_id),
+        Change::Released(c) => format!("released by {}", c.key.account),
+        Change::Judged(c) => format!("{} by {}", c.statement.verdict, c.key.account),
+        Change::Yanked(c) => format!("yanked={}", c.release.yanked),
+        Change::Unchanged(u) => format!("unchanged: {}", u.what),
+    }
+}
+
+/// Replays `extra` after [`base`] with `ledger`'s rules and renders what each
+/// entry did and every release's state at thresholds 1 and 2.
+fn run_with(view: &mut MemoryLedger, extra: &[LogEvent], digests: &[&str]) -> String {
+    let mut out = String::new();
+    let events: Vec<LogEvent> = base().into_iter().chain(extra.iter().cloned()).collect();
+    for (i, e) in events.iter().enumerate() {
+        let result = view.replay(i as u64, e);
+        if i >= base().len() {
+            let what = match result {
+                Ok(c) => describe(&c),
+                Err(e) => format!("REFUSED {e}"),
+            };
+            let _ = writeln!(out, "{i} {}: {what}", e.summary());
+        } else {
+            assert!(result.is_ok(), "the base log is valid: {result:?}");
+        }
+    }
+    for r in view.releases() {
+        let _ = writeln!(
+            out,
+            "state {}: {} at 1, {} at 2{}",
+            r.subject,
+            node_state(r, 1),
+            node_state(r, 2),
+            if r.yanked { ", yanked" } else { "" }
+        );
+    }
+    named(out, digests)
+}
+
+fn check(extra: &[LogEvent], digests: &[&str], expect: Expect) {
+    let mut m = MemoryLedger::new(NODE);
+    expect.assert_eq(&run_with(&mut m, extra, digests));
+}
+
+#[test]
+fn an_honest_log_is_accepted_entry_by_entry() {
+    check(
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            approve("socitm", "braintree/crm", "1.0.0", "one"),
+            yank("braintree/crm", "1.0.0", "one", Some("superseded")),
+            yank("braintree/crm", "1.0.0", "one", None),
+        ],
+        &["one"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            8 verdict approve braintree/crm@1.0.0 signed by <socitm>: approve by socitm
+            9 yank braintree/crm@1.0.0: superseded: yanked=true
+            10 un-yank braintree/crm@1.0.0: yanked=false
+            state braintree/crm@1.0.0: approved at 1, pending at 2
+        "#]],
+    );
+}
+
+#[test]
+fn organisations_are_created_once_and_must_exist() {
+    check(
+        &[
+            org("braintree"),
+            release("bt-dev", "nowhere/crm", "1.0.0", "x"),
+        ],
+        &["x"],
+        expect![[r#"
+            7 organisation braintree created: REFUSED organisation braintree already exists (its home is node.example)
+            8 release nowhere/crm@1.0.0 <x> signed by <bt-dev>: REFUSED key <bt-dev> belongs to organisation braintree, not to nowhere
+        "#]],
+    );
+}
+
+#[test]
+fn a_key_is_registered_only_with_its_holders_proof() {
+    check(
+        &[
+            // The thief signs a registration of socitm's key to itself.
+            register_as("socitm-2", "thief", Role::Verifier, "thief", NODE),
+            // socitm's genuine statement, replayed for another account.
+            {
+                let LogEvent::KeyRegistered { proof, .. } = register("socitm", Role::Verifier)
+                else {
+                    unreachable!()
+                };
+                let k = key("socitm");
+                LogEvent::KeyRegistered {
+                    key_id: k.key_id(),
+                    public_key: k.public(),
+                    account: "thief".into(),
+                    org: OrgName::parse("socitm").ok(),
+                    role: Role::Verifier,
+                    proof,
+                    at: AT.into(),
+                }
+            },
+            // A statement made for another node.
+            register_as("delt", "delt", Role::Verifier, "delt", "other.example"),
+            // A key id that is not the key's.
+            {
+                let LogEvent::KeyRegistered {
+                    public_key,
+                    account,
+                    org,
+                    role,
+                    proof,
+                    at,
+                    ..
+                } = register("socitm-2", Role::Verifier)
+                else {
+                    unreachable!()
+                };
+                LogEvent::KeyRegistered {
+                    key_id: key("delt").key_id(),
+                    public_key,
+                    account,
+                    org,
+                    role,
+                    proof,
+                    at,
+                }
+            },
+        ],
+        &[],
+        expect![[r#"
+            7 key <socitm-2> registered to thief (verifier): REFUSED the registration of key <socitm-2> carries no valid proof of possession: envelope carries no signature by key <socitm-2>
+            8 key <socitm> registered to thief (verifier): REFUSED the registration of key <socitm> carries no valid proof of possession: it asks for account socitm (verifier of socitm), not for this one
+            9 key <delt> registered to delt (verifier): REFUSED the registration of key <delt> carries no valid proof of possession: it asks for node other.example, not node.example
+            10 key <delt> registered to socitm-2 (verifier): REFUSED key id <delt> is not the id of the registered key (<socitm-2>)
+        "#]],
+    );
+}
+
+#[test]
+fn a_key_belongs_to_one_account_for_ever() {
+    check(
+        &[
+            // Again to its own account: a replay.
+            register("socitm", Role::Verifier),
+            // To another account, with a genuine proof by the holder.
+            register_as("socitm", "socitm-2", Role::Verifier, "socitm", NODE),
+            // An account is one organisation and one role.
+            register_as("socitm-2", "socitm", Role::Publisher, "socitm-2", NODE),
+            LogEvent::KeyRevoked {
+                key_id: key("socitm").key_id(),
+                at: AT.into(),
+            },
+            LogEvent::KeyRevoked {
+                key_id: key("socitm").key_id(),
+                at: AT.into(),
+            },
+            register("socitm", Role::Verifier),
+            LogEvent::KeyRevoked {
+                key_id: key("delt").key_id(),
+                at: AT.into(),
+            },
+        ],
+        &[],
+        expect![[r#"
+            7 key <socitm> registered to socitm (verifier): unchanged: key <socitm> is already registered to socitm
+            8 key <socitm> registered to socitm-2 (verifier): REFUSED key <socitm> is already registered to another account
+            9 key <socitm-2> registered to socitm (publisher): REFUSED account socitm is already registered as verifier of socitm
+            10 key <socitm> revoked: revoked <socitm>
+            11 key <socitm> revoked: unchanged: key <socitm> is already revoked
+            12 key <socitm> registered to socitm (verifier): REFUSED key <socitm> was revoked; it can never be registered again
+            13 key <delt> revoked: REFUSED key <delt> is not registered in this log
+        "#]],
+    );
+}
+
+#[test]
+fn releases_need_an_unrevoked_publisher_key_of_the_organisation() {
+    let mut forged = release("thief", "braintree/crm", "1.0.0", "evil");
+    if let LogEvent::Release { key_id, envelope, .. } = &mut forged {
+        *key_id = key("bt-dev").key_id();
+        envelope.signatures[0].keyid = key("bt-dev").key_id().to_string();
+    }
+    check(
+        &[
+            release("delt", "braintree/crm", "1.0.0", "x"),
+            release("socitm", "socitm/tool", "1.0.0", "x"),
+            register("kent-dev", Role::Publisher),
+            release("kent-dev", "braintree/crm", "1.0.0", "x"),
+            forged,
+            LogEvent::KeyRevoked {
+                key_id: key("bt-dev").key_id(),
+                at: AT.into(),
+            },
+            release("bt-dev", "braintree/crm", "1.0.0", "x"),
+        ],
+        &["x", "evil"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <x> signed by <delt>: REFUSED key <delt> is not registered in this log
+            8 release socitm/tool@1.0.0 <x> signed by <socitm>: REFUSED key <socitm> belongs to a verifier account; a publisher key must sign this
+            9 key <kent-dev> registered to kent-dev (publisher): registered to kent-dev
+            10 release braintree/crm@1.0.0 <x> signed by <kent-dev>: REFUSED key <kent-dev> belongs to organisation kent, not to braintree
+            11 release braintree/crm@1.0.0 <evil> signed by <bt-dev>: REFUSED signature does not verify under key <bt-dev>
+            12 key <bt-dev> revoked: revoked <bt-dev>
+            13 release braintree/crm@1.0.0 <x> signed by <bt-dev>: REFUSED key <bt-dev> was revoked; it can no longer sign releases or verdicts
+        "#]],
+    );
+}
+
+#[test]
+fn a_version_is_released_once_whatever_its_build_metadata() {
+    check(
+        &[
+            release("bt-dev", "braintree/x", "2.0.0+good", "good"),
+            release("bt-dev", "braintree/x", "2.0.0+other", "other"),
+            release("bt-dev", "braintree/x", "2.0.0", "plain"),
+            release("bt-dev", "braintree/x", "2.0.0-rc.1", "rc"),
+        ],
+        &["good", "other", "plain", "rc"],
+        expect![[r#"
+            7 release braintree/x@2.0.0+good <good> signed by <bt-dev>: released by bt-dev
+            8 release braintree/x@2.0.0+other <other> signed by <bt-dev>: REFUSED braintree/x@2.0.0+other was already published (as 2.0.0+good); a version can never be published again, even after a yank
+            9 release braintree/x@2.0.0 <plain> signed by <bt-dev>: REFUSED braintree/x@2.0.0 was already published (as 2.0.0+good); a version can never be published again, even after a yank
+            10 release braintree/x@2.0.0-rc.1 <rc> signed by <bt-dev>: released by bt-dev
+            state braintree/x@2.0.0+good: pending at 1, pending at 2
+            state braintree/x@2.0.0-rc.1: pending at 1, pending at 2
+        "#]],
+    );
+}
+
+#[test]
+fn verdicts_are_about_exactly_a_release_by_another_organisation() {
+    check(
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            approve("bt-verifier", "braintree/crm", "1.0.0", "one"),
+            approve("socitm", "braintree/crm", "1.0.1", "one"),
+            approve("socitm", "braintree/crm", "1.0.0", "other bytes"),
+            approve("bt-dev", "braintree/crm", "1.0.0", "one"),
+        ],
+        &["one", "other bytes"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            8 verdict approve braintree/crm@1.0.0 signed by <bt-verifier>: REFUSED bt-verifier is a verifier of braintree: it cannot judge its own organisation's release braintree/crm@1.0.0
+            9 verdict approve braintree/crm@1.0.1 signed by <socitm>: REFUSED braintree/crm@1.0.1 does not exist
+            10 verdict approve braintree/crm@1.0.0 signed by <socitm>: REFUSED the statement is about braintree/crm@1.0.0 (<other bytes>), but the release is braintree/crm@1.0.0 (<one>)
+            11 verdict approve braintree/crm@1.0.0 signed by <bt-dev>: REFUSED key <bt-dev> belongs to a publisher account; a verifier key must sign this
+            state braintree/crm@1.0.0: pending at 1, pending at 2
+        "#]],
+    );
+}
+
+#[test]
+fn transitions_do_not_depend_on_any_threshold() {
+    let s = || subject("braintree/crm", "1.0.0", "one");
+    let t = || subject("braintree/tool", "1.0.0", "two");
+    check(
+        &[
+            register("delt", Role::Verifier),
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            release("bt-dev", "braintree/tool", "1.0.0", "two"),
+            verdict("socitm", Verdict::Revoke, s()),
+            verdict("socitm", Verdict::Reject, s()),
+            approve("delt", "braintree/crm", "1.0.0", "one"),
+            verdict("delt", Verdict::Approve, s()),
+            approve("socitm", "braintree/tool", "1.0.0", "two"),
+            verdict("delt", Verdict::Reject, t()),
+            verdict("delt", Verdict::Revoke, t()),
+            verdict("socitm", Verdict::Revoke, t()),
+            approve("socitm", "braintree/tool", "1.0.0", "two"),
+        ],
+        &["one", "two"],
+        expect![[r#"
+            7 key <delt> registered to delt (verifier): registered to delt
+            8 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            9 release braintree/tool@1.0.0 <two> signed by <bt-dev>: released by bt-dev
+            10 verdict revoke braintree/crm@1.0.0 signed by <socitm>: REFUSED cannot revoke braintree/crm@1.0.0: only a release with an approval can be revoked (reject it instead)
+            11 verdict reject braintree/crm@1.0.0 signed by <socitm>: reject by socitm
+            12 verdict approve braintree/crm@1.0.0 signed by <delt>: REFUSED cannot approve braintree/crm@1.0.0: it was rejected
+            13 verdict approve braintree/crm@1.0.0 signed by <delt>: REFUSED cannot approve braintree/crm@1.0.0: it was rejected
+            14 verdict approve braintree/tool@1.0.0 signed by <socitm>: approve by socitm
+            15 verdict reject braintree/tool@1.0.0 signed by <delt>: REFUSED cannot reject braintree/tool@1.0.0: it has an approval already (revoke it instead)
+            16 verdict revoke braintree/tool@1.0.0 signed by <delt>: revoke by delt
+            17 verdict revoke braintree/tool@1.0.0 signed by <socitm>: revoke by socitm
+            18 verdict approve braintree/tool@1.0.0 signed by <socitm>: unchanged: socitm already gave this approve of braintree/tool@1.0.0
+            state braintree/crm@1.0.0: rejected at 1, rejected at 2
+            state braintree/tool@1.0.0: revoked at 1, revoked at 2
+        "#]],
+    );
+}
+
+#[test]
+fn a_threshold_counts_verifier_accounts_not_keys() {
+    check(
+        &[
+            // socitm's second key, registered to the same account.
+            register_as("socitm-2", "socitm", Role::Verifier, "socitm-2", NODE),
+            register("delt", Role::Verifier),
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            approve("socitm", "braintree/crm", "1.0.0", "one"),
+            approve("socitm-2", "braintree/crm", "1.0.0", "one"),
+            approve("socitm", "braintree/crm", "1.0.0", "one"),
+            approve("delt", "braintree/crm", "1.0.0", "one"),
+        ],
+        &["one"],
+        expect![[r#"
+            7 key <socitm-2> registered to socitm (verifier): registered to socitm
+            8 key <delt> registered to delt (verifier): registered to delt
+            9 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            10 verdict approve braintree/crm@1.0.0 signed by <socitm>: approve by socitm
+            11 verdict approve braintree/crm@1.0.0 signed by <socitm-2>: unchanged: socitm already gave this approve of braintree/crm@1.0.0
+            12 verdict approve braintree/crm@1.0.0 signed by <socitm>: unchanged: socitm already gave this approve of braintree/crm@1.0.0
+            13 verdict approve braintree/crm@1.0.0 signed by <delt>: approve by delt
+            state braintree/crm@1.0.0: approved at 1, approved at 2
+        "#]],
+    );
+}
+
+#[test]
+fn yanks_name_exactly_a_release_and_change_its_state() {
+    check(
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            yank("braintree/crm", "1.0.0", "one", None),
+            yank("braintree/crm", "1.0.0", "one", Some("  ")),
+            yank("braintree/crm", "1.0.0", "other", Some("typo")),
+            yank("braintree/crm", "2.0.0", "one", Some("typo")),
+            yank("braintree/crm", "1.0.0", "one", Some("typo")),
+            yank("braintree/crm", "1.0.0", "one", Some("typo")),
+        ],
+        &["one", "other"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            8 un-yank braintree/crm@1.0.0: REFUSED braintree/crm@1.0.0 is not yanked
+            9 yank braintree/crm@1.0.0:   : REFUSED a yank needs a reason of 1 to 1024 characters: it is shown to everyone who resolves the version
+            10 yank braintree/crm@1.0.0: typo: REFUSED the statement is about braintree/crm@1.0.0 (<other>), but the release is braintree/crm@1.0.0 (<one>)
+            11 yank braintree/crm@2.0.0: typo: REFUSED braintree/crm@2.0.0 does not exist
+            12 yank braintree/crm@1.0.0: typo: yanked=true
+            13 yank braintree/crm@1.0.0: typo: REFUSED braintree/crm@1.0.0 is already yanked
+            state braintree/crm@1.0.0: pending at 1, pending at 2, yanked
+        "#]],
+    );
+}
+
+/// A node's view of a peer's log: `mirrored` is home on `peer.example`,
+/// `local` on this node (which is not the log being applied).
+struct Federated {
+    inner: MemoryLedger,
+}
+
+impl View for Federated {
+    type Error = std::convert::Infallible;
+    fn org_home(&self, org: &OrgName) -> Result<Option<String>, Self::Error> {
+        Ok(match org.as_str() {
+            "local" => Some("this.example".into()),
+            _ => self.inner.org_home(org)?,
+        })
+    }
+    fn key(&self, id: &KeyId) -> Result<Option<KeyFacts>, Self::Error> {
+        self.inner.key(id)
+    }
+    fn account(&self, name: &str) -> Result<Option<AccountFacts>, Self::Error> {
+        self.inner.account(name)
+    }
+    fn release(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<ReleaseFacts>, Self::Error> {
+        self.inner.release(name, version)
+    }
+}
+
+#[test]
+fn a_peer_speaks_only_for_the_organisations_it_is_home_of() {
+    let may_home = |o: &OrgName| o.as_str() != "kent";
+    let peer = Ledger::peer(NODE, &may_home);
+    let mut view = Federated {
+        inner: MemoryLedger::new(NODE),
+    };
+    let mut out = Vec::new();
+    let events = [
+        org("braintree"),
+        org("kent"),
+        org("local"),
+        register("bt-dev", Role::Publisher),
+        release("bt-dev", "braintree/crm", "1.0.0", "one"),
+        yank("local/crm", "1.0.0", "one", Some("not yours")),
+    ];
+    for (i, e) in events.iter().enumerate() {
+        match peer.apply(&view, i as u64, e) {
+            Ok(c) => {
+                view.inner.commit(&c);
+                out.push(format!("{i}: {}", describe(&c)));
+            }
+            Err(e) => out.push(format!("{i}: REFUSED {e}")),
+        }
+    }
+    expect![[r#"
+        0: created braintree
+        1: REFUSED node.example is not configured as the home of organisation kent
+        2: REFUSED organisation local already exists (its home is this.example)
+        3: registered to bt-dev
+        4: released by bt-dev
+        5: REFUSED organisation local is home on this.example; node.example may not publish, judge or yank for it"#]]
+    .assert_eq(&named(out.join("\n"), &["one"]));
+}
+
+#[test]
+fn an_overlay_sees_earlier_changes_of_the_same_batch() {
+    let base = MemoryLedger::new(NODE);
+    let mut overlay = Overlay::new(&base, NODE);
+    let ledger = Ledger::own(NODE);
+    for (i, e) in base_events_and_release().iter().enumerate() {
+        let c = ledger.apply(&overlay, i as u64, e).unwrap();
+        overlay.commit(&c);
+    }
+    let s = subject("braintree/crm", "1.0.0", "one");
+    let r = overlay.release(&s.name, &s.version).unwrap().unwrap();
+    assert_eq!(r.subject, s);
+    assert_eq!(base.release(&s.name, &s.version).unwrap(), None);
+}
+
+fn base_events_and_release() -> Vec<LogEvent> {
+    let mut v = base();
+    v.push(release("bt-dev", "braintree/crm", "1.0.0", "one"));
+    v
+}
