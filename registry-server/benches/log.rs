@@ -1,8 +1,9 @@
 //! Transparency-log benchmark of the node's real store (not a test): append
-//! rate through sled transactions with the Merkle hashes written in the same
-//! transaction, the cost of making appends durable one by one (a flush each)
-//! versus in groups, and inclusion / consistency proof generation over the
-//! stored hashes at 10^4 and 10^5 entries (10^6 with `SHIRE_BENCH_FULL=1`).
+//! rate through `Store::append` (the ledger's check, the change and the
+//! Merkle hashes written in one sled transaction), the cost of making appends
+//! durable one by one (a flush each) versus in groups, and inclusion /
+//! consistency proof generation over the stored hashes at 10^4 and 10^5
+//! entries (10^6 with `SHIRE_BENCH_FULL=1`).
 //! Proof time and length grow as log2(n); the startup check's time is shown
 //! too.
 //!
@@ -12,24 +13,23 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shire_core::event::LogEvent;
-use shire_core::{Digest, PackageName, Version};
-use shire_registry::store::db::Db;
-use shire_registry::store::log::{self, LogView};
+use shire_core::OrgName;
+use shire_registry::store::{OpenOptions, Store};
 use std::time::{Duration, Instant};
 
 /// Random proofs timed per size.
 const SAMPLES: usize = 2000;
 
-/// A yank event of about 500 bytes: the size of a small real entry.
+/// The creation of organisation `o<i>`: an event the ledger accepts once.
 fn event(i: u64) -> LogEvent {
-    LogEvent::Yank {
-        name: PackageName::parse("bench/app").expect("valid name"),
-        version: Version::new(1, 0, i),
-        digest: Digest::of(&i.to_be_bytes()),
-        reason: "r".repeat(300),
-        by: "bench".into(),
+    LogEvent::OrgCreated {
+        org: OrgName::parse(&format!("o{i}")).expect("valid name"),
         at: "2026-01-01T00:00:00Z".into(),
     }
+}
+
+fn open(dir: &std::path::Path) -> Result<(Store, shire_registry::store::Flusher), Box<dyn std::error::Error>> {
+    Ok(Store::open(dir, &OpenOptions::default(), || "bench.log".into())?)
 }
 
 fn median_us(mut samples: Vec<Duration>) -> f64 {
@@ -48,22 +48,21 @@ struct Row {
     root_us: f64,
 }
 
-fn append_to(db: &Db, to: u64) -> Result<f64, Box<dyn std::error::Error>> {
-    let from = log::size(db)?;
+fn append_to(store: &Store, to: u64) -> Result<f64, Box<dyn std::error::Error>> {
+    let from = store.log_size()?;
     let start = Instant::now();
     for i in from..to {
-        let e = event(i);
-        db.transact(|tx| log::append(tx, &e))?;
+        store.append(&event(i), None)?;
     }
     Ok((to - from) as f64 / start.elapsed().as_secs_f64())
 }
 
-fn measure(db: &Db, size: u64, rng: &mut StdRng) -> Result<Row, Box<dyn std::error::Error>> {
-    let append_per_s = append_to(db, size)?;
+fn measure(store: &Store, size: u64, rng: &mut StdRng) -> Result<Row, Box<dyn std::error::Error>> {
+    let append_per_s = append_to(store, size)?;
     let t = Instant::now();
-    log::check(db)?;
+    store.check_log()?;
     let check_ms = t.elapsed().as_secs_f64() * 1e3;
-    let view = LogView::new(db);
+    let view = store.log_view();
     let (mut times, mut len) = (Vec::new(), 0usize);
     for _ in 0..SAMPLES {
         let index = rng.gen_range(0..size);
@@ -109,13 +108,12 @@ fn durable_rates(dir: &std::path::Path) -> Result<(f64, f64, f64), Box<dyn std::
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (db, flusher) = Db::open(&dir.join("durable"))?;
+        let (db, flusher) = open(&dir.join("durable"))?;
         let task = tokio::spawn(flusher.run());
         const ONE_BY_ONE: u64 = 300;
         let start = Instant::now();
         for i in 0..ONE_BY_ONE {
-            let e = event(i);
-            db.transact(|tx| log::append(tx, &e))?;
+            db.append(&event(i), None)?;
             db.durable().await?;
         }
         let serial = ONE_BY_ONE as f64 / start.elapsed().as_secs_f64();
@@ -130,7 +128,7 @@ fn durable_rates(dir: &std::path::Path) -> Result<(f64, f64, f64), Box<dyn std::
                 for i in 0..EACH {
                     let e = event(1_000_000 + w * EACH + i);
                     let db2 = db.clone();
-                    tokio::task::spawn_blocking(move || db2.transact(|tx| log::append(tx, &e)))
+                    tokio::task::spawn_blocking(move || db2.append(&e, None))
                         .await
                         .map_err(|e| e.to_string())?
                         .map_err(|e| e.to_string())?;
@@ -162,9 +160,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sizes.push(1_000_000);
     }
     let dir = tempfile::tempdir()?;
-    let (db, _flusher) = Db::open(&dir.path().join("db"))?;
+    let (db, _flusher) = open(&dir.path().join("db"))?;
     let mut rng = StdRng::seed_from_u64(7);
-    println!("Shire node transparency log (sled store, ~500-byte entries, {SAMPLES} random proofs per size)");
+    println!("Shire node transparency log (sled store, organisation events through the ledger, {SAMPLES} random proofs per size)");
     println!(
         "{:>9} | {:>12} | {:>9} | {:>9} {:>6} | {:>9} {:>6} | {:>8}",
         "entries", "appends/s", "check ms", "incl µs", "hashes", "cons µs", "hashes", "root µs"

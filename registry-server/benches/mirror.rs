@@ -12,13 +12,14 @@
 use shire_core::archive::testing::{build, Item};
 use shire_core::archive::{inspect, ArchiveLimits};
 use shire_core::manifest::Manifest;
-use shire_core::statement::ReleaseStatement;
+use shire_core::event::LogEvent;
+use shire_core::statement::{KeyStatement, ReleaseStatement};
 use shire_core::wire::Role;
 use shire_core::{Digest, KeyPair, OrgName, PackageName};
 use shire_registry::federation::config::{FederationConfig, FollowOptions, OrgPattern, PeerConfig};
 use shire_registry::federation::{follower, Federation};
-use shire_registry::store::records::{AccountRecord, OrgRecord};
-use shire_registry::store::{now, NewRelease, Store};
+use shire_registry::store::records::AccountRecord;
+use shire_registry::store::{now, Artifact, OpenOptions, Store};
 use shire_registry::Config;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,14 +40,16 @@ async fn publish(store: &Store, key: &KeyPair, from: usize, to: usize) -> Res<()
         let mut m = Manifest::skeleton(PackageName::parse(&format!("a-council/p{i}"))?);
         m.package.description = format!("Benchmark package number {i}");
         let env = ReleaseStatement::new(m, digest).sign(key);
-        let new = NewRelease {
-            statement: shire_core::verify::release(&env, &key.public())?,
-            envelope: env,
-            publisher: "pub".into(),
+        let artifact = Artifact {
             size: archive.len() as u64,
             files: inspect(&archive[..], &ArchiveLimits::default())?,
         };
-        store.publish(&new)?;
+        let event = LogEvent::Release {
+            envelope: env,
+            key_id: key.key_id(),
+            at: now(),
+        };
+        store.append(&event, Some(&artifact))?;
     }
     store.durable().await?;
     Ok(())
@@ -75,20 +78,36 @@ async fn main() -> Res<()> {
     eprintln!("origin started at {}", origin.url());
     let store = origin.store().clone();
     let org = OrgName::parse("a-council")?;
-    store.create_org(&OrgRecord {
-        name: org.clone(),
-        created_at: now(),
-    })?;
+    store.append(
+        &LogEvent::OrgCreated {
+            org: org.clone(),
+            at: now(),
+        },
+        None,
+    )?;
     let account = AccountRecord {
         username: "pub".into(),
-        org: Some(org),
+        org: Some(org.clone()),
         role: Role::Publisher,
         token_hash: "0".repeat(64),
         created_at: now(),
     };
     store.create_account(&account)?;
     let key = KeyPair::generate();
-    store.register_key(&key.public(), &account)?;
+    let proof = KeyStatement::new(&key, "pub", Some(org.clone()), Role::Publisher, "a.bench", 0)
+        .sign(&key);
+    store.append(
+        &LogEvent::KeyRegistered {
+            key_id: key.key_id(),
+            public_key: key.public(),
+            account: "pub".into(),
+            org: Some(org),
+            role: Role::Publisher,
+            proof,
+            at: now(),
+        },
+        None,
+    )?;
     eprintln!("origin has its publisher");
     let t = Instant::now();
     publish(&store, &key, 0, n).await?;
@@ -109,13 +128,13 @@ async fn main() -> Res<()> {
         via: None,
         witness: true,
     };
-    let (mirror, flusher) = Store::open(&dir.path().join("c"))?;
+    let (mirror, flusher) =
+        Store::open(&dir.path().join("c"), &OpenOptions::default(), || "c.bench".into())?;
     tokio::spawn(flusher.run());
     let fed = Arc::new(Federation::new(
         mirror.clone(),
         "c.bench".into(),
         Arc::new(KeyPair::generate()),
-        1,
         ArchiveLimits::default(),
         50 << 20,
         FederationConfig {

@@ -11,7 +11,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 /// Default upload limit: 50 MiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 50 * 1024 * 1024;
 /// Default cap of the database's page cache, in MiB (`--cache-mib`).
-pub const DEFAULT_CACHE_MIB: u64 = crate::store::db::DEFAULT_CACHE_BYTES >> 20;
+pub const DEFAULT_CACHE_MIB: u64 = crate::store::DEFAULT_CACHE_BYTES >> 20;
 /// Largest JSON body accepted (envelopes, requests).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 

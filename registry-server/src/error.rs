@@ -6,8 +6,12 @@
 //! oversized bodies) are routed here too by [`json_config`], [`path_config`] and
 //! [`query_config`], and unknown routes by [`not_found`].
 
+use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use shire_core::dsse::EnvelopeError;
+use shire_core::ledger::RuleError;
+use shire_core::verify::VerifyError;
 use shire_core::wire::{ErrorBody, ErrorDetail};
 
 /// Why a request failed. Each variant has one HTTP status and one stable code.
@@ -37,6 +41,12 @@ pub enum ApiError {
     /// A verifier judging its own organisation's release (403 `own_org`).
     #[error("{0}")]
     OwnOrg(String),
+    /// The organisation is home on another node (403 `not_home`).
+    #[error("{0}")]
+    NotHome(String),
+    /// The signing key's account lacks the role the statement needs (403 `wrong_role`).
+    #[error("{0}")]
+    WrongRole(String),
     /// No such organisation (404 `org_not_found`).
     #[error("organisation {0} does not exist")]
     OrgNotFound(String),
@@ -67,13 +77,14 @@ pub enum ApiError {
     /// The account already exists (409 `account_exists`).
     #[error("account {0} already exists")]
     AccountExists(String),
-    /// The key is registered to another account (409 `key_taken`).
-    #[error("key {0} is already registered to another account")]
+    /// The key is registered to another account, or was revoked (409 `key_taken`).
+    #[error("{0}")]
     KeyTaken(String),
+    /// An account's keys disagree on its organisation or role (409 `account_mismatch`).
+    #[error("{0}")]
+    AccountMismatch(String),
     /// The version was used before, even if yanked (409 `version_exists`).
-    #[error(
-        "{0} was already published; a version can never be published again, even after a yank"
-    )]
+    #[error("{0}")]
     VersionExists(String),
     /// A verdict's subject differs from the stored release (409 `subject_mismatch`).
     #[error("{0}")]
@@ -115,6 +126,10 @@ pub enum ApiError {
     /// The body is larger than the node accepts (413 `too_large`).
     #[error("{0}")]
     TooLarge(String),
+    /// The node's storage is full (507 `insufficient_storage`): retry once
+    /// the operator has freed space; nothing was written.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// A fault on the node's side (500 `internal`); details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -131,6 +146,9 @@ impl ApiError {
             ApiError::WrongOrg(_) => "wrong_org",
             ApiError::KeyNotYours(_) => "key_not_yours",
             ApiError::OwnOrg(_) => "own_org",
+            ApiError::NotHome(_) => "not_home",
+            ApiError::WrongRole(_) => "wrong_role",
+            ApiError::AccountMismatch(_) => "account_mismatch",
             ApiError::KeyRevoked(_) => "key_revoked",
             ApiError::TileNotFound(_) => "tile_not_found",
             ApiError::OrgNotFound(_) => "org_not_found",
@@ -154,6 +172,7 @@ impl ApiError {
             ApiError::BadArchive(_) => "bad_archive",
             ApiError::BadRequest { code, .. } => code,
             ApiError::TooLarge(_) => "too_large",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -182,6 +201,8 @@ impl ResponseError for ApiError {
             | ApiError::WrongOrg(_)
             | ApiError::KeyNotYours(_)
             | ApiError::OwnOrg(_)
+            | ApiError::NotHome(_)
+            | ApiError::WrongRole(_)
             | ApiError::KeyRevoked(_) => StatusCode::FORBIDDEN,
             ApiError::OrgNotFound(_)
             | ApiError::KeyNotFound(_)
@@ -193,6 +214,7 @@ impl ResponseError for ApiError {
             ApiError::OrgExists(_)
             | ApiError::AccountExists(_)
             | ApiError::KeyTaken(_)
+            | ApiError::AccountMismatch(_)
             | ApiError::VersionExists(_)
             | ApiError::SubjectMismatch(_)
             | ApiError::InvalidTransition(_) => StatusCode::CONFLICT,
@@ -204,6 +226,7 @@ impl ResponseError for ApiError {
             | ApiError::BadArchive(_)
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -215,7 +238,7 @@ impl ResponseError for ApiError {
                 tracing::error!(%detail, "internal error");
                 "the registry hit an internal error; see its log".to_string()
             }
-            other => other.to_string(),
+            other => clip_message(other.to_string()),
         };
         HttpResponse::build(self.status_code()).json(ErrorBody {
             error: ErrorDetail {
@@ -226,15 +249,94 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<sled::Error> for ApiError {
-    fn from(e: sled::Error) -> Self {
-        ApiError::Internal(format!("database: {e}"))
+/// Longest error message sent, in characters: a message may quote what it
+/// refuses, but never echoes unbounded input back.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+fn clip_message(m: String) -> String {
+    match m.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((i, _)) => format!("{}… (message cut at {MAX_MESSAGE_CHARS} characters)", &m[..i]),
+        None => m,
     }
 }
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
-        ApiError::Internal(format!("i/o: {e}"))
+        StoreError::from(e).into()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Refused(rule) => rule.into(),
+            StoreError::RefusedEntry { index, rule } => {
+                ApiError::bad_request("refused_entry", format!("entry {index}: {rule}"))
+            }
+            StoreError::OrgNotFound(o) => ApiError::OrgNotFound(o.to_string()),
+            StoreError::AccountExists(a) => ApiError::AccountExists(a),
+            StoreError::KeyNotFound(k) => {
+                ApiError::KeyNotFound(format!("no key {k} is registered here"))
+            }
+            StoreError::KeyNotYours(k) => ApiError::KeyNotYours(k.to_string()),
+            e @ StoreError::UnknownDependency(_) => ApiError::UnknownDependency(e.to_string()),
+            e @ StoreError::EntryTooLarge { .. } => {
+                ApiError::bad_request("entry_too_large", e.to_string())
+            }
+            e @ StoreError::OriginChanged { .. } => {
+                ApiError::bad_request("origin_changed", e.to_string())
+            }
+            e @ StoreError::Full(_) => ApiError::InsufficientStorage(e.to_string()),
+            e @ (StoreError::DataFormat(_)
+            | StoreError::Mirror(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Backend(_)
+            | StoreError::Io(_)) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        let m = e.to_string();
+        match e {
+            RuleError::OrgExists { .. } => ApiError::OrgExists(m),
+            RuleError::OrgUnknown(_) => ApiError::OrgNotFound(m),
+            RuleError::NotHome { .. } | RuleError::HomeNotAllowed { .. } => {
+                ApiError::NotHome(m)
+            }
+            RuleError::KeyIdMismatch { .. } | RuleError::Malformed(_) => ApiError::BadStatement(m),
+            RuleError::BadProof { .. } => ApiError::bad_request("bad_proof", m),
+            RuleError::KeyTaken { .. } | RuleError::KeyWasRevoked(_) => ApiError::KeyTaken(m),
+            RuleError::KeyUnknown(_) => ApiError::KeyNotFound(m),
+            RuleError::KeyRevoked(_) => ApiError::KeyRevoked(m),
+            RuleError::AccountMismatch { .. } => ApiError::AccountMismatch(m),
+            RuleError::WrongRole { .. } => ApiError::WrongRole(m),
+            RuleError::WrongOrg { .. } => ApiError::WrongOrg(m),
+            RuleError::OwnOrg { .. } => ApiError::OwnOrg(m),
+            RuleError::Statement(v) => statement_error(v),
+            RuleError::VersionExists { .. } => ApiError::VersionExists(m),
+            RuleError::ReleaseUnknown(_) => ApiError::VersionNotFound(m),
+            RuleError::SubjectMismatch { .. } => ApiError::SubjectMismatch(m),
+            RuleError::Transition { .. } | RuleError::YankState { .. } => {
+                ApiError::InvalidTransition(m)
+            }
+            RuleError::BadReason { .. } => ApiError::bad_request("missing_reason", m),
+        }
+    }
+}
+
+/// A statement that does not verify, by what is wrong with it.
+pub fn statement_error(e: VerifyError) -> ApiError {
+    match e {
+        VerifyError::Envelope(EnvelopeError::NoSignatureByKey(_) | EnvelopeError::Key(_)) => {
+            ApiError::BadSignature(format!("signature check failed: {e}"))
+        }
+        VerifyError::Envelope(EnvelopeError::Base64(_) | EnvelopeError::PayloadType { .. }) => {
+            ApiError::BadStatement(e.to_string())
+        }
+        VerifyError::Payload(_) | VerifyError::Mismatch(_) => ApiError::BadStatement(e.to_string()),
+        VerifyError::Manifest(m) => ApiError::InvalidManifest(m.to_string()),
     }
 }
 

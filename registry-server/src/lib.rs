@@ -3,7 +3,7 @@
 //! An actix-web HTTP API (`docs/api.md`) over sled metadata and a
 //! content-addressed blob store. The node checks every statement it accepts
 //! with `shire_core::verify`, stores it only as a `Verified<…>` value, and
-//! acknowledges a change only once it is durable (see [`store::db`]).
+//! acknowledges a change only once it is durable (see [`store`]).
 //!
 //! Module map: [`cli`] (flags) → [`startup`] (binding, serving) → [`routes`]
 //! (one file per resource) → [`store`] (sled trees, blobs, log hook, search).

@@ -7,7 +7,8 @@ use crate::identity;
 use crate::memory::Trimmer;
 use crate::routes;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Flusher, OpenOptions, Store};
+use shire_core::KeyPair;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use anyhow::{Context, Result};
@@ -86,6 +87,20 @@ impl RunningServer {
     }
 }
 
+/// Opens the data folder's store for this configuration: its page cache,
+/// threshold and origin (the one asked for, or one made from the node key
+/// on a folder's first start).
+pub fn open_store(config: &Config, node_key: &KeyPair) -> Result<(Store, Flusher)> {
+    let options = OpenOptions {
+        cache_bytes: config.cache_mib << 20,
+        threshold: config.threshold.max(1),
+        origin: config.origin.clone(),
+    };
+    Ok(Store::open(&config.data_dir, &options, || {
+        identity::default_origin(node_key)
+    })?)
+}
+
 /// Opens the node's data and starts serving. Must be called inside a tokio runtime.
 pub async fn start(config: Config) -> Result<RunningServer> {
     if let Some(o) = &config.origin {
@@ -95,20 +110,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     }
     let data = &config.data_dir;
     let node_key = identity::load_or_create_key(data)?;
-    let (store, flusher) = Store::open_with_cache(data, config.cache_mib << 20)
+    let (store, flusher) = open_store(&config, &node_key)
         .with_context(|| format!("opening the database in {}", data.display()))?;
     let flusher = tokio::spawn(flusher.run());
-    let origin = store
-        .origin(
-            || {
-                config
-                    .origin
-                    .clone()
-                    .unwrap_or_else(|| identity::default_origin(&node_key))
-            },
-            config.origin.as_deref(),
-        )
-        .context("settling the node's origin")?;
+    let origin = store.origin().to_string();
     identity::record_origin(data, &origin)?;
     let admin_token = identity::bootstrap_admin(&store, data).await?;
 
@@ -118,7 +123,6 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             store.clone(),
             origin.clone(),
             node_key.clone(),
-            config.threshold.max(1),
             config.archive_limits,
             config.max_upload,
             f,

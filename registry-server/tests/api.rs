@@ -174,22 +174,26 @@ async fn keys_must_be_the_publishers_own_and_registered() {
         .await
         .refused(404, "key_not_found");
     assert_eq!(before, c.app.snapshot());
-    // Registering another account's key is refused too.
+    // Registering another account's key is refused too: no proof by it.
+    let stolen = helpers::key_proof(
+        &c.kent.key,
+        &c.bt.key,
+        "bt-dev",
+        "braintree",
+        "publisher",
+        &c.app.origin,
+    );
     c.app
         .post(
             "/api/v1/keys",
             &c.bt.token,
-            serde_json::json!({ "public_key": c.kent.key.public().to_string() }),
+            serde_json::json!({ "public_key": c.kent.key.public().to_string(), "proof": stolen }),
         )
         .await
-        .refused(409, "key_taken");
+        .refused(400, "bad_proof");
     // Registering one's own key again is fine (200).
     c.app
-        .post(
-            "/api/v1/keys",
-            &c.bt.token,
-            serde_json::json!({ "public_key": c.bt.key.public().to_string() }),
-        )
+        .register_key(&c.bt.token, &c.bt.key, "bt-dev", "braintree", "publisher")
         .await
         .ok(200);
     assert_eq!(before, c.app.snapshot());
@@ -702,6 +706,7 @@ async fn each_key_counts_once_towards_the_threshold() {
         .await
         .ok(201);
     let s = c.app.subject("braintree/crm", "1.0.0").await;
+    // The same approval twice: the same answer, logged once.
     for _ in 0..2 {
         let a = c
             .app
@@ -713,6 +718,7 @@ async fn each_key_counts_once_towards_the_threshold() {
             )
             .await;
         assert_eq!(a.ok(200)["state"], "pending");
+        assert_eq!(a.body["verdicts"].as_array().unwrap().len(), 1);
     }
     let kent_rev = c.app.actor("kent-rev", "kent", "verifier").await;
     let a = c
@@ -727,9 +733,9 @@ async fn each_key_counts_once_towards_the_threshold() {
     assert_eq!(a.ok(200)["state"], "approved");
     let v = c.app.get("/api/v1/packages/braintree/crm/1.0.0").await;
     let verdicts = v.ok(200)["verdicts"].as_array().unwrap();
-    assert_eq!(verdicts.len(), 3);
-    assert_eq!(verdicts[2]["org"], "kent");
-    assert_eq!(verdicts[2]["key_id"], kent_rev.key.key_id().to_string());
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(verdicts[1]["org"], "kent");
+    assert_eq!(verdicts[1]["key_id"], kent_rev.key.key_id().to_string());
     let hits = c.app.get("/api/v1/search?q=braintree/crm").await;
     assert_eq!(hits.ok(200)["results"][0]["state"], "approved");
     assert_eq!(
@@ -915,13 +921,30 @@ async fn the_binary_prints_its_contract_and_survives_kill_9() {
     .unwrap();
     let pt = acct["token"].as_str().unwrap().to_string();
     let key = KeyPair::generate();
-    post(
+    let node: serde_json::Value = client
+        .get(format!("{url}/api/v1/node"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let proof = helpers::key_proof(
+        &key,
+        &key,
+        "bt-dev",
+        "braintree",
+        "publisher",
+        node["origin"].as_str().unwrap(),
+    );
+    let registered = post(
         "/api/v1/keys",
         &pt,
-        serde_json::json!({"public_key": key.public().to_string()}),
+        serde_json::json!({"public_key": key.public().to_string(), "proof": proof}),
     )
     .await
     .unwrap();
+    assert_eq!(registered.status(), 201);
     let r = Release::new("braintree/durable", "1.0.0");
     let put = client
         .put(format!("{url}/api/v1/blobs/{}", r.digest()))
@@ -1072,13 +1095,30 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     .unwrap();
     let token = acct["token"].as_str().unwrap().to_string();
     let key = Arc::new(KeyPair::generate());
-    post(
+    let node: serde_json::Value = client
+        .get(format!("{url}/api/v1/node"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let proof = helpers::key_proof(
+        &key,
+        &key,
+        "bt-dev",
+        "braintree",
+        "publisher",
+        node["origin"].as_str().unwrap(),
+    );
+    let registered = post(
         "/api/v1/keys".into(),
         token.clone(),
-        serde_json::json!({"public_key": key.public().to_string()}),
+        serde_json::json!({"public_key": key.public().to_string(), "proof": proof}),
     )
     .await
     .unwrap();
+    assert_eq!(registered.status(), 201);
     let releases: Vec<Release> = (0..100)
         .map(|i| Release::new(&format!("braintree/app{}", i % 12), &format!("1.0.{i}")))
         .collect();
@@ -1136,7 +1176,9 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
         acked.len()
     );
 
-    let (store, _flusher) = shire_registry::store::Store::open(dir.path()).unwrap();
+    let (store, _flusher) =
+        shire_registry::store::Store::open(dir.path(), &Default::default(), || "x".into())
+            .unwrap();
     let stored = helpers::check_consistency(&store);
     for a in &acked {
         assert!(stored.contains(a), "acknowledged {a} was lost");
@@ -1144,11 +1186,10 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     // The log: one entry per event (the organisation, the key, each stored
     // release), and the stored tree is the one the entries make.
     {
-        use shire_registry::store::log::{self, LogView};
         use shire_tlog::EntryStore as _;
-        let size = log::size(&store.db).unwrap();
+        let size = store.log_size().unwrap();
         assert_eq!(size, 2 + stored.len() as u64, "one log entry per event");
-        let view = LogView::new(&store.db);
+        let view = store.log_view();
         let entries = view.read_entries(0, size).unwrap();
         let recomputed = shire_tlog::MemoryLog::from_entries(&entries).unwrap();
         assert_eq!(

@@ -83,11 +83,31 @@ pub async fn set_up(http: &reqwest::Client, base: &str, admin_token: &str) -> Re
         .token
         .context("account creation answered without a token")?;
     let key = KeyPair::generate();
+    let node: shire_core::wire::NodeInfo = check(
+        http.get(format!("{base}/api/v1/node"))
+            .send()
+            .await
+            .context("GET /api/v1/node")?,
+        "GET /api/v1/node",
+    )
+    .await?
+    .json()
+    .await?;
+    let proof = shire_core::statement::KeyStatement::new(
+        &key,
+        &account.username,
+        account.org.clone(),
+        account.role,
+        &node.origin,
+        0,
+    )
+    .sign(&key);
     let resp = http
         .post(format!("{base}/api/v1/keys"))
         .bearer_auth(&token)
         .json(&RegisterKey {
             public_key: key.public(),
+            proof,
         })
         .send()
         .await

@@ -8,16 +8,18 @@
 //! proof), then fetch the missing entries in batches. For each batch the
 //! tree is extended over the mirrored hashes and its root is tied to the
 //! checkpoint (equal at the end, or by a consistency proof), every entry is
-//! checked ([`super::apply::check_batch`]), artifacts are fetched by digest
-//! and checked, and the batch is committed in one transaction and made
-//! durable before the next.
+//! checked by the ledger ([`super::apply::check_batch`]), artifacts are
+//! fetched by digest and checked, and the batch is committed in one
+//! transaction (`Store::commit_mirror_batch`, which asks the ledger again)
+//! and made durable before the next.
 
-use super::apply::{
-    self, commit_batch, BatchWrite, Fault, MirrorHashes, MirrorRecord, Overlay, Step,
-};
+use super::apply::{self, store_fault, Fault};
 use super::config::PeerConfig;
 use super::{witness, Federation};
 use crate::store::blobs::InspectError;
+use crate::store::mirror::{MirrorBatch, MirrorRecord, Overlay};
+use crate::store::{Artifact, StoreError};
+use std::collections::BTreeMap;
 use base64::Engine as _;
 use shire_core::archive::ArchiveSummary;
 use shire_core::wire::{ConsistencyProof, LogEntries, PeerHealth};
@@ -43,8 +45,9 @@ fn fatal(msg: impl Into<String>) -> Fault {
 
 /// Largest checkpoint note accepted.
 const MAX_NOTE: usize = 64 * 1024;
-/// Largest JSON answer accepted (a batch of entries).
-const MAX_JSON: usize = 256 * 1024 * 1024;
+/// Largest JSON answer accepted: a batch of entries (at most `batch`
+/// entries of at most a tile bundle's entry size each, base64) or a proof.
+const MAX_JSON: usize = 16 * 1024 * 1024;
 
 struct Fetch<'a> {
     fed: &'a Federation,
@@ -221,11 +224,10 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         peer,
         bytes: 0,
     };
-    let local =
-        |e: crate::error::ApiError| Fault::Transient(format!("reading this node's store: {e}"));
+    let local = |e: StoreError| Fault::Transient(format!("reading this node's store: {e}"));
 
     let (note, cp) = f.checkpoint().await?;
-    let mut rec = apply::mirror_record(&store.db, origin).map_err(local)?;
+    let mut rec = store.mirror_record(origin).map_err(local)?;
     fed.board.update(&peer.name, |s| {
         s.entries_behind = cp.size().saturating_sub(rec.size);
     });
@@ -267,10 +269,7 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         let entries = f.entries(start, want).await?;
         let end = start + entries.len() as u64;
         let mut ov = Overlay {
-            base: MirrorHashes {
-                db: &store.db,
-                origin,
-            },
+            base: store.mirror_hashes(origin),
             start: shire_tlog::append_start_index(start),
             new: Vec::new(),
         };
@@ -302,21 +301,11 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
                 ))
             })?;
         }
-        let mut steps = apply::check_batch(store, peer, start, &entries)?;
-        for step in steps.iter_mut() {
-            if let Step::Release {
-                statement,
-                size,
-                files,
-                ..
-            } = step
-            {
-                let digest = statement.subject.digest;
-                f.artifact(&digest).await?;
-                let (s, summary) = inspect(fed, digest).await?;
-                *size = s;
-                *files = Some(summary);
-            }
+        let mut artifacts = BTreeMap::new();
+        for digest in apply::check_batch(store, peer, start, &entries)? {
+            f.artifact(&digest).await?;
+            let (size, files) = inspect(fed, digest).await?;
+            artifacts.insert(digest, Artifact { size, files });
         }
         let mut next = MirrorRecord {
             size: end,
@@ -326,18 +315,20 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
             finish_checkpoint(fed, peer, &mut next, &note, &cp);
         }
         let hashes = std::mem::take(&mut ov.new);
-        commit_batch(
-            store,
-            origin,
-            fed.threshold,
-            &BatchWrite {
-                start,
-                entries: &entries,
-                hashes: &hashes,
-                steps: &steps,
-                record: &next,
-            },
-        )?;
+        let may_home = |o: &shire_core::OrgName| peer.is_home_of(o);
+        store
+            .commit_mirror_batch(
+                origin,
+                &may_home,
+                &MirrorBatch {
+                    start,
+                    entries: &entries,
+                    hashes: &hashes,
+                    artifacts: &artifacts,
+                    record: &next,
+                },
+            )
+            .map_err(|e| store_fault(peer, e))?;
         store.durable().await.map_err(local)?;
         applied += end - start;
         rec = next;
@@ -359,7 +350,7 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
             )));
         }
         finish_checkpoint(fed, peer, &mut rec, &note, &cp);
-        apply::save_record(store, origin, &rec)?;
+        store.save_mirror_record(origin, &rec).map_err(local)?;
         store.durable().await.map_err(local)?;
     }
     fed.board.update(&peer.name, |s| {
@@ -377,14 +368,8 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
 
 /// The root of the mirrored copy of `origin`'s log at `size` entries.
 fn mirrored_root(store: &crate::store::Store, origin: &str, size: u64) -> Result<Hash, Fault> {
-    tree_hash(
-        size,
-        &MirrorHashes {
-            db: &store.db,
-            origin,
-        },
-    )
-    .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))
+    tree_hash(size, &store.mirror_hashes(origin))
+        .map_err(|e| Fault::Transient(format!("mirror hashes: {e}")))
 }
 
 /// Records `cp` as the mirrored checkpoint, cosigned when this node witnesses `peer`.

@@ -34,8 +34,6 @@ pub struct Federation {
     pub own_origin: String,
     /// The node key (cosigns).
     pub node_key: Arc<KeyPair>,
-    /// Approval threshold applied to mirrored verdicts.
-    pub threshold: u32,
     /// Archive rules for mirrored artifacts (the same as publish).
     pub archive_limits: ArchiveLimits,
     /// Largest artifact fetched.
@@ -57,7 +55,6 @@ impl Federation {
         store: Store,
         own_origin: String,
         node_key: Arc<KeyPair>,
-        threshold: u32,
         archive_limits: ArchiveLimits,
         max_artifact: u64,
         config: FederationConfig,
@@ -78,7 +75,6 @@ impl Federation {
             store,
             own_origin,
             node_key,
-            threshold,
             archive_limits,
             max_artifact,
             options: config.options,
@@ -170,29 +166,18 @@ pub async fn sync_command(config: crate::Config) -> anyhow::Result<Vec<PeerStatu
         .context("sync needs --config FILE naming the peers")?;
     let data = &config.data_dir;
     let node_key = crate::identity::load_or_create_key(data)?;
-    let (store, flusher) = Store::open(data).with_context(|| {
+    let (store, flusher) = crate::startup::open_store(&config, &node_key).with_context(|| {
         format!(
             "opening the database in {} (is the node running?)",
             data.display()
         )
     })?;
     let flusher = tokio::spawn(flusher.run());
-    let origin = store
-        .origin(
-            || {
-                config
-                    .origin
-                    .clone()
-                    .unwrap_or_else(|| crate::identity::default_origin(&node_key))
-            },
-            config.origin.as_deref(),
-        )
-        .context("settling the node's origin")?;
+    let origin = store.origin().to_string();
     let fed = Federation::new(
         store,
         origin,
         Arc::new(node_key),
-        config.threshold.max(1),
         config.archive_limits,
         config.max_upload,
         fed_config,

@@ -4,7 +4,6 @@
 //! it witnesses that origin), entries, and proofs computed over the mirrored
 //! stored hashes. Only what was verified is served.
 
-use super::apply::{mirror_entry, mirror_record, mirror_records, MirrorHashes};
 use crate::error::ApiError;
 use crate::store::Store;
 use base64::Engine as _;
@@ -20,7 +19,7 @@ fn unknown(origin: &str) -> ApiError {
 
 /// `GET /api/v1/mirrors`: every origin mirrored, with what is served.
 pub fn list(store: &Store) -> Result<Vec<MirrorInfo>, ApiError> {
-    Ok(mirror_records(&store.db)?
+    Ok(store.mirror_records()?
         .into_iter()
         .filter(|(_, r)| r.checkpoint.is_some())
         .map(|(origin, r)| {
@@ -53,13 +52,13 @@ fn cosigner_names(note: &str) -> Vec<String> {
 
 /// The origin's checkpoint as mirrored (cosigned when witnessed).
 pub fn checkpoint(store: &Store, origin: &str) -> Result<String, ApiError> {
-    let r = mirror_record(&store.db, origin)?;
+    let r = store.mirror_record(origin)?;
     r.cosigned.or(r.checkpoint).ok_or_else(|| unknown(origin))
 }
 
 /// Entries `start..end` (fewer when past the mirror or over [`MAX_ENTRIES`]).
 pub fn entries(store: &Store, origin: &str, start: u64, end: u64) -> Result<LogEntries, ApiError> {
-    let r = mirror_record(&store.db, origin)?;
+    let r = store.mirror_record(origin)?;
     if r.checkpoint.is_none() {
         return Err(unknown(origin));
     }
@@ -76,7 +75,7 @@ pub fn entries(store: &Store, origin: &str, start: u64, end: u64) -> Result<LogE
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::with_capacity((end - start) as usize);
     for index in start..end {
-        let bytes = mirror_entry(&store.db, origin, index)?
+        let bytes = store.mirror_entry(origin, index)?
             .ok_or_else(|| ApiError::Internal(format!("mirror of {origin} lacks entry {index}")))?;
         out.push(LogEntry {
             index,
@@ -93,7 +92,7 @@ fn proof_error(e: shire_tlog::TreeError) -> ApiError {
 /// Refuses a proof for an origin this node does not mirror, or for a size
 /// beyond what it holds of that origin's log.
 fn proof_bounds(store: &Store, origin: &str, size: u64) -> Result<(), ApiError> {
-    let r = mirror_record(&store.db, origin)?;
+    let r = store.mirror_record(origin)?;
     if r.checkpoint.is_none() {
         return Err(unknown(origin));
     }
@@ -117,10 +116,7 @@ pub fn inclusion(
     let hashes = inclusion_proof(
         index,
         size,
-        &MirrorHashes {
-            db: &store.db,
-            origin,
-        },
+        &store.mirror_hashes(origin),
     )
     .map_err(proof_error)?;
     Ok(InclusionProof {
@@ -141,10 +137,7 @@ pub fn consistency(
     let hashes = consistency_proof(
         from,
         size,
-        &MirrorHashes {
-            db: &store.db,
-            origin,
-        },
+        &store.mirror_hashes(origin),
     )
     .map_err(proof_error)?;
     Ok(ConsistencyProof {

@@ -1,10 +1,9 @@
 //! Follower tests against a fake peer: an in-process HTTP server serving a
 //! [`MemoryLog`] in the log API's formats, which can be told to lie.
 
-use super::apply::{self, Fault};
+use super::apply::Fault;
 use super::config::{FederationConfig, FollowOptions, OrgPattern, PeerConfig};
 use super::{follower, Federation};
-use crate::store::records::OrgRecord;
 use crate::store::Store;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::Engine as _;
@@ -12,7 +11,7 @@ use shire_core::archive::testing::{build, Item};
 use shire_core::archive::ArchiveLimits;
 use shire_core::event::LogEvent;
 use shire_core::manifest::Manifest;
-use shire_core::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
+use shire_core::statement::{KeyStatement, ReleaseStatement, Subject, Verdict, VerdictStatement};
 use shire_core::wire::{ConsistencyProof, LogEntries, LogEntry, ReleaseState, Role};
 use shire_core::{Digest, KeyPair, OrgName, PackageName, Version};
 use shire_tlog::{sign_checkpoint, MemoryLog, Origin};
@@ -135,15 +134,23 @@ impl FakePeer {
             (&self.publisher, "pub", org, Role::Publisher),
             (&self.verifier, "ver", "a-audit", Role::Verifier),
         ] {
-            self.push(&LogEvent::KeyRegistered {
-                key_id: k.key_id(),
-                public_key: k.public(),
-                account: account.into(),
-                org: Some(OrgName::parse(org).unwrap()),
-                role,
-                at: AT.into(),
-            });
+            self.register(k, account, org, role);
         }
+    }
+
+    /// Registers `k` to `account` of `org`, with the holder's proof for this origin.
+    fn register(&self, k: &KeyPair, account: &str, org: &str, role: Role) {
+        let org = OrgName::parse(org).ok();
+        let proof = KeyStatement::new(k, account, org.clone(), role, self.origin.as_str(), 0).sign(k);
+        self.push(&LogEvent::KeyRegistered {
+            key_id: k.key_id(),
+            public_key: k.public(),
+            account: account.into(),
+            org,
+            role,
+            proof,
+            at: AT.into(),
+        });
     }
 
     /// Publishes `name@version` signed by `signer`; returns its subject.
@@ -199,7 +206,6 @@ fn federation(store: &Store, peer: PeerConfig) -> Federation {
         store.clone(),
         "c.example".into(),
         Arc::new(KeyPair::generate()),
-        1,
         ArchiveLimits::default(),
         1 << 20,
         FederationConfig {
@@ -216,30 +222,17 @@ fn federation(store: &Store, peer: PeerConfig) -> Federation {
 
 fn open_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let (store, flusher) = Store::open(dir.path()).unwrap();
+    let (store, flusher) = Store::open(dir.path(), &Default::default(), || "c.example".into()).unwrap();
     tokio::spawn(flusher.run());
     (dir, store)
 }
 
-/// Every tree's name and key/value pairs.
-type Snapshot = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+fn snapshot(store: &Store) -> std::collections::BTreeMap<String, Vec<u8>> {
+    store.dump()
+}
 
-fn snapshot(store: &Store) -> Snapshot {
-    store
-        .db
-        .all_trees()
-        .map(|(n, t)| {
-            (
-                n.to_string(),
-                t.iter()
-                    .map(|kv| {
-                        let (k, v) = kv.unwrap();
-                        (k.to_vec(), v.to_vec())
-                    })
-                    .collect(),
-            )
-        })
-        .collect()
+fn mirrored_size(store: &Store) -> u64 {
+    store.mirror_record("a.example").unwrap().size
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +311,7 @@ async fn a_release_signed_by_another_key_stops_the_peer_and_keeps_what_came_befo
     let before = store.release(&good.name, &good.version).unwrap().unwrap();
     fake.release("a-council/bins", "2.0.0", &KeyPair::generate());
     let m = fails_with(&fake, &store, &["a-*"]).await;
-    assert!(m.contains("does not verify"), "{m}");
+    assert!(m.contains("entry 5") && m.contains("no signature by key"), "{m}");
     assert!(store
         .release(&good.name, &Version::new(2, 0, 0))
         .unwrap()
@@ -328,10 +321,7 @@ async fn a_release_signed_by_another_key_stops_the_peer_and_keeps_what_came_befo
         serde_json::to_value(&after).unwrap(),
         serde_json::to_value(&before).unwrap()
     );
-    assert_eq!(
-        apply::mirror_record(&store.db, "a.example").unwrap().size,
-        5
-    );
+    assert_eq!(mirrored_size(&store), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,13 +331,10 @@ async fn an_org_the_peer_is_not_home_of_stops_it() {
     let (_dir, store) = open_store();
     let m = fails_with(&fake, &store, &["a-*"]).await;
     assert!(
-        m.contains("entry 0 is for organisation b-council, which peer fake is not home of"),
+        m.contains("entry 0 of a.example breaks a rule: a.example is not configured as the home of organisation b-council"),
         "{m}"
     );
-    assert_eq!(
-        apply::mirror_record(&store.db, "a.example").unwrap().size,
-        0
-    );
+    assert_eq!(mirrored_size(&store), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,13 +343,19 @@ async fn a_local_org_is_never_overridden() {
     fake.setup("a-council");
     let (_dir, store) = open_store();
     store
-        .create_org(&OrgRecord {
-            name: OrgName::parse("a-council").unwrap(),
-            created_at: AT.into(),
-        })
+        .append(
+            &LogEvent::OrgCreated {
+                org: OrgName::parse("a-council").unwrap(),
+                at: AT.into(),
+            },
+            None,
+        )
         .unwrap();
     let m = fails_with(&fake, &store, &["a-*"]).await;
-    assert!(m.contains("this node's own"), "{m}");
+    assert!(
+        m.contains("organisation a-council already exists (its home is c.example)"),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,10 +421,7 @@ async fn forks_inconsistent_and_badly_signed_checkpoints_stop_the_peer() {
     assert!(fails_with(&fake, &store, &["a-*"])
         .await
         .contains("checkpoint of a.example refused"));
-    assert_eq!(
-        apply::mirror_record(&store.db, "a.example").unwrap().size,
-        4
-    );
+    assert_eq!(mirrored_size(&store), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,11 +438,8 @@ async fn entries_that_do_not_match_the_checkpoint_are_refused_before_any_is_appl
         m.contains("not a prefix") || m.contains("do not hash"),
         "{m}"
     );
-    assert_eq!(
-        apply::mirror_record(&store.db, "a.example").unwrap().size,
-        0
-    );
-    assert!(store.db.tree(crate::store::db::T::MirrorOrgs).is_empty());
+    assert_eq!(mirrored_size(&store), 0);
+    assert!(!snapshot(&store).keys().any(|k| k.starts_with("mirror_orgs/")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,7 +476,7 @@ async fn keys_count_only_as_the_origins_log_registered_them() {
     });
     let (_dir, store) = open_store();
     let m = fails_with(&fake, &store, &["a-*"]).await;
-    assert!(m.contains("is not a publisher key of a-council"), "{m}");
+    assert!(m.contains("a publisher key must sign this"), "{m}");
 
     // A key revoked in the origin's log signs nothing after its revocation.
     let fake = FakePeer::start("a.example");
@@ -502,7 +489,7 @@ async fn keys_count_only_as_the_origins_log_registered_them() {
     fake.release("a-council/bins", "1.1.0", &fake.publisher);
     let (_dir, store) = open_store();
     let m = fails_with(&fake, &store, &["a-*"]).await;
-    assert!(m.contains("revoked earlier"), "{m}");
+    assert!(m.contains("was revoked; it can no longer sign"), "{m}");
     // What came before the revocation was mirrored in earlier batches and stays.
     assert!(store.release(&s.name, &s.version).unwrap().is_some());
     assert!(store
@@ -521,5 +508,100 @@ async fn keys_count_only_as_the_origins_log_registered_them() {
     fake.verdict(Verdict::Approve, &ghost);
     let (_dir, store) = open_store();
     let m = fails_with(&fake, &store, &["a-*"]).await;
-    assert!(m.contains("never published"), "{m}");
+    assert!(m.contains("a-council/ghost@1.0.0 does not exist"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrored_verdicts_obey_the_own_organisation_rule() {
+    // A verifier of the publishing organisation approves its own release.
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    let insider = KeyPair::generate();
+    fake.register(&insider, "insider", "a-council", Role::Verifier);
+    let env = VerdictStatement::new(Verdict::Approve, s.clone(), None, 0).sign(&insider);
+    fake.push(&LogEvent::Verdict {
+        envelope: env,
+        key_id: insider.key_id(),
+        at: AT.into(),
+    });
+    let (_dir, store) = open_store();
+    let m = fails_with(&fake, &store, &["a-*"]).await;
+    assert!(
+        m.contains("cannot judge its own organisation's release a-council/bins@1.0.0"),
+        "{m}"
+    );
+    // The batch holding it was refused whole: the release stays unjudged.
+    assert!(mirrored_size(&store) <= 6, "the verdict (entry 6) was not applied");
+    if let Some(r) = store.release(&s.name, &s.version).unwrap() {
+        assert!(r.verdicts.is_empty());
+        assert_eq!(r.state, ReleaseState::Pending);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrored_verdicts_obey_the_same_transitions_as_local_ones() {
+    // A revocation of a release nobody approved, then an approval of a
+    // rejected one: both refused, as they are on the origin itself.
+    for (first, then) in [
+        (None, Verdict::Revoke),
+        (Some(Verdict::Reject), Verdict::Approve),
+    ] {
+        let fake = FakePeer::start("a.example");
+        fake.setup("a-council");
+        let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+        let (_dir, store) = open_store();
+        let fed = federation(&store, fake.peer(&["a-*"]));
+        follower::pass(&fed, &fed.peers[0].clone()).await.unwrap();
+        if let Some(v) = first {
+            fake.verdict(v, &s);
+            follower::pass(&fed, &fed.peers[0].clone()).await.unwrap();
+        }
+        let before = snapshot(&store);
+        fake.verdict(then, &s);
+        let m = fails_with(&fake, &store, &["a-*"]).await;
+        assert!(m.contains(&format!("cannot {then} a-council/bins@1.0.0")), "{m}");
+        assert_eq!(snapshot(&store), before, "{then}: nothing stored changed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_organisation_cannot_take_a_mirrored_name() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    let (_dir, store) = open_store();
+    let fed = federation(&store, fake.peer(&["a-*"]));
+    follower::pass(&fed, &fed.peers[0].clone()).await.unwrap();
+    let before = snapshot(&store);
+    let err = store
+        .append(
+            &LogEvent::OrgCreated {
+                org: s.name.org().clone(),
+                at: AT.into(),
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("organisation a-council already exists (its home is a.example)"),
+        "{err}"
+    );
+    // Nor may this node's log yank the mirrored release.
+    let err = store
+        .append(
+            &LogEvent::Yank {
+                name: s.name.clone(),
+                version: s.version.clone(),
+                digest: s.digest,
+                reason: "not yours".into(),
+                by: "admin".into(),
+                at: AT.into(),
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("is home on a.example"), "{err}");
+    assert_eq!(snapshot(&store), before);
 }

@@ -5,28 +5,46 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::records::to_key_info;
+use crate::store::{now, Written};
 use actix_web::{web, HttpResponse};
-use shire_core::wire::{KeyInfo, RegisterKey};
+use shire_core::event::LogEvent;
+use shire_core::wire::{KeyInfo, RegisterKey, Role};
 use shire_core::KeyId;
 
-/// Registers a public key to the calling account (logged): 201, or 200 when it
-/// already is this account's; 409 `key_taken` when another account's.
+/// Registers a public key to the calling account (logged), at the request
+/// of whoever holds it: `proof` is a key statement signed by the key for
+/// this account, its organisation and role, and this node (400 `bad_proof`
+/// otherwise). 201, or 200 when it already is this account's; 409
+/// `key_taken` when it is another account's or was revoked.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<RegisterKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let (rec, new) = state
+    let RegisterKey { public_key, proof } = body.into_inner();
+    let a = caller.account();
+    let id = public_key.key_id();
+    let event = LogEvent::KeyRegistered {
+        key_id: id.clone(),
+        public_key,
+        account: a.username.clone(),
+        org: a.org.clone(),
+        role: a.role,
+        proof,
+        at: now(),
+    };
+    let appended = state.store.append(&event, None)?;
+    state.store.durable().await?;
+    let (k, account) = state
         .store
-        .register_key(&body.public_key, caller.account())?;
-    let info = to_key_info(&rec, caller.account());
-    if new {
-        state.store.durable().await?;
-        Ok(HttpResponse::Created().json(info))
-    } else {
-        Ok(HttpResponse::Ok().json(info))
-    }
+        .key(&id)?
+        .ok_or_else(|| ApiError::internal(format!("registered key {id} vanished")))?;
+    let info = to_key_info(&k, &account);
+    Ok(match appended.written {
+        Written::Key(_) => HttpResponse::Created().json(info),
+        _ => HttpResponse::Ok().json(info),
+    })
 }
 
 /// One key.
@@ -51,15 +69,27 @@ pub async fn revoke(
     caller: Caller,
     id: web::Path<KeyId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (rec, new) = state.store.revoke_key(&id, caller.account())?;
-    if new {
-        state.store.durable().await?;
+    let id = id.into_inner();
+    let (k, _) = state
+        .store
+        .key(&id)?
+        .ok_or_else(|| ApiError::KeyNotFound(format!("no key {id} is registered here")))?;
+    let me = caller.account();
+    if k.account != me.username && me.role != Role::Admin {
+        return Err(ApiError::KeyNotYours(id.to_string()));
+    }
+    let event = LogEvent::KeyRevoked {
+        key_id: id.clone(),
+        at: now(),
+    };
+    if state.store.append(&event, None)?.index.is_some() {
         tracing::info!("key revoked");
     }
+    state.store.durable().await?;
     let (k, a) = state
         .store
-        .key(&rec.key_id)?
-        .ok_or_else(|| ApiError::Internal(format!("revoked key {id} vanished")))?;
+        .key(&id)?
+        .ok_or_else(|| ApiError::internal(format!("revoked key {id} vanished")))?;
     Ok(HttpResponse::Ok().json(to_key_info(&k, &a)))
 }
 

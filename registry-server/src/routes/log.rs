@@ -3,7 +3,7 @@
 //! `GET /checkpoint` and `GET /tile/...`.
 //!
 //! Everything is answered for the **durable** log size
-//! ([`crate::store::db::Db::durable_log_size`]): the checkpoint signs that size,
+//! ([`crate::store::Store::durable_log_size`]): the checkpoint signs that size,
 //! and entries, proofs and tiles never reach past it. An entry whose
 //! transaction is committed but not yet flushed is invisible here until its
 //! group-commit flush completes, which happens before its writer is answered;
@@ -54,10 +54,7 @@ fn bad_query(message: String) -> ApiError {
 
 /// The current durable size and a view to read the log at that size.
 fn durable(state: &AppState) -> (u64, LogView<'_>) {
-    (
-        state.store.db.durable_log_size(),
-        LogView::new(&state.store.db),
-    )
+    (state.store.durable_log_size(), state.store.log_view())
 }
 
 /// The signed checkpoint for the durable size (C2SP signed note).

@@ -3,9 +3,10 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::now;
 use crate::store::records::OrgRecord;
+use crate::store::{now, Written};
 use actix_web::{web, HttpResponse};
+use shire_core::event::LogEvent;
 use shire_core::wire::{CreateOrg, OrgInfo};
 
 fn info(state: &AppState, r: &OrgRecord) -> OrgInfo {
@@ -16,7 +17,8 @@ fn info(state: &AppState, r: &OrgRecord) -> OrgInfo {
     }
 }
 
-/// Creates an organisation (logged).
+/// Creates an organisation (logged). 409 `org_exists` when any log on this
+/// node, its own or a mirrored one, already created it.
 #[tracing::instrument(skip_all, fields(org = %body.name))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -24,16 +26,18 @@ pub async fn create(
     body: web::Json<CreateOrg>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let rec = OrgRecord {
-        name: body.into_inner().name,
-        created_at: now(),
+    let event = LogEvent::OrgCreated {
+        org: body.into_inner().name,
+        at: now(),
     };
-    state.store.create_org(&rec)?;
+    let Written::Org(rec) = state.store.append(&event, None)?.written else {
+        return Err(ApiError::internal("creating an organisation stored no record"));
+    };
     state.store.durable().await?;
     Ok(HttpResponse::Created().json(info(&state, &rec)))
 }
 
-/// Lists organisations.
+/// Lists this node's organisations.
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let orgs: Vec<OrgInfo> = state
         .store

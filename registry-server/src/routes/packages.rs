@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::records::{to_key_info, to_verdict_info, to_yank_info, ReleaseRecord};
+use crate::store::records::{to_verdict_info, to_yank_info, ReleaseRecord};
 use actix_web::http::header::ContentType;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
@@ -41,18 +41,8 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
             r.name, r.version
         ))
     };
-    let publisher_key = match &r.origin {
-        // Mirrored: the key as the origin's log registered it.
-        Some(origin) => {
-            crate::federation::apply::mirror_key(&state.store.db, origin, &r.publisher_key)?
-                .map(|k| k.key_info())
-                .ok_or_else(missing)?
-        }
-        None => {
-            let (key, account) = state.store.key(&r.publisher_key)?.ok_or_else(missing)?;
-            to_key_info(&key, &account)
-        }
-    };
+    // Mirrored: the key as the origin's log registered it.
+    let publisher_key = state.store.publisher_key_info(r)?.ok_or_else(missing)?;
     Ok(VersionInfo {
         version: r.version.clone(),
         digest: r.digest,
@@ -76,7 +66,7 @@ pub async fn package(
     let (org, name) = path.into_inner();
     let name = package_name(&org, &name)?;
     let key = name.to_string();
-    let docs = state.store.db.docs();
+    let docs = state.store.docs();
     if let Some(doc) = docs.get(key.as_bytes()) {
         return Ok(json_bytes(doc));
     }

@@ -2,22 +2,27 @@
 //!
 //! Checks, in order (first failure wins, nothing is stored on any failure):
 //! the account publishes for the package's organisation (403 `wrong_org`); the
-//! claimed key is registered to it (404 `key_not_found`, 403 `key_not_yours`);
-//! the signature and statement verify (400 `bad_signature`, `bad_statement`,
-//! `invalid_manifest`); the version is unused, even if yanked (409
-//! `version_exists`); every dependency exists here (400 `unknown_dependency`);
-//! the blob was uploaded (404 `blob_not_found`); the archive keeps every rule
-//! and its bytes still hash to the digest (400 `bad_archive`). Then one
-//! transaction stores it as `pending` with its file listing and log entry.
+//! claimed key is registered to it (404 `key_not_found`, 403 `key_not_yours`,
+//! `key_revoked`); then the ledger's rules (`shire_core::ledger`): the
+//! signature and statement verify (400 `bad_signature`, `bad_statement`,
+//! `invalid_manifest`), the key is a publisher key of the organisation, the
+//! organisation is this node's (403 `not_home`), the version is unused, build
+//! metadata aside and even if yanked (409 `version_exists`); every dependency
+//! exists here (400 `unknown_dependency`); the blob was uploaded (404
+//! `blob_not_found`); the archive keeps every rule and its bytes still hash to
+//! the digest (400 `bad_archive`). Then one transaction asks the ledger again
+//! and stores the release as `pending` with its file listing and log entry.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::packages::version_info;
-use crate::routes::statements::{claimed_package, signing_key, verify_error};
+use crate::routes::statements::{claimed_package, signing_key};
 use crate::state::AppState;
 use crate::store::blobs::InspectError;
-use crate::store::{unknown_dependency, NewRelease};
+use crate::store::{now, Artifact, StoreError, Written};
 use actix_web::{web, HttpResponse};
+use shire_core::event::LogEvent;
+use shire_core::ledger::Change;
 use shire_core::wire::SubmitEnvelope;
 
 /// Publishes a release: 201 `VersionInfo`, state `pending`.
@@ -31,24 +36,23 @@ pub async fn publish(
     let claimed = claimed_package(&envelope)?;
     caller.require_publisher_of(&claimed)?;
     let key = signing_key(&state.store, &envelope, caller.account())?;
-    let statement =
-        shire_core::verify::release(&envelope, &key.public_key).map_err(verify_error)?;
-    let subject = &statement.subject;
+    let event = LogEvent::Release {
+        envelope,
+        key_id: key.key_id,
+        at: now(),
+    };
+    let Change::Released(released) = state.store.check(&event)? else {
+        return Err(ApiError::internal("the ledger did not answer a release"));
+    };
+    let subject = released.statement.subject.clone();
     if subject.name != claimed {
         return Err(ApiError::BadStatement(
             "the statement names two packages".into(),
         ));
     }
-    if state
-        .store
-        .release(&subject.name, &subject.version)?
-        .is_some()
-    {
-        return Err(ApiError::VersionExists(subject.to_string()));
-    }
-    for dep in statement.manifest.dependencies.keys() {
+    for dep in released.statement.manifest.dependencies.keys() {
         if state.store.package(dep)?.is_none() {
-            return Err(unknown_dependency(dep));
+            return Err(StoreError::UnknownDependency(dep.clone()).into());
         }
     }
     let digest = subject.digest;
@@ -63,14 +67,10 @@ pub async fn publish(
         e => ApiError::BadArchive(e.to_string()),
     })?;
     tracing::info!(release = %subject, %digest, "publishing");
-    let new = NewRelease {
-        statement,
-        envelope,
-        publisher: caller.account().username.clone(),
-        size,
-        files,
+    let appended = state.store.append(&event, Some(&Artifact { size, files }))?;
+    let Written::Release(record) = appended.written else {
+        return Err(ApiError::internal("a release stored no release record"));
     };
-    let record = state.store.publish(&new)?;
     state.store.durable().await?;
     Ok(HttpResponse::Created().json(version_info(&state, &record)?))
 }

@@ -6,7 +6,6 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::db::T;
 use crate::store::search;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -40,18 +39,8 @@ pub async fn search(
         ));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let exact = match PackageName::parse(&q) {
-        Ok(n) => state.store.package(&n)?.map(|p| (p.id, n)),
-        Err(_) => None,
-    };
-    let ranked = search::query(
-        state.store.db.tree(T::Search),
-        state.store.db.tree(T::PackageIds),
-        &q,
-        exact.as_ref().map(|(id, n)| (*id, n)),
-        limit,
-    )?;
-    let exact = exact.map(|(_, n)| n);
+    let ranked = state.store.search(&q, limit)?;
+    let exact = PackageName::parse(&q).ok();
     let is_exact = |n: &PackageName| exact.as_ref() == Some(n) || n.name() == q;
     let total = ranked.total;
     let mut results = Vec::with_capacity(ranked.names.len());

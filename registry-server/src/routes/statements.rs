@@ -1,18 +1,19 @@
 //! What publish and verdict handlers share about signed statements: which
-//! registered key an envelope is checked against, and how verification
-//! failures become API errors.
+//! registered key an envelope is checked against (the caller's own), and the
+//! package a statement claims to be about, read before any check only to
+//! decide who may submit it.
 
 use crate::error::ApiError;
 use crate::store::records::{AccountRecord, KeyRecord};
-use crate::store::{key_revoked, Store};
-use shire_core::dsse::{Envelope, EnvelopeError};
-use shire_core::verify::VerifyError;
-use shire_core::PackageName;
+use crate::store::Store;
+use shire_core::dsse::Envelope;
+use shire_core::{PackageName, Version};
 
 /// The key an envelope must verify under: one it claims, registered to the
 /// calling account and not revoked. 404 `key_not_found` when no claimed key is
 /// registered, 403 `key_not_yours` when the claimed keys belong to other
 /// accounts, 403 `key_revoked` when the caller's claimed keys are all revoked.
+/// (Whether the key may sign the statement is the ledger's to decide.)
 pub fn signing_key(
     store: &Store,
     env: &Envelope,
@@ -26,7 +27,7 @@ pub fn signing_key(
     }
     let mut others = None;
     let mut revoked = None;
-    for id in &claimed {
+    for id in claimed.iter().take(MAX_SIGNATURES) {
         if let Some((k, a)) = store.key(id)? {
             if a.username == caller.username {
                 if k.revoked_at.is_none() {
@@ -39,7 +40,11 @@ pub fn signing_key(
         }
     }
     if let Some(k) = revoked {
-        return Err(key_revoked(&k));
+        return Err(ApiError::KeyRevoked(format!(
+            "key {} was revoked at {}; it can no longer sign releases or verdicts",
+            k.key_id,
+            k.revoked_at.as_deref().unwrap_or("an earlier time")
+        )));
     }
     match others {
         Some(id) => Err(ApiError::KeyNotYours(id.to_string())),
@@ -50,34 +55,41 @@ pub fn signing_key(
     }
 }
 
-/// Maps a verification failure to its API error.
-pub fn verify_error(e: VerifyError) -> ApiError {
-    match e {
-        VerifyError::Envelope(EnvelopeError::NoSignatureByKey(_) | EnvelopeError::Key(_)) => {
-            ApiError::BadSignature(format!("signature check failed: {e}"))
-        }
-        VerifyError::Envelope(EnvelopeError::Base64(_) | EnvelopeError::PayloadType { .. }) => {
-            ApiError::BadStatement(e.to_string())
-        }
-        VerifyError::Payload(_) | VerifyError::Mismatch(_) => ApiError::BadStatement(e.to_string()),
-        VerifyError::Manifest(m) => ApiError::InvalidManifest(m.to_string()),
-    }
-}
+/// Most signatures of one envelope whose keys are looked up.
+const MAX_SIGNATURES: usize = 8;
 
-/// The package a statement claims to be about, read before any signature check
-/// (only to decide who may submit it; nothing unverified is stored).
-pub fn claimed_package(env: &Envelope) -> Result<PackageName, ApiError> {
+fn claimed_subject_value(env: &Envelope) -> Result<serde_json::Value, ApiError> {
     let bytes = env
         .payload_bytes()
         .map_err(|e| ApiError::BadStatement(e.to_string()))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadStatement(format!("signed payload is not JSON: {e}")))?;
-    let name = v
-        .get("subject")
-        .and_then(|s| s.get("name"))
+    v.get("subject")
+        .cloned()
+        .ok_or_else(|| ApiError::BadStatement("statement has no subject".into()))
+}
+
+/// The package a statement claims to be about, read before any signature check
+/// (only to decide who may submit it; nothing unverified is stored).
+pub fn claimed_package(env: &Envelope) -> Result<PackageName, ApiError> {
+    let subject = claimed_subject_value(env)?;
+    let name = subject
+        .get("name")
         .and_then(|n| n.as_str())
         .ok_or_else(|| ApiError::BadStatement("statement has no subject.name".into()))?;
     PackageName::parse(name).map_err(|e| ApiError::BadStatement(format!("subject.name: {e}")))
+}
+
+/// The package and version a statement claims to be about (unverified, as
+/// [`claimed_package`]).
+pub fn claimed_release(env: &Envelope) -> Result<(PackageName, Version), ApiError> {
+    let name = claimed_package(env)?;
+    let version = claimed_subject_value(env)?
+        .get("version")
+        .and_then(|v| v.as_str())
+        .and_then(|v| Version::parse(v).ok())
+        .ok_or_else(|| ApiError::BadStatement("statement has no valid subject.version".into()))?;
+    Ok((name, version))
 }
 
 #[cfg(test)]
@@ -105,11 +117,11 @@ mod tests {
     #[test]
     fn the_signing_key_must_be_claimed_registered_and_the_callers() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _f) = Store::open(dir.path()).unwrap();
+        let (store, _f) = Store::open(dir.path(), &Default::default(), || "test".into()).unwrap();
         let (alice, bob) = (account(&store, "alice"), account(&store, "bob"));
         let (ka, kb) = (KeyPair::generate(), KeyPair::generate());
-        store.register_key(&ka.public(), &alice).unwrap();
-        store.register_key(&kb.public(), &bob).unwrap();
+        crate::store::testing::register(&store, &ka, &alice);
+        crate::store::testing::register(&store, &kb, &bob);
         let env = Envelope::sign("t", b"x", &ka);
         assert_eq!(
             signing_key(&store, &env, &alice).unwrap().key_id,
@@ -146,7 +158,8 @@ mod tests {
         let st = ReleaseStatement::new(m.clone(), Digest::of(b"x"));
         let forged = st.sign(&KeyPair::generate());
         let code = |env: &Envelope| {
-            verify_error(shire_core::verify::release(env, &k.public()).unwrap_err()).code()
+            crate::error::statement_error(shire_core::verify::release(env, &k.public()).unwrap_err())
+                .code()
         };
         assert_eq!(code(&forged), "bad_signature");
         let wrong_type = Envelope::sign("other/type", b"{}", &k);

@@ -2,22 +2,26 @@
 //! approval, rejection or revocation.
 //!
 //! Checks, in order: the account is a verifier (403 `not_verifier`); the release
-//! exists (404); the claimed key is registered to the account (404/403); the
-//! signature and statement verify (400 `bad_signature` / `bad_statement`); the
-//! subject is exactly the stored release, name, version and digest (409
-//! `subject_mismatch`: a replayed approval of another version is refused here);
-//! the verifier is not of the package's organisation (403 `own_org`); the
-//! release's state allows the verdict (409 `invalid_transition`). The store
-//! then recomputes the state: `approved` once the node threshold of distinct
-//! keys approved, each key counting once.
+//! exists (404); the statement claims this very release (409
+//! `subject_mismatch`); the claimed key is registered to the account (404/403);
+//! then the ledger's rules (`shire_core::ledger`): the signature and statement
+//! verify (400 `bad_signature` / `bad_statement`), the subject is exactly the
+//! stored release, name, version and digest (409 `subject_mismatch`: a
+//! replayed approval of another version is refused here), the verifier is not
+//! of the package's organisation (403 `own_org`), the verdicts already given
+//! allow it (409 `invalid_transition`). A verdict the same account already
+//! gave is a replay: the same answer, nothing logged. The state follows:
+//! `approved` once the node threshold of distinct verifier accounts approved.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::packages::{load_release, package_name, version_info, VersionPath};
-use crate::routes::statements::{signing_key, verify_error};
+use crate::routes::statements::{claimed_release, signing_key};
 use crate::state::AppState;
-use crate::store::{subject_mismatch, subject_of, NewVerdict};
+use crate::store::{now, Written};
 use actix_web::{web, HttpResponse};
+use shire_core::event::LogEvent;
+use shire_core::ledger::version_identity;
 use shire_core::wire::SubmitEnvelope;
 
 /// Accepts a verdict: 200 `VersionInfo` with the new state.
@@ -33,29 +37,31 @@ pub async fn submit(
     let name = package_name(&org, &name)?;
     let release = load_release(&state, &name, &version)?;
     let envelope = body.into_inner().envelope;
-    let key = signing_key(&state.store, &envelope, caller.account())?;
-    let statement =
-        shire_core::verify::verdict(&envelope, &key.public_key).map_err(verify_error)?;
-    let stored = subject_of(&release);
-    if statement.subject != stored {
-        return Err(subject_mismatch(&statement.subject, &stored));
-    }
-    if caller.account().org.as_ref() == Some(name.org()) {
-        return Err(ApiError::OwnOrg(format!(
-            "{} is a verifier of {}: it cannot judge its own organisation's release {stored}",
-            caller.account().username,
-            name.org()
+    let (claimed_name, claimed_version) = claimed_release(&envelope)?;
+    if claimed_name != name || version_identity(&claimed_version) != version_identity(&version) {
+        return Err(ApiError::SubjectMismatch(format!(
+            "the verdict is about {claimed_name}@{claimed_version}, but was sent for {name}@{}",
+            release.version
         )));
     }
-    tracing::info!(release = %stored, verdict = %statement.verdict, "verdict");
-    let record = state.store.add_verdict(
-        &NewVerdict {
-            statement,
-            envelope,
-            account: caller.account().clone(),
-        },
-        state.threshold,
-    )?;
+    let key = signing_key(&state.store, &envelope, caller.account())?;
+    let event = LogEvent::Verdict {
+        envelope,
+        key_id: key.key_id,
+        at: now(),
+    };
+    let appended = state.store.append(&event, None)?;
+    let record = match appended.written {
+        Written::Release(r) => {
+            tracing::info!(release = %r.subject(), "verdict");
+            r
+        }
+        Written::Unchanged(what) => {
+            tracing::info!(%what, "verdict replayed");
+            load_release(&state, &name, &version)?
+        }
+        _ => return Err(ApiError::internal("a verdict stored no release record")),
+    };
     state.store.durable().await?;
     Ok(HttpResponse::Ok().json(version_info(&state, &record)?))
 }

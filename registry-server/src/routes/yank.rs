@@ -1,13 +1,16 @@
 //! `POST` / `DELETE /api/v1/packages/{org}/{name}/{version}/yank`: a publisher
 //! of the organisation yanks a release (with a reason) or un-yanks it. Both
-//! are logged; yanking a yanked release, or un-yanking one that is not, is 409
-//! `invalid_transition`.
+//! are logged; the ledger refuses yanking a yanked release, or un-yanking one
+//! that is not (409 `invalid_transition`), and a reason that is empty or over
+//! `shire_core::ledger::MAX_REASON_CHARS` (400 `missing_reason`).
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::packages::{package_name, version_info, VersionPath};
+use crate::routes::packages::{load_release, package_name, version_info, VersionPath};
 use crate::state::AppState;
+use crate::store::{now, Written};
 use actix_web::{web, HttpResponse};
+use shire_core::event::LogEvent;
 use shire_core::wire::YankRequest;
 
 /// Yanks a release.
@@ -18,21 +21,8 @@ pub async fn yank(
     path: VersionPath,
     body: web::Json<YankRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, name, version) = path.into_inner();
-    let name = package_name(&org, &name)?;
-    caller.require_publisher_of(&name)?;
-    let reason = body.reason.trim();
-    if reason.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_reason",
-            "a yank needs a reason: it is shown to everyone who resolves this version",
-        ));
-    }
-    let rec = state
-        .store
-        .set_yank(&name, &version, Some(reason), &caller.account().username)?;
-    state.store.durable().await?;
-    Ok(HttpResponse::Ok().json(version_info(&state, &rec)?))
+    let reason = body.reason.trim().to_string();
+    change(state, caller, path, Some(reason)).await
 }
 
 /// Un-yanks a release.
@@ -42,12 +32,41 @@ pub async fn unyank(
     caller: Caller,
     path: VersionPath,
 ) -> Result<HttpResponse, ApiError> {
+    change(state, caller, path, None).await
+}
+
+async fn change(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: VersionPath,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
     let (org, name, version) = path.into_inner();
     let name = package_name(&org, &name)?;
     caller.require_publisher_of(&name)?;
-    let rec = state
-        .store
-        .set_yank(&name, &version, None, &caller.account().username)?;
+    let rec = load_release(&state, &name, &version)?;
+    let by = caller.account().username.clone();
+    let at = now();
+    let event = match reason {
+        Some(reason) => LogEvent::Yank {
+            name,
+            version: rec.version,
+            digest: rec.digest,
+            reason,
+            by,
+            at,
+        },
+        None => LogEvent::Unyank {
+            name,
+            version: rec.version,
+            digest: rec.digest,
+            by,
+            at,
+        },
+    };
+    let Written::Release(rec) = state.store.append(&event, None)?.written else {
+        return Err(ApiError::internal("a yank stored no release record"));
+    };
     state.store.durable().await?;
     Ok(HttpResponse::Ok().json(version_info(&state, &rec)?))
 }

@@ -164,35 +164,6 @@ impl BlobStore {
         Ok((size, summary))
     }
 
-    /// Moves the blobs an older node kept in sled (`tree`, keyed by the
-    /// 32-byte digest) into the store, each checked against its digest and made
-    /// durable before the tree is emptied, so a crash midway only repeats
-    /// the move. A value that does not hash to its key is dropped with an
-    /// error in the log: no client would accept it. Returns how many moved.
-    pub fn move_inline_blobs(&self, tree: &sled::Tree) -> io::Result<usize> {
-        let mut moved = 0;
-        for item in tree.iter() {
-            let (key, bytes) = item.map_err(io::Error::other)?;
-            let Ok(raw) = <[u8; 32]>::try_from(key.as_ref()) else {
-                tracing::error!(key = %hex::encode(&key), "dropping an inline blob: its key is not a digest");
-                continue;
-            };
-            let digest = Digest::from_bytes(raw);
-            let mut w = self.writer()?;
-            w.write(&bytes)?;
-            match w.finish(&digest) {
-                Ok(_) => moved += 1,
-                Err(BlobError::Mismatch { actual, .. }) => {
-                    tracing::error!(%digest, %actual, "dropping an inline blob: its bytes do not hash to its digest");
-                }
-                Err(BlobError::Io(e)) => return Err(e),
-            }
-        }
-        tree.clear().map_err(io::Error::other)?;
-        tree.flush().map_err(io::Error::other)?;
-        Ok(moved)
-    }
-
     /// Starts an upload (in memory until it outgrows [`SMALL_BLOB`]).
     pub fn writer(&self) -> io::Result<BlobWriter> {
         Ok(BlobWriter {
@@ -424,28 +395,6 @@ mod tests {
         }
         // Nothing left behind in tmp.
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn blobs_an_older_node_kept_in_sled_are_moved_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path());
-        let sled_db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = sled_db.open_tree("inline_blobs").unwrap();
-        let good = b"a small artifact".to_vec();
-        let d = Digest::of(&good);
-        tree.insert(d.as_bytes(), good.clone()).unwrap();
-        // Altered bytes and a key that is no digest are dropped, not moved.
-        let forged = Digest::of(b"what was signed");
-        tree.insert(forged.as_bytes(), &b"something else"[..])
-            .unwrap();
-        tree.insert(b"short", &b"x"[..]).unwrap();
-        assert_eq!(store.move_inline_blobs(&tree).unwrap(), 1);
-        assert_eq!(read_back(&store, &d), good);
-        assert!(!store.exists(&forged).unwrap());
-        assert!(tree.is_empty());
-        // Running it again (after a crash midway) moves nothing more.
-        assert_eq!(store.move_inline_blobs(&tree).unwrap(), 0);
     }
 
     #[test]

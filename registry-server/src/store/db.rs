@@ -16,7 +16,7 @@
 //! Checkpoints, entries, proofs and tiles are served for that size only, so a
 //! node never signs or shows an entry that a crash could still take back.
 
-use crate::error::ApiError;
+use super::error::StoreError;
 use actix_web::web::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -66,13 +66,15 @@ pub enum T {
     MirrorHashes,
     /// Federation: origin → `federation::apply::MirrorRecord` (size, checkpoints).
     Mirrors,
-    /// Federation: `origin \0 key id` → `federation::apply::MirrorKey` (per-origin key registry).
+    /// Federation: `origin \0 key id` → `MirrorKeyRecord` (per-origin key registry).
     MirrorKeys,
-    /// Federation: organisation name → origin that is its home (mirrored orgs only).
+    /// Federation: organisation name → origin that is its home (mirrored orgs only, JSON string).
     MirrorOrgs,
+    /// Federation: `origin \0 account` → `AccountFacts` (per-origin accounts, from key registrations).
+    MirrorAccounts,
 }
 
-const TREE_NAMES: [&str; 18] = [
+const TREE_NAMES: [&str; 19] = [
     "meta",
     "orgs",
     "accounts",
@@ -91,24 +93,21 @@ const TREE_NAMES: [&str; 18] = [
     "mirrors",
     "mirror_keys",
     "mirror_orgs",
+    "mirror_accounts",
 ];
-
-/// The tree where nodes of 23 November (commits 94e8c3b to b1bb9f3) kept
-/// blobs of up to 64 KiB; [`super::Store::open`] moves them into the blob store.
-const LEGACY_INLINE_BLOBS: &str = "inline_blobs";
 
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
 pub const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
 
 /// The result type of code running inside a transaction.
-pub type TxResult<R> = Result<R, ConflictableTransactionError<ApiError>>;
+pub type TxResult<R> = Result<R, ConflictableTransactionError<StoreError>>;
 
-/// Aborts a transaction with an API error: nothing it wrote is kept.
-pub fn abort<R>(e: ApiError) -> TxResult<R> {
-    Err(ConflictableTransactionError::Abort(e))
+/// Aborts a transaction with an error: nothing it wrote is kept.
+pub fn abort<R>(e: impl Into<StoreError>) -> TxResult<R> {
+    Err(ConflictableTransactionError::Abort(e.into()))
 }
 
-fn conflictable(e: UnabortableTransactionError) -> ConflictableTransactionError<ApiError> {
+fn conflictable(e: UnabortableTransactionError) -> ConflictableTransactionError<StoreError> {
     e.into()
 }
 
@@ -140,7 +139,7 @@ impl Tx<'_> {
     /// Encodes and writes a JSON record.
     pub fn put<R: Serialize>(&self, t: T, key: &[u8], record: &R) -> TxResult<()> {
         let bytes = serde_json::to_vec(record)
-            .map_err(|e| ConflictableTransactionError::Abort(ApiError::internal(e)))?;
+            .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e.to_string())))?;
         self.put_raw(t, key, bytes)
     }
 
@@ -176,8 +175,39 @@ impl Tx<'_> {
     }
 }
 
-fn corrupt(t: T, e: serde_json::Error) -> ApiError {
-    ApiError::Internal(format!(
+/// Reading JSON records, inside a transaction ([`Tx`]) or out of one
+/// ([`Db`]): what [`super::view::LedgerView`] reads the state through.
+pub trait Reader {
+    /// What a read fails with (a transaction's error keeps sled's conflicts).
+    type Error;
+    /// Reads and decodes a record.
+    fn read<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, Self::Error>;
+    /// A storage error as this reader's error.
+    fn fail(e: StoreError) -> Self::Error;
+}
+
+impl Reader for Tx<'_> {
+    type Error = ConflictableTransactionError<StoreError>;
+    fn read<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> TxResult<Option<R>> {
+        self.get(t, key)
+    }
+    fn fail(e: StoreError) -> Self::Error {
+        ConflictableTransactionError::Abort(e)
+    }
+}
+
+impl Reader for Db {
+    type Error = StoreError;
+    fn read<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, StoreError> {
+        self.get(t, key)
+    }
+    fn fail(e: StoreError) -> StoreError {
+        e
+    }
+}
+
+fn corrupt(t: T, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!(
         "stored record in tree {} does not decode: {e}",
         TREE_NAMES[t as usize]
     ))
@@ -269,12 +299,11 @@ impl DocCache {
 pub struct Db {
     trees: Arc<Vec<sled::Tree>>,
     docs: Arc<DocCache>,
-    flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+    flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), FlushFailure>>>,
     flushes: Arc<AtomicU64>,
     idle_flushes: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
     durable_log: Arc<AtomicU64>,
-    legacy_inline_blobs: Option<sled::Tree>,
 }
 
 /// How soon a write that no caller waits for reaches the disk. sled's own
@@ -283,12 +312,30 @@ pub struct Db {
 /// the last one.
 pub const IDLE_FLUSH_EVERY: Duration = Duration::from_millis(500);
 
+/// Why a group-commit flush failed, as every waiter of that flush hears it.
+#[derive(Debug, Clone)]
+pub struct FlushFailure {
+    /// The disk was full.
+    pub full: bool,
+    /// sled's message.
+    pub message: String,
+}
+
+impl FlushFailure {
+    fn of(e: &sled::Error) -> Self {
+        Self {
+            full: matches!(e, sled::Error::Io(io) if super::error::is_no_space(io)),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// The background task that performs flushes for [`Db::durable`] waiters,
 /// and the periodic flush of writes nobody waits for.
 pub struct Flusher {
     db: sled::Db,
     meta: sled::Tree,
-    rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), String>>>,
+    rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), FlushFailure>>>,
     flushes: Arc<AtomicU64>,
     idle_flushes: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
@@ -333,7 +380,7 @@ impl Flusher {
                 .flush_async()
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string());
+                .map_err(|e| FlushFailure::of(&e));
             let counter = if waiting {
                 &self.flushes
             } else {
@@ -383,15 +430,6 @@ impl Db {
             .iter()
             .map(|n| db.open_tree(n))
             .collect::<Result<Vec<_>, _>>()?;
-        let legacy_inline_blobs = if db
-            .tree_names()
-            .iter()
-            .any(|n| n == LEGACY_INLINE_BLOBS.as_bytes())
-        {
-            Some(db.open_tree(LEGACY_INLINE_BLOBS)?)
-        } else {
-            None
-        };
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
         let idle_flushes = Arc::new(AtomicU64::new(0));
@@ -408,7 +446,6 @@ impl Db {
                 idle_flushes: idle_flushes.clone(),
                 writes: writes.clone(),
                 durable_log: durable_log.clone(),
-                legacy_inline_blobs,
             },
             Flusher {
                 db,
@@ -422,29 +459,18 @@ impl Db {
         ))
     }
 
-    /// The tree of small blobs an older node kept in sled, when the data
-    /// folder has one (see [`super::blobs::BlobStore::move_inline_blobs`]).
-    pub fn legacy_inline_blobs(&self) -> Option<&sled::Tree> {
-        self.legacy_inline_blobs.as_ref()
-    }
-
     /// The cache of encoded read documents, emptied by every transaction.
     pub fn docs(&self) -> &DocCache {
         &self.docs
     }
 
     /// A tree, for reads outside a transaction.
-    pub fn tree(&self, t: T) -> &sled::Tree {
+    pub(super) fn tree(&self, t: T) -> &sled::Tree {
         &self.trees[t as usize]
     }
 
-    /// Every tree with its name (for inspection and tests).
-    pub fn all_trees(&self) -> impl Iterator<Item = (&'static str, &sled::Tree)> {
-        TREE_NAMES.iter().copied().zip(self.trees.iter())
-    }
-
     /// Reads and decodes a JSON record outside a transaction.
-    pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, ApiError> {
+    pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, StoreError> {
         match self.tree(t).get(key)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
@@ -453,15 +479,55 @@ impl Db {
         }
     }
 
+    /// Every record of a tree, in key order.
+    pub fn values<R: DeserializeOwned>(&self, t: T) -> Result<Vec<R>, StoreError> {
+        self.tree(t)
+            .iter()
+            .map(|item| Self::decode(t, &item?.1))
+            .collect()
+    }
+
+    /// Every record whose key starts with `prefix`, in key order.
+    pub fn scan<R: DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<R>, StoreError> {
+        self.tree(t)
+            .scan_prefix(prefix)
+            .map(|item| Self::decode(t, &item?.1))
+            .collect()
+    }
+
+    /// Every raw value of a tree, in key order.
+    pub fn raw_values(&self, t: T) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.tree(t)
+            .iter()
+            .map(|item| Ok(item?.1.to_vec()))
+            .collect()
+    }
+
+    /// Whether nothing at all is stored (a new data folder).
+    pub fn is_empty(&self) -> bool {
+        self.trees.iter().all(|t| t.is_empty())
+    }
+
+    /// Every stored entry as `tree/hex key` → bytes.
+    pub fn dump(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (name, tree) in TREE_NAMES.iter().zip(self.trees.iter()) {
+            for (k, v) in tree.iter().flatten() {
+                out.insert(format!("{name}/{}", hex::encode(&k)), v.to_vec());
+            }
+        }
+        out
+    }
+
     /// Decodes a JSON record read by a scan.
-    pub fn decode<R: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<R, ApiError> {
+    pub fn decode<R: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<R, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| corrupt(t, e))
     }
 
     /// Runs `f` as one atomic transaction over every tree. `f` may run more than
     /// once (on a conflict with a concurrent transaction), so it must only read
     /// and write through the [`Tx`]. An abort leaves every tree untouched.
-    pub fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, ApiError> {
+    pub fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, StoreError> {
         let refs: Vec<&sled::Tree> = self.trees.iter().collect();
         let result = refs
             .as_slice()
@@ -481,14 +547,17 @@ impl Db {
 
     /// Waits until everything committed before this call is on disk. Concurrent
     /// callers share one flush.
-    pub async fn durable(&self) -> Result<(), ApiError> {
+    pub async fn durable(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.flusher
-            .send(tx)
-            .map_err(|_| ApiError::internal("the flusher has stopped"))?;
-        rx.await
-            .map_err(|_| ApiError::internal("the flusher has stopped"))?
-            .map_err(|e| ApiError::Internal(format!("flush failed: {e}")))
+        let stopped = || StoreError::Backend("the flusher has stopped".into());
+        self.flusher.send(tx).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?.map_err(|f| {
+            if f.full {
+                StoreError::Full(f.message)
+            } else {
+                StoreError::Backend(format!("flush failed: {}", f.message))
+            }
+        })
     }
 
     /// Number of log entries known to be on disk: the log size read before the
@@ -532,12 +601,12 @@ mod tests {
             tx.put_u64(T::Meta, b"n", 7)
         })
         .unwrap();
-        let r: Result<(), ApiError> = db.transact(|tx| {
+        let r: Result<(), StoreError> = db.transact(|tx| {
             tx.put(T::Orgs, b"b", &2u32)?;
             tx.put_u64(T::Meta, b"n", 8)?;
-            abort(ApiError::NotAdmin)
+            abort(StoreError::AccountExists("x".into()))
         });
-        assert!(matches!(r, Err(ApiError::NotAdmin)));
+        assert!(matches!(r, Err(StoreError::AccountExists(_))));
         assert_eq!(db.get::<u32>(T::Orgs, b"a").unwrap(), Some(1));
         assert_eq!(db.get::<u32>(T::Orgs, b"b").unwrap(), None);
         assert_eq!(db.transact(|tx| tx.get_u64(T::Meta, b"n")).unwrap(), 7);
@@ -594,7 +663,7 @@ mod tests {
         assert!(docs.get(b"a/b").is_none());
         // Even an aborted transaction invalidates (it cannot tell what it read).
         docs.put(b"a/b", docs.generation(), Bytes::from_static(b"x"));
-        let _ = db.transact(|_| abort::<()>(ApiError::NotAdmin));
+        let _ = db.transact(|_| abort::<()>(StoreError::AccountExists("x".into())));
         assert!(docs.is_empty());
     }
 

@@ -22,7 +22,7 @@
 //! at most [`super::db::Db::durable_log_size`]. [`check`] is the startup check.
 
 use super::db::{abort, Db, Tx, TxResult, T};
-use crate::error::ApiError;
+use super::error::StoreError as Error;
 use shire_core::event::LogEvent;
 use shire_tlog::{EntryStore, Hash, HashStore, StoreError, TreeError, MAX_BUNDLE_ENTRY_LEN};
 use sled::transaction::ConflictableTransactionError;
@@ -32,20 +32,16 @@ use std::cell::RefCell;
 pub const LOG_SIZE: &[u8] = b"log_size";
 
 /// The error for an event whose entry a tlog-tiles bundle cannot carry.
-fn too_large(len: usize) -> ApiError {
-    ApiError::bad_request(
-        "entry_too_large",
-        format!(
-            "the transparency-log entry for this event would be {len} bytes; a log entry \
-             may be at most {MAX_BUNDLE_ENTRY_LEN} bytes (shorten the manifest, description \
-             or reason)"
-        ),
-    )
+fn too_large(len: usize) -> Error {
+    Error::EntryTooLarge {
+        len,
+        max: MAX_BUNDLE_ENTRY_LEN,
+    }
 }
 
 /// Refuses, before any transaction, an event whose entry would be longer than
-/// a log entry may be (400 `entry_too_large`).
-pub fn check_entry_size(event: &LogEvent) -> Result<(), ApiError> {
+/// a log entry may be.
+pub fn check_entry_size(event: &LogEvent) -> Result<(), Error> {
     let len = event.to_bytes().len();
     if len > MAX_BUNDLE_ENTRY_LEN {
         return Err(too_large(len));
@@ -58,7 +54,7 @@ pub fn check_entry_size(event: &LogEvent) -> Result<(), ApiError> {
 /// error (a conflict) is kept aside and handed back to sled unchanged.
 struct TxHashes<'a, 'b> {
     tx: &'a Tx<'b>,
-    failure: RefCell<Option<ConflictableTransactionError<ApiError>>>,
+    failure: RefCell<Option<ConflictableTransactionError<Error>>>,
 }
 
 impl HashStore for TxHashes<'_, '_> {
@@ -96,7 +92,7 @@ pub fn append(tx: &Tx<'_>, event: &LogEvent) -> TxResult<u64> {
             }
             return abort(match e {
                 TreeError::EntryTooLarge(len) => too_large(len),
-                other => ApiError::Internal(format!(
+                other => Error::Corrupt(format!(
                     "cannot extend the transparency log at entry {index}: {other}"
                 )),
             });
@@ -111,9 +107,14 @@ pub fn append(tx: &Tx<'_>, event: &LogEvent) -> TxResult<u64> {
     Ok(index)
 }
 
+/// The log size as a transaction sees it: the index the next entry takes.
+pub fn size_in(tx: &Tx<'_>) -> TxResult<u64> {
+    tx.get_u64(T::Meta, LOG_SIZE)
+}
+
 /// The number of entries committed to the log (durable or not yet: serve
 /// [`Db::durable_log_size`] instead).
-pub fn size(db: &Db) -> Result<u64, ApiError> {
+pub fn size(db: &Db) -> Result<u64, Error> {
     Ok(db
         .tree(T::Meta)
         .get(LOG_SIZE)?
@@ -123,7 +124,7 @@ pub fn size(db: &Db) -> Result<u64, ApiError> {
 }
 
 /// The stored bytes of entry `index`, if it exists.
-pub fn entry(db: &Db, index: u64) -> Result<Option<Vec<u8>>, ApiError> {
+pub fn entry(db: &Db, index: u64) -> Result<Option<Vec<u8>>, Error> {
     Ok(db
         .tree(T::LogEntries)
         .get(index.to_be_bytes())?
@@ -145,7 +146,7 @@ impl<'a> LogView<'a> {
     }
 
     /// Entries `start..end` (fewer if the log is shorter), by index.
-    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, ApiError> {
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, Error> {
         let mut out = Vec::new();
         if start >= end {
             return Ok(out);
@@ -158,7 +159,7 @@ impl<'a> LogView<'a> {
             let (k, v) = item?;
             let index = <[u8; 8]>::try_from(k.as_ref())
                 .map(u64::from_be_bytes)
-                .map_err(|_| ApiError::internal("a log entry key is not 8 bytes"))?;
+                .map_err(|_| Error::Corrupt("a log entry key is not 8 bytes".into()))?;
             out.push((index, v.to_vec()));
         }
         Ok(out)
@@ -205,9 +206,9 @@ impl EntryStore for LogView<'_> {
 /// hash the root needs is there. Returns the size. Anything else means the
 /// database was damaged or edited, and the node must not sign checkpoints over
 /// it.
-pub fn check(db: &Db) -> Result<u64, ApiError> {
+pub fn check(db: &Db) -> Result<u64, Error> {
     let damaged = |what: String| {
-        ApiError::Internal(format!(
+        Error::Corrupt(format!(
             "the transparency log in this data folder is damaged: {what}; refusing to \
              start (restore the data folder from a backup)"
         ))
@@ -245,12 +246,12 @@ pub fn check(db: &Db) -> Result<u64, ApiError> {
 }
 
 /// One more than the highest u64 key of a densely numbered tree (0 if empty).
-fn count_by_last_key(db: &Db, t: T) -> Result<u64, ApiError> {
+fn count_by_last_key(db: &Db, t: T) -> Result<u64, Error> {
     match db.tree(t).last()? {
         None => Ok(0),
         Some((k, _)) => <[u8; 8]>::try_from(k.as_ref())
             .map(|k| u64::from_be_bytes(k).saturating_add(1))
-            .map_err(|_| ApiError::internal("a transparency-log key is not 8 bytes")),
+            .map_err(|_| Error::Corrupt("a transparency-log key is not 8 bytes".into())),
     }
 }
 
@@ -277,7 +278,7 @@ mod tests {
         let hashes_before = db.tree(T::LogHashes).len();
         let r: Result<u64, _> = db.transact(|tx| {
             append(tx, &org_event("c"))?;
-            abort(ApiError::NotAdmin)
+            abort(Error::AccountExists("x".into()))
         });
         assert!(r.is_err());
         assert_eq!(size(&db).unwrap(), 2);
@@ -374,12 +375,12 @@ mod tests {
             by: "p".into(),
             at: "t".into(),
         };
-        assert_eq!(
-            check_entry_size(&big).unwrap_err().code(),
-            "entry_too_large"
-        );
+        assert!(matches!(
+            check_entry_size(&big),
+            Err(Error::EntryTooLarge { .. })
+        ));
         let r = db.transact(|tx| append(tx, &big));
-        assert_eq!(r.unwrap_err().code(), "entry_too_large");
+        assert!(matches!(r, Err(Error::EntryTooLarge { .. })));
         assert_eq!(size(&db).unwrap(), 0);
         assert_eq!(db.tree(T::LogHashes).len(), 0);
     }

@@ -1,35 +1,44 @@
-//! Everything the node keeps: metadata in sled ([`db`]), artifacts in the blob
-//! store ([`blobs`]), the transparency-log hook ([`log`]) and the search index
-//! ([`search`]).
+//! Everything the node keeps: metadata in sled (`db`), artifacts in the blob
+//! store ([`blobs`]), the transparency log ([`log`]), the search index
+//! ([`search`]) and the mirrors of peers' logs ([`mirror`]).
 //!
-//! [`Store`] offers one function per event (create an organisation, register a
-//! key, publish, accept a verdict, yank, ...). Each runs ONE transaction that
-//! writes the change, its search-index update and its log entry together, and
-//! re-checks inside the transaction whatever a concurrent request could have
-//! changed (a version taken, a state moved on). The caller must then await
-//! [`Store::durable`] before acknowledging. Storage accepts statements only as
-//! `Verified<…>` values, which only `shire_core::verify` can make.
+//! Nothing outside this module sees sled: routes and the follower call
+//! [`Store`]'s methods and get its records ([`records`]) and [`StoreError`].
+//!
+//! **Every change goes through the ledger.** [`Store::append`] runs ONE
+//! transaction that reads the state through a [`view::LedgerView`], asks
+//! `shire_core::ledger` what the event changes, writes that [`Change`] (the
+//! only thing [`write::write`] accepts), the search index and the event's log
+//! entry together. A concurrent request that moved the state on makes sled
+//! run the closure again, against the new state. The caller then awaits
+//! [`Store::durable`] before acknowledging.
 
 pub mod blobs;
-pub mod db;
+mod db;
+mod error;
 pub mod log;
+pub mod mirror;
 pub mod packs;
 pub mod records;
 pub mod search;
+pub mod view;
+pub mod write;
 
-use crate::error::ApiError;
-use db::{abort, Db, Flusher, Tx, TxResult, T};
+pub use db::{DocCache, FlushFailure, Flusher};
+pub use error::StoreError;
+pub use write::{Artifact, Written};
+
+use db::{abort, Db, TxResult, T};
 use records::*;
 use shire_core::archive::ArchiveSummary;
-use shire_core::dsse::Envelope;
 use shire_core::event::LogEvent;
-use shire_core::policy::{Standing, TrustPolicy, TrustedKey};
-use shire_core::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
-use shire_core::verify::Verified;
-use shire_core::wire::{ReleaseState, Role};
-use shire_core::{KeyId, Manifest, PackageName, PublicKey, Version};
+use shire_core::ledger::{Change, Ledger, LedgerError};
+use shire_core::wire::{KeyInfo, Role};
+use shire_core::{KeyId, PackageName, Version};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use view::{LedgerView, LogRef};
 
 /// The current time as RFC 3339 (UTC).
 pub fn now() -> String {
@@ -39,277 +48,224 @@ pub fn now() -> String {
 }
 
 const ORIGIN: &[u8] = b"origin";
-const RELEASE_SEQ: &[u8] = b"release_seq";
-const PACKAGE_SEQ: &[u8] = b"package_seq";
+const FORMAT: &[u8] = b"format";
+/// The layout of a data folder this code reads and writes. Folders of an
+/// earlier layout hold key registrations without proofs of possession, so
+/// their logs cannot be verified under today's rules: they are refused.
+const DATA_FORMAT: u64 = 3;
+
+/// How a data folder is opened.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Cap of sled's page cache, in bytes.
+    pub cache_bytes: u64,
+    /// Distinct verifier accounts whose approvals make a release `approved`.
+    pub threshold: u32,
+    /// The origin asked for (`--origin`): must match a stored one.
+    pub origin: Option<String>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            cache_bytes: db::DEFAULT_CACHE_BYTES,
+            threshold: 1,
+            origin: None,
+        }
+    }
+}
+
+/// The default cap of sled's page cache, in bytes.
+pub const DEFAULT_CACHE_BYTES: u64 = db::DEFAULT_CACHE_BYTES;
 
 /// The node's storage. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    /// The metadata database.
-    pub db: Db,
+    db: Db,
     /// The artifact store.
     pub blobs: blobs::BlobStore,
+    origin: Arc<str>,
+    threshold: u32,
 }
 
-/// A release that passed every check, ready to store.
-pub struct NewRelease {
-    /// The verified statement.
-    pub statement: Verified<ReleaseStatement>,
-    /// The envelope exactly as received.
-    pub envelope: Envelope,
-    /// The publishing account.
-    pub publisher: String,
-    /// Artifact size.
-    pub size: u64,
-    /// What the archive holds.
-    pub files: ArchiveSummary,
-}
-
-/// A verdict that passed every check that needs no transaction.
-pub struct NewVerdict {
-    /// The verified statement.
-    pub statement: Verified<VerdictStatement>,
-    /// The envelope exactly as received.
-    pub envelope: Envelope,
-    /// The verifier account.
-    pub account: AccountRecord,
+/// What [`Store::append`] did.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The event's index in the log (`None`: a replay, nothing appended).
+    pub index: Option<u64>,
+    /// What it stored.
+    pub written: Written,
 }
 
 impl Store {
-    /// Opens the store in `data_dir`; spawn the returned [`Flusher`]. Refuses a
-    /// database whose transparency log fails [`log::check`].
-    pub fn open(data_dir: &Path) -> Result<(Store, Flusher), ApiError> {
-        Self::open_with_cache(data_dir, db::DEFAULT_CACHE_BYTES)
+    /// Opens the store in `data_dir`; spawn the returned [`Flusher`]. On the
+    /// first start of a folder, `default_origin` names the node. Refuses a
+    /// database of another layout, one whose transparency log fails
+    /// [`log::check`], and an origin other than the stored one.
+    pub fn open(
+        data_dir: &Path,
+        options: &OpenOptions,
+        default_origin: impl FnOnce() -> String,
+    ) -> Result<(Store, Flusher), StoreError> {
+        let (db, flusher) = Db::open_with_cache(&data_dir.join("db"), options.cache_bytes)?;
+        check_format(&db)?;
+        log::check(&db)?;
+        let origin = settle_origin(&db, default_origin, options.origin.as_deref())?;
+        let blobs = blobs::BlobStore::open(data_dir)?;
+        Ok((
+            Store {
+                db,
+                blobs,
+                origin: origin.into(),
+                threshold: options.threshold.max(1),
+            },
+            flusher,
+        ))
     }
 
-    /// [`Store::open`] with sled's page cache capped at `cache_bytes`.
-    pub fn open_with_cache(
-        data_dir: &Path,
-        cache_bytes: u64,
-    ) -> Result<(Store, Flusher), ApiError> {
-        let (db, flusher) = Db::open_with_cache(&data_dir.join("db"), cache_bytes)?;
-        log::check(&db)?;
-        let reindexed = search::upgrade(&db)?;
-        if reindexed > 0 {
-            tracing::info!(
-                packages = reindexed,
-                "rebuilt the search index in its current layout"
-            );
-        }
-        let blobs = blobs::BlobStore::open(data_dir)?;
-        if let Some(tree) = db.legacy_inline_blobs() {
-            let moved = blobs.move_inline_blobs(tree)?;
-            if moved > 0 {
-                tracing::info!(
-                    blobs = moved,
-                    "moved small blobs from sled into the blob store"
-                );
-            }
-        }
-        Ok((Store { db, blobs }, flusher))
+    /// The node's origin: the name of its log.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The node's approval threshold.
+    pub fn threshold(&self) -> u32 {
+        self.threshold
     }
 
     /// Waits until every change committed so far is durable.
-    pub async fn durable(&self) -> Result<(), ApiError> {
+    pub async fn durable(&self) -> Result<(), StoreError> {
         self.db.durable().await
     }
 
-    // ---- node ----
+    /// The cache of encoded package documents, emptied by every write.
+    pub fn docs(&self) -> &DocCache {
+        self.db.docs()
+    }
 
-    /// The stored origin, or stores `wanted` on first start. A different
-    /// `wanted` on a later start is refused: the origin names the node's log.
-    pub fn origin(
+    /// How many group-commit flushes have run (for measuring batching).
+    pub fn flush_count(&self) -> u64 {
+        self.db.flush_count()
+    }
+
+    /// Every stored record, `tree/hex key` → bytes: what tests compare to
+    /// show that a refused request changed nothing.
+    pub fn dump(&self) -> BTreeMap<String, Vec<u8>> {
+        self.db.dump()
+    }
+
+    // ---- the ledger ----
+
+    /// What `event` would change in this node's own log now, without
+    /// writing anything: the early answer a route gives before expensive
+    /// work (inspecting an artifact). [`Store::append`] decides again.
+    pub fn check(&self, event: &LogEvent) -> Result<Change, StoreError> {
+        let view = LedgerView::new(&self.db, &self.origin, LogRef::Local);
+        let index = log::size(&self.db)?;
+        Ledger::own(&self.origin)
+            .apply(&view, index, event)
+            .map_err(|e| match e {
+                LedgerError::Rule(r) => StoreError::Refused(r),
+                LedgerError::View(e) => e,
+            })
+    }
+
+    /// Applies `event` to this node's own log: the ledger decides, inside
+    /// the transaction, what it changes; the change, its search-index update
+    /// and the log entry are written together. A release needs its inspected
+    /// `artifact`. A replay (`Change::Unchanged`) appends nothing.
+    pub fn append(
         &self,
-        wanted: impl Fn() -> String,
-        explicit: Option<&str>,
-    ) -> Result<String, ApiError> {
+        event: &LogEvent,
+        artifact: Option<&Artifact>,
+    ) -> Result<Appended, StoreError> {
+        log::check_entry_size(event)?;
         self.db.transact(|tx| {
-            if let Some(v) = tx.get_raw(T::Meta, ORIGIN)? {
-                let stored = String::from_utf8_lossy(&v).to_string();
-                if let Some(e) = explicit {
-                    if e != stored {
-                        return abort(ApiError::bad_request(
-                            "origin_changed",
-                            format!("this node's origin is {stored:?}; it cannot become {e:?}"),
-                        ));
-                    }
-                }
-                return Ok(stored);
+            let index = log::size_in(tx)?;
+            let view = LedgerView::new(tx, &self.origin, LogRef::Local);
+            let change = ledger_answer(Ledger::own(&self.origin).apply(&view, index, event))?;
+            let written = write::write(tx, LogRef::Local, &change, index, artifact, self.threshold)?;
+            if let Written::Unchanged(_) = written {
+                return Ok(Appended {
+                    index: None,
+                    written,
+                });
             }
-            let o = wanted();
-            tx.put_raw(T::Meta, ORIGIN, o.clone().into_bytes())?;
-            Ok(o)
+            let at = log::append(tx, event)?;
+            Ok(Appended {
+                index: Some(at),
+                written,
+            })
         })
     }
 
-    // ---- accounts and tokens ----
+    // ---- accounts and tokens (not in the log: a node's own business) ----
 
     /// The account a token hash belongs to.
-    pub fn account_by_token_hash(&self, hash: &str) -> Result<Option<AccountRecord>, ApiError> {
-        let Some(user) = self.db.tree(T::Tokens).get(hash.as_bytes())? else {
+    pub fn account_by_token_hash(&self, hash: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let Some(user) = self.db.get::<String>(T::Tokens, hash.as_bytes())? else {
             return Ok(None);
         };
-        self.db.get(T::Accounts, &user)
+        self.db.get(T::Accounts, user.as_bytes())
     }
 
     /// An account by name.
-    pub fn account(&self, username: &str) -> Result<Option<AccountRecord>, ApiError> {
+    pub fn account(&self, username: &str) -> Result<Option<AccountRecord>, StoreError> {
         self.db.get(T::Accounts, username.as_bytes())
     }
 
     /// Whether any admin account exists (false only before bootstrap).
-    pub fn has_admin(&self) -> Result<bool, ApiError> {
-        for item in self.db.tree(T::Accounts).iter() {
-            let (_, v) = item?;
-            let a: AccountRecord = Db::decode(T::Accounts, &v)?;
-            if a.role == Role::Admin {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    pub fn has_admin(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .values::<AccountRecord>(T::Accounts)?
+            .iter()
+            .any(|a| a.role == Role::Admin))
     }
 
-    /// Creates an account with the hash of its token. The organisation must exist.
-    pub fn create_account(&self, account: &AccountRecord) -> Result<(), ApiError> {
+    /// Creates an account with the hash of its token. Its organisation must
+    /// be one of this node's own.
+    pub fn create_account(&self, account: &AccountRecord) -> Result<(), StoreError> {
         self.db.transact(|tx| {
             if let Some(org) = &account.org {
                 if !tx.contains(T::Orgs, org.as_str().as_bytes())? {
-                    return abort(ApiError::OrgNotFound(org.to_string()));
+                    return abort(StoreError::OrgNotFound(org.clone()));
                 }
             }
             if tx.contains(T::Accounts, account.username.as_bytes())? {
-                return abort(ApiError::AccountExists(account.username.clone()));
+                return abort(StoreError::AccountExists(account.username.clone()));
             }
             tx.put(T::Accounts, account.username.as_bytes(), account)?;
-            tx.put_raw(
+            tx.put(
                 T::Tokens,
                 account.token_hash.as_bytes(),
-                account.username.clone().into_bytes(),
+                &account.username,
             )
         })
     }
 
-    // ---- organisations ----
+    // ---- reads ----
 
-    /// Creates an organisation and logs it.
-    pub fn create_org(&self, org: &OrgRecord) -> Result<(), ApiError> {
-        self.db.transact(|tx| {
-            if tx.contains(T::Orgs, org.name.as_str().as_bytes())? {
-                return abort(ApiError::OrgExists(org.name.to_string()));
-            }
-            tx.put(T::Orgs, org.name.as_str().as_bytes(), org)?;
-            log::append(
-                tx,
-                &LogEvent::OrgCreated {
-                    org: org.name.clone(),
-                    at: org.created_at.clone(),
-                },
-            )?;
-            Ok(())
-        })
+    /// Every organisation of this node, by name.
+    pub fn orgs(&self) -> Result<Vec<OrgRecord>, StoreError> {
+        self.db.values(T::Orgs)
     }
 
-    /// Every organisation, by name.
-    pub fn orgs(&self) -> Result<Vec<OrgRecord>, ApiError> {
-        self.db
-            .tree(T::Orgs)
-            .iter()
-            .map(|item| Db::decode(T::Orgs, &item?.1))
-            .collect()
-    }
-
-    // ---- keys ----
-
-    /// Registers a key to an account and logs it. Returns the record and
-    /// whether it is new (false: it was already this account's).
-    pub fn register_key(
-        &self,
-        key: &PublicKey,
-        account: &AccountRecord,
-    ) -> Result<(KeyRecord, bool), ApiError> {
-        let id = key.key_id();
-        let at = now();
-        self.db.transact(|tx| {
-            if let Some(existing) = tx.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? {
-                if existing.account == account.username {
-                    return Ok((existing, false));
-                }
-                return abort(ApiError::KeyTaken(id.to_string()));
-            }
-            let rec = KeyRecord {
-                key_id: id.clone(),
-                public_key: key.clone(),
-                account: account.username.clone(),
-                registered_at: at.clone(),
-                revoked_at: None,
-            };
-            tx.put(T::Keys, id.as_str().as_bytes(), &rec)?;
-            log::append(
-                tx,
-                &LogEvent::KeyRegistered {
-                    key_id: id.clone(),
-                    public_key: key.clone(),
-                    account: account.username.clone(),
-                    org: account.org.clone(),
-                    role: account.role,
-                    at: at.clone(),
-                },
-            )?;
-            Ok((rec, true))
-        })
-    }
-
-    /// A key and the account it is registered to.
-    pub fn key(&self, id: &KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, ApiError> {
+    /// A key of this node's log and the account it is registered to.
+    pub fn key(&self, id: &KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, StoreError> {
         let Some(k) = self.db.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? else {
             return Ok(None);
         };
-        let a = self
-            .account(&k.account)?
-            .ok_or_else(|| ApiError::Internal(format!("key {id} names a missing account")))?;
+        let a = self.account(&k.account)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("key {id} names a missing account {}", k.account))
+        })?;
         Ok(Some((k, a)))
     }
 
-    /// Revokes a key (by its own account or an admin) and logs it. Returns the
-    /// record and whether it was revoked now (false: it already was, nothing
-    /// is logged again). A revoked key stays registered to its account, so it
-    /// can never be registered again, and signs nothing more on this node.
-    pub fn revoke_key(
-        &self,
-        id: &KeyId,
-        caller: &AccountRecord,
-    ) -> Result<(KeyRecord, bool), ApiError> {
-        let at = now();
-        self.db.transact(|tx| {
-            let Some(mut rec) = tx.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? else {
-                return abort(ApiError::KeyNotFound(format!(
-                    "no key {id} is registered here"
-                )));
-            };
-            if rec.account != caller.username && caller.role != Role::Admin {
-                return abort(ApiError::KeyNotYours(id.to_string()));
-            }
-            if rec.revoked_at.is_some() {
-                return Ok((rec, false));
-            }
-            rec.revoked_at = Some(at.clone());
-            tx.put(T::Keys, id.as_str().as_bytes(), &rec)?;
-            log::append(
-                tx,
-                &LogEvent::KeyRevoked {
-                    key_id: id.clone(),
-                    at: at.clone(),
-                },
-            )?;
-            Ok((rec, true))
-        })
-    }
-
-    /// Every key registered to a verifier account.
-    pub fn verifier_keys(&self) -> Result<Vec<(KeyRecord, AccountRecord)>, ApiError> {
+    /// Every key registered to a verifier account of this node.
+    pub fn verifier_keys(&self) -> Result<Vec<(KeyRecord, AccountRecord)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.tree(T::Keys).iter() {
-            let k: KeyRecord = Db::decode(T::Keys, &item?.1)?;
+        for k in self.db.values::<KeyRecord>(T::Keys)? {
             if let Some(a) = self.account(&k.account)? {
                 if a.role == Role::Verifier {
                     out.push((k, a));
@@ -319,31 +275,42 @@ impl Store {
         Ok(out)
     }
 
-    // ---- packages and releases ----
+    /// The key that signed a release, as its log registered it (this node's
+    /// keys, or the mirrored origin's).
+    pub fn publisher_key_info(&self, r: &ReleaseRecord) -> Result<Option<KeyInfo>, StoreError> {
+        match &r.origin {
+            Some(origin) => Ok(self
+                .db
+                .get::<MirrorKeyRecord>(
+                    T::MirrorKeys,
+                    &view::okey(origin, r.publisher_key.as_str().as_bytes()),
+                )?
+                .map(|k| k.key_info())),
+            None => Ok(self
+                .key(&r.publisher_key)?
+                .map(|(k, a)| to_key_info(&k, &a))),
+        }
+    }
 
     /// A package record.
-    pub fn package(&self, name: &PackageName) -> Result<Option<PackageRecord>, ApiError> {
+    pub fn package(&self, name: &PackageName) -> Result<Option<PackageRecord>, StoreError> {
         self.db.get(T::Packages, name.to_string().as_bytes())
     }
 
-    /// A release record.
+    /// The release of `name` at `version` (build metadata aside).
     pub fn release(
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Option<ReleaseRecord>, ApiError> {
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
         self.db.get(T::Releases, &release_key(name, version))
     }
 
     /// Every release of a package, in publish order (a prefix scan of the
     /// releases tree: `org/name@` is no other package's prefix).
-    pub fn releases_of(&self, name: &PackageName) -> Result<Vec<ReleaseRecord>, ApiError> {
+    pub fn releases_of(&self, name: &PackageName) -> Result<Vec<ReleaseRecord>, StoreError> {
         let prefix = format!("{name}@");
-        let mut out: Vec<ReleaseRecord> = Vec::new();
-        for item in self.db.tree(T::Releases).scan_prefix(prefix.as_bytes()) {
-            let (_, bytes) = item?;
-            out.push(Db::decode(T::Releases, &bytes)?);
-        }
+        let mut out: Vec<ReleaseRecord> = self.db.scan(T::Releases, prefix.as_bytes())?;
         out.sort_by_key(|r| r.seq);
         Ok(out)
     }
@@ -353,15 +320,14 @@ impl Store {
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Option<ArchiveSummary>, ApiError> {
+    ) -> Result<Option<ArchiveSummary>, StoreError> {
         self.db.get(T::Files, &release_key(name, version))
     }
 
-    /// Pending releases, oldest first.
-    pub fn pending(&self) -> Result<Vec<ReleaseRecord>, ApiError> {
+    /// Pending releases of this node's own log, oldest first.
+    pub fn pending(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.tree(T::Pending).iter() {
-            let (_, key) = item?;
+        for key in self.db.raw_values(T::Pending)? {
             if let Some(r) = self.db.get::<ReleaseRecord>(T::Releases, &key)? {
                 out.push(r);
             }
@@ -369,369 +335,151 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores a checked release, its archive listing, its search entries and
-    /// its log entry, as one transaction. Re-checks that the version is unused
-    /// and every dependency exists.
-    pub fn publish(&self, new: &NewRelease) -> Result<ReleaseRecord, ApiError> {
-        let st: &ReleaseStatement = &new.statement;
-        let name = &st.subject.name;
-        let version = &st.subject.version;
-        let key = release_key(name, version);
-        let at = now();
-        log::check_entry_size(&LogEvent::Release {
-            envelope: new.envelope.clone(),
-            key_id: new.statement.key().key_id(),
-            at: at.clone(),
-        })?;
-        self.db.transact(|tx| {
-            check_not_revoked(tx, &new.statement.key().key_id())?;
-            if tx.contains(T::Releases, &key)? {
-                return abort(ApiError::VersionExists(format!("{name}@{version}")));
-            }
-            for dep in st.manifest.dependencies.keys() {
-                if !tx.contains(T::Packages, dep.to_string().as_bytes())? {
-                    return abort(unknown_dependency(dep));
-                }
-            }
-            let old: Option<PackageRecord> = tx.get(T::Packages, name.to_string().as_bytes())?;
-            let seq = add_version(tx, old.as_ref(), name, version, &st.manifest, &at, None)?;
-            tx.put_raw(T::Pending, &seq.to_be_bytes(), key.clone())?;
-            tx.put(T::Files, &key, &new.files)?;
-            let key_id = new.statement.key().key_id();
-            let log_index = log::append(
-                tx,
-                &LogEvent::Release {
-                    envelope: new.envelope.clone(),
-                    key_id: key_id.clone(),
-                    at: at.clone(),
-                },
-            )?;
-            let rec = ReleaseRecord {
-                name: name.clone(),
-                version: version.clone(),
-                digest: st.subject.digest,
-                size: new.size,
-                state: ReleaseState::Pending,
-                yanked: None,
-                published_at: at.clone(),
-                envelope: new.envelope.clone(),
-                publisher_key: key_id,
-                publisher: new.publisher.clone(),
-                manifest: st.manifest.clone(),
-                verdicts: Vec::new(),
-                log_index,
-                seq,
-                origin: None,
-            };
-            tx.put(T::Releases, &key, &rec)?;
-            Ok(rec)
-        })
+    /// Every release of every package (for inspection and consistency checks).
+    pub fn all_releases(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
+        self.db.values(T::Releases)
     }
 
-    /// Accepts a checked verdict: re-checks the subject and the state
-    /// transition, stores it, logs it and recomputes the state with the node's
-    /// threshold of distinct verifier keys.
-    pub fn add_verdict(&self, new: &NewVerdict, threshold: u32) -> Result<ReleaseRecord, ApiError> {
-        let st: &VerdictStatement = &new.statement;
-        let key = release_key(&st.subject.name, &st.subject.version);
-        let key_id = new.statement.key().key_id();
-        let at = now();
-        log::check_entry_size(&LogEvent::Verdict {
-            envelope: new.envelope.clone(),
-            key_id: key_id.clone(),
-            at: at.clone(),
-        })?;
-        self.db.transact(|tx| {
-            check_not_revoked(tx, &key_id)?;
-            let Some(mut rec) = tx.get::<ReleaseRecord>(T::Releases, &key)? else {
-                return abort(ApiError::VersionNotFound(st.subject.to_string()));
-            };
-            if let Some(origin) = &rec.origin {
-                return abort(ApiError::InvalidTransition(format!(
-                    "{} is mirrored from {origin}; verdicts are given on its origin",
-                    st.subject
-                )));
-            }
-            let subject = subject_of(&rec);
-            if st.subject != subject {
-                return abort(subject_mismatch(&st.subject, &subject));
-            }
-            check_transition(rec.state, st.verdict, &subject)?;
-            let log_index = log::append(
-                tx,
-                &LogEvent::Verdict {
-                    envelope: new.envelope.clone(),
-                    key_id: key_id.clone(),
-                    at: at.clone(),
-                },
-            )?;
-            rec.verdicts.push(VerdictRecord {
-                envelope: new.envelope.clone(),
-                verdict: st.verdict,
-                key_id: key_id.clone(),
-                account: new.account.username.clone(),
-                org: new.account.org.clone(),
-                at: at.clone(),
-                log_index,
-            });
-            let before = rec.state;
-            rec.state = assess(tx, &rec, &subject, threshold)?;
-            if before == ReleaseState::Pending && rec.state != ReleaseState::Pending {
-                tx.remove(T::Pending, &rec.seq.to_be_bytes())?;
-            }
-            tx.put(T::Releases, &key, &rec)?;
-            Ok(rec)
-        })
+    /// Every package (for inspection and consistency checks).
+    pub fn all_packages(&self) -> Result<Vec<PackageRecord>, StoreError> {
+        self.db.values(T::Packages)
     }
 
-    /// Yanks (`reason` given) or un-yanks (`None`) a release and logs it.
-    pub fn set_yank(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        reason: Option<&str>,
-        by: &str,
-    ) -> Result<ReleaseRecord, ApiError> {
-        let key = release_key(name, version);
-        let at = now();
-        if let Some(reason) = reason {
-            // The longest entry this yank can make (digest of fixed length).
-            log::check_entry_size(&LogEvent::Yank {
-                name: name.clone(),
-                version: version.clone(),
-                digest: shire_core::Digest::of(b""),
-                reason: reason.to_string(),
-                by: by.to_string(),
-                at: at.clone(),
-            })?;
+    // ---- search ----
+
+    /// The best `limit` packages matching `query` (lowercase), the exact
+    /// full name first when it exists.
+    pub fn search(&self, query: &str, limit: usize) -> Result<search::Ranked, StoreError> {
+        let exact = match PackageName::parse(query) {
+            Ok(n) => self.package(&n)?.map(|p| (p.id, n)),
+            Err(_) => None,
+        };
+        search::query(
+            self.db.tree(T::Search),
+            self.db.tree(T::PackageIds),
+            query,
+            exact.as_ref().map(|(id, n)| (*id, n)),
+            limit,
+        )
+    }
+
+    // ---- the log, for reading ----
+
+    /// Read access to this node's log, for proofs, roots, entries and tiles.
+    pub fn log_view(&self) -> log::LogView<'_> {
+        log::LogView::new(&self.db)
+    }
+
+    /// Runs the startup check of the log again (hashes and entries add up);
+    /// returns its size.
+    pub fn check_log(&self) -> Result<u64, StoreError> {
+        log::check(&self.db)
+    }
+
+    /// Entries committed to this node's log (durable or not yet).
+    pub fn log_size(&self) -> Result<u64, StoreError> {
+        log::size(&self.db)
+    }
+
+    /// The stored bytes of entry `index` of this node's log.
+    pub fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        log::entry(&self.db, index)
+    }
+
+    /// Entries of this node's log known to be on disk: what checkpoints,
+    /// entries, proofs and tiles are served for.
+    pub fn durable_log_size(&self) -> u64 {
+        self.db.durable_log_size()
+    }
+}
+
+/// The ledger's answer inside a transaction: a broken rule aborts it with
+/// [`StoreError::Refused`]; a read failure (a conflict) goes back to sled.
+fn ledger_answer(
+    r: Result<Change, LedgerError<sled::transaction::ConflictableTransactionError<StoreError>>>,
+) -> TxResult<Change> {
+    match r {
+        Ok(c) => Ok(c),
+        Err(LedgerError::Rule(rule)) => abort(rule),
+        Err(LedgerError::View(e)) => Err(e),
+    }
+}
+
+/// Refuses a data folder of another layout; marks a new one.
+fn check_format(db: &Db) -> Result<(), StoreError> {
+    match db.get::<u64>(T::Meta, FORMAT)? {
+        Some(DATA_FORMAT) => Ok(()),
+        Some(other) => Err(StoreError::DataFormat(format!(
+            "this data folder has layout {other}; this shire-registry reads layout {DATA_FORMAT}"
+        ))),
+        None if db.is_empty() => db.transact(|tx| tx.put(T::Meta, FORMAT, &DATA_FORMAT)),
+        None => Err(StoreError::DataFormat(
+            "this data folder was written by an earlier shire-registry, whose log holds key \
+             registrations without proofs of possession: it cannot be verified under today's \
+             rules. Start the node on a new, empty data folder"
+                .into(),
+        )),
+    }
+}
+
+/// The stored origin, or `wanted()` stored on first start. A different
+/// `explicit` origin on a later start is refused: the origin names the log.
+fn settle_origin(
+    db: &Db,
+    wanted: impl FnOnce() -> String,
+    explicit: Option<&str>,
+) -> Result<String, StoreError> {
+    if let Some(stored) = db.get::<String>(T::Meta, ORIGIN)? {
+        if let Some(e) = explicit {
+            if e != stored {
+                return Err(StoreError::OriginChanged {
+                    stored,
+                    wanted: e.to_string(),
+                });
+            }
         }
-        self.db.transact(|tx| {
-            let Some(mut rec) = tx.get::<ReleaseRecord>(T::Releases, &key)? else {
-                return abort(ApiError::VersionNotFound(format!("{name}@{version}")));
-            };
-            let event = match (reason, &rec.yanked) {
-                (Some(_), Some(_)) => {
-                    return abort(ApiError::InvalidTransition(format!(
-                        "{name}@{version} is already yanked"
-                    )))
-                }
-                (None, None) => {
-                    return abort(ApiError::InvalidTransition(format!(
-                        "{name}@{version} is not yanked"
-                    )))
-                }
-                (Some(reason), None) => {
-                    rec.yanked = Some(YankRecord {
-                        reason: reason.to_string(),
-                        at: at.clone(),
-                        by: by.to_string(),
-                    });
-                    LogEvent::Yank {
-                        name: name.clone(),
-                        version: version.clone(),
-                        digest: rec.digest,
-                        reason: reason.to_string(),
-                        by: by.to_string(),
-                        at: at.clone(),
-                    }
-                }
-                (None, Some(_)) => {
-                    rec.yanked = None;
-                    LogEvent::Unyank {
-                        name: name.clone(),
-                        version: version.clone(),
-                        digest: rec.digest,
-                        by: by.to_string(),
-                        at: at.clone(),
-                    }
-                }
-            };
-            log::append(tx, &event)?;
-            tx.put(T::Releases, &key, &rec)?;
-            Ok(rec)
-        })
+        return Ok(stored);
     }
+    let o = explicit.map(str::to_string).unwrap_or_else(wanted);
+    db.transact(|tx| tx.put(T::Meta, ORIGIN, &o))?;
+    Ok(o)
 }
 
-/// Refuses, inside a transaction, a statement signed by a key revoked since
-/// the handler looked it up (403 `key_revoked`).
-fn check_not_revoked(tx: &Tx<'_>, id: &KeyId) -> TxResult<()> {
-    match tx.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? {
-        Some(k) if k.revoked_at.is_some() => abort(key_revoked(&k)),
-        _ => Ok(()),
-    }
-}
+/// Helpers for the server's unit tests.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use shire_core::statement::KeyStatement;
+    use shire_core::KeyPair;
 
-/// The error for a statement signed by a revoked key.
-pub fn key_revoked(key: &KeyRecord) -> ApiError {
-    ApiError::KeyRevoked(format!(
-        "key {} was revoked at {}; it can no longer sign releases or verdicts",
-        key.key_id,
-        key.revoked_at.as_deref().unwrap_or("an earlier time")
-    ))
-}
-
-/// The exact subject a stored release answers to.
-pub fn subject_of(rec: &ReleaseRecord) -> Subject {
-    Subject {
-        name: rec.name.clone(),
-        version: rec.version.clone(),
-        digest: rec.digest,
-    }
-}
-
-/// The error for a verdict about something other than the stored release.
-pub fn subject_mismatch(claimed: &Subject, stored: &Subject) -> ApiError {
-    ApiError::SubjectMismatch(format!(
-        "the verdict is about {claimed} ({}), but the stored release is {stored} ({})",
-        claimed.digest, stored.digest
-    ))
-}
-
-/// The error for a dependency on a package this node does not hold.
-pub fn unknown_dependency(dep: &PackageName) -> ApiError {
-    ApiError::UnknownDependency(format!(
-        "dependency {dep} is not a package on this registry"
-    ))
-}
-
-/// Which verdicts a release in `state` may receive.
-pub fn check_transition(state: ReleaseState, verdict: Verdict, subject: &Subject) -> TxResult<()> {
-    let ok = matches!(
-        (state, verdict),
-        (
-            ReleaseState::Pending | ReleaseState::Approved,
-            Verdict::Approve
-        ) | (ReleaseState::Pending, Verdict::Reject)
-            | (ReleaseState::Approved, Verdict::Revoke)
-    );
-    if ok {
-        Ok(())
-    } else {
-        abort(ApiError::InvalidTransition(format!(
-            "cannot {verdict} {subject}: it is {state}{}",
-            match verdict {
-                Verdict::Revoke => " (only an approved release can be revoked)",
-                Verdict::Reject =>
-                    " (only a pending release can be rejected; revoke an approved one)",
-                Verdict::Approve => "",
-            }
-        )))
-    }
-}
-
-/// Records `version` in its package (creating the package when `old` is
-/// `None`), keeps the descriptive fields of the highest version, reindexes the
-/// package for search when they changed, and returns the release's sequence
-/// number. Shared by local publishes and mirrored releases.
-pub(crate) fn add_version(
-    tx: &Tx<'_>,
-    old: Option<&PackageRecord>,
-    name: &PackageName,
-    version: &Version,
-    manifest: &Manifest,
-    at: &str,
-    origin: Option<String>,
-) -> TxResult<u64> {
-    let mut pkg = match old {
-        Some(p) => p.clone(),
-        None => new_package(tx, name, at, origin)?,
-    };
-    let previous = pkg
-        .highest
-        .take()
-        .or_else(|| pkg.versions.iter().max().cloned());
-    pkg.versions = Vec::new();
-    let highest = previous.as_ref().is_none_or(|v| v < version);
-    pkg.highest = if highest {
-        Some(version.clone())
-    } else {
-        previous
-    };
-    if highest {
-        pkg.description = manifest.package.description.clone();
-        pkg.keywords = manifest.package.keywords.clone();
-        pkg.categories = manifest.publiccode.categories.clone();
-    }
-    if highest || old.is_none() {
-        search::reindex(tx, old, &pkg)?;
-    }
-    tx.put(T::Packages, name.to_string().as_bytes(), &pkg)?;
-    let seq = tx.get_u64(T::Meta, RELEASE_SEQ)?;
-    tx.put_u64(T::Meta, RELEASE_SEQ, seq + 1)?;
-    Ok(seq)
-}
-
-/// A package's first record, with the next package id: `origin` is `None` for
-/// this node's own packages, the origin's name for mirrored ones.
-pub(crate) fn new_package(
-    tx: &Tx<'_>,
-    name: &PackageName,
-    at: &str,
-    origin: Option<String>,
-) -> TxResult<PackageRecord> {
-    let id = tx.get_u64(T::Meta, PACKAGE_SEQ)?;
-    tx.put_u64(T::Meta, PACKAGE_SEQ, id + 1)?;
-    let id = u32::try_from(id)
-        .or_else(|_| abort(ApiError::internal("this node holds 2^32 packages already")))?;
-    Ok(PackageRecord {
-        id,
-        name: name.clone(),
-        highest: None,
-        versions: Vec::new(),
-        description: String::new(),
-        keywords: Vec::new(),
-        categories: Vec::new(),
-        created_at: at.to_string(),
-        origin,
-    })
-}
-
-/// The state the stored verdicts amount to, assessed with the shared trust
-/// policy over the verifier keys that signed them and the node's threshold:
-/// each key counts once, a revocation wins, then a rejection.
-fn assess(
-    tx: &Tx<'_>,
-    rec: &ReleaseRecord,
-    subject: &Subject,
-    threshold: u32,
-) -> TxResult<ReleaseState> {
-    assess_with(rec, subject, threshold, |id| {
-        Ok(tx
-            .get::<KeyRecord>(T::Keys, id.as_str().as_bytes())?
-            .map(|k| k.public_key))
-    })
-}
-
-/// [`assess`] over any key registry: `key_of` finds the public key a verdict's
-/// key id names (this node's keys, or a mirrored origin's).
-pub(crate) fn assess_with(
-    rec: &ReleaseRecord,
-    subject: &Subject,
-    threshold: u32,
-    mut key_of: impl FnMut(&KeyId) -> TxResult<Option<PublicKey>>,
-) -> TxResult<ReleaseState> {
-    let mut keys = BTreeMap::new();
-    for v in &rec.verdicts {
-        if let Some(public_key) = key_of(&v.key_id)? {
-            keys.insert(
-                v.key_id.clone(),
-                TrustedKey {
-                    public_key,
-                    label: v.account.clone(),
-                },
-            );
+    /// Registers `key` to `account` through the ledger, with a genuine proof.
+    pub fn register(store: &Store, key: &KeyPair, account: &AccountRecord) -> KeyRecord {
+        let proof = KeyStatement::new(
+            key,
+            &account.username,
+            account.org.clone(),
+            account.role,
+            store.origin(),
+            1,
+        )
+        .sign(key);
+        let event = LogEvent::KeyRegistered {
+            key_id: key.key_id(),
+            public_key: key.public(),
+            account: account.username.clone(),
+            org: account.org.clone(),
+            role: account.role,
+            proof,
+            at: now(),
+        };
+        match store.append(&event, None) {
+            Ok(Appended {
+                written: Written::Key(k),
+                ..
+            }) => k,
+            other => panic!("registering {}: {other:?}", key.key_id()),
         }
     }
-    let policy = TrustPolicy { keys, threshold };
-    let envelopes: Vec<Envelope> = rec.verdicts.iter().map(|v| v.envelope.clone()).collect();
-    let assessment = policy.assess(subject, &envelopes);
-    Ok(match policy.standing(&assessment) {
-        Standing::Approved => ReleaseState::Approved,
-        Standing::Revoked(_) => ReleaseState::Revoked,
-        Standing::Rejected(_) => ReleaseState::Rejected,
-        Standing::Unapproved { .. } => ReleaseState::Pending,
-    })
 }
 
 #[cfg(test)]
@@ -740,150 +488,189 @@ mod tests {
     use shire_core::archive::testing::{build, Item};
     use shire_core::archive::{inspect, ArchiveLimits};
     use shire_core::manifest::Manifest;
-    use shire_core::{Digest, KeyPair};
+    use shire_core::statement::{ReleaseStatement, Verdict, VerdictStatement};
+    use shire_core::wire::ReleaseState;
+    use shire_core::{Digest, KeyPair, OrgName};
 
-    #[test]
-    fn transitions_allowed_from_each_state() {
-        let s = Subject {
-            name: PackageName::parse("a/b").unwrap(),
-            version: Version::new(1, 0, 0),
-            digest: Digest::of(b"x"),
+    struct Node {
+        _dir: tempfile::TempDir,
+        store: Store,
+        publisher: KeyPair,
+    }
+
+    /// A node with organisations `a` (a publisher `p`) and `v` (verifiers
+    /// `v1`, `v2`), and `threshold`.
+    fn node(threshold: u32) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OpenOptions {
+            threshold,
+            ..OpenOptions::default()
         };
-        use ReleaseState::*;
-        use Verdict::*;
-        for (state, verdict, ok) in [
-            (Pending, Approve, true),
-            (Pending, Reject, true),
-            (Pending, Revoke, false),
-            (Approved, Approve, true),
-            (Approved, Reject, false),
-            (Approved, Revoke, true),
-            (Rejected, Approve, false),
-            (Rejected, Revoke, false),
-            (Revoked, Approve, false),
-            (Revoked, Revoke, false),
-        ] {
-            assert_eq!(
-                check_transition(state, verdict, &s).is_ok(),
-                ok,
-                "{state} {verdict}"
-            );
+        let (store, _f) = Store::open(dir.path(), &options, || "node.test".into()).unwrap();
+        for org in ["a", "v"] {
+            store
+                .append(
+                    &LogEvent::OrgCreated {
+                        org: OrgName::parse(org).unwrap(),
+                        at: now(),
+                    },
+                    None,
+                )
+                .unwrap();
+        }
+        let publisher = KeyPair::generate();
+        testing::register(&store, &publisher, &account(&store, "p", "a", Role::Publisher));
+        Node {
+            _dir: dir,
+            store,
+            publisher,
         }
     }
 
-    #[test]
-    fn publish_rechecks_inside_its_transaction_and_logs_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, _f) = Store::open(dir.path()).unwrap();
-        let new = new_release("0.1.0", "Bin collection rounds");
-        let rec = store.publish(&new).unwrap();
-        assert_eq!(
-            (rec.state, rec.log_index, rec.seq),
-            (ReleaseState::Pending, 0, 0)
-        );
-        assert_eq!(store.pending().unwrap().len(), 1);
-        // The same version again: refused by the transaction itself.
-        assert!(matches!(
-            store.publish(&new),
-            Err(ApiError::VersionExists(_))
-        ));
-        assert_eq!(log::size(&store.db).unwrap(), 1);
-        let pkg = store.package(&rec.name).unwrap().unwrap();
-        assert_eq!(pkg.highest, Some(Version::new(0, 1, 0)));
-        let versions: Vec<Version> = store
-            .releases_of(&rec.name)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.version)
-            .collect();
-        assert_eq!(versions, vec![Version::new(0, 1, 0)]);
-        assert_eq!(pkg.description, "Bin collection rounds");
+    fn account(store: &Store, name: &str, org: &str, role: Role) -> AccountRecord {
+        let a = AccountRecord {
+            username: name.into(),
+            org: OrgName::parse(org).ok(),
+            role,
+            token_hash: format!("hash-of-{name}"),
+            created_at: now(),
+        };
+        store.create_account(&a).unwrap();
+        a
     }
 
-    /// A checked release of `a/b@version` with `description`.
-    fn new_release(version: &str, description: &str) -> NewRelease {
-        let key = KeyPair::generate();
+    /// A release event of `a/b@version` with `description`, and its artifact.
+    fn release(n: &Node, version: &str, description: &str) -> (LogEvent, Artifact) {
         let archive = build(&[Item::File("a", version.as_bytes())]);
         let mut manifest = Manifest::skeleton(PackageName::parse("a/b").unwrap());
         manifest.package.version = Version::parse(version).unwrap();
         manifest.package.description = description.into();
-        let env = ReleaseStatement::new(manifest, Digest::of(&archive)).sign(&key);
-        NewRelease {
-            statement: shire_core::verify::release(&env, &key.public()).unwrap(),
-            envelope: env,
-            publisher: "p".into(),
+        let env = ReleaseStatement::new(manifest, Digest::of(&archive)).sign(&n.publisher);
+        let artifact = Artifact {
             size: archive.len() as u64,
             files: inspect(&archive[..], &ArchiveLimits::default()).unwrap(),
+        };
+        (
+            LogEvent::Release {
+                envelope: env,
+                key_id: n.publisher.key_id(),
+                at: now(),
+            },
+            artifact,
+        )
+    }
+
+    fn publish(n: &Node, version: &str, description: &str) -> ReleaseRecord {
+        let (e, a) = release(n, version, description);
+        match n.store.append(&e, Some(&a)).unwrap().written {
+            Written::Release(r) => r,
+            other => panic!("{other:?}"),
         }
     }
 
-    /// Publishes `a/b@version` with `description`; returns the package record.
-    fn publish_version(store: &Store, version: &str, description: &str) -> PackageRecord {
-        let rec = store.publish(&new_release(version, description)).unwrap();
-        store.package(&rec.name).unwrap().unwrap()
+    fn approve(n: &Node, key: &KeyPair, r: &ReleaseRecord) -> Appended {
+        let env = VerdictStatement::new(Verdict::Approve, r.subject(), None, 1).sign(key);
+        n.store
+            .append(
+                &LogEvent::Verdict {
+                    envelope: env,
+                    key_id: key.key_id(),
+                    at: now(),
+                },
+                None,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn publish_asks_the_ledger_inside_its_transaction_and_logs_once() {
+        let n = node(1);
+        let rec = publish(&n, "0.1.0", "Bin collection rounds");
+        assert_eq!((rec.state, rec.seq), (ReleaseState::Pending, 0));
+        assert_eq!(n.store.pending().unwrap().len(), 1);
+        let size = log::size(&n.store.db).unwrap();
+        let before = n.store.dump();
+        // The same version again, and again with other build metadata.
+        for v in ["0.1.0", "0.1.0+other"] {
+            let (e, a) = release(&n, v, "again");
+            let err = n.store.append(&e, Some(&a)).unwrap_err();
+            assert!(err.to_string().contains("already published"), "{err}");
+        }
+        assert_eq!(log::size(&n.store.db).unwrap(), size);
+        assert_eq!(n.store.dump(), before);
+        let pkg = n.store.package(&rec.name).unwrap().unwrap();
+        assert_eq!(pkg.highest, Some(Version::new(0, 1, 0)));
+        assert_eq!(pkg.description, "Bin collection rounds");
     }
 
     #[test]
     fn the_highest_version_keeps_the_description_and_the_list_is_in_publish_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, _f) = Store::open(dir.path()).unwrap();
-        publish_version(&store, "1.0.0", "first");
-        publish_version(&store, "2.0.0", "second");
-        let pkg = publish_version(&store, "1.5.0", "a backport");
+        let n = node(1);
+        publish(&n, "1.0.0", "first");
+        publish(&n, "2.0.0", "second");
+        let r = publish(&n, "1.5.0", "a backport");
+        let pkg = n.store.package(&r.name).unwrap().unwrap();
         assert_eq!(pkg.highest, Some(Version::new(2, 0, 0)));
         assert_eq!(pkg.description, "second");
-        let order: Vec<String> = store
+        let order: Vec<String> = n
+            .store
             .releases_of(&pkg.name)
             .unwrap()
             .iter()
             .map(|r| r.version.to_string())
             .collect();
         assert_eq!(order, ["1.0.0", "2.0.0", "1.5.0"]);
-        // The stored record does not grow with the versions.
-        let raw = store.db.tree(T::Packages).get(b"a/b").unwrap().unwrap();
-        assert!(!String::from_utf8_lossy(&raw).contains("versions"));
     }
 
     #[test]
-    fn opening_a_data_folder_with_inline_blobs_moves_them_into_the_blob_store() {
+    fn the_threshold_counts_verifier_accounts_and_replays_append_nothing() {
+        let n = node(2);
+        let r = publish(&n, "1.0.0", "x");
+        let v1 = account(&n.store, "v1", "v", Role::Verifier);
+        let (k1, k2) = (KeyPair::generate(), KeyPair::generate());
+        testing::register(&n.store, &k1, &v1);
+        testing::register(&n.store, &k2, &v1);
+        assert!(approve(&n, &k1, &r).index.is_some());
+        // The same account, another key, and the very same approval again.
+        let size = log::size(&n.store.db).unwrap();
+        let before = n.store.dump();
+        for k in [&k2, &k1] {
+            let a = approve(&n, k, &r);
+            assert_eq!(a.index, None);
+            assert!(matches!(a.written, Written::Unchanged(_)));
+        }
+        assert_eq!(log::size(&n.store.db).unwrap(), size);
+        assert_eq!(n.store.dump(), before);
+        let state = |n: &Node| n.store.release(&r.name, &r.version).unwrap().unwrap().state;
+        assert_eq!(state(&n), ReleaseState::Pending);
+        // A second verifier account makes two.
+        let v2 = account(&n.store, "v2", "v", Role::Verifier);
+        let k3 = KeyPair::generate();
+        testing::register(&n.store, &k3, &v2);
+        approve(&n, &k3, &r);
+        assert_eq!(state(&n), ReleaseState::Approved);
+        assert!(n.store.pending().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_data_folder_of_an_earlier_layout_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes = b"kept in sled by an older node".to_vec();
-        let d = Digest::of(&bytes);
         {
             let old = sled::open(dir.path().join("db")).unwrap();
-            let tree = old.open_tree("inline_blobs").unwrap();
-            tree.insert(d.as_bytes(), bytes.clone()).unwrap();
+            old.open_tree("accounts")
+                .unwrap()
+                .insert(b"admin", &b"{}"[..])
+                .unwrap();
             old.flush().unwrap();
         }
-        let (store, _f) = Store::open(dir.path()).unwrap();
-        let mut read = Vec::new();
-        std::io::Read::read_to_end(&mut store.blobs.read(&d).unwrap().unwrap(), &mut read).unwrap();
-        assert_eq!(read, bytes);
-        assert!(store.db.legacy_inline_blobs().unwrap().is_empty());
-        drop((store, _f));
-        // A new data folder gets no such tree.
-        let fresh = tempfile::tempdir().unwrap();
-        let (store, _f) = Store::open(fresh.path()).unwrap();
-        assert!(store.db.legacy_inline_blobs().is_none());
-    }
-
-    #[test]
-    fn a_record_from_before_highest_existed_keeps_its_highest_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, _f) = Store::open(dir.path()).unwrap();
-        let pkg = publish_version(&store, "3.0.0", "current");
-        // Rewrite the record as older versions of the node stored it.
-        let mut old = serde_json::to_value(&pkg).unwrap();
-        let map = old.as_object_mut().unwrap();
-        map.remove("highest");
-        map.insert("versions".into(), serde_json::json!(["3.0.0"]));
-        store
-            .db
-            .tree(T::Packages)
-            .insert(b"a/b", serde_json::to_vec(&old).unwrap())
+        let err = Store::open(dir.path(), &OpenOptions::default(), || "x".into())
+            .err()
             .unwrap();
-        let pkg = publish_version(&store, "2.1.0", "older line");
-        assert_eq!(pkg.highest, Some(Version::new(3, 0, 0)));
-        assert_eq!(pkg.description, "current");
+        assert!(err.to_string().contains("earlier shire-registry"), "{err}");
+        // A new folder opens, and again.
+        let fresh = tempfile::tempdir().unwrap();
+        drop(Store::open(fresh.path(), &OpenOptions::default(), || "x".into()).unwrap());
+        let (s, _f) = Store::open(fresh.path(), &OpenOptions::default(), || "y".into()).unwrap();
+        assert_eq!(s.origin(), "x");
     }
 }

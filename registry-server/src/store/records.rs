@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use shire_core::dsse::Envelope;
-use shire_core::statement::Verdict;
+use shire_core::ledger::{version_identity, KeyFacts, ReleaseFacts, VerdictFact};
+use shire_core::statement::{Subject, Verdict};
 use shire_core::wire::{KeyInfo, ReleaseState, Role, VerdictInfo, YankInfo};
 use shire_core::{Digest, KeyId, Manifest, OrgName, PackageName, PublicKey, Version};
 
@@ -66,10 +67,6 @@ pub struct PackageRecord {
     /// a publish rewrites this record, so it must not grow with them.
     #[serde(default)]
     pub highest: Option<Version>,
-    /// Every version, in publish order: written by data folders before
-    /// `highest` existed, read only to find their highest version.
-    #[serde(default, skip_serializing)]
-    pub versions: Vec<Version>,
     /// Description of the highest version (what search shows and indexes).
     pub description: String,
     /// Keywords of the highest version.
@@ -98,6 +95,9 @@ pub struct VerdictRecord {
     pub account: String,
     /// That account's organisation.
     pub org: Option<OrgName>,
+    /// The verifier's reason or note, from the signed statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// When the node accepted it (RFC 3339).
     pub at: String,
     /// Its transparency-log index.
@@ -153,9 +153,72 @@ pub struct ReleaseRecord {
     pub origin: Option<String>,
 }
 
-/// The key of a release in the releases and files trees: `org/name@version`.
+/// The key of a release in the releases and files trees: `org/name@version`,
+/// the version without build metadata (semver §10: `2.0.0+a` and `2.0.0+b`
+/// are one version, and so one key).
 pub fn release_key(name: &PackageName, version: &Version) -> Vec<u8> {
-    format!("{name}@{version}").into_bytes()
+    format!("{name}@{}", version_identity(version)).into_bytes()
+}
+
+impl ReleaseRecord {
+    /// The exact subject the release answers to.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            digest: self.digest,
+        }
+    }
+
+    /// The release as the ledger sees it.
+    pub fn facts(&self) -> ReleaseFacts {
+        ReleaseFacts {
+            subject: self.subject(),
+            publisher_key: self.publisher_key.clone(),
+            publisher: self.publisher.clone(),
+            index: self.log_index,
+            verdicts: self
+                .verdicts
+                .iter()
+                .map(|v| VerdictFact {
+                    verdict: v.verdict,
+                    key_id: v.key_id.clone(),
+                    account: v.account.clone(),
+                    org: v.org.clone(),
+                    reason: v.reason.clone(),
+                    index: v.log_index,
+                })
+                .collect(),
+            yanked: self.yanked.is_some(),
+        }
+    }
+}
+
+/// A key as a mirrored origin's log registered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorKeyRecord {
+    /// The key as the ledger knows it.
+    pub facts: KeyFacts,
+    /// When registered (the origin's clock).
+    pub at: String,
+    /// When a later entry revoked it (the origin's clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl MirrorKeyRecord {
+    /// Wire form, as served with a mirrored release.
+    pub fn key_info(&self) -> KeyInfo {
+        KeyInfo {
+            key_id: self.facts.key_id.clone(),
+            public_key: self.facts.public_key.clone(),
+            account: self.facts.account.clone(),
+            org: self.facts.org.clone(),
+            role: self.facts.role,
+            registered_at: self.at.clone(),
+            revoked_at: self.revoked_at.clone(),
+        }
+    }
 }
 
 /// Wire form of a key, joined with its account's organisation and role.
@@ -194,6 +257,19 @@ pub fn to_yank_info(y: &YankRecord) -> YankInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_metadata_does_not_make_another_release_key() {
+        let a = PackageName::parse("bt/x").unwrap();
+        let good = Version::parse("2.0.0+good").unwrap();
+        let other = Version::parse("2.0.0+other").unwrap();
+        assert_eq!(release_key(&a, &good), release_key(&a, &other));
+        assert_eq!(release_key(&a, &good), b"bt/x@2.0.0");
+        assert_ne!(
+            release_key(&a, &Version::parse("2.0.0-rc.1").unwrap()),
+            release_key(&a, &good)
+        );
+    }
 
     #[test]
     fn release_keys_of_different_packages_never_share_a_prefix_scan() {

@@ -20,7 +20,7 @@
 
 use super::db::{Tx, TxResult, T};
 use super::records::PackageRecord;
-use crate::error::ApiError;
+use super::error::StoreError;
 use shire_core::PackageName;
 use std::collections::BTreeMap;
 
@@ -172,52 +172,6 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
     Ok(())
 }
 
-/// The `meta` key holding the index's layout version.
-const FORMAT_KEY: &[u8] = b"search_format";
-/// The layout written by this code: chunked posting lists. (Version 1, one
-/// key per term, had no marker.)
-const FORMAT: u64 = 2;
-/// Packages reindexed per transaction while rebuilding.
-const REBUILD_BATCH: usize = 256;
-
-/// Rebuilds the index from the package records when it was written in an
-/// older layout (or never marked), then marks it current. Runs at open,
-/// before the node serves: returns how many packages were reindexed.
-pub fn upgrade(db: &super::db::Db) -> Result<usize, ApiError> {
-    let meta = db.tree(T::Meta);
-    let current = meta
-        .get(FORMAT_KEY)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes);
-    if current == Some(FORMAT) {
-        return Ok(0);
-    }
-    db.tree(T::Search).clear()?;
-    let mut batch: Vec<PackageRecord> = Vec::with_capacity(REBUILD_BATCH);
-    let mut done = 0;
-    let mut flush = |batch: &mut Vec<PackageRecord>| -> Result<(), ApiError> {
-        db.transact(|tx| {
-            for p in batch.iter() {
-                reindex(tx, None, p)?;
-            }
-            Ok(())
-        })?;
-        done += batch.len();
-        batch.clear();
-        Ok(())
-    };
-    for item in db.tree(T::Packages).iter() {
-        let (_, bytes) = item?;
-        batch.push(super::db::Db::decode(T::Packages, &bytes)?);
-        if batch.len() == REBUILD_BATCH {
-            flush(&mut batch)?;
-        }
-    }
-    flush(&mut batch)?;
-    meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes())?;
-    Ok(done)
-}
-
 /// A ranked page of search results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ranked {
@@ -237,7 +191,7 @@ pub fn query(
     query: &str,
     exact: Option<(u32, &PackageName)>,
     limit: usize,
-) -> Result<Ranked, ApiError> {
+) -> Result<Ranked, StoreError> {
     let mut qterms: Vec<String> = words(query).collect();
     qterms.sort();
     qterms.dedup();
@@ -306,7 +260,7 @@ pub fn query(
     }
     let n = qterms.len();
     let is_match = |count: &[usize], id: u32| n > 0 && count.get(id as usize) == Some(&n);
-    let resolve = |id: u32| -> Result<Option<PackageName>, ApiError> {
+    let resolve = |id: u32| -> Result<Option<PackageName>, StoreError> {
         Ok(ids
             .get(id.to_be_bytes())?
             .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
@@ -359,7 +313,6 @@ mod tests {
             id,
             name: PackageName::parse(name).unwrap(),
             highest: None,
-            versions: vec![],
             description: description.into(),
             keywords: keywords.iter().map(|s| s.to_string()).collect(),
             categories: vec![],
@@ -505,29 +458,6 @@ mod tests {
         assert_eq!(chunks("waste"), 2, "an emptied chunk is removed");
     }
 
-    #[test]
-    fn an_index_in_the_old_layout_is_rebuilt_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, _f) = Db::open(&dir.path().join("db")).unwrap();
-        let p = pkg(0, "kent/bins", "Bin collection", &["waste"]);
-        db.transact(|tx| tx.put(T::Packages, b"kent/bins", &p))
-            .unwrap();
-        // What version 1 wrote: one key per term, no chunk number.
-        let search = db.tree(T::Search);
-        search
-            .insert(b"bins", update_postings(&[], 0, Some(8)))
-            .unwrap();
-        assert_eq!(q(&db, "waste", None).total, 0);
-        assert_eq!(upgrade(&db).unwrap(), 1);
-        assert!(search.get(b"bins").unwrap().is_none(), "old keys are gone");
-        assert_eq!(names(&q(&db, "waste", None)), ["kent/bins"]);
-        assert_eq!(names(&q(&db, "bin collection", None)), ["kent/bins"]);
-        // Marked: the next open does nothing.
-        assert_eq!(upgrade(&db).unwrap(), 0);
-    }
-
-    /// Search over 10,000 packages: prints p50/p99 per query (never asserts a
-    /// time). Slow to set up, so it runs only with `SHIRE_SLOW_TESTS=1`.
     #[test]
     fn ten_thousand_packages_measure() {
         if std::env::var_os("SHIRE_SLOW_TESTS").is_none() {

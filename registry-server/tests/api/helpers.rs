@@ -8,7 +8,7 @@ use serde_json::Value;
 use shire_core::archive::testing::{build, Item};
 use shire_core::dsse::Envelope;
 use shire_core::manifest::Manifest;
-use shire_core::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
+use shire_core::statement::{KeyStatement, ReleaseStatement, Subject, Verdict, VerdictStatement};
 use shire_core::{Digest, KeyPair, PackageName, Version, VersionReq};
 use shire_registry::{Config, RunningServer};
 use std::collections::BTreeMap;
@@ -19,6 +19,8 @@ use tempfile::TempDir;
 pub struct TestApp {
     pub url: String,
     pub admin: String,
+    /// The node's origin (what key registrations name).
+    pub origin: String,
     pub dir: TempDir,
     pub client: reqwest::Client,
     server: Option<RunningServer>,
@@ -86,6 +88,7 @@ impl TestApp {
         );
         TestApp {
             url: server.url(),
+            origin: server.origin.clone(),
             admin,
             dir,
             client: reqwest::Client::new(),
@@ -185,13 +188,7 @@ impl TestApp {
     /// Everything stored: every sled entry and every blob file.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let store = self.server.as_ref().unwrap().store();
-        let mut out = BTreeMap::new();
-        for (name, tree) in store.db.all_trees() {
-            for item in tree.iter() {
-                let (k, v) = item.unwrap();
-                out.insert(format!("{name}/{}", hex::encode(&k)), v.to_vec());
-            }
-        }
+        let mut out = store.dump();
         for path in files_under(&self.dir.path().join("blobs")) {
             out.insert(path.display().to_string(), std::fs::read(&path).unwrap());
         }
@@ -200,7 +197,7 @@ impl TestApp {
 
     /// How many group-commit flushes the node has run.
     pub fn flush_count(&self) -> u64 {
-        self.server.as_ref().unwrap().store().db.flush_count()
+        self.server.as_ref().unwrap().store().flush_count()
     }
 
     /// Whether the node stores a blob for `digest` (packed or in a file).
@@ -278,14 +275,29 @@ impl TestApp {
             .await;
         let token = a.ok(201)["token"].as_str().unwrap().to_string();
         let key = KeyPair::generate();
+        self.register_key(&token, &key, name, org, role)
+            .await
+            .ok(201);
+        Actor { token, key }
+    }
+
+    /// Registers `key` with the caller's token, with a genuine proof of
+    /// possession for `account` (`org`, `role`) on this node.
+    pub async fn register_key(
+        &self,
+        token: &str,
+        key: &KeyPair,
+        account: &str,
+        org: &str,
+        role: &str,
+    ) -> Answer {
+        let proof = key_proof(key, key, account, org, role, &self.origin);
         self.post(
             "/api/v1/keys",
-            &token,
-            serde_json::json!({ "public_key": key.public().to_string() }),
+            token,
+            serde_json::json!({ "public_key": key.public().to_string(), "proof": proof }),
         )
         .await
-        .ok(201);
-        Actor { token, key }
     }
 
     /// Uploads bytes under a digest.
@@ -363,6 +375,28 @@ impl TestApp {
             .unwrap_or("")
             .to_string()
     }
+}
+
+/// A key registration statement naming `key`, signed by `signer` (the key
+/// itself for a genuine proof).
+pub fn key_proof(
+    key: &KeyPair,
+    signer: &KeyPair,
+    account: &str,
+    org: &str,
+    role: &str,
+    node: &str,
+) -> Envelope {
+    let mut st = KeyStatement::new(
+        key,
+        account,
+        shire_core::OrgName::parse(org).ok(),
+        role.parse().unwrap(),
+        node,
+        1,
+    );
+    st.public_key = key.public();
+    st.sign(signer)
 }
 
 /// A signed verdict.
@@ -479,29 +513,22 @@ pub fn spawn_binary(dir: &Path) -> (std::process::Child, String, Option<String>)
 /// (`org/name@version`).
 pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
     use shire_core::event::LogEvent;
-    use shire_registry::store::db::{Db, T};
-    use shire_registry::store::log;
-    use shire_registry::store::records::{PackageRecord, ReleaseRecord};
-    let size = log::size(&store.db).unwrap();
+    let size = store.log_size().unwrap();
     let mut logged_releases = Vec::new();
     for i in 0..size {
-        let bytes = log::entry(&store.db, i)
-            .unwrap()
-            .expect("no gap in the log");
+        let bytes = store.log_entry(i).unwrap().expect("no gap in the log");
         if let LogEvent::Release { envelope, .. } = LogEvent::from_bytes(&bytes).unwrap() {
             logged_releases.push(envelope);
         }
     }
     assert!(
-        log::entry(&store.db, size).unwrap().is_none(),
+        store.log_entry(size).unwrap().is_none(),
         "nothing past the log size"
     );
     let mut out = Vec::new();
-    for item in store.db.tree(T::Releases).iter() {
-        let (_, v) = item.unwrap();
-        let r: ReleaseRecord = Db::decode(T::Releases, &v).unwrap();
+    for r in store.all_releases().unwrap() {
         let id = format!("{}@{}", r.name, r.version);
-        let entry = log::entry(&store.db, r.log_index).unwrap().unwrap();
+        let entry = store.log_entry(r.log_index).unwrap().unwrap();
         match LogEvent::from_bytes(&entry).unwrap() {
             LogEvent::Release { envelope, .. } => assert_eq!(envelope, r.envelope, "{id}"),
             other => panic!("{id}: log entry {} is {other:?}", r.log_index),
@@ -533,9 +560,7 @@ pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
         out.len(),
         "every logged release is stored"
     );
-    for item in store.db.tree(T::Packages).iter() {
-        let (_, v) = item.unwrap();
-        let p: PackageRecord = Db::decode(T::Packages, &v).unwrap();
+    for p in store.all_packages().unwrap() {
         let highest = p.highest.expect("a package has a highest version");
         assert!(store.release(&p.name, &highest).unwrap().is_some());
     }

@@ -292,16 +292,14 @@ async fn a_revoked_key_signs_nothing_more_and_refusals_append_nothing() {
         .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
         .await
         .refused(403, "key_revoked");
-    // Registering it again does not un-revoke it.
-    let again = c
-        .app
-        .post(
-            "/api/v1/keys",
-            &c.bt.token,
-            serde_json::json!({"public_key": c.bt.key.public().to_string()}),
-        )
-        .await;
-    assert_eq!(again.ok(200)["revoked_at"], revoked_at);
+    // Registering it again does not un-revoke it: a revoked key is never
+    // registered again.
+    c.app
+        .register_key(&c.bt.token, &c.bt.key, "bt-dev", "braintree", "publisher")
+        .await
+        .refused(409, "key_taken");
+    let shown = c.app.get(&format!("/api/v1/keys/{}", c.bt.key.key_id())).await;
+    assert_eq!(shown.ok(200)["revoked_at"], revoked_at);
     // The upload itself is stored (blobs are not events); nothing else is.
     let after = c.app.snapshot();
     let changed: Vec<&String> = after

@@ -37,8 +37,9 @@
 //! - **Yanks** name exactly a release of this log, yank one that is not yanked
 //!   and un-yank one that is, with a reason of bounded length.
 //! - **Replays** (a key registered again to its own account, a key revoked
-//!   again, a verdict an account already gave) are [`Change::Unchanged`]: a
-//!   node answers them without appending anything.
+//!   again, a verdict an account already gave and that the release's state
+//!   still allows) are [`Change::Unchanged`]: a node answers them without
+//!   appending anything.
 //!
 //! Thresholds ([`tally`]) count distinct verifier accounts, never keys.
 
@@ -469,12 +470,6 @@ impl<'a> Ledger<'a> {
             return Err(mismatch(claimed, &release.subject).into());
         }
         let verdict = statement.verdict;
-        if release.given_by(&key.account, verdict) {
-            return Ok(unchanged(format!(
-                "{} already gave this {verdict} of {claimed}",
-                key.account
-            )));
-        }
         let refuse = |why: &'static str| -> Outcome<V> {
             Err(RuleError::Transition {
                 verdict,
@@ -493,6 +488,14 @@ impl<'a> Ledger<'a> {
                 return refuse("only a release with an approval can be revoked (reject it instead)")
             }
             _ => {}
+        }
+        // After the transitions: an approval repeated once the release was
+        // revoked is refused, not answered as if nothing had happened.
+        if release.given_by(&key.account, verdict) {
+            return Ok(unchanged(format!(
+                "{} already gave this {verdict} of {claimed}",
+                key.account
+            )));
         }
         release.verdicts.push(VerdictFact {
             verdict,

@@ -427,7 +427,7 @@ fn transitions_do_not_depend_on_any_threshold() {
             15 verdict reject braintree/tool@1.0.0 signed by <delt>: REFUSED cannot reject braintree/tool@1.0.0: it has an approval already (revoke it instead)
             16 verdict revoke braintree/tool@1.0.0 signed by <delt>: revoke by delt
             17 verdict revoke braintree/tool@1.0.0 signed by <socitm>: revoke by socitm
-            18 verdict approve braintree/tool@1.0.0 signed by <socitm>: unchanged: socitm already gave this approve of braintree/tool@1.0.0
+            18 verdict approve braintree/tool@1.0.0 signed by <socitm>: REFUSED cannot approve braintree/tool@1.0.0: it is revoked
             state braintree/crm@1.0.0: rejected at 1, rejected at 2
             state braintree/tool@1.0.0: revoked at 1, revoked at 2
         "#]],

@@ -1,0 +1,107 @@
+//! [`StoreError`]: what storage answers when it cannot do what was asked. The
+//! routes turn it into HTTP in one place (`crate::error`); storage itself
+//! knows nothing of HTTP.
+
+use shire_core::ledger::RuleError;
+use shire_core::{KeyId, OrgName, PackageName};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The ledger refused the event: it breaks a rule of the log.
+    #[error(transparent)]
+    Refused(#[from] RuleError),
+    /// Entry `index` of a mirrored log breaks a rule: the peer served a log
+    /// this node refuses.
+    #[error("entry {index}: {rule}")]
+    RefusedEntry {
+        /// The entry.
+        index: u64,
+        /// The rule.
+        rule: RuleError,
+    },
+    /// An account names an organisation this node does not have.
+    #[error("organisation {0} does not exist on this node")]
+    OrgNotFound(OrgName),
+    /// The account name is taken.
+    #[error("account {0} already exists")]
+    AccountExists(String),
+    /// No such key here.
+    #[error("no key {0} is registered here")]
+    KeyNotFound(KeyId),
+    /// The key belongs to another account (and the caller is no admin).
+    #[error("key {0} is registered to another account")]
+    KeyNotYours(KeyId),
+    /// A release depends on a package this node does not hold.
+    #[error("dependency {0} is not a package on this registry")]
+    UnknownDependency(PackageName),
+    /// The event's log entry would exceed what a log entry may hold.
+    #[error(
+        "the transparency-log entry for this event would be {len} bytes; a log entry may be at \
+         most {max} bytes (shorten the manifest, description or reason)"
+    )]
+    EntryTooLarge {
+        /// Its size.
+        len: usize,
+        /// The most an entry may be.
+        max: usize,
+    },
+    /// The origin given differs from the one the data folder was created with.
+    #[error("this node's origin is {stored:?}; it cannot become {wanted:?}")]
+    OriginChanged {
+        /// The stored origin.
+        stored: String,
+        /// The one asked for.
+        wanted: String,
+    },
+    /// The data folder was written by an incompatible version of Shire.
+    #[error("{0}")]
+    DataFormat(String),
+    /// The disk is full (or below the free-space reserve): nothing was written.
+    #[error("the node's storage is full ({0}); nothing was written")]
+    Full(String),
+    /// A mirrored batch no longer fits what is stored (a concurrent change).
+    #[error("{0}")]
+    Mirror(String),
+    /// Stored data does not decode or does not add up.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Backend(String),
+    /// A file operation failed.
+    #[error("i/o: {0}")]
+    Io(std::io::Error),
+}
+
+impl StoreError {
+    /// Whether the failure is the disk running out of space.
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Full(_))
+    }
+}
+
+/// ENOSPC and EDQUOT: the disk (or a quota) is full.
+pub fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        if is_no_space(&e) {
+            StoreError::Full(e.to_string())
+        } else {
+            StoreError::Io(e)
+        }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) => io.into(),
+            sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Writing what the ledger accepted. [`write`] takes a [`Change`] (which
+//! only `shire_core::ledger` can make) and the log it belongs to, and stores
+//! it in the event's own transaction: the node's own records for its log,
+//! the mirror trees and the shared release trees for a peer's.
+
+use super::db::{abort, Tx, TxResult, T};
+use super::error::StoreError;
+use super::records::*;
+use super::search;
+use super::view::{okey, LogRef};
+use shire_core::archive::ArchiveSummary;
+use shire_core::ledger::{node_state, AccountFacts, Change};
+use shire_core::wire::ReleaseState;
+use shire_core::{Manifest, PackageName, Version};
+
+const RELEASE_SEQ: &[u8] = b"release_seq";
+const PACKAGE_SEQ: &[u8] = b"package_seq";
+
+/// What the node learnt about an artifact when it inspected it: needed to
+/// store a release, and not in the log.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// Its size in bytes.
+    pub size: u64,
+    /// What its archive holds.
+    pub files: ArchiveSummary,
+}
+
+/// What a change stored, for the answer.
+#[derive(Debug, Clone)]
+pub enum Written {
+    /// An organisation.
+    Org(OrgRecord),
+    /// A key (registered or revoked).
+    Key(KeyRecord),
+    /// A release (published, judged, yanked).
+    Release(ReleaseRecord),
+    /// A mirrored key or organisation (nothing to answer with).
+    Mirrored,
+    /// Nothing: the event repeats one already in the log.
+    Unchanged(String),
+}
+
+/// Stores `change`, entry `index` of `log`. A release needs its `artifact`.
+pub fn write(
+    tx: &Tx<'_>,
+    log: LogRef<'_>,
+    change: &Change,
+    index: u64,
+    artifact: Option<&Artifact>,
+    threshold: u32,
+) -> TxResult<Written> {
+    let origin = match log {
+        LogRef::Local => None,
+        LogRef::Mirror(o) => Some(o),
+    };
+    match change {
+        Change::Unchanged(u) => Ok(Written::Unchanged(u.what.clone())),
+        Change::OrgCreated(c) => match origin {
+            None => {
+                let rec = OrgRecord {
+                    name: c.org.clone(),
+                    created_at: c.at.clone(),
+                };
+                tx.put(T::Orgs, c.org.as_str().as_bytes(), &rec)?;
+                Ok(Written::Org(rec))
+            }
+            Some(o) => {
+                tx.put(T::MirrorOrgs, c.org.as_str().as_bytes(), &o.to_string())?;
+                Ok(Written::Mirrored)
+            }
+        },
+        Change::KeyRegistered(c) => match origin {
+            None => {
+                let rec = KeyRecord {
+                    key_id: c.key.key_id.clone(),
+                    public_key: c.key.public_key.clone(),
+                    account: c.key.account.clone(),
+                    registered_at: c.at.clone(),
+                    revoked_at: None,
+                };
+                tx.put(T::Keys, c.key.key_id.as_str().as_bytes(), &rec)?;
+                Ok(Written::Key(rec))
+            }
+            Some(o) => {
+                let rec = MirrorKeyRecord {
+                    facts: c.key.clone(),
+                    at: c.at.clone(),
+                    revoked_at: None,
+                };
+                tx.put(
+                    T::MirrorKeys,
+                    &okey(o, c.key.key_id.as_str().as_bytes()),
+                    &rec,
+                )?;
+                tx.put(
+                    T::MirrorAccounts,
+                    &okey(o, c.key.account.as_bytes()),
+                    &AccountFacts {
+                        org: c.key.org.clone(),
+                        role: c.key.role,
+                    },
+                )?;
+                Ok(Written::Mirrored)
+            }
+        },
+        Change::KeyRevoked(c) => {
+            let id = c.key.key_id.as_str().as_bytes();
+            match origin {
+                None => {
+                    let Some(mut rec) = tx.get::<KeyRecord>(T::Keys, id)? else {
+                        return abort(StoreError::KeyNotFound(c.key.key_id.clone()));
+                    };
+                    rec.revoked_at = Some(c.at.clone());
+                    tx.put(T::Keys, id, &rec)?;
+                    Ok(Written::Key(rec))
+                }
+                Some(o) => {
+                    let k = okey(o, id);
+                    let Some(mut rec) = tx.get::<MirrorKeyRecord>(T::MirrorKeys, &k)? else {
+                        return abort(StoreError::KeyNotFound(c.key.key_id.clone()));
+                    };
+                    rec.facts.revoked = true;
+                    rec.revoked_at = Some(c.at.clone());
+                    tx.put(T::MirrorKeys, &k, &rec)?;
+                    Ok(Written::Mirrored)
+                }
+            }
+        }
+        Change::Released(c) => {
+            let st = &c.statement;
+            let name = &st.subject.name;
+            let version = &st.subject.version;
+            let Some(artifact) = artifact else {
+                return abort(StoreError::Corrupt(format!(
+                    "no inspected artifact for {name}@{version}"
+                )));
+            };
+            if origin.is_none() {
+                for dep in st.manifest.dependencies.keys() {
+                    if !tx.contains(T::Packages, dep.to_string().as_bytes())? {
+                        return abort(StoreError::UnknownDependency(dep.clone()));
+                    }
+                }
+            }
+            let key = release_key(name, version);
+            let old: Option<PackageRecord> = tx.get(T::Packages, name.to_string().as_bytes())?;
+            let seq = add_version(
+                tx,
+                old.as_ref(),
+                name,
+                version,
+                &st.manifest,
+                &c.at,
+                origin.map(str::to_string),
+            )?;
+            if origin.is_none() {
+                tx.put_raw(T::Pending, &seq.to_be_bytes(), key.clone())?;
+            }
+            tx.put(T::Files, &key, &artifact.files)?;
+            let rec = ReleaseRecord {
+                name: name.clone(),
+                version: version.clone(),
+                digest: st.subject.digest,
+                size: artifact.size,
+                state: node_state(&c.release, threshold),
+                yanked: None,
+                published_at: c.at.clone(),
+                envelope: c.envelope.clone(),
+                publisher_key: c.key.key_id.clone(),
+                publisher: c.key.account.clone(),
+                manifest: st.manifest.clone(),
+                verdicts: Vec::new(),
+                log_index: index,
+                seq,
+                origin: origin.map(str::to_string),
+            };
+            tx.put(T::Releases, &key, &rec)?;
+            Ok(Written::Release(rec))
+        }
+        Change::Judged(c) => {
+            let st = &c.statement;
+            let key = release_key(&st.subject.name, &st.subject.version);
+            let mut rec = stored_release(tx, &key)?;
+            rec.verdicts.push(VerdictRecord {
+                envelope: c.envelope.clone(),
+                verdict: st.verdict,
+                key_id: c.key.key_id.clone(),
+                account: c.key.account.clone(),
+                org: c.key.org.clone(),
+                reason: st.reason.clone(),
+                at: c.at.clone(),
+                log_index: index,
+            });
+            let before = rec.state;
+            rec.state = node_state(&c.release, threshold);
+            if origin.is_none() && before == ReleaseState::Pending && rec.state != before {
+                tx.remove(T::Pending, &rec.seq.to_be_bytes())?;
+            }
+            tx.put(T::Releases, &key, &rec)?;
+            Ok(Written::Release(rec))
+        }
+        Change::Yanked(c) => {
+            let s = &c.release.subject;
+            let key = release_key(&s.name, &s.version);
+            let mut rec = stored_release(tx, &key)?;
+            rec.yanked = c.reason.as_ref().map(|reason| YankRecord {
+                reason: reason.clone(),
+                at: c.at.clone(),
+                by: c.by.clone(),
+            });
+            tx.put(T::Releases, &key, &rec)?;
+            Ok(Written::Release(rec))
+        }
+    }
+}
+
+fn stored_release(tx: &Tx<'_>, key: &[u8]) -> TxResult<ReleaseRecord> {
+    match tx.get(T::Releases, key)? {
+        Some(r) => Ok(r),
+        None => abort(StoreError::Corrupt(format!(
+            "the ledger accepted an event about {}, which is not stored",
+            String::from_utf8_lossy(key)
+        ))),
+    }
+}
+
+/// Records `version` in its package (creating the package when `old` is
+/// `None`), keeps the descriptive fields of the highest version, reindexes the
+/// package for search when they changed, and returns the release's sequence
+/// number.
+fn add_version(
+    tx: &Tx<'_>,
+    old: Option<&PackageRecord>,
+    name: &PackageName,
+    version: &Version,
+    manifest: &Manifest,
+    at: &str,
+    origin: Option<String>,
+) -> TxResult<u64> {
+    let mut pkg = match old {
+        Some(p) => p.clone(),
+        None => new_package(tx, name, at, origin)?,
+    };
+    let highest = pkg.highest.as_ref().is_none_or(|v| v < version);
+    if highest {
+        pkg.highest = Some(version.clone());
+        pkg.description = manifest.package.description.clone();
+        pkg.keywords = manifest.package.keywords.clone();
+        pkg.categories = manifest.publiccode.categories.clone();
+    }
+    if highest || old.is_none() {
+        search::reindex(tx, old, &pkg)?;
+    }
+    tx.put(T::Packages, name.to_string().as_bytes(), &pkg)?;
+    let seq = tx.get_u64(T::Meta, RELEASE_SEQ)?;
+    tx.put_u64(T::Meta, RELEASE_SEQ, seq + 1)?;
+    Ok(seq)
+}
+
+/// A package's first record, with the next package id: `origin` is `None`
+/// for this node's own packages, the origin's name for mirrored ones.
+fn new_package(
+    tx: &Tx<'_>,
+    name: &PackageName,
+    at: &str,
+    origin: Option<String>,
+) -> TxResult<PackageRecord> {
+    let id = tx.get_u64(T::Meta, PACKAGE_SEQ)?;
+    tx.put_u64(T::Meta, PACKAGE_SEQ, id + 1)?;
+    let Ok(id) = u32::try_from(id) else {
+        return abort(StoreError::Backend(
+            "this node holds 2^32 packages already".into(),
+        ));
+    };
+    Ok(PackageRecord {
+        id,
+        name: name.clone(),
+        highest: None,
+        description: String::new(),
+        keywords: Vec::new(),
+        categories: Vec::new(),
+        created_at: at.to_string(),
+        origin,
+    })
+}
