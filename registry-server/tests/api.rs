@@ -6,6 +6,8 @@
 mod helpers;
 #[path = "api/log_tests.rs"]
 mod log_tests;
+#[path = "api/review_attacks.rs"]
+mod review_attacks;
 
 use helpers::{verdict, Actor, Release, TestApp};
 use shire_core::archive::testing::{noise, Item};

@@ -164,6 +164,9 @@ struct Current {
     /// that no acknowledged record ever follows bytes a failed sync may have
     /// lost (at start, the last pack is read only up to its first bad record).
     broken: bool,
+    /// Records appended and not yet indexed: an upload of the same bytes
+    /// meanwhile waits for that record instead of appending a second copy.
+    in_flight: HashMap<Digest, Location>,
 }
 
 /// A position in the packs: pack number, then offset. Ordered that way, so
@@ -440,6 +443,7 @@ impl Packs {
                 file: Arc::new(file),
                 len,
                 broken: false,
+                in_flight: HashMap::new(),
             }),
             state: Mutex::new(SyncState {
                 wanted: (no, len),
@@ -507,19 +511,31 @@ impl Packs {
         if self.locate(digest)?.is_some() {
             return Ok(false);
         }
-        let loc = self.append(digest, bytes)?;
+        let (loc, new) = self.append(digest, bytes)?;
         let failures = self.want(loc);
         let mut st = lock(&self.shared.state);
-        loop {
+        let done = loop {
             if let Some(done) = outcome(loc, failures, st.progress) {
-                drop(st);
-                done?;
-                break;
+                break done;
             }
             st = self.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        };
+        drop(st);
+        self.settle(digest, loc, new, done)
+    }
+
+    /// Indexes a record once its sync succeeded (the appender does), and
+    /// lets the next upload of the same bytes append again if it failed.
+    fn settle(&self, digest: &Digest, loc: Location, new: bool, done: io::Result<()>) -> io::Result<bool> {
+        let indexed = match done {
+            Ok(()) if new => write_lock(&self.index).insert(digest, Slot::of(loc)),
+            Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if new {
+            lock(&self.shared.current).in_flight.remove(digest);
         }
-        write_lock(&self.index).insert(digest, Slot::of(loc))?;
-        Ok(true)
+        indexed.map(|()| new)
     }
 
     /// [`Packs::add`] for async callers: the append is a write to the page
@@ -534,17 +550,17 @@ impl Packs {
             return Ok(false);
         }
         let mut progress = self.shared.progress.subscribe();
-        let loc = self.append(digest, bytes)?;
+        let (loc, new) = self.append(digest, bytes)?;
         let failures = self.want(loc);
-        let seen = progress
+        let done = match progress
             .wait_for(|p| outcome(loc, failures, *p).is_some())
             .await
-            .map_err(|_| io::Error::other("the pack syncer has stopped"))?;
-        let done = outcome(loc, failures, *seen);
-        drop(seen);
-        done.unwrap_or_else(|| Err(io::Error::other("the pack syncer has stopped")))?;
-        write_lock(&self.index).insert(digest, Slot::of(loc))?;
-        Ok(true)
+        {
+            Ok(seen) => outcome(loc, failures, *seen)
+                .unwrap_or_else(|| Err(io::Error::other("the pack syncer has stopped"))),
+            Err(_) => Err(io::Error::other("the pack syncer has stopped")),
+        };
+        self.settle(digest, loc, new, done)
     }
 
     /// Asks the syncer to put everything up to the end of `loc` on disk;
@@ -559,14 +575,19 @@ impl Packs {
         failures
     }
 
-    /// Appends the record; returns where its bytes are.
-    fn append(&self, digest: &Digest, bytes: &[u8]) -> io::Result<Location> {
+    /// Appends the record; returns where its bytes are, and whether this
+    /// call appended them (`false`: a concurrent upload of the same bytes
+    /// did, and its record is not indexed yet).
+    fn append(&self, digest: &Digest, bytes: &[u8]) -> io::Result<(Location, bool)> {
         let mut header = [0u8; HEADER as usize];
         header[..4].copy_from_slice(&MAGIC);
         header[4..12].copy_from_slice(&(bytes.len() as u64).to_be_bytes());
         header[12..].copy_from_slice(digest.as_bytes());
         let record_len = HEADER + bytes.len() as u64;
         let mut cur = lock(&self.shared.current);
+        if let Some(loc) = cur.in_flight.get(digest) {
+            return Ok((*loc, false));
+        }
         if cur.broken || (cur.len > 0 && cur.len + record_len > self.pack_max) {
             // Close this pack for good before anyone writes to the next one,
             // so a sync of the next pack covers every earlier pack too (a
@@ -594,7 +615,8 @@ impl Packs {
             len: bytes.len() as u64,
         };
         cur.len += record_len;
-        Ok(loc)
+        cur.in_flight.insert(*digest, loc);
+        Ok((loc, true))
     }
 }
 
@@ -729,6 +751,35 @@ mod tests {
         }
         let total: u64 = blobs.iter().map(|b| b.len() as u64 + HEADER).sum();
         assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), total);
+    }
+
+    #[test]
+    fn concurrent_uploads_of_one_blob_store_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Arc::new(packs(dir.path()));
+        let bytes = b"the same small artifact".repeat(100);
+        let d = Digest::of(&bytes);
+        let new = std::sync::atomic::AtomicUsize::new(0);
+        // Many rounds, each a race of eight uploads of other bytes.
+        for round in 0..20u32 {
+            let bytes = [&bytes[..], &round.to_be_bytes()].concat();
+            let d = Digest::of(&bytes);
+            std::thread::scope(|s| {
+                for _ in 0..8 {
+                    let (p, bytes, new) = (p.clone(), &bytes, &new);
+                    s.spawn(move || {
+                        if p.add(&d, bytes).unwrap() {
+                            new.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    });
+                }
+            });
+            assert_eq!(&read(&p, &d), &bytes);
+        }
+        assert_eq!(new.into_inner(), 20, "one upload of each stored it");
+        let one = (bytes.len() as u64 + 4 + HEADER) * 20;
+        assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), one);
+        assert!(p.locate(&d).unwrap().is_none());
     }
 
     #[test]
