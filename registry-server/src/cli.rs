@@ -50,13 +50,19 @@ pub struct ServeArgs {
     /// Largest artifact upload in bytes.
     #[arg(long, default_value_t = config::DEFAULT_MAX_UPLOAD)]
     pub max_upload: u64,
-    /// Distinct verifier keys whose approvals make a release approved [default: 1].
+    /// Distinct verifier accounts whose approvals make a release approved
+    /// (two keys of one account count once) [default: 1].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threshold: Option<u32>,
     /// Cap of the database's page cache in MiB (more keeps more of a large
     /// registry in memory; resident memory grows up to about this plus 20 MiB).
     #[arg(long, default_value_t = config::DEFAULT_CACHE_MIB, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub cache_mib: u64,
+    /// Free space to keep on the data folder's disk, in MiB: below it the
+    /// node refuses writes (507) and `/readyz` answers 503, and it resumes by
+    /// itself once there is room again.
+    #[arg(long, default_value_t = config::DEFAULT_MIN_FREE_MIB)]
+    pub min_free_mib: u64,
 }
 
 /// `key` flags.
@@ -96,6 +102,7 @@ impl ServeArgs {
             origin: self.origin.clone().or_else(|| file.origin.clone()),
             max_upload: self.max_upload,
             cache_mib: self.cache_mib,
+            min_free_bytes: self.min_free_mib << 20,
             threshold: self.threshold.or(file.threshold).unwrap_or(1).max(1),
             ..Config::new(data)
         }

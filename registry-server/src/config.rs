@@ -14,6 +14,33 @@ pub const DEFAULT_MAX_UPLOAD: u64 = 50 * 1024 * 1024;
 pub const DEFAULT_CACHE_MIB: u64 = crate::store::DEFAULT_CACHE_BYTES >> 20;
 /// Largest JSON body accepted (envelopes, requests).
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
+/// Default free space the node keeps on its data folder's disk, in MiB
+/// (`--min-free-mib`): below it, writes are refused (507) and `/readyz`
+/// says not ready, before the database itself runs out.
+pub const DEFAULT_MIN_FREE_MIB: u64 = 64;
+
+/// How long a client may take to send a request body: a grace period, then
+/// at least `min_rate` bytes a second on average, and never more than
+/// `max_total` in all. A body that falls behind is cut off with 408.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BodyDeadline {
+    /// Time any body may take, whatever its size.
+    pub grace: Duration,
+    /// Bytes per second a body must average after the grace period.
+    pub min_rate: u64,
+    /// Longest time any body may take.
+    pub max_total: Duration,
+}
+
+impl Default for BodyDeadline {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+            min_rate: 16 * 1024,
+            max_total: Duration::from_secs(600),
+        }
+    }
+}
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
@@ -26,8 +53,13 @@ pub struct Config {
     pub origin: Option<String>,
     /// Largest artifact upload, in bytes.
     pub max_upload: u64,
-    /// Distinct verifier keys whose approvals make a release `approved`.
+    /// Distinct verifier accounts whose approvals make a release `approved`.
     pub threshold: u32,
+    /// Free bytes the node keeps on its data folder's disk (writes below it
+    /// are refused).
+    pub min_free_bytes: u64,
+    /// How long a request body may take to arrive.
+    pub body_deadline: BodyDeadline,
     /// Bounds on what an archive may unpack to.
     pub archive_limits: ArchiveLimits,
     /// HTTP worker threads (None: one per core).
@@ -50,6 +82,8 @@ impl Config {
             origin: None,
             max_upload: DEFAULT_MAX_UPLOAD,
             threshold: 1,
+            min_free_bytes: DEFAULT_MIN_FREE_MIB << 20,
+            body_deadline: BodyDeadline::default(),
             archive_limits: ArchiveLimits::default(),
             workers: None,
             cache_mib: DEFAULT_CACHE_MIB,

@@ -123,6 +123,9 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// The body arrived too slowly (408 `body_timeout`).
+    #[error("{0}")]
+    BodyTimeout(String),
     /// The body is larger than the node accepts (413 `too_large`).
     #[error("{0}")]
     TooLarge(String),
@@ -130,6 +133,9 @@ pub enum ApiError {
     /// the operator has freed space; nothing was written.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// The node cannot write now (503 `unavailable`): retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
     /// A fault on the node's side (500 `internal`); details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -172,7 +178,9 @@ impl ApiError {
             ApiError::BadArchive(_) => "bad_archive",
             ApiError::BadRequest { code, .. } => code,
             ApiError::TooLarge(_) => "too_large",
+            ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::InsufficientStorage(_) => "insufficient_storage",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -226,7 +234,9 @@ impl ResponseError for ApiError {
             | ApiError::BadArchive(_)
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -287,6 +297,7 @@ impl From<StoreError> for ApiError {
                 ApiError::bad_request("origin_changed", e.to_string())
             }
             e @ StoreError::Full(_) => ApiError::InsufficientStorage(e.to_string()),
+            e @ StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             e @ (StoreError::DataFormat(_)
             | StoreError::Mirror(_)
             | StoreError::Corrupt(_)
@@ -355,6 +366,9 @@ pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
                     "bad_json",
                     "expected a JSON body (Content-Type: application/json)",
                 ),
+                JsonPayloadError::Payload(p) if crate::middleware::is_body_timeout(p) => {
+                    ApiError::BodyTimeout(p.to_string())
+                }
                 _ => ApiError::bad_request("bad_json", format!("request body is not valid: {err}")),
             };
             api.into()
@@ -373,6 +387,34 @@ pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|err, _req| {
         ApiError::bad_request("bad_query", format!("bad query: {err}")).into()
     })
+}
+
+/// The body of the responses actix's HTTP/1 layer makes before any route
+/// runs (a request it cannot parse, a head too large or too slow).
+pub fn dispatcher_error_body(status: StatusCode) -> (&'static str, actix_web::web::Bytes) {
+    let (code, message) = match status.as_u16() {
+        431 => (
+            "headers_too_large",
+            "the request head is too large: at most 128 KiB and 96 headers",
+        ),
+        408 => (
+            "request_timeout",
+            "the request head did not arrive in time",
+        ),
+        400 => (
+            "bad_request",
+            "the request could not be parsed: a malformed request line or header, or a URL over 64 KiB",
+        ),
+        _ => ("internal", "the registry could not handle the request"),
+    };
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message: message.into(),
+        },
+    })
+    .unwrap_or_default();
+    ("application/json", body.into())
 }
 
 /// The default service: any unknown route is 404 `not_found` with a JSON body.

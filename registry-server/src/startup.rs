@@ -5,6 +5,8 @@ use crate::config::{Config, MAX_JSON_BODY};
 use crate::error;
 use crate::identity;
 use crate::memory::Trimmer;
+use crate::middleware;
+use actix_web::middleware::from_fn;
 use crate::routes;
 use crate::state::AppState;
 use crate::store::{Flusher, OpenOptions, Store};
@@ -95,6 +97,7 @@ pub fn open_store(config: &Config, node_key: &KeyPair) -> Result<(Store, Flusher
         cache_bytes: config.cache_mib << 20,
         threshold: config.threshold.max(1),
         origin: config.origin.clone(),
+        min_free_bytes: config.min_free_bytes,
     };
     Ok(Store::open(&config.data_dir, &options, || {
         identity::default_origin(node_key)
@@ -138,16 +141,23 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         threshold: config.threshold.max(1),
         archive_limits: config.archive_limits,
     };
+    // The responses actix's HTTP/1 layer makes itself carry the JSON error
+    // body too (vendor/actix-http/SHIRE-PATCHES.md).
+    let _ = actix_http::h1::ERROR_BODY.set(error::dispatcher_error_body);
     let listener =
         TcpListener::bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let data = web::Data::new(state);
+    let deadline = web::Data::new(config.body_deadline);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(deadline.clone())
             .app_data(error::json_config(MAX_JSON_BODY))
             .app_data(error::path_config())
             .app_data(error::query_config())
+            .wrap(from_fn(middleware::body_deadline))
+            .wrap(from_fn(middleware::head_as_get))
             .wrap(tracing_middleware())
             .configure(routes::configure)
             .default_service(web::to(error::not_found))

@@ -8,6 +8,8 @@ mod helpers;
 mod log_tests;
 #[path = "api/review_attacks.rs"]
 mod review_attacks;
+#[path = "api/robustness.rs"]
+mod robustness;
 
 use helpers::{verdict, Actor, Release, TestApp};
 use shire_core::archive::testing::{noise, Item};

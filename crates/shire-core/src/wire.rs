@@ -354,12 +354,16 @@ impl DependencyChanges {
 /// `GET /healthz`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Health {
-    /// `"ok"`.
+    /// `"ok"` (or `"alive"`, `"ready"`); `"degraded"` when the node cannot
+    /// write now.
     pub status: String,
     /// Server version.
     pub version: String,
     /// This node's origin name (its log's origin line).
     pub origin: String,
+    /// Why the node is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `GET /api/v1/node`: who this node is.

@@ -3,19 +3,20 @@
 //! The body is never held whole: each chunk goes through the hashing writer to
 //! a temporary file, the upload limit is enforced as bytes arrive, and only a
 //! body whose bytes hash to the digest in the path is moved into the store.
+//! A `Content-Length` over the limit is refused with 413 before any byte is
+//! read, a body that turns out larger as soon as it passes the limit; a body
+//! that arrives too slowly is cut off (408, `crate::middleware`); a node
+//! whose disk is full refuses at once (507).
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::middleware::is_body_timeout;
 use crate::state::AppState;
 use crate::store::blobs::BlobError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use shire_core::wire::BlobInfo;
 use shire_core::Digest;
-
-/// After refusing an oversized upload, read (and drop) at most this much more
-/// so the client sees the 413 rather than a reset connection.
-const DRAIN_AFTER_REFUSAL: u64 = 8 * 1024 * 1024;
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::TooLarge(format!(
@@ -40,29 +41,24 @@ pub async fn upload(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut writer = (!matches!(declared, Some(n) if n > limit))
-        .then(|| state.store.blobs.writer())
-        .transpose()?;
-    let mut received: u64 = 0;
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    state.store.writable()?;
+    let mut writer = state.store.blobs.writer()?;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("bad_body", format!("reading the upload failed: {e}"))
-        })?;
-        received += chunk.len() as u64;
-        if received > limit {
-            writer = None; // drops and deletes the temporary file
-            if received > limit + DRAIN_AFTER_REFUSAL {
-                break;
+            if is_body_timeout(&e) {
+                ApiError::BodyTimeout(e.to_string())
+            } else {
+                ApiError::bad_request("bad_body", format!("reading the upload failed: {e}"))
             }
-            continue;
+        })?;
+        if writer.written() + chunk.len() as u64 > limit {
+            return Err(too_large(limit));
         }
-        if let Some(w) = writer.as_mut() {
-            w.write(&chunk)?;
-        }
+        writer.write(&chunk)?;
     }
-    let Some(writer) = writer.filter(|_| received <= limit) else {
-        return Err(too_large(limit));
-    };
     match writer.finish_async(&digest).await {
         Ok((size, new)) => {
             let info = BlobInfo { digest, size };

@@ -1,17 +1,54 @@
-//! `GET /healthz`, `GET /api/v1/node`, `GET /.well-known/shire/node-key`.
+//! `GET /healthz`, `/livez`, `/readyz`, `GET /api/v1/node`,
+//! `GET /.well-known/shire/node-key`.
+//!
+//! Kubernetes-style probes: `/livez` answers 200 while the process serves
+//! requests at all; `/readyz` answers 200 only while the node can accept
+//! writes (its database is not failed, its disk has the free space it keeps),
+//! 503 otherwise, and 200 again by itself once that is back. `/healthz`
+//! tells the same truth: 200 `ok`, or 503 `degraded` with the reason.
 
 use crate::identity;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use shire_core::wire::{Health, NodeInfo};
+use shire_core::wire::{ErrorBody, ErrorDetail, Health, NodeInfo};
 
-/// Liveness and the node's origin.
-pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(Health {
-        status: "ok".into(),
+fn health(state: &AppState, status: &str, reason: Option<String>) -> Health {
+    Health {
+        status: status.into(),
         version: env!("CARGO_PKG_VERSION").into(),
         origin: state.origin.clone(),
-    })
+        reason,
+    }
+}
+
+/// Health: `ok`, or 503 `degraded` while the node cannot write.
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.writable() {
+        Ok(()) => HttpResponse::Ok().json(health(&state, "ok", None)),
+        Err(e) => HttpResponse::ServiceUnavailable().json(health(
+            &state,
+            "degraded",
+            Some(e.to_string()),
+        )),
+    }
+}
+
+/// Liveness: the process answers.
+pub async fn livez(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(health(&state, "alive", None))
+}
+
+/// Readiness: the node can accept writes.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.writable() {
+        Ok(()) => HttpResponse::Ok().json(health(&state, "ready", None)),
+        Err(e) => HttpResponse::ServiceUnavailable().json(ErrorBody {
+            error: ErrorDetail {
+                code: "not_ready".into(),
+                message: e.to_string(),
+            },
+        }),
+    }
 }
 
 /// The node's identity: origin, public key, key id, signed-note verifier key.

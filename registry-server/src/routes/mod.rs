@@ -38,6 +38,8 @@ async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse,
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/livez").route(web::get().to(health::livez)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/api/v1/node").route(web::get().to(health::node)))
         .service(resource("/.well-known/shire/node-key").route(web::get().to(health::node_key)))
         .service(

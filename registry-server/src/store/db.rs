@@ -294,10 +294,67 @@ impl DocCache {
     }
 }
 
+/// One opened sled database and its trees. Replaced as a whole when the
+/// database is reopened after a storage failure ([`Db::recover`]).
+struct Inner {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl Inner {
+    fn open(path: &Path, cache_bytes: u64) -> Result<Inner, sled::Error> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(None)
+            .open()?;
+        let trees = TREE_NAMES
+            .iter()
+            .map(|n| db.open_tree(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Inner { db, trees })
+    }
+}
+
+/// The current [`Inner`], and whether it failed. sled stops writing for good
+/// after an I/O error (its "global error": every later write fails, even
+/// once the disk has room again), so a failed database is reopened from what
+/// is on disk: nothing it lost was acknowledged, since acknowledgements wait
+/// for a successful flush.
+struct Handle {
+    path: std::path::PathBuf,
+    cache_bytes: u64,
+    current: std::sync::RwLock<Option<Arc<Inner>>>,
+    /// Why the database stopped accepting writes, until it is reopened.
+    failed: Mutex<Option<String>>,
+}
+
+impl Handle {
+    fn inner(&self) -> Result<Arc<Inner>, StoreError> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the database is being reopened".into()))
+    }
+
+    fn fail(&self, why: &sled::Error) {
+        let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            tracing::error!(error = %why, "the database failed a write; it will be reopened once the disk has room");
+            *f = Some(why.to_string());
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// The open database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    trees: Arc<Vec<sled::Tree>>,
+    handle: Arc<Handle>,
     docs: Arc<DocCache>,
     flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), FlushFailure>>>,
     flushes: Arc<AtomicU64>,
@@ -309,7 +366,7 @@ pub struct Db {
 /// How soon a write that no caller waits for reaches the disk. sled's own
 /// periodic flusher is off (see [`Db::open_with_cache`]), so this task does
 /// its job: every `IDLE_FLUSH_EVERY`, one flush if anything was written since
-/// the last one.
+/// the last one. A failed database is retried as often.
 pub const IDLE_FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Why a group-commit flush failed, as every waiter of that flush hears it.
@@ -330,11 +387,16 @@ impl FlushFailure {
     }
 }
 
+/// Whether there is room to reopen a failed database: a little more than
+/// nothing (the reserve that refuses writes is the store's business).
+const REOPEN_NEEDS_BYTES: u64 = 1 << 20;
+
 /// The background task that performs flushes for [`Db::durable`] waiters,
-/// and the periodic flush of writes nobody waits for.
+/// the periodic flush of writes nobody waits for, and the reopening of a
+/// database that failed.
 pub struct Flusher {
-    db: sled::Db,
-    meta: sled::Tree,
+    handle: Arc<Handle>,
+    docs: Arc<DocCache>,
     rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), FlushFailure>>>,
     flushes: Arc<AtomicU64>,
     idle_flushes: Arc<AtomicU64>,
@@ -345,7 +407,8 @@ pub struct Flusher {
 impl Flusher {
     /// Runs until every [`Db`] handle is dropped: takes all queued waiters, runs
     /// one flush, answers them all; between waiters, flushes what was written
-    /// every [`IDLE_FLUSH_EVERY`].
+    /// every [`IDLE_FLUSH_EVERY`], or reopens a failed database once the disk
+    /// has room again.
     pub async fn run(mut self) {
         let mut ticks = tokio::time::interval_at(
             tokio::time::Instant::now() + IDLE_FLUSH_EVERY,
@@ -362,6 +425,21 @@ impl Flusher {
                 },
                 _ = ticks.tick() => None,
             };
+            if self.handle.failure().is_some() {
+                if first.is_none() {
+                    self.reopen().await;
+                    flushed_writes = self.writes.load(Ordering::SeqCst);
+                }
+                let failure = FlushFailure {
+                    full: super::error::free_bytes(&self.handle.path)
+                        .is_some_and(|n| n < REOPEN_NEEDS_BYTES),
+                    message: "the database failed a write and is not reopened yet".into(),
+                };
+                for w in first.into_iter().chain(std::iter::from_fn(|| self.rx.try_recv().ok())) {
+                    let _ = w.send(Err(failure.clone()));
+                }
+                continue;
+            }
             let waiting = first.is_some();
             let writes = self.writes.load(Ordering::SeqCst);
             if !waiting && writes == flushed_writes {
@@ -371,16 +449,28 @@ impl Flusher {
             while let Ok(w) = self.rx.try_recv() {
                 batch.push(w);
             }
+            let inner = match self.handle.inner() {
+                Ok(i) => i,
+                Err(e) => {
+                    let f = FlushFailure {
+                        full: false,
+                        message: e.to_string(),
+                    };
+                    for w in batch {
+                        let _ = w.send(Err(f.clone()));
+                    }
+                    continue;
+                }
+            };
             // Every transaction of this batch committed before its waiter was
             // queued, so this size covers them all; entries committed later
             // are counted only by a later flush.
-            let log_size = read_log_size(&self.meta);
-            let result = self
-                .db
-                .flush_async()
-                .await
-                .map(|_| ())
-                .map_err(|e| FlushFailure::of(&e));
+            let log_size = read_log_size(&inner.trees[T::Meta as usize]);
+            let result = inner.db.flush_async().await.map(|_| ());
+            if let Err(e) = &result {
+                self.handle.fail(e);
+            }
+            let result = result.map_err(|e| FlushFailure::of(&e));
             let counter = if waiting {
                 &self.flushes
             } else {
@@ -399,8 +489,70 @@ impl Flusher {
             }
         }
         // Last handle gone: a final flush so a clean stop loses nothing.
-        if let Err(e) = self.db.flush_async().await {
-            tracing::error!(error = %e, "final flush failed");
+        if let Ok(inner) = self.handle.inner() {
+            if let Err(e) = inner.db.flush_async().await {
+                tracing::error!(error = %e, "final flush failed");
+            }
+        }
+    }
+
+    /// Drops the failed database, waits until no request holds it, and opens
+    /// it again from disk, once the disk has room.
+    async fn reopen(&mut self) {
+        if super::error::free_bytes(&self.handle.path).is_some_and(|n| n < REOPEN_NEEDS_BYTES) {
+            return;
+        }
+        let old = self
+            .handle
+            .current
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(old) = old else { return };
+        let weak = Arc::downgrade(&old);
+        drop(old);
+        // In-flight requests finish with the old handle; sled's file lock is
+        // released when the last of them drops it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while weak.strong_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let path = self.handle.path.clone();
+        let cache = self.handle.cache_bytes;
+        let opened = tokio::task::spawn_blocking(move || Inner::open(&path, cache)).await;
+        match opened {
+            Ok(Ok(inner)) => {
+                let size = read_log_size(&inner.trees[T::Meta as usize]).unwrap_or(0);
+                self.durable_log.store(size, Ordering::SeqCst);
+                *self
+                    .handle
+                    .current
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(inner));
+                self.docs.invalidate();
+                *self.handle.failed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                tracing::warn!(log_size = size, "the database was reopened; writes resume");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reopening the database failed; retrying");
+                self.put_back_on_failure(weak);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reopening the database panicked; retrying");
+                self.put_back_on_failure(weak);
+            }
+        }
+    }
+
+    /// After a failed reopen, the old handle (if some request still holds it)
+    /// serves reads again until the next try.
+    fn put_back_on_failure(&self, weak: std::sync::Weak<Inner>) {
+        if let Some(old) = weak.upgrade() {
+            *self
+                .handle
+                .current
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = Some(old);
         }
     }
 }
@@ -421,26 +573,26 @@ impl Db {
     /// about 0.7 MiB every 10 s, up to 44-48 MiB, while the database folder
     /// stayed the same size (`docs/performance.md`).
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<(Db, Flusher), sled::Error> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(None)
-            .open()?;
-        let trees = TREE_NAMES
-            .iter()
-            .map(|n| db.open_tree(n))
-            .collect::<Result<Vec<_>, _>>()?;
+        let inner = Inner::open(path, cache_bytes)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
         let idle_flushes = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(AtomicU64::new(0));
-        let meta = trees[T::Meta as usize].clone();
         // What was recovered from disk is durable.
-        let durable_log = Arc::new(AtomicU64::new(read_log_size(&meta)?));
+        let durable_log = Arc::new(AtomicU64::new(read_log_size(
+            &inner.trees[T::Meta as usize],
+        )?));
+        let handle = Arc::new(Handle {
+            path: path.to_path_buf(),
+            cache_bytes,
+            current: std::sync::RwLock::new(Some(Arc::new(inner))),
+            failed: Mutex::new(None),
+        });
+        let docs: Arc<DocCache> = Arc::default();
         Ok((
             Db {
-                trees: Arc::new(trees),
-                docs: Arc::default(),
+                handle: handle.clone(),
+                docs: docs.clone(),
                 flusher: tx,
                 flushes: flushes.clone(),
                 idle_flushes: idle_flushes.clone(),
@@ -448,8 +600,8 @@ impl Db {
                 durable_log: durable_log.clone(),
             },
             Flusher {
-                db,
-                meta,
+                handle,
+                docs,
                 rx,
                 flushes,
                 idle_flushes,
@@ -459,19 +611,26 @@ impl Db {
         ))
     }
 
+    /// Why the database accepts no writes now (it failed one and is not
+    /// reopened yet), if it does not.
+    pub fn failure(&self) -> Option<String> {
+        self.handle.failure()
+    }
+
     /// The cache of encoded read documents, emptied by every transaction.
     pub fn docs(&self) -> &DocCache {
         &self.docs
     }
 
-    /// A tree, for reads outside a transaction.
-    pub(super) fn tree(&self, t: T) -> &sled::Tree {
-        &self.trees[t as usize]
+    /// A tree, for reads outside a transaction (a cheap handle; an error
+    /// while the database is being reopened).
+    pub(super) fn tree(&self, t: T) -> Result<sled::Tree, StoreError> {
+        Ok(self.handle.inner()?.trees[t as usize].clone())
     }
 
     /// Reads and decodes a JSON record outside a transaction.
     pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, StoreError> {
-        match self.tree(t).get(key)? {
+        match self.tree(t)?.get(key)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -481,7 +640,7 @@ impl Db {
 
     /// Every record of a tree, in key order.
     pub fn values<R: DeserializeOwned>(&self, t: T) -> Result<Vec<R>, StoreError> {
-        self.tree(t)
+        self.tree(t)?
             .iter()
             .map(|item| Self::decode(t, &item?.1))
             .collect()
@@ -489,7 +648,7 @@ impl Db {
 
     /// Every record whose key starts with `prefix`, in key order.
     pub fn scan<R: DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<R>, StoreError> {
-        self.tree(t)
+        self.tree(t)?
             .scan_prefix(prefix)
             .map(|item| Self::decode(t, &item?.1))
             .collect()
@@ -497,21 +656,24 @@ impl Db {
 
     /// Every raw value of a tree, in key order.
     pub fn raw_values(&self, t: T) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.tree(t)
+        self.tree(t)?
             .iter()
             .map(|item| Ok(item?.1.to_vec()))
             .collect()
     }
 
     /// Whether nothing at all is stored (a new data folder).
-    pub fn is_empty(&self) -> bool {
-        self.trees.iter().all(|t| t.is_empty())
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.handle.inner()?.trees.iter().all(|t| t.is_empty()))
     }
 
     /// Every stored entry as `tree/hex key` → bytes.
     pub fn dump(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut out = std::collections::BTreeMap::new();
-        for (name, tree) in TREE_NAMES.iter().zip(self.trees.iter()) {
+        let Ok(inner) = self.handle.inner() else {
+            return out;
+        };
+        for (name, tree) in TREE_NAMES.iter().zip(inner.trees.iter()) {
             for (k, v) in tree.iter().flatten() {
                 out.insert(format!("{name}/{}", hex::encode(&k)), v.to_vec());
             }
@@ -528,7 +690,13 @@ impl Db {
     /// once (on a conflict with a concurrent transaction), so it must only read
     /// and write through the [`Tx`]. An abort leaves every tree untouched.
     pub fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, StoreError> {
-        let refs: Vec<&sled::Tree> = self.trees.iter().collect();
+        if let Some(why) = self.handle.failure() {
+            return Err(StoreError::Unavailable(format!(
+                "the database failed a write ({why}) and is not reopened yet"
+            )));
+        }
+        let inner = self.handle.inner()?;
+        let refs: Vec<&sled::Tree> = inner.trees.iter().collect();
         let result = refs
             .as_slice()
             .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }));
@@ -541,7 +709,10 @@ impl Db {
         match result {
             Ok(r) => Ok(r),
             Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Storage(e)) => {
+                self.handle.fail(&e);
+                Err(e.into())
+            }
         }
     }
 

@@ -60,6 +60,9 @@ pub enum StoreError {
     /// The disk is full (or below the free-space reserve): nothing was written.
     #[error("the node's storage is full ({0}); nothing was written")]
     Full(String),
+    /// The database failed a write and is being reopened: retry shortly.
+    #[error("the node's storage is unavailable ({0}); nothing was written")]
+    Unavailable(String),
     /// A mirrored batch no longer fits what is stored (a concurrent change).
     #[error("{0}")]
     Mirror(String),
@@ -79,11 +82,28 @@ impl StoreError {
     pub fn is_full(&self) -> bool {
         matches!(self, StoreError::Full(_))
     }
+
+    /// Whether retrying later may succeed (the storage, not the request, failed).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Full(_) | StoreError::Unavailable(_))
+    }
 }
 
-/// ENOSPC and EDQUOT: the disk (or a quota) is full.
+/// ENOSPC and EDQUOT: the disk (or a quota) is full. (Copies of an I/O
+/// error, such as sled's global error, keep only its kind.)
 pub fn is_no_space(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        || matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+}
+
+/// Bytes an unprivileged writer may still use on the file system holding
+/// `path` (`None` when that cannot be read).
+pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 impl From<std::io::Error> for StoreError {

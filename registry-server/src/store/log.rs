@@ -116,7 +116,7 @@ pub fn size_in(tx: &Tx<'_>) -> TxResult<u64> {
 /// [`Db::durable_log_size`] instead).
 pub fn size(db: &Db) -> Result<u64, Error> {
     Ok(db
-        .tree(T::Meta)
+        .tree(T::Meta)?
         .get(LOG_SIZE)?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map(u64::from_be_bytes)
@@ -126,7 +126,7 @@ pub fn size(db: &Db) -> Result<u64, Error> {
 /// The stored bytes of entry `index`, if it exists.
 pub fn entry(db: &Db, index: u64) -> Result<Option<Vec<u8>>, Error> {
     Ok(db
-        .tree(T::LogEntries)
+        .tree(T::LogEntries)?
         .get(index.to_be_bytes())?
         .map(|v| v.to_vec()))
 }
@@ -153,7 +153,7 @@ impl<'a> LogView<'a> {
         }
         for item in self
             .db
-            .tree(T::LogEntries)
+            .tree(T::LogEntries)?
             .range(start.to_be_bytes()..end.to_be_bytes())
         {
             let (k, v) = item?;
@@ -168,7 +168,10 @@ impl<'a> LogView<'a> {
 
 impl HashStore for LogView<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
-        let tree = self.db.tree(T::LogHashes);
+        let tree = self
+            .db
+            .tree(T::LogHashes)
+            .map_err(|e| StoreError::Backend(e.to_string().into()))?;
         indexes
             .iter()
             .map(|&i| match tree.get(i.to_be_bytes()) {
@@ -247,7 +250,7 @@ pub fn check(db: &Db) -> Result<u64, Error> {
 
 /// One more than the highest u64 key of a densely numbered tree (0 if empty).
 fn count_by_last_key(db: &Db, t: T) -> Result<u64, Error> {
-    match db.tree(t).last()? {
+    match db.tree(t)?.last()? {
         None => Ok(0),
         Some((k, _)) => <[u8; 8]>::try_from(k.as_ref())
             .map(|k| u64::from_be_bytes(k).saturating_add(1))
@@ -275,14 +278,14 @@ mod tests {
         let a = db.transact(|tx| append(tx, &org_event("a"))).unwrap();
         let b = db.transact(|tx| append(tx, &org_event("b"))).unwrap();
         assert_eq!((a, b), (0, 1));
-        let hashes_before = db.tree(T::LogHashes).len();
+        let hashes_before = db.tree(T::LogHashes).unwrap().len();
         let r: Result<u64, _> = db.transact(|tx| {
             append(tx, &org_event("c"))?;
             abort(Error::AccountExists("x".into()))
         });
         assert!(r.is_err());
         assert_eq!(size(&db).unwrap(), 2);
-        assert_eq!(db.tree(T::LogHashes).len(), hashes_before);
+        assert_eq!(db.tree(T::LogHashes).unwrap().len(), hashes_before);
         let bytes = entry(&db, 1).unwrap().unwrap();
         assert_eq!(LogEvent::from_bytes(&bytes).unwrap(), org_event("b"));
         assert!(entry(&db, 2).unwrap().is_none());
@@ -306,7 +309,7 @@ mod tests {
             );
         }
         let stored: Vec<Hash> = db
-            .tree(T::LogHashes)
+            .tree(T::LogHashes).unwrap()
             .iter()
             .map(|kv| Hash::from_slice(&kv.unwrap().1).unwrap())
             .collect();
@@ -382,7 +385,7 @@ mod tests {
         let r = db.transact(|tx| append(tx, &big));
         assert!(matches!(r, Err(Error::EntryTooLarge { .. })));
         assert_eq!(size(&db).unwrap(), 0);
-        assert_eq!(db.tree(T::LogHashes).len(), 0);
+        assert_eq!(db.tree(T::LogHashes).unwrap().len(), 0);
     }
 
     #[test]
@@ -395,32 +398,32 @@ mod tests {
         }
         assert_eq!(check(&db).unwrap(), 5);
         let leaf = shire_tlog::stored_hash_index(0, 4).to_be_bytes();
-        let good = db.tree(T::LogHashes).get(leaf).unwrap().unwrap();
-        db.tree(T::LogHashes).insert(leaf, vec![7u8; 32]).unwrap();
+        let good = db.tree(T::LogHashes).unwrap().get(leaf).unwrap().unwrap();
+        db.tree(T::LogHashes).unwrap().insert(leaf, vec![7u8; 32]).unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("leaf hash"));
-        db.tree(T::LogHashes).insert(leaf, good).unwrap();
-        db.tree(T::LogHashes)
+        db.tree(T::LogHashes).unwrap().insert(leaf, good).unwrap();
+        db.tree(T::LogHashes).unwrap()
             .insert(999u64.to_be_bytes(), vec![0u8; 32])
             .unwrap();
         assert!(check(&db)
             .unwrap_err()
             .to_string()
             .contains("Merkle hashes"));
-        db.tree(T::LogHashes).remove(999u64.to_be_bytes()).unwrap();
+        db.tree(T::LogHashes).unwrap().remove(999u64.to_be_bytes()).unwrap();
         // A subtree hash the root needs is gone (stored hash 6: entries 0..4).
-        let node = db.tree(T::LogHashes).remove(6u64.to_be_bytes()).unwrap();
+        let node = db.tree(T::LogHashes).unwrap().remove(6u64.to_be_bytes()).unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("missing"));
-        db.tree(T::LogHashes)
+        db.tree(T::LogHashes).unwrap()
             .insert(6u64.to_be_bytes(), node.unwrap())
             .unwrap();
         assert_eq!(check(&db).unwrap(), 5);
         // The last entry removed, or replaced.
-        let last = db.tree(T::LogEntries).remove(4u64.to_be_bytes()).unwrap();
+        let last = db.tree(T::LogEntries).unwrap().remove(4u64.to_be_bytes()).unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("entries"));
-        db.tree(T::LogEntries)
+        db.tree(T::LogEntries).unwrap()
             .insert(4u64.to_be_bytes(), last.unwrap())
             .unwrap();
-        db.tree(T::LogEntries)
+        db.tree(T::LogEntries).unwrap()
             .insert(4u64.to_be_bytes(), org_event("evil").to_bytes())
             .unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("leaf hash"));

@@ -67,7 +67,7 @@ impl Store {
     /// Every mirrored origin with its record.
     pub fn mirror_records(&self) -> Result<Vec<(String, MirrorRecord)>, StoreError> {
         self.db
-            .tree(T::Mirrors)
+            .tree(T::Mirrors)?
             .iter()
             .map(|item| {
                 let (k, v) = item?;
@@ -83,7 +83,7 @@ impl Store {
     pub fn mirror_entry(&self, origin: &str, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .db
-            .tree(T::MirrorEntries)
+            .tree(T::MirrorEntries)?
             .get(okey(origin, &index.to_be_bytes()))?
             .map(|v| v.to_vec()))
     }
@@ -110,6 +110,7 @@ impl Store {
         may_home: &dyn Fn(&OrgName) -> bool,
         b: &MirrorBatch<'_>,
     ) -> Result<(), StoreError> {
+        self.writable()?;
         let hash_start = shire_tlog::append_start_index(b.start);
         let own = &*self.origin;
         let threshold = self.threshold;
@@ -191,7 +192,10 @@ pub struct MirrorHashes<'a> {
 
 impl HashStore for MirrorHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, HashError> {
-        let tree = self.db.tree(T::MirrorHashes);
+        let tree = self
+            .db
+            .tree(T::MirrorHashes)
+            .map_err(|e| HashError::Backend(e.to_string().into()))?;
         indexes
             .iter()
             .map(|&i| {

@@ -63,6 +63,9 @@ pub struct OpenOptions {
     pub threshold: u32,
     /// The origin asked for (`--origin`): must match a stored one.
     pub origin: Option<String>,
+    /// Free bytes to keep on the data folder's disk: writes that would go
+    /// below are refused ([`StoreError::Full`]).
+    pub min_free_bytes: u64,
 }
 
 impl Default for OpenOptions {
@@ -71,6 +74,7 @@ impl Default for OpenOptions {
             cache_bytes: db::DEFAULT_CACHE_BYTES,
             threshold: 1,
             origin: None,
+            min_free_bytes: 0,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct Store {
     pub blobs: blobs::BlobStore,
     origin: Arc<str>,
     threshold: u32,
+    data_dir: Arc<Path>,
+    min_free_bytes: u64,
 }
 
 /// What [`Store::append`] did.
@@ -118,6 +124,8 @@ impl Store {
                 blobs,
                 origin: origin.into(),
                 threshold: options.threshold.max(1),
+                data_dir: data_dir.into(),
+                min_free_bytes: options.min_free_bytes,
             },
             flusher,
         ))
@@ -126,6 +134,25 @@ impl Store {
     /// The node's origin: the name of its log.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Refuses a write now: while the database is being reopened after a
+    /// failed write ([`StoreError::Unavailable`]), or when the data folder's
+    /// disk has less free space than the node keeps ([`StoreError::Full`]).
+    /// Every write path asks first; `/readyz` reports it.
+    pub fn writable(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.db.failure() {
+            return Err(StoreError::Unavailable(format!(
+                "the database failed a write ({why}); it is reopened once the disk has room"
+            )));
+        }
+        match error::free_bytes(&self.data_dir) {
+            Some(free) if free < self.min_free_bytes => Err(StoreError::Full(format!(
+                "{free} bytes free where the node keeps {} free",
+                self.min_free_bytes
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The node's approval threshold.
@@ -180,6 +207,7 @@ impl Store {
         artifact: Option<&Artifact>,
     ) -> Result<Appended, StoreError> {
         log::check_entry_size(event)?;
+        self.writable()?;
         self.db.transact(|tx| {
             let index = log::size_in(tx)?;
             let view = LedgerView::new(tx, &self.origin, LogRef::Local);
@@ -226,6 +254,7 @@ impl Store {
     /// Creates an account with the hash of its token. Its organisation must
     /// be one of this node's own.
     pub fn create_account(&self, account: &AccountRecord) -> Result<(), StoreError> {
+        self.writable()?;
         self.db.transact(|tx| {
             if let Some(org) = &account.org {
                 if !tx.contains(T::Orgs, org.as_str().as_bytes())? {
@@ -355,8 +384,8 @@ impl Store {
             Err(_) => None,
         };
         search::query(
-            self.db.tree(T::Search),
-            self.db.tree(T::PackageIds),
+            &self.db.tree(T::Search)?,
+            &self.db.tree(T::PackageIds)?,
             query,
             exact.as_ref().map(|(id, n)| (*id, n)),
             limit,
@@ -412,7 +441,7 @@ fn check_format(db: &Db) -> Result<(), StoreError> {
         Some(other) => Err(StoreError::DataFormat(format!(
             "this data folder has layout {other}; this shire-registry reads layout {DATA_FORMAT}"
         ))),
-        None if db.is_empty() => db.transact(|tx| tx.put(T::Meta, FORMAT, &DATA_FORMAT)),
+        None if db.is_empty()? => db.transact(|tx| tx.put(T::Meta, FORMAT, &DATA_FORMAT)),
         None => Err(StoreError::DataFormat(
             "this data folder was written by an earlier shire-registry, whose log holds key \
              registrations without proofs of possession: it cannot be verified under today's \

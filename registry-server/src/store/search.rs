@@ -326,7 +326,7 @@ mod tests {
     }
 
     fn q(db: &Db, text: &str, exact: Option<(u32, &PackageName)>) -> Ranked {
-        query(db.tree(T::Search), db.tree(T::PackageIds), text, exact, 100).unwrap()
+        query(&db.tree(T::Search).unwrap(), &db.tree(T::PackageIds).unwrap(), text, exact, 100).unwrap()
     }
 
     #[test]
@@ -377,7 +377,7 @@ mod tests {
             ["kent/bins"]
         );
         // Bare-name matches lead; the limit cuts the page, not the total.
-        let r = query(db.tree(T::Search), db.tree(T::PackageIds), "bins", None, 1).unwrap();
+        let r = query(&db.tree(T::Search).unwrap(), &db.tree(T::PackageIds).unwrap(), "bins", None, 1).unwrap();
         assert_eq!((names(&r), r.total), (vec!["kent/bins".to_string()], 1));
         // A bare name leads over a package that scores higher.
         let d = pkg(
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(q(&db, "permits", None).total, 0);
         assert_eq!(names(&q(&db, "badge", None)), ["kent/parking"]);
         assert!(db
-            .tree(T::Search)
+            .tree(T::Search).unwrap()
             .scan_prefix(term_prefix("permits"))
             .next()
             .is_none());
@@ -424,7 +424,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let chunks = |term: &str| chunks_of(db.tree(T::Search), term).unwrap().len();
+        let chunks = |term: &str| chunks_of(&db.tree(T::Search).unwrap(), term).unwrap().len();
         assert_eq!(chunks("waste"), 3);
         let all = q(&db, "waste", None);
         assert_eq!(all.total, 4);
@@ -433,13 +433,13 @@ mod tests {
 
         // Changing one package touches only its own chunk of each term.
         let before: Vec<(sled::IVec, sled::IVec)> =
-            db.tree(T::Search).iter().map(|kv| kv.unwrap()).collect();
+            db.tree(T::Search).unwrap().iter().map(|kv| kv.unwrap()).collect();
         let mut moved = pkgs[2].clone();
         moved.description = "Recycling".into();
         db.transact(|tx| reindex(tx, Some(&pkgs[2]), &moved))
             .unwrap();
         let after: Vec<(sled::IVec, sled::IVec)> =
-            db.tree(T::Search).iter().map(|kv| kv.unwrap()).collect();
+            db.tree(T::Search).unwrap().iter().map(|kv| kv.unwrap()).collect();
         let changed: Vec<Vec<u8>> = before
             .iter()
             .chain(&after)
@@ -521,7 +521,7 @@ mod tests {
             let mut n = 0;
             for _ in 0..200 {
                 let start = std::time::Instant::now();
-                let r = query(db.tree(T::Search), db.tree(T::PackageIds), text, e, 20).unwrap();
+                let r = query(&db.tree(T::Search).unwrap(), &db.tree(T::PackageIds).unwrap(), text, e, 20).unwrap();
                 times.push(start.elapsed());
                 n = r.total;
                 if let Some((_, e)) = e {

@@ -70,7 +70,12 @@ impl Answer {
 impl TestApp {
     /// A node with adjusted settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(tempfile::tempdir().unwrap(), adjust).await
+    }
+
+    /// A node whose data folder is `dir` (which may be a small file system
+    /// of its own).
+    pub async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::new(dir.path());
         config.listen = "127.0.0.1:0".into();
         config.workers = Some(2);
@@ -193,6 +198,11 @@ impl TestApp {
             out.insert(path.display().to_string(), std::fs::read(&path).unwrap());
         }
         out
+    }
+
+    /// The running node's store.
+    pub fn store(&self) -> &shire_registry::store::Store {
+        self.server.as_ref().unwrap().store()
     }
 
     /// How many group-commit flushes the node has run.
