@@ -4,22 +4,36 @@
 //!
 //! Nothing here trusts what the server says: callers verify every statement
 //! themselves. Artifacts stream in both directions, never held whole in memory.
+//!
+//! Every other answer is read with a bound, because the registry is not
+//! trusted to keep its answers small: JSON documents (packages, log entry
+//! batches, proofs) up to [`MAX_DOCUMENT_BYTES`], checkpoint notes and error
+//! bodies up to [`MAX_SMALL_BYTES`], each within [`REQUEST_TIMEOUT`]. An
+//! answer over its bound is refused with [`ApiError::TooLarge`], naming the
+//! bound, before more than the bound is read; a `Content-Length` over it is
+//! refused before any of the body is read.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
 use shire_core::wire::{
-    AccountInfo, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody, Health,
-    InclusionProof, KeyInfo, LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem,
-    SearchResults, SubmitEnvelope, VersionInfo, YankRequest,
+    AccountInfo, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody, Health, KeyInfo,
+    LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem, SearchResults,
+    SubmitEnvelope, VersionInfo, YankRequest,
 };
 use shire_core::{Digest, KeyId, PackageName, PublicKey, Version};
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long an ordinary request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an ordinary request may take, its answer's body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest JSON answer read: a package document, a batch of log entries, a proof.
+pub const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
+/// Largest checkpoint note or error body read.
+pub const MAX_SMALL_BYTES: u64 = 64 << 10;
+/// Most characters of a server's error message repeated in an error.
+const MAX_MESSAGE_CHARS: usize = 500;
 /// How long an artifact upload or download may take.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
@@ -54,6 +68,22 @@ pub enum ApiError {
         /// The underlying error.
         #[source]
         source: reqwest::Error,
+    },
+    /// An answer is larger than this client reads.
+    #[error("registry's answer to {what} is larger than the {} this client accepts: refusing it", human_bytes(*.limit))]
+    TooLarge {
+        /// The request.
+        what: String,
+        /// The bound, in bytes.
+        limit: u64,
+    },
+    /// An answer's body broke off or took too long.
+    #[error("reading the registry's answer to {what}: {detail}")]
+    Body {
+        /// The request.
+        what: String,
+        /// What went wrong.
+        detail: String,
     },
     /// A success answer did not decode as the expected type.
     #[error("registry's answer to {what} is not what the API promises: {detail}")]
@@ -100,6 +130,108 @@ pub struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::blocking::Client,
+    limits: Limits,
+}
+
+/// The bounds answers are read with.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    document: u64,
+    small: u64,
+    deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            document: MAX_DOCUMENT_BYTES,
+            small: MAX_SMALL_BYTES,
+            deadline: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// `n` bytes for a person (`64 MiB`, `64 KiB`, `100 bytes`).
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// `s` with control characters (line breaks included) made spaces, so an
+/// error stays one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn clip_to(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Reads `body` whole, refusing it as soon as it is found to exceed `limit`
+/// bytes (by its announced length, or once `limit + 1` bytes arrived), or to
+/// take longer than `deadline`.
+fn read_bounded<R: Read + HasLength>(
+    what: &str,
+    mut body: R,
+    limit: u64,
+    deadline: Duration,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::TooLarge {
+        what: what.to_string(),
+        limit,
+    };
+    if body.announced().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let n = match body.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(ApiError::Body {
+                    what: what.to_string(),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        if out.len() as u64 + n as u64 > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if start.elapsed() > deadline {
+            return Err(ApiError::Body {
+                what: what.to_string(),
+                detail: format!("it took longer than {} s; giving up", deadline.as_secs()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A body that may announce its length before it is read.
+trait HasLength {
+    /// The announced length (`Content-Length`), if any.
+    fn announced(&self) -> Option<u64>;
+}
+
+impl HasLength for reqwest::blocking::Response {
+    fn announced(&self) -> Option<u64> {
+        self.content_length()
+    }
 }
 
 /// A streaming artifact download.
@@ -126,6 +258,7 @@ impl Client {
             base: crate::home::normalise_registry(base),
             token,
             http,
+            limits: Limits::default(),
         })
     }
 
@@ -159,19 +292,43 @@ impl Client {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
-        let body = resp.bytes().unwrap_or_default();
+        // An error body is read up to a small bound; one over it is not read
+        // further, and one that breaks off is reported as empty.
+        let (body, cut) = match read_bounded(what, resp, self.limits.small, self.limits.deadline) {
+            Ok(b) => (b, false),
+            Err(ApiError::TooLarge { .. }) => (Vec::new(), true),
+            Err(_) => (Vec::new(), false),
+        };
         Err(match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(e) => ApiError::Server {
                 status,
-                code: e.error.code,
-                message: e.error.message,
+                code: one_line(&shire_core::clip(&e.error.code)),
+                message: one_line(&clip_to(&e.error.message, MAX_MESSAGE_CHARS)),
+            },
+            Err(_) if cut => ApiError::Status {
+                status,
+                what: what.to_string(),
+                body: format!(
+                    "(an error body larger than the {} this client reads)",
+                    human_bytes(self.limits.small)
+                ),
             },
             Err(_) => ApiError::Status {
                 status,
                 what: what.to_string(),
-                body: String::from_utf8_lossy(&body[..body.len().min(200)]).to_string(),
+                body: one_line(&String::from_utf8_lossy(&body[..body.len().min(200)])),
             },
         })
+    }
+
+    /// Reads a success answer's body, at most `limit` bytes.
+    fn body(
+        &self,
+        what: &str,
+        resp: reqwest::blocking::Response,
+        limit: u64,
+    ) -> Result<Vec<u8>, ApiError> {
+        read_bounded(what, resp, limit, self.limits.deadline)
     }
 
     fn decode<T: DeserializeOwned>(
@@ -179,13 +336,22 @@ impl Client {
         what: &str,
         resp: reqwest::blocking::Response,
     ) -> Result<T, ApiError> {
-        let bytes = resp.bytes().map_err(|e| ApiError::Transport {
-            url: self.base.clone(),
-            source: e,
-        })?;
+        let bytes = self.body(what, resp, self.limits.document)?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
             what: what.to_string(),
-            detail: e.to_string(),
+            // serde's message may quote the input: never repeat much of it.
+            detail: shire_core::clip(&e.to_string()),
+        })
+    }
+
+    /// A text answer (a checkpoint note), at most [`MAX_SMALL_BYTES`].
+    fn text(&self, path: &str) -> Result<String, ApiError> {
+        let what = format!("GET {path}");
+        let resp = self.send(&what, self.http.get(self.url(path)))?;
+        let bytes = self.body(&what, resp, self.limits.small)?;
+        String::from_utf8(bytes).map_err(|_| ApiError::Decode {
+            what,
+            detail: "it is not UTF-8 text".into(),
         })
     }
 
@@ -237,12 +403,14 @@ impl Client {
         self.get_authed("/api/v1/whoami")
     }
 
-    /// `POST /api/v1/keys`.
-    pub fn register_key(&self, key: &PublicKey) -> Result<KeyInfo, ApiError> {
+    /// `POST /api/v1/keys`, with the key's proof of possession (a
+    /// `KeyStatement` signed by the key itself).
+    pub fn register_key(&self, key: &PublicKey, proof: &Envelope) -> Result<KeyInfo, ApiError> {
         self.post(
             "/api/v1/keys",
             &RegisterKey {
                 public_key: key.clone(),
+                proof: proof.clone(),
             },
         )
     }
@@ -372,24 +540,12 @@ impl Client {
 
     /// `GET /api/v1/log/checkpoint`: the latest signed checkpoint note, as text.
     pub fn checkpoint(&self) -> Result<String, ApiError> {
-        let path = "/api/v1/log/checkpoint";
-        let resp = self.send(&format!("GET {path}"), self.http.get(self.url(path)))?;
-        resp.text().map_err(|e| ApiError::Transport {
-            url: self.base.clone(),
-            source: e,
-        })
+        self.text("/api/v1/log/checkpoint")
     }
 
     /// `GET /api/v1/log/entries?start=S&end=E`: entries `start..end` (maybe fewer).
     pub fn log_entries(&self, start: u64, end: u64) -> Result<LogEntries, ApiError> {
         self.get(&format!("/api/v1/log/entries?start={start}&end={end}"))
-    }
-
-    /// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, ApiError> {
-        self.get(&format!(
-            "/api/v1/log/proof/inclusion?index={index}&size={size}"
-        ))
     }
 
     /// `GET /api/v1/log/proof/consistency?from=M&size=N`.
@@ -407,12 +563,7 @@ impl Client {
     /// `GET /api/v1/mirrors/{origin}/log/checkpoint`: the origin's own signed
     /// checkpoint as this node mirrors it (with its cosignature if it witnesses it).
     pub fn mirror_checkpoint(&self, origin: &str) -> Result<String, ApiError> {
-        let path = format!("/api/v1/mirrors/{origin}/log/checkpoint");
-        let resp = self.send(&format!("GET {path}"), self.http.get(self.url(&path)))?;
-        resp.text().map_err(|e| ApiError::Transport {
-            url: self.base.clone(),
-            source: e,
-        })
+        self.text(&format!("/api/v1/mirrors/{origin}/log/checkpoint"))
     }
 
     /// `GET /api/v1/mirrors/{origin}/log/entries?start=S&end=E`.
@@ -424,18 +575,6 @@ impl Client {
     ) -> Result<LogEntries, ApiError> {
         self.get(&format!(
             "/api/v1/mirrors/{origin}/log/entries?start={start}&end={end}"
-        ))
-    }
-
-    /// `GET /api/v1/mirrors/{origin}/log/proof/inclusion?index=I&size=N`.
-    pub fn mirror_inclusion_proof(
-        &self,
-        origin: &str,
-        index: u64,
-        size: u64,
-    ) -> Result<InclusionProof, ApiError> {
-        self.get(&format!(
-            "/api/v1/mirrors/{origin}/log/proof/inclusion?index={index}&size={size}"
         ))
     }
 
@@ -544,12 +683,12 @@ mod tests {
             "GET /api/v1/log/entries?start=4&end=9 HTTP/1.1"
         );
 
-        let (url, h) = one_shot("200 OK", r#"{"index":1,"size":5,"hashes":[]}"#);
+        let (url, h) = one_shot("200 OK", r#"{"entries":[]}"#);
         let c = Client::new(&url, None).unwrap();
-        assert_eq!(c.inclusion_proof(1, 5).unwrap().size, 5);
+        assert!(c.mirror_entries("a.test", 2, 7).unwrap().entries.is_empty());
         assert_eq!(
             h.join().unwrap()[0],
-            "GET /api/v1/log/proof/inclusion?index=1&size=5 HTTP/1.1"
+            "GET /api/v1/mirrors/a.test/log/entries?start=2&end=7 HTTP/1.1"
         );
 
         let (url, h) = one_shot(
@@ -565,6 +704,153 @@ mod tests {
             h.join().unwrap()[0],
             "GET /api/v1/log/proof/consistency?from=2&size=9 HTTP/1.1"
         );
+    }
+
+    /// Serves one raw answer (status line, headers and body as given, then
+    /// closes) on 127.0.0.1; returns the base URL.
+    fn raw_answer(head: String, body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let mut stream = stream;
+            // The client may hang up early: that is what is tested.
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        });
+        (url, handle)
+    }
+
+    /// [`raw_answer`] with a Content-Length.
+    fn sized_answer(status: &str, body: String) -> (String, std::thread::JoinHandle<()>) {
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        raw_answer(head, body.into_bytes())
+    }
+
+    #[test]
+    fn an_announced_oversized_answer_is_refused_before_reading_it() {
+        // 100 MiB announced; nothing sent: a client that tried to read it would hang.
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            100u64 << 20
+        );
+        let (url, h) = raw_answer(head, Vec::new());
+        let c = Client::new(&url, None).unwrap();
+        let started = Instant::now();
+        let err = c.package(&PackageName::parse("a/b").unwrap()).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(matches!(err, ApiError::TooLarge { limit, .. } if limit == MAX_DOCUMENT_BYTES));
+        assert_eq!(
+            err.to_string(),
+            "registry's answer to GET /api/v1/packages/a/b is larger than the 64 MiB this client accepts: refusing it"
+        );
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn an_unannounced_oversized_answer_is_cut_at_the_bound() {
+        // No Content-Length: the body runs until the connection closes.
+        let body = format!(
+            "{{\"entries\":[{}]}}",
+            "{\"index\":0,\"data\":\"\"},".repeat(2000)
+        );
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+        let (url, h) = raw_answer(head.into(), body.into_bytes());
+        let mut c = Client::new(&url, None).unwrap();
+        c.limits.document = 4096;
+        let err = c.log_entries(0, 9).unwrap_err();
+        assert!(
+            matches!(err, ApiError::TooLarge { limit: 4096, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("4 KiB"), "{err}");
+        h.join().unwrap();
+
+        // A checkpoint note is small: 64 KiB at most.
+        let (url, h) = sized_answer("200 OK", "x".repeat(70_000));
+        let err = Client::new(&url, None).unwrap().checkpoint().unwrap_err();
+        assert!(err.to_string().contains("larger than the 64 KiB"), "{err}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn an_oversized_error_body_is_not_read_or_echoed() {
+        let (url, h) = sized_answer("500 Internal Server Error", "e".repeat(200_000));
+        let err = Client::new(&url, None).unwrap().health().unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, ApiError::Status { status: 500, .. }),
+            "{text}"
+        );
+        assert!(text.contains("larger than the 64 KiB"), "{text}");
+        assert!(text.len() < 300, "{text}");
+        h.join().unwrap();
+        // A long server message is cut too.
+        let long = format!(
+            r#"{{"error":{{"code":"bad","message":"{}"}}}}"#,
+            "m".repeat(10_000)
+        );
+        let (url, h) = one_shot("400 Bad Request", &long);
+        let text = Client::new(&url, None)
+            .unwrap()
+            .health()
+            .unwrap_err()
+            .to_string();
+        assert!(text.len() < MAX_MESSAGE_CHARS + 100, "{}", text.len());
+        h.join().unwrap();
+    }
+
+    /// A body that trickles one byte per read.
+    struct Trickle(usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_millis(5));
+            if self.0 == 0 || buf.is_empty() {
+                return Ok(0);
+            }
+            self.0 -= 1;
+            buf[0] = b' ';
+            Ok(1)
+        }
+    }
+
+    impl HasLength for Trickle {
+        fn announced(&self) -> Option<u64> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_trickling_answer_is_given_up_at_the_deadline() {
+        let err = read_bounded(
+            "GET /x",
+            Trickle(1_000_000),
+            1 << 20,
+            Duration::from_millis(50),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ApiError::Body { .. }), "{err}");
+        assert!(err.to_string().contains("took longer than"), "{err}");
+        assert_eq!(
+            read_bounded("GET /x", Trickle(3), 3, Duration::from_secs(5)).unwrap(),
+            b"   "
+        );
+        assert!(matches!(
+            read_bounded("GET /x", Trickle(4), 3, Duration::from_secs(5)),
+            Err(ApiError::TooLarge { limit: 3, .. })
+        ));
+        assert_eq!(human_bytes(100), "100 bytes");
     }
 
     #[test]

@@ -1,24 +1,49 @@
-//! The client's checks of what a registry says about a release: pure functions
-//! over a `VersionInfo` and the client's trust policy, with no I/O, so every
+//! The client's checks of a release: pure functions, with no I/O, so every
 //! attack can be tested without a server.
 //!
-//! No registry is trusted. [`verify_release`] checks the publisher's signature
-//! with the key the registry names, that the key record is self-consistent (its
-//! id is the hash of its key), that it is a publisher key of the package's own
-//! organisation, and that the signed subject is exactly the release the registry
-//! claims (name, version, digest). [`assess`] counts only verdicts that verify
-//! under keys in the client's trust file and name that signed subject, and
+//! No registry is trusted. What a release *is* and what was *decided* about
+//! it come from the client's replica of the verified log
+//! ([`Logged`]: the exact subject, the publisher
+//! key the log registered, every verdict the log accepted, the yank), never
+//! from the registry's summary. The registry's `VersionInfo` is needed only
+//! for the publisher's signed statement (its manifest and dependencies):
+//! [`verify_logged`] checks it under the publisher key the *log* registered
+//! for the release and requires its subject to be exactly the logged one.
+//! [`assess`] counts the logged verdicts under the client's trust policy
+//! (`TrustPolicy::standing`, which counts distinct verifiers, never keys), and
 //! [`admit`] turns the result into install or refuse.
+//!
+//! [`verify_release`] checks a statement under the key the *registry* names;
+//! only `shire approve | reject | revoke` use it, to see what they sign (the
+//! node's ledger then checks the verdict against its own log).
 
+use crate::transparency::replica::{Logged, Lookup, YankNote};
+use shire_core::ledger::ReleaseFacts;
 use shire_core::policy::{Assessment, Standing, TrustPolicy};
 use shire_core::statement::ReleaseStatement;
 use shire_core::verify::{self, Verified, VerifyError};
-use shire_core::wire::{Role, VersionInfo, YankInfo};
+use shire_core::wire::{Role, VersionInfo};
 use shire_core::{KeyId, PackageName, Version};
 
 /// Why a release's metadata was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// The verified log holds no such release.
+    #[error("the verified log of {origin} holds no release {release}")]
+    NotInLog {
+        /// `org/name@version`.
+        release: String,
+        /// The log's origin.
+        origin: String,
+    },
+    /// The log holds the release but not the key that signed it.
+    #[error("the verified log holds no publisher key {key} for {release}")]
+    KeyNotInLog {
+        /// `org/name@version`.
+        release: String,
+        /// The key the log says signed it.
+        key: KeyId,
+    },
     /// The key record's id is not the hash of its key.
     #[error("the registry's record of the key that signed {release} is inconsistent: key id {claimed} is not the id of its key ({actual})")]
     KeyIdMismatch {
@@ -72,6 +97,14 @@ pub enum CheckError {
         /// What differs.
         detail: String,
     },
+    /// The statement the registry serves is not the release the log holds.
+    #[error("the registry serves a release statement for {release} that is not the one in the verified log: {detail}")]
+    NotLoggedStatement {
+        /// `org/name@version`.
+        release: String,
+        /// What differs.
+        detail: String,
+    },
     /// A trusted verifier revoked the release.
     #[error("refusing to install {release}: it is revoked ({reason})")]
     Revoked {
@@ -90,8 +123,10 @@ pub enum CheckError {
     },
 }
 
-/// Checks the publisher's signed statement of `name@version` as the registry
-/// describes it, and returns the verified statement.
+/// Checks the publisher's signed statement of `name@version` under the key
+/// the *registry* names for it (organisation and role included), and returns
+/// the verified statement. For a verifier about to sign a verdict; installs
+/// and audits use [`verify_logged`].
 pub fn verify_release(
     name: &PackageName,
     version: &Version,
@@ -155,6 +190,60 @@ pub fn verify_release(
     Ok(st)
 }
 
+/// Checks the publisher's signed statement the registry serves for
+/// `name@version` against the release the verified log holds: it must verify
+/// under the publisher key the log registered for that release, and name
+/// exactly the logged subject (name, version with its build metadata,
+/// digest). The registry's own fields must agree too.
+pub fn verify_logged(
+    name: &PackageName,
+    version: &Version,
+    info: &VersionInfo,
+    logged: &Logged<'_>,
+) -> Result<Verified<ReleaseStatement>, CheckError> {
+    let release = format!("{name}@{version}");
+    let facts = logged.facts;
+    let key = logged
+        .key
+        .filter(|k| k.key_id == facts.publisher_key)
+        .ok_or_else(|| CheckError::KeyNotInLog {
+            release: release.clone(),
+            key: facts.publisher_key.clone(),
+        })?;
+    let st = verify::release(&info.release, &key.public_key).map_err(|source| {
+        CheckError::BadRelease {
+            release: release.clone(),
+            source,
+        }
+    })?;
+    let not_logged = |detail: String| CheckError::NotLoggedStatement {
+        release: release.clone(),
+        detail,
+    };
+    let logged_subject = &facts.subject;
+    if st.subject != *logged_subject {
+        return Err(not_logged(format!(
+            "it signs {} ({}), the log released {} ({})",
+            st.subject, st.subject.digest, logged_subject, logged_subject.digest
+        )));
+    }
+    if &logged_subject.name != name || &logged_subject.version != version {
+        return Err(not_logged(format!(
+            "{release} was asked for, the log released {logged_subject}"
+        )));
+    }
+    if info.version != *version || info.digest != logged_subject.digest {
+        return Err(CheckError::SubjectMismatch {
+            release,
+            detail: format!(
+                "the registry lists {}@{} with digest {}, the log released digest {}",
+                name, info.version, info.digest, logged_subject.digest
+            ),
+        });
+    }
+    Ok(st)
+}
+
 /// What the verdicts on a release amount to under the client's policy.
 #[derive(Debug, Clone)]
 pub struct TrustView {
@@ -162,70 +251,68 @@ pub struct TrustView {
     pub assessment: Assessment,
     /// The decision.
     pub standing: Standing,
-    /// Key ids the registry says approved (claims, not necessarily valid).
-    pub claimed_approvers: Vec<KeyId>,
 }
 
-/// Assesses a verified release's verdicts under `policy`.
-pub fn assess(
-    policy: &TrustPolicy,
-    release: &Verified<ReleaseStatement>,
-    info: &VersionInfo,
-) -> TrustView {
-    let envelopes: Vec<_> = info.verdicts.iter().map(|v| v.envelope.clone()).collect();
-    let assessment = policy.assess(&release.subject, &envelopes);
+/// Assesses the verdicts the verified log accepted for a release under
+/// `policy`: only trusted keys count, a threshold counts distinct verifiers
+/// (two keys of one account, or two keys filed under one trust label, are
+/// one), and a trusted revocation wins.
+pub fn assess(policy: &TrustPolicy, facts: &ReleaseFacts) -> TrustView {
+    let assessment = policy.assess(facts);
     let standing = policy.standing(&assessment);
-    let claimed_approvers = info
-        .verdicts
-        .iter()
-        .filter(|v| claims_approval(&v.envelope))
-        .map(|v| v.key_id.clone())
-        .collect();
     TrustView {
         assessment,
         standing,
-        claimed_approvers,
     }
-}
-
-/// Whether an envelope's (unverified) payload says "approve": for display only.
-fn claims_approval(env: &shire_core::dsse::Envelope) -> bool {
-    env.payload_bytes()
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| {
-            v.get("verdict")
-                .and_then(|s| s.as_str())
-                .map(|s| s == "approve")
-        })
-        .unwrap_or(false)
 }
 
 /// A release that has passed every check.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    /// The publisher's verified statement.
+    /// The publisher's verified statement (for its manifest).
     pub statement: Verified<ReleaseStatement>,
+    /// The release as the verified log holds it.
+    pub facts: ReleaseFacts,
     /// Its verdicts under the client's policy.
     pub trust: TrustView,
-    /// Set when the publisher yanked it.
-    pub yanked: Option<YankInfo>,
+    /// Set when the log says it is yanked.
+    pub yanked: Option<YankNote>,
 }
 
-/// [`verify_release`] then [`assess`].
+/// [`verify_logged`] then [`assess`], for the release as looked up in the
+/// replica of its home's log.
 pub fn check_version(
     name: &PackageName,
     version: &Version,
     info: &VersionInfo,
+    lookup: &Lookup<'_>,
     policy: &TrustPolicy,
 ) -> Result<Checked, CheckError> {
-    let statement = verify_release(name, version, info)?;
-    let trust = assess(policy, &statement, info);
+    let logged = lookup.logged.as_ref().ok_or_else(|| CheckError::NotInLog {
+        release: format!("{name}@{version}"),
+        origin: lookup.origin.to_string(),
+    })?;
+    let statement = verify_logged(name, version, info, logged)?;
+    let facts = logged.facts.clone();
+    let trust = assess(policy, &facts);
     Ok(Checked {
         statement,
+        yanked: yank_of(logged),
+        facts,
         trust,
-        yanked: info.yanked.clone(),
     })
+}
+
+/// The yank of a logged release, when it is yanked.
+pub fn yank_of(logged: &Logged<'_>) -> Option<YankNote> {
+    if !logged.facts.yanked {
+        return None;
+    }
+    Some(logged.yank.cloned().unwrap_or_else(|| YankNote {
+        reason: "(no reason recorded)".into(),
+        by: "(unknown)".into(),
+        at: String::new(),
+    }))
 }
 
 /// Whether a release may be installed.
@@ -357,7 +444,8 @@ pub mod fixtures {
         });
     }
 
-    /// A policy trusting `keys` with `threshold`.
+    /// A policy trusting `keys` (unlabelled: each counts as the account the
+    /// log registered it to) with `threshold`.
     pub fn policy(keys: &[&KeyPair], threshold: u32) -> TrustPolicy {
         TrustPolicy {
             keys: keys
@@ -367,7 +455,7 @@ pub mod fixtures {
                         k.key_id(),
                         TrustedKey {
                             public_key: k.public(),
-                            label: "socitm".into(),
+                            label: String::new(),
                         },
                     )
                 })
@@ -381,7 +469,7 @@ pub mod fixtures {
 mod tests {
     use super::fixtures::*;
     use super::*;
-    use shire_core::statement::{Verdict, VerdictStatement};
+    use shire_core::statement::Verdict;
     use shire_core::{Digest, KeyPair};
 
     fn name() -> PackageName {
@@ -467,94 +555,212 @@ mod tests {
         ));
     }
 
+    use crate::transparency::testlog::{cast, Cast, Released, ORIGIN};
+    use shire_core::policy::TrustedKey;
+    use shire_core::wire::Role as R;
+
+    /// Checks `r` as the registry describes it (`info`) against `c`'s log.
+    fn check(
+        c: &Cast,
+        r: &Released,
+        info: &VersionInfo,
+        p: &TrustPolicy,
+    ) -> Result<Checked, CheckError> {
+        let replica = c.log.replica();
+        check_version(
+            &r.name,
+            &r.version,
+            info,
+            &replica.lookup(&r.name, &r.version),
+            p,
+        )
+    }
+
     #[test]
-    fn unapproved_installs_only_with_allow_unverified() {
-        let publisher = KeyPair::generate();
-        let info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        let socitm = KeyPair::generate();
-        let c = check_version(&name(), &v("1.0.0"), &info, &policy(&[&socitm], 1)).unwrap();
-        assert_eq!(c.trust.standing, Standing::Unapproved { have: 0, need: 1 });
+    fn a_logged_release_verifies_under_the_key_the_log_registered() {
+        let mut c = cast();
+        let r = c.release("braintree/crm", "1.0.0");
+        let ok = check(&c, &r, &r.info, &policy(&[&c.verifier], 1)).unwrap();
+        assert_eq!(Some(ok.facts.index), r.info.log_index);
+        assert_eq!(ok.statement.subject.digest, r.info.digest);
+        // The registry names another publisher key: it is ignored, the log's is used.
+        let mut lying = r.info.clone();
+        lying.publisher_key = key_info(&KeyPair::generate(), "braintree", Role::Publisher);
+        check(&c, &r, &lying, &policy(&[&c.verifier], 1)).unwrap();
+    }
+
+    #[test]
+    fn a_statement_the_log_does_not_hold_is_refused() {
+        let mut c = cast();
+        let r = c.release("braintree/crm", "1.0.0");
+        let p = policy(&[&c.verifier], 1);
+        // Signed by another key (relabelled as the publisher's).
+        let mut forged = r.info.clone();
+        forged.release = release(
+            &KeyPair::generate(),
+            "braintree/crm",
+            "1.0.0",
+            &[],
+            b"braintree/crm@1.0.0",
+        )
+        .release;
+        forged.release.signatures[0].keyid = c.publisher.key_id().to_string();
         assert!(matches!(
-            admit("x", &c.trust.standing, false),
+            check(&c, &r, &forged, &p),
+            Err(CheckError::BadRelease { .. })
+        ));
+        // Genuinely signed by the publisher, but for other bytes than the log holds.
+        let mut other = r.info.clone();
+        other.release = release(&c.publisher, "braintree/crm", "1.0.0", &[], b"evil").release;
+        other.digest = Digest::of(b"evil");
+        let err = check(&c, &r, &other, &p).unwrap_err();
+        assert!(
+            matches!(err, CheckError::NotLoggedStatement { .. }),
+            "{err}"
+        );
+        // The registry lists other bytes than the ones the log released.
+        let mut claim = r.info.clone();
+        claim.digest = Digest::of(b"evil");
+        assert!(matches!(
+            check(&c, &r, &claim, &p),
+            Err(CheckError::SubjectMismatch { .. })
+        ));
+        // A release the log never saw.
+        let ghost = Released {
+            name: name(),
+            version: v("9.0.0"),
+            info: release(&c.publisher, "braintree/crm", "9.0.0", &[], b"ghost"),
+        };
+        let err = check(&c, &ghost, &ghost.info, &p).unwrap_err();
+        assert!(matches!(err, CheckError::NotInLog { .. }), "{err}");
+        assert!(err.to_string().contains(ORIGIN), "{err}");
+    }
+
+    #[test]
+    fn build_metadata_cannot_pass_one_release_off_as_another() {
+        // The log released 2.0.0+good; a registry lists 2.0.0+other, genuinely
+        // signed by the publisher but never accepted by the log.
+        let mut c = cast();
+        let good = c.release("braintree/crm", "2.0.0+good");
+        let other = Released {
+            name: name(),
+            version: v("2.0.0+other"),
+            info: release(&c.publisher, "braintree/crm", "2.0.0+other", &[], b"other"),
+        };
+        let p = policy(&[&c.verifier], 1);
+        let err = check(&c, &other, &other.info, &p).unwrap_err();
+        assert!(
+            matches!(err, CheckError::NotLoggedStatement { .. }),
+            "{err}"
+        );
+        check(&c, &good, &good.info, &p).unwrap();
+    }
+
+    #[test]
+    fn standing_comes_from_the_log_never_from_the_registry() {
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        let p = policy(&[&c.verifier], 1);
+        // Unapproved: installs only with --allow-unverified.
+        let ok = check(&c, &r, &r.info, &p).unwrap();
+        assert_eq!(ok.trust.standing, Standing::Unapproved { have: 0, need: 1 });
+        assert!(matches!(
+            admit("x", &ok.trust.standing, false),
             Err(CheckError::NotApproved { .. })
         ));
         assert!(matches!(
-            admit("x", &c.trust.standing, true),
+            admit("x", &ok.trust.standing, true),
             Ok(Admission::Unverified(_))
         ));
-    }
+        // A registry that shows an approval the log does not hold changes nothing.
+        let mut claims = r.info.clone();
+        add_verdict(&mut claims, &c.verifier, Verdict::Approve);
+        claims.state = shire_core::wire::ReleaseState::Approved;
+        let ok = check(&c, &r, &claims, &p).unwrap();
+        assert_eq!(ok.trust.standing, Standing::Unapproved { have: 0, need: 1 });
 
-    #[test]
-    fn approval_counts_and_threshold_holds() {
-        let publisher = KeyPair::generate();
-        let (s1, s2) = (KeyPair::generate(), KeyPair::generate());
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        add_verdict(&mut info, &s1, Verdict::Approve);
-        let c = check_version(&name(), &v("1.0.0"), &info, &policy(&[&s1, &s2], 1)).unwrap();
+        // Approved in the log.
+        c.approve(&mut r);
+        let ok = check(&c, &r, &r.info, &p).unwrap();
         assert_eq!(
-            admit("x", &c.trust.standing, false).unwrap(),
+            admit("x", &ok.trust.standing, false).unwrap(),
             Admission::Approved
         );
-        let c = check_version(&name(), &v("1.0.0"), &info, &policy(&[&s1, &s2], 2)).unwrap();
-        assert_eq!(c.trust.standing, Standing::Unapproved { have: 1, need: 2 });
-    }
-
-    #[test]
-    fn revoked_never_installs() {
-        let publisher = KeyPair::generate();
-        let s1 = KeyPair::generate();
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        add_verdict(&mut info, &s1, Verdict::Approve);
-        add_verdict(&mut info, &s1, Verdict::Revoke);
-        let c = check_version(&name(), &v("1.0.0"), &info, &policy(&[&s1], 1)).unwrap();
-        for allow in [false, true] {
-            let err = admit("braintree/crm@1.0.0", &c.trust.standing, allow).unwrap_err();
-            assert!(matches!(err, CheckError::Revoked { .. }));
-            assert!(err.to_string().contains("revoked"));
-        }
-    }
-
-    #[test]
-    fn forged_and_untrusted_approvals_do_not_count() {
-        let publisher = KeyPair::generate();
-        let trusted = KeyPair::generate();
-        let stranger = KeyPair::generate();
-        let p = policy(&[&trusted], 1);
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        // An approval by a key the client does not trust.
-        add_verdict(&mut info, &stranger, Verdict::Approve);
-        // A forged approval: the stranger signs, claiming the trusted key's id.
-        let subject = verify_release(&name(), &v("1.0.0"), &info)
-            .unwrap()
-            .subject
-            .clone();
-        let mut forged =
-            VerdictStatement::new(Verdict::Approve, subject.clone(), None, 1).sign(&stranger);
-        forged.signatures[0].keyid = trusted.key_id().to_string();
-        push_envelope(&mut info, &trusted, forged);
-        // A genuine approval of another digest (replayed onto this release).
-        let mut other = subject.clone();
-        other.digest = Digest::of(b"other bytes");
-        push_envelope(
-            &mut info,
-            &trusted,
-            VerdictStatement::new(Verdict::Approve, other, None, 1).sign(&trusted),
+        // Then revoked in the log: a registry that hides the revocation
+        // (attack 6) serves the record from before it.
+        let before = r.info.clone();
+        c.log.verdict(&c.verifier, &mut r, Verdict::Revoke);
+        let ok = check(&c, &r, &before, &p).unwrap();
+        assert!(
+            matches!(ok.trust.standing, Standing::Revoked(ref why) if why.contains("CVE-2026-0001"))
         );
-        // A genuine approval of 1.0.0 replayed for 1.0.1.
-        let info101 = {
-            let mut i = release(&publisher, "braintree/crm", "1.0.1", &[], b"bytes101");
-            push_envelope(
-                &mut i,
-                &trusted,
-                VerdictStatement::new(Verdict::Approve, subject, None, 1).sign(&trusted),
-            );
-            i
+        for allow in [false, true] {
+            let err = admit("braintree/crm@1.0.0", &ok.trust.standing, allow).unwrap_err();
+            assert!(matches!(err, CheckError::Revoked { .. }));
+        }
+        // The threshold is the client's: two verifiers needed, one approved.
+        let ok = check(
+            &c,
+            &r,
+            &before,
+            &policy(&[&c.verifier, &KeyPair::generate()], 2),
+        )
+        .unwrap();
+        assert!(matches!(ok.trust.standing, Standing::Revoked(_)));
+    }
+
+    #[test]
+    fn yanks_come_from_the_log() {
+        let mut c = cast();
+        let r = c.release("braintree/crm", "1.0.0");
+        c.log.yank(&r, "broken build", "bt-dev");
+        let ok = check(&c, &r, &r.info, &policy(&[], 1)).unwrap();
+        let y = ok.yanked.unwrap();
+        assert_eq!(
+            (y.reason.as_str(), y.by.as_str()),
+            ("broken build", "bt-dev")
+        );
+    }
+
+    #[test]
+    fn two_keys_of_one_verifier_count_once() {
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        // socitm-rev registers a second key and approves with both.
+        let second = KeyPair::generate();
+        c.log.key(&second, "socitm-rev", "socitm", R::Verifier);
+        c.approve(&mut r);
+        c.log.verdict(&second, &mut r, Verdict::Approve);
+        let both = policy(&[&c.verifier, &second], 2);
+        let ok = check(&c, &r, &r.info, &both).unwrap();
+        assert_eq!(ok.trust.standing, Standing::Unapproved { have: 1, need: 2 });
+
+        // Two accounts, but the user filed both keys under one label.
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        let colleague = KeyPair::generate();
+        c.log.key(&colleague, "socitm-rev2", "socitm", R::Verifier);
+        c.approve(&mut r);
+        c.log.verdict(&colleague, &mut r, Verdict::Approve);
+        let labelled = |a: &str, b: &str| TrustPolicy {
+            keys: [(&c.verifier, a), (&colleague, b)]
+                .into_iter()
+                .map(|(k, l)| {
+                    (
+                        k.key_id(),
+                        TrustedKey {
+                            public_key: k.public(),
+                            label: l.into(),
+                        },
+                    )
+                })
+                .collect(),
+            threshold: 2,
         };
-        let c = check_version(&name(), &v("1.0.0"), &info, &p).unwrap();
-        assert_eq!(c.trust.standing, Standing::Unapproved { have: 0, need: 1 });
-        assert_eq!(c.trust.claimed_approvers.len(), 3);
-        assert!(admit("x", &c.trust.standing, false).is_err());
-        let c = check_version(&name(), &v("1.0.1"), &info101, &p).unwrap();
-        assert_eq!(c.trust.standing, Standing::Unapproved { have: 0, need: 1 });
+        let ok = check(&c, &r, &r.info, &labelled("socitm", "socitm")).unwrap();
+        assert_eq!(ok.trust.standing, Standing::Unapproved { have: 1, need: 2 });
+        // Two verifiers filed apart: approved.
+        let ok = check(&c, &r, &r.info, &labelled("socitm", "socitm-audit")).unwrap();
+        assert_eq!(ok.trust.standing, Standing::Approved);
     }
 }

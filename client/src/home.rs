@@ -8,7 +8,8 @@
 //! | `credentials.toml` | `[tokens]` table: registry URL → API token | 0600 |
 //! | `keys/default.json` | this machine's Ed25519 key pair (`shire_core::KeyPair` secret file) | 0600 |
 //! | `trust.toml` | the client trust policy (`shire_core::policy::TrustPolicy`): trusted verifier keys and the threshold | 0644 |
-//! | `checkpoints/<registry>-<hash>.json` | per registry: the pinned node key and the last verified log checkpoint (`transparency::state`) | 0644 |
+//! | `checkpoints/<registry>-<hash>.json` | per registry: the pinned node key and the last verified log checkpoint (`transparency::state`); per mirrored origin (`origin___<origin>-<hash>.json`): the last verified checkpoint of that origin's log | 0644 |
+//! | `replicas/<log>-<hash>.json` | per log (the registry's own, each mirrored origin's): this client's replay of it, from which installs and audits take their facts (`transparency::replica`) | 0644 |
 //!
 //! Every file is written whole to a temporary file in the same folder and renamed
 //! into place, so a crash leaves the old file or the new one, never half of one.
@@ -79,6 +80,11 @@ impl Home {
     /// `checkpoints/`: one file per registry (see `transparency::state`).
     pub fn checkpoints_dir(&self) -> PathBuf {
         self.root.join("checkpoints")
+    }
+
+    /// `replicas/`: one replica per log (see `transparency::replica`).
+    pub fn replicas_dir(&self) -> PathBuf {
+        self.root.join("replicas")
     }
 
     fn credentials(&self) -> Result<Credentials> {

@@ -1,13 +1,17 @@
-//! Installing releases: planning what to fetch from verified registry data,
-//! downloading artifacts with a progress bar while hashing them, refusing any
-//! whose size or digest differs from the publisher's signed statement, and
-//! extracting them under the archive rules into `DIR/<org>/<name>/`.
+//! Installing releases: the resolver's candidates and the plan, each release
+//! decided by the replica of its home's verified log ([`RegistryCatalog`],
+//! [`plan_item`]); downloading artifacts with a progress bar while hashing
+//! them, refusing any whose digest differs from the logged, signed one (or
+//! whose size differs from the registry's); and extracting them under the
+//! archive rules into `DIR/<org>/<name>/`.
 //!
-//! Installation is all or nothing. Every artifact is downloaded and extracted
-//! into a staging folder inside `DIR` (`.shire-staging-*`) first; only when all of
-//! them passed are the package folders renamed into place, and the lockfile is
-//! written last. A refused archive, a tampered artifact or a failed check leaves
-//! `DIR` as it was (and removes `DIR` again if this install created it).
+//! Installation is all or nothing as far as the install folder's contents go.
+//! Every artifact is downloaded and extracted into a staging folder inside
+//! `DIR` (`.shire-staging-*`) first; only when all of them passed are the
+//! package folders renamed into place (a series of renames, undone in reverse
+//! if one fails), and the lockfile is written last. A refused archive, a
+//! tampered artifact or a failed check leaves `DIR` as it was (and removes
+//! `DIR` again if this install created it).
 //! Extraction goes entry by entry through `shire_core::archive::walk`, which
 //! applies the server's archive rules again, and writes each entry with tar's
 //! `unpack_in` (which itself refuses paths leaving the destination); permission
@@ -17,53 +21,106 @@ use crate::api::Client;
 use crate::checks::{self, Admission, Checked};
 use crate::lockfile::Pin;
 use crate::resolve::{Candidate, Catalog};
-use crate::transparency::inclusion::{self, LogClaim};
+use crate::transparency::replica::Lookup;
+use crate::transparency::Logs;
 use anyhow::{anyhow, bail, Context, Result};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits};
 use shire_core::digest::HashingWriter;
 use shire_core::policy::TrustPolicy;
+use shire_core::wire::VersionInfo;
 use shire_core::{Digest, PackageName, Version};
-use shire_tlog::TreeHead;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-/// Reads the registry's packages for the resolver, verifying every release
-/// before it can be chosen: a candidate whose statement does not verify, or that
-/// the trust policy does not admit, is marked unusable with the reason.
-pub struct RegistryCatalog<'a> {
-    /// The registry.
-    pub client: &'a Client,
-    /// The client's trust policy.
-    pub policy: &'a TrustPolicy,
-    /// Whether `--allow-unverified` was given.
-    pub allow_unverified: bool,
+/// What the registry listed for one package.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The package's home, as the registry names it (its releases are
+    /// looked up in that origin's verified log).
+    pub origin: String,
+    /// Every version record, for the statements and sizes.
+    pub versions: Vec<VersionInfo>,
 }
 
-impl Catalog for RegistryCatalog<'_> {
+/// Reads the registry's packages for the resolver, and decides every
+/// candidate from the replica of its home's verified log: a version the log
+/// does not hold, whose statement is not the logged one, or that the trust
+/// policy does not admit (from the logged verdicts), is marked unusable with
+/// the reason; yanks come from the log too.
+pub struct RegistryCatalog<'a, 'l> {
+    client: &'a Client,
+    logs: &'a mut Logs<'l>,
+    policy: &'a TrustPolicy,
+    allow_unverified: bool,
+    listed: BTreeMap<PackageName, Listing>,
+}
+
+impl<'a, 'l> RegistryCatalog<'a, 'l> {
+    /// A catalog over `client`'s packages, decided by `logs` under `policy`.
+    pub fn new(
+        client: &'a Client,
+        logs: &'a mut Logs<'l>,
+        policy: &'a TrustPolicy,
+        allow_unverified: bool,
+    ) -> Self {
+        Self {
+            client,
+            logs,
+            policy,
+            allow_unverified,
+            listed: BTreeMap::new(),
+        }
+    }
+
+    /// What the registry listed for `name` (once the resolver asked for it).
+    pub fn listing(&self, name: &PackageName) -> Option<&Listing> {
+        self.listed.get(name)
+    }
+
+    /// The replicas the catalog reads.
+    pub fn logs(&mut self) -> &mut Logs<'l> {
+        self.logs
+    }
+}
+
+impl Catalog for RegistryCatalog<'_, '_> {
     fn candidates(&mut self, name: &PackageName) -> Result<Vec<Candidate>> {
         let info = self
             .client
             .package(name)
             .with_context(|| format!("looking up {name}"))?;
-        Ok(info
+        let replica = self.logs.of(&info.origin, &name.to_string())?;
+        let out = info
             .versions
             .iter()
-            .map(|vi| candidate(name, vi, self.policy, self.allow_unverified))
-            .collect())
+            .map(|vi| {
+                let lookup = replica.lookup(name, &vi.version);
+                candidate(name, vi, &lookup, self.policy, self.allow_unverified)
+            })
+            .collect();
+        self.listed.insert(
+            name.clone(),
+            Listing {
+                origin: info.origin,
+                versions: info.versions,
+            },
+        );
+        Ok(out)
     }
 }
 
-/// Turns one registry version into a resolver candidate (pure).
+/// Turns one registry version into a resolver candidate, decided by the
+/// release its home's log holds (`lookup`) under `policy` (pure).
 pub fn candidate(
     name: &PackageName,
-    vi: &shire_core::wire::VersionInfo,
+    vi: &VersionInfo,
+    lookup: &Lookup<'_>,
     policy: &TrustPolicy,
     allow_unverified: bool,
 ) -> Candidate {
-    let yanked = vi.yanked.as_ref().map(|y| y.reason.clone());
-    match checks::check_version(name, &vi.version, vi, policy) {
+    match checks::check_version(name, &vi.version, vi, lookup, policy) {
         Ok(c) => {
             let unusable = checks::admit(
                 &format!("{name}@{}", vi.version),
@@ -73,10 +130,10 @@ pub fn candidate(
             .err()
             .map(|_| format!("is {}", checks::standing_text(&c.trust.standing)));
             Candidate {
-                version: vi.version.clone(),
-                digest: c.statement.subject.digest,
+                version: c.facts.subject.version.clone(),
+                digest: c.facts.subject.digest,
                 dependencies: c.statement.manifest.dependencies.clone(),
-                yanked,
+                yanked: c.yanked.map(|y| y.reason),
                 unusable,
             }
         }
@@ -84,7 +141,7 @@ pub fn candidate(
             version: vi.version.clone(),
             digest: vi.digest,
             dependencies: BTreeMap::new(),
-            yanked,
+            yanked: None,
             unusable: Some(format!("fails verification ({e})")),
         },
     }
@@ -96,7 +153,9 @@ pub fn candidate(
 pub struct PlanItem {
     /// The package.
     pub name: PackageName,
-    /// The verified statement and its trust standing.
+    /// Its home: the origin whose verified log holds the release.
+    pub origin: String,
+    /// The verified statement, the logged release and its trust standing.
     pub checked: Checked,
     /// Artifact size the registry gives (checked against the bytes received).
     pub size: u64,
@@ -106,21 +165,17 @@ pub struct PlanItem {
     pub direct: bool,
     /// Exact dependencies, as chosen.
     pub dependencies: Vec<Pin>,
-    /// The transparency-log entries this release's admission relies on (its
-    /// release statement and the approvals that counted), checked by
-    /// [`check_logged`] before anything is downloaded.
-    pub log_claims: Vec<LogClaim>,
 }
 
 impl PlanItem {
     /// `org/name@version`.
     pub fn release(&self) -> String {
-        format!("{}@{}", self.name, self.checked.statement.subject.version)
+        format!("{}@{}", self.name, self.checked.facts.subject.version)
     }
 
-    /// The digest the publisher signed.
+    /// The digest the publisher signed and the log released.
     pub fn digest(&self) -> Digest {
-        self.checked.statement.subject.digest
+        self.checked.facts.subject.digest
     }
 }
 
@@ -133,22 +188,25 @@ pub enum Expected {
     Locked,
 }
 
-/// Checks one release as the registry describes it now (pure): the publisher's
-/// signature, key and organisation, the subject, the expected digest, and the
-/// trust policy.
+/// Checks one release against the replica of its home's log (pure): the
+/// release must be in the log, the registry's statement must be the logged
+/// one under the logged publisher key, the digest must be the expected one,
+/// and the logged verdicts must satisfy the trust policy.
 pub fn plan_item(
     name: &PackageName,
     version: &Version,
-    info: &shire_core::wire::VersionInfo,
+    info: &VersionInfo,
+    lookup: &Lookup<'_>,
     expected: Option<(&Digest, Expected)>,
     policy: &TrustPolicy,
     allow_unverified: bool,
 ) -> Result<(Checked, Admission)> {
-    let checked = checks::check_version(name, version, info, policy)?;
-    let signed = checked.statement.subject.digest;
+    let checked = checks::check_version(name, version, info, lookup, policy)
+        .map_err(|e| anyhow!("refusing to install {name}@{version}: {e}"))?;
+    let signed = checked.facts.subject.digest;
     match expected {
         Some((d, Expected::Locked)) if *d != signed => bail!(
-            "shire.lock pins {name}@{version} to digest {d}, but the registry's signed statement for that version has digest {signed}: refusing to change a locked release (remove it from shire.lock to resolve again)"
+            "shire.lock pins {name}@{version} to digest {d}, but the verified log released that version with digest {signed}: refusing to change a locked release (remove it from shire.lock to resolve again)"
         ),
         Some((d, Expected::Resolved)) if *d != signed => bail!(
             "the registry changed {name}@{version} while installing (digest {d} became {signed}): refusing"
@@ -161,19 +219,6 @@ pub fn plan_item(
         allow_unverified,
     )?;
     Ok((checked, admission))
-}
-
-/// Checks that every statement the plan relies on is in the registry's log:
-/// each claim's entry is fetched and its inclusion proof checked against the
-/// verified checkpoint `head` (see `transparency::inclusion`).
-pub fn check_logged(client: &Client, plan: &[PlanItem], head: &TreeHead) -> Result<()> {
-    for item in plan {
-        for claim in &item.log_claims {
-            inclusion::prove(client, claim, head)
-                .with_context(|| format!("checking {} in the transparency log", item.release()))?;
-        }
-    }
-    Ok(())
 }
 
 /// Why downloaded bytes were refused.
@@ -451,9 +496,9 @@ impl Drop for Staging {
 mod tests {
     use super::*;
     use crate::checks::fixtures::*;
-    use shire_core::archive::testing::{build, Item};
+    use crate::transparency::testlog::{cast, Cast, Released};
+    use shire_core::archive::testing::{bomb, build, BombKind, Item};
     use shire_core::statement::Verdict;
-    use shire_core::KeyPair;
 
     fn name(s: &str) -> PackageName {
         PackageName::parse(s).unwrap()
@@ -573,6 +618,21 @@ mod tests {
                 build(&[Item::File("ok", b"x"), Item::CharDevice("dev")]),
             ),
             ("not an archive", b"definitely not gzip".to_vec()),
+            ("chained symlinks", {
+                let names: Vec<(String, String)> = (1..=12)
+                    .map(|n| (format!("up{n}"), format!("up{}/..", n - 1)))
+                    .collect();
+                let mut items = vec![Item::File("ok", b"x"), Item::Symlink("up0", ".")];
+                items.extend(names.iter().map(|(p, t)| Item::Symlink(p, t)));
+                items.push(Item::Symlink("passwd", "up12/etc/passwd"));
+                build(&items)
+            }),
+            ("long-name header bomb", bomb(BombKind::LongName, 1 << 30)),
+            ("PAX header bomb", bomb(BombKind::Pax, 1 << 30)),
+            (
+                "directory carrying data",
+                bomb(BombKind::DirectoryData, 4 << 30),
+            ),
         ];
         for (what, bytes) in hostile {
             let tmp = tempfile::tempdir().unwrap();
@@ -673,75 +733,88 @@ mod tests {
 
     #[test]
     fn planning_checks_lock_digest_and_trust() {
-        let publisher = KeyPair::generate();
-        let socitm = KeyPair::generate();
-        let n = name("braintree/crm");
-        let v = Version::new(1, 0, 0);
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        let trusted = policy(&[&socitm], 1);
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        let n = r.name.clone();
+        let v = r.version.clone();
+        let trusted = policy(&[&c.verifier], 1);
+        let plan = |c: &Cast, r: &Released, expected, allow| {
+            let replica = c.log.replica();
+            plan_item(
+                &n,
+                &v,
+                &r.info,
+                &replica.lookup(&n, &v),
+                expected,
+                &trusted,
+                allow,
+            )
+        };
         // Unapproved: refused, unless --allow-unverified.
-        let err = plan_item(&n, &v, &info, None, &trusted, false).unwrap_err();
+        let err = plan(&c, &r, None, false).unwrap_err();
         assert!(err.to_string().contains("not approved"), "{err}");
-        let (_, adm) = plan_item(&n, &v, &info, None, &trusted, true).unwrap();
+        let (_, adm) = plan(&c, &r, None, true).unwrap();
         assert!(matches!(adm, Admission::Unverified(_)));
-        // Approved by a trusted key: admitted.
-        add_verdict(&mut info, &socitm, Verdict::Approve);
-        let (c, adm) = plan_item(&n, &v, &info, None, &trusted, false).unwrap();
+        // Approved by a trusted key in the log: admitted.
+        c.approve(&mut r);
+        let (checked, adm) = plan(&c, &r, None, false).unwrap();
         assert_eq!(adm, Admission::Approved);
         // A lock pinning other bytes is an error, not a silent update.
         let other = Digest::of(b"older bytes");
-        let err = plan_item(
-            &n,
-            &v,
-            &info,
-            Some((&other, Expected::Locked)),
-            &trusted,
-            false,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = plan(&c, &r, Some((&other, Expected::Locked)), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("shire.lock pins"), "{err}");
-        let signed = c.statement.subject.digest;
-        plan_item(
-            &n,
-            &v,
-            &info,
-            Some((&signed, Expected::Locked)),
-            &trusted,
-            false,
-        )
-        .unwrap();
-        // Revoked: refused even with --allow-unverified.
-        add_verdict(&mut info, &socitm, Verdict::Revoke);
-        let err = plan_item(&n, &v, &info, None, &trusted, true).unwrap_err();
+        let signed = checked.facts.subject.digest;
+        plan(&c, &r, Some((&signed, Expected::Locked)), false).unwrap();
+        // Revoked in the log: refused even with --allow-unverified, even
+        // when the registry's record does not show the revocation.
+        let shown = r.clone();
+        c.log.verdict(&c.verifier, &mut r, Verdict::Revoke);
+        let err = plan(&c, &shown, None, true).unwrap_err();
         assert!(err.to_string().contains("revoked"), "{err}");
+        // Not in the log at all: refused, naming the log.
+        let ghost = cast();
+        let err = plan(&ghost, &shown, None, true).unwrap_err().to_string();
+        assert!(
+            err.contains("holds no release braintree/crm@1.0.0"),
+            "{err}"
+        );
     }
 
     #[test]
-    fn candidates_carry_signed_dependencies_and_reasons() {
-        let publisher = KeyPair::generate();
-        let socitm = KeyPair::generate();
-        let p = policy(&[&socitm], 1);
-        let n = name("braintree/crm");
-        let mut info = release(
-            &publisher,
+    fn candidates_carry_signed_dependencies_and_logged_reasons() {
+        let mut c = cast();
+        let p = policy(&[&c.verifier], 1);
+        let mut r = c.log.release_with(
+            &c.publisher,
             "braintree/crm",
             "1.0.0",
             &[("braintree/lib", "^1")],
-            b"x",
         );
+        let n = r.name.clone();
+        let cand = |c: &Cast, info: &VersionInfo| {
+            let replica = c.log.replica();
+            candidate(&n, info, &replica.lookup(&n, &info.version), &p, false)
+        };
         // The registry's unsigned manifest copy lies about dependencies: ignored.
+        let mut info = r.info.clone();
         info.manifest.dependencies.clear();
-        let c = candidate(&n, &info, &p, false);
-        assert_eq!(c.dependencies.len(), 1);
-        assert!(c.unusable.as_deref().unwrap_or("").contains("not approved"));
-        add_verdict(&mut info, &socitm, Verdict::Approve);
-        assert_eq!(candidate(&n, &info, &p, false).unusable, None);
-        // A release signed by another organisation's key is unusable.
-        let kent = KeyPair::generate();
-        let mut wrong = release(&kent, "braintree/crm", "1.0.1", &[], b"y");
-        wrong.publisher_key = key_info(&kent, "kent", shire_core::wire::Role::Publisher);
-        let c = candidate(&n, &wrong, &p, true);
-        assert!(c.unusable.unwrap().contains("fails verification"));
+        let got = cand(&c, &info);
+        assert_eq!(got.dependencies.len(), 1);
+        assert!(got
+            .unusable
+            .as_deref()
+            .unwrap_or("")
+            .contains("not approved"));
+        c.approve(&mut r);
+        assert_eq!(cand(&c, &r.info).unusable, None);
+        // Yanked in the log, whatever the registry shows.
+        c.log.yank(&r, "broken build", "bt-dev");
+        assert_eq!(cand(&c, &r.info).yanked.as_deref(), Some("broken build"));
+        // A version the log never released is unusable.
+        let ghost = release(&c.publisher, "braintree/crm", "1.0.1", &[], b"y");
+        let got = cand(&c, &ghost);
+        assert!(got.unusable.unwrap().contains("fails verification"));
     }
 }

@@ -2,17 +2,21 @@
 //! software against a Shire registry.
 //!
 //! [`run`] takes the parsed command line and dispatches to one function per
-//! command (`commands::*`). The client trusts no registry: every release
-//! statement and verdict it acts on is verified here (`checks`), against the
-//! publisher key's organisation and the client's own trust policy, and every
-//! artifact is re-hashed and re-checked against the archive rules before it is
-//! extracted (`install`).
+//! command (`commands::*`). The client trusts no registry: it replays each
+//! log it relies on through the same rules the node applies
+//! (`shire_core::ledger`), up to a checkpoint it verified (`transparency`),
+//! and takes every fact an install or audit acts on from that replay — which
+//! releases exist, which key signed each, every verdict, every yank — under
+//! its own trust policy (`checks`). Every artifact is re-hashed and re-checked
+//! against the archive rules before it is extracted (`install`), and every
+//! answer from a registry is read with a bound (`api`).
 //!
 //! Module map: `cli` (arguments), `home` (SHIRE_HOME files), `api` (typed HTTP
-//! client), `checks` (pure verification of registry data), `resolve` (semver
-//! resolution), `lockfile` (`shire.lock`), `install` (download, verify, extract),
-//! `package` (deterministic archives), `transparency` (node key pin, checkpoints,
-//! inclusion proofs, log replay), `trust` (trust file), `output` (tables,
+//! client, bounded reads), `checks` (pure checks of registry data against the
+//! logged release), `resolve` (semver resolution), `lockfile` (`shire.lock`),
+//! `install` (candidates, download, verify, extract), `package`
+//! (deterministic archives), `transparency` (node key pin, checkpoints, log
+//! replicas, mirrors, `log verify`), `trust` (trust file), `output` (tables,
 //! JSON, progress), `commands` (one module per command group).
 #![deny(missing_docs)]
 

@@ -13,14 +13,19 @@
 //! dependencies = ["braintree/common@1.2.0"]
 //! direct = true
 //! approved = true
+//! origin = "shire.local/0123456789abcdef"
 //! log_index = 7
 //! ```
 //!
 //! `direct` marks packages named on the command line; `approved` records whether
 //! the release met the trust policy when installed (false when it came in under
 //! `--allow-unverified`), so `shire audit` can tell a lost approval from one that
-//! was never there. `log_index` is the release statement's transparency-log
-//! entry, whose inclusion proof was checked at install (absent in older locks).
+//! was never there. `origin` is the package's home: the origin whose log holds
+//! the release (the registry's own, or a mirrored origin's); `shire audit`
+//! and `shire install` from the lock check the release in that log, not in
+//! whichever log a registry names later. `log_index` is the release's entry in
+//! that log, replayed and checked against a verified checkpoint at install.
+//! Both are absent in older locks.
 //! Packages are sorted by name; a lock names each package once.
 
 use anyhow::{bail, Context, Result};
@@ -96,8 +101,10 @@ pub struct LockedPackage {
     /// Met the trust policy when installed.
     #[serde(default)]
     pub approved: bool,
-    /// The transparency-log index of its release statement, checked with an
-    /// inclusion proof when installed.
+    /// Its home: the origin whose transparency log holds the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The index of the release's entry in that log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
 }
@@ -200,6 +207,7 @@ mod tests {
 
     fn pkg(name: &str, v: &str, deps: &[&str], direct: bool) -> LockedPackage {
         LockedPackage {
+            origin: None,
             log_index: None,
             name: PackageName::parse(name).unwrap(),
             version: Version::parse(v).unwrap(),

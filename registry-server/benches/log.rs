@@ -28,8 +28,12 @@ fn event(i: u64) -> LogEvent {
     }
 }
 
-fn open(dir: &std::path::Path) -> Result<(Store, shire_registry::store::Flusher), Box<dyn std::error::Error>> {
-    Ok(Store::open(dir, &OpenOptions::default(), || "bench.log".into())?)
+fn open(
+    dir: &std::path::Path,
+) -> Result<(Store, shire_registry::store::Flusher), Box<dyn std::error::Error>> {
+    Ok(Store::open(dir, &OpenOptions::default(), || {
+        "bench.log".into()
+    })?)
 }
 
 fn median_us(mut samples: Vec<Duration>) -> f64 {

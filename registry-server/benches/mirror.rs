@@ -11,8 +11,8 @@
 
 use shire_core::archive::testing::{build, Item};
 use shire_core::archive::{inspect, ArchiveLimits};
-use shire_core::manifest::Manifest;
 use shire_core::event::LogEvent;
+use shire_core::manifest::Manifest;
 use shire_core::statement::{KeyStatement, ReleaseStatement};
 use shire_core::wire::Role;
 use shire_core::{Digest, KeyPair, OrgName, PackageName};
@@ -94,8 +94,15 @@ async fn main() -> Res<()> {
     };
     store.create_account(&account)?;
     let key = KeyPair::generate();
-    let proof = KeyStatement::new(&key, "pub", Some(org.clone()), Role::Publisher, "a.bench", 0)
-        .sign(&key);
+    let proof = KeyStatement::new(
+        &key,
+        "pub",
+        Some(org.clone()),
+        Role::Publisher,
+        "a.bench",
+        0,
+    )
+    .sign(&key);
     store.append(
         &LogEvent::KeyRegistered {
             key_id: key.key_id(),
@@ -128,8 +135,9 @@ async fn main() -> Res<()> {
         via: None,
         witness: true,
     };
-    let (mirror, flusher) =
-        Store::open(&dir.path().join("c"), &OpenOptions::default(), || "c.bench".into())?;
+    let (mirror, flusher) = Store::open(&dir.path().join("c"), &OpenOptions::default(), || {
+        "c.bench".into()
+    })?;
     tokio::spawn(flusher.run());
     let fed = Arc::new(Federation::new(
         mirror.clone(),

@@ -265,7 +265,10 @@ pub const MAX_MESSAGE_CHARS: usize = 1024;
 
 fn clip_message(m: String) -> String {
     match m.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((i, _)) => format!("{}… (message cut at {MAX_MESSAGE_CHARS} characters)", &m[..i]),
+        Some((i, _)) => format!(
+            "{}… (message cut at {MAX_MESSAGE_CHARS} characters)",
+            &m[..i]
+        ),
         None => m,
     }
 }
@@ -313,9 +316,7 @@ impl From<RuleError> for ApiError {
         match e {
             RuleError::OrgExists { .. } => ApiError::OrgExists(m),
             RuleError::OrgUnknown(_) => ApiError::OrgNotFound(m),
-            RuleError::NotHome { .. } | RuleError::HomeNotAllowed { .. } => {
-                ApiError::NotHome(m)
-            }
+            RuleError::NotHome { .. } | RuleError::HomeNotAllowed { .. } => ApiError::NotHome(m),
             RuleError::KeyIdMismatch { .. } | RuleError::Malformed(_) => ApiError::BadStatement(m),
             RuleError::BadProof { .. } => ApiError::bad_request("bad_proof", m),
             RuleError::KeyTaken { .. } | RuleError::KeyWasRevoked(_) => ApiError::KeyTaken(m),

@@ -536,7 +536,7 @@ fn lying_peers_are_stopped_while_honest_peers_keep_syncing() {
     a.admin.ok(&["admin", "org", "create", "b-rogue"]);
     let e4 = stopped(&fs[3]);
     assert!(
-        e4.contains("organisation b-rogue, which peer liar is not home of"),
+        e4.contains("is not configured as the home of organisation b-rogue"),
         "{e4}"
     );
     for (i, f) in fs.iter().enumerate() {

@@ -2,4 +2,5 @@
 mod federation;
 mod foundation;
 mod log;
+mod review_attacks;
 mod verification;

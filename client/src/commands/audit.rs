@@ -1,20 +1,28 @@
-//! `shire audit`: checks every package in a lockfile against the registry's
-//! current statements, under this client's trust policy.
+//! `shire audit`: checks every package in a lockfile against the verified
+//! transparency log of its home, under this client's trust policy.
+//!
+//! The registry's checkpoint is verified and the replica of its log (and of
+//! each mirrored origin's log a locked package comes from, whose key must be
+//! pinned) brought up to it; every finding comes from the release as that log
+//! holds it, never from the registry's summary, so a registry that hides a
+//! revocation or shows an approval it does not have changes nothing.
 //!
 //! Findings that fail the audit (exit code 1): a revocation, a lost approval
-//! (locked as approved, now rejected or below the threshold), a digest that no
-//! longer matches the lock, a statement that no longer verifies, a release the
-//! registry no longer serves. Warnings (exit 0): yanks, and unapproved releases
-//! that were installed with `--allow-unverified` and are still unapproved.
+//! (locked as approved, now rejected or below the threshold), a digest that
+//! differs from the lock, a release the log does not hold. Warnings (exit 0):
+//! yanks, and unapproved releases that were installed with
+//! `--allow-unverified` and are still unapproved.
 
 use super::Ctx;
+use crate::api::Client;
 use crate::checks;
 use crate::lockfile::{LockedPackage, Lockfile};
+use crate::transparency::replica::Lookup;
+use crate::transparency::Logs;
 use crate::{output, Outcome};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use shire_core::policy::{Standing, TrustPolicy};
-use shire_core::wire::VersionInfo;
 use std::path::Path;
 
 /// What the audit found about one locked package.
@@ -23,7 +31,7 @@ pub struct Finding {
     /// `org/name@version`.
     pub release: String,
     /// `revoked`, `lost_approval`, `rejected`, `unapproved`, `digest_changed`,
-    /// `invalid_statement`, `missing`, `yanked` or `ok`.
+    /// `missing`, `yanked` or `ok`.
     pub kind: String,
     /// Whether it fails the audit.
     pub fails: bool,
@@ -40,38 +48,35 @@ fn finding(p: &LockedPackage, kind: &str, fails: bool, detail: String) -> Findin
     }
 }
 
-/// Audits one locked package against the registry's current record (pure).
-pub fn audit_one(
-    p: &LockedPackage,
-    info: Option<&VersionInfo>,
-    policy: &TrustPolicy,
-) -> Vec<Finding> {
-    let Some(info) = info else {
+/// Audits one locked package against the release its home's verified log
+/// holds (pure).
+pub fn audit_one(p: &LockedPackage, lookup: &Lookup<'_>, policy: &TrustPolicy) -> Vec<Finding> {
+    let Some(logged) = &lookup.logged else {
         return vec![finding(
             p,
             "missing",
             true,
-            "the registry no longer serves this release".into(),
+            format!(
+                "the verified log of {} holds no release {}@{}",
+                lookup.origin, p.name, p.version
+            ),
         )];
     };
-    let checked = match checks::check_version(&p.name, &p.version, info, policy) {
-        Ok(c) => c,
-        Err(e) => return vec![finding(p, "invalid_statement", true, e.to_string())],
-    };
+    let facts = logged.facts;
     let mut out = Vec::new();
-    let signed = checked.statement.subject.digest;
-    if signed != p.digest {
+    if facts.subject.digest != p.digest || facts.subject.version != p.version {
         out.push(finding(
             p,
             "digest_changed",
             true,
             format!(
-                "locked {}, the registry's signed statement now says {signed}",
-                p.digest
+                "locked {}, the verified log released {} with digest {}",
+                p.digest, facts.subject, facts.subject.digest
             ),
         ));
     }
-    match &checked.trust.standing {
+    let trust = checks::assess(policy, facts);
+    match &trust.standing {
         Standing::Approved => {}
         Standing::Revoked(why) => out.push(finding(p, "revoked", true, why.clone())),
         s @ (Standing::Rejected(_) | Standing::Unapproved { .. }) => {
@@ -89,7 +94,7 @@ pub fn audit_one(
             }
         }
     }
-    if let Some(y) = &checked.yanked {
+    if let Some(y) = checks::yank_of(logged) {
         out.push(finding(
             p,
             "yanked",
@@ -98,9 +103,28 @@ pub fn audit_one(
         ));
     }
     if out.is_empty() {
-        out.push(finding(p, "ok", false, "approved, digest unchanged".into()));
+        out.push(finding(
+            p,
+            "ok",
+            false,
+            format!("approved, digest unchanged (log entry {})", facts.index),
+        ));
     }
     out
+}
+
+/// The home of a locked package: as the lock recorded it; for older locks,
+/// as the registry names it (the registry's own origin when it no longer
+/// knows the package, so the audit reports it missing there).
+fn home_of(client: &Client, p: &LockedPackage, own: &str) -> Result<String> {
+    if let Some(o) = &p.origin {
+        return Ok(o.clone());
+    }
+    match client.package(&p.name) {
+        Ok(info) => Ok(info.origin),
+        Err(e) if e.is_not_found() => Ok(own.to_string()),
+        Err(e) => Err(e).with_context(|| format!("asking where {} is home", p.name)),
+    }
 }
 
 #[derive(Serialize)]
@@ -122,17 +146,19 @@ pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
         ));
     }
     let client = ctx.client()?;
-    // Refuses a node key other than the pinned one, a rolled-back or forked log.
-    ctx.verified_log(&client)?;
     let policy = ctx.home.load_trust()?;
+    // Refuses a node key other than the pinned one, a rolled-back or forked
+    // log, and a log with an invalid entry or entries that are not the signed ones.
+    let log = ctx.verified_log(&client)?;
+    let mut logs = Logs::open(&ctx.home, &client, &ctx.registry, &log)?;
     let mut findings = Vec::new();
     for p in &lock.packages {
-        let info = match client.version(&p.name, &p.version) {
-            Ok(i) => Some(i),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e).with_context(|| format!("auditing {}@{}", p.name, p.version)),
-        };
-        findings.extend(audit_one(p, info.as_ref(), &policy));
+        let origin = home_of(&client, p, logs.own_origin())?;
+        let release = format!("{}@{}", p.name, p.version);
+        let replica = logs
+            .of(&origin, &release)
+            .with_context(|| format!("auditing {release}"))?;
+        findings.extend(audit_one(p, &replica.lookup(&p.name, &p.version), &policy));
     }
     let failed = findings.iter().any(|f| f.fails);
     if ctx.json {
@@ -176,21 +202,27 @@ pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures::*;
+    use crate::checks::fixtures::policy;
+    use crate::transparency::testlog::{cast, Cast, Released};
     use shire_core::statement::Verdict;
-    use shire_core::wire::YankInfo;
-    use shire_core::{Digest, KeyPair, PackageName, Version};
+    use shire_core::KeyPair;
 
-    fn locked(info: &VersionInfo, approved: bool) -> LockedPackage {
+    fn locked(r: &Released, approved: bool) -> LockedPackage {
         LockedPackage {
-            log_index: None,
-            name: PackageName::parse("braintree/crm").unwrap(),
-            version: Version::new(1, 0, 0),
-            digest: info.digest,
+            origin: None,
+            log_index: r.info.log_index,
+            name: r.name.clone(),
+            version: r.version.clone(),
+            digest: r.info.digest,
             dependencies: vec![],
             direct: true,
             approved,
         }
+    }
+
+    fn audit(c: &Cast, p: &LockedPackage, pol: &TrustPolicy) -> Vec<Finding> {
+        let replica = c.log.replica();
+        audit_one(p, &replica.lookup(&p.name, &p.version), pol)
     }
 
     fn kinds(f: &[Finding]) -> Vec<(&str, bool)> {
@@ -198,65 +230,71 @@ mod tests {
     }
 
     #[test]
-    fn reports_each_kind_of_problem() {
-        let publisher = KeyPair::generate();
-        let socitm = KeyPair::generate();
-        let p = policy(&[&socitm], 1);
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"x");
-        add_verdict(&mut info, &socitm, Verdict::Approve);
-        let lock = locked(&info, true);
-        assert_eq!(
-            kinds(&audit_one(&lock, Some(&info), &p)),
-            vec![("ok", false)]
-        );
+    fn reports_each_kind_of_problem_from_the_log() {
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        c.approve(&mut r);
+        let p = policy(&[&c.verifier], 1);
+        let lock = locked(&r, true);
+        assert_eq!(kinds(&audit(&c, &lock, &p)), vec![("ok", false)]);
 
-        // Yanked: a warning only.
-        let mut yanked = info.clone();
-        yanked.yanked = Some(YankInfo {
-            reason: "typo".into(),
-            at: "t".into(),
-            by: "ann".into(),
-        });
+        // Lost approval: the client now needs two verifiers.
+        let strict = policy(&[&c.verifier, &KeyPair::generate()], 2);
         assert_eq!(
-            kinds(&audit_one(&lock, Some(&yanked), &p)),
-            vec![("yanked", false)]
-        );
-
-        // Revoked after install.
-        let mut revoked = info.clone();
-        add_verdict(&mut revoked, &socitm, Verdict::Revoke);
-        assert_eq!(
-            kinds(&audit_one(&lock, Some(&revoked), &p)),
-            vec![("revoked", true)]
-        );
-
-        // Lost approval: the client now needs two.
-        let strict = policy(&[&socitm, &KeyPair::generate()], 2);
-        assert_eq!(
-            kinds(&audit_one(&lock, Some(&info), &strict)),
+            kinds(&audit(&c, &lock, &strict)),
             vec![("lost_approval", true)]
         );
         // ... but a package installed unverified only warns.
-        let unverified = locked(&info, false);
         assert_eq!(
-            kinds(&audit_one(&unverified, Some(&info), &strict)),
+            kinds(&audit(&c, &locked(&r, false), &strict)),
             vec![("unapproved", false)]
         );
 
-        // The registry now signs other bytes for the locked version.
-        let mut other = release(&publisher, "braintree/crm", "1.0.0", &[], b"other");
-        add_verdict(&mut other, &socitm, Verdict::Approve);
-        let f = audit_one(&lock, Some(&other), &p);
+        // The lock pins other bytes than the log released.
+        let mut other = lock.clone();
+        other.digest = shire_core::Digest::of(b"other");
+        let f = audit(&c, &other, &p);
         assert_eq!(kinds(&f), vec![("digest_changed", true)]);
-        assert!(f[0].detail.contains(&Digest::of(b"other").to_string()));
-
-        // A statement that no longer verifies, and a release that vanished.
-        let mut forged = info.clone();
-        forged.release = release(&KeyPair::generate(), "braintree/crm", "1.0.0", &[], b"x").release;
-        assert_eq!(
-            kinds(&audit_one(&lock, Some(&forged), &p)),
-            vec![("invalid_statement", true)]
+        assert!(
+            f[0].detail.contains(&r.info.digest.to_string()),
+            "{}",
+            f[0].detail
         );
-        assert_eq!(kinds(&audit_one(&lock, None, &p)), vec![("missing", true)]);
+
+        // A release the log does not hold.
+        let mut ghost = lock.clone();
+        ghost.version = shire_core::Version::new(9, 0, 0);
+        let f = audit(&c, &ghost, &p);
+        assert_eq!(kinds(&f), vec![("missing", true)]);
+        assert!(f[0].detail.contains(c.log.origin()), "{}", f[0].detail);
+
+        // Yanked: a warning only.
+        c.log.yank(&r, "typo", "bt-dev");
+        let f = audit(&c, &lock, &p);
+        assert_eq!(kinds(&f), vec![("yanked", false)]);
+        assert_eq!(f[0].detail, "yanked by bt-dev: typo");
+
+        // Revoked after install.
+        c.log.verdict(&c.verifier, &mut r, Verdict::Revoke);
+        assert_eq!(
+            kinds(&audit(&c, &lock, &p)),
+            vec![("revoked", true), ("yanked", false)]
+        );
+    }
+
+    #[test]
+    fn a_revocation_the_registry_hides_is_found_in_the_log() {
+        // Attack 6: a proxy removed the revocation from the package document.
+        // The audit never reads that document: the revocation is in the log.
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        c.approve(&mut r);
+        let lock = locked(&r, true);
+        let shown_by_registry = r.info.clone();
+        c.log.verdict(&c.verifier, &mut r, Verdict::Revoke);
+        assert_eq!(shown_by_registry.verdicts.len(), 1);
+        let f = audit(&c, &lock, &policy(&[&c.verifier], 1));
+        assert_eq!(kinds(&f), vec![("revoked", true)]);
+        assert!(f[0].detail.contains("CVE-2026-0001"), "{}", f[0].detail);
     }
 }

@@ -1,8 +1,15 @@
-//! `shire search` and `shire info`: the catalogue, with each version's state as
-//! the registry reports it and its approvers as this client verifies them.
+//! `shire search` and `shire info`: the catalogue.
+//!
+//! `search` shows the registry's own claims (state, approvers), labelled as
+//! such: checking them needs each package's log. `info` checks every version
+//! against the replica of its home's verified log (the registry's own, or a
+//! mirrored origin's when its key is pinned) under this client's trust
+//! policy, and shows the registry's claims beside, labelled.
 
 use super::Ctx;
 use crate::checks;
+use crate::transparency::replica::Lookup;
+use crate::transparency::Logs;
 use crate::{output, Outcome};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -42,7 +49,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
         &[
             "NAME",
             "LATEST",
-            "STATE",
+            "STATE (claimed)",
             "APPROVERS (claimed)",
             "ORIGIN",
             "DESCRIPTION",
@@ -56,6 +63,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
             res.total
         ));
     }
+    output::note("(states and approvers are the registry's claims; `shire info NAME` checks them against the verified log)");
     Ok(Outcome::Success)
 }
 
@@ -75,38 +83,51 @@ fn short_ids(ids: &[KeyId]) -> String {
 pub struct VersionView {
     /// The version.
     pub version: Version,
-    /// The artifact digest (the signed one when the statement verified).
+    /// The artifact digest (the logged one when the release was checked).
     pub digest: Digest,
-    /// Size in bytes.
+    /// Size in bytes (the registry's).
     pub size: u64,
-    /// The state the registry reports.
+    /// The state the registry claims (not checked).
     pub state: String,
-    /// The yank, if any.
+    /// The yank: the log's when the release was checked, else the registry's claim.
     pub yanked: Option<YankInfo>,
-    /// When published.
+    /// When published (the registry's).
     pub published_at: String,
-    /// The publisher key's id.
+    /// The publisher key: the one the log registered when checked, else the registry's claim.
     pub publisher_key: KeyId,
-    /// Whether the publisher's statement verified on this client.
+    /// Whether the release was checked against its home's verified log
+    /// (false when the log's origin key is not pinned).
+    pub checked: bool,
+    /// The release's entry in that log.
+    pub log_index: Option<u64>,
+    /// Whether the publisher's statement is the logged one and verified.
     pub release_verified: bool,
     /// Why it did not, when it did not.
     pub release_error: Option<String>,
-    /// This client's standing for it (`approved`, `unapproved`, `rejected`, `revoked`, `invalid`).
+    /// This client's standing for it (`approved`, `unapproved`, `rejected`,
+    /// `revoked`, `invalid`, `unchecked`).
     pub standing: String,
     /// The standing in words.
     pub standing_detail: String,
-    /// Trusted keys whose valid approvals of exactly this release count.
+    /// Trusted keys whose approvals the log accepted and that count.
     pub verified_approvers: Vec<KeyId>,
     /// Keys the registry lists as approving (claims).
     pub claimed_approvers: Vec<KeyId>,
-    /// Verdicts that did not count, and why.
+    /// Logged verdicts that did not count, and why.
     pub ignored_verdicts: Vec<String>,
-    /// Dependencies from the manifest.
+    /// Dependencies from the signed manifest (the registry's copy when unchecked).
     pub dependencies: std::collections::BTreeMap<PackageName, shire_core::VersionReq>,
 }
 
-/// Builds the view of one version under the client's policy (pure).
-pub fn version_view(name: &PackageName, v: &VersionInfo, policy: &TrustPolicy) -> VersionView {
+/// Builds the view of one version (pure): checked against `lookup`, the
+/// release as its home's verified log holds it, under `policy`; `None` when
+/// that log cannot be read here (its origin key is not pinned).
+pub fn version_view(
+    name: &PackageName,
+    v: &VersionInfo,
+    lookup: Option<&Lookup<'_>>,
+    policy: &TrustPolicy,
+) -> VersionView {
     let mut view = VersionView {
         version: v.version.clone(),
         digest: v.digest,
@@ -115,27 +136,46 @@ pub fn version_view(name: &PackageName, v: &VersionInfo, policy: &TrustPolicy) -
         yanked: v.yanked.clone(),
         published_at: v.published_at.clone(),
         publisher_key: v.publisher_key.key_id.clone(),
+        checked: false,
+        log_index: None,
         release_verified: false,
         release_error: None,
-        standing: "invalid".into(),
+        standing: "unchecked".into(),
         standing_detail: String::new(),
         verified_approvers: Vec::new(),
-        claimed_approvers: v.verdicts.iter().map(|x| x.key_id.clone()).collect(),
+        claimed_approvers: v
+            .verdicts
+            .iter()
+            .filter(|x| claims_approval(&x.envelope))
+            .map(|x| x.key_id.clone())
+            .collect(),
         ignored_verdicts: Vec::new(),
         dependencies: v.manifest.dependencies.clone(),
     };
-    match checks::check_version(name, &v.version, v, policy) {
+    let Some(lookup) = lookup else {
+        return view;
+    };
+    view.checked = true;
+    view.yanked = None;
+    match checks::check_version(name, &v.version, v, lookup, policy) {
         Ok(c) => {
             view.release_verified = true;
-            view.digest = c.statement.subject.digest;
+            view.log_index = Some(c.facts.index);
+            view.digest = c.facts.subject.digest;
+            view.publisher_key = c.facts.publisher_key.clone();
             view.dependencies = c.statement.manifest.dependencies.clone();
             view.standing = checks::standing_label(&c.trust.standing).into();
             view.standing_detail = checks::standing_text(&c.trust.standing);
             view.verified_approvers = c.trust.assessment.approvals.iter().cloned().collect();
-            view.claimed_approvers = c.trust.claimed_approvers.clone();
             view.ignored_verdicts = c.trust.assessment.ignored.clone();
+            view.yanked = c.yanked.map(|y| YankInfo {
+                reason: y.reason,
+                at: y.at,
+                by: y.by,
+            });
         }
         Err(e) => {
+            view.standing = "invalid".into();
             view.standing_detail = e.to_string();
             view.release_error = Some(e.to_string());
         }
@@ -143,32 +183,60 @@ pub fn version_view(name: &PackageName, v: &VersionInfo, policy: &TrustPolicy) -
     view
 }
 
+/// Whether an envelope's (unverified) payload says "approve": for showing
+/// the registry's claims only.
+fn claims_approval(env: &shire_core::dsse::Envelope) -> bool {
+    env.payload_bytes()
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("verdict")
+                .and_then(|s| s.as_str())
+                .map(|s| s == "approve")
+        })
+        .unwrap_or(false)
+}
+
 #[derive(Serialize)]
 struct InfoView<'a> {
     name: &'a PackageName,
     description: &'a str,
     origin: &'a str,
+    /// Whether the versions were checked against the origin's verified log.
+    checked: bool,
     threshold: u32,
     versions: Vec<VersionView>,
 }
 
-/// Shows a package and every version.
+/// Shows a package and every version, checked against its home's verified log.
 pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
-    let pkg: PackageInfo = ctx
-        .client()?
+    let client = ctx.client()?;
+    let pkg: PackageInfo = client
         .package(name)
         .with_context(|| format!("looking up {name}"))?;
     let policy = ctx.home.load_trust()?;
+    let log = ctx.verified_log(&client)?;
+    let mut logs = Logs::open(&ctx.home, &client, &ctx.registry, &log)?;
+    let replica = if logs.can_check(&pkg.origin)? {
+        Some(logs.of(&pkg.origin, &name.to_string())?)
+    } else {
+        None
+    };
     let versions: Vec<VersionView> = pkg
         .versions
         .iter()
-        .map(|v| version_view(name, v, &policy))
+        .map(|v| {
+            let lookup = replica.map(|r| r.lookup(name, &v.version));
+            version_view(name, v, lookup.as_ref(), &policy)
+        })
         .collect();
+    let checked = replica.is_some();
     if ctx.json {
         output::json(&InfoView {
             name,
             description: &pkg.description,
             origin: &pkg.origin,
+            checked,
             threshold: policy.threshold,
             versions,
         })?;
@@ -190,10 +258,9 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             vec![
                 v.version.to_string(),
                 v.state.clone(),
-                if v.release_verified {
-                    v.standing.clone()
-                } else {
-                    "INVALID".into()
+                match v.standing.as_str() {
+                    "invalid" => "INVALID".into(),
+                    s => s.to_string(),
                 },
                 short_ids(&v.verified_approvers),
                 short_ids(&claimed_only),
@@ -207,7 +274,7 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
     output::line(output::table(
         &[
             "VERSION",
-            "STATE",
+            "REGISTRY SAYS",
             "TRUST",
             "VERIFIED APPROVERS",
             "CLAIMED ONLY",
@@ -218,14 +285,21 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
     for v in versions.iter().rev() {
         if let Some(e) = &v.release_error {
             output::line(format!("  {}: {e}", v.version));
-        } else if v.standing != "approved" {
+        } else if v.checked && v.standing != "approved" {
             output::line(format!("  {}: {}", v.version, v.standing_detail));
         }
     }
-    output::line(format!(
-        "(trust: verified approvers are keys in your trust file with a valid approval; threshold {})",
-        policy.threshold
-    ));
+    if checked {
+        output::line(format!(
+            "(trust: from the verified log of {}; verified approvers are keys in your trust file whose approvals the log accepted; threshold {} distinct verifiers)",
+            pkg.origin, policy.threshold
+        ));
+    } else {
+        output::line(format!(
+            "(NOT CHECKED: {name} is home on {0}; pin {0}'s node key with `shire trust node {0} KEY` to check it against {0}'s log. Everything above is the registry's claim.)",
+            pkg.origin
+        ));
+    }
     Ok(Outcome::Success)
 }
 
@@ -233,44 +307,49 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
 mod tests {
     use super::*;
     use crate::checks::fixtures::*;
+    use crate::transparency::testlog::cast;
     use shire_core::statement::{Verdict, VerdictStatement};
     use shire_core::KeyPair;
 
     #[test]
-    fn info_separates_verified_from_claimed_approvers() {
-        let publisher = KeyPair::generate();
-        let (trusted, stranger) = (KeyPair::generate(), KeyPair::generate());
-        let name = PackageName::parse("braintree/crm").unwrap();
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"x");
-        add_verdict(&mut info, &trusted, Verdict::Approve);
+    fn info_takes_approvals_from_the_log_and_labels_the_registry_s_claims() {
+        let mut c = cast();
+        let stranger = KeyPair::generate();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        c.approve(&mut r);
+        // The registry also lists an approval the log never accepted, and a
+        // forged one claiming the trusted key.
+        let mut info = r.info.clone();
         add_verdict(&mut info, &stranger, Verdict::Approve);
-        // A forged approval claiming the trusted key.
-        let subject = checks::verify_release(&name, &info.version, &info)
+        let subject = checks::verify_release(&r.name, &info.version, &info)
             .unwrap()
             .subject
             .clone();
         let mut forged = VerdictStatement::new(Verdict::Approve, subject, None, 1).sign(&stranger);
-        forged.signatures[0].keyid = trusted.key_id().to_string();
-        push_envelope(&mut info, &trusted, forged);
+        forged.signatures[0].keyid = c.verifier.key_id().to_string();
+        push_envelope(&mut info, &c.verifier, forged);
 
-        let view = version_view(&name, &info, &policy(&[&trusted], 2));
-        assert!(view.release_verified);
-        assert_eq!(view.verified_approvers, vec![trusted.key_id()]);
+        let replica = c.log.replica();
+        let lookup = replica.lookup(&r.name, &r.version);
+        let view = version_view(&r.name, &info, Some(&lookup), &policy(&[&c.verifier], 2));
+        assert!(view.checked && view.release_verified);
+        assert_eq!(view.verified_approvers, vec![c.verifier.key_id()]);
         assert_eq!(view.claimed_approvers.len(), 3);
         assert_eq!(view.standing, "unapproved");
-        assert_eq!(
-            view.ignored_verdicts.len(),
-            2,
-            "{:?}",
-            view.ignored_verdicts
-        );
+        assert_eq!(view.log_index, r.info.log_index);
 
-        // A release whose statement does not verify is shown as invalid.
+        // A release whose statement is not the logged one is shown as invalid.
         let mut bad = info.clone();
         bad.digest = shire_core::Digest::of(b"other");
-        let view = version_view(&name, &bad, &policy(&[&trusted], 1));
+        let view = version_view(&r.name, &bad, Some(&lookup), &policy(&[&c.verifier], 1));
         assert!(!view.release_verified);
         assert_eq!(view.standing, "invalid");
+        assert!(view.verified_approvers.is_empty());
+
+        // A log this client cannot read: nothing is decided.
+        let view = version_view(&r.name, &info, None, &policy(&[&c.verifier], 1));
+        assert!(!view.checked);
+        assert_eq!(view.standing, "unchecked");
         assert!(view.verified_approvers.is_empty());
     }
 }

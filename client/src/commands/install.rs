@@ -1,6 +1,8 @@
-//! `shire install`: resolve (or read the lock), check every release's statements
-//! on this client, download and verify each artifact, extract them all, then
-//! write `shire.lock`. See `crate::install` for the all-or-nothing staging.
+//! `shire install`: verify the registry's checkpoint and bring the replica of
+//! its log (and of each mirrored origin's log a package comes from) up to
+//! it, resolve (or read the lock) with every release decided by those
+//! replicas, download and verify each artifact, extract them all, then write
+//! `shire.lock`. See `crate::install` for the all-or-nothing staging.
 
 use super::Ctx;
 use crate::api::Client;
@@ -10,7 +12,7 @@ use crate::home::normalise_registry;
 use crate::install::{self, Expected, PlanItem, RegistryCatalog, Staging};
 use crate::lockfile::{LockedPackage, Lockfile, Pin};
 use crate::resolve;
-use crate::transparency::inclusion::{self, ClaimKind};
+use crate::transparency::Logs;
 use crate::{output, Outcome};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -28,6 +30,8 @@ struct InstalledView {
     approved: bool,
     standing: String,
     yanked: Option<String>,
+    origin: String,
+    log_index: u64,
     dependencies: Vec<Pin>,
     path: String,
 }
@@ -56,22 +60,22 @@ pub fn install(ctx: &Ctx, args: &InstallArgs) -> Result<Outcome> {
             ));
         }
     }
-    let plan = if args.packages.is_empty() {
-        let Some(lock) = &old_lock else {
-            bail!(
-                "nothing to install: name packages (org/name[@REQ]) or keep a shire.lock in {}",
-                dir.display()
-            );
-        };
-        plan_from_lock(&client, &policy, lock, args.allow_unverified)?
-    } else {
-        plan_from_resolution(&client, &policy, old_lock.as_ref(), args)?
-    };
-    // Every statement relied on must be in the log under a checkpoint that is
-    // consistent with every checkpoint this client verified before.
+    if args.packages.is_empty() && old_lock.is_none() {
+        bail!(
+            "nothing to install: name packages (org/name[@REQ]) or keep a shire.lock in {}",
+            dir.display()
+        );
+    }
+    // Everything an install decides comes from the registry's log, replayed
+    // here up to a checkpoint consistent with every one verified before.
     let log = ctx.verified_log(&client)?;
-    // Mirrored releases are proved in their origin's log (transparency::mirror).
-    crate::transparency::mirror::check_plan(&ctx.home, &client, &plan, &log)?;
+    let mut logs = Logs::open(&ctx.home, &client, &ctx.registry, &log)?;
+    let plan = match &old_lock {
+        Some(lock) if args.packages.is_empty() => {
+            plan_from_lock(&client, &mut logs, &policy, lock, args.allow_unverified)?
+        }
+        _ => plan_from_resolution(&client, &mut logs, &policy, old_lock.as_ref(), args)?,
+    };
     for item in &plan {
         if let Some(y) = &item.checked.yanked {
             output::warn(format!(
@@ -111,13 +115,10 @@ pub fn install(ctx: &Ctx, args: &InstallArgs) -> Result<Outcome> {
         &ctx.registry,
         plan.iter()
             .map(|i| LockedPackage {
-                log_index: i
-                    .log_claims
-                    .iter()
-                    .find(|c| c.kind == ClaimKind::Release)
-                    .map(|c| c.index),
+                origin: Some(i.origin.clone()),
+                log_index: Some(i.checked.facts.index),
                 name: i.name.clone(),
-                version: i.checked.statement.subject.version.clone(),
+                version: i.checked.facts.subject.version.clone(),
                 digest: i.digest(),
                 dependencies: i.dependencies.clone(),
                 direct: i.direct,
@@ -139,12 +140,14 @@ fn report(ctx: &Ctx, dir: &Path, lock_path: &Path, plan: &[PlanItem]) -> Result<
             .iter()
             .map(|i| InstalledView {
                 name: i.name.clone(),
-                version: i.checked.statement.subject.version.clone(),
+                version: i.checked.facts.subject.version.clone(),
                 digest: i.digest(),
                 direct: i.direct,
                 approved: i.admission == Admission::Approved,
                 standing: checks::standing_label(&i.checked.trust.standing).into(),
                 yanked: i.checked.yanked.as_ref().map(|y| y.reason.clone()),
+                origin: i.origin.clone(),
+                log_index: i.checked.facts.index,
                 dependencies: i.dependencies.clone(),
                 path: dir
                     .join(i.name.org().as_str())
@@ -174,9 +177,23 @@ fn report(ctx: &Ctx, dir: &Path, lock_path: &Path, plan: &[PlanItem]) -> Result<
     Ok(())
 }
 
-/// Plans exactly what the lock pins, checking each release again.
+/// The home of a locked package: as the lock recorded it, else (older locks)
+/// as the registry names it.
+fn home_of(client: &Client, p: &LockedPackage) -> Result<String> {
+    match &p.origin {
+        Some(o) => Ok(o.clone()),
+        None => Ok(client
+            .package(&p.name)
+            .with_context(|| format!("asking where {} is home", p.name))?
+            .origin),
+    }
+}
+
+/// Plans exactly what the lock pins, checking each release again in the
+/// verified log of its home.
 fn plan_from_lock(
     client: &Client,
+    logs: &mut Logs<'_>,
     policy: &TrustPolicy,
     lock: &Lockfile,
     allow_unverified: bool,
@@ -184,13 +201,16 @@ fn plan_from_lock(
     let mut plan = Vec::new();
     for p in &lock.packages {
         let release = format!("{}@{}", p.name, p.version);
+        let origin = home_of(client, p)?;
         let info = client
             .version(&p.name, &p.version)
             .with_context(|| format!("looking up {release}, pinned by shire.lock"))?;
+        let replica = logs.of(&origin, &release)?;
         let (checked, admission) = install::plan_item(
             &p.name,
             &p.version,
             &info,
+            &replica.lookup(&p.name, &p.version),
             Some((&p.digest, Expected::Locked)),
             policy,
             allow_unverified,
@@ -205,10 +225,9 @@ fn plan_from_lock(
                 );
             }
         }
-        let log_claims = inclusion::claims(&p.name, &info, &checked, policy)?;
         plan.push(PlanItem {
             name: p.name.clone(),
-            log_claims,
+            origin,
             checked,
             size: info.size,
             admission,
@@ -220,9 +239,11 @@ fn plan_from_lock(
 }
 
 /// Resolves the requested packages (keeping locked versions that still satisfy)
-/// and checks each chosen release again from its own version record.
+/// with every candidate decided by the verified logs, then checks each chosen
+/// release again.
 fn plan_from_resolution(
     client: &Client,
+    logs: &mut Logs<'_>,
     policy: &TrustPolicy,
     lock: Option<&Lockfile>,
     args: &InstallArgs,
@@ -246,19 +267,22 @@ fn plan_from_resolution(
             }
         }
     }
-    let mut catalog = RegistryCatalog {
-        client,
-        policy,
-        allow_unverified: args.allow_unverified,
-    };
+    let mut catalog = RegistryCatalog::new(client, logs, policy, args.allow_unverified);
     let resolution =
         resolve::resolve(&mut catalog, &roots, &preferred).context("resolving dependencies")?;
     let mut plan = Vec::new();
     for (name, cand) in &resolution.chosen {
         let release = format!("{name}@{}", cand.version);
-        let info = client
-            .version(name, &cand.version)
-            .with_context(|| format!("looking up {release}"))?;
+        let listing = catalog
+            .listing(name)
+            .with_context(|| format!("the registry's listing of {name} was not kept"))?;
+        let origin = listing.origin.clone();
+        let info = listing
+            .versions
+            .iter()
+            .find(|v| v.version == cand.version)
+            .cloned()
+            .with_context(|| format!("the registry's listing of {name} has no {release}"))?;
         let locked = lock
             .and_then(|l| l.get(name))
             .filter(|l| l.version == cand.version);
@@ -266,10 +290,12 @@ fn plan_from_resolution(
             Some(l) => (&l.digest, Expected::Locked),
             None => (&cand.digest, Expected::Resolved),
         };
+        let replica = catalog.logs().of(&origin, &release)?;
         let (checked, admission) = install::plan_item(
             name,
             &cand.version,
             &info,
+            &replica.lookup(name, &cand.version),
             Some(expected),
             policy,
             args.allow_unverified,
@@ -286,10 +312,9 @@ fn plan_from_resolution(
                 })
             })
             .collect();
-        let log_claims = inclusion::claims(name, &info, &checked, policy)?;
         plan.push(PlanItem {
             name: name.clone(),
-            log_claims,
+            origin,
             checked,
             size: info.size,
             admission,

@@ -1,9 +1,19 @@
 //! `shire key generate | show | register`: this machine's Ed25519 signing key.
+//!
+//! Registering proves possession: the client signs, with the key itself, a
+//! `KeyStatement` naming the key, the account the token belongs to (its
+//! organisation and role, from `whoami`) and the node's origin (from
+//! `GET /api/v1/node`, which must be the origin this client pinned for the
+//! registry, if it pinned one). The node checks it and logs it, so anyone
+//! replaying the log checks it too.
 
 use super::Ctx;
+use crate::transparency::state;
 use crate::{output, Outcome};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use shire_core::statement::KeyStatement;
 use shire_core::KeyPair;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(serde::Serialize)]
 struct KeyView {
@@ -48,12 +58,35 @@ pub fn show(ctx: &Ctx) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Registers the public key with the registry for the current account.
+/// Registers the public key with the registry for the current account, with
+/// its proof of possession.
 pub fn register(ctx: &Ctx) -> Result<Outcome> {
     let key = ctx.home.load_key()?;
-    let info = ctx
-        .client()?
-        .register_key(&key.public())
+    let client = ctx.client()?;
+    let me = client
+        .whoami()
+        .with_context(|| format!("asking {} which account the token is for", ctx.registry))?;
+    let node = client
+        .node()
+        .with_context(|| format!("asking {} for its origin", ctx.registry))?;
+    let pinned = state::load(&ctx.home, &ctx.registry)?.map(|s| s.origin);
+    let given = ctx.node_key.as_ref().map(|k| k.origin().to_string());
+    check_origin(&node.origin, pinned.as_deref(), given.as_deref())?;
+    let issued_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let proof = KeyStatement::new(
+        &key,
+        &me.username,
+        me.org.clone(),
+        me.role,
+        &node.origin,
+        issued_at,
+    )
+    .sign(&key);
+    let info = client
+        .register_key(&key.public(), &proof)
         .with_context(|| format!("registering key {}", key.key_id()))?;
     if ctx.json {
         output::json(&info)?;
@@ -67,4 +100,38 @@ pub fn register(ctx: &Ctx) -> Result<Outcome> {
         ));
     }
     Ok(Outcome::Success)
+}
+
+/// The origin a registration is signed for must be the one this client
+/// trusts for the registry (pinned, or given with `--node-key`), so a
+/// registry cannot obtain a registration meant for another node.
+fn check_origin(presented: &str, pinned: Option<&str>, given: Option<&str>) -> Result<()> {
+    for (trusted, how) in [(pinned, "pinned"), (given, "given with --node-key")] {
+        if let Some(t) = trusted {
+            if t != presented {
+                bail!(
+                    "the registry says its origin is {}, but the origin {how} for it is {t}: refusing to sign a key registration for another node",
+                    shire_core::clip(presented)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registration_is_signed_only_for_the_trusted_origin() {
+        check_origin("a.test", None, None).unwrap();
+        check_origin("a.test", Some("a.test"), Some("a.test")).unwrap();
+        let err = check_origin("b.test", Some("a.test"), None).unwrap_err();
+        assert!(
+            err.to_string().contains("origin pinned for it is a.test"),
+            "{err}"
+        );
+        assert!(check_origin("b.test", None, Some("a.test")).is_err());
+    }
 }

@@ -2,16 +2,19 @@
 //!
 //! `verify` checks the latest checkpoint (pinned key, consistency with the one
 //! held), downloads every entry in batches, recomputes the Merkle tree with
-//! `shire_tlog::MemoryLog`, and replays every statement
-//! (`transparency::audit`). It reports the first bad entry by index (exit 1):
+//! `shire_tlog::MemoryLog`, and replays every entry through the log's rules
+//! (`shire_core::ledger`, as the node applies them, via
+//! `transparency::replica`). It reports the first bad entry by index (exit 1):
 //! one the registry cannot serve, one whose bytes do not hash into the signed
 //! tree (found by bisecting with consistency proofs from prefixes of the
-//! recomputed tree), or one whose statement fails the replay.
+//! recomputed tree), or one that breaks a rule. A valid log's replay is kept
+//! as the registry's replica, so the next install or audit starts from it.
 
 use super::Ctx;
 use crate::api::Client;
-use crate::transparency::audit::{first_unhashed, BadEntry, Replay};
+use crate::transparency::audit::{first_unhashed, BadEntry};
 use crate::transparency::checkpoint::decode_proof;
+use crate::transparency::replica::{self, Replica};
 use crate::{output, Outcome};
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,7 +24,7 @@ use shire_core::event::LogEvent;
 use shire_tlog::{Hash, MemoryLog};
 
 /// Entries asked for per request.
-const BATCH: u64 = 500;
+const BATCH: u64 = replica::BATCH;
 
 #[derive(Serialize)]
 struct VerifyView {
@@ -41,7 +44,7 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
 
     // Each entry is hashed into the tree and replayed as it arrives.
     let mut tree = MemoryLog::new();
-    let mut replay = Replay::new();
+    let mut replay = Replica::new(&ctx.registry, log.origin());
     let mut tree_bad: Option<BadEntry> = None;
     let mut statement_bad: Option<BadEntry> = None;
     let pb = output::progress_count(head.size, "downloading log".into());
@@ -55,8 +58,11 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
             }
         }
         if statement_bad.is_none() {
-            if let Err(reason) = replay.check(index, bytes) {
-                statement_bad = Some(BadEntry { index, reason });
+            if let Err(e) = replay.apply(index, bytes) {
+                statement_bad = Some(BadEntry {
+                    index,
+                    reason: e.to_string(),
+                });
             }
         }
         pb.set_position(index + 1);
@@ -83,6 +89,9 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
         .into_iter()
         .flatten()
         .min_by_key(|b| b.index);
+    if first_bad.is_none() && replay.is_at(&head) {
+        replica::save(&ctx.home, &replay)?;
+    }
 
     let view = VerifyView {
         registry: ctx.registry.clone(),

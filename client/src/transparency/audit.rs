@@ -1,26 +1,11 @@
-//! Replaying a whole log (`shire log verify`): every statement is checked
-//! against the keys the same log registered before it, so a node cannot slip in
-//! a release or approval that no registered, unrevoked key signed.
-//!
-//! Rules, entry by entry ([`Replay::check`], pure):
-//! - `KeyRegistered`: the key id is the key's; a key belongs to one account;
-//!   a revoked key is never registered again.
-//! - `KeyRevoked`: revokes a registered key; from then on it signs nothing.
-//! - `Release`: signed (and verifying) by a registered, unrevoked key of a
-//!   publisher account of the package's organisation; one release per version.
-//! - `Verdict`: signed by a registered, unrevoked verifier key of another
-//!   organisation, about a release logged earlier (same name, version, digest).
-//! - `Yank` / `Unyank`: of a release logged earlier.
-//!
-//! [`first_unhashed`] finds the first downloaded entry whose bytes are not the
-//! ones in the signed tree.
+//! `shire log verify`'s decisions about a whole log: the first entry whose
+//! event breaks the log's rules ([`first_bad_statement`], replaying through
+//! the same `shire_core::ledger` the node applies, via
+//! [`Replica::apply`](super::replica::Replica::apply)), and the first entry
+//! whose bytes are not the ones in the signed tree ([`first_unhashed`]).
 
-use shire_core::event::LogEvent;
-use shire_core::verify;
-use shire_core::wire::Role;
-use shire_core::{Digest, KeyId, OrgName, PublicKey};
+use super::replica::Replica;
 use shire_tlog::{verify_consistency, Hash, MemoryLog, TreeError, TreeHead};
-use std::collections::BTreeMap;
 
 /// The first entry that is wrong, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,189 +16,19 @@ pub struct BadEntry {
     pub reason: String,
 }
 
-struct KeyRecord {
-    public_key: PublicKey,
-    account: String,
-    org: Option<OrgName>,
-    role: Role,
-    revoked_at: Option<u64>,
-}
-
-/// The keys and releases a log has established so far.
-#[derive(Default)]
-pub struct Replay {
-    keys: BTreeMap<KeyId, KeyRecord>,
-    /// `org/name@version` → (digest, entry index).
-    releases: BTreeMap<String, (Digest, u64)>,
-}
-
-impl Replay {
-    /// A replay of an empty log.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Checks entry `index` (its exact bytes) given every entry before it, and
-    /// records what it establishes.
-    pub fn check(&mut self, index: u64, bytes: &[u8]) -> Result<(), String> {
-        let event = LogEvent::from_bytes(bytes).map_err(|e| format!("not a log event ({e})"))?;
-        match event {
-            LogEvent::OrgCreated { .. } => Ok(()),
-            LogEvent::KeyRegistered {
-                key_id,
-                public_key,
-                account,
-                org,
-                role,
-                ..
-            } => {
-                if public_key.key_id() != key_id {
-                    return Err(format!(
-                        "registers key id {} for a key whose id is {}",
-                        key_id.short(),
-                        public_key.key_id().short()
-                    ));
-                }
-                if let Some(k) = self.keys.get(&key_id) {
-                    if let Some(at) = k.revoked_at {
-                        return Err(format!(
-                            "registers key {} again after entry {at} revoked it",
-                            key_id.short()
-                        ));
-                    }
-                    if k.account != account {
-                        return Err(format!(
-                            "registers key {} to {account}, but it belongs to {}",
-                            key_id.short(),
-                            k.account
-                        ));
-                    }
-                    return Ok(());
-                }
-                self.keys.insert(
-                    key_id,
-                    KeyRecord {
-                        public_key,
-                        account,
-                        org,
-                        role,
-                        revoked_at: None,
-                    },
-                );
-                Ok(())
-            }
-            LogEvent::KeyRevoked { key_id, .. } => match self.keys.get_mut(&key_id) {
-                Some(k) => {
-                    k.revoked_at.get_or_insert(index);
-                    Ok(())
-                }
-                None => Err(format!(
-                    "revokes key {}, which no earlier entry registers",
-                    key_id.short()
-                )),
-            },
-            LogEvent::Release {
-                envelope, key_id, ..
-            } => {
-                let k = self.signer(&key_id, "release", Role::Publisher)?;
-                let st = verify::release(&envelope, &k.public_key).map_err(|e| {
-                    format!(
-                        "release statement does not verify under key {}: {e}",
-                        key_id.short()
-                    )
-                })?;
-                let s = &st.subject;
-                if k.org.as_ref() != Some(s.name.org()) {
-                    return Err(format!(
-                        "release of {s} is signed by key {} of account {} of organisation {}, not of {}",
-                        key_id.short(),
-                        k.account,
-                        k.org.as_ref().map(|o| o.as_str()).unwrap_or("(none)"),
-                        s.name.org()
-                    ));
-                }
-                let release = s.to_string();
-                if let Some((_, at)) = self.releases.get(&release) {
-                    return Err(format!(
-                        "a second release of {release} (entry {at} released it)"
-                    ));
-                }
-                self.releases.insert(release, (s.digest, index));
-                Ok(())
-            }
-            LogEvent::Verdict {
-                envelope, key_id, ..
-            } => {
-                let k = self.signer(&key_id, "verdict", Role::Verifier)?;
-                let st = verify::verdict(&envelope, &k.public_key).map_err(|e| {
-                    format!("verdict does not verify under key {}: {e}", key_id.short())
-                })?;
-                let s = &st.subject;
-                if k.org.as_ref() == Some(s.name.org()) {
-                    return Err(format!(
-                        "verdict on {s} by key {} of the release's own organisation",
-                        key_id.short()
-                    ));
-                }
-                self.logged_release(&s.to_string(), &s.digest, "verdict on")
-            }
-            LogEvent::Yank {
-                name,
-                version,
-                digest,
-                ..
-            } => self.logged_release(&format!("{name}@{version}"), &digest, "yank of"),
-            LogEvent::Unyank {
-                name,
-                version,
-                digest,
-                ..
-            } => self.logged_release(&format!("{name}@{version}"), &digest, "un-yank of"),
-        }
-    }
-
-    /// The registered, unrevoked key `id` of an account with `role`.
-    fn signer(&self, id: &KeyId, what: &str, role: Role) -> Result<&KeyRecord, String> {
-        let k = self.keys.get(id).ok_or_else(|| {
-            format!(
-                "{what} signed by key {}, which no earlier entry registers",
-                id.short()
-            )
-        })?;
-        if let Some(at) = k.revoked_at {
-            return Err(format!(
-                "{what} signed by key {}, which entry {at} revoked",
-                id.short()
-            ));
-        }
-        if k.role != role {
-            return Err(format!(
-                "{what} signed by key {} of {} account {}, not a {role}",
-                id.short(),
-                k.role,
-                k.account
-            ));
-        }
-        Ok(k)
-    }
-
-    fn logged_release(&self, release: &str, digest: &Digest, what: &str) -> Result<(), String> {
-        match self.releases.get(release) {
-            Some((d, _)) if d == digest => Ok(()),
-            Some((d, at)) => Err(format!(
-                "{what} {release} with digest {digest}, but entry {at} released it with digest {d}"
-            )),
-            None => Err(format!("{what} {release}, which no earlier entry releases")),
-        }
-    }
-}
-
-/// The first entry whose statement is wrong, if any.
-pub fn first_bad_statement<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Option<BadEntry> {
-    let mut replay = Replay::new();
+/// The first entry of the log of `origin` (its entries from 0, in order)
+/// whose event breaks the log's rules, if any.
+pub fn first_bad_statement<'a>(
+    origin: &str,
+    entries: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<BadEntry> {
+    let mut replica = Replica::new(origin, origin);
     for (index, bytes) in (0u64..).zip(entries) {
-        if let Err(reason) = replay.check(index, bytes) {
-            return Some(BadEntry { index, reason });
+        if let Err(e) = replica.apply(index, bytes) {
+            return Some(BadEntry {
+                index,
+                reason: e.to_string(),
+            });
         }
     }
     None
@@ -222,210 +37,188 @@ pub fn first_bad_statement<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
-    use shire_core::statement::{ReleaseStatement, Verdict, VerdictStatement};
+    use crate::transparency::testlog::{cast, Cast, AT};
+    use shire_core::event::LogEvent;
+    use shire_core::statement::Verdict;
+    use shire_core::wire::Role;
     use shire_core::KeyPair;
 
-    fn at() -> String {
-        "2026-01-01T00:00:00Z".into()
-    }
-
-    fn registered(k: &KeyPair, org: &str, role: Role) -> LogEvent {
-        LogEvent::KeyRegistered {
-            key_id: k.key_id(),
-            public_key: k.public(),
-            account: format!("{org}-{role}"),
-            org: Some(OrgName::parse(org).unwrap()),
-            role,
-            at: at(),
-        }
-    }
-
-    fn release(k: &KeyPair, name: &str, version: &str) -> LogEvent {
-        let info = fixtures::release(k, name, version, &[], version.as_bytes());
-        LogEvent::Release {
-            envelope: info.release,
-            key_id: k.key_id(),
-            at: at(),
-        }
-    }
-
-    fn approval(k: &KeyPair, publisher: &KeyPair, name: &str, version: &str) -> LogEvent {
-        let info = fixtures::release(publisher, name, version, &[], version.as_bytes());
-        let subject = ReleaseStatement::new(info.manifest, info.digest).subject;
-        LogEvent::Verdict {
-            envelope: VerdictStatement::new(Verdict::Approve, subject, None, 1).sign(k),
-            key_id: k.key_id(),
-            at: at(),
-        }
-    }
-
-    struct Cast {
-        publisher: KeyPair,
-        verifier: KeyPair,
-        honest: Vec<LogEvent>,
-    }
-
     /// An honest log: orgs, keys, a release, its approval, a yank.
-    fn cast() -> Cast {
-        let publisher = KeyPair::generate();
-        let verifier = KeyPair::generate();
-        let honest = vec![
-            LogEvent::OrgCreated {
-                org: OrgName::parse("braintree").unwrap(),
-                at: at(),
-            },
-            registered(&publisher, "braintree", Role::Publisher),
-            registered(&verifier, "socitm", Role::Verifier),
-            release(&publisher, "braintree/crm", "1.0.0"),
-            approval(&verifier, &publisher, "braintree/crm", "1.0.0"),
-            LogEvent::Yank {
-                name: shire_core::PackageName::parse("braintree/crm").unwrap(),
-                version: shire_core::Version::new(1, 0, 0),
-                digest: Digest::of(b"1.0.0"),
-                reason: "old".into(),
-                by: "bt".into(),
-                at: at(),
-            },
-        ];
-        Cast {
-            publisher,
-            verifier,
-            honest,
-        }
+    fn honest() -> Cast {
+        let mut c = cast();
+        let mut r = c.release("braintree/crm", "1.0.0");
+        c.approve(&mut r);
+        c.log.yank(&r, "old", "bt-dev");
+        c
     }
 
-    fn first_bad(events: &[LogEvent]) -> Option<BadEntry> {
-        let bytes: Vec<Vec<u8>> = events.iter().map(LogEvent::to_bytes).collect();
-        first_bad_statement(bytes.iter().map(Vec::as_slice))
+    fn first_bad(c: &Cast) -> Option<BadEntry> {
+        let bytes = c.log.entries();
+        first_bad_statement(c.log.origin(), bytes.iter().map(Vec::as_slice))
+    }
+
+    fn bad_at(c: &Cast) -> (u64, String) {
+        let b = first_bad(c).expect("a bad entry");
+        (b.index, b.reason)
     }
 
     #[test]
     fn an_honest_log_passes() {
-        assert_eq!(first_bad(&cast().honest), None);
+        assert_eq!(first_bad(&honest()), None);
     }
 
     #[test]
     fn a_forged_release_is_the_first_bad_entry() {
-        let mut c = cast();
+        let mut c = honest();
         // The node claims the publisher's key signed a release it signed itself.
         let forger = KeyPair::generate();
-        let LogEvent::Release { envelope, .. } = release(&forger, "braintree/crm", "2.0.0") else {
-            unreachable!()
-        };
-        let mut env = envelope;
+        let mut env = c
+            .log
+            .clone()
+            .release_by(&forger, "braintree/crm", "2.0.0")
+            .info
+            .release;
         env.signatures[0].keyid = c.publisher.key_id().to_string();
-        c.honest.push(LogEvent::Release {
+        let index = c.log.push(LogEvent::Release {
             envelope: env,
             key_id: c.publisher.key_id(),
-            at: at(),
+            at: AT.into(),
         });
-        c.honest.push(release(&forger, "braintree/crm", "3.0.0"));
-        let bad = first_bad(&c.honest).unwrap();
-        assert_eq!(bad.index, 6);
-        assert!(bad.reason.contains("does not verify"), "{}", bad.reason);
+        c.log.release_by(&forger, "braintree/crm", "3.0.0");
+        let (at, why) = bad_at(&c);
+        assert_eq!(at, index);
+        assert!(why.contains("signature"), "{why}");
     }
 
     #[test]
     fn a_release_by_an_unregistered_key_is_refused() {
-        let mut c = cast();
         let stranger = KeyPair::generate();
-        c.honest
-            .insert(3, release(&stranger, "braintree/hr", "1.0.0"));
-        let bad = first_bad(&c.honest).unwrap();
-        assert_eq!(bad.index, 3);
-        assert!(
-            bad.reason.contains("no earlier entry registers"),
-            "{}",
-            bad.reason
-        );
-        // Registered only later does not help.
         let mut c = cast();
-        c.honest.push(release(&stranger, "braintree/hr", "1.0.0"));
-        c.honest
-            .push(registered(&stranger, "braintree", Role::Publisher));
-        assert_eq!(first_bad(&c.honest).unwrap().index, 6);
+        let index = c.log.len();
+        c.log.release_by(&stranger, "braintree/hr", "1.0.0");
+        let (at, why) = bad_at(&c);
+        assert_eq!(at, index);
+        assert!(why.contains("not registered in this log"), "{why}");
+        // Registered only later does not help.
+        let mut c = honest();
+        let index = c.log.len();
+        c.log.release_by(&stranger, "braintree/hr", "1.0.0");
+        c.log
+            .key(&stranger, "bt-other", "braintree", Role::Publisher);
+        assert_eq!(bad_at(&c).0, index);
     }
 
     #[test]
-    fn a_revoked_key_signs_nothing_afterwards() {
-        let mut c = cast();
-        c.honest.push(LogEvent::KeyRevoked {
-            key_id: c.publisher.key_id(),
-            at: at(),
-        });
-        c.honest
-            .push(release(&c.publisher, "braintree/crm", "1.1.0"));
-        let bad = first_bad(&c.honest).unwrap();
-        assert_eq!(bad.index, 7);
-        assert!(bad.reason.contains("entry 6 revoked"), "{}", bad.reason);
-        // Nor may it be registered again.
-        let mut c = cast();
-        c.honest.push(LogEvent::KeyRevoked {
-            key_id: c.verifier.key_id(),
-            at: at(),
-        });
-        c.honest
-            .push(registered(&c.verifier, "socitm", Role::Verifier));
-        assert_eq!(first_bad(&c.honest).unwrap().index, 7);
+    fn a_revoked_key_signs_nothing_afterwards_and_is_never_registered_again() {
+        let mut c = honest();
+        c.log.revoke_key(&c.publisher);
+        let index = c.log.len();
+        c.release("braintree/crm", "1.1.0");
+        let (at, why) = bad_at(&c);
+        assert_eq!(at, index);
+        assert!(why.contains("revoked"), "{why}");
+        let mut c = honest();
+        c.log.revoke_key(&c.verifier);
+        let index = c.log.len();
+        c.log
+            .key(&c.verifier, "socitm-rev", "socitm", Role::Verifier);
+        assert_eq!(bad_at(&c).0, index);
     }
 
     #[test]
     fn keys_sign_only_for_their_role_and_organisation() {
         // A publisher of another organisation.
-        let mut c = cast();
+        let mut c = honest();
         let kent = KeyPair::generate();
-        c.honest.push(registered(&kent, "kent", Role::Publisher));
-        c.honest.push(release(&kent, "braintree/hr", "1.0.0"));
-        let bad = first_bad(&c.honest).unwrap();
-        assert_eq!(bad.index, 7);
-        assert!(bad.reason.contains("organisation kent"), "{}", bad.reason);
+        c.log.org("kent");
+        c.log.key(&kent, "kent-dev", "kent", Role::Publisher);
+        let index = c.log.len();
+        c.log.release_by(&kent, "braintree/hr", "1.0.0");
+        let (at, why) = bad_at(&c);
+        assert_eq!(at, index);
+        assert!(why.contains("organisation kent"), "{why}");
         // A verifier key signing a release; a publisher key signing a verdict.
-        let mut c = cast();
-        c.honest.push(release(&c.verifier, "braintree/hr", "1.0.0"));
-        assert_eq!(first_bad(&c.honest).unwrap().index, 6);
-        let mut c = cast();
-        c.honest.push(approval(
-            &c.publisher,
-            &c.publisher,
-            "braintree/crm",
-            "1.0.0",
-        ));
-        assert_eq!(first_bad(&c.honest).unwrap().index, 6);
+        let mut c = honest();
+        let index = c.log.len();
+        c.log.release_by(&c.verifier, "braintree/hr", "1.0.0");
+        assert_eq!(bad_at(&c).0, index);
+        let mut c = honest();
+        let mut r = c.release("braintree/hr", "1.0.0");
+        let index = c.log.len();
+        c.log.verdict(&c.publisher, &mut r, Verdict::Approve);
+        assert_eq!(bad_at(&c).0, index);
         // A verdict about a release the log never saw.
-        let mut c = cast();
-        c.honest.push(approval(
-            &c.verifier,
-            &c.publisher,
-            "braintree/crm",
-            "9.0.0",
-        ));
-        let bad = first_bad(&c.honest).unwrap();
-        assert!(
-            bad.reason.contains("no earlier entry releases"),
-            "{}",
-            bad.reason
-        );
-        // A key registered under another key's id; undecodable bytes.
-        let mut c = cast();
-        let LogEvent::KeyRegistered { key_id, .. } = registered(&c.publisher, "x", Role::Publisher)
-        else {
-            unreachable!()
-        };
+        let mut c = honest();
+        let mut ghost = c
+            .log
+            .clone()
+            .release_by(&c.publisher, "braintree/crm", "9.0.0");
+        let index = c.log.len();
+        c.log.verdict(&c.verifier, &mut ghost, Verdict::Approve);
+        let (at, why) = bad_at(&c);
+        assert_eq!(at, index);
+        assert!(why.contains("does not exist"), "{why}");
+    }
+
+    #[test]
+    fn registrations_need_their_key_s_own_proof() {
+        // A key registered under another key's id.
+        let mut c = honest();
         let other = KeyPair::generate();
-        c.honest.push(LogEvent::KeyRegistered {
-            key_id,
+        let braintree = shire_core::OrgName::parse("braintree").ok();
+        let index = c.log.push(LogEvent::KeyRegistered {
+            key_id: c.publisher.key_id(),
             public_key: other.public(),
-            account: "x".into(),
-            org: None,
+            account: "bt-x".into(),
+            org: braintree.clone(),
             role: Role::Publisher,
-            at: at(),
+            proof: shire_core::statement::KeyStatement::new(
+                &other,
+                "bt-x",
+                braintree,
+                Role::Publisher,
+                c.log.origin(),
+                1,
+            )
+            .sign(&other),
+            at: AT.into(),
         });
-        assert_eq!(first_bad(&c.honest).unwrap().index, 6);
-        let mut bytes: Vec<Vec<u8>> = cast().honest.iter().map(LogEvent::to_bytes).collect();
+        assert_eq!(bad_at(&c).0, index);
+        // Attack 5: an account registers another verifier's public key with a
+        // proof it signed itself.
+        let mut c = honest();
+        let thief = KeyPair::generate();
+        let victim = KeyPair::generate();
+        let index = c.log.push(LogEvent::KeyRegistered {
+            key_id: victim.key_id(),
+            public_key: victim.public(),
+            account: "bt-dev".into(),
+            org: shire_core::OrgName::parse("braintree").ok(),
+            role: Role::Publisher,
+            proof: shire_core::statement::KeyStatement::new(
+                &victim,
+                "bt-dev",
+                shire_core::OrgName::parse("braintree").ok(),
+                Role::Publisher,
+                c.log.origin(),
+                1,
+            )
+            .sign(&thief),
+            at: AT.into(),
+        });
+        let (at, why) = bad_at(&c);
+        assert_eq!(at, index);
+        assert!(why.contains("proof of possession"), "{why}");
+    }
+
+    #[test]
+    fn undecodable_bytes_are_a_bad_entry() {
+        let c = honest();
+        let mut bytes = c.log.entries();
         bytes[2] = b"{\"event\":\"nonsense\"}".to_vec();
-        let bad = first_bad_statement(bytes.iter().map(Vec::as_slice)).unwrap();
+        let bad = first_bad_statement(c.log.origin(), bytes.iter().map(Vec::as_slice)).unwrap();
         assert_eq!(bad.index, 2);
+        assert!(bad.reason.contains("not a log event"), "{}", bad.reason);
     }
 }
 

@@ -10,6 +10,7 @@
 //! forked: ...".
 
 use super::node_key::NodeKey;
+use super::replica::VerifiedHead;
 use super::state::{self, LogState};
 use crate::api::{ApiError, Client};
 use crate::home::Home;
@@ -160,6 +161,16 @@ impl VerifiedLog {
     /// The verified tree head.
     pub fn head(&self) -> TreeHead {
         self.checkpoint.tree_head()
+    }
+
+    /// The log's origin (the checkpoint's first line).
+    pub fn origin(&self) -> &str {
+        self.checkpoint.origin().as_str()
+    }
+
+    /// The verified head with its origin: what a replica may be extended to.
+    pub fn verified_head(&self) -> VerifiedHead {
+        VerifiedHead::new(self.origin(), self.head())
     }
 }
 

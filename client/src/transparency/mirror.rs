@@ -1,76 +1,30 @@
-//! Installing from a mirror: releases whose home is another node (their
-//! package's `origin` differs from the registry's own) are proved against the
-//! ORIGIN's log, as the mirror relays it (`/api/v1/mirrors/{origin}/log/...`):
-//! the origin's checkpoint is opened with the origin key pinned in
-//! `trust.toml` (never with a key the mirror offers), must carry the required
-//! witness cosignatures, must be consistent with the last checkpoint of that
-//! origin this client verified, and every release and approval relied on must
-//! be included in it. The mirror can withhold, but not forge.
+//! Logs read through a mirror: releases whose home is another node (their
+//! package's `origin` differs from the registry's own) are checked against
+//! the ORIGIN's log, as the mirror relays it (`/api/v1/mirrors/{origin}/log/...`).
+//! [`verified_origin`] opens the origin's checkpoint with the origin key
+//! pinned in `trust.toml` (never with a key the mirror offers), requires the
+//! witness cosignatures `trust.toml` asks for, and accepts it only along a
+//! consistency proof from the last checkpoint of that origin this client
+//! verified. The replica of the origin's log (`transparency::replica`) is
+//! then extended to exactly that head. The mirror can withhold, but not forge.
 
-use super::checkpoint::{advance, decode_proof, open_note, LogError, VerifiedLog};
-use super::inclusion::{check_entry, LogClaim};
-use super::origins::{self, OriginTrust};
+use super::checkpoint::{advance, decode_proof, open_note, LogError};
+use super::origins::OriginTrust;
+use super::replica::VerifiedHead;
 use super::state::{self, LogState};
 use super::NodeKey;
 use crate::api::Client;
 use crate::home::Home;
-use crate::install::{self, PlanItem};
 use anyhow::{bail, Context, Result};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use shire_tlog::{
     count_cosignatures, parse_witness_verifier_key, Advance, Checkpoint, CheckpointTracker,
-    TreeHead, WitnessName,
+    WitnessName,
 };
-use std::collections::BTreeMap;
 
-/// The key under which the last verified checkpoint of `origin` is kept.
+/// The key under which the last verified checkpoint of `origin`, and the
+/// replica of its log, are kept.
 pub fn state_key(origin: &str) -> String {
     format!("origin://{origin}")
-}
-
-/// Checks every statement the plan relies on: those of the registry's own
-/// packages in its own log (`log`), those of mirrored packages in their
-/// origin's log through the mirror.
-pub fn check_plan(
-    home: &Home,
-    client: &Client,
-    plan: &[PlanItem],
-    log: &VerifiedLog,
-) -> Result<()> {
-    let own = log.key.origin().as_str().to_string();
-    let mut local = Vec::new();
-    let mut by_origin: BTreeMap<String, Vec<&PlanItem>> = BTreeMap::new();
-    for item in plan {
-        let origin = client
-            .package(&item.name)
-            .with_context(|| format!("asking where {} is home", item.name))?
-            .origin;
-        if origin == own {
-            local.push(item.clone());
-        } else {
-            by_origin.entry(origin).or_default().push(item);
-        }
-    }
-    install::check_logged(client, &local, &log.head())?;
-    if by_origin.is_empty() {
-        return Ok(());
-    }
-    let trust = origins::load(&home.trust_path())?;
-    for (origin, items) in by_origin {
-        let head = verified_origin(home, client, &trust, &origin, &items[0].name.to_string())?;
-        for item in items {
-            for claim in &item.log_claims {
-                prove(client, &origin, claim, &head).with_context(|| {
-                    format!(
-                        "checking {} in the log of its origin {origin}",
-                        item.release()
-                    )
-                })?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Fetches `origin`'s checkpoint through the mirror and verifies it: origin
@@ -81,7 +35,7 @@ pub fn verified_origin(
     trust: &OriginTrust,
     origin: &str,
     example: &str,
-) -> Result<TreeHead> {
+) -> Result<VerifiedHead> {
     let Some(key_text) = trust.nodes.get(origin) else {
         bail!(
             "{example} is home on {origin} and served here by a mirror: pin {origin}'s node key first with `shire trust node {origin} KEY` (its note key, obtained from {origin} itself; a mirror's word is not enough)"
@@ -113,7 +67,7 @@ pub fn verified_origin(
     if advance(held_head, &new, &proof)? != Advance::Unchanged {
         state::save(home, &LogState::new(&skey, key.text(), &cp))?;
     }
-    Ok(new)
+    Ok(VerifiedHead::new(origin, new))
 }
 
 /// Refuses a checkpoint lacking `witness_threshold` valid cosignatures by
@@ -159,41 +113,6 @@ pub fn require_witnesses(
             found.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    Ok(())
-}
-
-/// Fetches a claimed entry of `origin`'s log and its inclusion proof from the
-/// mirror, and checks them against the origin's verified head.
-fn prove(client: &Client, origin: &str, claim: &LogClaim, head: &TreeHead) -> Result<()> {
-    if claim.index >= head.size {
-        return Err(check_entry(claim, &[], &[], head).unwrap_err().into());
-    }
-    let got = client
-        .mirror_entries(origin, claim.index, claim.index + 1)
-        .with_context(|| format!("fetching entry {} of {origin}'s log", claim.index))?;
-    let entry = got
-        .entries
-        .into_iter()
-        .find(|e| e.index == claim.index)
-        .with_context(|| {
-            format!(
-                "the mirror did not serve entry {} of {origin}'s log",
-                claim.index
-            )
-        })?;
-    let bytes = B64
-        .decode(entry.data.as_bytes())
-        .with_context(|| format!("entry {} of {origin}'s log is not base64", claim.index))?;
-    let p = client
-        .mirror_inclusion_proof(origin, claim.index, head.size)
-        .with_context(|| {
-            format!(
-                "fetching the inclusion proof of entry {} of {origin}'s log",
-                claim.index
-            )
-        })?;
-    let proof = decode_proof(claim.index, head.size, p.index, p.size, &p.hashes)?;
-    check_entry(claim, &bytes, &proof, head)?;
     Ok(())
 }
 

@@ -66,7 +66,14 @@ impl LogState {
 
 /// The state file of `registry` in `home`.
 pub fn path(home: &Home, registry: &str) -> PathBuf {
-    let url = normalise_registry(registry);
+    home.checkpoints_dir().join(file_name(registry))
+}
+
+/// The file name kept for a registry URL or an `origin://` key: the key made
+/// safe for a file name, plus the first 16 hex digits of its SHA-256 (so two
+/// keys never share a file).
+pub fn file_name(key: &str) -> String {
+    let url = normalise_registry(key);
     let safe: String = url
         .trim_start_matches("https://")
         .trim_start_matches("http://")
@@ -81,8 +88,7 @@ pub fn path(home: &Home, registry: &str) -> PathBuf {
         .take(64)
         .collect();
     let hash = hex::encode(Sha256::digest(url.as_bytes()));
-    home.checkpoints_dir()
-        .join(format!("{safe}-{}.json", &hash[..16]))
+    format!("{safe}-{}.json", &hash[..16])
 }
 
 /// Loads the state of `registry`, `None` when this client never verified a

@@ -78,7 +78,9 @@ pub enum ArchiveError {
     BadPath(String, &'static str),
     /// A symbolic or hard link points outside the archive, or could through
     /// other links.
-    #[error("archive entry {path:?} links to {target:?}, which is or could resolve outside the archive")]
+    #[error(
+        "archive entry {path:?} links to {target:?}, which is or could resolve outside the archive"
+    )]
     EscapingLink {
         /// The link's own path.
         path: String,
@@ -255,7 +257,8 @@ fn check_path(raw: &[u8], limits: &ArchiveLimits) -> Result<Vec<String>, Archive
     if raw.len() > limits.max_path_bytes {
         return Err(ArchiveError::BadPath(shown(raw), "too long"));
     }
-    let text = std::str::from_utf8(raw).map_err(|_| ArchiveError::BadPath(shown(raw), "not UTF-8"))?;
+    let text =
+        std::str::from_utf8(raw).map_err(|_| ArchiveError::BadPath(shown(raw), "not UTF-8"))?;
     let mut parts = Vec::new();
     for c in Path::new(text).components() {
         match c {
@@ -274,7 +277,10 @@ fn check_path(raw: &[u8], limits: &ArchiveLimits) -> Result<Vec<String>, Archive
         return Err(ArchiveError::BadPath(shown(raw), "too deep"));
     }
     if parts.iter().any(|p| p.contains('\\') || p.contains('\0')) {
-        return Err(ArchiveError::BadPath(shown(raw), "holds a backslash or NUL"));
+        return Err(ArchiveError::BadPath(
+            shown(raw),
+            "holds a backslash or NUL",
+        ));
     }
     Ok(parts)
 }
@@ -420,7 +426,10 @@ where
             .as_ref()
             .is_some_and(|l| l.len() > limits.max_path_bytes)
         {
-            return Err(ArchiveError::BadPath(shown(&raw_path), "link target too long"));
+            return Err(ArchiveError::BadPath(
+                shown(&raw_path),
+                "link target too long",
+            ));
         }
         check_pax(&mut entry, &raw_path, raw_link.as_deref())?;
         let parts = check_path(&raw_path, limits)?;
@@ -440,10 +449,7 @@ where
             E::Directory => (EntryKind::Dir, None),
             _ => {
                 let raw = raw_link.ok_or_else(|| {
-                    ArchiveError::Format(format!(
-                        "link {:?} has no target",
-                        shown(path.as_bytes())
-                    ))
+                    ArchiveError::Format(format!("link {:?} has no target", shown(path.as_bytes())))
                 })?;
                 let escaping = || ArchiveError::EscapingLink {
                     path: shown(path.as_bytes()),
@@ -865,7 +871,11 @@ mod tests {
         use super::testing::{bomb, BombKind};
         for kind in [BombKind::LongName, BombKind::Pax] {
             let b = bomb(kind, 1 << 30);
-            assert!(b.len() < 2 << 20, "{kind:?}: a small upload ({} bytes)", b.len());
+            assert!(
+                b.len() < 2 << 20,
+                "{kind:?}: a small upload ({} bytes)",
+                b.len()
+            );
             let err = inspect(&b[..], &ArchiveLimits::default()).unwrap_err();
             assert!(
                 matches!(err, ArchiveError::HeadersTooLarge(n) if n == 64 << 10),
@@ -879,7 +889,10 @@ mod tests {
             &ArchiveLimits::default(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("carries 4294967296 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("carries 4294967296 bytes"),
+            "{err}"
+        );
         // Every decompressed byte counts, headers and padding included.
         let limits = ArchiveLimits {
             max_unpacked_bytes: 16 << 10,

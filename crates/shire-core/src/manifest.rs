@@ -309,7 +309,10 @@ fn check_tags(field: &str, tags: &[String]) -> Result<(), ManifestError> {
     }
     for t in tags {
         if t.is_empty() || t.len() > 64 {
-            return Err(invalid(field, format!("{:?} must be 1 to 64 characters", crate::clip(t))));
+            return Err(invalid(
+                field,
+                format!("{:?} must be 1 to 64 characters", crate::clip(t)),
+            ));
         }
     }
     Ok(())

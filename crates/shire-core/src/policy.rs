@@ -200,7 +200,11 @@ mod tests {
 
     #[test]
     fn two_keys_of_one_verifier_count_once() {
-        let (k1, k2, k3) = (KeyPair::generate(), KeyPair::generate(), KeyPair::generate());
+        let (k1, k2, k3) = (
+            KeyPair::generate(),
+            KeyPair::generate(),
+            KeyPair::generate(),
+        );
         use Verdict::Approve;
         // Two keys registered to one account, both trusted: one verifier.
         let p = policy(&[(&k1, ""), (&k2, ""), (&k3, "")], 2);

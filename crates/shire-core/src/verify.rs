@@ -25,7 +25,6 @@ impl<T> Verified<T> {
     pub fn key(&self) -> &PublicKey {
         &self.key
     }
-
 }
 
 impl<T> Deref for Verified<T> {

@@ -66,7 +66,12 @@ impl HashStore for Frontier {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         indexes
             .iter()
-            .map(|i| self.hashes.get(i).copied().ok_or(StoreError::MissingHash(*i)))
+            .map(|i| {
+                self.hashes
+                    .get(i)
+                    .copied()
+                    .ok_or(StoreError::MissingHash(*i))
+            })
             .collect()
     }
 }

@@ -19,12 +19,12 @@ use super::{witness, Federation};
 use crate::store::blobs::InspectError;
 use crate::store::mirror::{MirrorBatch, MirrorRecord, Overlay};
 use crate::store::{Artifact, StoreError};
-use std::collections::BTreeMap;
 use base64::Engine as _;
 use shire_core::archive::ArchiveSummary;
 use shire_core::wire::{ConsistencyProof, LogEntries, PeerHealth};
 use shire_core::Digest;
 use shire_tlog::{open_checkpoint, tree_hash, verify_consistency, Checkpoint, Hash};
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 

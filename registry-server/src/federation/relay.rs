@@ -19,7 +19,8 @@ fn unknown(origin: &str) -> ApiError {
 
 /// `GET /api/v1/mirrors`: every origin mirrored, with what is served.
 pub fn list(store: &Store) -> Result<Vec<MirrorInfo>, ApiError> {
-    Ok(store.mirror_records()?
+    Ok(store
+        .mirror_records()?
         .into_iter()
         .filter(|(_, r)| r.checkpoint.is_some())
         .map(|(origin, r)| {
@@ -75,7 +76,8 @@ pub fn entries(store: &Store, origin: &str, start: u64, end: u64) -> Result<LogE
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::with_capacity((end - start) as usize);
     for index in start..end {
-        let bytes = store.mirror_entry(origin, index)?
+        let bytes = store
+            .mirror_entry(origin, index)?
             .ok_or_else(|| ApiError::Internal(format!("mirror of {origin} lacks entry {index}")))?;
         out.push(LogEntry {
             index,
@@ -113,12 +115,7 @@ pub fn inclusion(
     size: u64,
 ) -> Result<InclusionProof, ApiError> {
     proof_bounds(store, origin, size)?;
-    let hashes = inclusion_proof(
-        index,
-        size,
-        &store.mirror_hashes(origin),
-    )
-    .map_err(proof_error)?;
+    let hashes = inclusion_proof(index, size, &store.mirror_hashes(origin)).map_err(proof_error)?;
     Ok(InclusionProof {
         index,
         size,
@@ -134,12 +131,8 @@ pub fn consistency(
     size: u64,
 ) -> Result<ConsistencyProof, ApiError> {
     proof_bounds(store, origin, size)?;
-    let hashes = consistency_proof(
-        from,
-        size,
-        &store.mirror_hashes(origin),
-    )
-    .map_err(proof_error)?;
+    let hashes =
+        consistency_proof(from, size, &store.mirror_hashes(origin)).map_err(proof_error)?;
     Ok(ConsistencyProof {
         from,
         size,

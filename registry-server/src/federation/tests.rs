@@ -141,7 +141,8 @@ impl FakePeer {
     /// Registers `k` to `account` of `org`, with the holder's proof for this origin.
     fn register(&self, k: &KeyPair, account: &str, org: &str, role: Role) {
         let org = OrgName::parse(org).ok();
-        let proof = KeyStatement::new(k, account, org.clone(), role, self.origin.as_str(), 0).sign(k);
+        let proof =
+            KeyStatement::new(k, account, org.clone(), role, self.origin.as_str(), 0).sign(k);
         self.push(&LogEvent::KeyRegistered {
             key_id: k.key_id(),
             public_key: k.public(),
@@ -222,7 +223,8 @@ fn federation(store: &Store, peer: PeerConfig) -> Federation {
 
 fn open_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let (store, flusher) = Store::open(dir.path(), &Default::default(), || "c.example".into()).unwrap();
+    let (store, flusher) =
+        Store::open(dir.path(), &Default::default(), || "c.example".into()).unwrap();
     tokio::spawn(flusher.run());
     (dir, store)
 }
@@ -311,7 +313,10 @@ async fn a_release_signed_by_another_key_stops_the_peer_and_keeps_what_came_befo
     let before = store.release(&good.name, &good.version).unwrap().unwrap();
     fake.release("a-council/bins", "2.0.0", &KeyPair::generate());
     let m = fails_with(&fake, &store, &["a-*"]).await;
-    assert!(m.contains("entry 5") && m.contains("no signature by key"), "{m}");
+    assert!(
+        m.contains("entry 5") && m.contains("no signature by key"),
+        "{m}"
+    );
     assert!(store
         .release(&good.name, &Version::new(2, 0, 0))
         .unwrap()
@@ -439,7 +444,9 @@ async fn entries_that_do_not_match_the_checkpoint_are_refused_before_any_is_appl
         "{m}"
     );
     assert_eq!(mirrored_size(&store), 0);
-    assert!(!snapshot(&store).keys().any(|k| k.starts_with("mirror_orgs/")));
+    assert!(!snapshot(&store)
+        .keys()
+        .any(|k| k.starts_with("mirror_orgs/")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,7 +539,10 @@ async fn mirrored_verdicts_obey_the_own_organisation_rule() {
         "{m}"
     );
     // The batch holding it was refused whole: the release stays unjudged.
-    assert!(mirrored_size(&store) <= 6, "the verdict (entry 6) was not applied");
+    assert!(
+        mirrored_size(&store) <= 6,
+        "the verdict (entry 6) was not applied"
+    );
     if let Some(r) = store.release(&s.name, &s.version).unwrap() {
         assert!(r.verdicts.is_empty());
         assert_eq!(r.state, ReleaseState::Pending);
@@ -560,7 +570,10 @@ async fn mirrored_verdicts_obey_the_same_transitions_as_local_ones() {
         let before = snapshot(&store);
         fake.verdict(then, &s);
         let m = fails_with(&fake, &store, &["a-*"]).await;
-        assert!(m.contains(&format!("cannot {then} a-council/bins@1.0.0")), "{m}");
+        assert!(
+            m.contains(&format!("cannot {then} a-council/bins@1.0.0")),
+            "{m}"
+        );
         assert_eq!(snapshot(&store), before, "{then}: nothing stored changed");
     }
 }

@@ -25,11 +25,9 @@ fn health(state: &AppState, status: &str, reason: Option<String>) -> Health {
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.writable() {
         Ok(()) => HttpResponse::Ok().json(health(&state, "ok", None)),
-        Err(e) => HttpResponse::ServiceUnavailable().json(health(
-            &state,
-            "degraded",
-            Some(e.to_string()),
-        )),
+        Err(e) => {
+            HttpResponse::ServiceUnavailable().json(health(&state, "degraded", Some(e.to_string())))
+        }
     }
 }
 

@@ -31,7 +31,9 @@ pub async fn create(
         at: now(),
     };
     let Written::Org(rec) = state.store.append(&event, None)?.written else {
-        return Err(ApiError::internal("creating an organisation stored no record"));
+        return Err(ApiError::internal(
+            "creating an organisation stored no record",
+        ));
     };
     state.store.durable().await?;
     Ok(HttpResponse::Created().json(info(&state, &rec)))

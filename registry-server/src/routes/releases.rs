@@ -67,7 +67,9 @@ pub async fn publish(
         e => ApiError::BadArchive(e.to_string()),
     })?;
     tracing::info!(release = %subject, %digest, "publishing");
-    let appended = state.store.append(&event, Some(&Artifact { size, files }))?;
+    let appended = state
+        .store
+        .append(&event, Some(&Artifact { size, files }))?;
     let Written::Release(record) = appended.written else {
         return Err(ApiError::internal("a release stored no release record"));
     };

@@ -158,8 +158,10 @@ mod tests {
         let st = ReleaseStatement::new(m.clone(), Digest::of(b"x"));
         let forged = st.sign(&KeyPair::generate());
         let code = |env: &Envelope| {
-            crate::error::statement_error(shire_core::verify::release(env, &k.public()).unwrap_err())
-                .code()
+            crate::error::statement_error(
+                shire_core::verify::release(env, &k.public()).unwrap_err(),
+            )
+            .code()
         };
         assert_eq!(code(&forged), "bad_signature");
         let wrong_type = Envelope::sign("other/type", b"{}", &k);

@@ -54,7 +54,7 @@ pub async fn submit(
     let record = match appended.written {
         Written::Release(r) => {
             tracing::info!(release = %r.subject(), "verdict");
-            r
+            *r
         }
         Written::Unchanged(what) => {
             tracing::info!(%what, "verdict replayed");

@@ -347,7 +347,10 @@ impl Handle {
     }
 
     fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -435,7 +438,10 @@ impl Flusher {
                         .is_some_and(|n| n < REOPEN_NEEDS_BYTES),
                     message: "the database failed a write and is not reopened yet".into(),
                 };
-                for w in first.into_iter().chain(std::iter::from_fn(|| self.rx.try_recv().ok())) {
+                for w in first
+                    .into_iter()
+                    .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+                {
                     let _ = w.send(Err(failure.clone()));
                 }
                 continue;

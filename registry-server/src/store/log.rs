@@ -309,7 +309,8 @@ mod tests {
             );
         }
         let stored: Vec<Hash> = db
-            .tree(T::LogHashes).unwrap()
+            .tree(T::LogHashes)
+            .unwrap()
             .iter()
             .map(|kv| Hash::from_slice(&kv.unwrap().1).unwrap())
             .collect();
@@ -399,31 +400,49 @@ mod tests {
         assert_eq!(check(&db).unwrap(), 5);
         let leaf = shire_tlog::stored_hash_index(0, 4).to_be_bytes();
         let good = db.tree(T::LogHashes).unwrap().get(leaf).unwrap().unwrap();
-        db.tree(T::LogHashes).unwrap().insert(leaf, vec![7u8; 32]).unwrap();
+        db.tree(T::LogHashes)
+            .unwrap()
+            .insert(leaf, vec![7u8; 32])
+            .unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("leaf hash"));
         db.tree(T::LogHashes).unwrap().insert(leaf, good).unwrap();
-        db.tree(T::LogHashes).unwrap()
+        db.tree(T::LogHashes)
+            .unwrap()
             .insert(999u64.to_be_bytes(), vec![0u8; 32])
             .unwrap();
         assert!(check(&db)
             .unwrap_err()
             .to_string()
             .contains("Merkle hashes"));
-        db.tree(T::LogHashes).unwrap().remove(999u64.to_be_bytes()).unwrap();
+        db.tree(T::LogHashes)
+            .unwrap()
+            .remove(999u64.to_be_bytes())
+            .unwrap();
         // A subtree hash the root needs is gone (stored hash 6: entries 0..4).
-        let node = db.tree(T::LogHashes).unwrap().remove(6u64.to_be_bytes()).unwrap();
+        let node = db
+            .tree(T::LogHashes)
+            .unwrap()
+            .remove(6u64.to_be_bytes())
+            .unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("missing"));
-        db.tree(T::LogHashes).unwrap()
+        db.tree(T::LogHashes)
+            .unwrap()
             .insert(6u64.to_be_bytes(), node.unwrap())
             .unwrap();
         assert_eq!(check(&db).unwrap(), 5);
         // The last entry removed, or replaced.
-        let last = db.tree(T::LogEntries).unwrap().remove(4u64.to_be_bytes()).unwrap();
+        let last = db
+            .tree(T::LogEntries)
+            .unwrap()
+            .remove(4u64.to_be_bytes())
+            .unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("entries"));
-        db.tree(T::LogEntries).unwrap()
+        db.tree(T::LogEntries)
+            .unwrap()
             .insert(4u64.to_be_bytes(), last.unwrap())
             .unwrap();
-        db.tree(T::LogEntries).unwrap()
+        db.tree(T::LogEntries)
+            .unwrap()
             .insert(4u64.to_be_bytes(), org_event("evil").to_bytes())
             .unwrap();
         assert!(check(&db).unwrap_err().to_string().contains("leaf hash"));

@@ -97,7 +97,10 @@ impl Store {
     }
 
     /// The state of `origin`'s log as mirrored here, for the ledger.
-    pub fn mirror_view<'a>(&'a self, origin: &'a str) -> impl shire_core::ledger::View<Error = StoreError> + 'a {
+    pub fn mirror_view<'a>(
+        &'a self,
+        origin: &'a str,
+    ) -> impl shire_core::ledger::View<Error = StoreError> + 'a {
         LedgerView::new(&self.db, &self.origin, LogRef::Mirror(origin))
     }
 
@@ -124,7 +127,11 @@ impl Store {
             }
             for (i, e) in b.entries.iter().enumerate() {
                 let idx = b.start + i as u64;
-                tx.put_raw(T::MirrorEntries, &okey(origin, &idx.to_be_bytes()), e.clone())?;
+                tx.put_raw(
+                    T::MirrorEntries,
+                    &okey(origin, &idx.to_be_bytes()),
+                    e.clone(),
+                )?;
             }
             for (i, h) in b.hashes.iter().enumerate() {
                 let idx = hash_start + i as u64;
@@ -170,7 +177,11 @@ impl Store {
     }
 
     /// Stores the mirror record alone (a new checkpoint with no new entries).
-    pub fn save_mirror_record(&self, origin: &str, record: &MirrorRecord) -> Result<(), StoreError> {
+    pub fn save_mirror_record(
+        &self,
+        origin: &str,
+        record: &MirrorRecord,
+    ) -> Result<(), StoreError> {
         self.db
             .transact(|tx| tx.put(T::Mirrors, origin.as_bytes(), record))
     }

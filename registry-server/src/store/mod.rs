@@ -212,7 +212,8 @@ impl Store {
             let index = log::size_in(tx)?;
             let view = LedgerView::new(tx, &self.origin, LogRef::Local);
             let change = ledger_answer(Ledger::own(&self.origin).apply(&view, index, event))?;
-            let written = write::write(tx, LogRef::Local, &change, index, artifact, self.threshold)?;
+            let written =
+                write::write(tx, LogRef::Local, &change, index, artifact, self.threshold)?;
             if let Written::Unchanged(_) = written {
                 return Ok(Appended {
                     index: None,
@@ -265,11 +266,7 @@ impl Store {
                 return abort(StoreError::AccountExists(account.username.clone()));
             }
             tx.put(T::Accounts, account.username.as_bytes(), account)?;
-            tx.put(
-                T::Tokens,
-                account.token_hash.as_bytes(),
-                &account.username,
-            )
+            tx.put(T::Tokens, account.token_hash.as_bytes(), &account.username)
         })
     }
 
@@ -505,7 +502,7 @@ pub mod testing {
             Ok(Appended {
                 written: Written::Key(k),
                 ..
-            }) => k,
+            }) => *k,
             other => panic!("registering {}: {other:?}", key.key_id()),
         }
     }
@@ -548,7 +545,11 @@ mod tests {
                 .unwrap();
         }
         let publisher = KeyPair::generate();
-        testing::register(&store, &publisher, &account(&store, "p", "a", Role::Publisher));
+        testing::register(
+            &store,
+            &publisher,
+            &account(&store, "p", "a", Role::Publisher),
+        );
         Node {
             _dir: dir,
             store,
@@ -592,7 +593,7 @@ mod tests {
     fn publish(n: &Node, version: &str, description: &str) -> ReleaseRecord {
         let (e, a) = release(n, version, description);
         match n.store.append(&e, Some(&a)).unwrap().written {
-            Written::Release(r) => r,
+            Written::Release(r) => *r,
             other => panic!("{other:?}"),
         }
     }

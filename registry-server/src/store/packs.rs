@@ -526,7 +526,13 @@ impl Packs {
 
     /// Indexes a record once its sync succeeded (the appender does), and
     /// lets the next upload of the same bytes append again if it failed.
-    fn settle(&self, digest: &Digest, loc: Location, new: bool, done: io::Result<()>) -> io::Result<bool> {
+    fn settle(
+        &self,
+        digest: &Digest,
+        loc: Location,
+        new: bool,
+        done: io::Result<()>,
+    ) -> io::Result<bool> {
         let indexed = match done {
             Ok(()) if new => write_lock(&self.index).insert(digest, Slot::of(loc)),
             Ok(()) => Ok(()),

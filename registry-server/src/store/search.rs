@@ -19,8 +19,8 @@
 //! resolved to names.
 
 use super::db::{Tx, TxResult, T};
-use super::records::PackageRecord;
 use super::error::StoreError;
+use super::records::PackageRecord;
 use shire_core::PackageName;
 use std::collections::BTreeMap;
 
@@ -326,7 +326,14 @@ mod tests {
     }
 
     fn q(db: &Db, text: &str, exact: Option<(u32, &PackageName)>) -> Ranked {
-        query(&db.tree(T::Search).unwrap(), &db.tree(T::PackageIds).unwrap(), text, exact, 100).unwrap()
+        query(
+            &db.tree(T::Search).unwrap(),
+            &db.tree(T::PackageIds).unwrap(),
+            text,
+            exact,
+            100,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -377,7 +384,14 @@ mod tests {
             ["kent/bins"]
         );
         // Bare-name matches lead; the limit cuts the page, not the total.
-        let r = query(&db.tree(T::Search).unwrap(), &db.tree(T::PackageIds).unwrap(), "bins", None, 1).unwrap();
+        let r = query(
+            &db.tree(T::Search).unwrap(),
+            &db.tree(T::PackageIds).unwrap(),
+            "bins",
+            None,
+            1,
+        )
+        .unwrap();
         assert_eq!((names(&r), r.total), (vec!["kent/bins".to_string()], 1));
         // A bare name leads over a package that scores higher.
         let d = pkg(
@@ -402,7 +416,8 @@ mod tests {
         assert_eq!(q(&db, "permits", None).total, 0);
         assert_eq!(names(&q(&db, "badge", None)), ["kent/parking"]);
         assert!(db
-            .tree(T::Search).unwrap()
+            .tree(T::Search)
+            .unwrap()
             .scan_prefix(term_prefix("permits"))
             .next()
             .is_none());
@@ -432,14 +447,22 @@ mod tests {
         assert_eq!(q(&db, "waste collection", None).total, 4);
 
         // Changing one package touches only its own chunk of each term.
-        let before: Vec<(sled::IVec, sled::IVec)> =
-            db.tree(T::Search).unwrap().iter().map(|kv| kv.unwrap()).collect();
+        let before: Vec<(sled::IVec, sled::IVec)> = db
+            .tree(T::Search)
+            .unwrap()
+            .iter()
+            .map(|kv| kv.unwrap())
+            .collect();
         let mut moved = pkgs[2].clone();
         moved.description = "Recycling".into();
         db.transact(|tx| reindex(tx, Some(&pkgs[2]), &moved))
             .unwrap();
-        let after: Vec<(sled::IVec, sled::IVec)> =
-            db.tree(T::Search).unwrap().iter().map(|kv| kv.unwrap()).collect();
+        let after: Vec<(sled::IVec, sled::IVec)> = db
+            .tree(T::Search)
+            .unwrap()
+            .iter()
+            .map(|kv| kv.unwrap())
+            .collect();
         let changed: Vec<Vec<u8>> = before
             .iter()
             .chain(&after)
@@ -521,7 +544,14 @@ mod tests {
             let mut n = 0;
             for _ in 0..200 {
                 let start = std::time::Instant::now();
-                let r = query(&db.tree(T::Search).unwrap(), &db.tree(T::PackageIds).unwrap(), text, e, 20).unwrap();
+                let r = query(
+                    &db.tree(T::Search).unwrap(),
+                    &db.tree(T::PackageIds).unwrap(),
+                    text,
+                    e,
+                    20,
+                )
+                .unwrap();
                 times.push(start.elapsed());
                 n = r.total;
                 if let Some((_, e)) = e {

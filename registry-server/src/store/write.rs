@@ -32,9 +32,9 @@ pub enum Written {
     /// An organisation.
     Org(OrgRecord),
     /// A key (registered or revoked).
-    Key(KeyRecord),
+    Key(Box<KeyRecord>),
     /// A release (published, judged, yanked).
-    Release(ReleaseRecord),
+    Release(Box<ReleaseRecord>),
     /// A mirrored key or organisation (nothing to answer with).
     Mirrored,
     /// Nothing: the event repeats one already in the log.
@@ -80,7 +80,7 @@ pub fn write(
                     revoked_at: None,
                 };
                 tx.put(T::Keys, c.key.key_id.as_str().as_bytes(), &rec)?;
-                Ok(Written::Key(rec))
+                Ok(Written::Key(Box::new(rec)))
             }
             Some(o) => {
                 let rec = MirrorKeyRecord {
@@ -113,7 +113,7 @@ pub fn write(
                     };
                     rec.revoked_at = Some(c.at.clone());
                     tx.put(T::Keys, id, &rec)?;
-                    Ok(Written::Key(rec))
+                    Ok(Written::Key(Box::new(rec)))
                 }
                 Some(o) => {
                     let k = okey(o, id);
@@ -176,7 +176,7 @@ pub fn write(
                 origin: origin.map(str::to_string),
             };
             tx.put(T::Releases, &key, &rec)?;
-            Ok(Written::Release(rec))
+            Ok(Written::Release(Box::new(rec)))
         }
         Change::Judged(c) => {
             let st = &c.statement;
@@ -198,7 +198,7 @@ pub fn write(
                 tx.remove(T::Pending, &rec.seq.to_be_bytes())?;
             }
             tx.put(T::Releases, &key, &rec)?;
-            Ok(Written::Release(rec))
+            Ok(Written::Release(Box::new(rec)))
         }
         Change::Yanked(c) => {
             let s = &c.release.subject;
@@ -210,7 +210,7 @@ pub fn write(
                 by: c.by.clone(),
             });
             tx.put(T::Releases, &key, &rec)?;
-            Ok(Written::Release(rec))
+            Ok(Written::Release(Box::new(rec)))
         }
     }
 }

@@ -298,7 +298,10 @@ async fn a_revoked_key_signs_nothing_more_and_refusals_append_nothing() {
         .register_key(&c.bt.token, &c.bt.key, "bt-dev", "braintree", "publisher")
         .await
         .refused(409, "key_taken");
-    let shown = c.app.get(&format!("/api/v1/keys/{}", c.bt.key.key_id())).await;
+    let shown = c
+        .app
+        .get(&format!("/api/v1/keys/{}", c.bt.key.key_id()))
+        .await;
     assert_eq!(shown.ok(200)["revoked_at"], revoked_at);
     // The upload itself is stored (blobs are not events); nothing else is.
     let after = c.app.snapshot();

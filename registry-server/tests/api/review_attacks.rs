@@ -11,7 +11,10 @@ use shire_core::KeyPair;
 /// Uploads `r`'s archive, then returns the stored state before publishing
 /// (the upload itself stores a blob: blobs are not events).
 async fn uploaded(c: &Club, r: &Release) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let up = c.app.upload_as(&c.bt.token, &r.digest(), r.archive.clone()).await;
+    let up = c
+        .app
+        .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+        .await;
     assert!(up.status.is_success(), "{}", up.body);
     c.app.snapshot()
 }
@@ -49,7 +52,10 @@ async fn memory_bomb_in_tar_extension_headers() {
         let a = c.app.submit(&c.bt.token, r.sign(&c.bt.key)).await;
         a.refused(400, "bad_archive");
         let body = serde_json::to_string(&a.body).unwrap();
-        assert!(body.len() < 1024, "{kind:?}: the error echoes no input: {body}");
+        assert!(
+            body.len() < 1024,
+            "{kind:?}: the error echoes no input: {body}"
+        );
         assert_eq!(c.app.snapshot(), before, "{kind:?}");
     }
 }
@@ -68,7 +74,10 @@ async fn build_metadata_makes_two_releases_of_one_version() {
     assert_eq!(c.app.snapshot(), before);
     // Whatever build metadata is asked for, the one release answers.
     for asked in ["2.0.0", "2.0.0+good", "2.0.0+other"] {
-        let v = c.app.get(&format!("/api/v1/packages/braintree/x/{asked}")).await;
+        let v = c
+            .app
+            .get(&format!("/api/v1/packages/braintree/x/{asked}"))
+            .await;
         assert_eq!(v.ok(200)["digest"], good.digest().to_string(), "{asked}");
         assert_eq!(v.body["version"], "2.0.0+good");
     }
@@ -92,16 +101,30 @@ async fn the_node_threshold_counts_keys_not_verifiers() {
         .ok(201);
     let first = c
         .app
-        .verdict(&c.rev, "braintree/crm", "1.0.0", &verdict(&c.rev.key, Verdict::Approve, &s, None))
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&c.rev.key, Verdict::Approve, &s, None),
+        )
         .await;
     assert_eq!(first.ok(200)["state"], "pending");
     let before = c.app.snapshot();
     let size = c.app.checkpoint().await.size();
     let again = c
         .app
-        .verdict(&c.rev, "braintree/crm", "1.0.0", &verdict(&second, Verdict::Approve, &s, None))
+        .verdict(
+            &c.rev,
+            "braintree/crm",
+            "1.0.0",
+            &verdict(&second, Verdict::Approve, &s, None),
+        )
         .await;
-    assert_eq!(again.ok(200)["state"], "pending", "one verifier, two keys: one approval");
+    assert_eq!(
+        again.ok(200)["state"],
+        "pending",
+        "one verifier, two keys: one approval"
+    );
     assert_eq!(c.app.snapshot(), before);
     assert_eq!(c.app.checkpoint().await.size(), size);
     // Another verifier account makes the second.
@@ -120,7 +143,14 @@ async fn key_registration_without_proof_of_possession() {
     let before = c.app.snapshot();
     let size = c.app.checkpoint().await.size();
     // 1. braintree's verifier registers it, proving with its own key.
-    let forged = key_proof(&socitm_key, &bt_rev.key, "bt-rev", "braintree", "verifier", &c.app.origin);
+    let forged = key_proof(
+        &socitm_key,
+        &bt_rev.key,
+        "bt-rev",
+        "braintree",
+        "verifier",
+        &c.app.origin,
+    );
     c.app
         .post(
             "/api/v1/keys",
@@ -140,7 +170,14 @@ async fn key_registration_without_proof_of_possession() {
         .await;
     assert_eq!(bare.status.as_u16(), 400, "{}", bare.body);
     // 3. ... replaying a genuine statement the key made for socitm's account.
-    let genuine = key_proof(&socitm_key, &socitm_key, "socitm-lead", "socitm", "verifier", &c.app.origin);
+    let genuine = key_proof(
+        &socitm_key,
+        &socitm_key,
+        "socitm-lead",
+        "socitm",
+        "verifier",
+        &c.app.origin,
+    );
     c.app
         .post(
             "/api/v1/keys",
@@ -150,7 +187,14 @@ async fn key_registration_without_proof_of_possession() {
         .await
         .refused(400, "bad_proof");
     // 4. ... a genuine statement made for another node.
-    let elsewhere = key_proof(&socitm_key, &socitm_key, "bt-rev", "braintree", "verifier", "other.example");
+    let elsewhere = key_proof(
+        &socitm_key,
+        &socitm_key,
+        "bt-rev",
+        "braintree",
+        "verifier",
+        "other.example",
+    );
     c.app
         .post(
             "/api/v1/keys",
@@ -163,7 +207,13 @@ async fn key_registration_without_proof_of_possession() {
     assert_eq!(c.app.checkpoint().await.size(), size);
     // The real owner is not locked out.
     c.app
-        .register_key(&socitm.token, &socitm_key, "socitm-lead", "socitm", "verifier")
+        .register_key(
+            &socitm.token,
+            &socitm_key,
+            "socitm-lead",
+            "socitm",
+            "verifier",
+        )
         .await
         .ok(201);
     // The attacker can neither revoke it nor sign with it.
@@ -183,7 +233,12 @@ async fn key_registration_without_proof_of_possession() {
     let s = c.app.subject("kent/bins", "1.0.0").await;
     let before = c.app.snapshot();
     c.app
-        .verdict(&bt_rev, "kent/bins", "1.0.0", &verdict(&socitm_key, Verdict::Approve, &s, None))
+        .verdict(
+            &bt_rev,
+            "kent/bins",
+            "1.0.0",
+            &verdict(&socitm_key, Verdict::Approve, &s, None),
+        )
         .await
         .refused(403, "key_not_yours");
     assert_eq!(c.app.snapshot(), before);
@@ -219,7 +274,10 @@ async fn concurrent_uploads_of_one_small_blob() {
     let answers = futures_util::future::join_all(uploads).await;
     let created = answers.iter().filter(|a| a.status.as_u16() == 201).count();
     assert!(answers.iter().all(|a| a.status.is_success()));
-    assert_eq!(created, 1, "one upload stored it; the others found it stored");
+    assert_eq!(
+        created, 1,
+        "one upload stored it; the others found it stored"
+    );
     // The packs hold one record of it: magic, length, digest, bytes.
     let packed: u64 = std::fs::read_dir(c.app.dir.path().join("blobs/packs"))
         .unwrap()

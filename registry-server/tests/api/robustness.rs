@@ -88,13 +88,17 @@ async fn full_disk(reserve: u64, leave: u64) {
         app.create_org(org).await;
     }
     let bt = app.actor("bt-dev", "braintree", "publisher").await;
-    app.publish(&bt, &Release::new("braintree/crm", "1.0.0")).await.ok(201);
+    app.publish(&bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
     let ballast = fill(&fs.path, leave);
     // Full: writes are refused with 507, nothing half-written, and the node
     // says it is not ready (but alive).
     for i in 1..=5 {
         let r = Release::new("braintree/crm", &format!("1.0.{i}"));
-        let up = app.upload_as(&bt.token, &r.digest(), r.archive.clone()).await;
+        let up = app
+            .upload_as(&bt.token, &r.digest(), r.archive.clone())
+            .await;
         let a = if up.status.is_success() {
             app.submit(&bt.token, r.sign(&bt.key)).await
         } else {
@@ -110,7 +114,11 @@ async fn full_disk(reserve: u64, leave: u64) {
         if reserve > 0 {
             // Refused by the reserve, before the database could fail.
             assert_eq!(a.code(), "insufficient_storage");
-            assert!(a.body.to_string().contains("where the node keeps"), "{}", a.body);
+            assert!(
+                a.body.to_string().contains("where the node keeps"),
+                "{}",
+                a.body
+            );
         }
     }
 
@@ -123,7 +131,9 @@ async fn full_disk(reserve: u64, leave: u64) {
         assert!(tokio::time::Instant::now() < deadline, "never ready again");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    app.publish(&bt, &Release::new("braintree/crm", "2.0.0")).await.ok(201);
+    app.publish(&bt, &Release::new("braintree/crm", "2.0.0"))
+        .await
+        .ok(201);
     // What is stored adds up: every release with its log entry, files and
     // blob, and the signed tree is the one the entries make.
     let stored = crate::helpers::check_consistency(app.store());
@@ -232,7 +242,13 @@ async fn a_body_sent_a_byte_at_a_time_is_cut_off() {
         "POST /api/v1/orgs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n",
         app.admin
     );
-    let (status, body, _) = raw(&app.url, &head, br#"{"name": "x"}"#, Duration::from_millis(300)).await;
+    let (status, body, _) = raw(
+        &app.url,
+        &head,
+        br#"{"name": "x"}"#,
+        Duration::from_millis(300),
+    )
+    .await;
     assert_eq!(status, 408, "{body}");
     assert_eq!(body["error"]["code"], "body_timeout");
     assert_eq!(app.snapshot(), before);
@@ -276,8 +292,18 @@ async fn head_works_wherever_get_does() {
         "/api/v1/log/checkpoint".into(),
         format!("/api/v1/artifacts/{}", r.digest()),
     ] {
-        let get = app.client.get(format!("{}{path}", app.url)).send().await.unwrap();
-        let head = app.client.head(format!("{}{path}", app.url)).send().await.unwrap();
+        let get = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        let head = app
+            .client
+            .head(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(head.status(), get.status(), "{path}");
         assert_eq!(head.status(), 200, "{path}");
         let len = |r: &reqwest::Response| r.headers().get("content-length").cloned();

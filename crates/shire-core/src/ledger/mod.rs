@@ -330,16 +330,15 @@ impl<'a> Ledger<'a> {
                 "it asks for account {} ({} of {}), not for this one",
                 st.account,
                 st.role,
-                st.org.as_ref().map(OrgName::as_str).unwrap_or("no organisation")
+                st.org
+                    .as_ref()
+                    .map(OrgName::as_str)
+                    .unwrap_or("no organisation")
             ))
             .into());
         }
         if st.node != self.origin {
-            return Err(bad(format!(
-                "it asks for node {}, not {}",
-                st.node, self.origin
-            ))
-            .into());
+            return Err(bad(format!("it asks for node {}, not {}", st.node, self.origin)).into());
         }
         if let Some(org) = &key.org {
             self.home(view, org)?;

@@ -14,7 +14,14 @@ use std::fmt::Write as _;
 const NODE: &str = "node.example";
 const AT: &str = "2026-12-01T00:00:00Z";
 const KEYS: [&str; 8] = [
-    "bt-dev", "bt-dev-2", "kent-dev", "socitm", "socitm-2", "delt", "thief", "bt-verifier",
+    "bt-dev",
+    "bt-dev-2",
+    "kent-dev",
+    "socitm",
+    "socitm-2",
+    "delt",
+    "thief",
+    "bt-verifier",
 ];
 
 fn key(name: &str) -> KeyPair {
@@ -322,7 +329,10 @@ fn a_key_belongs_to_one_account_for_ever() {
 #[test]
 fn releases_need_an_unrevoked_publisher_key_of_the_organisation() {
     let mut forged = release("thief", "braintree/crm", "1.0.0", "evil");
-    if let LogEvent::Release { key_id, envelope, .. } = &mut forged {
+    if let LogEvent::Release {
+        key_id, envelope, ..
+    } = &mut forged
+    {
         *key_id = key("bt-dev").key_id();
         envelope.signatures[0].keyid = key("bt-dev").key_id().to_string();
     }
