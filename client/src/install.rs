@@ -300,9 +300,30 @@ pub fn save_verified<R: Read>(
     Ok(())
 }
 
+/// The largest artifact this client downloads. The size a registry gives is
+/// not signed, so it is bounded here: an archive's gzip stream is never much
+/// larger than what it decompresses to, and extraction refuses more than
+/// [`ArchiveLimits::max_unpacked_bytes`], so nothing larger could install.
+pub fn max_artifact_bytes() -> u64 {
+    let unpacked = ArchiveLimits::default().max_unpacked_bytes;
+    unpacked + unpacked / 64 + (1 << 20)
+}
+
+/// Refuses a claimed artifact size over [`max_artifact_bytes`] (pure).
+pub fn check_claimed_size(release: &str, size: u64) -> Result<()> {
+    let max = max_artifact_bytes();
+    if size > max {
+        bail!(
+            "refusing to download {release}: the registry says its artifact is {size} bytes, more than the {max} bytes any installable archive can be"
+        );
+    }
+    Ok(())
+}
+
 /// Downloads a release's artifact into `dest` with a progress bar, verifying it.
 pub fn download(client: &Client, item: &PlanItem, dest: &Path) -> Result<()> {
     let release = item.release();
+    check_claimed_size(&release, item.size)?;
     let dl = client
         .artifact(&item.digest())
         .with_context(|| format!("downloading {release}"))?;
@@ -707,6 +728,16 @@ mod tests {
         std::fs::write(root.join("z"), "in the way").unwrap();
         assert!(st.commit(&[]).is_err());
         assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v1", "z"]);
+    }
+
+    #[test]
+    fn an_artifact_larger_than_any_installable_archive_is_not_downloaded() {
+        let max = max_artifact_bytes();
+        assert!(max > ArchiveLimits::default().max_unpacked_bytes);
+        check_claimed_size("a/b@1.0.0", max).unwrap();
+        let err = check_claimed_size("a/b@1.0.0", max + 1).unwrap_err();
+        assert!(err.to_string().contains("refusing to download a/b@1.0.0"), "{err}");
+        assert!(check_claimed_size("a/b@1.0.0", u64::MAX).is_err());
     }
 
     #[test]
