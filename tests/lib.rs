@@ -190,6 +190,15 @@ impl Node {
         sled::open(self.data.path().join("db")).unwrap()
     }
 
+    /// The name of the node's log, which statements are signed for: its
+    /// note verifier key, as `GET /api/v1/node` serves it.
+    pub fn log_name(&self) -> String {
+        self.get_json("/api/v1/node")["note_key"]
+            .as_str()
+            .expect("note_key")
+            .to_string()
+    }
+
     /// The node's own signing key (`DATA/node-key`).
     pub fn node_key(&self) -> shire_core::KeyPair {
         let text = std::fs::read_to_string(self.data.path().join("node-key")).unwrap();

@@ -221,6 +221,16 @@ pub fn verify_logged(
         detail,
     };
     let logged_subject = &facts.subject;
+    let served = info
+        .release
+        .payload_bytes()
+        .map(|p| shire_core::Digest::of(&p))
+        .ok();
+    if served != Some(facts.statement) {
+        return Err(not_logged(
+            "its signed manifest is not the one the log holds for it (the registry serves another statement of the same release)".into(),
+        ));
+    }
     if st.subject != *logged_subject {
         return Err(not_logged(format!(
             "it signs {} ({}), the log released {} ({})",
@@ -429,7 +439,8 @@ pub mod fixtures {
     pub fn add_verdict(info: &mut VersionInfo, verifier: &KeyPair, verdict: Verdict) {
         let subject = ReleaseStatement::new(info.manifest.clone(), info.digest).subject;
         let reason = (verdict != Verdict::Approve).then(|| "found a flaw".to_string());
-        let env = VerdictStatement::new(verdict, subject, reason, 1).sign(verifier);
+        let env = VerdictStatement::new(verdict, subject, "registry.test+0+test", reason, 1)
+            .sign(verifier);
         push_envelope(info, verifier, env);
     }
 
@@ -574,6 +585,28 @@ mod tests {
             &replica.lookup(&r.name, &r.version),
             p,
         )
+    }
+
+    #[test]
+    fn a_second_statement_of_the_logged_release_is_refused() {
+        // The publisher signs another manifest of the same subject (other
+        // dependencies) after the log took the first; a registry serves it.
+        let mut c = cast();
+        let r = c.release("braintree/crm", "1.0.0");
+        let mut manifest = r.info.manifest.clone();
+        manifest.package.description = "the same bytes, other dependencies".into();
+        manifest.dependencies.insert(
+            PackageName::parse("braintree/evil").unwrap(),
+            shire_core::VersionReq::STAR,
+        );
+        let mut served = r.info.clone();
+        served.release = ReleaseStatement::new(manifest, r.info.digest).sign(&c.publisher);
+        let err = check(&c, &r, &served, &policy(&[&c.verifier], 1)).unwrap_err();
+        assert!(
+            err.to_string().contains("not the one the log holds"),
+            "{err}"
+        );
+        check(&c, &r, &r.info, &policy(&[&c.verifier], 1)).unwrap();
     }
 
     #[test]

@@ -736,7 +736,10 @@ mod tests {
         assert!(max > ArchiveLimits::default().max_unpacked_bytes);
         check_claimed_size("a/b@1.0.0", max).unwrap();
         let err = check_claimed_size("a/b@1.0.0", max + 1).unwrap_err();
-        assert!(err.to_string().contains("refusing to download a/b@1.0.0"), "{err}");
+        assert!(
+            err.to_string().contains("refusing to download a/b@1.0.0"),
+            "{err}"
+        );
         assert!(check_claimed_size("a/b@1.0.0", u64::MAX).is_err());
     }
 

@@ -29,8 +29,30 @@ pub fn note(text: impl AsRef<str>) {
     eprintln!("{}", text.as_ref());
 }
 
-/// Renders rows under headers as left-aligned columns.
+/// Text from a registry made safe for a terminal: control characters (a
+/// registry could send escape sequences that hide or rewrite lines) are shown
+/// escaped.
+pub fn safe(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let out: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            out
+        })
+        .collect()
+}
+
+/// Renders rows under headers as left-aligned columns (each cell made
+/// [`safe`]).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| safe(c)).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -109,5 +131,12 @@ mod tests {
             t,
             "NAME         VERSION\na/long-name  1.0.0\na/b          10.0.0"
         );
+    }
+
+    #[test]
+    fn registry_text_cannot_drive_the_terminal() {
+        let t = table(&["DESCRIPTION"], &[vec!["ok\u{1b}[8mhidden\r".into()]]);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.contains("ok\\u{1b}[8mhidden\\r"), "{t:?}");
     }
 }

@@ -326,6 +326,7 @@ impl From<RuleError> for ApiError {
             RuleError::WrongRole { .. } => ApiError::WrongRole(m),
             RuleError::WrongOrg { .. } => ApiError::WrongOrg(m),
             RuleError::OwnOrg { .. } => ApiError::OwnOrg(m),
+            RuleError::OtherLog { .. } => ApiError::bad_request("wrong_log", m),
             RuleError::Statement(v) => statement_error(v),
             RuleError::VersionExists { .. } => ApiError::VersionExists(m),
             RuleError::ReleaseUnknown(_) => ApiError::VersionNotFound(m),

@@ -98,6 +98,7 @@ pub fn open_store(config: &Config, node_key: &KeyPair) -> Result<(Store, Flusher
         threshold: config.threshold.max(1),
         origin: config.origin.clone(),
         min_free_bytes: config.min_free_bytes,
+        node_key: Some(node_key.public()),
     };
     Ok(Store::open(&config.data_dir, &options, || {
         identity::default_origin(node_key)

@@ -11,7 +11,7 @@ mod review_attacks;
 #[path = "api/robustness.rs"]
 mod robustness;
 
-use helpers::{verdict, Actor, Release, TestApp};
+use helpers::{Actor, Release, TestApp};
 use shire_core::archive::testing::{noise, Item};
 use shire_core::dsse::Envelope;
 use shire_core::statement::{Verdict, RELEASE_PAYLOAD_TYPE};
@@ -185,7 +185,7 @@ async fn keys_must_be_the_publishers_own_and_registered() {
         "bt-dev",
         "braintree",
         "publisher",
-        &c.app.origin,
+        &c.app.log_name,
     );
     c.app
         .post(
@@ -611,12 +611,12 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &c.rev,
             "braintree/crm",
             "1.0.1",
-            &verdict(&stranger, Verdict::Approve, &s101, None),
+            &c.app.sign_verdict(&stranger, Verdict::Approve, &s101, None),
         )
         .await
         .refused(404, "key_not_found");
     // Forged under the verifier's key id.
-    let mut forged = verdict(&stranger, Verdict::Approve, &s101, None);
+    let mut forged = c.app.sign_verdict(&stranger, Verdict::Approve, &s101, None);
     forged.signatures[0].keyid = c.rev.key.key_id().to_string();
     c.app
         .verdict(&c.rev, "braintree/crm", "1.0.1", &forged)
@@ -628,7 +628,7 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &c.bt,
             "braintree/crm",
             "1.0.1",
-            &verdict(&c.bt.key, Verdict::Approve, &s101, None),
+            &c.app.sign_verdict(&c.bt.key, Verdict::Approve, &s101, None),
         )
         .await
         .refused(403, "not_verifier");
@@ -638,7 +638,8 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &insider,
             "braintree/crm",
             "1.0.1",
-            &verdict(&insider.key, Verdict::Approve, &s101, None),
+            &c.app
+                .sign_verdict(&insider.key, Verdict::Approve, &s101, None),
         )
         .await
         .refused(403, "own_org");
@@ -648,7 +649,8 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &c.rev,
             "braintree/crm",
             "1.0.1",
-            &verdict(&insider.key, Verdict::Approve, &s101, None),
+            &c.app
+                .sign_verdict(&insider.key, Verdict::Approve, &s101, None),
         )
         .await
         .refused(403, "key_not_yours");
@@ -660,7 +662,8 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &c.rev,
             "braintree/crm",
             "1.0.1",
-            &verdict(&c.rev.key, Verdict::Approve, &other, None),
+            &c.app
+                .sign_verdict(&c.rev.key, Verdict::Approve, &other, None),
         )
         .await
         .refused(409, "subject_mismatch");
@@ -670,7 +673,8 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &c.rev,
             "braintree/crm",
             "1.0.1",
-            &verdict(&c.rev.key, Verdict::Revoke, &s101, Some("flaw")),
+            &c.app
+                .sign_verdict(&c.rev.key, Verdict::Revoke, &s101, Some("flaw")),
         )
         .await
         .refused(409, "invalid_transition");
@@ -680,14 +684,16 @@ async fn verdict_attacks_are_refused_and_change_nothing() {
             &c.rev,
             "braintree/crm",
             "1.0.1",
-            &verdict(&c.rev.key, Verdict::Reject, &s101, None),
+            &c.app.sign_verdict(&c.rev.key, Verdict::Reject, &s101, None),
         )
         .await
         .refused(400, "bad_statement");
     assert_eq!(before, c.app.snapshot());
 
     // 1.0.0's genuine approval, replayed for 1.0.1.
-    let genuine = verdict(&c.rev.key, Verdict::Approve, &s100, None);
+    let genuine = c
+        .app
+        .sign_verdict(&c.rev.key, Verdict::Approve, &s100, None);
     let v = c
         .app
         .verdict(&c.rev, "braintree/crm", "1.0.0", &genuine)
@@ -718,7 +724,7 @@ async fn each_key_counts_once_towards_the_threshold() {
                 &c.rev,
                 "braintree/crm",
                 "1.0.0",
-                &verdict(&c.rev.key, Verdict::Approve, &s, None),
+                &c.app.sign_verdict(&c.rev.key, Verdict::Approve, &s, None),
             )
             .await;
         assert_eq!(a.ok(200)["state"], "pending");
@@ -731,7 +737,8 @@ async fn each_key_counts_once_towards_the_threshold() {
             &kent_rev,
             "braintree/crm",
             "1.0.0",
-            &verdict(&kent_rev.key, Verdict::Approve, &s, None),
+            &c.app
+                .sign_verdict(&kent_rev.key, Verdict::Approve, &s, None),
         )
         .await;
     assert_eq!(a.ok(200)["state"], "approved");
@@ -769,7 +776,8 @@ async fn approve_revoke_and_reject_move_the_state() {
             &c.rev,
             "braintree/crm",
             "1.0.0",
-            &verdict(&c.rev.key, Verdict::Approve, &s, Some("reviewed")),
+            &c.app
+                .sign_verdict(&c.rev.key, Verdict::Approve, &s, Some("reviewed")),
         )
         .await;
     assert_eq!(a.ok(200)["state"], "approved");
@@ -779,7 +787,8 @@ async fn approve_revoke_and_reject_move_the_state() {
             &c.rev,
             "braintree/crm",
             "1.0.0",
-            &verdict(&c.rev.key, Verdict::Revoke, &s, Some("CVE-2026-1")),
+            &c.app
+                .sign_verdict(&c.rev.key, Verdict::Revoke, &s, Some("CVE-2026-1")),
         )
         .await;
     assert_eq!(r.ok(200)["state"], "revoked");
@@ -789,7 +798,7 @@ async fn approve_revoke_and_reject_move_the_state() {
             &c.rev,
             "braintree/crm",
             "1.0.0",
-            &verdict(&c.rev.key, Verdict::Approve, &s, None),
+            &c.app.sign_verdict(&c.rev.key, Verdict::Approve, &s, None),
         )
         .await
         .refused(409, "invalid_transition");
@@ -800,7 +809,8 @@ async fn approve_revoke_and_reject_move_the_state() {
             &c.rev,
             "braintree/crm",
             "1.1.0",
-            &verdict(&c.rev.key, Verdict::Reject, &s11, Some("no tests")),
+            &c.app
+                .sign_verdict(&c.rev.key, Verdict::Reject, &s11, Some("no tests")),
         )
         .await;
     assert_eq!(j.ok(200)["state"], "rejected");
@@ -939,7 +949,7 @@ async fn the_binary_prints_its_contract_and_survives_kill_9() {
         "bt-dev",
         "braintree",
         "publisher",
-        node["origin"].as_str().unwrap(),
+        node["note_key"].as_str().unwrap(),
     );
     let registered = post(
         "/api/v1/keys",
@@ -1113,7 +1123,7 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
         "bt-dev",
         "braintree",
         "publisher",
-        node["origin"].as_str().unwrap(),
+        node["note_key"].as_str().unwrap(),
     );
     let registered = post(
         "/api/v1/keys".into(),

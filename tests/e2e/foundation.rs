@@ -311,6 +311,7 @@ fn install_refuses_hostile_archives_even_when_signed_and_approved() {
         let approval = shire_core::statement::VerdictStatement::new(
             shire_core::statement::Verdict::Approve,
             release.subject.clone(),
+            &club.node.log_name(),
             None,
             0,
         )

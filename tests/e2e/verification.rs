@@ -114,7 +114,14 @@ fn node_threshold_two_counts_each_key_once() {
     let subject = subject(&club, "braintree/crm", "1.0.0");
     let key = club.verifier.key_pair();
     for _ in 0..2 {
-        let env = VerdictStatement::new(Verdict::Approve, subject.clone(), None, 1).sign(&key);
+        let env = VerdictStatement::new(
+            Verdict::Approve,
+            subject.clone(),
+            &club.node.log_name(),
+            None,
+            1,
+        )
+        .sign(&key);
         let (status, _) = club.verifier.post_json(
             &verdicts_path("braintree/crm", "1.0.0"),
             &serde_json::json!({ "envelope": env }),
@@ -134,14 +141,28 @@ fn verdict_attacks_are_refused_and_change_nothing() {
 
     // Signed by a key nobody registered.
     let stranger = shire_core::KeyPair::generate();
-    let env = VerdictStatement::new(Verdict::Approve, subject.clone(), None, 1).sign(&stranger);
+    let env = VerdictStatement::new(
+        Verdict::Approve,
+        subject.clone(),
+        &club.node.log_name(),
+        None,
+        1,
+    )
+    .sign(&stranger);
     let (status, body) = club
         .verifier
         .post_json(&path, &serde_json::json!({ "envelope": env }));
     assert!(status == 403 || status == 404, "{status} {body}");
 
     // A verifier's envelope whose signature was forged under its key id.
-    let mut env = VerdictStatement::new(Verdict::Approve, subject.clone(), None, 1).sign(&stranger);
+    let mut env = VerdictStatement::new(
+        Verdict::Approve,
+        subject.clone(),
+        &club.node.log_name(),
+        None,
+        1,
+    )
+    .sign(&stranger);
     env.signatures[0].keyid = club.verifier.key_pair().key_id().to_string();
     let (status, body) = club
         .verifier
@@ -161,8 +182,8 @@ fn verdict_attacks_are_refused_and_change_nothing() {
     // A subject whose digest differs from the release's.
     let mut other = subject.clone();
     other.digest = shire_core::Digest::of(b"other bytes");
-    let env =
-        VerdictStatement::new(Verdict::Approve, other, None, 1).sign(&club.verifier.key_pair());
+    let env = VerdictStatement::new(Verdict::Approve, other, &club.node.log_name(), None, 1)
+        .sign(&club.verifier.key_pair());
     let (status, body) = club
         .verifier
         .post_json(&path, &serde_json::json!({ "envelope": env }));
@@ -214,7 +235,8 @@ fn a_forged_approval_served_by_the_registry_is_refused() {
     club.publish(&Project::new("braintree/crm", "1.0.0"));
     let subject = subject(&club, "braintree/crm", "1.0.0");
     let rogue = shire_core::KeyPair::generate();
-    let mut env = VerdictStatement::new(Verdict::Approve, subject, None, 1).sign(&rogue);
+    let mut env = VerdictStatement::new(Verdict::Approve, subject, &club.node.log_name(), None, 1)
+        .sign(&rogue);
     let verifier_id = club.verifier.key_pair().key_id();
     env.signatures[0].keyid = verifier_id.to_string();
     let forged = serde_json::json!({

@@ -325,7 +325,8 @@ mod tests {
             .unwrap()
             .subject
             .clone();
-        let mut forged = VerdictStatement::new(Verdict::Approve, subject, None, 1).sign(&stranger);
+        let mut forged =
+            VerdictStatement::new(Verdict::Approve, subject, c.log.name(), None, 1).sign(&stranger);
         forged.signatures[0].keyid = c.verifier.key_id().to_string();
         push_envelope(&mut info, &c.verifier, forged);
 

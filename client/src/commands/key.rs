@@ -2,15 +2,13 @@
 //!
 //! Registering proves possession: the client signs, with the key itself, a
 //! `KeyStatement` naming the key, the account the token belongs to (its
-//! organisation and role, from `whoami`) and the node's origin (from
-//! `GET /api/v1/node`, which must be the origin this client pinned for the
-//! registry, if it pinned one). The node checks it and logs it, so anyone
-//! replaying the log checks it too.
+//! organisation and role, from `whoami`) and the node's log (its note
+//! verifier key, as pinned when this client verified the log's checkpoint).
+//! The node checks it and logs it, so anyone replaying the log checks it too.
 
 use super::Ctx;
-use crate::transparency::state;
 use crate::{output, Outcome};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use shire_core::statement::KeyStatement;
 use shire_core::KeyPair;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -59,19 +57,16 @@ pub fn show(ctx: &Ctx) -> Result<Outcome> {
 }
 
 /// Registers the public key with the registry for the current account, with
-/// its proof of possession.
+/// its proof of possession, signed for the registry's log as this client
+/// verified it (its pinned node key): a registry cannot obtain a registration
+/// meant for another node, even one that took the same origin name.
 pub fn register(ctx: &Ctx) -> Result<Outcome> {
     let key = ctx.home.load_key()?;
     let client = ctx.client()?;
     let me = client
         .whoami()
         .with_context(|| format!("asking {} which account the token is for", ctx.registry))?;
-    let node = client
-        .node()
-        .with_context(|| format!("asking {} for its origin", ctx.registry))?;
-    let pinned = state::load(&ctx.home, &ctx.registry)?.map(|s| s.origin);
-    let given = ctx.node_key.as_ref().map(|k| k.origin().to_string());
-    check_origin(&node.origin, pinned.as_deref(), given.as_deref())?;
+    let log = ctx.verified_log(&client)?;
     let issued_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -81,7 +76,7 @@ pub fn register(ctx: &Ctx) -> Result<Outcome> {
         &me.username,
         me.org.clone(),
         me.role,
-        &node.origin,
+        &log.key.log_name(),
         issued_at,
     )
     .sign(&key);
@@ -100,38 +95,4 @@ pub fn register(ctx: &Ctx) -> Result<Outcome> {
         ));
     }
     Ok(Outcome::Success)
-}
-
-/// The origin a registration is signed for must be the one this client
-/// trusts for the registry (pinned, or given with `--node-key`), so a
-/// registry cannot obtain a registration meant for another node.
-fn check_origin(presented: &str, pinned: Option<&str>, given: Option<&str>) -> Result<()> {
-    for (trusted, how) in [(pinned, "pinned"), (given, "given with --node-key")] {
-        if let Some(t) = trusted {
-            if t != presented {
-                bail!(
-                    "the registry says its origin is {}, but the origin {how} for it is {t}: refusing to sign a key registration for another node",
-                    shire_core::clip(presented)
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_registration_is_signed_only_for_the_trusted_origin() {
-        check_origin("a.test", None, None).unwrap();
-        check_origin("a.test", Some("a.test"), Some("a.test")).unwrap();
-        let err = check_origin("b.test", Some("a.test"), None).unwrap_err();
-        assert!(
-            err.to_string().contains("origin pinned for it is a.test"),
-            "{err}"
-        );
-        assert!(check_origin("b.test", None, Some("a.test")).is_err());
-    }
 }

@@ -44,7 +44,7 @@ pub fn verify(ctx: &Ctx) -> Result<Outcome> {
 
     // Each entry is hashed into the tree and replayed as it arrives.
     let mut tree = MemoryLog::new();
-    let mut replay = Replica::new(&ctx.registry, log.origin());
+    let mut replay = Replica::new(&ctx.registry, log.origin(), &log.key.log_name());
     let mut tree_bad: Option<BadEntry> = None;
     let mut statement_bad: Option<BadEntry> = None;
     let pb = output::progress_count(head.size, "downloading log".into());

@@ -53,7 +53,16 @@ fn submit(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let st = VerdictStatement::new(verdict, statement.subject.clone(), reason, issued_at);
+    // Signed for the registry's log as this client verified it: the verdict
+    // cannot be replayed on another node.
+    let log = ctx.verified_log(&client)?;
+    let st = VerdictStatement::new(
+        verdict,
+        statement.subject.clone(),
+        &log.key.log_name(),
+        reason,
+        issued_at,
+    );
     let envelope = st.sign(&key);
     let after = client
         .submit_verdict(&release.name, &release.version, &envelope)

@@ -16,13 +16,14 @@ pub struct BadEntry {
     pub reason: String,
 }
 
-/// The first entry of the log of `origin` (its entries from 0, in order)
-/// whose event breaks the log's rules, if any.
+/// The first entry of the log of `origin` named `name` (its entries from 0,
+/// in order) whose event breaks the log's rules, if any.
 pub fn first_bad_statement<'a>(
     origin: &str,
+    name: &str,
     entries: impl IntoIterator<Item = &'a [u8]>,
 ) -> Option<BadEntry> {
-    let mut replica = Replica::new(origin, origin);
+    let mut replica = Replica::new(origin, origin, name);
     for (index, bytes) in (0u64..).zip(entries) {
         if let Err(e) = replica.apply(index, bytes) {
             return Some(BadEntry {
@@ -54,7 +55,11 @@ mod tests {
 
     fn first_bad(c: &Cast) -> Option<BadEntry> {
         let bytes = c.log.entries();
-        first_bad_statement(c.log.origin(), bytes.iter().map(Vec::as_slice))
+        first_bad_statement(
+            c.log.origin(),
+            c.log.name(),
+            bytes.iter().map(Vec::as_slice),
+        )
     }
 
     fn bad_at(c: &Cast) -> (u64, String) {
@@ -177,7 +182,7 @@ mod tests {
                 "bt-x",
                 braintree,
                 Role::Publisher,
-                c.log.origin(),
+                c.log.name(),
                 1,
             )
             .sign(&other),
@@ -200,7 +205,7 @@ mod tests {
                 "bt-dev",
                 shire_core::OrgName::parse("braintree").ok(),
                 Role::Publisher,
-                c.log.origin(),
+                c.log.name(),
                 1,
             )
             .sign(&thief),
@@ -216,7 +221,12 @@ mod tests {
         let c = honest();
         let mut bytes = c.log.entries();
         bytes[2] = b"{\"event\":\"nonsense\"}".to_vec();
-        let bad = first_bad_statement(c.log.origin(), bytes.iter().map(Vec::as_slice)).unwrap();
+        let bad = first_bad_statement(
+            c.log.origin(),
+            c.log.name(),
+            bytes.iter().map(Vec::as_slice),
+        )
+        .unwrap();
         assert_eq!(bad.index, 2);
         assert!(bad.reason.contains("not a log event"), "{}", bad.reason);
     }

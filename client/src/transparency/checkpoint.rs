@@ -170,7 +170,7 @@ impl VerifiedLog {
 
     /// The verified head with its origin: what a replica may be extended to.
     pub fn verified_head(&self) -> VerifiedHead {
-        VerifiedHead::new(self.origin(), self.head())
+        VerifiedHead::new(self.origin(), &self.key.log_name(), self.head())
     }
 }
 

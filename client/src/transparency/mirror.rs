@@ -67,7 +67,7 @@ pub fn verified_origin(
     if advance(held_head, &new, &proof)? != Advance::Unchanged {
         state::save(home, &LogState::new(&skey, key.text(), &cp))?;
     }
-    Ok(VerifiedHead::new(origin, new))
+    Ok(VerifiedHead::new(origin, &key.log_name(), new))
 }
 
 /// Refuses a checkpoint lacking `witness_threshold` valid cosignatures by

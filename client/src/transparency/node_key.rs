@@ -32,6 +32,12 @@ impl NodeKey {
         &self.text
     }
 
+    /// The name of the node's log, as statements are signed for it: the
+    /// verifier key in its canonical text (`origin+hash+key`).
+    pub fn log_name(&self) -> String {
+        shire_tlog::note_verifier_key(&self.origin, &self.key)
+    }
+
     /// The log's origin (the key's name).
     pub fn origin(&self) -> &Origin {
         &self.origin

@@ -69,26 +69,34 @@ pub const BATCH: u64 = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedHead {
     origin: String,
+    name: String,
     head: TreeHead,
 }
 
 impl VerifiedHead {
-    pub(in crate::transparency) fn new(origin: &str, head: TreeHead) -> Self {
+    pub(in crate::transparency) fn new(origin: &str, name: &str, head: TreeHead) -> Self {
         Self {
             origin: origin.to_string(),
+            name: name.to_string(),
             head,
         }
     }
 
     /// A head taken as verified, for tests elsewhere in the crate.
     #[cfg(test)]
-    pub(crate) fn for_tests(origin: &str, head: TreeHead) -> Self {
-        Self::new(origin, head)
+    pub(crate) fn for_tests(origin: &str, name: &str, head: TreeHead) -> Self {
+        Self::new(origin, name, head)
     }
 
     /// The log's origin.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The log's name (its node's note verifier key, from the key that
+    /// verified the head): what the log's statements must be signed for.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Its size and root.
@@ -247,14 +255,15 @@ fn release_key(name: &PackageName, version: &Version) -> String {
 }
 
 impl Replica {
-    /// The replica of the empty log of `origin`, stored under `log`.
-    pub fn new(log: &str, origin: &str) -> Self {
+    /// The replica of the empty log of `origin` named `name` (its node's
+    /// note verifier key), stored under `log`.
+    pub fn new(log: &str, origin: &str, name: &str) -> Self {
         Self {
             format: REPLICA_FORMAT,
             log: log.to_string(),
             origin: origin.to_string(),
             frontier: Frontier::new(),
-            ledger: MemoryLedger::new(origin),
+            ledger: MemoryLedger::new(origin, name),
             yanks: BTreeMap::new(),
         }
     }
@@ -343,6 +352,7 @@ impl Replica {
     fn fits(&self, head: &VerifiedHead) -> bool {
         self.origin == head.origin
             && self.ledger.origin() == head.origin
+            && self.ledger.name() == head.name
             && self.size() <= head.head.size
     }
 }
@@ -512,7 +522,7 @@ pub fn sync(
     head: &VerifiedHead,
     source: Source<'_>,
 ) -> Result<Replica> {
-    let fresh = || Replica::new(log, &head.origin);
+    let fresh = || Replica::new(log, &head.origin, &head.name);
     let held = match load(home, log) {
         Ok(h) => h,
         Err(e) => {
@@ -627,7 +637,7 @@ mod tests {
             Ok(got)
         };
         let r = extend(
-            Replica::new("http://r", c.log.origin()),
+            Replica::new("http://r", c.log.origin(), c.log.name()),
             &c.log.head(),
             |s, e| fetch(&c.log, s, e),
             |_| {},
@@ -672,15 +682,25 @@ mod tests {
             at: "t".into(),
         }
         .to_bytes();
-        let err = sync_to(Replica::new("http://r", c.log.origin()), &c.log, &served).unwrap_err();
+        let err = sync_to(
+            Replica::new("http://r", c.log.origin(), c.log.name()),
+            &c.log,
+            &served,
+        )
+        .unwrap_err();
         assert!(matches!(err, ReplicaError::NotSigned { .. }), "{err}");
         assert!(err.to_string().contains("not the signed log"), "{err}");
         // An entry withheld, or served out of place.
         let short = &c.log.entries()[..last];
-        let err = sync_to(Replica::new("http://r", c.log.origin()), &c.log, short).unwrap_err();
+        let err = sync_to(
+            Replica::new("http://r", c.log.origin(), c.log.name()),
+            &c.log,
+            short,
+        )
+        .unwrap_err();
         assert!(matches!(err, ReplicaError::Withheld { index, .. } if index == last as u64));
         let err = extend(
-            Replica::new("http://r", c.log.origin()),
+            Replica::new("http://r", c.log.origin(), c.log.name()),
             &c.log.head(),
             |s, e| {
                 let mut b = serve(&c.log.entries(), s, e, 7);
@@ -702,7 +722,7 @@ mod tests {
         c.log.release_by(&stranger, "braintree/evil", "6.6.6");
         c.release("braintree/crm", "1.0.0");
         let err = sync_to(
-            Replica::new("http://r", c.log.origin()),
+            Replica::new("http://r", c.log.origin(), c.log.name()),
             &c.log,
             &c.log.entries(),
         )
@@ -726,7 +746,7 @@ mod tests {
     fn a_replica_never_goes_past_its_head_nor_changes_origin() {
         let c = cast();
         let r = sync_to(
-            Replica::new("http://r", c.log.origin()),
+            Replica::new("http://r", c.log.origin(), c.log.name()),
             &c.log,
             &c.log.entries(),
         )
@@ -746,7 +766,7 @@ mod tests {
         let entries = c.log.entries();
         let calls = Cell::new(0);
         let r = extend(
-            Replica::new("http://r", c.log.origin()),
+            Replica::new("http://r", c.log.origin(), c.log.name()),
             &c.log.head(),
             |s, e| {
                 calls.set(calls.get() + 1);
@@ -766,7 +786,7 @@ mod tests {
         assert!(calls.get() > 1);
         // A single entry too large is an error, not a loop.
         let err = extend(
-            Replica::new("http://r", c.log.origin()),
+            Replica::new("http://r", c.log.origin(), c.log.name()),
             &c.log.head(),
             |_, _| {
                 Err::<LogEntries, _>(ApiError::TooLarge {

@@ -20,6 +20,7 @@ pub const ORIGIN: &str = "shire.test/a";
 #[derive(Debug, Clone)]
 pub struct TestLog {
     origin: String,
+    name: String,
     events: Vec<LogEvent>,
 }
 
@@ -39,6 +40,7 @@ impl TestLog {
     pub fn new(origin: &str) -> Self {
         Self {
             origin: origin.to_string(),
+            name: format!("{origin}+00000000+test"),
             events: Vec::new(),
         }
     }
@@ -46,6 +48,12 @@ impl TestLog {
     /// Its origin.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Its name, which its statements are signed for (a node's would be its
+    /// note verifier key).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Its size.
@@ -79,6 +87,7 @@ impl TestLog {
         let t = self.tree();
         VerifiedHead::for_tests(
             &self.origin,
+            &self.name,
             TreeHead {
                 size: t.size(),
                 root: t.root().unwrap(),
@@ -93,7 +102,7 @@ impl TestLog {
 
     /// [`TestLog::replica`], stored under `log`.
     pub fn replica_as(&self, log: &str) -> Replica {
-        let mut r = Replica::new(log, &self.origin);
+        let mut r = Replica::new(log, &self.origin, &self.name);
         for (i, e) in (0u64..).zip(self.entries()) {
             r.apply(i, &e).unwrap_or_else(|e| panic!("entry {i}: {e}"));
         }
@@ -111,7 +120,7 @@ impl TestLog {
     /// Registers `key` to `account` of `org` with `role`, with a proof.
     pub fn key(&mut self, key: &KeyPair, account: &str, org: &str, role: Role) {
         let org = OrgName::parse(org).ok();
-        let proof = KeyStatement::new(key, account, org.clone(), role, &self.origin, 1).sign(key);
+        let proof = KeyStatement::new(key, account, org.clone(), role, &self.name, 1).sign(key);
         self.push(LogEvent::KeyRegistered {
             key_id: key.key_id(),
             public_key: key.public(),
@@ -163,7 +172,8 @@ impl TestLog {
     pub fn verdict(&mut self, verifier: &KeyPair, r: &mut Released, verdict: Verdict) {
         let subject = ReleaseStatement::new(r.info.manifest.clone(), r.info.digest).subject;
         let reason = (verdict != Verdict::Approve).then(|| "CVE-2026-0001".to_string());
-        let envelope = VerdictStatement::new(verdict, subject, reason, 1).sign(verifier);
+        let envelope =
+            VerdictStatement::new(verdict, subject, &self.name, reason, 1).sign(verifier);
         let index = self.push(LogEvent::Verdict {
             envelope: envelope.clone(),
             key_id: verifier.key_id(),

@@ -8,23 +8,28 @@
 //! - a path is relative, UTF-8, without `..`, of bounded length and depth;
 //! - only files, directories, symbolic links and hard links may appear, and
 //!   only files carry data;
-//! - a symbolic link's target may climb with leading `..` components (never
-//!   above the archive's root) and then only descends: no `..` after a named
-//!   component, so no chain of links, whatever their order, can resolve
-//!   outside (`up1 -> up0/..` is refused even when `up0 -> .`); nothing may
-//!   lie beneath a link, and no link may replace a directory;
+//! - a symbolic link's target is relative and only descends from the link's
+//!   folder: no `..` at all. So no chain of links, whatever their order, can
+//!   resolve outside (`up1 -> up0/..` is refused even when `up0 -> .`), and
+//!   neither can names a case-insensitive file system takes for one another
+//!   (`x/L -> ..` reached as `x/l`); nothing may lie beneath a link, and no
+//!   link may replace a directory;
 //! - a hard link names an earlier regular file;
 //! - every byte the gzip stream decompresses to (tar headers, padding and data
 //!   of every entry, directories included) counts against
 //!   [`ArchiveLimits::max_unpacked_bytes`], and the extension headers of one
 //!   entry (GNU long names, PAX records) against
 //!   [`ArchiveLimits::max_header_bytes`] *before* they are held in memory;
+//! - the paths of all entries together are bounded
+//!   ([`ArchiveLimits::max_path_total_bytes`]), and so are the distinct
+//!   paths, directories included ([`ArchiveLimits::max_paths`]): what the
+//!   checker holds in memory, and the listing a node stores, stay small;
 //! - error messages show at most [`SHOWN_BYTES`] bytes of any path.
 
 use crate::digest::{Digest, HashingWriter};
 use flate2::read::GzDecoder;
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Component, Path};
 use std::rc::Rc;
@@ -47,6 +52,10 @@ pub struct ArchiveLimits {
     /// Most bytes of tar headers read for one entry: its own header and any
     /// GNU long-name or PAX extension records before it.
     pub max_header_bytes: u64,
+    /// Most bytes of all entries' paths together.
+    pub max_path_total_bytes: u64,
+    /// Most distinct paths, the directories entries imply included.
+    pub max_paths: u64,
 }
 
 impl Default for ArchiveLimits {
@@ -57,6 +66,8 @@ impl Default for ArchiveLimits {
             max_path_bytes: 1024,
             max_depth: 64,
             max_header_bytes: 64 << 10,
+            max_path_total_bytes: 16 << 20,
+            max_paths: 200_000,
         }
     }
 }
@@ -104,6 +115,9 @@ pub enum ArchiveError {
     /// Too many entries.
     #[error("archive has more than {0} entries")]
     TooManyEntries(u64),
+    /// Too many distinct paths (directories included), or path bytes.
+    #[error("archive holds more than {0}")]
+    TooManyPaths(String),
     /// Unpacks to more than the limit.
     #[error("archive unpacks to more than {0} bytes")]
     TooLarge(u64),
@@ -285,32 +299,21 @@ fn check_path(raw: &[u8], limits: &ArchiveLimits) -> Result<Vec<String>, Archive
     Ok(parts)
 }
 
-/// Whether a symbolic link at `parent/…` with `target` stays inside the
-/// archive however other links resolve: only leading `..` components, never
-/// more of them than `parent` is deep, then only named components.
-fn link_stays_inside(parent: &[String], target: &str) -> bool {
+/// Whether a symbolic link's `target` stays inside its folder however other
+/// links resolve and however the file system compares names: relative, and
+/// nothing but named components (and `.`).
+fn link_stays_inside(target: &str) -> bool {
     if target.is_empty() || target.contains('\0') || target.contains('\\') {
         return false;
     }
-    let mut ups = 0usize;
-    let mut descended = false;
-    for c in Path::new(target).components() {
-        match c {
-            Component::ParentDir if !descended => ups += 1,
-            Component::ParentDir => return false,
-            Component::Normal(_) => descended = true,
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return false,
-        }
-    }
-    ups <= parent.len()
+    Path::new(target)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
-/// Lexical normalisation of a hard link's target (from the archive root).
-fn hardlink_target(target: &str, limits: &ArchiveLimits) -> Option<String> {
-    check_path(target.as_bytes(), limits)
-        .ok()
-        .map(|parts| parts.join("/"))
+/// The components of a hard link's target (from the archive root).
+fn hardlink_target(target: &str, limits: &ArchiveLimits) -> Option<Vec<String>> {
+    check_path(target.as_bytes(), limits).ok()
 }
 
 /// Refuses PAX records Shire does not accept: sparse-file records, and a
@@ -345,31 +348,98 @@ fn check_pax(
     Ok(())
 }
 
-/// What [`walk`] has seen so far, to judge each entry against the earlier ones.
-#[derive(Default)]
+/// What a path of the archive is so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Node {
+    /// A directory (an entry, or implied by an entry beneath it).
+    Dir,
+    /// A regular file or hard link.
+    File,
+    /// A symbolic link.
+    Symlink,
+}
+
+/// What [`walk`] has seen so far, to judge each entry against the earlier
+/// ones: a tree of path components, each stored once (a deep path does not
+/// store every prefix of itself), bounded by [`ArchiveLimits::max_paths`].
 struct Tree {
-    /// Directories: explicit entries and every ancestor of an entry.
-    dirs: BTreeSet<String>,
-    symlinks: BTreeSet<String>,
-    files: BTreeSet<String>,
+    /// Child of (parent, component) → its index in `nodes`; 0 is the root.
+    children: std::collections::HashMap<(u32, Box<str>), u32>,
+    nodes: Vec<Node>,
+    max_paths: u64,
 }
 
 impl Tree {
-    /// Refuses an entry beneath a link or a file, and records its ancestors
-    /// as directories.
-    fn enter(&mut self, parts: &[String], path: &str) -> Result<(), ArchiveError> {
-        for i in 1..parts.len() {
-            let prefix = parts[..i].join("/");
-            if self.symlinks.contains(&prefix) {
-                return Err(ArchiveError::ThroughLink(shown(path.as_bytes())));
+    fn new(limits: &ArchiveLimits) -> Self {
+        Tree {
+            children: std::collections::HashMap::new(),
+            nodes: vec![Node::Dir],
+            max_paths: limits.max_paths,
+        }
+    }
+
+    /// The node of `parts` below `parent`, if it exists.
+    fn find(&self, parts: &[String]) -> Option<u32> {
+        let mut at = 0u32;
+        for p in parts {
+            at = *self.children.get(&(at, p.as_str().into()))?;
+        }
+        Some(at)
+    }
+
+    /// Walks to the folder an entry at `parts` lies in, making the
+    /// directories it implies; refuses one beneath a link or a file. Returns
+    /// that folder and the entry's own node, if it exists already.
+    fn enter(&mut self, parts: &[String], path: &str) -> Result<(u32, Option<u32>), ArchiveError> {
+        let mut at = 0u32;
+        let (last, folders) = parts
+            .split_last()
+            .ok_or_else(|| ArchiveError::BadPath(shown(path.as_bytes()), "empty"))?;
+        for p in folders {
+            at = match self.children.get(&(at, p.as_str().into())) {
+                Some(&child) => match self.nodes[child as usize] {
+                    Node::Dir => child,
+                    Node::Symlink => return Err(ArchiveError::ThroughLink(shown(path.as_bytes()))),
+                    Node::File => {
+                        return Err(ArchiveError::BadPath(
+                            shown(path.as_bytes()),
+                            "lies beneath a file",
+                        ))
+                    }
+                },
+                None => self.add(at, p, Node::Dir)?,
+            };
+        }
+        let own = self.children.get(&(at, last.as_str().into())).copied();
+        Ok((at, own))
+    }
+
+    fn add(&mut self, parent: u32, name: &str, node: Node) -> Result<u32, ArchiveError> {
+        if self.nodes.len() as u64 >= self.max_paths {
+            return Err(ArchiveError::TooManyPaths(format!(
+                "{} distinct paths (directories included)",
+                self.max_paths
+            )));
+        }
+        let id = self.nodes.len() as u32;
+        self.nodes.push(node);
+        self.children.insert((parent, name.into()), id);
+        Ok(id)
+    }
+
+    /// Records the entry `name` in folder `parent` as `node`.
+    fn set(
+        &mut self,
+        parent: u32,
+        name: &str,
+        own: Option<u32>,
+        node: Node,
+    ) -> Result<(), ArchiveError> {
+        match own {
+            Some(id) => self.nodes[id as usize] = node,
+            None => {
+                self.add(parent, name, node)?;
             }
-            if self.files.contains(&prefix) {
-                return Err(ArchiveError::BadPath(
-                    shown(path.as_bytes()),
-                    "lies beneath a file",
-                ));
-            }
-            self.dirs.insert(prefix);
         }
         Ok(())
     }
@@ -396,7 +466,8 @@ where
     let mut entries = archive.entries().map_err(io_to_archive)?;
     let mut count = 0u64;
     let mut unpacked = 0u64;
-    let mut tree = Tree::default();
+    let mut tree = Tree::new(limits);
+    let mut path_total = 0u64;
     let mut seen_file = false;
     loop {
         meter.step.set(Some(limits.max_header_bytes));
@@ -434,7 +505,16 @@ where
         check_pax(&mut entry, &raw_path, raw_link.as_deref())?;
         let parts = check_path(&raw_path, limits)?;
         let path = parts.join("/");
-        tree.enter(&parts, &path)?;
+        path_total = path_total.saturating_add(raw_path.len() as u64);
+        if path_total > limits.max_path_total_bytes {
+            return Err(ArchiveError::TooManyPaths(format!(
+                "{} bytes of paths",
+                limits.max_path_total_bytes
+            )));
+        }
+        let (folder, own) = tree.enter(&parts, &path)?;
+        let name = parts.last().map(String::as_str).unwrap_or_default();
+        let own_node = own.map(|id| tree.nodes[id as usize]);
         // The size as the crate reads the entry (a PAX `size` record included).
         let size = entry.size();
         let is_file = matches!(etype, E::Regular | E::Continuous);
@@ -457,15 +537,17 @@ where
                 };
                 let target = String::from_utf8(raw.clone()).map_err(|_| escaping())?;
                 if etype == E::Symlink {
-                    if !link_stays_inside(&parts[..parts.len() - 1], &target) {
+                    if !link_stays_inside(&target) {
                         return Err(escaping());
                     }
                     (EntryKind::Symlink, Some(target))
                 } else {
                     // A hard link names an earlier regular file, from the root.
-                    match hardlink_target(&target, limits) {
-                        Some(t) if tree.files.contains(&t) => {}
-                        _ => return Err(escaping()),
+                    let earlier_file = hardlink_target(&target, limits)
+                        .and_then(|t| tree.find(&t))
+                        .is_some_and(|id| tree.nodes[id as usize] == Node::File);
+                    if !earlier_file {
+                        return Err(escaping());
                     }
                     (EntryKind::Hardlink, Some(target))
                 }
@@ -475,38 +557,40 @@ where
         if unpacked > limits.max_unpacked_bytes {
             return Err(ArchiveError::TooLarge(limits.max_unpacked_bytes));
         }
-        match kind {
+        let node = match kind {
             EntryKind::Symlink => {
-                if tree.dirs.contains(&path) {
+                if own_node == Some(Node::Dir) {
                     return Err(ArchiveError::LinkOverDirectory(shown(path.as_bytes())));
                 }
-                tree.files.remove(&path);
-                tree.symlinks.insert(path.clone());
+                Node::Symlink
             }
             EntryKind::File | EntryKind::Hardlink => {
-                if tree.dirs.contains(&path) {
+                if own_node == Some(Node::Dir) {
                     return Err(ArchiveError::BadPath(
                         shown(path.as_bytes()),
                         "is a directory already",
                     ));
                 }
                 seen_file = true;
-                tree.symlinks.remove(&path);
-                tree.files.insert(path.clone());
+                Node::File
             }
             EntryKind::Dir => {
-                if tree.symlinks.contains(&path) {
-                    return Err(ArchiveError::ThroughLink(shown(path.as_bytes())));
+                match own_node {
+                    Some(Node::Symlink) => {
+                        return Err(ArchiveError::ThroughLink(shown(path.as_bytes())))
+                    }
+                    Some(Node::File) => {
+                        return Err(ArchiveError::BadPath(
+                            shown(path.as_bytes()),
+                            "is a file already",
+                        ))
+                    }
+                    _ => {}
                 }
-                if tree.files.contains(&path) {
-                    return Err(ArchiveError::BadPath(
-                        shown(path.as_bytes()),
-                        "is a file already",
-                    ));
-                }
-                tree.dirs.insert(path.clone());
+                Node::Dir
             }
-        }
+        };
+        tree.set(folder, name, own, node)?;
         let checked = CheckedEntry {
             path,
             kind,
@@ -737,7 +821,7 @@ mod tests {
             Item::Dir("app"),
             Item::File("app/main.py", b"print(1)"),
             Item::File("./README", b"hi"),
-            Item::Symlink("app/readme", "../README"),
+            Item::Symlink("app/readme", "main.py"),
             Item::Hardlink("app/copy", "app/main.py"),
         ])
         .unwrap();
@@ -850,13 +934,26 @@ mod tests {
             ]),
             Err(ArchiveError::EscapingLink { .. })
         ));
-        // Climbing first, then descending, stays inside; so do links to links.
+        // No `..` at all, even one that looks harmless: on a file system
+        // that ignores case, `x/l` is the link `x/L`, so the checker's view
+        // of which names are links cannot be trusted to judge a climb.
+        for (link, target) in [("a/b/l", "../lib/x"), ("x/l/x/l/e", "../../../etc")] {
+            assert!(
+                matches!(
+                    check(&[Item::File("a/lib/x", b"x"), Item::Symlink(link, target)]),
+                    Err(ArchiveError::EscapingLink { .. })
+                ),
+                "{link} -> {target}"
+            );
+        }
+        // Descending links stay inside, and so do links to links.
         check(&[
             Item::Dir("a/b"),
             Item::File("a/lib/x", b"x"),
-            Item::Symlink("a/b/l", "../lib/x"),
-            Item::Symlink("top", "a/b/l"),
+            Item::Symlink("a/l", "lib/x"),
+            Item::Symlink("top", "a/l"),
             Item::Symlink("a/here", "."),
+            Item::Symlink("a/b/self", "./"),
         ])
         .unwrap();
         // A link may not take the place of a directory entries lie in.
@@ -904,6 +1001,41 @@ mod tests {
             inspect(&build(&items)[..], &limits),
             Err(ArchiveError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn many_deep_distinct_paths_are_bounded_in_memory() {
+        // Each entry implies 30 directories below a distinct first one:
+        // the checker holds each component once, and counts them.
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for i in 0..2_000 {
+            let path = format!("{i:06}{}/{}f", "p".repeat(100), "a/".repeat(30));
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o644);
+            b.append_data(&mut h, &path, &b""[..]).unwrap();
+        }
+        let bytes = b.into_inner().unwrap().finish().unwrap();
+        let limits = ArchiveLimits {
+            max_paths: 10_000,
+            ..ArchiveLimits::default()
+        };
+        assert!(matches!(
+            inspect(&bytes[..], &limits),
+            Err(ArchiveError::TooManyPaths(_))
+        ));
+        let limits = ArchiveLimits {
+            max_path_total_bytes: 100_000,
+            ..ArchiveLimits::default()
+        };
+        assert!(matches!(
+            inspect(&bytes[..], &limits),
+            Err(ArchiveError::TooManyPaths(_))
+        ));
+        inspect(&bytes[..], &ArchiveLimits::default()).unwrap();
     }
 
     #[test]

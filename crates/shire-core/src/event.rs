@@ -151,7 +151,7 @@ impl LogEvent {
                 version,
                 reason,
                 ..
-            } => format!("yank {name}@{version}: {reason}"),
+            } => format!("yank {name}@{version}: {}", crate::printable(reason)),
             LogEvent::Unyank { name, version, .. } => format!("un-yank {name}@{version}"),
         }
     }

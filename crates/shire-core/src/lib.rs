@@ -33,6 +33,22 @@ pub fn clip(s: &str) -> String {
     }
 }
 
+/// `s` cut as [`clip`] does, with control characters shown escaped: text
+/// from a log or a registry that is printed to a terminal.
+pub fn printable(s: &str) -> String {
+    clip(s)
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 pub use digest::Digest;
 pub use keys::{KeyId, KeyPair, PublicKey};
 pub use manifest::Manifest;

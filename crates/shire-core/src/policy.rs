@@ -157,6 +157,7 @@ mod tests {
                 version: semver::Version::new(1, 0, 0),
                 digest: Digest::of(b"x"),
             },
+            statement: Digest::of(b"statement"),
             publisher_key: KeyPair::generate().key_id(),
             publisher: "p".into(),
             index: 0,

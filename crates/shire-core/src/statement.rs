@@ -104,7 +104,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// A verifier's signed verdict about one exact release.
+/// A verifier's signed verdict about one exact release, in one log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerdictStatement {
@@ -114,6 +114,10 @@ pub struct VerdictStatement {
     pub verdict: Verdict,
     /// The release it is about.
     pub subject: Subject,
+    /// The log it is given in, named by its node's note verifier key
+    /// (`origin+hash+key`): a verdict given on one node cannot be replayed
+    /// on another, even one that took the same origin name.
+    pub log: String,
     /// Why (required for rejections and revocations; a note for approvals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -122,12 +126,19 @@ pub struct VerdictStatement {
 }
 
 impl VerdictStatement {
-    /// Builds a verdict.
-    pub fn new(verdict: Verdict, subject: Subject, reason: Option<String>, issued_at: u64) -> Self {
+    /// Builds a verdict about `subject` for the log named `log`.
+    pub fn new(
+        verdict: Verdict,
+        subject: Subject,
+        log: &str,
+        reason: Option<String>,
+        issued_at: u64,
+    ) -> Self {
         Self {
             statement: VERDICT_TAG.into(),
             verdict,
             subject,
+            log: log.to_string(),
             reason,
             issued_at,
         }
@@ -142,8 +153,9 @@ impl VerdictStatement {
 
 /// A key holder's request to register its key to one account on one node,
 /// signed with that key itself: proof that whoever registers the key holds
-/// it. It binds the account, its organisation and role, and the node's
-/// origin, so it cannot be replayed for another account or on another node.
+/// it. It binds the account, its organisation and role, and the node's log
+/// (origin and key), so it cannot be replayed for another account or on
+/// another node, even one that took the same origin name.
 /// The node logs it inside the registration entry, so anyone replaying the
 /// log checks it too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,8 +171,9 @@ pub struct KeyStatement {
     pub org: Option<OrgName>,
     /// That account's role.
     pub role: Role,
-    /// The origin of the node it is registered on.
-    pub node: String,
+    /// The log it is registered in, named by its node's note verifier key
+    /// (`origin+hash+key`).
+    pub log: String,
     /// When it was signed, seconds since the Unix epoch (informative).
     pub issued_at: u64,
 }
@@ -172,7 +185,7 @@ impl KeyStatement {
         account: &str,
         org: Option<OrgName>,
         role: Role,
-        node: &str,
+        log: &str,
         issued_at: u64,
     ) -> Self {
         Self {
@@ -181,7 +194,7 @@ impl KeyStatement {
             account: account.to_string(),
             org,
             role,
-            node: node.to_string(),
+            log: log.to_string(),
             issued_at,
         }
     }

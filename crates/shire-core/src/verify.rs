@@ -96,17 +96,38 @@ pub fn verdict(env: &Envelope, key: &PublicKey) -> Result<Verified<VerdictStatem
             st.verdict
         )));
     }
+    if st.reason.as_deref().is_some_and(has_control) {
+        return Err(VerifyError::Mismatch(
+            "the reason holds control characters".into(),
+        ));
+    }
+    check_log_name(&st.log)?;
     Ok(Verified {
         value: st,
         key: key.clone(),
     })
 }
 
-/// Longest node origin a key registration may name.
-pub const MAX_ORIGIN_LEN: usize = 256;
+/// Longest log name (a note verifier key) a statement may carry.
+pub const MAX_LOG_LEN: usize = 512;
+
+/// Whether text holds control characters (other than none at all): what a
+/// terminal would act on instead of showing.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+fn check_log_name(log: &str) -> Result<(), VerifyError> {
+    if log.is_empty() || log.len() > MAX_LOG_LEN || has_control(log) {
+        return Err(VerifyError::Mismatch(format!(
+            "the log must be named by 1 to {MAX_LOG_LEN} printable bytes"
+        )));
+    }
+    Ok(())
+}
 
 /// Checks a key registration envelope: signed by the very key it registers,
-/// for an account of the usual name shape and a bounded node origin.
+/// for an account of the usual name shape and a bounded log name.
 pub fn key_registration(env: &Envelope) -> Result<Verified<KeyStatement>, VerifyError> {
     // The key to check the signature with is in the payload itself; it is
     // trusted only once its own signature over that payload verifies.
@@ -126,11 +147,7 @@ pub fn key_registration(env: &Envelope) -> Result<Verified<KeyStatement>, Verify
             "the account is not a valid account name".into(),
         ));
     }
-    if st.node.is_empty() || st.node.len() > MAX_ORIGIN_LEN {
-        return Err(VerifyError::Mismatch(format!(
-            "the node origin must be 1 to {MAX_ORIGIN_LEN} bytes"
-        )));
-    }
+    check_log_name(&st.log)?;
     Ok(Verified { value: st, key })
 }
 
@@ -166,7 +183,8 @@ mod tests {
         let forged = st.sign(&KeyPair::generate());
         assert!(release(&forged, &kp.public()).is_err());
         // A verdict envelope is not a release, even when the key is right.
-        let v = VerdictStatement::new(Verdict::Approve, st.subject.clone(), None, 0).sign(&kp);
+        let v =
+            VerdictStatement::new(Verdict::Approve, st.subject.clone(), "log", None, 0).sign(&kp);
         assert!(release(&v, &kp.public()).is_err());
         // Subject and manifest disagree.
         st.subject.version = semver::Version::new(9, 9, 9);
@@ -188,7 +206,7 @@ mod tests {
         use crate::wire::Role;
         let kp = KeyPair::generate();
         let org = crate::names::OrgName::parse("socitm").ok();
-        let st = KeyStatement::new(&kp, "reviewer", org, Role::Verifier, "node.example", 1);
+        let st = KeyStatement::new(&kp, "reviewer", org, Role::Verifier, "node.example+1", 1);
         let v = key_registration(&st.sign(&kp)).unwrap();
         assert_eq!(v.account, "reviewer");
         assert_eq!(v.key(), &kp.public());
@@ -202,7 +220,7 @@ mod tests {
         assert!(key_registration(&rel).is_err());
         // Unbounded or odd fields are refused.
         let mut long = st.clone();
-        long.node = "n".repeat(MAX_ORIGIN_LEN + 1);
+        long.log = "n".repeat(MAX_LOG_LEN + 1);
         assert!(key_registration(&long.sign(&kp)).is_err());
         let mut odd = st;
         odd.account = "Not An Account".into();
@@ -217,9 +235,22 @@ mod tests {
             version: semver::Version::new(1, 0, 0),
             digest: Digest::of(b"x"),
         };
-        let no_reason = VerdictStatement::new(Verdict::Reject, subject.clone(), None, 1).sign(&kp);
-        assert!(verdict(&no_reason, &kp.public()).is_err());
-        let ok = VerdictStatement::new(Verdict::Reject, subject, Some("bad".into()), 1).sign(&kp);
-        assert_eq!(verdict(&ok, &kp.public()).unwrap().verdict, Verdict::Reject);
+        let v = |reason: Option<&str>| {
+            VerdictStatement::new(
+                Verdict::Reject,
+                subject.clone(),
+                "log",
+                reason.map(Into::into),
+                1,
+            )
+            .sign(&kp)
+        };
+        assert!(verdict(&v(None), &kp.public()).is_err());
+        assert_eq!(
+            verdict(&v(Some("bad")), &kp.public()).unwrap().verdict,
+            Verdict::Reject
+        );
+        // A reason that would drive a terminal is refused.
+        assert!(verdict(&v(Some("ok\u{1b}[8m hidden")), &kp.public()).is_err());
     }
 }

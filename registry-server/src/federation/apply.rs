@@ -55,7 +55,8 @@ pub fn check_batch(
 ) -> Result<Vec<Digest>, Fault> {
     let origin = peer.origin.as_str();
     let may_home = |o: &shire_core::OrgName| peer.is_home_of(o);
-    let ledger = Ledger::peer(origin, &may_home);
+    let name = peer.log_name();
+    let ledger = Ledger::peer(origin, &name, &may_home);
     let view = store.mirror_view(origin);
     let mut overlay = Overlay::new(&view, origin);
     let mut artifacts = Vec::new();

@@ -118,6 +118,12 @@ impl PeerConfig {
         }
     }
 
+    /// The name of the origin's log, which its statements are signed for:
+    /// its note verifier key.
+    pub fn log_name(&self) -> String {
+        shire_tlog::note_verifier_key(&self.origin, &self.key)
+    }
+
     /// Whether the origin is home of `org` by this peer's patterns.
     pub fn is_home_of(&self, org: &OrgName) -> bool {
         self.home_of.iter().any(|p| p.matches(org.as_str()))

@@ -177,6 +177,9 @@ impl Fetch<'_> {
         if store.blobs.exists(digest).map_err(local)? {
             return Ok(());
         }
+        store
+            .writable()
+            .map_err(|e| Fault::Transient(format!("not fetching artifact {digest}: {e}")))?;
         let url = format!("{}/api/v1/artifacts/{digest}", self.peer.url);
         let mut resp = self.get(&url).await?;
         let mut w = store.blobs.writer().map_err(local)?;
@@ -319,6 +322,7 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         store
             .commit_mirror_batch(
                 origin,
+                &peer.log_name(),
                 &may_home,
                 &MirrorBatch {
                     start,

@@ -141,8 +141,7 @@ impl FakePeer {
     /// Registers `k` to `account` of `org`, with the holder's proof for this origin.
     fn register(&self, k: &KeyPair, account: &str, org: &str, role: Role) {
         let org = OrgName::parse(org).ok();
-        let proof =
-            KeyStatement::new(k, account, org.clone(), role, self.origin.as_str(), 0).sign(k);
+        let proof = KeyStatement::new(k, account, org.clone(), role, &self.log_name(), 0).sign(k);
         self.push(&LogEvent::KeyRegistered {
             key_id: k.key_id(),
             public_key: k.public(),
@@ -176,9 +175,20 @@ impl FakePeer {
         st.subject
     }
 
+    /// The name of the fake's log: its note verifier key.
+    fn log_name(&self) -> String {
+        shire_tlog::note_verifier_key(&self.origin, self.key.public().dalek())
+    }
+
     fn verdict(&self, v: Verdict, subject: &Subject) {
-        let env = VerdictStatement::new(v, subject.clone(), Some("reviewed".into()), 0)
-            .sign(&self.verifier);
+        let env = VerdictStatement::new(
+            v,
+            subject.clone(),
+            &self.log_name(),
+            Some("reviewed".into()),
+            0,
+        )
+        .sign(&self.verifier);
         self.push(&LogEvent::Verdict {
             envelope: env,
             key_id: self.verifier.key_id(),
@@ -526,7 +536,8 @@ async fn mirrored_verdicts_obey_the_own_organisation_rule() {
     let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
     let insider = KeyPair::generate();
     fake.register(&insider, "insider", "a-council", Role::Verifier);
-    let env = VerdictStatement::new(Verdict::Approve, s.clone(), None, 0).sign(&insider);
+    let env = VerdictStatement::new(Verdict::Approve, s.clone(), &fake.log_name(), None, 0)
+        .sign(&insider);
     fake.push(&LogEvent::Verdict {
         envelope: env,
         key_id: insider.key_id(),

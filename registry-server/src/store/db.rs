@@ -525,11 +525,18 @@ impl Flusher {
         }
         let path = self.handle.path.clone();
         let cache = self.handle.cache_bytes;
-        let opened = tokio::task::spawn_blocking(move || Inner::open(&path, cache)).await;
+        let opened = tokio::task::spawn_blocking(move || {
+            // What the failed database wrote before failing may sit in the
+            // page cache only; sled reopens from it. Put it all on disk
+            // before any of it is counted durable (and signed).
+            sync_folder(&path)?;
+            Inner::open(&path, cache).map_err(std::io::Error::other)
+        })
+        .await;
         match opened {
             Ok(Ok(inner)) => {
                 let size = read_log_size(&inner.trees[T::Meta as usize]).unwrap_or(0);
-                self.durable_log.store(size, Ordering::SeqCst);
+                self.durable_log.fetch_max(size, Ordering::SeqCst);
                 *self
                     .handle
                     .current
@@ -753,6 +760,20 @@ impl Db {
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
+}
+
+/// fsyncs every file under `dir`, and `dir` itself.
+fn sync_folder(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            sync_folder(&path)?;
+        } else {
+            std::fs::File::open(&path)?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The committed log size in the meta tree (0 when absent).

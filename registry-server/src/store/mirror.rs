@@ -104,12 +104,14 @@ impl Store {
         LedgerView::new(&self.db, &self.origin, LogRef::Mirror(origin))
     }
 
-    /// Applies a checked batch of `origin`'s log under the ledger's rules for
-    /// a peer that may be home only of what `may_home` admits, in one
-    /// transaction with its entries, hashes and progress.
+    /// Applies a checked batch of `origin`'s log (named `name`, its note
+    /// verifier key) under the ledger's rules for a peer that may be home
+    /// only of what `may_home` admits, in one transaction with its entries,
+    /// hashes and progress.
     pub fn commit_mirror_batch(
         &self,
         origin: &str,
+        name: &str,
         may_home: &dyn Fn(&OrgName) -> bool,
         b: &MirrorBatch<'_>,
     ) -> Result<(), StoreError> {
@@ -141,7 +143,7 @@ impl Store {
                     h.as_bytes().to_vec(),
                 )?;
             }
-            let ledger = Ledger::peer(origin, may_home);
+            let ledger = Ledger::peer(origin, name, may_home);
             for (i, bytes) in b.entries.iter().enumerate() {
                 let index = b.start + i as u64;
                 let event = LogEvent::from_bytes(bytes).or_else(|e| {

@@ -66,6 +66,10 @@ pub struct OpenOptions {
     /// Free bytes to keep on the data folder's disk: writes that would go
     /// below are refused ([`StoreError::Full`]).
     pub min_free_bytes: u64,
+    /// The node's key: with the origin, it names the node's log (its note
+    /// verifier key), which key registrations and verdicts must be signed
+    /// for. `None` (tests): the log is named `<origin>+local`.
+    pub node_key: Option<shire_core::PublicKey>,
 }
 
 impl Default for OpenOptions {
@@ -75,6 +79,7 @@ impl Default for OpenOptions {
             threshold: 1,
             origin: None,
             min_free_bytes: 0,
+            node_key: None,
         }
     }
 }
@@ -89,6 +94,7 @@ pub struct Store {
     /// The artifact store.
     pub blobs: blobs::BlobStore,
     origin: Arc<str>,
+    log_name: Arc<str>,
     threshold: u32,
     data_dir: Arc<Path>,
     min_free_bytes: u64,
@@ -117,12 +123,17 @@ impl Store {
         check_format(&db)?;
         log::check(&db)?;
         let origin = settle_origin(&db, default_origin, options.origin.as_deref())?;
+        let log_name = match &options.node_key {
+            Some(k) => signed_note::new_ed25519_verifier_key(&origin, k.dalek()),
+            None => format!("{origin}+local"),
+        };
         let blobs = blobs::BlobStore::open(data_dir)?;
         Ok((
             Store {
                 db,
                 blobs,
                 origin: origin.into(),
+                log_name: log_name.into(),
                 threshold: options.threshold.max(1),
                 data_dir: data_dir.into(),
                 min_free_bytes: options.min_free_bytes,
@@ -131,9 +142,15 @@ impl Store {
         ))
     }
 
-    /// The node's origin: the name of its log.
+    /// The node's origin: the first line of its checkpoints.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The name of the node's log, which statements are signed for: its
+    /// note verifier key (origin, key hash and key).
+    pub fn log_name(&self) -> &str {
+        &self.log_name
     }
 
     /// Refuses a write now: while the database is being reopened after a
@@ -189,7 +206,7 @@ impl Store {
     pub fn check(&self, event: &LogEvent) -> Result<Change, StoreError> {
         let view = LedgerView::new(&self.db, &self.origin, LogRef::Local);
         let index = log::size(&self.db)?;
-        Ledger::own(&self.origin)
+        Ledger::own(&self.origin, &self.log_name)
             .apply(&view, index, event)
             .map_err(|e| match e {
                 LedgerError::Rule(r) => StoreError::Refused(r),
@@ -211,7 +228,9 @@ impl Store {
         self.db.transact(|tx| {
             let index = log::size_in(tx)?;
             let view = LedgerView::new(tx, &self.origin, LogRef::Local);
-            let change = ledger_answer(Ledger::own(&self.origin).apply(&view, index, event))?;
+            let change = ledger_answer(
+                Ledger::own(&self.origin, &self.log_name).apply(&view, index, event),
+            )?;
             let written =
                 write::write(tx, LogRef::Local, &change, index, artifact, self.threshold)?;
             if let Written::Unchanged(_) = written {
@@ -485,7 +504,7 @@ pub mod testing {
             &account.username,
             account.org.clone(),
             account.role,
-            store.origin(),
+            store.log_name(),
             1,
         )
         .sign(key);
@@ -599,7 +618,8 @@ mod tests {
     }
 
     fn approve(n: &Node, key: &KeyPair, r: &ReleaseRecord) -> Appended {
-        let env = VerdictStatement::new(Verdict::Approve, r.subject(), None, 1).sign(key);
+        let env = VerdictStatement::new(Verdict::Approve, r.subject(), n.store.log_name(), None, 1)
+            .sign(key);
         n.store
             .append(
                 &LogEvent::Verdict {
@@ -661,16 +681,16 @@ mod tests {
         testing::register(&n.store, &k1, &v1);
         testing::register(&n.store, &k2, &v1);
         assert!(approve(&n, &k1, &r).index.is_some());
-        // The same account, another key, and the very same approval again.
+        // The very same approval again: nothing appended, nothing changed.
         let size = log::size(&n.store.db).unwrap();
         let before = n.store.dump();
-        for k in [&k2, &k1] {
-            let a = approve(&n, k, &r);
-            assert_eq!(a.index, None);
-            assert!(matches!(a.written, Written::Unchanged(_)));
-        }
+        let a = approve(&n, &k1, &r);
+        assert_eq!(a.index, None);
+        assert!(matches!(a.written, Written::Unchanged(_)));
         assert_eq!(log::size(&n.store.db).unwrap(), size);
         assert_eq!(n.store.dump(), before);
+        // The same account's other key: logged, but one verifier still.
+        assert!(approve(&n, &k2, &r).index.is_some());
         let state = |n: &Node| n.store.release(&r.name, &r.version).unwrap().unwrap().state;
         assert_eq!(state(&n), ReleaseState::Pending);
         // A second verifier account makes two.

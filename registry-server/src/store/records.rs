@@ -174,6 +174,7 @@ impl ReleaseRecord {
     pub fn facts(&self) -> ReleaseFacts {
         ReleaseFacts {
             subject: self.subject(),
+            statement: Digest::of(&self.envelope.payload_bytes().unwrap_or_default()),
             publisher_key: self.publisher_key.clone(),
             publisher: self.publisher.clone(),
             index: self.log_index,

@@ -19,8 +19,11 @@ use tempfile::TempDir;
 pub struct TestApp {
     pub url: String,
     pub admin: String,
-    /// The node's origin (what key registrations name).
+    /// The node's origin.
     pub origin: String,
+    /// The name of the node's log (its note verifier key): what key
+    /// registrations and verdicts are signed for.
+    pub log_name: String,
     pub dir: TempDir,
     pub client: reqwest::Client,
     server: Option<RunningServer>,
@@ -94,6 +97,7 @@ impl TestApp {
         TestApp {
             url: server.url(),
             origin: server.origin.clone(),
+            log_name: server.store().log_name().to_string(),
             admin,
             dir,
             client: reqwest::Client::new(),
@@ -301,7 +305,7 @@ impl TestApp {
         org: &str,
         role: &str,
     ) -> Answer {
-        let proof = key_proof(key, key, account, org, role, &self.origin);
+        let proof = key_proof(key, key, account, org, role, &self.log_name);
         self.post(
             "/api/v1/keys",
             token,
@@ -360,7 +364,7 @@ impl TestApp {
     /// their own key.
     pub async fn approve(&self, who: &Actor, name: &str, version: &str) -> Answer {
         let s = self.subject(name, version).await;
-        let env = verdict(&who.key, Verdict::Approve, &s, None);
+        let env = self.sign_verdict(&who.key, Verdict::Approve, &s, None);
         self.verdict(who, name, version, &env).await
     }
 
@@ -387,31 +391,46 @@ impl TestApp {
     }
 }
 
-/// A key registration statement naming `key`, signed by `signer` (the key
-/// itself for a genuine proof).
+/// A key registration statement naming `key` for the log `log`, signed by
+/// `signer` (the key itself for a genuine proof).
 pub fn key_proof(
     key: &KeyPair,
     signer: &KeyPair,
     account: &str,
     org: &str,
     role: &str,
-    node: &str,
+    log: &str,
 ) -> Envelope {
     let mut st = KeyStatement::new(
         key,
         account,
         shire_core::OrgName::parse(org).ok(),
         role.parse().unwrap(),
-        node,
+        log,
         1,
     );
     st.public_key = key.public();
     st.sign(signer)
 }
 
-/// A signed verdict.
-pub fn verdict(key: &KeyPair, v: Verdict, subject: &Subject, reason: Option<&str>) -> Envelope {
-    VerdictStatement::new(v, subject.clone(), reason.map(str::to_string), 1).sign(key)
+impl TestApp {
+    /// A verdict signed by `key` for this node's log.
+    pub fn sign_verdict(
+        &self,
+        key: &KeyPair,
+        v: Verdict,
+        subject: &Subject,
+        reason: Option<&str>,
+    ) -> Envelope {
+        VerdictStatement::new(
+            v,
+            subject.clone(),
+            &self.log_name,
+            reason.map(str::to_string),
+            1,
+        )
+        .sign(key)
+    }
 }
 
 /// A release under construction: manifest and archive.

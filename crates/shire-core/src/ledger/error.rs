@@ -102,6 +102,16 @@ pub enum RuleError {
         /// The package's organisation.
         package_org: OrgName,
     },
+    /// A statement signed for another log.
+    #[error("{what} was signed for the log {log}, not for this log {this}")]
+    OtherLog {
+        /// What it is.
+        what: String,
+        /// The log it names.
+        log: String,
+        /// This log.
+        this: String,
+    },
     /// A verifier judging its own organisation's release.
     #[error("{account} is a verifier of {org}: it cannot judge its own organisation's release {release}")]
     OwnOrg {
@@ -155,8 +165,8 @@ pub enum RuleError {
     /// An entry field is malformed (too long, or not of its shape).
     #[error("malformed entry: {0}")]
     Malformed(&'static str),
-    /// A yank without a reason, or with one too long.
-    #[error("a yank needs a reason of 1 to {max} characters: it is shown to everyone who resolves the version")]
+    /// A yank without a reason, or with one too long or holding control characters.
+    #[error("a yank needs a reason of 1 to {max} printable characters: it is shown to everyone who resolves the version")]
     BadReason {
         /// The longest reason accepted.
         max: usize,

@@ -7,6 +7,7 @@
 //! a follower in its mirror trees, a client in memory ([`super::MemoryLedger`]);
 //! each answers the same questions through [`View`].
 
+use crate::digest::Digest;
 use crate::keys::{KeyId, PublicKey};
 use crate::names::{OrgName, PackageName};
 use crate::statement::{Subject, Verdict};
@@ -67,6 +68,10 @@ pub struct ReleaseFacts {
     /// Exactly what was released (the version as published, build metadata
     /// included).
     pub subject: Subject,
+    /// The SHA-256 of the release statement's signed payload: which signed
+    /// manifest (dependencies included) the log holds for it, so a second
+    /// statement of the same subject served later is told apart.
+    pub statement: Digest,
     /// The key that signed the release statement.
     pub publisher_key: KeyId,
     /// The publishing account.
@@ -87,11 +92,11 @@ impl ReleaseFacts {
         self.verdicts.iter().any(|v| v.verdict == verdict)
     }
 
-    /// Whether `account` already gave `verdict`.
-    pub fn given_by(&self, account: &str, verdict: Verdict) -> bool {
+    /// Whether the key `key` already gave `verdict`.
+    pub fn given_by(&self, key: &KeyId, verdict: Verdict) -> bool {
         self.verdicts
             .iter()
-            .any(|v| v.verdict == verdict && v.account == account)
+            .any(|v| v.verdict == verdict && &v.key_id == key)
     }
 }
 

@@ -18,6 +18,8 @@ pub struct MemoryLedger {
     /// The origin of the log whose changes are committed here: the home of
     /// the organisations it creates.
     origin: String,
+    /// The log's name: its node's note verifier key.
+    name: String,
     orgs: BTreeMap<OrgName, String>,
     keys: BTreeMap<KeyId, KeyFacts>,
     accounts: BTreeMap<String, AccountFacts>,
@@ -30,12 +32,19 @@ fn release_key(name: &PackageName, version: &Version) -> String {
 }
 
 impl MemoryLedger {
-    /// The state of the empty log of `origin`.
-    pub fn new(origin: &str) -> Self {
+    /// The state of the empty log of `origin`, named `name` (its node's
+    /// note verifier key).
+    pub fn new(origin: &str, name: &str) -> Self {
         Self {
             origin: origin.to_string(),
+            name: name.to_string(),
             ..Self::default()
         }
+    }
+
+    /// The log's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The origin of the log.
@@ -46,8 +55,8 @@ impl MemoryLedger {
     /// Applies entry `index` of this log under the rules of a log read on
     /// its own ([`Ledger::own`]) and records what it changes.
     pub fn replay(&mut self, index: u64, event: &LogEvent) -> Result<Change, RuleError> {
-        let origin = self.origin.clone();
-        let change = Ledger::own(&origin)
+        let (origin, name) = (self.origin.clone(), self.name.clone());
+        let change = Ledger::own(&origin, &name)
             .apply(&*self, index, event)
             .map_err(|e| match e {
                 LedgerError::Rule(r) => r,
@@ -140,7 +149,7 @@ impl<'a, V: View> Overlay<'a, V> {
     pub fn new(base: &'a V, origin: &str) -> Self {
         Self {
             base,
-            over: MemoryLedger::new(origin),
+            over: MemoryLedger::new(origin, ""),
         }
     }
 

@@ -20,26 +20,32 @@
 //! - **Organisations** are created once, in one log: their *home*. Every later
 //!   event about an organisation must come in its home's log; a peer's log may
 //!   be home only of the organisations the follower's configuration allows.
+//! - **A log is named by its node's note verifier key** (`origin+hash+key`):
+//!   the origin alone is a name anyone may take. Key registrations and
+//!   verdicts are signed for one log, and refused in any other.
 //! - **Keys** are registered at their holder's request: the entry carries a
 //!   [`KeyStatement`](crate::statement::KeyStatement) signed by the key,
-//!   naming the same key, account, organisation, role and this log's origin.
+//!   naming the same key, account, organisation, role and this log.
 //!   A key belongs to one account for ever; an account has one organisation
 //!   and role; a revoked key signs nothing more and is never registered again.
 //! - **Releases** are signed by an unrevoked publisher key of the package's
 //!   organisation; a version (build metadata aside, semver §10) is released
 //!   once, ever.
 //! - **Verdicts** are signed by an unrevoked verifier key of another
-//!   organisation, about exactly a release of this log (name, version,
-//!   digest). An approval is refused once the release is rejected or revoked;
+//!   organisation, for this log, about exactly a release of it (name,
+//!   version, digest). An approval is refused once the release is rejected or revoked;
 //!   a rejection once it has an approval (revoke it then); a revocation needs
 //!   an approval. These do not depend on any threshold, so every reader, with
 //!   whatever threshold, agrees on which entries are valid.
 //! - **Yanks** name exactly a release of this log, yank one that is not yanked
 //!   and un-yank one that is, with a reason of bounded length.
 //! - **Replays** (a key registered again to its own account, a key revoked
-//!   again, a verdict an account already gave and that the release's state
-//!   still allows) are [`Change::Unchanged`]: a node answers them without
-//!   appending anything.
+//!   again, a verdict a key already gave and that the release's state still
+//!   allows) are [`Change::Unchanged`]: a node answers them without
+//!   appending anything. (Another key of the same account is logged: a
+//!   reader trusting only that key must see its verdict; thresholds count
+//!   the account once.)
+//! - **Text a person reads** (reasons, times) holds no control characters.
 //!
 //! Thresholds ([`tally`]) count distinct verifier accounts, never keys.
 
@@ -188,6 +194,7 @@ impl Change {
 /// Which log events are applied to, and what it may be home of.
 pub struct Ledger<'a> {
     origin: &'a str,
+    name: &'a str,
     may_home: Option<&'a dyn Fn(&OrgName) -> bool>,
 }
 
@@ -195,21 +202,29 @@ type Outcome<V> = Result<Change, LedgerError<<V as View>::Error>>;
 
 impl<'a> Ledger<'a> {
     /// The rules of a log read on its own (a node's own log, or any log a
-    /// client replays): it may be home of any organisation it creates.
-    pub fn own(origin: &'a str) -> Self {
+    /// client replays): it may be home of any organisation it creates. The
+    /// log is `origin`'s, named `name` (its node's note verifier key).
+    pub fn own(origin: &'a str, name: &'a str) -> Self {
         Ledger {
             origin,
+            name,
             may_home: None,
         }
     }
 
     /// The rules of a peer's log as a follower applies them: it may be home
     /// only of the organisations `may_home` admits.
-    pub fn peer(origin: &'a str, may_home: &'a dyn Fn(&OrgName) -> bool) -> Self {
+    pub fn peer(origin: &'a str, name: &'a str, may_home: &'a dyn Fn(&OrgName) -> bool) -> Self {
         Ledger {
             origin,
+            name,
             may_home: Some(may_home),
         }
+    }
+
+    /// The log's name: its node's note verifier key.
+    pub fn name(&self) -> &str {
+        self.name
     }
 
     /// The origin of the log.
@@ -337,8 +352,13 @@ impl<'a> Ledger<'a> {
             ))
             .into());
         }
-        if st.node != self.origin {
-            return Err(bad(format!("it asks for node {}, not {}", st.node, self.origin)).into());
+        if st.log != self.name {
+            return Err(bad(format!(
+                "it asks for the log {}, not {}",
+                crate::clip(&st.log),
+                self.name
+            ))
+            .into());
         }
         if let Some(org) = &key.org {
             self.home(view, org)?;
@@ -423,8 +443,12 @@ impl<'a> Ledger<'a> {
             }
             .into());
         }
+        let payload = envelope
+            .payload_bytes()
+            .map_err(|e| RuleError::Statement(crate::verify::VerifyError::Envelope(e)))?;
         let release = ReleaseFacts {
             subject,
+            statement: crate::digest::Digest::of(&payload),
             publisher_key: key.key_id.clone(),
             publisher: key.account.clone(),
             index,
@@ -463,6 +487,14 @@ impl<'a> Ledger<'a> {
             }
             .into());
         }
+        if statement.log != self.name {
+            return Err(RuleError::OtherLog {
+                what: format!("the {} of {claimed}", statement.verdict),
+                log: crate::clip(&statement.log),
+                this: self.name.to_string(),
+            }
+            .into());
+        }
         let mut release = release_of(view, &claimed.name, &claimed.version)?
             .ok_or_else(|| RuleError::ReleaseUnknown(claimed.to_string()))?;
         if &release.subject != claimed {
@@ -490,9 +522,10 @@ impl<'a> Ledger<'a> {
         }
         // After the transitions: an approval repeated once the release was
         // revoked is refused, not answered as if nothing had happened.
-        if release.given_by(&key.account, verdict) {
+        if release.given_by(&key.key_id, verdict) {
             return Ok(unchanged(format!(
-                "{} already gave this {verdict} of {claimed}",
+                "key {} of {} already gave this {verdict} of {claimed}",
+                key.key_id.short(),
                 key.account
             )));
         }
@@ -528,7 +561,7 @@ impl<'a> Ledger<'a> {
         }
         if let Some(r) = reason {
             let n = r.trim().chars().count();
-            if n == 0 || r.chars().count() > MAX_REASON_CHARS {
+            if n == 0 || r.chars().count() > MAX_REASON_CHARS || crate::verify::has_control(r) {
                 return Err(RuleError::BadReason {
                     max: MAX_REASON_CHARS,
                 }
@@ -592,8 +625,10 @@ fn unchanged(what: String) -> Change {
 }
 
 fn check_time(at: &str) -> Result<(), RuleError> {
-    if at.len() > MAX_TIME_LEN {
-        return Err(RuleError::Malformed("the entry's time is too long"));
+    if at.len() > MAX_TIME_LEN || crate::verify::has_control(at) {
+        return Err(RuleError::Malformed(
+            "the entry's time is too long or holds control characters",
+        ));
     }
     Ok(())
 }

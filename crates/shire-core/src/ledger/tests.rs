@@ -12,6 +12,8 @@ use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
 
 const NODE: &str = "node.example";
+/// The log's name: what its node's note verifier key would be.
+const LOG: &str = "node.example+01234567+AQ";
 const AT: &str = "2026-12-01T00:00:00Z";
 const KEYS: [&str; 8] = [
     "bt-dev",
@@ -45,11 +47,11 @@ fn org(name: &str) -> LogEvent {
     }
 }
 
-/// A registration of key `k` to `account`, proved by `prover` for `node`.
-fn register_as(k: &str, account: &str, role: Role, prover: &str, node: &str) -> LogEvent {
+/// A registration of key `k` to `account`, proved by `prover` for the log `log`.
+fn register_as(k: &str, account: &str, role: Role, prover: &str, log: &str) -> LogEvent {
     let kp = key(k);
     let o = OrgName::parse(org_of(k)).ok();
-    let mut st = KeyStatement::new(&kp, account, o.clone(), role, node, 1);
+    let mut st = KeyStatement::new(&kp, account, o.clone(), role, log, 1);
     st.public_key = kp.public();
     LogEvent::KeyRegistered {
         key_id: kp.key_id(),
@@ -64,7 +66,7 @@ fn register_as(k: &str, account: &str, role: Role, prover: &str, node: &str) -> 
 
 /// An honest registration of key `k` to the account of the same name.
 fn register(k: &str, role: Role) -> LogEvent {
-    register_as(k, k, role, k, NODE)
+    register_as(k, k, role, k, LOG)
 }
 
 fn subject(name: &str, version: &str, bytes: &str) -> Subject {
@@ -86,9 +88,13 @@ fn release(k: &str, name: &str, version: &str, bytes: &str) -> LogEvent {
 }
 
 fn verdict(k: &str, v: Verdict, s: Subject) -> LogEvent {
+    verdict_for(k, v, s, LOG)
+}
+
+fn verdict_for(k: &str, v: Verdict, s: Subject, log: &str) -> LogEvent {
     let reason = (v != Verdict::Approve).then(|| "a flaw".to_string());
     LogEvent::Verdict {
-        envelope: VerdictStatement::new(v, s, reason, 1).sign(&key(k)),
+        envelope: VerdictStatement::new(v, s, log, reason, 1).sign(&key(k)),
         key_id: key(k).key_id(),
         at: AT.into(),
     }
@@ -190,7 +196,7 @@ fn run_with(view: &mut MemoryLedger, extra: &[LogEvent], digests: &[&str]) -> St
 }
 
 fn check(extra: &[LogEvent], digests: &[&str], expect: Expect) {
-    let mut m = MemoryLedger::new(NODE);
+    let mut m = MemoryLedger::new(NODE, LOG);
     expect.assert_eq(&run_with(&mut m, extra, digests));
 }
 
@@ -234,7 +240,7 @@ fn a_key_is_registered_only_with_its_holders_proof() {
     check(
         &[
             // The thief signs a registration of socitm's key to itself.
-            register_as("socitm-2", "thief", Role::Verifier, "thief", NODE),
+            register_as("socitm-2", "thief", Role::Verifier, "thief", LOG),
             // socitm's genuine statement, replayed for another account.
             {
                 let LogEvent::KeyRegistered { proof, .. } = register("socitm", Role::Verifier)
@@ -253,7 +259,13 @@ fn a_key_is_registered_only_with_its_holders_proof() {
                 }
             },
             // A statement made for another node.
-            register_as("delt", "delt", Role::Verifier, "delt", "other.example"),
+            register_as(
+                "delt",
+                "delt",
+                Role::Verifier,
+                "delt",
+                "node.example+89abcdef+AQ",
+            ),
             // A key id that is not the key's.
             {
                 let LogEvent::KeyRegistered {
@@ -283,7 +295,7 @@ fn a_key_is_registered_only_with_its_holders_proof() {
         expect![[r#"
             7 key <socitm-2> registered to thief (verifier): REFUSED the registration of key <socitm-2> carries no valid proof of possession: envelope carries no signature by key <socitm-2>
             8 key <socitm> registered to thief (verifier): REFUSED the registration of key <socitm> carries no valid proof of possession: it asks for account socitm (verifier of socitm), not for this one
-            9 key <delt> registered to delt (verifier): REFUSED the registration of key <delt> carries no valid proof of possession: it asks for node other.example, not node.example
+            9 key <delt> registered to delt (verifier): REFUSED the registration of key <delt> carries no valid proof of possession: it asks for the log node.example+89abcdef+AQ, not node.example+01234567+AQ
             10 key <delt> registered to socitm-2 (verifier): REFUSED key id <delt> is not the id of the registered key (<socitm-2>)
         "#]],
     );
@@ -296,9 +308,9 @@ fn a_key_belongs_to_one_account_for_ever() {
             // Again to its own account: a replay.
             register("socitm", Role::Verifier),
             // To another account, with a genuine proof by the holder.
-            register_as("socitm", "socitm-2", Role::Verifier, "socitm", NODE),
+            register_as("socitm", "socitm-2", Role::Verifier, "socitm", LOG),
             // An account is one organisation and one role.
-            register_as("socitm-2", "socitm", Role::Publisher, "socitm-2", NODE),
+            register_as("socitm-2", "socitm", Role::Publisher, "socitm-2", LOG),
             LogEvent::KeyRevoked {
                 key_id: key("socitm").key_id(),
                 at: AT.into(),
@@ -449,7 +461,7 @@ fn a_threshold_counts_verifier_accounts_not_keys() {
     check(
         &[
             // socitm's second key, registered to the same account.
-            register_as("socitm-2", "socitm", Role::Verifier, "socitm-2", NODE),
+            register_as("socitm-2", "socitm", Role::Verifier, "socitm-2", LOG),
             register("delt", Role::Verifier),
             release("bt-dev", "braintree/crm", "1.0.0", "one"),
             approve("socitm", "braintree/crm", "1.0.0", "one"),
@@ -463,10 +475,73 @@ fn a_threshold_counts_verifier_accounts_not_keys() {
             8 key <delt> registered to delt (verifier): registered to delt
             9 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
             10 verdict approve braintree/crm@1.0.0 signed by <socitm>: approve by socitm
-            11 verdict approve braintree/crm@1.0.0 signed by <socitm-2>: unchanged: socitm already gave this approve of braintree/crm@1.0.0
-            12 verdict approve braintree/crm@1.0.0 signed by <socitm>: unchanged: socitm already gave this approve of braintree/crm@1.0.0
+            11 verdict approve braintree/crm@1.0.0 signed by <socitm-2>: approve by socitm
+            12 verdict approve braintree/crm@1.0.0 signed by <socitm>: unchanged: key <socitm> of socitm already gave this approve of braintree/crm@1.0.0
             13 verdict approve braintree/crm@1.0.0 signed by <delt>: approve by delt
             state braintree/crm@1.0.0: approved at 1, approved at 2
+        "#]],
+    );
+}
+
+#[test]
+fn statements_are_bound_to_the_log_they_were_signed_for() {
+    // Another node took the same origin name: its key differs, and so does
+    // the log name statements are signed for.
+    let elsewhere = "node.example+fedcba98+AQ";
+    check(
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            verdict_for(
+                "socitm",
+                Verdict::Approve,
+                subject("braintree/crm", "1.0.0", "one"),
+                elsewhere,
+            ),
+            register_as("delt", "delt", Role::Verifier, "delt", elsewhere),
+        ],
+        &["one"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            8 verdict approve braintree/crm@1.0.0 signed by <socitm>: REFUSED the approve of braintree/crm@1.0.0 was signed for the log node.example+fedcba98+AQ, not for this log node.example+01234567+AQ
+            9 key <delt> registered to delt (verifier): REFUSED the registration of key <delt> carries no valid proof of possession: it asks for the log node.example+fedcba98+AQ, not node.example+01234567+AQ
+            state braintree/crm@1.0.0: pending at 1, pending at 2
+        "#]],
+    );
+}
+
+#[test]
+fn text_a_person_reads_holds_no_control_characters() {
+    let s = subject("braintree/crm", "1.0.0", "one");
+    let hidden = LogEvent::Verdict {
+        envelope: VerdictStatement::new(
+            Verdict::Reject,
+            s.clone(),
+            LOG,
+            Some("ok\u{1b}[8m".into()),
+            1,
+        )
+        .sign(&key("socitm")),
+        key_id: key("socitm").key_id(),
+        at: AT.into(),
+    };
+    let mut late = org("late");
+    if let LogEvent::OrgCreated { at, .. } = &mut late {
+        *at = "2026\r\n".into();
+    }
+    check(
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            hidden,
+            yank("braintree/crm", "1.0.0", "one", Some("typo\u{7}")),
+            late,
+        ],
+        &["one"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            8 verdict reject braintree/crm@1.0.0 signed by <socitm>: REFUSED statement does not match: the reason holds control characters
+            9 yank braintree/crm@1.0.0: typo\u{7}: REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
+            10 organisation late created: REFUSED malformed entry: the entry's time is too long or holds control characters
+            state braintree/crm@1.0.0: pending at 1, pending at 2
         "#]],
     );
 }
@@ -487,7 +562,7 @@ fn yanks_name_exactly_a_release_and_change_its_state() {
         expect![[r#"
             7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
             8 un-yank braintree/crm@1.0.0: REFUSED braintree/crm@1.0.0 is not yanked
-            9 yank braintree/crm@1.0.0:   : REFUSED a yank needs a reason of 1 to 1024 characters: it is shown to everyone who resolves the version
+            9 yank braintree/crm@1.0.0:   : REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
             10 yank braintree/crm@1.0.0: typo: REFUSED the statement is about braintree/crm@1.0.0 (<other>), but the release is braintree/crm@1.0.0 (<one>)
             11 yank braintree/crm@2.0.0: typo: REFUSED braintree/crm@2.0.0 does not exist
             12 yank braintree/crm@1.0.0: typo: yanked=true
@@ -529,9 +604,9 @@ impl View for Federated {
 #[test]
 fn a_peer_speaks_only_for_the_organisations_it_is_home_of() {
     let may_home = |o: &OrgName| o.as_str() != "kent";
-    let peer = Ledger::peer(NODE, &may_home);
+    let peer = Ledger::peer(NODE, LOG, &may_home);
     let mut view = Federated {
-        inner: MemoryLedger::new(NODE),
+        inner: MemoryLedger::new(NODE, LOG),
     };
     let mut out = Vec::new();
     let events = [
@@ -563,9 +638,9 @@ fn a_peer_speaks_only_for_the_organisations_it_is_home_of() {
 
 #[test]
 fn an_overlay_sees_earlier_changes_of_the_same_batch() {
-    let base = MemoryLedger::new(NODE);
+    let base = MemoryLedger::new(NODE, LOG);
     let mut overlay = Overlay::new(&base, NODE);
-    let ledger = Ledger::own(NODE);
+    let ledger = Ledger::own(NODE, LOG);
     for (i, e) in base_events_and_release().iter().enumerate() {
         let c = ledger.apply(&overlay, i as u64, e).unwrap();
         overlay.commit(&c);
