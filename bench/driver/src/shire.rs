@@ -98,7 +98,7 @@ pub async fn set_up(http: &reqwest::Client, base: &str, admin_token: &str) -> Re
         &account.username,
         account.org.clone(),
         account.role,
-        &node.origin,
+        &node.note_key,
         0,
     )
     .sign(&key);
