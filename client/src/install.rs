@@ -518,7 +518,7 @@ mod tests {
     use super::*;
     use crate::checks::fixtures::*;
     use crate::transparency::testlog::{cast, Cast, Released};
-    use shire_core::archive::testing::{bomb, build, BombKind, Item};
+    use shire_core::archive::testing::{bomb, build, chained_links, BombKind, Item};
     use shire_core::statement::Verdict;
 
     fn name(s: &str) -> PackageName {
@@ -639,15 +639,7 @@ mod tests {
                 build(&[Item::File("ok", b"x"), Item::CharDevice("dev")]),
             ),
             ("not an archive", b"definitely not gzip".to_vec()),
-            ("chained symlinks", {
-                let names: Vec<(String, String)> = (1..=12)
-                    .map(|n| (format!("up{n}"), format!("up{}/..", n - 1)))
-                    .collect();
-                let mut items = vec![Item::File("ok", b"x"), Item::Symlink("up0", ".")];
-                items.extend(names.iter().map(|(p, t)| Item::Symlink(p, t)));
-                items.push(Item::Symlink("passwd", "up12/etc/passwd"));
-                build(&items)
-            }),
+            ("chained symlinks", chained_links()),
             ("long-name header bomb", bomb(BombKind::LongName, 1 << 30)),
             ("PAX header bomb", bomb(BombKind::Pax, 1 << 30)),
             (

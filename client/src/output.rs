@@ -29,28 +29,13 @@ pub fn note(text: impl AsRef<str>) {
     eprintln!("{}", text.as_ref());
 }
 
-/// Text from a registry made safe for a terminal: control characters (a
-/// registry could send escape sequences that hide or rewrite lines) are shown
-/// escaped.
-pub fn safe(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let out: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            out
-        })
-        .collect()
-}
-
-/// Renders rows under headers as left-aligned columns (each cell made
-/// [`safe`]).
+/// Renders rows under headers as left-aligned columns, each cell's control
+/// characters escaped (a registry could send escape sequences that hide or
+/// rewrite lines).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(|c| safe(c)).collect())
+        .map(|r| r.iter().map(|c| shire_core::escape_controls(c)).collect())
         .collect();
     let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

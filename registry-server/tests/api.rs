@@ -935,22 +935,8 @@ async fn the_binary_prints_its_contract_and_survives_kill_9() {
     .unwrap();
     let pt = acct["token"].as_str().unwrap().to_string();
     let key = KeyPair::generate();
-    let node: serde_json::Value = client
-        .get(format!("{url}/api/v1/node"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let proof = helpers::key_proof(
-        &key,
-        &key,
-        "bt-dev",
-        "braintree",
-        "publisher",
-        node["note_key"].as_str().unwrap(),
-    );
+    let proof =
+        helpers::proof_over_http(&client, &url, &key, "bt-dev", "braintree", "publisher").await;
     let registered = post(
         "/api/v1/keys",
         &pt,
@@ -1109,22 +1095,8 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     .unwrap();
     let token = acct["token"].as_str().unwrap().to_string();
     let key = Arc::new(KeyPair::generate());
-    let node: serde_json::Value = client
-        .get(format!("{url}/api/v1/node"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let proof = helpers::key_proof(
-        &key,
-        &key,
-        "bt-dev",
-        "braintree",
-        "publisher",
-        node["note_key"].as_str().unwrap(),
-    );
+    let proof =
+        helpers::proof_over_http(&client, &url, &key, "bt-dev", "braintree", "publisher").await;
     let registered = post(
         "/api/v1/keys".into(),
         token.clone(),

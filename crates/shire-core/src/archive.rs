@@ -751,6 +751,20 @@ pub mod testing {
             .unwrap_or_default()
     }
 
+    /// The chained-symlink escape of the security review: `up0 -> .`, then
+    /// `upN -> up{N-1}/..` for N = 1..12, then `passwd -> up12/etc/passwd`,
+    /// after a `README`. Each target looks internal on its own; together
+    /// they resolve outside the folder the archive is unpacked in.
+    pub fn chained_links() -> Vec<u8> {
+        let names: Vec<(String, String)> = (1..=12)
+            .map(|n| (format!("up{n}"), format!("up{}/..", n - 1)))
+            .collect();
+        let mut items = vec![Item::File("README", b"x"), Item::Symlink("up0", ".")];
+        items.extend(names.iter().map(|(p, t)| Item::Symlink(p, t)));
+        items.push(Item::Symlink("passwd", "up12/etc/passwd"));
+        build(&items)
+    }
+
     /// What precedes the bomb's zeros in [`bomb`].
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum BombKind {
@@ -912,13 +926,8 @@ mod tests {
     #[test]
     fn chained_symlinks_escape_the_install_folder() {
         // Each target looks internal on its own; together they climb out.
-        let names: Vec<(String, String)> = (1..=12)
-            .map(|n| (format!("up{n}"), format!("up{}/..", n - 1)))
-            .collect();
-        let mut items = vec![Item::File("README", b"x"), Item::Symlink("up0", ".")];
-        items.extend(names.iter().map(|(p, t)| Item::Symlink(p, t)));
-        items.push(Item::Symlink("passwd", "up12/etc/passwd"));
-        let err = check(&items).unwrap_err();
+        let chained = super::testing::chained_links();
+        let err = inspect(&chained[..], &ArchiveLimits::default()).unwrap_err();
         assert!(
             matches!(&err, ArchiveError::EscapingLink { path, target } if path == "up1" && target == "up0/.."),
             "{err}"

@@ -33,20 +33,25 @@ pub fn clip(s: &str) -> String {
     }
 }
 
-/// `s` cut as [`clip`] does, with control characters shown escaped: text
-/// from a log or a registry that is printed to a terminal.
+/// `s` with its control characters shown escaped (`\u{1b}`): text from a
+/// log or a registry that is printed to a terminal, which would otherwise act
+/// on escape sequences (hide or rewrite lines).
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` cut as [`clip`] does, with control characters escaped as
+/// [`escape_controls`] does.
 pub fn printable(s: &str) -> String {
-    clip(s)
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    escape_controls(&clip(s))
 }
 
 pub use digest::Digest;

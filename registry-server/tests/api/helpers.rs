@@ -391,6 +391,34 @@ impl TestApp {
     }
 }
 
+/// A genuine key registration statement for the node at `url`, whose log
+/// name (its `note_key`) is asked over HTTP.
+pub async fn proof_over_http(
+    client: &reqwest::Client,
+    url: &str,
+    key: &KeyPair,
+    account: &str,
+    org: &str,
+    role: &str,
+) -> Envelope {
+    let node: Value = client
+        .get(format!("{url}/api/v1/node"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    key_proof(
+        key,
+        key,
+        account,
+        org,
+        role,
+        node["note_key"].as_str().unwrap(),
+    )
+}
+
 /// A key registration statement naming `key` for the log `log`, signed by
 /// `signer` (the key itself for a genuine proof).
 pub fn key_proof(
