@@ -586,6 +586,12 @@ impl Db {
     /// about 0.7 MiB every 10 s, up to 44-48 MiB, while the database folder
     /// stayed the same size (`docs/performance.md`).
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<(Db, Flusher), sled::Error> {
+        // A node that stopped without its last flush (killed, or crashed)
+        // left writes in the page cache that sled reads back as if stored:
+        // put them on disk before the recovered log is counted durable.
+        if path.is_dir() {
+            sync_folder(path).map_err(sled::Error::Io)?;
+        }
         let inner = Inner::open(path, cache_bytes)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));

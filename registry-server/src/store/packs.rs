@@ -511,7 +511,8 @@ impl Packs {
         if self.locate(digest)?.is_some() {
             return Ok(false);
         }
-        let (loc, new) = self.append(digest, bytes)?;
+        let record = self.append(digest, bytes)?;
+        let loc = record.loc;
         let failures = self.want(loc);
         let mut st = lock(&self.shared.state);
         let done = loop {
@@ -521,27 +522,17 @@ impl Packs {
             st = self.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
         };
         drop(st);
-        self.settle(digest, loc, new, done)
+        self.settle(record, done)
     }
 
-    /// Indexes a record once its sync succeeded (the appender does), and
-    /// lets the next upload of the same bytes append again if it failed.
-    fn settle(
-        &self,
-        digest: &Digest,
-        loc: Location,
-        new: bool,
-        done: io::Result<()>,
-    ) -> io::Result<bool> {
-        let indexed = match done {
-            Ok(()) if new => write_lock(&self.index).insert(digest, Slot::of(loc)),
-            Ok(()) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if new {
-            lock(&self.shared.current).in_flight.remove(digest);
-        }
-        indexed.map(|()| new)
+    /// Indexes a record once its sync succeeded (whoever waited on it does:
+    /// the appender, or an upload of the same bytes, in case the appender
+    /// was cancelled meanwhile), and lets the next upload of the same bytes
+    /// append again if it failed. Returns whether this call appended it.
+    fn settle(&self, record: Appended<'_>, done: io::Result<()>) -> io::Result<bool> {
+        done?;
+        write_lock(&self.index).insert(&record.digest, Slot::of(record.loc))?;
+        Ok(record.new)
     }
 
     /// [`Packs::add`] for async callers: the append is a write to the page
@@ -556,7 +547,8 @@ impl Packs {
             return Ok(false);
         }
         let mut progress = self.shared.progress.subscribe();
-        let (loc, new) = self.append(digest, bytes)?;
+        let record = self.append(digest, bytes)?;
+        let loc = record.loc;
         let failures = self.want(loc);
         let done = match progress
             .wait_for(|p| outcome(loc, failures, *p).is_some())
@@ -566,7 +558,7 @@ impl Packs {
                 .unwrap_or_else(|| Err(io::Error::other("the pack syncer has stopped"))),
             Err(_) => Err(io::Error::other("the pack syncer has stopped")),
         };
-        self.settle(digest, loc, new, done)
+        self.settle(record, done)
     }
 
     /// Asks the syncer to put everything up to the end of `loc` on disk;
@@ -582,17 +574,22 @@ impl Packs {
     }
 
     /// Appends the record; returns where its bytes are, and whether this
-    /// call appended them (`false`: a concurrent upload of the same bytes
-    /// did, and its record is not indexed yet).
-    fn append(&self, digest: &Digest, bytes: &[u8]) -> io::Result<(Location, bool)> {
+    /// call appended them (not if a concurrent upload of the same bytes did,
+    /// whether or not its record is indexed yet).
+    fn append(&self, digest: &Digest, bytes: &[u8]) -> io::Result<Appended<'_>> {
         let mut header = [0u8; HEADER as usize];
         header[..4].copy_from_slice(&MAGIC);
         header[4..12].copy_from_slice(&(bytes.len() as u64).to_be_bytes());
         header[12..].copy_from_slice(digest.as_bytes());
         let record_len = HEADER + bytes.len() as u64;
         let mut cur = lock(&self.shared.current);
-        if let Some(loc) = cur.in_flight.get(digest) {
-            return Ok((*loc, false));
+        let held = match cur.in_flight.get(digest) {
+            Some(loc) => Some(*loc),
+            // Indexed (and out of flight) since this upload looked.
+            None => read_lock(&self.index).find(digest)?.map(Slot::location),
+        };
+        if let Some(loc) = held {
+            return Ok(Appended::held(self, *digest, loc));
         }
         if cur.broken || (cur.len > 0 && cur.len + record_len > self.pack_max) {
             // Close this pack for good before anyone writes to the next one,
@@ -622,7 +619,47 @@ impl Packs {
         };
         cur.len += record_len;
         cur.in_flight.insert(*digest, loc);
-        Ok((loc, true))
+        Ok(Appended {
+            packs: self,
+            digest: *digest,
+            loc,
+            new: true,
+        })
+    }
+}
+
+/// A record appended (or found held) by one upload. The appender's takes the
+/// record out of flight when dropped: after it is indexed, or when its upload
+/// is cancelled while it waits for the sync (a dropped future), so an entry
+/// never outlives its appender.
+struct Appended<'a> {
+    packs: &'a Packs,
+    digest: Digest,
+    loc: Location,
+    /// This upload appended the record (and owns its in-flight entry).
+    new: bool,
+}
+
+impl<'a> Appended<'a> {
+    /// A record another upload appended.
+    fn held(packs: &'a Packs, digest: Digest, loc: Location) -> Appended<'a> {
+        Appended {
+            packs,
+            digest,
+            loc,
+            new: false,
+        }
+    }
+}
+
+impl Drop for Appended<'_> {
+    fn drop(&mut self) {
+        if self.new {
+            let mut cur = lock(&self.packs.shared.current);
+            if cur.in_flight.get(&self.digest) == Some(&self.loc) {
+                cur.in_flight.remove(&self.digest);
+            }
+        }
     }
 }
 
@@ -881,6 +918,22 @@ mod tests {
             HEADER + 50 + 7,
             "only the last pack is ever cut"
         );
+    }
+
+    #[test]
+    fn an_upload_dropped_while_it_waits_leaves_nothing_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = packs(dir.path());
+        let a = b"cancelled upload".to_vec();
+        let d = Digest::of(&a);
+        // What a cancelled `add_async` leaves: its record appended, then
+        // dropped before the sync it waited for.
+        drop(p.append(&d, &a).unwrap());
+        assert!(lock(&p.shared.current).in_flight.is_empty());
+        assert!(p.add(&d, &a).unwrap(), "stored again, not left waiting");
+        assert_eq!(read(&p, &d), a);
+        assert!(!p.add(&d, &a).unwrap(), "held");
+        assert_eq!(p.len(), 1);
     }
 
     #[test]
