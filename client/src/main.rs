@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match shire_client::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", shire_client::output::error_line(&e));
             ExitCode::from(shire_client::EXIT_ERROR)
         }
     }

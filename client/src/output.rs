@@ -16,26 +16,56 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
 
 /// Prints a line on stdout.
 pub fn line(text: impl AsRef<str>) {
-    println!("{}", text.as_ref());
+    println!("{}", for_terminal(text.as_ref()));
 }
 
 /// Prints a warning on stderr.
 pub fn warn(text: impl AsRef<str>) {
-    eprintln!("warning: {}", text.as_ref());
+    eprintln!("warning: {}", for_terminal(text.as_ref()));
 }
 
 /// Prints a note on stderr (keeps stdout for data).
 pub fn note(text: impl AsRef<str>) {
-    eprintln!("{}", text.as_ref());
+    eprintln!("{}", for_terminal(text.as_ref()));
 }
 
-/// Renders rows under headers as left-aligned columns, each cell's control
-/// characters escaped (a registry could send escape sequences that hide or
-/// rewrite lines).
+/// The one line a failed command prints: the error and its causes, joined
+/// by `: `, each cause left out when the message before it already ends with
+/// it (a library error that quotes its source), with invisible characters
+/// escaped whatever a registry's message held.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    format!("error: {}", shire_core::escape_invisible(&line))
+}
+
+/// `text` with every invisible character but its line breaks escaped
+/// ([`shire_core::escape_invisible`]): what the client prints mixes its own
+/// words with a registry's (descriptions, file names, reasons), and none of
+/// those may drive the terminal or reorder what it shows.
+fn for_terminal(text: &str) -> String {
+    text.split('\n')
+        .map(shire_core::escape_invisible)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Renders rows under headers as left-aligned columns, each cell's
+/// invisible characters escaped (a registry could send escape sequences that
+/// hide or rewrite lines, or bidirectional overrides that reorder them).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(|c| shire_core::escape_controls(c)).collect())
+        .map(|r| r.iter().map(|c| shire_core::escape_invisible(c)).collect())
         .collect();
     let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -119,9 +149,49 @@ mod tests {
     }
 
     #[test]
+    fn an_error_is_one_line_that_names_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("checking x: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let e = anyhow::Error::new(Quoting {
+            source: std::io::Error::other("bad\nsignature\u{202e}"),
+        })
+        .context("installing x");
+        assert_eq!(
+            error_line(&e),
+            "error: installing x: checking x: bad\\nsignature\\u{202e}"
+        );
+        let plain = anyhow::anyhow!("no such file").context("reading shire.lock");
+        assert_eq!(
+            error_line(&plain),
+            "error: reading shire.lock: no such file"
+        );
+    }
+
+    #[test]
+    fn printed_lines_keep_their_breaks_and_escape_the_rest() {
+        assert_eq!(
+            for_terminal("a\u{1b}]0;title\u{7}\n  \u{202e}b\r"),
+            "a\\u{1b}]0;title\\u{7}\n  \\u{202e}b\\r"
+        );
+    }
+
+    #[test]
     fn registry_text_cannot_drive_the_terminal() {
-        let t = table(&["DESCRIPTION"], &[vec!["ok\u{1b}[8mhidden\r".into()]]);
-        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        let t = table(
+            &["DESCRIPTION"],
+            &[
+                vec!["ok\u{1b}[8mhidden\r".into()],
+                vec!["a\u{202e}exe.txt".into()],
+            ],
+        );
+        assert!(
+            !t.chars().any(|c| shire_core::is_invisible(c) && c != '\n'),
+            "{t:?}"
+        );
         assert!(t.contains("ok\\u{1b}[8mhidden\\r"), "{t:?}");
+        assert!(t.contains("a\\u{202e}exe.txt"), "{t:?}");
     }
 }

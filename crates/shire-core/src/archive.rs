@@ -5,7 +5,10 @@
 //! live; [`inspect`] uses it to list and digest every file, and the client's
 //! extractor uses it to unpack:
 //!
-//! - a path is relative, UTF-8, without `..`, of bounded length and depth;
+//! - a path is relative, UTF-8, without `..`, of bounded length and depth,
+//!   and holds no backslash and no control or invisible character
+//!   ([`crate::is_invisible`]: a bidirectional override would list
+//!   `invoice\u{202e}fdp.exe` as `invoiceexe.pdf`); nor does a link's target;
 //! - only files, directories, symbolic links and hard links may appear, and
 //!   only files carry data;
 //! - a symbolic link's target is relative and only descends from the link's
@@ -20,7 +23,7 @@
 //!   [`ArchiveLimits::max_unpacked_bytes`], and the extension headers of one
 //!   entry (GNU long names, PAX records) against
 //!   [`ArchiveLimits::max_header_bytes`] *before* they are held in memory;
-//! - the paths of all entries together are bounded
+//! - the paths and link targets of all entries together are bounded
 //!   ([`ArchiveLimits::max_path_total_bytes`]), and so are the distinct
 //!   paths, directories included ([`ArchiveLimits::max_paths`]): what the
 //!   checker holds in memory, and the listing a node stores, stay small;
@@ -52,7 +55,7 @@ pub struct ArchiveLimits {
     /// Most bytes of tar headers read for one entry: its own header and any
     /// GNU long-name or PAX extension records before it.
     pub max_header_bytes: u64,
-    /// Most bytes of all entries' paths together.
+    /// Most bytes of all entries' paths and link targets together.
     pub max_path_total_bytes: u64,
     /// Most distinct paths, the directories entries imply included.
     pub max_paths: u64,
@@ -190,10 +193,11 @@ pub struct ArchiveSummary {
     pub unpacked_bytes: u64,
 }
 
-/// At most [`SHOWN_BYTES`] of `bytes`, as text, for error messages.
+/// At most [`SHOWN_BYTES`] of `bytes`, as text with its invisible characters
+/// escaped ([`crate::escape_invisible`]), for error messages.
 pub fn shown(bytes: &[u8]) -> String {
     let cut = bytes.len().min(SHOWN_BYTES);
-    let mut s = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+    let mut s = crate::escape_invisible(&String::from_utf8_lossy(&bytes[..cut]));
     if bytes.len() > cut {
         s.push('…');
     }
@@ -290,10 +294,13 @@ fn check_path(raw: &[u8], limits: &ArchiveLimits) -> Result<Vec<String>, Archive
     if parts.len() > limits.max_depth {
         return Err(ArchiveError::BadPath(shown(raw), "too deep"));
     }
-    if parts.iter().any(|p| p.contains('\\') || p.contains('\0')) {
+    if parts
+        .iter()
+        .any(|p| p.contains('\\') || crate::has_invisible(p))
+    {
         return Err(ArchiveError::BadPath(
             shown(raw),
-            "holds a backslash or NUL",
+            "holds a backslash or a control or invisible character",
         ));
     }
     Ok(parts)
@@ -301,9 +308,10 @@ fn check_path(raw: &[u8], limits: &ArchiveLimits) -> Result<Vec<String>, Archive
 
 /// Whether a symbolic link's `target` stays inside its folder however other
 /// links resolve and however the file system compares names: relative, and
-/// nothing but named components (and `.`).
+/// nothing but named components (and `.`), and no character that would show
+/// it as another target.
 fn link_stays_inside(target: &str) -> bool {
-    if target.is_empty() || target.contains('\0') || target.contains('\\') {
+    if target.is_empty() || target.contains('\\') || crate::has_invisible(target) {
         return false;
     }
     Path::new(target)
@@ -505,7 +513,8 @@ where
         check_pax(&mut entry, &raw_path, raw_link.as_deref())?;
         let parts = check_path(&raw_path, limits)?;
         let path = parts.join("/");
-        path_total = path_total.saturating_add(raw_path.len() as u64);
+        let link_len = raw_link.as_ref().map_or(0, |l| l.len());
+        path_total = path_total.saturating_add((raw_path.len() + link_len) as u64);
         if path_total > limits.max_path_total_bytes {
             return Err(ArchiveError::TooManyPaths(format!(
                 "{} bytes of paths",
@@ -891,6 +900,54 @@ mod tests {
             check(&[Item::File("a", b"x"), Item::CharDevice("dev")]),
             Err(ArchiveError::ForbiddenType { .. })
         ));
+    }
+
+    #[test]
+    fn names_that_would_show_as_other_names_are_refused() {
+        for path in [
+            "invoice\u{202e}fdp.exe",
+            "app/ma\u{200b}in.py",
+            "x\u{1b}[2K",
+            "a\u{2028}b",
+            "a\\..\\b",
+        ] {
+            let got = check(&[Item::File(path, b"x")]);
+            assert!(
+                matches!(got, Err(ArchiveError::BadPath(..))),
+                "{path:?}: {got:?}"
+            );
+            let message = got.unwrap_err().to_string();
+            assert!(!crate::has_invisible(&message), "{message:?}");
+        }
+        for target in ["ma\u{202e}in.py", "main.py\u{feff}"] {
+            let got = check(&[Item::File("main.py", b"x"), Item::Symlink("l", target)]);
+            assert!(
+                matches!(got, Err(ArchiveError::EscapingLink { .. })),
+                "{target:?}: {got:?}"
+            );
+        }
+        assert!(check(&[Item::File("Caerdydd/ŵyr – café.txt", b"x")]).is_ok());
+    }
+
+    #[test]
+    fn link_targets_count_towards_the_paths_bound() {
+        let limits = ArchiveLimits {
+            max_path_total_bytes: 200,
+            ..ArchiveLimits::default()
+        };
+        // Each 1 + 90 bytes; a tar header holds targets of up to 100.
+        let long = "t".repeat(90);
+        let items = [
+            Item::File("f", b"x"),
+            Item::Symlink("a", &long),
+            Item::Symlink("b", &long),
+            Item::Symlink("c", &long),
+        ];
+        assert!(matches!(
+            inspect(&build(&items)[..], &limits),
+            Err(ArchiveError::TooManyPaths(_))
+        ));
+        assert!(inspect(&build(&items[..3])[..], &limits).is_ok());
     }
 
     #[test]

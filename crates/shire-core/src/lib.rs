@@ -33,13 +33,33 @@ pub fn clip(s: &str) -> String {
     }
 }
 
-/// `s` with its control characters shown escaped (`\u{1b}`): text from a
-/// log or a registry that is printed to a terminal, which would otherwise act
-/// on escape sequences (hide or rewrite lines).
-pub fn escape_controls(s: &str) -> String {
+/// Whether a terminal or a browser would act on `c`, or not show it, instead
+/// of printing it: control characters (escape sequences that hide or rewrite
+/// lines), format characters (bidirectional overrides that reorder what is
+/// shown, zero-width characters, tag characters) and line and paragraph
+/// separators. Text that names something (a file in an archive, a log, a
+/// reason in the log) may not hold them; text shown from outside has them
+/// escaped ([`escape_invisible`]).
+pub fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+    )
+}
+
+/// Whether `text` holds any character [`is_invisible`] refuses.
+pub fn has_invisible(text: &str) -> bool {
+    text.chars().any(is_invisible)
+}
+
+/// `s` with its [invisible](is_invisible) characters shown escaped
+/// (`\u{1b}`, `\u{202e}`): text from a log or a registry that is printed to
+/// a terminal.
+pub fn escape_invisible(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
+        if is_invisible(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -48,10 +68,10 @@ pub fn escape_controls(s: &str) -> String {
     out
 }
 
-/// `s` cut as [`clip`] does, with control characters escaped as
-/// [`escape_controls`] does.
+/// `s` cut as [`clip`] does, with invisible characters escaped as
+/// [`escape_invisible`] does.
 pub fn printable(s: &str) -> String {
-    escape_controls(&clip(s))
+    escape_invisible(&clip(s))
 }
 
 pub use digest::Digest;
@@ -59,3 +79,41 @@ pub use keys::{KeyId, KeyPair, PublicKey};
 pub use manifest::Manifest;
 pub use names::{OrgName, PackageName};
 pub use semver::{Version, VersionReq};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_would_hide_or_reorder_text_is_invisible() {
+        for c in [
+            '\u{1b}',
+            '\n',
+            '\u{7f}',
+            '\u{85}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{200b}',
+            '\u{200f}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{61c}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{e0041}',
+        ] {
+            assert!(is_invisible(c), "{c:?}");
+        }
+        for c in ['a', ' ', 'é', 'ŵ', '€', '日', '-', '…'] {
+            assert!(!is_invisible(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_text_shows_every_invisible_character() {
+        let shown = escape_invisible("ok\u{1b}[2Kgood\u{202e}txt.exe");
+        assert_eq!(shown, "ok\\u{1b}[2Kgood\\u{202e}txt.exe");
+        assert!(!has_invisible(&shown));
+        assert_eq!(escape_invisible("Caerdydd – Cymru"), "Caerdydd – Cymru");
+    }
+}

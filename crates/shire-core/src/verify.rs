@@ -96,9 +96,9 @@ pub fn verdict(env: &Envelope, key: &PublicKey) -> Result<Verified<VerdictStatem
             st.verdict
         )));
     }
-    if st.reason.as_deref().is_some_and(has_control) {
+    if st.reason.as_deref().is_some_and(crate::has_invisible) {
         return Err(VerifyError::Mismatch(
-            "the reason holds control characters".into(),
+            "the reason holds control or invisible characters".into(),
         ));
     }
     check_log_name(&st.log)?;
@@ -111,14 +111,8 @@ pub fn verdict(env: &Envelope, key: &PublicKey) -> Result<Verified<VerdictStatem
 /// Longest log name (a note verifier key) a statement may carry.
 pub const MAX_LOG_LEN: usize = 512;
 
-/// Whether text holds control characters (other than none at all): what a
-/// terminal would act on instead of showing.
-pub fn has_control(text: &str) -> bool {
-    text.chars().any(char::is_control)
-}
-
 fn check_log_name(log: &str) -> Result<(), VerifyError> {
-    if log.is_empty() || log.len() > MAX_LOG_LEN || has_control(log) {
+    if log.is_empty() || log.len() > MAX_LOG_LEN || crate::has_invisible(log) {
         return Err(VerifyError::Mismatch(format!(
             "the log must be named by 1 to {MAX_LOG_LEN} printable bytes"
         )));

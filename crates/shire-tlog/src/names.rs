@@ -2,26 +2,35 @@
 //! origin line and signature name) and a [`WitnessName`] (a cosigner's name).
 //!
 //! C2SP signed-note requires key names to be non-empty UTF-8 without spaces or
-//! `+`; we also refuse control characters, which a note may not contain.
+//! `+`; we also refuse control characters, which a note may not contain, and
+//! format characters (bidirectional overrides, zero-width characters), which
+//! would let two names that differ look the same.
 
 use std::fmt;
 use std::str::FromStr;
 
 /// Why a text is not a usable key name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a signed-note key name (non-empty, no spaces, no '+', no control characters, at most 255 bytes)")]
+#[error("{0:?} is not a signed-note key name (non-empty, no spaces, no '+', no control or invisible characters, at most 255 bytes)")]
 pub struct NameError(pub String);
 
 /// Checks `name` is a usable signed-note key name.
 pub(crate) fn check_key_name(name: &str) -> Result<(), NameError> {
-    if signed_note::is_key_name_valid(name)
-        && name.len() <= 255
-        && !name.chars().any(char::is_control)
-    {
+    if signed_note::is_key_name_valid(name) && name.len() <= 255 && !name.chars().any(hides) {
         Ok(())
     } else {
         Err(NameError(name.to_string()))
     }
+}
+
+/// Whether `c` is a character a name may not hold: one a terminal acts on, or
+/// shows as nothing.
+fn hides(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+    )
 }
 
 macro_rules! key_name {
@@ -81,7 +90,18 @@ mod tests {
     #[test]
     fn names_refuse_what_notes_cannot_carry() {
         assert!(Origin::parse("registry.kent.example/shire").is_ok());
-        for bad in ["", "a b", "a+b", "a\tb", "a\nb", "a\u{1}b", "a\u{a0}b"] {
+        for bad in [
+            "",
+            "a b",
+            "a+b",
+            "a\tb",
+            "a\nb",
+            "a\u{1}b",
+            "a\u{a0}b",
+            "kent\u{202e}",
+            "ke\u{200b}nt",
+            "a\u{2028}b",
+        ] {
             assert!(Origin::parse(bad).is_err(), "{bad:?}");
             assert!(WitnessName::parse(bad).is_err(), "{bad:?}");
         }

@@ -165,7 +165,7 @@ pub enum RuleError {
     /// An entry field is malformed (too long, or not of its shape).
     #[error("malformed entry: {0}")]
     Malformed(&'static str),
-    /// A yank without a reason, or with one too long or holding control characters.
+    /// A yank without a reason, or with one too long or holding control or invisible characters.
     #[error("a yank needs a reason of 1 to {max} printable characters: it is shown to everyone who resolves the version")]
     BadReason {
         /// The longest reason accepted.

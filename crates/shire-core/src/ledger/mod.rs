@@ -45,7 +45,7 @@
 //!   appending anything. (Another key of the same account is logged: a
 //!   reader trusting only that key must see its verdict; thresholds count
 //!   the account once.)
-//! - **Text a person reads** (reasons, times) holds no control characters.
+//! - **Text a person reads** (reasons, times) holds no control or invisible characters (bidirectional overrides, zero-width characters).
 //!
 //! Thresholds ([`tally`]) count distinct verifier accounts, never keys.
 
@@ -561,7 +561,7 @@ impl<'a> Ledger<'a> {
         }
         if let Some(r) = reason {
             let n = r.trim().chars().count();
-            if n == 0 || r.chars().count() > MAX_REASON_CHARS || crate::verify::has_control(r) {
+            if n == 0 || r.chars().count() > MAX_REASON_CHARS || crate::has_invisible(r) {
                 return Err(RuleError::BadReason {
                     max: MAX_REASON_CHARS,
                 }
@@ -625,9 +625,9 @@ fn unchanged(what: String) -> Change {
 }
 
 fn check_time(at: &str) -> Result<(), RuleError> {
-    if at.len() > MAX_TIME_LEN || crate::verify::has_control(at) {
+    if at.len() > MAX_TIME_LEN || crate::has_invisible(at) {
         return Err(RuleError::Malformed(
-            "the entry's time is too long or holds control characters",
+            "the entry's time is too long or holds control or invisible characters",
         ));
     }
     Ok(())

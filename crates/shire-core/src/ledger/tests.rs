@@ -510,7 +510,7 @@ fn statements_are_bound_to_the_log_they_were_signed_for() {
 }
 
 #[test]
-fn text_a_person_reads_holds_no_control_characters() {
+fn text_a_person_reads_holds_no_control_or_invisible_characters() {
     let s = subject("braintree/crm", "1.0.0", "one");
     let hidden = LogEvent::Verdict {
         envelope: VerdictStatement::new(
@@ -533,14 +533,21 @@ fn text_a_person_reads_holds_no_control_characters() {
             release("bt-dev", "braintree/crm", "1.0.0", "one"),
             hidden,
             yank("braintree/crm", "1.0.0", "one", Some("typo\u{7}")),
+            yank(
+                "braintree/crm",
+                "1.0.0",
+                "one",
+                Some("fixed\u{202e}txt.exe"),
+            ),
             late,
         ],
         &["one"],
         expect![[r#"
             7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
-            8 verdict reject braintree/crm@1.0.0 signed by <socitm>: REFUSED statement does not match: the reason holds control characters
+            8 verdict reject braintree/crm@1.0.0 signed by <socitm>: REFUSED statement does not match: the reason holds control or invisible characters
             9 yank braintree/crm@1.0.0: typo\u{7}: REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
-            10 organisation late created: REFUSED malformed entry: the entry's time is too long or holds control characters
+            10 yank braintree/crm@1.0.0: fixed\u{202e}txt.exe: REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
+            11 organisation late created: REFUSED malformed entry: the entry's time is too long or holds control or invisible characters
             state braintree/crm@1.0.0: pending at 1, pending at 2
         "#]],
     );
