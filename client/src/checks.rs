@@ -12,17 +12,16 @@
 //! [`assess`] counts the logged verdicts under the client's trust policy
 //! (`TrustPolicy::standing`, which counts distinct verifiers, never keys), and
 //! [`admit`] turns the result into install or refuse.
-//!
-//! [`verify_release`] checks a statement under the key the *registry* names;
-//! only `shire approve | reject | revoke` use it, to see what they sign (the
-//! node's ledger then checks the verdict against its own log).
+//! `shire approve | reject | revoke` sign only a subject [`verify_in_log`]
+//! passed: a verifier signs what the log released, never what a registry
+//! says it released.
 
 use crate::transparency::replica::{Logged, Lookup, YankNote};
 use shire_core::ledger::ReleaseFacts;
 use shire_core::policy::{Assessment, Standing, TrustPolicy};
 use shire_core::statement::ReleaseStatement;
 use shire_core::verify::{self, Verified, VerifyError};
-use shire_core::wire::{Role, VersionInfo};
+use shire_core::wire::VersionInfo;
 use shire_core::{KeyId, PackageName, Version};
 
 /// Why a release's metadata was refused.
@@ -43,40 +42,6 @@ pub enum CheckError {
         release: String,
         /// The key the log says signed it.
         key: KeyId,
-    },
-    /// The key record's id is not the hash of its key.
-    #[error("the registry's record of the key that signed {release} is inconsistent: key id {claimed} is not the id of its key ({actual})")]
-    KeyIdMismatch {
-        /// `org/name@version`.
-        release: String,
-        /// The id the record gives.
-        claimed: KeyId,
-        /// The key's real id.
-        actual: KeyId,
-    },
-    /// The signing key belongs to an account that is not a publisher.
-    #[error("{release} is signed by key {key} of account {account}, which is a {role} account, not a publisher")]
-    NotPublisherKey {
-        /// `org/name@version`.
-        release: String,
-        /// The key's id.
-        key: KeyId,
-        /// The account.
-        account: String,
-        /// Its role.
-        role: Role,
-    },
-    /// The signing key belongs to another organisation.
-    #[error(
-        "{release} is signed by a key of organisation {found}, not of {expected}: refusing it"
-    )]
-    WrongOrg {
-        /// `org/name@version`.
-        release: String,
-        /// The package's organisation.
-        expected: String,
-        /// The key's organisation.
-        found: String,
     },
     /// The release envelope does not verify under the publisher key.
     #[error(
@@ -121,73 +86,6 @@ pub enum CheckError {
         /// Its standing, in words.
         why: String,
     },
-}
-
-/// Checks the publisher's signed statement of `name@version` under the key
-/// the *registry* names for it (organisation and role included), and returns
-/// the verified statement. For a verifier about to sign a verdict; installs
-/// and audits use [`verify_logged`].
-pub fn verify_release(
-    name: &PackageName,
-    version: &Version,
-    info: &VersionInfo,
-) -> Result<Verified<ReleaseStatement>, CheckError> {
-    let release = format!("{name}@{version}");
-    let key = &info.publisher_key;
-    let actual = key.public_key.key_id();
-    if actual != key.key_id {
-        return Err(CheckError::KeyIdMismatch {
-            release,
-            claimed: key.key_id.clone(),
-            actual,
-        });
-    }
-    if key.role != Role::Publisher {
-        return Err(CheckError::NotPublisherKey {
-            release,
-            key: key.key_id.clone(),
-            account: key.account.clone(),
-            role: key.role,
-        });
-    }
-    if key.org.as_ref() != Some(name.org()) {
-        return Err(CheckError::WrongOrg {
-            release,
-            expected: name.org().to_string(),
-            found: key
-                .org
-                .as_ref()
-                .map(|o| o.to_string())
-                .unwrap_or_else(|| "(none)".into()),
-        });
-    }
-    let st = verify::release(&info.release, &key.public_key).map_err(|source| {
-        CheckError::BadRelease {
-            release: release.clone(),
-            source,
-        }
-    })?;
-    let s = &st.subject;
-    let mismatch = |detail: String| CheckError::SubjectMismatch {
-        release: release.clone(),
-        detail,
-    };
-    if &s.name != name {
-        return Err(mismatch(format!("the statement is for package {}", s.name)));
-    }
-    if &s.version != version || &info.version != version {
-        return Err(mismatch(format!(
-            "the statement is for version {}, the registry says {}",
-            s.version, info.version
-        )));
-    }
-    if s.digest != info.digest {
-        return Err(mismatch(format!(
-            "the statement signs digest {}, the registry says {}",
-            s.digest, info.digest
-        )));
-    }
-    Ok(st)
 }
 
 /// Checks the publisher's signed statement the registry serves for
@@ -298,10 +196,7 @@ pub fn check_version(
     lookup: &Lookup<'_>,
     policy: &TrustPolicy,
 ) -> Result<Checked, CheckError> {
-    let logged = lookup.logged.as_ref().ok_or_else(|| CheckError::NotInLog {
-        release: format!("{name}@{version}"),
-        origin: lookup.origin.to_string(),
-    })?;
+    let logged = in_log(name, version, lookup)?;
     let statement = verify_logged(name, version, info, logged)?;
     let facts = logged.facts.clone();
     let trust = assess(policy, &facts);
@@ -310,6 +205,29 @@ pub fn check_version(
         yanked: yank_of(logged),
         facts,
         trust,
+    })
+}
+
+/// [`verify_logged`], for the release as looked up in the replica of its
+/// home's log: what a verifier checks before signing a verdict on it.
+pub fn verify_in_log(
+    name: &PackageName,
+    version: &Version,
+    info: &VersionInfo,
+    lookup: &Lookup<'_>,
+) -> Result<Verified<ReleaseStatement>, CheckError> {
+    verify_logged(name, version, info, in_log(name, version, lookup)?)
+}
+
+/// The release as the log holds it; refused when the log does not.
+fn in_log<'l>(
+    name: &PackageName,
+    version: &Version,
+    lookup: &'l Lookup<'_>,
+) -> Result<&'l Logged<'l>, CheckError> {
+    lookup.logged.as_ref().ok_or_else(|| CheckError::NotInLog {
+        release: format!("{name}@{version}"),
+        origin: lookup.origin.to_string(),
     })
 }
 
@@ -491,81 +409,6 @@ mod tests {
         Version::parse(s).unwrap()
     }
 
-    #[test]
-    fn honest_release_verifies() {
-        let publisher = KeyPair::generate();
-        let info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        let st = verify_release(&name(), &v("1.0.0"), &info).unwrap();
-        assert_eq!(st.subject.digest, Digest::of(b"bytes"));
-    }
-
-    #[test]
-    fn forged_release_signature_is_refused() {
-        let publisher = KeyPair::generate();
-        let forger = KeyPair::generate();
-        let mut info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        // The registry swaps in a statement signed by another key, relabelled.
-        let mut forged = release(&forger, "braintree/crm", "1.0.0", &[], b"evil").release;
-        forged.signatures[0].keyid = publisher.key_id().to_string();
-        info.release = forged;
-        info.digest = Digest::of(b"evil");
-        assert!(matches!(
-            verify_release(&name(), &v("1.0.0"), &info),
-            Err(CheckError::BadRelease { .. })
-        ));
-    }
-
-    #[test]
-    fn key_of_another_org_is_refused() {
-        // A genuine publisher of kent signs a braintree release.
-        let kent = KeyPair::generate();
-        let mut info = release(&kent, "braintree/crm", "1.0.0", &[], b"bytes");
-        info.publisher_key = key_info(&kent, "kent", Role::Publisher);
-        let err = verify_release(&name(), &v("1.0.0"), &info).unwrap_err();
-        assert!(matches!(err, CheckError::WrongOrg { .. }), "{err}");
-        assert!(err.to_string().contains("organisation kent"));
-        // A verifier key of the right org is not a publisher key either.
-        info.publisher_key = key_info(&kent, "braintree", Role::Verifier);
-        assert!(matches!(
-            verify_release(&name(), &v("1.0.0"), &info),
-            Err(CheckError::NotPublisherKey { .. })
-        ));
-        // A key record whose id is not its key's hash.
-        let other = KeyPair::generate();
-        info.publisher_key = key_info(&kent, "braintree", Role::Publisher);
-        info.publisher_key.key_id = other.key_id();
-        assert!(matches!(
-            verify_release(&name(), &v("1.0.0"), &info),
-            Err(CheckError::KeyIdMismatch { .. })
-        ));
-    }
-
-    #[test]
-    fn registry_claims_must_match_the_signed_subject() {
-        let publisher = KeyPair::generate();
-        let info = release(&publisher, "braintree/crm", "1.0.0", &[], b"bytes");
-        // Claims another digest.
-        let mut other_digest = info.clone();
-        other_digest.digest = Digest::of(b"evil");
-        assert!(matches!(
-            verify_release(&name(), &v("1.0.0"), &other_digest),
-            Err(CheckError::SubjectMismatch { .. })
-        ));
-        // Serves 1.0.0's statement as 1.0.1.
-        let mut other_version = info.clone();
-        other_version.version = v("1.0.1");
-        assert!(matches!(
-            verify_release(&name(), &v("1.0.1"), &other_version),
-            Err(CheckError::SubjectMismatch { .. })
-        ));
-        // Serves another package's statement.
-        let other_pkg = release(&publisher, "braintree/other", "1.0.0", &[], b"bytes");
-        assert!(matches!(
-            verify_release(&name(), &v("1.0.0"), &other_pkg),
-            Err(CheckError::SubjectMismatch { .. })
-        ));
-    }
-
     use crate::transparency::testlog::{cast, Cast, Released, ORIGIN};
     use shire_core::policy::TrustedKey;
     use shire_core::wire::Role as R;
@@ -618,7 +461,7 @@ mod tests {
         assert_eq!(ok.statement.subject.digest, r.info.digest);
         // The registry names another publisher key: it is ignored, the log's is used.
         let mut lying = r.info.clone();
-        lying.publisher_key = key_info(&KeyPair::generate(), "braintree", Role::Publisher);
+        lying.publisher_key = key_info(&KeyPair::generate(), "braintree", R::Publisher);
         check(&c, &r, &lying, &policy(&[&c.verifier], 1)).unwrap();
     }
 

@@ -391,17 +391,13 @@ pub fn query_config() -> actix_web::web::QueryConfig {
     })
 }
 
-/// The body of the responses actix's HTTP/1 layer makes before any route
-/// runs (a request it cannot parse, a head too large or too slow).
+/// The body of the error responses actix's HTTP/1 layer makes before any
+/// route runs (a request it cannot parse, a head too large).
 pub fn dispatcher_error_body(status: StatusCode) -> (&'static str, actix_web::web::Bytes) {
     let (code, message) = match status.as_u16() {
         431 => (
             "headers_too_large",
             "the request head is too large: at most 128 KiB and 96 headers",
-        ),
-        408 => (
-            "request_timeout",
-            "the request head did not arrive in time",
         ),
         400 => (
             "bad_request",

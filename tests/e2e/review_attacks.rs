@@ -159,3 +159,37 @@ fn build_metadata_makes_two_releases_of_one_version() {
         assert_eq!(out["packages"][0]["version"], "2.0.0+good", "{asked}");
     }
 }
+
+#[test]
+fn a_verifier_signs_only_what_the_log_released() {
+    let club = Club::new();
+    club.publish(&Project::new("braintree/crm", "1.0.0"));
+    // Socitm's verifier reviews through a compromised proxy, which serves a
+    // release of other bytes, signed by a key it names as braintree's
+    // publisher.
+    let proxy = Proxy::start(&club.node.url);
+    let verifier = User::new(&proxy.url, club.verifier.token.as_deref());
+    verifier.ok(&["key", "generate"]);
+    verifier.ok(&["key", "register"]);
+    let path = "/api/v1/packages/braintree/crm/1.0.0";
+    let mut info: shire_core::wire::VersionInfo =
+        serde_json::from_value(club.node.get_json(path)).unwrap();
+    let forger = shire_core::KeyPair::generate();
+    let evil = shire_core::Digest::of(b"other bytes");
+    info.release =
+        shire_core::statement::ReleaseStatement::new(info.manifest.clone(), evil).sign(&forger);
+    info.digest = evil;
+    info.publisher_key.key_id = forger.key_id();
+    info.publisher_key.public_key = forger.public();
+    proxy.replace(path, serde_json::to_vec(&info).unwrap());
+    let before = club.node.checkpoint();
+    let err = verifier.fails(&["approve", "braintree/crm@1.0.0"]);
+    assert!(
+        err.contains("not signing a verdict on braintree/crm@1.0.0"),
+        "{err}"
+    );
+    assert_eq!(club.node.checkpoint(), before, "nothing was submitted");
+    let logged = club.node.get_json(path);
+    assert_eq!(logged["verdicts"].as_array().map(Vec::len), Some(0));
+    assert_eq!(logged["state"], "pending");
+}

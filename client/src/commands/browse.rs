@@ -321,8 +321,12 @@ mod tests {
         // forged one claiming the trusted key.
         let mut info = r.info.clone();
         add_verdict(&mut info, &stranger, Verdict::Approve);
-        let subject = checks::verify_release(&r.name, &info.version, &info)
+        let subject = c
+            .log
+            .replica()
+            .logged(&r.name, &r.version)
             .unwrap()
+            .facts
             .subject
             .clone();
         let mut forged =

@@ -1,13 +1,15 @@
 //! Verifier commands: `shire approve`, `shire reject`, `shire revoke` (signed
 //! verdicts) and `shire review` (the queue of pending releases).
 //!
-//! A verdict's subject is taken from the publisher's statement after this client
-//! has verified it, never from the registry's unsigned fields, so a verifier
-//! cannot be tricked into approving other bytes than the ones signed.
+//! A verdict's subject is the release the registry's log holds, as this
+//! client replayed it, and the publisher's statement must verify under the key
+//! that log registered: a verifier cannot be tricked into approving other bytes
+//! than the ones released, nor a statement the registry made up.
 
 use super::Ctx;
 use crate::checks;
 use crate::cli::ReleaseRef;
+use crate::transparency::Logs;
 use crate::{output, Outcome};
 use anyhow::{bail, Context, Result};
 use shire_core::statement::{Verdict, VerdictStatement};
@@ -47,15 +49,18 @@ fn submit(
     let info = client
         .version(&release.name, &release.version)
         .with_context(|| format!("looking up {release}"))?;
-    let statement = checks::verify_release(&release.name, &release.version, &info)
+    // What is signed is the release the registry's log holds, as replayed
+    // here up to its verified checkpoint; the verdict is signed for that log,
+    // so it cannot be replayed on another node.
+    let log = ctx.verified_log(&client)?;
+    let logs = Logs::open(&ctx.home, &client, &ctx.registry, &log)?;
+    let lookup = logs.own().lookup(&release.name, &release.version);
+    let statement = checks::verify_in_log(&release.name, &release.version, &info, &lookup)
         .with_context(|| format!("not signing a verdict on {release}"))?;
     let issued_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    // Signed for the registry's log as this client verified it: the verdict
-    // cannot be replayed on another node.
-    let log = ctx.verified_log(&client)?;
     let st = VerdictStatement::new(
         verdict,
         statement.subject.clone(),

@@ -36,9 +36,9 @@ use crate::{
     ConnectionType, Error, Extensions, HttpMessage, OnConnectData, Request, Response, StatusCode,
 };
 
-/// SHIRE PATCH: the body of the responses the dispatcher makes itself (a
-/// request it cannot parse: 400; a head too large: 431; a head too slow:
-/// 408), which are otherwise empty. Set once by the application.
+/// SHIRE PATCH: the body of the error responses the dispatcher queues itself
+/// (a request it cannot parse: 400; a head too large: 431), which are
+/// otherwise empty. Set once by the application.
 pub static ERROR_BODY: std::sync::OnceLock<fn(StatusCode) -> (&'static str, bytes::Bytes)> =
     std::sync::OnceLock::new();
 
@@ -1096,10 +1096,10 @@ where
 
                 trace!("timed out on slow request; replying with 408 and closing connection");
 
-                // SHIRE PATCH: the application's error body, if it set one.
-                let mut res = Response::with_body(StatusCode::REQUEST_TIMEOUT, ());
-                let body = error_body(&mut res);
-                let _ = self.as_mut().send_error_response(res, body);
+                let _ = self.as_mut().send_error_response(
+                    Response::with_body(StatusCode::REQUEST_TIMEOUT, ()),
+                    BoxBody::new(()),
+                );
 
                 self.project().flags.insert(Flags::SHUTDOWN);
             }
