@@ -7,11 +7,32 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::Write;
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout, invisible characters in its
+/// strings written as `\uXXXX` escapes (the same strings to a JSON reader,
+/// nothing a terminal acts on).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("encoding JSON output")?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").context("writing to stdout")
+    writeln!(out, "{}", escape_json(&text)).context("writing to stdout")
+}
+
+/// `json` (serde_json's output) with every invisible character but its line
+/// breaks written as a `\uXXXX` escape. serde_json escapes the ASCII controls
+/// in strings, so a raw line break is layout and any other invisible
+/// character is inside a string, where the escape means the same.
+fn escape_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c != '\n' && shire_core::is_invisible(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Prints a line on stdout.
@@ -48,15 +69,18 @@ pub fn error_line(error: &anyhow::Error) -> String {
     format!("error: {}", shire_core::escape_invisible(&line))
 }
 
-/// `text` with every invisible character but its line breaks escaped
-/// ([`shire_core::escape_invisible`]): what the client prints mixes its own
-/// words with a registry's (descriptions, file names, reasons), and none of
-/// those may drive the terminal or reorder what it shows.
+/// `text` as one line with its invisible characters escaped, line breaks
+/// included ([`shire_core::escape_invisible`]): what the client prints mixes
+/// its own words with a registry's (descriptions, file names, reasons), and
+/// none of those may drive the terminal, reorder what it shows, or print a
+/// line of its own that looks like the client's.
 fn for_terminal(text: &str) -> String {
-    text.split('\n')
-        .map(shire_core::escape_invisible)
-        .collect::<Vec<_>>()
-        .join("\n")
+    shire_core::escape_invisible(text)
+}
+
+/// Prints [`table`] on stdout.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    println!("{}", table(headers, rows));
 }
 
 /// Renders rows under headers as left-aligned columns, each cell's
@@ -113,7 +137,7 @@ pub fn progress(len: Option<u64>, message: String) -> ProgressBar {
     if let Ok(style) = style {
         pb.set_style(style.progress_chars("=> "));
     }
-    pb.set_message(message);
+    pb.set_message(for_terminal(&message));
     pb
 }
 
@@ -125,7 +149,7 @@ pub fn progress_count(len: u64, message: String) -> ProgressBar {
     {
         pb.set_style(style.progress_chars("=> "));
     }
-    pb.set_message(message);
+    pb.set_message(for_terminal(&message));
     pb
 }
 
@@ -171,10 +195,35 @@ mod tests {
     }
 
     #[test]
-    fn printed_lines_keep_their_breaks_and_escape_the_rest() {
+    fn json_output_escapes_what_a_terminal_would_act_on_and_means_the_same() {
+        let value = serde_json::json!({
+            "description": "ok\u{9b}2J\u{202e}txt\n\u{e0041}",
+            "plain": "Caerdydd – Cymru",
+        });
+        let text = escape_json(&serde_json::to_string_pretty(&value).unwrap());
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && shire_core::is_invisible(c)),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\u009b") && text.contains("\\u202e"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\udb40\\udc41"),
+            "a tag character as a surrogate pair: {text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn a_printed_line_is_one_line_whatever_it_quotes() {
         assert_eq!(
-            for_terminal("a\u{1b}]0;title\u{7}\n  \u{202e}b\r"),
-            "a\\u{1b}]0;title\\u{7}\n  \\u{202e}b\\r"
+            for_terminal("a\u{1b}]0;title\u{7}\n(trust: verified)\u{202e}b\r"),
+            "a\\u{1b}]0;title\\u{7}\\n(trust: verified)\\u{202e}b\\r"
         );
     }
 

@@ -151,9 +151,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Key(args) => {
             let key = identity::load_or_create_key(&args.data)?;
             let origin = identity::origin_for_key(&args.data, &key, args.origin.as_deref());
-            if !signed_note::is_key_name_valid(&origin) {
-                anyhow::bail!("origin {origin:?} is not a valid name (no spaces, no '+')");
-            }
+            shire_tlog::Origin::parse(&origin).context("origin")?;
             let note_key = identity::note_key(&origin, &key);
             if args.json {
                 println!(

@@ -8,7 +8,9 @@ fn main() -> ExitCode {
     match shire_registry::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("shire-registry: {e:#}");
+            // One line, whatever a peer's answer quoted in it.
+            let message = shire_core::escape_invisible(&format!("{e:#}"));
+            eprintln!("shire-registry: {message}");
             ExitCode::FAILURE
         }
     }

@@ -108,9 +108,7 @@ pub fn open_store(config: &Config, node_key: &KeyPair) -> Result<(Store, Flusher
 /// Opens the node's data and starts serving. Must be called inside a tokio runtime.
 pub async fn start(config: Config) -> Result<RunningServer> {
     if let Some(o) = &config.origin {
-        if !signed_note::is_key_name_valid(o) {
-            anyhow::bail!("--origin {o:?} is not a valid name (no spaces, no '+')");
-        }
+        shire_tlog::Origin::parse(o).context("--origin")?;
     }
     let data = &config.data_dir;
     let node_key = identity::load_or_create_key(data)?;

@@ -45,7 +45,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
             ]
         })
         .collect();
-    output::line(output::table(
+    output::print_table(
         &[
             "NAME",
             "LATEST",
@@ -55,7 +55,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
             "DESCRIPTION",
         ],
         &rows,
-    ));
+    );
     if res.total > res.results.len() {
         output::note(format!(
             "{} of {} matches shown",
@@ -271,7 +271,7 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             ]
         })
         .collect();
-    output::line(output::table(
+    output::print_table(
         &[
             "VERSION",
             "REGISTRY SAYS",
@@ -281,7 +281,7 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             "NOTE",
         ],
         &rows,
-    ));
+    );
     for v in versions.iter().rev() {
         if let Some(e) = &v.release_error {
             output::line(format!("  {}: {e}", v.version));

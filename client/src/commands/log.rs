@@ -234,7 +234,7 @@ pub fn show(ctx: &Ctx, from: u64, limit: u64) -> Result<Outcome> {
             ]
         })
         .collect();
-    output::line(output::table(&["INDEX", "AT", "EVENT"], &rows));
+    output::print_table(&["INDEX", "AT", "EVENT"], &rows);
     output::note(format!(
         "{} of {size} entries (checkpoint of {size} entries verified)",
         shown.len()

@@ -39,7 +39,7 @@ pub fn peers(ctx: &Ctx) -> Result<Outcome> {
             ]
         })
         .collect();
-    output::line(output::table(
+    output::print_table(
         &[
             "peer",
             "status",
@@ -50,7 +50,7 @@ pub fn peers(ctx: &Ctx) -> Result<Outcome> {
             "last error",
         ],
         &rows,
-    ));
+    );
     Ok(Outcome::Success)
 }
 

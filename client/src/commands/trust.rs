@@ -79,7 +79,7 @@ pub fn list(ctx: &Ctx) -> Result<Outcome> {
             .iter()
             .map(|k| vec![k.key_id.to_string(), k.label.clone(), k.public_key.clone()])
             .collect();
-        output::line(output::table(&["KEY ID", "LABEL", "PUBLIC KEY"], &rows));
+        output::print_table(&["KEY ID", "LABEL", "PUBLIC KEY"], &rows);
     }
     Ok(Outcome::Success)
 }
@@ -186,10 +186,7 @@ pub fn list_remote(ctx: &Ctx) -> Result<Outcome> {
             ]
         })
         .collect();
-    output::line(output::table(
-        &["KEY ID", "ACCOUNT", "PUBLIC KEY", "STATUS"],
-        &rows,
-    ));
+    output::print_table(&["KEY ID", "ACCOUNT", "PUBLIC KEY", "STATUS"], &rows);
     output::note("trust a key with `shire trust add ed25519:... --label NAME` after checking its id out of band");
     Ok(Outcome::Success)
 }

@@ -36,15 +36,35 @@ pub fn clip(s: &str) -> String {
 /// Whether a terminal or a browser would act on `c`, or not show it, instead
 /// of printing it: control characters (escape sequences that hide or rewrite
 /// lines), format characters (bidirectional overrides that reorder what is
-/// shown, zero-width characters, tag characters) and line and paragraph
-/// separators. Text that names something (a file in an archive, a log, a
-/// reason in the log) may not hold them; text shown from outside has them
-/// escaped ([`escape_invisible`]).
+/// shown, zero-width characters, tag characters), line and paragraph
+/// separators, the other default-ignorable code points (blank fillers,
+/// variation selectors), and private-use and unassigned code points (which
+/// no one can tell apart on screen). Text that names something (a file in an
+/// archive, a log, a reason in the log) may not hold them; text shown from
+/// outside has them escaped ([`escape_invisible`]).
 pub fn is_invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
     matches!(
         c.general_category(),
-        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+        G::Control
+            | G::Format
+            | G::LineSeparator
+            | G::ParagraphSeparator
+            | G::PrivateUse
+            | G::Unassigned
+            | G::Surrogate
+    ) || matches!(
+        // Default_Ignorable_Code_Point outside the categories above
+        // (Unicode's DerivedCoreProperties.txt).
+        c,
+        '\u{034F}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FFA0}'
+            | '\u{E0100}'..='\u{E01EF}'
     )
 }
 
@@ -101,6 +121,11 @@ mod tests {
             '\u{2028}',
             '\u{2029}',
             '\u{e0041}',
+            '\u{3164}',
+            '\u{fe0f}',
+            '\u{34f}',
+            '\u{e000}',
+            '\u{10ffff}',
         ] {
             assert!(is_invisible(c), "{c:?}");
         }

@@ -193,7 +193,8 @@ pub async fn sync_command(config: crate::Config) -> anyhow::Result<Vec<PeerStatu
 pub fn report_sync(statuses: &[PeerStatus]) -> anyhow::Result<()> {
     let mut failed = Vec::new();
     for s in statuses {
-        println!(
+        // A peer's error message may quote what the peer sent.
+        let line = format!(
             "{} {} {}: checkpoint {} mirrored {} behind {}{}",
             s.name,
             s.status,
@@ -206,6 +207,7 @@ pub fn report_sync(statuses: &[PeerStatus]) -> anyhow::Result<()> {
                 .map(|e| format!(" — {e}"))
                 .unwrap_or_default()
         );
+        println!("{}", shire_core::escape_invisible(&line));
         if s.status != PeerHealth::Ok {
             failed.push(s.name.clone());
         }

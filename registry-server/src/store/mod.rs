@@ -49,10 +49,12 @@ pub fn now() -> String {
 
 const ORIGIN: &[u8] = b"origin";
 const FORMAT: &[u8] = b"format";
-/// The layout of a data folder this code reads and writes. Folders of an
-/// earlier layout hold key registrations without proofs of possession, so
-/// their logs cannot be verified under today's rules: they are refused.
-const DATA_FORMAT: u64 = 3;
+/// The layout of a data folder this code reads and writes, raised whenever
+/// the ledger's rules refuse what an earlier release accepted (the log is
+/// replayed under today's rules by every reader). Layout 2 holds key
+/// registrations without proofs of possession, layout 3 reasons and file
+/// names that may hold invisible characters: both are refused.
+const DATA_FORMAT: u64 = 4;
 
 /// How a data folder is opened.
 #[derive(Debug, Clone)]
@@ -455,7 +457,9 @@ fn check_format(db: &Db) -> Result<(), StoreError> {
     match db.get::<u64>(T::Meta, FORMAT)? {
         Some(DATA_FORMAT) => Ok(()),
         Some(other) => Err(StoreError::DataFormat(format!(
-            "this data folder has layout {other}; this shire-registry reads layout {DATA_FORMAT}"
+            "this data folder has layout {other}; this shire-registry reads layout \
+             {DATA_FORMAT} (its log may hold entries today's rules refuse, which every \
+             client would find invalid). Start the node on a new, empty data folder"
         ))),
         None if db.is_empty()? => db.transact(|tx| tx.put(T::Meta, FORMAT, &DATA_FORMAT)),
         None => Err(StoreError::DataFormat(
@@ -720,7 +724,21 @@ mod tests {
         // A new folder opens, and again.
         let fresh = tempfile::tempdir().unwrap();
         drop(Store::open(fresh.path(), &OpenOptions::default(), || "x".into()).unwrap());
-        let (s, _f) = Store::open(fresh.path(), &OpenOptions::default(), || "y".into()).unwrap();
+        let (s, f) = Store::open(fresh.path(), &OpenOptions::default(), || "y".into()).unwrap();
         assert_eq!(s.origin(), "x");
+        drop((s, f));
+        // Layout 3: reasons and file names under the looser character rule.
+        {
+            let db = sled::open(fresh.path().join("db")).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert(FORMAT, &b"3"[..])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(fresh.path(), &OpenOptions::default(), || "x".into())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("has layout 3"), "{err}");
     }
 }

@@ -175,12 +175,34 @@ struct Current {
 type Position = (u32, u64);
 
 /// What the syncer has done, as waiters see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Progress {
-    /// Every byte before this position is on disk.
+    /// Every byte before this position is on disk, except what `lost` says.
     synced: Position,
-    /// Syncs that failed so far.
-    failures: u64,
+    /// For each pack a sync of which failed, the offset from which its bytes
+    /// may not be on disk. Nothing from there on in that pack is ever counted
+    /// stored, whatever a later sync reports: Linux may report success for a
+    /// file whose earlier write-back failed, and a later pack's sync says
+    /// nothing of it. One entry per failed pack (appends then go to a new
+    /// one), so the list stays as short as the failures.
+    lost: Arc<Vec<Position>>,
+}
+
+impl Progress {
+    /// Records that a sync of pack `no` failed.
+    fn lose(&mut self, no: u32) {
+        if self.lost.iter().any(|&(pack, _)| pack == no) {
+            return;
+        }
+        // What a sync of this pack covered before stays on disk; a pack never
+        // synced since it began holds nothing that was.
+        let from = if self.synced.0 == no {
+            self.synced.1
+        } else {
+            0
+        };
+        Arc::make_mut(&mut self.lost).push((no, from));
+    }
 }
 
 /// The syncer's queue: how far waiters need the packs on disk.
@@ -255,7 +277,7 @@ fn run_syncer(shared: Arc<Shared>) {
         match &result {
             Ok(()) => st.progress.synced = st.progress.synced.max((no, len)),
             Err(e) => {
-                st.progress.failures += 1;
+                st.progress.lose(no);
                 tracing::error!(error = %e, pack = no, "syncing a pack failed; appends go to a new pack");
                 let mut cur = lock(&shared.current);
                 if cur.no == no {
@@ -263,7 +285,7 @@ fn run_syncer(shared: Arc<Shared>) {
                 }
             }
         }
-        let progress = st.progress;
+        let progress = st.progress.clone();
         drop(st);
         shared.done.notify_all();
         shared.progress.send_replace(progress);
@@ -368,17 +390,20 @@ fn read_record(
     )))
 }
 
-/// Whether the wait for the record at `loc` is over, given the failure count
-/// when it was asked for: an error once a sync failed since, `Ok` once a sync
-/// covered it.
-fn outcome(loc: Location, failures: u64, p: Progress) -> Option<io::Result<()>> {
-    // A failure first: after one, a later sync of a new pack covers this
-    // position without having synced this record's (broken) pack.
-    if p.failures > failures {
+/// Whether the wait for the record at `loc` is over: an error once its bytes
+/// may be lost to a failed sync, `Ok` once a sync covered them.
+fn outcome(loc: Location, p: &Progress) -> Option<io::Result<()>> {
+    let end = loc.offset + loc.len;
+    // Loss first: after a failure, a later sync of a new pack (or a false
+    // success of this one) covers this position without these bytes.
+    if p.lost
+        .iter()
+        .any(|&(pack, from)| pack == loc.pack && end > from)
+    {
         Some(Err(io::Error::other(
             "syncing the pack failed: the artifact is not stored",
         )))
-    } else if p.synced >= (loc.pack, loc.offset + loc.len) {
+    } else if p.synced >= (loc.pack, end) {
         Some(Ok(()))
     } else {
         None
@@ -415,6 +440,12 @@ impl Packs {
                 index.insert(&digest, Slot::of(loc))?;
                 at = loc.offset + loc.len;
             }
+            if last && at == f_len {
+                // What a node killed before its last sync left in the page
+                // cache is read back as if stored: put it on disk before the
+                // syncer counts it synced.
+                f.sync_data()?;
+            }
             if at < f_len {
                 if last {
                     // A torn tail: nothing in it was acknowledged.
@@ -435,7 +466,7 @@ impl Packs {
         }
         let progress = Progress {
             synced: (no, len),
-            failures: 0,
+            lost: Arc::default(),
         };
         let shared = Arc::new(Shared {
             current: Mutex::new(Current {
@@ -447,7 +478,7 @@ impl Packs {
             }),
             state: Mutex::new(SyncState {
                 wanted: (no, len),
-                progress,
+                progress: progress.clone(),
                 stop: false,
             }),
             work: Condvar::new(),
@@ -513,10 +544,10 @@ impl Packs {
         }
         let record = self.append(digest, bytes)?;
         let loc = record.loc;
-        let failures = self.want(loc);
+        self.want(loc);
         let mut st = lock(&self.shared.state);
         let done = loop {
-            if let Some(done) = outcome(loc, failures, st.progress) {
+            if let Some(done) = outcome(loc, &st.progress) {
                 break done;
             }
             st = self.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -549,28 +580,22 @@ impl Packs {
         let mut progress = self.shared.progress.subscribe();
         let record = self.append(digest, bytes)?;
         let loc = record.loc;
-        let failures = self.want(loc);
-        let done = match progress
-            .wait_for(|p| outcome(loc, failures, *p).is_some())
-            .await
-        {
-            Ok(seen) => outcome(loc, failures, *seen)
+        self.want(loc);
+        let done = match progress.wait_for(|p| outcome(loc, p).is_some()).await {
+            Ok(seen) => outcome(loc, &seen)
                 .unwrap_or_else(|| Err(io::Error::other("the pack syncer has stopped"))),
             Err(_) => Err(io::Error::other("the pack syncer has stopped")),
         };
         self.settle(record, done)
     }
 
-    /// Asks the syncer to put everything up to the end of `loc` on disk;
-    /// returns the failure count at the time of asking.
-    fn want(&self, loc: Location) -> u64 {
+    /// Asks the syncer to put everything up to the end of `loc` on disk.
+    fn want(&self, loc: Location) {
         let end = (loc.pack, loc.offset + loc.len);
         let mut st = lock(&self.shared.state);
         st.wanted = st.wanted.max(end);
-        let failures = st.progress.failures;
         drop(st);
         self.shared.work.notify_one();
-        failures
     }
 
     /// Appends the record; returns where its bytes are, and whether this
@@ -937,6 +962,42 @@ mod tests {
     }
 
     #[test]
+    fn a_waiter_indexes_the_record_its_cancelled_appender_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = packs(dir.path());
+        let a = b"two uploads of one artifact".to_vec();
+        let d = Digest::of(&a);
+        let first = p.append(&d, &a).unwrap();
+        let second = p.append(&d, &a).unwrap();
+        assert!(
+            first.new && !second.new,
+            "the second waits on the first's record"
+        );
+        assert_eq!(second.loc, first.loc);
+        drop(first); // the first upload is cancelled
+        assert!(lock(&p.shared.current).in_flight.is_empty());
+        assert!(!p.settle(second, Ok(())).unwrap());
+        assert_eq!(read(&p, &d), a);
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn an_append_of_bytes_indexed_since_the_upload_looked_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = packs(dir.path());
+        let a = b"indexed meanwhile".to_vec();
+        let d = Digest::of(&a);
+        assert!(p.add(&d, &a).unwrap());
+        let size = fs::metadata(pack_file(dir.path(), 1)).unwrap().len();
+        // What an upload that looked before that add finished does next.
+        let late = p.append(&d, &a).unwrap();
+        assert!(!late.new);
+        assert_eq!(Some(late.loc), p.locate(&d).unwrap());
+        drop(late);
+        assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), size);
+    }
+
+    #[test]
     fn a_digest_sharing_another_ones_first_bytes_is_never_taken_for_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = packs(dir.path());
@@ -989,31 +1050,51 @@ mod tests {
     }
 
     #[test]
-    fn a_wait_ends_when_a_sync_covers_the_record_or_one_fails_after_asking() {
+    fn a_wait_ends_when_a_sync_covers_the_record_or_its_bytes_are_lost() {
         let loc = Location {
             pack: 2,
             offset: 100,
             len: 50,
         };
-        let at = |no, upto, failures| Progress {
+        let at = |no, upto, lost: &[Position]| Progress {
             synced: (no, upto),
-            failures,
+            lost: Arc::new(lost.to_vec()),
         };
-        assert!(outcome(loc, 0, at(2, 149, 0)).is_none(), "one byte short");
-        assert!(matches!(outcome(loc, 0, at(2, 150, 0)), Some(Ok(()))));
+        assert!(outcome(loc, &at(2, 149, &[])).is_none(), "one byte short");
+        assert!(matches!(outcome(loc, &at(2, 150, &[])), Some(Ok(()))));
         assert!(
-            matches!(outcome(loc, 0, at(3, 0, 0)), Some(Ok(()))),
+            matches!(outcome(loc, &at(3, 0, &[])), Some(Ok(()))),
             "a later pack"
         );
         assert!(
-            outcome(loc, 1, at(2, 10, 1)).is_none(),
-            "a failure before asking"
+            matches!(outcome(loc, &at(2, 150, &[(1, 0), (2, 150)])), Some(Ok(()))),
+            "synced before its pack failed"
         );
-        assert!(matches!(outcome(loc, 1, at(2, 10, 2)), Some(Err(_))));
         assert!(
-            matches!(outcome(loc, 1, at(3, 10, 2)), Some(Err(_))),
-            "a failure since asking wins over a later pack's sync"
+            matches!(outcome(loc, &at(2, 120, &[(2, 120)])), Some(Err(_))),
+            "lost"
         );
+        assert!(
+            matches!(outcome(loc, &at(3, 10, &[(2, 120)])), Some(Err(_))),
+            "a later pack's sync does not bring it back"
+        );
+        assert!(
+            matches!(outcome(loc, &at(2, 900, &[(2, 0)])), Some(Err(_))),
+            "nor does a later success reported for its own pack"
+        );
+    }
+
+    #[test]
+    fn a_failed_pack_is_lost_from_what_its_last_good_sync_covered() {
+        let mut p = Progress {
+            synced: (2, 300),
+            lost: Arc::default(),
+        };
+        p.lose(2);
+        p.synced = (2, 900); // a false success after the failure
+        p.lose(2);
+        p.lose(3);
+        assert_eq!(*p.lost, vec![(2, 300), (3, 0)]);
     }
 
     #[test]
