@@ -152,6 +152,18 @@ impl Home {
     }
 }
 
+/// Reads the JSON file at `path`; `None` when there is none.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync,
 /// rename). `secret` files get mode 0600; others 0644.
 pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {

@@ -41,7 +41,7 @@
 
 use super::state;
 use crate::api::{ApiError, Client};
-use crate::home::{write_atomic, Home};
+use crate::home::{read_json, write_atomic, Home};
 use crate::output;
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -483,13 +483,9 @@ pub fn path(home: &Home, log: &str) -> PathBuf {
 /// Loads the replica stored for `log`, `None` when there is none.
 pub fn load(home: &Home, log: &str) -> Result<Option<Replica>> {
     let p = path(home, log);
-    let bytes = match std::fs::read(&p) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+    let Some(r) = read_json::<Replica>(&p)? else {
+        return Ok(None);
     };
-    let r: Replica =
-        serde_json::from_slice(&bytes).with_context(|| format!("reading {}", p.display()))?;
     if r.format != REPLICA_FORMAT {
         anyhow::bail!(
             "{} is of replica format {}, not {REPLICA_FORMAT}",

@@ -17,7 +17,7 @@
 //! whole and renamed into place (`home::write_atomic`), and only after the
 //! checkpoint it holds was verified.
 
-use crate::home::{normalise_registry, write_atomic, Home};
+use crate::home::{normalise_registry, read_json, write_atomic, Home};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -95,13 +95,9 @@ pub fn file_name(key: &str) -> String {
 /// checkpoint there.
 pub fn load(home: &Home, registry: &str) -> Result<Option<LogState>> {
     let p = path(home, registry);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+    let Some(state) = read_json::<LogState>(&p)? else {
+        return Ok(None);
     };
-    let state: LogState =
-        serde_json::from_str(&text).with_context(|| format!("reading {}", p.display()))?;
     if state.registry != normalise_registry(registry) {
         bail!(
             "{} is for registry {}, not {}",

@@ -262,7 +262,7 @@ async fn mirrors_verifies_and_is_idempotent() {
     assert_eq!(rel.origin.as_deref(), Some("a.example"));
     assert_eq!(rel.state, ReleaseState::Approved);
     assert_eq!(rel.log_index, 4);
-    assert_eq!(rel.verdicts[0].log_index, 5);
+    assert_eq!(rel.verdicts[0].fact.index, 5);
     assert!(store.blobs.exists(&s.digest).unwrap());
     let pkg = store.package(&s.name).unwrap().unwrap();
     assert_eq!(pkg.origin.as_deref(), Some("a.example"));

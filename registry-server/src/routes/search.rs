@@ -75,8 +75,8 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
     let mut approvers: Vec<_> = r
         .verdicts
         .iter()
-        .filter(|v| v.verdict == shire_core::statement::Verdict::Approve)
-        .map(|v| v.key_id.clone())
+        .filter(|v| v.fact.verdict == shire_core::statement::Verdict::Approve)
+        .map(|v| v.fact.key_id.clone())
         .collect();
     approvers.sort();
     approvers.dedup();

@@ -168,19 +168,29 @@ impl<'a> LogView<'a> {
 
 impl HashStore for LogView<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
-        let tree = self
-            .db
-            .tree(T::LogHashes)
-            .map_err(|e| StoreError::Backend(e.to_string().into()))?;
-        indexes
-            .iter()
-            .map(|&i| match tree.get(i.to_be_bytes()) {
-                Ok(Some(v)) => Hash::from_slice(&v).map_err(StoreError::backend),
-                Ok(None) => Err(StoreError::MissingHash(i)),
-                Err(e) => Err(StoreError::backend(e)),
-            })
-            .collect()
+        stored_hashes(self.db, T::LogHashes, indexes, |i| i.to_be_bytes().to_vec())
     }
+}
+
+/// The hashes at `indexes` in tree `t`, each stored under `key(index)`: what
+/// a [`HashStore`] of this node's log, or of a mirrored one, reads.
+pub(super) fn stored_hashes(
+    db: &Db,
+    t: T,
+    indexes: &[u64],
+    key: impl Fn(u64) -> Vec<u8>,
+) -> Result<Vec<Hash>, StoreError> {
+    let tree = db
+        .tree(t)
+        .map_err(|e| StoreError::Backend(e.to_string().into()))?;
+    indexes
+        .iter()
+        .map(|&i| match tree.get(key(i)) {
+            Ok(Some(v)) => Hash::from_slice(&v).map_err(StoreError::backend),
+            Ok(None) => Err(StoreError::MissingHash(i)),
+            Err(e) => Err(StoreError::backend(e)),
+        })
+        .collect()
 }
 
 impl EntryStore for LogView<'_> {

@@ -205,20 +205,9 @@ pub struct MirrorHashes<'a> {
 
 impl HashStore for MirrorHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, HashError> {
-        let tree = self
-            .db
-            .tree(T::MirrorHashes)
-            .map_err(|e| HashError::Backend(e.to_string().into()))?;
-        indexes
-            .iter()
-            .map(|&i| {
-                let v = tree
-                    .get(okey(self.origin, &i.to_be_bytes()))
-                    .map_err(HashError::backend)?
-                    .ok_or(HashError::MissingHash(i))?;
-                Hash::from_slice(&v).map_err(|_| HashError::MissingHash(i))
-            })
-            .collect()
+        super::log::stored_hashes(self.db, T::MirrorHashes, indexes, |i| {
+            okey(self.origin, &i.to_be_bytes())
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use shire_core::dsse::Envelope;
 use shire_core::ledger::{version_identity, KeyFacts, ReleaseFacts, VerdictFact};
-use shire_core::statement::{Subject, Verdict};
+use shire_core::statement::Subject;
 use shire_core::wire::{KeyInfo, ReleaseState, Role, VerdictInfo, YankInfo};
 use shire_core::{Digest, KeyId, Manifest, OrgName, PackageName, PublicKey, Version};
 
@@ -82,26 +82,17 @@ pub struct PackageRecord {
     pub origin: Option<String>,
 }
 
-/// One verdict accepted for a release.
+/// One verdict accepted for a release: the ledger's fact (its index in the
+/// transparency log among it), with the statement and the time of acceptance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerdictRecord {
     /// The signed statement, exactly as received.
     pub envelope: Envelope,
-    /// What it decided.
-    pub verdict: Verdict,
-    /// The key that signed it.
-    pub key_id: KeyId,
-    /// The verifier account.
-    pub account: String,
-    /// That account's organisation.
-    pub org: Option<OrgName>,
-    /// The verifier's reason or note, from the signed statement.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
     /// When the node accepted it (RFC 3339).
     pub at: String,
-    /// Its transparency-log index.
-    pub log_index: u64,
+    /// The verdict as the log records it.
+    #[serde(flatten)]
+    pub fact: VerdictFact,
 }
 
 /// A yank.
@@ -178,18 +169,7 @@ impl ReleaseRecord {
             publisher_key: self.publisher_key.clone(),
             publisher: self.publisher.clone(),
             index: self.log_index,
-            verdicts: self
-                .verdicts
-                .iter()
-                .map(|v| VerdictFact {
-                    verdict: v.verdict,
-                    key_id: v.key_id.clone(),
-                    account: v.account.clone(),
-                    org: v.org.clone(),
-                    reason: v.reason.clone(),
-                    index: v.log_index,
-                })
-                .collect(),
+            verdicts: self.verdicts.iter().map(|v| v.fact.clone()).collect(),
             yanked: self.yanked.is_some(),
         }
     }
@@ -239,10 +219,10 @@ pub fn to_key_info(key: &KeyRecord, account: &AccountRecord) -> KeyInfo {
 pub fn to_verdict_info(v: &VerdictRecord) -> VerdictInfo {
     VerdictInfo {
         envelope: v.envelope.clone(),
-        key_id: v.key_id.clone(),
-        org: v.org.clone(),
+        key_id: v.fact.key_id.clone(),
+        org: v.fact.org.clone(),
         at: v.at.clone(),
-        log_index: Some(v.log_index),
+        log_index: Some(v.fact.index),
     }
 }
 

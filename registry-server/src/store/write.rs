@@ -184,13 +184,8 @@ pub fn write(
             let mut rec = stored_release(tx, &key)?;
             rec.verdicts.push(VerdictRecord {
                 envelope: c.envelope.clone(),
-                verdict: st.verdict,
-                key_id: c.key.key_id.clone(),
-                account: c.key.account.clone(),
-                org: c.key.org.clone(),
-                reason: st.reason.clone(),
                 at: c.at.clone(),
-                log_index: index,
+                fact: c.verdict.clone(),
             });
             let before = rec.state;
             rec.state = node_state(&c.release, threshold);

@@ -94,15 +94,7 @@ async fn the_node_threshold_counts_keys_not_verifiers() {
         .register_key(&c.rev.token, &second, "socitm-rev", "socitm", "verifier")
         .await
         .ok(201);
-    let first = c
-        .app
-        .verdict(
-            &c.rev,
-            "braintree/crm",
-            "1.0.0",
-            &c.app.sign_verdict(&c.rev.key, Verdict::Approve, &s, None),
-        )
-        .await;
+    let first = c.app.approve(&c.rev, "braintree/crm", "1.0.0").await;
     assert_eq!(first.ok(200)["state"], "pending");
     // The second key's approval is logged (a reader trusting only that key
     // must see it), but the state counts one verifier.

@@ -136,6 +136,8 @@ pub struct Judged {
     pub envelope: Envelope,
     /// The verifier key.
     pub key: KeyFacts,
+    /// The verdict as the log records it.
+    pub verdict: VerdictFact,
     /// The release with this verdict added.
     pub release: ReleaseFacts,
     /// When.
@@ -529,18 +531,20 @@ impl<'a> Ledger<'a> {
                 key.account
             )));
         }
-        release.verdicts.push(VerdictFact {
+        let fact = VerdictFact {
             verdict,
             key_id: key.key_id.clone(),
             account: key.account.clone(),
             org: key.org.clone(),
             reason: statement.reason.clone(),
             index,
-        });
+        };
+        release.verdicts.push(fact.clone());
         Ok(Change::Judged(Box::new(Judged {
             statement,
             envelope: envelope.clone(),
             key,
+            verdict: fact,
             release,
             at: at.to_string(),
             seal: Seal(()),
