@@ -53,26 +53,26 @@ pub enum Command {
     /// Manage this machine's signing key.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Write a Shire.toml for a new package.
-    Init {
-        /// The package name, `org/name`.
-        #[arg(long)]
-        name: PackageName,
-        /// The project folder (default: the current folder).
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-    },
+    /// Write a Shire.toml for a new package (mapping a publiccode.yml beside it).
+    #[command(disable_version_flag = true)]
+    Init(InitArgs),
     /// Build the package archive of a project and print its digest.
     Package {
         /// The project folder holding Shire.toml.
         #[arg(default_value = ".")]
         path: PathBuf,
+        /// Print the files that would be packaged, and build nothing.
+        #[arg(long, short = 'l')]
+        list: bool,
     },
     /// Package, upload and sign a release.
     Publish {
         /// The project folder holding Shire.toml.
         #[arg(default_value = ".")]
         path: PathBuf,
+        /// Package and sign, but upload nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Search the catalogue by name, description, keywords and categories.
     Search {
@@ -269,6 +269,27 @@ pub enum WitnessCommand {
     },
 }
 
+/// `shire init ...`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The package name, `org/name`.
+    #[arg(long)]
+    pub name: PackageName,
+    /// The project folder (default: the current folder).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// One paragraph saying what the software does (publish refuses the
+    /// placeholder written without it or a publiccode.yml).
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The SPDX licence expression (default: publiccode.yml's, else EUPL-1.2).
+    #[arg(long)]
+    pub license: Option<String>,
+    /// The first version (default: publiccode.yml's softwareVersion, else 0.1.0).
+    #[arg(long)]
+    pub version: Option<Version>,
+}
+
 /// `shire install ...`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
@@ -281,6 +302,10 @@ pub struct InstallArgs {
     /// Also install releases without enough trusted approvals (never revoked ones).
     #[arg(long)]
     pub allow_unverified: bool,
+    /// Replace package folders even when they hold files the install did not
+    /// put there, or that changed since (those files are discarded).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `org/name@version`: one exact release.

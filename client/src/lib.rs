@@ -78,9 +78,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Key(KeyCommand::Generate { force }) => key::generate(&ctx, force),
         Command::Key(KeyCommand::Show) => key::show(&ctx),
         Command::Key(KeyCommand::Register) => key::register(&ctx),
-        Command::Init { name, dir } => project::init(&ctx, name, &dir),
-        Command::Package { path } => project::package(&ctx, &path),
-        Command::Publish { path } => project::publish(&ctx, &path),
+        Command::Init(args) => project::init(&ctx, args),
+        Command::Package { path, list } => project::package(&ctx, &path, list),
+        Command::Publish { path, dry_run } => project::publish(&ctx, &path, dry_run),
         Command::Search { query, limit } => browse::search(&ctx, &query, limit),
         Command::Info { name } => browse::info(&ctx, &name),
         Command::Yank {

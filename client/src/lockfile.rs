@@ -30,7 +30,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shire_core::{Digest, PackageName, Version};
+use shire_core::{Digest, PackageName, Version, VersionReq};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,10 @@ pub struct LockedPackage {
     /// The index of the release's entry in that log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// For a direct package, the versions the user asked for (`*` for any):
+    /// `shire update` and `shire outdated` stay within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<VersionReq>,
 }
 
 /// A whole lockfile.
@@ -209,6 +213,7 @@ mod tests {
         LockedPackage {
             origin: None,
             log_index: None,
+            requirement: None,
             name: PackageName::parse(name).unwrap(),
             version: Version::parse(v).unwrap(),
             digest: Digest::of(format!("{name}{v}").as_bytes()),

@@ -78,6 +78,15 @@ fn for_terminal(text: &str) -> String {
     shire_core::escape_invisible(text)
 }
 
+/// Up to `n` items of `items` joined with ", ", then "and N more".
+pub fn sample(items: &[String], n: usize) -> String {
+    let shown = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    match items.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
 /// Prints [`table`] on stdout.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     println!("{}", table(headers, rows));

@@ -137,6 +137,8 @@ pub fn manifest(
             authors: vec!["Shire bench".into()],
             repository: None,
             keywords,
+            include: Vec::new(),
+            exclude: Vec::new(),
         },
         dependencies: BTreeMap::new(),
         publiccode: PublicCode::default(),

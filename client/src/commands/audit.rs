@@ -211,6 +211,7 @@ mod tests {
         LockedPackage {
             origin: None,
             log_index: r.info.log_index,
+            requirement: None,
             name: r.name.clone(),
             version: r.version.clone(),
             digest: r.info.digest,

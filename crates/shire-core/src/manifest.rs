@@ -15,6 +15,30 @@ pub const MAX_DESCRIPTION: usize = 2000;
 pub const MAX_VERSION_LEN: usize = 128;
 /// Most keywords or categories accepted.
 pub const MAX_TAGS: usize = 20;
+/// Longest long description accepted, in characters (publiccode.yml allows 10,000).
+pub const MAX_LONG_DESCRIPTION: usize = 10_000;
+/// Most `include` or `exclude` patterns, features or external dependencies.
+pub const MAX_LIST: usize = 200;
+/// Longest pattern, feature, URL or other free-text entry, in characters.
+pub const MAX_ENTRY: usize = 500;
+/// The description `shire init` writes when it has none: `publish` refuses it,
+/// so a release never goes out saying it.
+pub const PLACEHOLDER_DESCRIPTION: &str = "Describe what this software does for a council.";
+
+/// Software types of the publiccode.yml standard.
+pub const SOFTWARE_TYPES: &[&str] = &[
+    "standalone/mobile",
+    "standalone/iot",
+    "standalone/desktop",
+    "standalone/web",
+    "standalone/backend",
+    "standalone/other",
+    "addon",
+    "library",
+    "configurationFiles",
+];
+/// Kinds of external dependency in publiccode.yml's `dependsOn`.
+pub const DEPENDENCY_KINDS: &[&str] = &["open", "proprietary", "hardware"];
 
 /// Development statuses of the publiccode.yml standard.
 pub const DEVELOPMENT_STATUSES: &[&str] = &["concept", "development", "beta", "stable", "obsolete"];
@@ -82,6 +106,15 @@ pub struct PackageSection {
     /// Search keywords.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Gitignore-style patterns: when any are given, only matching files are
+    /// packaged (and `.gitignore` / `.shireignore` are not read), as cargo's
+    /// `include`. Naming a file here is also the only way to package one that
+    /// looks like a secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Gitignore-style patterns of files never packaged, as cargo's `exclude`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 /// Public-sector metadata from the publiccode.yml standard.
@@ -106,6 +139,47 @@ pub struct PublicCode {
     /// Languages the software is available in (ISO 639-1 codes such as `en`, `cy`).
     #[serde(default)]
     pub languages: Vec<String>,
+    /// The long description (Markdown), from publiccode.yml's `longDescription`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_description: Option<String>,
+    /// What the software does, feature by feature (publiccode.yml's `features`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    /// One of [`SOFTWARE_TYPES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_type: Option<String>,
+    /// The date of this version's release, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_date: Option<String>,
+    /// The software's public web page, when it is not the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing_url: Option<String>,
+    /// What it needs that is not a Shire package (a database, an operating
+    /// system, a proprietary product, hardware), from publiccode.yml's `dependsOn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ExternalDependency>,
+}
+
+/// Something the software needs outside Shire, as publiccode.yml's `dependsOn` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExternalDependency {
+    /// Its name (`PostgreSQL`, `Microsoft Windows`, ...).
+    pub name: String,
+    /// One of [`DEPENDENCY_KINDS`].
+    pub kind: String,
+    /// The oldest version that works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_min: Option<String>,
+    /// The newest version that works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_max: Option<String>,
+    /// The one version that works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether the software runs without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// A maintenance contact.
@@ -177,9 +251,7 @@ impl Manifest {
             )
         })?;
         if let Some(repo) = &p.repository {
-            if !(repo.starts_with("https://") || repo.starts_with("http://")) {
-                return Err(invalid("package.repository", "must be an http(s) URL"));
-            }
+            check_url("package.repository", repo)?;
         }
         check_tags("package.keywords", &p.keywords)?;
         check_tags("publiccode.categories", &self.publiccode.categories)?;
@@ -216,6 +288,9 @@ impl Manifest {
                 ));
             }
         }
+        check_list("package.include", &p.include)?;
+        check_list("package.exclude", &p.exclude)?;
+        self.publiccode.validate()?;
         for lang in &self.publiccode.languages {
             if !(2..=3).contains(&lang.len()) || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
                 return Err(invalid(
@@ -227,40 +302,68 @@ impl Manifest {
         Ok(())
     }
 
-    /// A skeleton manifest for `shire init`.
+    /// Fields still holding what `shire init` wrote for want of anything
+    /// better, which a release must not carry: a publisher must say what the
+    /// software does. The node does not apply this (older logs hold such
+    /// releases); `shire package` and `shire publish` do.
+    pub fn placeholders(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.package.description.trim() == PLACEHOLDER_DESCRIPTION {
+            out.push("package.description");
+        }
+        out
+    }
+
+    /// A skeleton manifest for `shire init`, with the placeholder description.
     pub fn skeleton(name: PackageName) -> Self {
         Self {
             package: PackageSection {
                 name,
                 version: Version::new(0, 1, 0),
-                description: "Describe what this software does for a council.".into(),
+                description: PLACEHOLDER_DESCRIPTION.into(),
                 license: "EUPL-1.2".into(),
                 authors: Vec::new(),
                 repository: None,
                 keywords: Vec::new(),
+                include: Vec::new(),
+                exclude: Vec::new(),
             },
             dependencies: BTreeMap::new(),
             publiccode: PublicCode::default(),
         }
     }
 
-    /// Fills this manifest from a `publiccode.yml`: licence, description,
-    /// repository, version and the public-sector metadata. The name is kept (a
-    /// publiccode name is free text, a Shire name is scoped).
-    pub fn apply_publiccode(&mut self, yaml: &str) -> Result<(), ManifestError> {
+    /// Fills this manifest from a `publiccode.yml`: licence, descriptions,
+    /// features, repository and landing page, version, copyright owner,
+    /// external dependencies and the public-sector metadata. The name is kept
+    /// (a publiccode name is free text, a Shire name is scoped). Returns notes
+    /// for the user about what could not be taken as it was, such as a
+    /// `softwareVersion` that is not semver.
+    pub fn apply_publiccode(&mut self, yaml: &str) -> Result<Vec<String>, ManifestError> {
         let pc: PublicCodeYml =
             serde_yaml::from_str(yaml).map_err(|e| ManifestError::Syntax(e.to_string()))?;
+        let mut notes = Vec::new();
         if let Some(url) = pc.url {
             self.package.repository = Some(url);
         }
         if let Some(v) = pc.software_version {
-            if let Ok(v) = Version::parse(v.trim_start_matches('v')) {
-                self.package.version = v;
+            match Version::parse(v.trim().trim_start_matches('v')) {
+                Ok(v) => self.package.version = v,
+                Err(e) => notes.push(format!(
+                    "softwareVersion {:?} is not a semver version ({e}); the version is {}: set it in Shire.toml or with --version",
+                    crate::clip(&v),
+                    self.package.version
+                )),
             }
         }
         if let Some(legal) = pc.legal {
             if let Some(l) = legal.license {
                 self.package.license = l;
+            }
+            if let Some(owner) = legal.main_copyright_owner {
+                if !self.package.authors.contains(&owner) {
+                    self.package.authors.push(owner);
+                }
             }
         }
         // Prefer English, else the first language given.
@@ -270,16 +373,22 @@ impl Manifest {
             .or_else(|| pc.description.get("en-GB"))
             .or_else(|| pc.description.values().next());
         if let Some(d) = desc {
-            if let Some(s) = d.short_description.clone().or(d.long_description.clone()) {
-                self.package.description = s.trim().to_string();
+            let long = d.long_description.as_deref().map(str::trim);
+            let short = d.short_description.as_deref().map(str::trim).or_else(|| {
+                long.and_then(|l| l.lines().map(str::trim).find(|line| !line.is_empty()))
+            });
+            if let Some(s) = short {
+                self.package.description = s.chars().take(MAX_DESCRIPTION).collect();
             }
-            if !d.features.is_empty() && self.package.keywords.is_empty() {
-                self.package.keywords = d.features.iter().take(MAX_TAGS).cloned().collect();
-            }
+            self.publiccode.long_description = long.map(str::to_string);
+            self.publiccode.features = d.features.clone();
         }
         self.publiccode.platforms = pc.platforms;
         self.publiccode.categories = pc.categories;
         self.publiccode.development_status = pc.development_status;
+        self.publiccode.software_type = pc.software_type;
+        self.publiccode.release_date = pc.release_date;
+        self.publiccode.landing_url = pc.landing_url;
         if let Some(m) = pc.maintenance {
             self.publiccode.maintenance_type = m.r#type;
             self.publiccode.contacts = m
@@ -299,8 +408,123 @@ impl Manifest {
                 .map(|s| s.split('-').next().unwrap_or_default().to_lowercase())
                 .collect();
         }
+        if let Some(deps) = pc.depends_on {
+            for (kind, list) in [
+                ("open", deps.open),
+                ("proprietary", deps.proprietary),
+                ("hardware", deps.hardware),
+            ] {
+                self.publiccode
+                    .depends_on
+                    .extend(list.into_iter().map(|d| ExternalDependency {
+                        name: d.name,
+                        kind: kind.to_string(),
+                        version_min: d.version_min,
+                        version_max: d.version_max,
+                        version: d.version,
+                        optional: d.optional,
+                    }));
+            }
+        }
+        Ok(notes)
+    }
+}
+
+impl PublicCode {
+    /// Checks the fields mapped from publiccode.yml beyond the tags.
+    fn validate(&self) -> Result<(), ManifestError> {
+        if let Some(long) = &self.long_description {
+            if long.chars().count() > MAX_LONG_DESCRIPTION {
+                return Err(invalid(
+                    "publiccode.long-description",
+                    format!("longer than {MAX_LONG_DESCRIPTION} characters"),
+                ));
+            }
+        }
+        check_list("publiccode.features", &self.features)?;
+        if let Some(t) = &self.software_type {
+            if !SOFTWARE_TYPES.contains(&t.as_str()) {
+                return Err(invalid(
+                    "publiccode.software-type",
+                    format!(
+                        "{:?} is not one of {}",
+                        crate::clip(t),
+                        SOFTWARE_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(d) = &self.release_date {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            if time::Date::parse(d, &format).is_err() {
+                return Err(invalid(
+                    "publiccode.release-date",
+                    format!("{:?} is not a date of the form YYYY-MM-DD", crate::clip(d)),
+                ));
+            }
+        }
+        if let Some(u) = &self.landing_url {
+            check_url("publiccode.landing-url", u)?;
+        }
+        if self.depends_on.len() > MAX_LIST {
+            return Err(invalid(
+                "publiccode.depends-on",
+                format!("more than {MAX_LIST} entries"),
+            ));
+        }
+        for d in &self.depends_on {
+            let texts = [
+                Some(&d.name),
+                d.version_min.as_ref(),
+                d.version_max.as_ref(),
+                d.version.as_ref(),
+            ];
+            for t in texts.into_iter().flatten() {
+                check_entry("publiccode.depends-on", t)?;
+            }
+            if !DEPENDENCY_KINDS.contains(&d.kind.as_str()) {
+                return Err(invalid(
+                    "publiccode.depends-on",
+                    format!(
+                        "kind {:?} is not one of {}",
+                        crate::clip(&d.kind),
+                        DEPENDENCY_KINDS.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+fn check_url(field: &str, url: &str) -> Result<(), ManifestError> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > MAX_ENTRY {
+        return Err(invalid(
+            field,
+            format!("must be an http(s) URL of at most {MAX_ENTRY} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a list of free-text entries: at most [`MAX_LIST`], each 1 to
+/// [`MAX_ENTRY`] characters.
+fn check_list(field: &str, list: &[String]) -> Result<(), ManifestError> {
+    if list.len() > MAX_LIST {
+        return Err(invalid(field, format!("more than {MAX_LIST} entries")));
+    }
+    list.iter().try_for_each(|e| check_entry(field, e))
+}
+
+/// Checks one free-text entry: 1 to [`MAX_ENTRY`] characters, not all blank.
+fn check_entry(field: &str, e: &str) -> Result<(), ManifestError> {
+    if e.trim().is_empty() || e.chars().count() > MAX_ENTRY {
+        return Err(invalid(
+            field,
+            format!("{:?} must be 1 to {MAX_ENTRY} characters", crate::clip(e)),
+        ));
+    }
+    Ok(())
 }
 
 fn check_tags(field: &str, tags: &[String]) -> Result<(), ManifestError> {
@@ -323,7 +547,12 @@ fn check_tags(field: &str, tags: &[String]) -> Result<(), ManifestError> {
 #[serde(rename_all = "camelCase")]
 struct PublicCodeYml {
     url: Option<String>,
+    #[serde(rename = "landingURL")]
+    landing_url: Option<String>,
     software_version: Option<String>,
+    software_type: Option<String>,
+    release_date: Option<String>,
+    depends_on: Option<PcDependsOn>,
     #[serde(default)]
     platforms: Vec<String>,
     #[serde(default)]
@@ -346,8 +575,31 @@ struct PcDescription {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct PcLegal {
     license: Option<String>,
+    main_copyright_owner: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PcDependsOn {
+    #[serde(default)]
+    open: Vec<PcDependency>,
+    #[serde(default)]
+    proprietary: Vec<PcDependency>,
+    #[serde(default)]
+    hardware: Vec<PcDependency>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PcDependency {
+    name: String,
+    version_min: Option<String>,
+    version_max: Option<String>,
+    version: Option<String>,
+    #[serde(default)]
+    optional: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,16 +691,31 @@ languages = ["en", "cy"]
 publiccodeYmlVersion: "0.4"
 name: CRM Lite
 url: "https://git.example.org/braintree/crm-lite.git"
+landingURL: "https://crm-lite.example.org"
 softwareVersion: "2.0.1"
+softwareType: standalone/web
+releaseDate: "2026-11-30"
 platforms: [web, linux]
 categories: [customer-relationship-management]
 developmentStatus: beta
 description:
   en:
     shortDescription: "Customer records for small councils"
+    longDescription: |
+      CRM Lite keeps **customer records** for councils.
+
+      It runs on one server.
     features: [contacts, cases]
 legal:
   license: AGPL-3.0-or-later
+  mainCopyrightOwner: Braintree District Council
+dependsOn:
+  open:
+    - name: PostgreSQL
+      versionMin: "13"
+  proprietary:
+    - name: Microsoft Exchange
+      optional: true
 maintenance:
   type: contract
   contacts:
@@ -459,7 +726,7 @@ localisation:
   availableLanguages: [en, cy]
 "#;
         let mut m = Manifest::skeleton(PackageName::parse("braintree/crm-lite").unwrap());
-        m.apply_publiccode(yml).unwrap();
+        assert_eq!(m.apply_publiccode(yml).unwrap(), Vec::<String>::new());
         m.validate().unwrap();
         assert_eq!(m.package.version, Version::new(2, 0, 1));
         assert_eq!(m.package.license, "AGPL-3.0-or-later");
@@ -469,6 +736,92 @@ localisation:
         assert_eq!(m.publiccode.maintenance_type.as_deref(), Some("contract"));
         assert_eq!(m.publiccode.contacts[0].name, "Jo Bloggs");
         assert_eq!(m.publiccode.languages, vec!["en", "cy"]);
-        assert_eq!(m.package.keywords, vec!["contacts", "cases"]);
+        assert!(m.package.keywords.is_empty());
+        assert_eq!(m.publiccode.features, vec!["contacts", "cases"]);
+        assert!(m
+            .publiccode
+            .long_description
+            .as_deref()
+            .unwrap()
+            .starts_with("CRM Lite keeps **customer records**"));
+        assert_eq!(
+            m.publiccode.software_type.as_deref(),
+            Some("standalone/web")
+        );
+        assert_eq!(m.publiccode.release_date.as_deref(), Some("2026-11-30"));
+        assert_eq!(
+            m.publiccode.landing_url.as_deref(),
+            Some("https://crm-lite.example.org")
+        );
+        assert_eq!(m.package.authors, vec!["Braintree District Council"]);
+        assert_eq!(m.publiccode.depends_on.len(), 2);
+        assert_eq!(m.publiccode.depends_on[0].kind, "open");
+        assert_eq!(
+            m.publiccode.depends_on[0].version_min.as_deref(),
+            Some("13")
+        );
+        assert!(m.publiccode.depends_on[1].optional);
+        // Every mapped field survives Shire.toml and the signed JSON.
+        assert_eq!(Manifest::from_toml(&m.to_toml().unwrap()).unwrap(), m);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), m);
+        assert!(m.placeholders().is_empty());
+
+        // A version that is not semver is kept out, and said.
+        let mut m = Manifest::skeleton(PackageName::parse("braintree/crm-lite").unwrap());
+        let notes = m
+            .apply_publiccode(&yml.replace("\"2.0.1\"", "\"2.3\""))
+            .unwrap();
+        assert_eq!(m.package.version, Version::new(0, 1, 0));
+        assert!(
+            notes[0].contains("\"2.3\" is not a semver version"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_publiccode_fields_by_name() {
+        let m = Manifest::from_toml(GOOD).unwrap();
+        let cases: [(fn(&mut Manifest), &str); 5] = [
+            (
+                |m| m.publiccode.software_type = Some("game".into()),
+                "software-type",
+            ),
+            (
+                |m| m.publiccode.release_date = Some("30/11/2026".into()),
+                "release-date",
+            ),
+            (
+                |m| m.publiccode.landing_url = Some("ftp://x".into()),
+                "landing-url",
+            ),
+            (|m| m.package.include = vec![" ".into()], "package.include"),
+            (
+                |m| {
+                    m.publiccode.depends_on = vec![ExternalDependency {
+                        name: "Oracle".into(),
+                        kind: "magic".into(),
+                        version_min: None,
+                        version_max: None,
+                        version: None,
+                        optional: false,
+                    }]
+                },
+                "depends-on",
+            ),
+        ];
+        for (break_it, needle) in cases {
+            let mut bad = m.clone();
+            break_it(&mut bad);
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains(needle), "{err:?} should mention {needle}");
+        }
+        let mut long = m.clone();
+        long.publiccode.long_description = Some("x".repeat(MAX_LONG_DESCRIPTION + 1));
+        assert!(long.validate().is_err());
+        assert_eq!(
+            Manifest::skeleton(m.package.name.clone()).placeholders(),
+            vec!["package.description"]
+        );
     }
 }

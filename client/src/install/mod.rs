@@ -19,7 +19,7 @@
 
 use crate::api::Client;
 use crate::checks::{self, Admission, Checked};
-use crate::lockfile::Pin;
+use crate::lockfile::{Lockfile, Pin, LOCK_FILE};
 use crate::resolve::{Candidate, Catalog};
 use crate::transparency::replica::Lookup;
 use crate::transparency::Logs;
@@ -28,11 +28,17 @@ use shire_core::archive::{self, ArchiveError, ArchiveLimits};
 use shire_core::digest::HashingWriter;
 use shire_core::policy::TrustPolicy;
 use shire_core::wire::VersionInfo;
-use shire_core::{Digest, PackageName, Version};
+use shire_core::{Digest, PackageName, Version, VersionReq};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
+
+pub mod journal;
+pub mod record;
+
+use journal::Journal;
+use record::{Record, Tree};
 
 /// What the registry listed for one package.
 #[derive(Debug, Clone)]
@@ -157,6 +163,8 @@ pub struct PlanItem {
     pub origin: String,
     /// The verified statement, the logged release and its trust standing.
     pub checked: Checked,
+    /// What the user asked for, for a direct package (kept in the lock).
+    pub requirement: Option<VersionReq>,
     /// Artifact size the registry gives (checked against the bytes received).
     pub size: u64,
     /// Whether it is installed on approval or let in by `--allow-unverified`.
@@ -379,28 +387,41 @@ pub fn extract<R: Read>(reader: R, dest: &Path) -> Result<u64, ArchiveError> {
     Ok(count)
 }
 
-/// A staging folder inside the install folder; see the module docs.
+/// A staging folder inside the install folder's state folder, holding the
+/// install folder's lock; see the module docs.
 pub struct Staging {
     root: PathBuf,
     created_root: bool,
     dir: Option<tempfile::TempDir>,
-    staged: Vec<PackageName>,
+    staged: BTreeMap<PackageName, Tree>,
+    lock: Option<journal::DirLock>,
+}
+
+/// What a commit did beyond the install itself.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Paths discarded because `--force` was given: `(package, paths)`.
+    pub discarded: Vec<(PackageName, Vec<String>)>,
 }
 
 impl Staging {
-    /// Opens a staging folder in `root`, creating `root` if needed.
+    /// Opens a staging folder in `root` (creating `root` if needed), taking
+    /// its lock and finishing whatever an interrupted shire left there.
     pub fn new(root: &Path) -> Result<Self> {
         let created_root = !root.exists();
-        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let state = journal::state_dir(root);
+        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        let lock = journal::settle(root)?;
         let dir = tempfile::Builder::new()
-            .prefix(".shire-staging-")
-            .tempdir_in(root)
-            .with_context(|| format!("creating a staging folder in {}", root.display()))?;
+            .prefix(journal::STAGING_PREFIX)
+            .tempdir_in(&state)
+            .with_context(|| format!("creating a staging folder in {}", state.display()))?;
         Ok(Self {
             root: root.to_path_buf(),
             created_root,
             dir: Some(dir),
-            staged: Vec::new(),
+            staged: BTreeMap::new(),
+            lock,
         })
     }
 
@@ -425,79 +446,96 @@ impl Staging {
         self.extract(name, BufReader::new(f))
     }
 
-    /// Extracts an archive stream as the staged content of `name`.
+    /// Extracts an archive stream as the staged content of `name`, and
+    /// records what it wrote.
     pub fn extract<R: Read>(&mut self, name: &PackageName, reader: R) -> Result<u64> {
-        let dest = self
-            .path()?
-            .join("packages")
-            .join(name.org().as_str())
-            .join(name.name());
+        let dest = journal::staged_dir(self.path()?, name);
         let n =
             extract(reader, &dest).with_context(|| format!("refusing the archive of {name}"))?;
-        self.staged.push(name.clone());
+        let tree = record::scan(&dest)?;
+        self.staged.insert(name.clone(), tree);
         Ok(n)
     }
 
-    /// Moves every staged package to `root/<org>/<name>` (replacing what was
-    /// there) and removes the folders of `stale` packages. If a move fails, the
-    /// moves already made are undone, so the old packages stay in place.
-    pub fn commit(mut self, stale: &[PackageName]) -> Result<()> {
-        let staging = self.path()?.to_path_buf();
-        let old = staging.join("replaced");
-        std::fs::create_dir_all(&old).with_context(|| format!("creating {}", old.display()))?;
-        // (from, to) renames done so far, undone in reverse on failure.
-        let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let result = self.move_all(&staging, &old, stale, &mut done);
-        if result.is_err() {
-            for (from, to) in done.iter().rev() {
-                let _ = std::fs::rename(to, from);
-            }
-            return result;
-        }
-        for name in stale {
-            // Remove the organisation folder when it is now empty.
-            let _ = std::fs::remove_dir(self.root.join(name.org().as_str()));
-        }
-        self.created_root = false;
-        Ok(())
+    /// Makes the staged packages the installed ones, removes the folders of
+    /// `stale` packages, and writes `lock` and the install record, all in
+    /// one crash-safe commit ([`journal`]). Refuses, before changing
+    /// anything, to replace or remove a package folder holding files the
+    /// install did not put there or that changed since, unless `force`.
+    pub fn commit(self, lock: &Lockfile, stale: &[PackageName], force: bool) -> Result<Committed> {
+        self.commit_stepped(lock, stale, force, &mut || true)
     }
 
-    fn move_all(
-        &self,
-        staging: &Path,
-        old: &Path,
+    /// [`Staging::commit`], asking `step` before each change to the install
+    /// folder once the journal is written (see [`journal::apply`]).
+    fn commit_stepped(
+        mut self,
+        lock: &Lockfile,
         stale: &[PackageName],
-        done: &mut Vec<(PathBuf, PathBuf)>,
-    ) -> Result<()> {
-        let mut rename = |from: PathBuf, to: PathBuf| -> Result<()> {
-            std::fs::rename(&from, &to)
-                .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
-            done.push((from, to));
-            Ok(())
-        };
-        let target = |name: &PackageName| self.root.join(name.org().as_str()).join(name.name());
-        let aside = |name: &PackageName| old.join(format!("{}-{}", name.org(), name.name()));
-        for name in &self.staged {
-            let to = target(name);
-            if to.symlink_metadata().is_ok() {
-                rename(to.clone(), aside(name))?;
+        force: bool,
+        step: &mut dyn FnMut() -> bool,
+    ) -> Result<Committed> {
+        let staging = self.path()?.to_path_buf();
+        let mut record = Record::load(&self.root)?;
+        let mut committed = Committed::default();
+        let mut refused = Vec::new();
+        for name in self.staged.keys().chain(stale) {
+            let at_risk = record::at_risk(&self.root, name, &record)?;
+            if at_risk.is_empty() {
+                continue;
             }
-            let org_dir = self.root.join(name.org().as_str());
-            std::fs::create_dir_all(&org_dir)
-                .with_context(|| format!("creating {}", org_dir.display()))?;
-            let from = staging
-                .join("packages")
-                .join(name.org().as_str())
-                .join(name.name());
-            rename(from, to)?;
+            if force {
+                committed.discarded.push((name.clone(), at_risk));
+            } else {
+                refused.push(format!(
+                    "{} ({})",
+                    record::package_dir(&self.root, name).display(),
+                    crate::output::sample(&at_risk, 5)
+                ));
+            }
+        }
+        if !refused.is_empty() {
+            bail!(
+                "refusing to replace or remove files this install did not put there or that changed since it: {}; move them elsewhere, or give --force to discard them",
+                refused.join("; ")
+            );
+        }
+        // Fail here, before anything is decided, if a folder cannot be made.
+        for name in self.staged.keys() {
+            let org = self.root.join(name.org().as_str());
+            std::fs::create_dir_all(&org).with_context(|| format!("creating {}", org.display()))?;
         }
         for name in stale {
-            let to = target(name);
-            if to.symlink_metadata().is_ok() {
-                rename(to, aside(name))?;
-            }
+            record.packages.remove(name);
         }
-        Ok(())
+        record.format = record::RECORD_FORMAT;
+        let replace: Vec<PackageName> = self.staged.keys().cloned().collect();
+        record.packages.extend(std::mem::take(&mut self.staged));
+        crate::home::write_atomic(&staging.join(LOCK_FILE), lock.render()?.as_bytes(), false)?;
+        crate::home::write_atomic(&staging.join(record::RECORD_FILE), &record.render()?, false)?;
+        let staging_name = staging
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .context("the staging folder has no name")?;
+        let decided = Journal {
+            format: journal::JOURNAL_FORMAT,
+            staging: staging_name,
+            replace,
+            remove: stale.to_vec(),
+        };
+        // From here the journal owns the staging folder.
+        if let Some(d) = self.dir.take() {
+            let _ = d.keep();
+        }
+        self.created_root = false;
+        journal::write(&self.root, &decided)?;
+        journal::apply(&self.root, &decided, step).with_context(|| {
+            format!(
+                "the install into {} is decided but could not finish; the next shire command there finishes it",
+                self.root.display()
+            )
+        })?;
+        Ok(committed)
     }
 }
 
@@ -507,6 +545,10 @@ impl Drop for Staging {
             let _ = d.close();
         }
         if self.created_root {
+            let state = journal::state_dir(&self.root);
+            self.lock = None;
+            let _ = std::fs::remove_file(state.join(journal::LOCK_NAME));
+            let _ = std::fs::remove_dir(&state);
             // Only removes the folder when nothing else is in it.
             let _ = std::fs::remove_dir(&self.root);
         }
@@ -525,12 +567,20 @@ mod tests {
         PackageName::parse(s).unwrap()
     }
 
-    /// Every path under `dir`, relative, sorted.
+    fn lock() -> Lockfile {
+        Lockfile::new("http://127.0.0.1:7878", vec![])
+    }
+
+    /// Every path under `dir`, relative, sorted (Shire's own state and the
+    /// lock left out).
     fn tree(dir: &Path) -> Vec<String> {
         fn go(base: &Path, d: &Path, out: &mut Vec<String>) {
             if let Ok(rd) = std::fs::read_dir(d) {
                 for e in rd.flatten() {
                     let p = e.path();
+                    if [record::STATE_DIR, LOCK_FILE].contains(&&*e.file_name().to_string_lossy()) {
+                        continue;
+                    }
                     out.push(p.strip_prefix(base).unwrap().display().to_string());
                     if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                         go(base, &p, out);
@@ -556,7 +606,7 @@ mod tests {
             Item::Hardlink("app/copy", "app/main.py"),
         ]);
         st.extract(&name("a/b"), &bytes[..]).unwrap();
-        st.commit(&[]).unwrap();
+        st.commit(&lock(), &[], false).unwrap();
         let dest = root.join("a/b");
         assert_eq!(
             std::fs::read(dest.join("app/main.py")).unwrap(),
@@ -671,7 +721,7 @@ mod tests {
         let mut st = Staging::new(&root).unwrap();
         st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
             .unwrap();
-        st.commit(&[]).unwrap();
+        st.commit(&lock(), &[], false).unwrap();
         let before = tree(&root);
         {
             let mut st = Staging::new(&root).unwrap();
@@ -695,11 +745,11 @@ mod tests {
             .unwrap();
         st.extract(&name("z/old"), &build(&[Item::File("f", b"1")])[..])
             .unwrap();
-        st.commit(&[]).unwrap();
+        st.commit(&lock(), &[], false).unwrap();
         let mut st = Staging::new(&root).unwrap();
         st.extract(&name("a/b"), &build(&[Item::File("v2", b"2")])[..])
             .unwrap();
-        st.commit(&[name("z/old")]).unwrap();
+        st.commit(&lock(), &[name("z/old")], false).unwrap();
         assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v2"]);
     }
 
@@ -710,7 +760,7 @@ mod tests {
         let mut st = Staging::new(&root).unwrap();
         st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
             .unwrap();
-        st.commit(&[]).unwrap();
+        st.commit(&lock(), &[], false).unwrap();
         let mut st = Staging::new(&root).unwrap();
         st.extract(&name("a/b"), &build(&[Item::File("v2", b"2")])[..])
             .unwrap();
@@ -718,8 +768,168 @@ mod tests {
             .unwrap();
         // The organisation folder for z/c cannot be made: a file is in the way.
         std::fs::write(root.join("z"), "in the way").unwrap();
-        assert!(st.commit(&[]).is_err());
+        assert!(st.commit(&lock(), &[], false).is_err());
         assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v1", "z"]);
+    }
+
+    #[test]
+    fn files_the_install_did_not_put_there_are_never_lost_without_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("pkgs");
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("app.py", b"1")])[..])
+            .unwrap();
+        st.extract(&name("a/gone"), &build(&[Item::File("f", b"1")])[..])
+            .unwrap();
+        st.commit(&lock(), &[], false).unwrap();
+        // The user adds a file to one package and edits the other's.
+        std::fs::write(root.join("a/b/local.conf"), "mine").unwrap();
+        std::fs::write(root.join("a/gone/f"), "edited").unwrap();
+        let before = tree(&root);
+        let record_before = std::fs::read(Record::path_in(&root)).unwrap();
+
+        // Replacing a/b and removing a/gone would lose both: refused, naming them.
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("app.py", b"2")])[..])
+            .unwrap();
+        let err = st.commit(&lock(), &[name("a/gone")], false).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("local.conf") && msg.contains("a/gone (f)"),
+            "{msg}"
+        );
+        assert!(msg.contains("--force"), "{msg}");
+        assert_eq!(tree(&root), before);
+        assert_eq!(
+            std::fs::read(Record::path_in(&root)).unwrap(),
+            record_before
+        );
+
+        // With force, they go, and the commit says which.
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("app.py", b"2")])[..])
+            .unwrap();
+        let done = st.commit(&lock(), &[name("a/gone")], true).unwrap();
+        assert_eq!(
+            done.discarded,
+            vec![
+                (name("a/b"), vec!["local.conf".to_string()]),
+                (name("a/gone"), vec!["f".to_string()])
+            ]
+        );
+        assert_eq!(tree(&root), vec!["a", "a/b", "a/b/app.py"]);
+        let record = Record::load(&root).unwrap();
+        assert_eq!(
+            record.packages.keys().collect::<Vec<_>>(),
+            vec![&name("a/b")]
+        );
+
+        // A folder no install recorded (made by hand) is not replaced either.
+        std::fs::create_dir_all(root.join("c/hand")).unwrap();
+        std::fs::write(root.join("c/hand/notes"), "x").unwrap();
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("c/hand"), &build(&[Item::File("f", b"1")])[..])
+            .unwrap();
+        assert!(format!("{:#}", st.commit(&lock(), &[], false).unwrap_err()).contains("notes"));
+        assert_eq!(std::fs::read(root.join("c/hand/notes")).unwrap(), b"x");
+    }
+
+    /// A commit stopped before any one of its steps, as a kill -9 would stop
+    /// it, is finished by the next command: the folder then holds the new
+    /// install exactly, with the new lock and record, whatever the moment.
+    #[test]
+    fn a_commit_killed_at_any_step_is_finished_by_the_next_command() {
+        let locked = |v: &str| {
+            let text = format!(
+                "version = 1\nregistry = \"http://x\"\n\n[[package]]\nname = \"a/b\"\nversion = \"{v}\"\ndigest = \"{}\"\n",
+                Digest::of(v.as_bytes())
+            );
+            Lockfile::parse(&text).unwrap()
+        };
+        let old_tree = vec!["a", "a/b", "a/b/v1", "z", "z/old", "z/old/f"];
+        let new_tree = vec!["a", "a/b", "a/b/v2", "a/c", "a/c/new"];
+        let mut k = 0;
+        loop {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("pkgs");
+            let mut st = Staging::new(&root).unwrap();
+            st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
+                .unwrap();
+            st.extract(&name("z/old"), &build(&[Item::File("f", b"1")])[..])
+                .unwrap();
+            st.commit(&locked("1.0.0"), &[], false).unwrap();
+            assert_eq!(tree(&root), old_tree);
+
+            let mut st = Staging::new(&root).unwrap();
+            st.extract(&name("a/b"), &build(&[Item::File("v2", b"2")])[..])
+                .unwrap();
+            st.extract(&name("a/c"), &build(&[Item::File("new", b"3")])[..])
+                .unwrap();
+            let (mut allowed, mut stopped) = (k, false);
+            st.commit_stepped(&locked("2.0.0"), &[name("z/old")], false, &mut || {
+                if allowed == 0 {
+                    stopped = true;
+                    return false;
+                }
+                allowed -= 1;
+                true
+            })
+            .unwrap();
+            let finished_alone = !stopped;
+            // The next command settles the folder.
+            drop(journal::settle(&root).unwrap());
+            assert_eq!(tree(&root), new_tree, "stopped before step {k}");
+            assert_eq!(
+                Lockfile::load(&root).unwrap().unwrap().packages[0].version,
+                Version::new(2, 0, 0),
+                "stopped before step {k}"
+            );
+            let record = Record::load(&root).unwrap();
+            assert_eq!(
+                record.packages.keys().cloned().collect::<Vec<_>>(),
+                vec![name("a/b"), name("a/c")]
+            );
+            let state: Vec<String> = std::fs::read_dir(root.join(record::STATE_DIR))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != journal::LOCK_NAME)
+                .collect();
+            assert_eq!(state, vec![record::RECORD_FILE], "stopped before step {k}");
+            if finished_alone {
+                break;
+            }
+            k += 1;
+        }
+        assert!(k >= 6, "every step was tried: {k}");
+    }
+
+    /// A kill before the journal is written leaves the old install, and the
+    /// next command throws the staged files away.
+    #[test]
+    fn a_kill_before_the_journal_leaves_the_old_install() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("pkgs");
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
+            .unwrap();
+        st.commit(&lock(), &[], false).unwrap();
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("v2", b"2")])[..])
+            .unwrap();
+        // As a kill would: no destructor runs (the kernel drops the lock).
+        st.lock = None;
+        std::mem::forget(st);
+        let staged: Vec<_> = std::fs::read_dir(root.join(record::STATE_DIR))
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                n.starts_with(journal::STAGING_PREFIX).then_some(n)
+            })
+            .collect();
+        assert_eq!(staged.len(), 1);
+        drop(journal::settle(&root).unwrap());
+        assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v1"]);
+        assert!(!root.join(record::STATE_DIR).join(&staged[0]).exists());
     }
 
     #[test]

@@ -4,15 +4,16 @@
 //! so the same digest, whoever builds it and whenever. Entries are sorted by path,
 //! every header carries the same mtime, uid/gid 0 and no user names, modes are
 //! normalised (0755 for folders and executables, 0644 for other files), and the
-//! gzip header holds no time or file name. `.git` folders, and the project's
-//! top-level `target/` and `shire-packages/` folders are left out (the output
-//! lives in `target/shire/`). The finished archive is checked with the same
-//! rules the registry and installers apply (`shire_core::archive::inspect`)
-//! before it is kept.
+//! gzip header holds no time or file name. Which files go in is [`select`]'s
+//! business. The finished archive is checked with the same rules the registry
+//! and installers apply (`shire_core::archive::inspect`) before it is kept.
+
+pub mod select;
 
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use select::{Selection, Source};
 use shire_core::archive::{self, ArchiveLimits, ArchiveSummary};
 use shire_core::digest::HashingWriter;
 use shire_core::{Digest, Manifest};
@@ -55,84 +56,6 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     Manifest::from_toml(&text).with_context(|| format!("in {}", path.display()))
 }
 
-/// One thing to put in the archive.
-#[derive(Debug)]
-enum Source {
-    Dir,
-    File { path: PathBuf, executable: bool },
-    Symlink(PathBuf),
-}
-
-/// Lists a project's content in archive order (sorted, depth first).
-fn collect(root: &Path) -> Result<Vec<(String, Source)>> {
-    let mut out = Vec::new();
-    walk(root, root, "", &mut out)?;
-    Ok(out)
-}
-
-fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<(String, Source)>) -> Result<()> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            bail!(
-                "{} has a file name that is not UTF-8",
-                entry.path().display()
-            );
-        };
-        names.push(name.to_string());
-    }
-    names.sort();
-    for name in names {
-        if name == ".git" || (prefix.is_empty() && (name == "target" || name == "shire-packages")) {
-            continue;
-        }
-        let full = dir.join(&name);
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let meta = std::fs::symlink_metadata(&full)
-            .with_context(|| format!("reading {}", full.display()))?;
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&full)
-                .with_context(|| format!("reading link {}", full.display()))?;
-            out.push((rel, Source::Symlink(target)));
-        } else if ft.is_dir() {
-            out.push((rel.clone(), Source::Dir));
-            walk(root, &full, &rel, out)?;
-        } else if ft.is_file() {
-            out.push((
-                rel,
-                Source::File {
-                    path: full,
-                    executable: is_executable(&meta),
-                },
-            ));
-        } else {
-            bail!(
-                "{} is not a file, folder or link and cannot be packaged",
-                full.strip_prefix(root).unwrap_or(&full).display()
-            );
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_meta: &std::fs::Metadata) -> bool {
-    false
-}
-
 fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
@@ -144,9 +67,13 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
-/// Writes the archive of `root` to `out`, returning what was written's digest and size.
-fn write_archive<W: Write>(root: &Path, out: W) -> Result<(W, Digest, u64, usize)> {
-    let entries = collect(root)?;
+/// Writes the archive of `entries` to `out`, returning what was written's
+/// digest and size.
+fn write_archive<W: Write>(
+    root: &Path,
+    entries: Selection,
+    out: W,
+) -> Result<(W, Digest, u64, usize)> {
     if !entries
         .iter()
         .any(|(_, s)| matches!(s, Source::File { .. }))
@@ -226,16 +153,39 @@ pub fn archive_file_name(manifest: &Manifest) -> String {
     format!("{}-{}.tar.gz", manifest.name().name(), manifest.version())
 }
 
+/// The files `shire package` would put in the archive of the project in
+/// `dir`, in archive order (folders left out), with its manifest.
+pub fn list(dir: &Path) -> Result<(Manifest, Vec<String>)> {
+    let manifest = read_manifest(dir)?;
+    let files = select::select(dir, &manifest.package)?
+        .into_iter()
+        .filter(|(_, s)| !matches!(s, Source::Dir))
+        .map(|(p, _)| p)
+        .collect();
+    Ok((manifest, files))
+}
+
 /// Builds `DIR/target/shire/<name>-<version>.tar.gz` from the project in `dir`,
 /// re-checks it with the archive rules, and returns where it is and its digest.
+/// Refuses a manifest still holding `shire init`'s placeholders.
 pub fn package(dir: &Path) -> Result<Packaged> {
     let manifest = read_manifest(dir)?;
+    let placeholders = manifest.placeholders();
+    if !placeholders.is_empty() {
+        bail!(
+            "{} in {} still holds the placeholder `shire init` wrote; say what the software does before packaging it",
+            placeholders.join(", "),
+            dir.join(MANIFEST_FILE).display()
+        );
+    }
+    let entries = select::select(dir, &manifest.package)
+        .with_context(|| format!("packaging {}", dir.display()))?;
     let out_dir = dir.join("target").join("shire");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let out_path = out_dir.join(archive_file_name(&manifest));
     let tmp = tempfile::NamedTempFile::new_in(&out_dir)
         .with_context(|| format!("creating a temporary file in {}", out_dir.display()))?;
-    let (writer, digest, size, entries) = write_archive(dir, BufWriter::new(tmp))
+    let (writer, digest, size, entries) = write_archive(dir, entries, BufWriter::new(tmp))
         .with_context(|| format!("packaging {}", dir.display()))?;
     let tmp = writer
         .into_inner()
@@ -273,6 +223,17 @@ mod tests {
     use super::*;
 
     const MANIFEST: &str = "[package]\nname = \"braintree/crm\"\nversion = \"1.0.0\"\ndescription = \"CRM\"\nlicense = \"EUPL-1.2\"\n";
+
+    #[test]
+    fn refuses_the_placeholder_description() {
+        let a = tempfile::tempdir().unwrap();
+        project(a.path());
+        let m = Manifest::skeleton(shire_core::PackageName::parse("braintree/crm").unwrap());
+        std::fs::write(a.path().join(MANIFEST_FILE), m.to_toml().unwrap()).unwrap();
+        let err = format!("{:#}", package(a.path()).unwrap_err());
+        assert!(err.contains("package.description"), "{err}");
+        assert!(!a.path().join("target/shire").exists());
+    }
 
     fn project(dir: &Path) {
         std::fs::write(dir.join(MANIFEST_FILE), MANIFEST).unwrap();
