@@ -41,7 +41,7 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The server answered with an error body.
-    #[error("registry refused ({status} {code}): {message}")]
+    #[error("registry refused ({status} {code}): {message}{}", server_hint(code))]
     Server {
         /// HTTP status.
         status: u16,
@@ -61,13 +61,18 @@ pub enum ApiError {
         body: String,
     },
     /// The registry could not be reached or the connection broke.
-    #[error("could not reach the registry at {url}: {source}")]
+    #[error("the registry at {url} cannot be reached: {reason}")]
     Transport {
-        /// The URL asked.
+        /// The registry's URL.
         url: String,
-        /// The underlying error.
-        #[source]
-        source: reqwest::Error,
+        /// Why, in a few words ([`transport_reason`]).
+        reason: String,
+    },
+    /// The registry URL is not an http(s) URL.
+    #[error("{url:?} is not a registry URL: give it with its scheme, such as http://{url}")]
+    BadUrl {
+        /// What was given.
+        url: String,
     },
     /// An answer is larger than this client reads.
     #[error("registry's answer to {what} is larger than the {} this client accepts: refusing it", human_bytes(*.limit))]
@@ -149,6 +154,56 @@ impl Default for Limits {
             deadline: REQUEST_TIMEOUT,
         }
     }
+}
+
+/// What to do about a server error, for the codes a person can act on.
+fn server_hint(code: &str) -> &'static str {
+    match code {
+        "key_not_found" => "; register this machine's key first with `shire key register`",
+        "key_revoked" => {
+            "; make a new key with `shire key generate --force` and `shire key register`"
+        }
+        "unauthorized" => {
+            "; check the token (`shire whoami`) or log in again with `shire login --token TOKEN`"
+        }
+        _ => "",
+    }
+}
+
+/// Why a request never got an answer, in a few words a person can act on,
+/// from the innermost cause reqwest reports.
+pub fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "it did not answer in time".into();
+    }
+    let mut innermost: &dyn std::error::Error = e;
+    let mut texts = vec![e.to_string()];
+    while let Some(next) = innermost.source() {
+        innermost = next;
+        texts.push(next.to_string());
+        if let Some(io) = next.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                ConnectionRefused => return "connection refused (is the node running?)".into(),
+                ConnectionReset | ConnectionAborted => return "the connection was reset".into(),
+                TimedOut => return "it did not answer in time".into(),
+                _ => {}
+            }
+        }
+    }
+    if texts.iter().any(|t| t.contains("dns error")) {
+        return "its host name does not resolve".into();
+    }
+    if texts
+        .iter()
+        .any(|t| t.contains("certificate") || t.contains("tls"))
+    {
+        return format!(
+            "the TLS connection failed ({})",
+            one_line(&innermost.to_string())
+        );
+    }
+    one_line(&innermost.to_string())
 }
 
 /// `n` bytes for a person (`64 MiB`, `64 KiB`, `100 bytes`).
@@ -245,6 +300,13 @@ pub struct Download {
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:7878`).
     pub fn new(base: &str, token: Option<String>) -> Result<Self, ApiError> {
+        let bad = || ApiError::BadUrl {
+            url: base.to_string(),
+        };
+        let parsed = reqwest::Url::parse(base).map_err(|_| bad())?;
+        if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
+            return Err(bad());
+        }
         let http = reqwest::blocking::Client::builder()
             .user_agent(concat!("shire/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
@@ -252,7 +314,7 @@ impl Client {
             .build()
             .map_err(|e| ApiError::Transport {
                 url: base.to_string(),
-                source: e,
+                reason: transport_reason(&e),
             })?;
         Ok(Self {
             base: crate::home::normalise_registry(base),
@@ -286,7 +348,7 @@ impl Client {
     ) -> Result<reqwest::blocking::Response, ApiError> {
         let resp = rb.send().map_err(|e| ApiError::Transport {
             url: self.base.clone(),
-            source: e,
+            reason: transport_reason(&e),
         })?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -418,6 +480,14 @@ impl Client {
     /// `GET /api/v1/keys/{key_id}`.
     pub fn key(&self, id: &KeyId) -> Result<KeyInfo, ApiError> {
         self.get(&format!("/api/v1/keys/{id}"))
+    }
+
+    /// `DELETE /api/v1/keys/{key_id}`: revokes a key (logged; for good).
+    pub fn revoke_key(&self, id: &KeyId) -> Result<KeyInfo, ApiError> {
+        let path = format!("/api/v1/keys/{id}");
+        let what = format!("DELETE {path}");
+        let resp = self.send(&what, self.authed(self.http.delete(self.url(&path)))?)?;
+        self.decode(&what, resp)
     }
 
     /// `GET /api/v1/verifiers`: advertised verifier keys (never trusted automatically).

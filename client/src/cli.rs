@@ -48,6 +48,8 @@ pub enum Command {
         #[arg(long)]
         token: String,
     },
+    /// Forget the token stored for this registry.
+    Logout,
     /// Show the account the current token belongs to.
     Whoami,
     /// Manage this machine's signing key.
@@ -131,6 +133,49 @@ pub enum Command {
     Trust(TrustCommand),
     /// The peers the registry follows (federation) and how each is doing.
     Peers,
+    /// List the installed packages with version, state and origin.
+    #[command(visible_alias = "ls")]
+    List {
+        /// The install folder holding shire.lock.
+        #[arg(long, default_value = "shire-packages")]
+        dir: PathBuf,
+    },
+    /// Show newer approved versions of installed packages, within and beyond
+    /// their requirements.
+    Outdated {
+        /// The install folder holding shire.lock.
+        #[arg(long, default_value = "shire-packages")]
+        dir: PathBuf,
+    },
+    /// Resolve again within every requirement, install, and rewrite the lock.
+    Update {
+        /// Only this package (the rest keep their locked versions).
+        name: Option<PackageName>,
+        /// Move NAME to exactly this version.
+        #[arg(long, requires = "name", value_name = "VERSION")]
+        precise: Option<Version>,
+        /// The install folder holding shire.lock.
+        #[arg(long, default_value = "shire-packages")]
+        dir: PathBuf,
+        /// Also install releases without enough trusted approvals (never revoked ones).
+        #[arg(long)]
+        allow_unverified: bool,
+        /// Replace package folders even when they hold files the install did not put there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove an installed package (and dependencies nothing else needs).
+    #[command(visible_alias = "remove")]
+    Uninstall {
+        /// `org/name`.
+        name: PackageName,
+        /// The install folder holding shire.lock.
+        #[arg(long, default_value = "shire-packages")]
+        dir: PathBuf,
+        /// Remove its folder even when it holds files the install did not put there.
+        #[arg(long)]
+        force: bool,
+    },
     /// Check every locked package against the registry's current statements.
     Audit {
         /// The install folder holding shire.lock.
@@ -209,6 +254,12 @@ pub enum KeyCommand {
     Show,
     /// Register the public key with the registry for the current account.
     Register,
+    /// Revoke a registered key for good (default: this machine's key). Past
+    /// statements it signed stay valid in the log; it can sign nothing new.
+    Revoke {
+        /// The key id (default: this machine's key).
+        key_id: Option<KeyId>,
+    },
 }
 
 /// `shire trust ...`.

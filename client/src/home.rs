@@ -116,6 +116,17 @@ impl Home {
         write_atomic(&self.credentials_path(), text.as_bytes(), true)
     }
 
+    /// Forgets the stored token for a registry; whether there was one.
+    pub fn forget_token(&self, registry: &str) -> Result<bool> {
+        let mut c = self.credentials()?;
+        if c.tokens.remove(&normalise_registry(registry)).is_none() {
+            return Ok(false);
+        }
+        let text = toml::to_string_pretty(&c).context("encoding credentials")?;
+        write_atomic(&self.credentials_path(), text.as_bytes(), true)?;
+        Ok(true)
+    }
+
     /// Loads `keys/default.json`.
     pub fn load_key(&self) -> Result<KeyPair> {
         let path = self.key_path();

@@ -37,7 +37,7 @@ use cli::{
     AdminCommand, Cli, Command, KeyCommand, LogCommand, OrgCommand, TrustCommand, UserCommand,
 };
 use commands::{
-    account, admin, audit, browse, install as install_cmd, key, log, peers, project,
+    account, admin, audit, browse, install as install_cmd, key, lifecycle, log, peers, project,
     trust as trust_cmd, verdict, yank, Ctx,
 };
 
@@ -75,9 +75,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Login { token } => account::login(&ctx, &token),
         Command::Whoami => account::whoami(&ctx),
+        Command::Logout => account::logout(&ctx),
         Command::Key(KeyCommand::Generate { force }) => key::generate(&ctx, force),
         Command::Key(KeyCommand::Show) => key::show(&ctx),
         Command::Key(KeyCommand::Register) => key::register(&ctx),
+        Command::Key(KeyCommand::Revoke { key_id }) => key::revoke(&ctx, key_id),
         Command::Init(args) => project::init(&ctx, args),
         Command::Package { path, list } => project::package(&ctx, &path, list),
         Command::Publish { path, dry_run } => project::publish(&ctx, &path, dry_run),
@@ -109,6 +111,23 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Peers => peers::peers(&ctx),
         Command::Audit { dir } => audit::audit(&ctx, &dir),
+        Command::List { dir } => lifecycle::list(&ctx, &dir),
+        Command::Outdated { dir } => lifecycle::outdated_cmd(&ctx, &dir),
+        Command::Update {
+            name,
+            precise,
+            dir,
+            allow_unverified,
+            force,
+        } => lifecycle::update(
+            &ctx,
+            &dir,
+            name.as_ref(),
+            precise.as_ref(),
+            allow_unverified,
+            force,
+        ),
+        Command::Uninstall { name, dir, force } => lifecycle::uninstall(&ctx, &dir, &name, force),
         Command::Log(LogCommand::Verify) => log::verify(&ctx),
         Command::Log(LogCommand::Show { from, limit }) => log::show(&ctx, from, limit),
     }

@@ -55,6 +55,17 @@ pub fn note(text: impl AsRef<str>) {
 /// it (a library error that quotes its source), with invisible characters
 /// escaped whatever a registry's message held.
 pub fn error_line(error: &anyhow::Error) -> String {
+    // An unreachable registry is the whole story, whatever was being done.
+    if let Some(e) = error.chain().find_map(|c| {
+        c.downcast_ref::<crate::api::ApiError>().filter(|e| {
+            matches!(
+                e,
+                crate::api::ApiError::Transport { .. } | crate::api::ApiError::BadUrl { .. }
+            )
+        })
+    }) {
+        return format!("error: {}", shire_core::escape_invisible(&e.to_string()));
+    }
     let mut line = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
@@ -69,6 +80,28 @@ pub fn error_line(error: &anyhow::Error) -> String {
     format!("error: {}", shire_core::escape_invisible(&line))
 }
 
+/// What a failed command prints on stdout with `--json`:
+/// `{"error": {"code", "message"}}`, the message being [`error_line`]'s
+/// without its `error: ` prefix, and the code the registry's when it gave
+/// one (`unreachable` when there was no registry to answer).
+pub fn error_json(error: &anyhow::Error) -> String {
+    use crate::api::ApiError;
+    let code = error
+        .chain()
+        .find_map(|c| c.downcast_ref::<ApiError>())
+        .map(|e| match e {
+            ApiError::Server { code, .. } => code.clone(),
+            ApiError::Transport { .. } => "unreachable".into(),
+            ApiError::BadUrl { .. } => "bad_registry_url".into(),
+            ApiError::NoToken => "no_token".into(),
+            _ => "registry_answer".into(),
+        })
+        .unwrap_or_else(|| "error".into());
+    let line = error_line(error);
+    let message = line.strip_prefix("error: ").unwrap_or(&line);
+    escape_json(&serde_json::json!({ "error": { "code": code, "message": message } }).to_string())
+}
+
 /// `text` as one line with its invisible characters escaped, line breaks
 /// included ([`shire_core::escape_invisible`]): what the client prints mixes
 /// its own words with a registry's (descriptions, file names, reasons), and
@@ -76,6 +109,18 @@ pub fn error_line(error: &anyhow::Error) -> String {
 /// line of its own that looks like the client's.
 fn for_terminal(text: &str) -> String {
     shire_core::escape_invisible(text)
+}
+
+/// " (did you mean X?)" naming the closest of `known` to `wanted`, when one
+/// is close enough to be a likely typo; "" otherwise.
+pub fn did_you_mean(wanted: &str, known: &[String]) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(wanted, k), k))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default()
 }
 
 /// Up to `n` items of `items` joined with ", ", then "and N more".
@@ -165,6 +210,20 @@ pub fn progress_count(len: u64, message: String) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggests_only_close_names() {
+        let known = vec!["braintree/crm-lite".to_string(), "kent/bins".to_string()];
+        assert_eq!(
+            did_you_mean("braintree/crm-lyte", &known),
+            " (did you mean braintree/crm-lite?)"
+        );
+        assert_eq!(did_you_mean("socitm/payroll", &known), "");
+        assert_eq!(
+            sample(&["a".into(), "b".into(), "c".into()], 2),
+            "a, b and 1 more"
+        );
+    }
 
     #[test]
     fn table_aligns_columns() {

@@ -1,4 +1,4 @@
-//! `shire login` and `shire whoami`.
+//! `shire login`, `shire logout` and `shire whoami`.
 
 use super::Ctx;
 use crate::api::Client;
@@ -29,6 +29,26 @@ pub fn login(ctx: &Ctx, token: &str) -> Result<Outcome> {
             ctx.registry,
             describe(&me)
         ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Forgets the token stored for this registry (the token itself stays valid
+/// on the node until an admin or `shire token revoke` revokes it).
+pub fn logout(ctx: &Ctx) -> Result<Outcome> {
+    let had = ctx.home.forget_token(&ctx.registry)?;
+    if ctx.json {
+        output::json(&serde_json::json!({ "registry": ctx.registry, "forgotten": had }))?;
+    } else if had {
+        output::line(format!(
+            "logged out of {}: its token is no longer stored here",
+            ctx.registry
+        ));
+    } else {
+        output::line(format!("no token was stored for {}", ctx.registry));
+    }
+    if std::env::var("SHIRE_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
+        output::warn("SHIRE_TOKEN is still set in the environment");
     }
     Ok(Outcome::Success)
 }

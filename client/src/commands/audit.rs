@@ -9,13 +9,17 @@
 //!
 //! Findings that fail the audit (exit code 1): a revocation, a lost approval
 //! (locked as approved, now rejected or below the threshold), a digest that
-//! differs from the lock, a release the log does not hold. Warnings (exit 0):
+//! differs from the lock, a release the log does not hold, and installed
+//! files edited, deleted or added since the install (checked against the
+//! install record, `DIR/.shire/installed.json`). Warnings (exit 0):
 //! yanks, and unapproved releases that were installed with
 //! `--allow-unverified` and are still unapproved.
 
 use super::Ctx;
 use crate::api::Client;
 use crate::checks;
+use crate::install::journal;
+use crate::install::record::{self, Record, Tree};
 use crate::lockfile::{LockedPackage, Lockfile};
 use crate::transparency::replica::Lookup;
 use crate::transparency::Logs;
@@ -31,7 +35,8 @@ pub struct Finding {
     /// `org/name@version`.
     pub release: String,
     /// `revoked`, `lost_approval`, `rejected`, `unapproved`, `digest_changed`,
-    /// `missing`, `yanked` or `ok`.
+    /// `missing`, `yanked`, `files_edited`, `files_deleted`, `files_added`,
+    /// `files_unrecorded` or `ok`.
     pub kind: String,
     /// Whether it fails the audit.
     pub fails: bool,
@@ -113,6 +118,45 @@ pub fn audit_one(p: &LockedPackage, lookup: &Lookup<'_>, policy: &TrustPolicy) -
     out
 }
 
+/// Audits one locked package's folder against what its install wrote (pure):
+/// files edited, deleted or added since fail the audit.
+pub fn audit_files(
+    p: &LockedPackage,
+    installed: Option<&Tree>,
+    on_disk: Option<&Tree>,
+) -> Vec<Finding> {
+    let Some(installed) = installed else {
+        return vec![finding(
+            p,
+            "files_unrecorded",
+            false,
+            "no record of the installed files (installed by an older shire); reinstall to check them".into(),
+        )];
+    };
+    let empty = Tree::new();
+    let c = record::diff(installed, on_disk.unwrap_or(&empty));
+    [
+        ("files_edited", "edited since the install", &c.edited),
+        ("files_deleted", "deleted since the install", &c.deleted),
+        ("files_added", "added since the install", &c.added),
+    ]
+    .into_iter()
+    .filter(|(_, _, paths)| !paths.is_empty())
+    .map(|(kind, what, paths)| {
+        finding(
+            p,
+            kind,
+            true,
+            format!(
+                "{} file(s) {what}: {}",
+                paths.len(),
+                output::sample(paths, 10)
+            ),
+        )
+    })
+    .collect()
+}
+
 /// The home of a locked package: as the lock recorded it; for older locks,
 /// as the registry names it (the registry's own origin when it no longer
 /// knows the package, so the audit reports it missing there).
@@ -137,6 +181,7 @@ struct AuditView {
 
 /// Runs `shire audit`.
 pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
+    let _settled = journal::settle(dir)?;
     let lock = Lockfile::load(dir)?
         .with_context(|| format!("no {} to audit", Lockfile::path_in(dir).display()))?;
     if crate::home::normalise_registry(&lock.registry) != ctx.registry {
@@ -159,6 +204,20 @@ pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
             .of(&origin, &release)
             .with_context(|| format!("auditing {release}"))?;
         findings.extend(audit_one(p, &replica.lookup(&p.name, &p.version), &policy));
+    }
+    let installed = Record::load(dir)?;
+    for p in &lock.packages {
+        let folder = record::package_dir(dir, &p.name);
+        let on_disk = if folder.is_dir() {
+            Some(record::scan(&folder)?)
+        } else {
+            None
+        };
+        findings.extend(audit_files(
+            p,
+            installed.packages.get(&p.name),
+            on_disk.as_ref(),
+        ));
     }
     let failed = findings.iter().any(|f| f.fails);
     if ctx.json {

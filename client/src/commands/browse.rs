@@ -39,7 +39,15 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
                 h.name.to_string(),
                 h.latest.to_string(),
                 h.state.to_string(),
-                short_ids(&h.approvers),
+                if h.approved_by.is_empty() {
+                    short_ids(&h.approvers)
+                } else {
+                    h.approved_by
+                        .iter()
+                        .map(|a| who(&a.account, a.org.as_ref()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
                 h.origin.clone(),
                 h.description.clone(),
             ]
@@ -67,6 +75,14 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// A verifier as people know it: `account (organisation)`.
+fn who(account: &str, org: Option<&shire_core::OrgName>) -> String {
+    match org {
+        Some(o) => format!("{account} ({o})"),
+        None => account.to_string(),
+    }
+}
+
 fn short_ids(ids: &[KeyId]) -> String {
     if ids.is_empty() {
         "-".into()
@@ -76,6 +92,21 @@ fn short_ids(ids: &[KeyId]) -> String {
             .collect::<Vec<_>>()
             .join(",")
     }
+}
+
+/// One approval that counts, as the verified log records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalView {
+    /// The verifier's account.
+    pub account: String,
+    /// Its organisation.
+    pub org: Option<shire_core::OrgName>,
+    /// The signing key.
+    pub key_id: KeyId,
+    /// The approval's note.
+    pub note: Option<String>,
+    /// Its log entry.
+    pub log_index: u64,
 }
 
 /// One version as `info` shows it.
@@ -111,6 +142,8 @@ pub struct VersionView {
     pub standing_detail: String,
     /// Trusted keys whose approvals the log accepted and that count.
     pub verified_approvers: Vec<KeyId>,
+    /// Those approvals: who gave each, with the note.
+    pub approvals: Vec<ApprovalView>,
     /// Keys the registry lists as approving (claims).
     pub claimed_approvers: Vec<KeyId>,
     /// Logged verdicts that did not count, and why.
@@ -143,6 +176,7 @@ pub fn version_view(
         standing: "unchecked".into(),
         standing_detail: String::new(),
         verified_approvers: Vec::new(),
+        approvals: Vec::new(),
         claimed_approvers: v
             .verdicts
             .iter()
@@ -167,6 +201,22 @@ pub fn version_view(
             view.standing = checks::standing_label(&c.trust.standing).into();
             view.standing_detail = checks::standing_text(&c.trust.standing);
             view.verified_approvers = c.trust.assessment.approvals.iter().cloned().collect();
+            view.approvals = c
+                .facts
+                .verdicts
+                .iter()
+                .filter(|f| {
+                    f.verdict == shire_core::statement::Verdict::Approve
+                        && c.trust.assessment.approvals.contains(&f.key_id)
+                })
+                .map(|f| ApprovalView {
+                    account: f.account.clone(),
+                    org: f.org.clone(),
+                    key_id: f.key_id.clone(),
+                    note: f.reason.clone(),
+                    log_index: f.index,
+                })
+                .collect();
             view.ignored_verdicts = c.trust.assessment.ignored.clone();
             view.yanked = c.yanked.map(|y| YankInfo {
                 reason: y.reason,
@@ -211,9 +261,11 @@ struct InfoView<'a> {
 /// Shows a package and every version, checked against its home's verified log.
 pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
     let client = ctx.client()?;
-    let pkg: PackageInfo = client
-        .package(name)
-        .with_context(|| format!("looking up {name}"))?;
+    let pkg: PackageInfo = match client.package(name) {
+        Ok(p) => p,
+        Err(e) if e.is_not_found() => anyhow::bail!(super::unknown_package(&client, name)),
+        Err(e) => return Err(e).with_context(|| format!("looking up {name}")),
+    };
     let policy = ctx.home.load_trust()?;
     let log = ctx.verified_log(&client)?;
     let mut logs = Logs::open(&ctx.home, &client, &ctx.registry, &log)?;
@@ -262,7 +314,15 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
                     "invalid" => "INVALID".into(),
                     s => s.to_string(),
                 },
-                short_ids(&v.verified_approvers),
+                if v.approvals.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.approvals
+                        .iter()
+                        .map(|a| who(&a.account, a.org.as_ref()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
                 short_ids(&claimed_only),
                 match &v.yanked {
                     Some(y) => format!("yanked: {}", y.reason),
@@ -283,6 +343,19 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
         &rows,
     );
     for v in versions.iter().rev() {
+        for a in &v.approvals {
+            output::line(format!(
+                "  {}: approved by {} with key {} (log entry {}){}",
+                v.version,
+                who(&a.account, a.org.as_ref()),
+                a.key_id.short(),
+                a.log_index,
+                a.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ));
+        }
         if let Some(e) = &v.release_error {
             output::line(format!("  {}: {e}", v.version));
         } else if v.checked && v.standing != "approved" {

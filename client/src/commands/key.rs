@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::{output, Outcome};
 use anyhow::{Context, Result};
 use shire_core::statement::KeyStatement;
-use shire_core::KeyPair;
+use shire_core::{KeyId, KeyPair};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(serde::Serialize)]
@@ -92,6 +92,27 @@ pub fn register(ctx: &Ctx) -> Result<Outcome> {
             info.account,
             info.role,
             info.org.map(|o| format!(" of {o}")).unwrap_or_default()
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Revokes a registered key for good: `key_id`, or this machine's key.
+pub fn revoke(ctx: &Ctx, key_id: Option<KeyId>) -> Result<Outcome> {
+    let id = match key_id {
+        Some(id) => id,
+        None => ctx.home.load_key()?.key_id(),
+    };
+    let info = ctx
+        .client()?
+        .revoke_key(&id)
+        .with_context(|| format!("revoking key {id}"))?;
+    if ctx.json {
+        output::json(&info)?;
+    } else {
+        output::line(format!(
+            "revoked key {} of {}: it can sign nothing new; what it signed before stays in the log",
+            info.key_id, info.account
         ));
     }
     Ok(Outcome::Success)

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod browse;
 pub mod install;
 pub mod key;
+pub mod lifecycle;
 pub mod log;
 pub mod peers;
 pub mod project;
@@ -65,6 +66,24 @@ impl Ctx {
     pub fn client(&self) -> Result<Client> {
         Ok(Client::new(&self.registry, self.token()?)?)
     }
+}
+
+/// Why `name` is not found on the registry, with the closest package names
+/// it holds when one looks like a typo of `name`.
+pub fn unknown_package(client: &Client, name: &shire_core::PackageName) -> String {
+    let mut known: Vec<String> = Vec::new();
+    for q in [name.org().as_str(), name.name()] {
+        if let Ok(res) = client.search(q, 50) {
+            known.extend(res.results.into_iter().map(|h| h.name.to_string()));
+        }
+    }
+    known.sort();
+    known.dedup();
+    format!(
+        "{name} is not a package on {}{}",
+        client.base(),
+        crate::output::did_you_mean(&name.to_string(), &known)
+    )
 }
 
 /// The environment's token wins over the stored one; an empty variable counts as unset.

@@ -93,10 +93,13 @@ impl<'a, 'l> RegistryCatalog<'a, 'l> {
 
 impl Catalog for RegistryCatalog<'_, '_> {
     fn candidates(&mut self, name: &PackageName) -> Result<Vec<Candidate>> {
-        let info = self
-            .client
-            .package(name)
-            .with_context(|| format!("looking up {name}"))?;
+        let info = match self.client.package(name) {
+            Ok(info) => info,
+            Err(e) if e.is_not_found() => {
+                bail!(crate::commands::unknown_package(self.client, name))
+            }
+            Err(e) => return Err(e).with_context(|| format!("looking up {name}")),
+        };
         let replica = self.logs.of(&info.origin, &name.to_string())?;
         let out = info
             .versions

@@ -275,6 +275,10 @@ pub struct SearchHit {
     /// Key ids that approved that version.
     #[serde(default)]
     pub approvers: Vec<KeyId>,
+    /// Who approved that version: each verifier account with its
+    /// organisation and key.
+    #[serde(default)]
+    pub approved_by: Vec<Approver>,
     /// Keywords.
     #[serde(default)]
     pub keywords: Vec<String>,
@@ -285,6 +289,17 @@ pub struct SearchHit {
     pub origin: String,
     /// Whether the query is this package's exact name.
     pub exact: bool,
+}
+
+/// A verifier who approved a release, as the node's log records it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Approver {
+    /// The verifier's account.
+    pub account: String,
+    /// The account's organisation.
+    pub org: Option<OrgName>,
+    /// The key that signed the approval.
+    pub key_id: KeyId,
 }
 
 /// `POST .../{version}/yank`.

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::store::search;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use shire_core::wire::{SearchHit, SearchResults};
+use shire_core::wire::{Approver, SearchHit, SearchResults};
 use shire_core::PackageName;
 
 /// Default number of hits.
@@ -72,12 +72,19 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
     let Some(r) = latest else {
         return Ok(None);
     };
-    let mut approvers: Vec<_> = r
+    let mut approved_by: Vec<Approver> = r
         .verdicts
         .iter()
         .filter(|v| v.fact.verdict == shire_core::statement::Verdict::Approve)
-        .map(|v| v.fact.key_id.clone())
+        .map(|v| Approver {
+            account: v.fact.account.clone(),
+            org: v.fact.org.clone(),
+            key_id: v.fact.key_id.clone(),
+        })
         .collect();
+    approved_by.sort();
+    approved_by.dedup();
+    let mut approvers: Vec<_> = approved_by.iter().map(|a| a.key_id.clone()).collect();
     approvers.sort();
     approvers.dedup();
     Ok(Some(SearchHit {
@@ -86,6 +93,7 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
         latest: r.version,
         state: r.state,
         approvers,
+        approved_by,
         keywords: pkg.keywords,
         categories: pkg.categories,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),

@@ -1,0 +1,582 @@
+//! Issue 13: the `shire` client as cargo and npm users expect it: nothing
+//! leaks at publish, nothing of the user's is lost at install, the
+//! lifecycle commands, and errors of one clear line.
+
+use shire_e2e::{binary, Club, Project, User};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Every file under `dir` with its bytes, `.shire` (the tool's own state) left out.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn go(base: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if rel == ".shire" {
+                continue;
+            }
+            if p.is_dir() {
+                go(base, &p, out);
+            } else {
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        go(dir, dir, &mut out);
+    }
+    out
+}
+
+fn status(url: &str) -> u16 {
+    reqwest::blocking::get(url).unwrap().status().as_u16()
+}
+
+#[test]
+fn publish_leaves_out_ignored_files_and_refuses_secrets() {
+    let club = Club::new();
+    let dir = Project::new("braintree/crm-lite", "1.0.0")
+        .file(".gitignore", "node_modules/\n*.log\n")
+        .file(".shireignore", "notes/\n")
+        .file(".env", "DB_PASSWORD=hunter2\n")
+        .file("node_modules/left-pad/index.js", "module.exports = 1\n")
+        .file("debug.log", "noise\n")
+        .file("notes/todo.md", "private\n")
+        .file(
+            "deploy/server.pem",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n",
+        )
+        .write(club.publisher.cwd.path());
+    let d = dir.to_str().unwrap();
+    let package_url = format!("{}/api/v1/packages/braintree/crm-lite", club.node.url);
+
+    // Publishing refuses, naming each secret; nothing reaches the node.
+    let err = club.publisher.fails(&["publish", d]);
+    assert!(err.contains(".env (an environment file)"), "{err}");
+    assert!(err.contains("deploy/server.pem (a private key)"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(status(&package_url), 404);
+    assert!(!dir.join("target/shire").exists() || files(&dir.join("target/shire")).is_empty());
+
+    // Excluded in Shire.toml, they are left out; --list shows what goes.
+    let manifest = fs::read_to_string(dir.join("Shire.toml")).unwrap();
+    fs::write(
+        dir.join("Shire.toml"),
+        manifest.replace(
+            "authors = [\"Test Council\"]\n",
+            "authors = [\"Test Council\"]\nexclude = [\".env\", \"deploy/\"]\n",
+        ),
+    )
+    .unwrap();
+    let listed = club.publisher.ok(&["package", "--list", d]);
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        vec![".gitignore", ".shireignore", "Shire.toml", "src/main.py"]
+    );
+
+    // A dry run does everything but the upload.
+    let dry = club.publisher.json(&["publish", "--dry-run", d]);
+    assert_eq!(dry["name"], "braintree/crm-lite");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(status(&package_url), 404);
+
+    // The real publish carries exactly the listed files, and says its name.
+    let published = club.publisher.json(&["publish", d]);
+    assert_eq!(published["name"], "braintree/crm-lite");
+    assert_eq!(published["digest"], dry["digest"]);
+    let files_url = format!("{package_url}/1.0.0/files");
+    let listing: serde_json::Value = reqwest::blocking::get(&files_url).unwrap().json().unwrap();
+    let text = listing.to_string();
+    for leaked in [".env", "node_modules", "debug.log", "notes", "server.pem"] {
+        assert!(!text.contains(leaked), "{leaked} was published: {text}");
+    }
+    assert!(text.contains("src/main.py"), "{text}");
+
+    // Naming a secret file under include is the way to publish it on purpose.
+    let dir2 = Project::new("braintree/certs", "1.0.0")
+        .file("tls.key", "not really a key\n")
+        .write(club.publisher.cwd.path());
+    let d2 = dir2.to_str().unwrap();
+    assert!(club
+        .publisher
+        .fails(&["package", d2])
+        .contains("tls.key (a key file)"));
+    let manifest = fs::read_to_string(dir2.join("Shire.toml")).unwrap();
+    fs::write(
+        dir2.join("Shire.toml"),
+        manifest.replace(
+            "authors = [\"Test Council\"]\n",
+            "authors = [\"Test Council\"]\ninclude = [\"src/\", \"tls.key\"]\n",
+        ),
+    )
+    .unwrap();
+    let listed = club.publisher.ok(&["package", "--list", d2]);
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        vec!["Shire.toml", "src/main.py", "tls.key"]
+    );
+}
+
+#[test]
+fn init_maps_publiccode_and_publish_refuses_the_placeholder() {
+    let club = Club::new();
+    let p = &club.publisher;
+    let bare = p.path("bare");
+    fs::create_dir_all(bare.join("src")).unwrap();
+    fs::write(bare.join("src/app.py"), "print(1)\n").unwrap();
+    let b = bare.to_str().unwrap();
+    p.ok(&["init", "--name", "braintree/bare", "--dir", b]);
+    let err = p.fails(&["publish", b]);
+    assert!(
+        err.contains("package.description") && err.contains("placeholder"),
+        "{err}"
+    );
+    assert_eq!(
+        status(&format!("{}/api/v1/packages/braintree/bare", club.node.url)),
+        404
+    );
+
+    let flagged = p.path("flagged");
+    fs::create_dir_all(&flagged).unwrap();
+    fs::write(flagged.join("app.py"), "print(1)\n").unwrap();
+    let f = flagged.to_str().unwrap();
+    p.ok(&[
+        "init",
+        "--name",
+        "braintree/flagged",
+        "--dir",
+        f,
+        "--description",
+        "Bin collection days for residents",
+        "--license",
+        "MIT",
+        "--version",
+        "2.1.0",
+    ]);
+    let published = p.json(&["publish", f]);
+    assert_eq!(published["version"], "2.1.0");
+
+    let pc = p.path("pc");
+    fs::create_dir_all(&pc).unwrap();
+    fs::write(pc.join("app.py"), "print(1)\n").unwrap();
+    fs::write(
+        pc.join("publiccode.yml"),
+        r#"publiccodeYmlVersion: "0.4"
+name: Parking
+url: "https://git.example.org/braintree/parking"
+landingURL: "https://parking.example.org"
+softwareVersion: "2.3"
+softwareType: standalone/web
+releaseDate: "2026-10-01"
+description:
+  en:
+    shortDescription: "Parking permits for residents"
+    longDescription: "Apply for and renew **parking permits** online."
+    features: [permits, renewals]
+legal:
+  license: EUPL-1.2
+  mainCopyrightOwner: Braintree District Council
+dependsOn:
+  open:
+    - name: PostgreSQL
+      versionMin: "13"
+"#,
+    )
+    .unwrap();
+    let out = p.run(&[
+        "init",
+        "--name",
+        "braintree/parking",
+        "--dir",
+        pc.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"2.3\" is not a semver version"),
+        "{stderr}"
+    );
+    let toml = fs::read_to_string(pc.join("Shire.toml")).unwrap();
+    for expected in [
+        "version = \"0.1.0\"",
+        "authors = [\"Braintree District Council\"]",
+        "features = [",
+        "long-description = ",
+        "software-type = \"standalone/web\"",
+        "release-date = \"2026-10-01\"",
+        "landing-url = \"https://parking.example.org\"",
+        "name = \"PostgreSQL\"",
+    ] {
+        assert!(toml.contains(expected), "{expected} missing from {toml}");
+    }
+    assert!(!toml.contains("keywords = [\"permits\""), "{toml}");
+}
+
+#[test]
+fn installs_never_lose_the_users_files_and_audit_checks_them() {
+    let club = Club::new();
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0").file("conf/base.toml", "a = 1\n"));
+    club.approve("braintree/crm-lite@1.0.0");
+    let u = &club.installer;
+    let dir = u.path("pk");
+    let d = dir.to_str().unwrap();
+    u.ok(&["install", "braintree/crm-lite", "--dir", d]);
+    let audit = u.ok(&["audit", "--dir", d]);
+    assert!(audit.contains("audit passed"), "{audit}");
+
+    // The user adds a file; a newer version appears.
+    let pkg = dir.join("braintree/crm-lite");
+    fs::write(pkg.join("conf/local.conf"), "site = colchester\n").unwrap();
+    club.publish(&Project::new("braintree/crm-lite", "1.1.0").file("conf/base.toml", "a = 2\n"));
+    club.approve("braintree/crm-lite@1.1.0");
+
+    // The audit names the added file and fails.
+    let out = u.run(&["audit", "--dir", d]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("files_added") && text.contains("conf/local.conf"),
+        "{text}"
+    );
+
+    // Installing again would replace the folder: refused, naming the file, nothing changed.
+    let before = files(&dir);
+    let err = u.fails(&["install", "braintree/crm-lite", "--dir", d]);
+    assert!(
+        err.contains("local.conf") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(files(&dir), before);
+
+    // With --force it upgrades, and says what it did and what it discarded.
+    let out = u.run(&["install", "braintree/crm-lite", "--dir", d, "--force"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("upgraded braintree/crm-lite from 1.0.0 to 1.1.0"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("discarded") && stderr.contains("local.conf"),
+        "{stderr}"
+    );
+    assert!(!pkg.join("conf/local.conf").exists());
+    assert_eq!(
+        fs::read_to_string(pkg.join("conf/base.toml")).unwrap(),
+        "a = 2\n"
+    );
+
+    // Edited and deleted files fail the audit too, each named.
+    fs::write(pkg.join("src/main.py"), "print('patched')\n").unwrap();
+    fs::remove_file(pkg.join("conf/base.toml")).unwrap();
+    let out = u.run(&["audit", "--dir", d, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, d)| k == "files_edited" && d.contains("src/main.py")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, d)| k == "files_deleted" && d.contains("conf/base.toml")),
+        "{kinds:?}"
+    );
+    let list = u.json(&["list", "--dir", d]);
+    assert_eq!(list[0]["files"], "changed");
+}
+
+#[test]
+fn list_outdated_update_and_uninstall() {
+    let club = Club::new();
+    for (name, v) in [
+        ("braintree/lib", "1.0.0"),
+        ("braintree/lib", "1.1.0"),
+        ("braintree/lib", "2.0.0"),
+    ] {
+        club.publish(&Project::new(name, v));
+        club.approve(&format!("{name}@{v}"));
+    }
+    club.publish(&Project::new("braintree/app", "1.0.0").dep("braintree/lib", "^1"));
+    club.approve("braintree/app@1.0.0");
+    let u = &club.installer;
+    let dir = u.path("pk");
+    let d = dir.to_str().unwrap();
+    u.ok(&["install", "braintree/app", "--dir", d]);
+    u.ok(&["update", "braintree/lib", "--precise", "1.0.0", "--dir", d]);
+
+    let list = u.json(&["list", "--dir", d]);
+    let rows: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().into(),
+                r["version"].as_str().unwrap().into(),
+                r["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("braintree/app".into(), "1.0.0".into(), "approved".into()),
+            ("braintree/lib".into(), "1.0.0".into(), "approved".into())
+        ]
+    );
+    assert!(u.ok(&["ls", "--dir", d]).contains("braintree/lib"));
+
+    // lib: 1.1.0 within app's ^1, 2.0.0 beyond it.
+    let out = u.json(&["outdated", "--dir", d]);
+    assert_eq!(out[0]["name"], "braintree/lib");
+    assert_eq!(out[0]["compatible"], "1.1.0");
+    assert_eq!(out[0]["latest"], "2.0.0");
+    assert_eq!(out.as_array().unwrap().len(), 1);
+
+    // update stays within the ranges; --precise outside them is refused.
+    let err = u.fails(&["update", "braintree/lib", "--precise", "2.0.0", "--dir", d]);
+    assert!(
+        err.contains("cannot update braintree/lib to 2.0.0"),
+        "{err}"
+    );
+    let updated = u.ok(&["update", "--dir", d]);
+    assert!(
+        updated.contains("upgraded braintree/lib from 1.0.0 to 1.1.0"),
+        "{updated}"
+    );
+    assert!(u.ok(&["update", "--dir", d]).contains("already up to date"));
+    assert!(fs::read_to_string(dir.join("shire.lock"))
+        .unwrap()
+        .contains("version = \"1.1.0\""));
+
+    // uninstall refuses while app needs lib; removing app takes lib with it.
+    let err = u.fails(&["uninstall", "braintree/lib", "--dir", d]);
+    assert!(err.contains("braintree/app@1.0.0 depend(s) on it"), "{err}");
+    let err = u.fails(&["uninstall", "braintree/ap", "--dir", d]);
+    assert!(err.contains("did you mean braintree/app?"), "{err}");
+    let out = u.ok(&["uninstall", "braintree/app", "--dir", d]);
+    assert!(
+        out.contains("removed braintree/lib (no longer needed)"),
+        "{out}"
+    );
+    assert_eq!(files(&dir).keys().collect::<Vec<_>>(), vec!["shire.lock"]);
+    assert!(u.ok(&["list", "--dir", d]).contains("nothing is installed"));
+}
+
+/// Kills `shire install` with SIGKILL at random moments while it replaces
+/// three packages of many files: after each kill, the next command finds
+/// the old install or the new one, whole, with a lock that agrees.
+#[test]
+fn an_install_killed_at_a_random_moment_leaves_the_old_or_the_new_install() {
+    let club = Club::new();
+    let names = ["braintree/a", "braintree/b", "braintree/c"];
+    for v in ["1.0.0", "2.0.0"] {
+        for n in names {
+            let mut p = Project::new(n, v);
+            for i in 0..150 {
+                p = p.file(&format!("data/f{i:03}.txt"), &format!("{n} {v} {i}\n"));
+            }
+            club.publish(&p);
+            club.approve(&format!("{n}@{v}"));
+        }
+    }
+    let u = &club.installer;
+    let dir = u.path("pk");
+    let d = dir.to_str().unwrap();
+    let pinned = |v: &str| -> Vec<String> { names.iter().map(|n| format!("{n}@={v}")).collect() };
+    let args = |v: &str| -> Vec<String> {
+        let mut a = vec!["install".to_string()];
+        a.extend(pinned(v));
+        a.extend(["--dir".to_string(), d.to_string()]);
+        a
+    };
+    let start = Instant::now();
+    u.ok(&args("1.0.0").iter().map(String::as_str).collect::<Vec<_>>());
+    let full = start.elapsed();
+    // What each version's install looks like on disk.
+    let tree_of = |v: &str| -> BTreeMap<String, Vec<u8>> {
+        let t = tempfile::tempdir().unwrap();
+        let other = User::new(&club.node.url, None);
+        other.ok(&["trust", "add", &club.verifier_key]);
+        let mut a: Vec<String> = vec!["install".into()];
+        a.extend(pinned(v));
+        a.extend(["--dir".into(), t.path().to_str().unwrap().to_string()]);
+        other.ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        files(t.path())
+            .into_iter()
+            .filter(|(p, _)| p != "shire.lock")
+            .collect()
+    };
+    let (v1, v2) = (tree_of("1.0.0"), tree_of("2.0.0"));
+    assert_ne!(v1, v2);
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut next = seed | 1;
+    let mut current = "1.0.0";
+    for round in 0..8 {
+        let target = if current == "1.0.0" { "2.0.0" } else { "1.0.0" };
+        // xorshift: a different moment each round, reported for reruns.
+        next ^= next << 13;
+        next ^= next >> 7;
+        next ^= next << 17;
+        let wait = Duration::from_micros(next % (full.as_micros() as u64 + 1));
+        let mut child = Command::new(binary("shire"))
+            .args(args(target))
+            .current_dir(u.cwd.path())
+            .env("SHIRE_HOME", u.home.path())
+            .env("SHIRE_REGISTRY", &u.registry)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(wait);
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next command settles the folder first.
+        let list = u.json(&["list", "--dir", d]);
+        let on_disk: BTreeMap<String, Vec<u8>> = files(&dir)
+            .into_iter()
+            .filter(|(p, _)| p != "shire.lock")
+            .collect();
+        let locked: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["version"].as_str().unwrap())
+            .collect();
+        let ctx = format!("round {round}, seed {seed}, killed after {wait:?} of {full:?}");
+        if on_disk == v1 {
+            assert_eq!(locked, vec!["1.0.0"; 3], "{ctx}");
+            current = "1.0.0";
+        } else if on_disk == v2 {
+            assert_eq!(locked, vec!["2.0.0"; 3], "{ctx}");
+            current = "2.0.0";
+        } else {
+            panic!("{ctx}: the install folder holds neither install");
+        }
+        assert!(
+            list.as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["files"] == "unchanged"),
+            "{ctx}: {list}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_one_clear_line() {
+    let club = Club::new();
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    let u = &club.installer;
+
+    // The error is one line (notes such as a first-use key pin may precede it).
+    let one_line = |s: &str| {
+        let errors: Vec<&str> = s.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 1, "{s}");
+        assert_eq!(s.trim_end().lines().last(), Some(errors[0]), "{s}");
+        errors[0].to_string()
+    };
+    // A node that is down.
+    let down = User::new("http://127.0.0.1:9", None);
+    let err = one_line(&down.fails(&["search", "crm"]));
+    assert_eq!(
+        err,
+        "error: the registry at http://127.0.0.1:9 cannot be reached: connection refused (is the node running?)"
+    );
+    // A URL without its scheme.
+    let bare = User::new(club.node.url.trim_start_matches("http://"), None);
+    let err = one_line(&bare.fails(&["info", "braintree/crm-lite"]));
+    assert!(
+        err.contains("is not a registry URL: give it with its scheme, such as http://"),
+        "{err}"
+    );
+    // A mistyped name.
+    let err = one_line(&u.fails(&["info", "braintree/crm-lyte"]));
+    assert!(err.contains("did you mean braintree/crm-lite?"), "{err}");
+    let err = one_line(&u.fails(&["install", "braintree/crm-lyte", "--dir", "pk"]));
+    assert!(err.contains("did you mean braintree/crm-lite?"), "{err}");
+    // A key that is not registered.
+    let token = club.admin.json(&[
+        "admin",
+        "user",
+        "create",
+        "new-dev",
+        "--org",
+        "braintree",
+        "--role",
+        "publisher",
+    ])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dev = club.node.user(Some(&token));
+    dev.ok(&["key", "generate"]);
+    let dir = Project::new("braintree/other", "1.0.0").write(dev.cwd.path());
+    let err = one_line(&dev.fails(&["publish", dir.to_str().unwrap()]));
+    assert!(err.contains("shire key register"), "{err}");
+    // With --json, the error is JSON on stdout.
+    let out = down.run(&["search", "crm", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "unreachable");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be reached"));
+    // Who approved: account and organisation, with the note.
+    club.verifier.ok(&[
+        "approve",
+        "braintree/crm-lite@1.0.0",
+        "--note",
+        "reviewed the GDPR notice",
+    ]);
+    let info = u.ok(&["info", "braintree/crm-lite"]);
+    assert!(info.contains("socitm-rev (socitm)"), "{info}");
+    assert!(info.contains("reviewed the GDPR notice"), "{info}");
+    let hits = u.ok(&["search", "crm"]);
+    assert!(hits.contains("socitm-rev (socitm)"), "{hits}");
+}
+
+#[test]
+fn logout_forgets_the_token_and_key_revoke_stops_the_key() {
+    let club = Club::new();
+    let p = &club.publisher;
+    let key_id = p.json(&["key", "show"])["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = p.json(&["key", "revoke"]);
+    assert_eq!(revoked["key_id"], key_id.as_str());
+    assert!(!revoked["revoked_at"].is_null(), "{revoked}");
+    let dir = Project::new("braintree/late", "1.0.0").write(p.cwd.path());
+    let err = p.fails(&["publish", dir.to_str().unwrap()]);
+    assert!(err.contains("key_revoked"), "{err}");
+    assert!(p.ok(&["logout"]).contains("logged out"));
+    let err = p.fails(&["whoami"]);
+    assert!(err.contains("needs a token"), "{err}");
+}
