@@ -782,7 +782,8 @@ localisation:
     #[test]
     fn refuses_bad_publiccode_fields_by_name() {
         let m = Manifest::from_toml(GOOD).unwrap();
-        let cases: [(fn(&mut Manifest), &str); 5] = [
+        type Breaker = fn(&mut Manifest);
+        let cases: [(Breaker, &str); 5] = [
             (
                 |m| m.publiccode.software_type = Some("game".into()),
                 "software-type",
