@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
+use shire_core::token::{CreateToken, TokenInfo};
 use shire_core::wire::{
     AccountInfo, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody, Health, KeyInfo,
     LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem, SearchResults,
@@ -436,6 +437,12 @@ impl Client {
         self.decode(&what, resp)
     }
 
+    fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let what = format!("DELETE {path}");
+        let resp = self.send(&what, self.authed(self.http.delete(self.url(path)))?)?;
+        self.decode(&what, resp)
+    }
+
     fn version_path(name: &PackageName, version: &Version) -> String {
         format!(
             "/api/v1/packages/{}/{}/{}",
@@ -484,10 +491,22 @@ impl Client {
 
     /// `DELETE /api/v1/keys/{key_id}`: revokes a key (logged; for good).
     pub fn revoke_key(&self, id: &KeyId) -> Result<KeyInfo, ApiError> {
-        let path = format!("/api/v1/keys/{id}");
-        let what = format!("DELETE {path}");
-        let resp = self.send(&what, self.authed(self.http.delete(self.url(&path)))?)?;
-        self.decode(&what, resp)
+        self.delete(&format!("/api/v1/keys/{id}"))
+    }
+
+    /// `GET /api/v1/tokens`: the account's tokens.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>, ApiError> {
+        self.get_authed("/api/v1/tokens")
+    }
+
+    /// `POST /api/v1/tokens`: a new token (the answer holds it, once).
+    pub fn create_token(&self, body: &CreateToken) -> Result<TokenInfo, ApiError> {
+        self.post("/api/v1/tokens", body)
+    }
+
+    /// `DELETE /api/v1/tokens/{id}`.
+    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, ApiError> {
+        self.delete(&format!("/api/v1/tokens/{id}"))
     }
 
     /// `GET /api/v1/verifiers`: advertised verifier keys (never trusted automatically).

@@ -52,6 +52,9 @@ pub enum Command {
     Logout,
     /// Show the account the current token belongs to.
     Whoami,
+    /// The account's API tokens: list, create (with scopes and expiry), revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Manage this machine's signing key.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -259,6 +262,31 @@ pub enum KeyCommand {
     Revoke {
         /// The key id (default: this machine's key).
         key_id: Option<KeyId>,
+    },
+}
+
+/// `shire token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// List the account's tokens (never the tokens themselves).
+    List,
+    /// Make a token, shown once.
+    Create {
+        /// A name for people (`ci-publish`).
+        #[arg(long)]
+        name: String,
+        /// What it may do: publish, publish:ORG, publish:ORG/NAME, verify or
+        /// admin (repeatable; none: everything the account may do).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<shire_core::token::Scope>,
+        /// When it stops working: 30d, 12h, a date (2027-03-31) or an RFC 3339 time.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Revoke a token by id: it stops working at once.
+    Revoke {
+        /// The token's id (from `shire token list`).
+        id: String,
     },
 }
 

@@ -38,7 +38,7 @@ use cli::{
 };
 use commands::{
     account, admin, audit, browse, install as install_cmd, key, lifecycle, log, peers, project,
-    trust as trust_cmd, verdict, yank, Ctx,
+    token, trust as trust_cmd, verdict, yank, Ctx,
 };
 
 /// How a successful run ended.
@@ -76,6 +76,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Login { token } => account::login(&ctx, &token),
         Command::Whoami => account::whoami(&ctx),
         Command::Logout => account::logout(&ctx),
+        Command::Token(cli::TokenCommand::List) => token::list(&ctx),
+        Command::Token(cli::TokenCommand::Create {
+            name,
+            scopes,
+            expires,
+        }) => token::create(&ctx, &name, scopes, expires.as_deref()),
+        Command::Token(cli::TokenCommand::Revoke { id }) => token::revoke(&ctx, &id),
         Command::Key(KeyCommand::Generate { force }) => key::generate(&ctx, force),
         Command::Key(KeyCommand::Show) => key::show(&ctx),
         Command::Key(KeyCommand::Register) => key::register(&ctx),

@@ -2,15 +2,18 @@
 //!
 //! A token is `shire_` + 64 hex digits (32 bytes from the OS's randomness). The
 //! node stores only its SHA-256; a request's bearer token is hashed and looked
-//! up. Any missing or unknown token is 401 `unauthorized`.
+//! up. A missing, unknown, revoked or expired token is 401 `unauthorized`; a
+//! token whose scopes (`shire_core::token`) do not cover the request is 403
+//! `out_of_scope`.
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::records::AccountRecord;
+use crate::store::records::{AccountRecord, TokenRecord};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use rand::RngCore;
 use sha2::{Digest as _, Sha256};
+use shire_core::token::Scope;
 use shire_core::wire::Role;
 use shire_core::{OrgName, PackageName};
 use std::future::{ready, Ready};
@@ -32,56 +35,118 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The authenticated account making a request.
+/// The authenticated account making a request, and the token it used.
 #[derive(Debug, Clone)]
-pub struct Caller(pub AccountRecord);
+pub struct Caller {
+    account: AccountRecord,
+    token: TokenRecord,
+}
 
 impl Caller {
     /// The account.
     pub fn account(&self) -> &AccountRecord {
-        &self.0
+        &self.account
     }
 
-    /// Refuses anyone but an admin.
+    /// The token the request carried.
+    pub fn token(&self) -> &TokenRecord {
+        &self.token
+    }
+
+    /// Whether the token's scopes include one `ok` accepts (no scopes: all).
+    fn scoped(&self, ok: impl Fn(&Scope) -> bool) -> bool {
+        self.token.scopes.is_empty() || self.token.scopes.iter().any(ok)
+    }
+
+    fn out_of_scope(&self, what: &str) -> ApiError {
+        ApiError::OutOfScope(format!(
+            "token {:?} may not {what}: its scopes are {}",
+            self.token.name,
+            self.token
+                .scopes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+
+    /// Refuses anyone but an admin with an admin-scoped token.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self.0.role {
-            Role::Admin => Ok(()),
-            _ => Err(ApiError::NotAdmin),
+        if self.account.role != Role::Admin {
+            return Err(ApiError::NotAdmin);
         }
+        if !self.scoped(|s| *s == Scope::Admin) {
+            return Err(self.out_of_scope("act as the node's admin"));
+        }
+        Ok(())
     }
 
-    /// Refuses anyone but a publisher.
+    /// Refuses anyone but a publisher whose token may publish something.
     pub fn require_publisher(&self) -> Result<(), ApiError> {
-        match self.0.role {
-            Role::Publisher => Ok(()),
-            _ => Err(ApiError::NotPublisher),
+        if self.account.role != Role::Publisher {
+            return Err(ApiError::NotPublisher);
         }
+        if !self.scoped(Scope::is_publishing) {
+            return Err(self.out_of_scope("publish"));
+        }
+        Ok(())
     }
 
-    /// Refuses anyone but a verifier.
+    /// Refuses anyone but a verifier whose token may verify.
     pub fn require_verifier(&self) -> Result<(), ApiError> {
-        match self.0.role {
-            Role::Verifier => Ok(()),
-            other => Err(ApiError::NotVerifier(other.to_string())),
+        if self.account.role != Role::Verifier {
+            return Err(ApiError::NotVerifier(self.account.role.to_string()));
+        }
+        if !self.scoped(|s| *s == Scope::Verify) {
+            return Err(self.out_of_scope("approve, reject or revoke"));
+        }
+        Ok(())
+    }
+
+    /// Refuses a token with scopes: managing keys and tokens needs a token
+    /// that may do everything its account may, so a scoped token cannot
+    /// mint a wider one.
+    pub fn require_unscoped(&self) -> Result<(), ApiError> {
+        if self.token.scopes.is_empty() {
+            Ok(())
+        } else {
+            Err(self.out_of_scope("manage keys or tokens"))
         }
     }
 
-    /// Refuses anyone but a publisher of the package's organisation.
+    /// Refuses anyone but a publisher of the package's organisation whose
+    /// token may publish the package.
     pub fn require_publisher_of(&self, name: &PackageName) -> Result<(), ApiError> {
-        let a = &self.0;
-        if a.role == Role::Publisher && a.org.as_ref() == Some(name.org()) {
-            return Ok(());
+        let a = &self.account;
+        if a.role != Role::Publisher || a.org.as_ref() != Some(name.org()) {
+            return Err(ApiError::WrongOrg(format!(
+                "account {} ({} of {}) may not publish or yank in organisation {}",
+                a.username,
+                a.role,
+                a.org
+                    .as_ref()
+                    .map(OrgName::as_str)
+                    .unwrap_or("no organisation"),
+                name.org()
+            )));
         }
-        Err(ApiError::WrongOrg(format!(
-            "account {} ({} of {}) may not publish or yank in organisation {}",
-            a.username,
-            a.role,
-            a.org
-                .as_ref()
-                .map(OrgName::as_str)
-                .unwrap_or("no organisation"),
-            name.org()
-        )))
+        if !self.scoped(|s| s.allows_publishing(name)) {
+            return Err(self.out_of_scope(&format!("publish or yank {name}")));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a token whose expiry is `expires_at` (RFC 3339) no longer works
+/// at `now`; an expiry that does not parse counts as passed.
+pub fn expired(expires_at: Option<&str>, now: time::OffsetDateTime) -> bool {
+    let Some(at) = expires_at else {
+        return false;
+    };
+    match time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339) {
+        Ok(at) => now >= at,
+        Err(_) => true,
     }
 }
 
@@ -104,11 +169,18 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header is not 'Bearer <token>'".into())
         })?;
-    state
+    let (token, account) = state
         .store
-        .account_by_token_hash(&hash_token(token))?
-        .map(Caller)
-        .ok_or_else(|| ApiError::Unauthorized("the token is not valid on this registry".into()))
+        .token(&hash_token(token))?
+        .ok_or_else(|| ApiError::Unauthorized("the token is not valid on this registry".into()))?;
+    if expired(token.expires_at.as_deref(), time::OffsetDateTime::now_utc()) {
+        return Err(ApiError::Unauthorized(format!(
+            "the token {:?} expired at {}",
+            token.name,
+            token.expires_at.as_deref().unwrap_or("an unreadable time")
+        )));
+    }
+    Ok(Caller { account, token })
 }
 
 impl FromRequest for Caller {
@@ -123,6 +195,32 @@ impl FromRequest for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_passes_at_its_time_and_unreadable_ones_count_as_passed() {
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        assert!(!expired(None, now));
+        assert!(!expired(Some(&fmt(now + time::Duration::seconds(5))), now));
+        assert!(expired(Some(&fmt(now)), now));
+        assert!(expired(Some(&fmt(now - time::Duration::days(1))), now));
+        assert!(expired(Some("next tuesday"), now));
+    }
+
+    #[test]
+    fn tokens_stored_before_scopes_still_work_unscoped() {
+        use crate::store::records::StoredToken;
+        let old: StoredToken = serde_json::from_str("\"bt-dev\"").unwrap();
+        assert_eq!(old.account(), "bt-dev");
+        let new: StoredToken = serde_json::from_str(
+            r#"{"account":"ci","name":"ci","scopes":["publish:braintree"],"created_at":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(new.account(), "ci");
+    }
 
     #[test]
     fn tokens_are_random_prefixed_and_hashed() {

@@ -74,6 +74,15 @@ pub enum ApiError {
     /// The organisation already exists (409 `org_exists`).
     #[error("organisation {0} already exists")]
     OrgExists(String),
+    /// No such account (404 `account_not_found`).
+    #[error("{0}")]
+    AccountNotFound(String),
+    /// No such token of the caller's (404 `token_not_found`).
+    #[error("{0}")]
+    TokenNotFound(String),
+    /// The token's scopes do not cover this (403 `out_of_scope`).
+    #[error("{0}")]
+    OutOfScope(String),
     /// The account already exists (409 `account_exists`).
     #[error("account {0} already exists")]
     AccountExists(String),
@@ -166,6 +175,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::OrgExists(_) => "org_exists",
             ApiError::AccountExists(_) => "account_exists",
+            ApiError::AccountNotFound(_) => "account_not_found",
+            ApiError::TokenNotFound(_) => "token_not_found",
+            ApiError::OutOfScope(_) => "out_of_scope",
             ApiError::KeyTaken(_) => "key_taken",
             ApiError::VersionExists(_) => "version_exists",
             ApiError::SubjectMismatch(_) => "subject_mismatch",
@@ -211,13 +223,16 @@ impl ResponseError for ApiError {
             | ApiError::OwnOrg(_)
             | ApiError::NotHome(_)
             | ApiError::WrongRole(_)
-            | ApiError::KeyRevoked(_) => StatusCode::FORBIDDEN,
+            | ApiError::KeyRevoked(_)
+            | ApiError::OutOfScope(_) => StatusCode::FORBIDDEN,
             ApiError::OrgNotFound(_)
             | ApiError::KeyNotFound(_)
             | ApiError::BlobNotFound(_)
             | ApiError::PackageNotFound(_)
             | ApiError::VersionNotFound(_)
             | ApiError::TileNotFound(_)
+            | ApiError::AccountNotFound(_)
+            | ApiError::TokenNotFound(_)
             | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::OrgExists(_)
             | ApiError::AccountExists(_)
@@ -288,6 +303,8 @@ impl From<StoreError> for ApiError {
             }
             StoreError::OrgNotFound(o) => ApiError::OrgNotFound(o.to_string()),
             StoreError::AccountExists(a) => ApiError::AccountExists(a),
+            e @ StoreError::AccountNotFound(_) => ApiError::AccountNotFound(e.to_string()),
+            e @ StoreError::TokenNotFound(_) => ApiError::TokenNotFound(e.to_string()),
             StoreError::KeyNotFound(k) => {
                 ApiError::KeyNotFound(format!("no key {k} is registered here"))
             }
@@ -450,6 +467,8 @@ mod tests {
             (ApiError::BadArchive("x".into()), 400, "bad_archive"),
             (ApiError::TooLarge("x".into()), 413, "too_large"),
             (ApiError::bad_request("bad_json", "x"), 400, "bad_json"),
+            (ApiError::OutOfScope("x".into()), 403, "out_of_scope"),
+            (ApiError::TokenNotFound("x".into()), 404, "token_not_found"),
         ];
         for (e, status, code) in cases {
             assert_eq!(e.status_code().as_u16(), status, "{code}");

@@ -580,3 +580,92 @@ fn logout_forgets_the_token_and_key_revoke_stops_the_key() {
     let err = p.fails(&["whoami"]);
     assert!(err.contains("needs a token"), "{err}");
 }
+
+#[test]
+fn scoped_expiring_and_revoked_tokens_are_refused() {
+    let club = Club::new();
+    let p = &club.publisher;
+    let package_url = |n: &str| format!("{}/api/v1/packages/braintree/{n}", club.node.url);
+
+    // A token that may publish one package, for a CI job.
+    let made = p.json(&[
+        "token",
+        "create",
+        "--name",
+        "ci",
+        "--scope",
+        "publish:braintree/crm-lite",
+        "--expires",
+        "30d",
+    ]);
+    let ci_token = made["token"].as_str().unwrap().to_string();
+    let ci_id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(made["scopes"][0], "publish:braintree/crm-lite");
+    let listed = p.json(&["token", "list"]);
+    assert!(listed.to_string().contains(&ci_id));
+    assert!(
+        !listed.to_string().contains(&ci_token),
+        "a token is shown once only"
+    );
+
+    // The CI user has the publisher's key but only the scoped token.
+    let ci = club.node.user(Some(&ci_token));
+    fs::create_dir_all(ci.home.path().join("keys")).unwrap();
+    fs::copy(
+        p.home.path().join("keys/default.json"),
+        ci.home.path().join("keys/default.json"),
+    )
+    .unwrap();
+    let crm = Project::new("braintree/crm-lite", "1.0.0").write(ci.cwd.path());
+    ci.ok(&["publish", crm.to_str().unwrap()]);
+    let other = Project::new("braintree/payroll", "1.0.0").write(ci.cwd.path());
+    let err = ci.fails(&["publish", other.to_str().unwrap()]);
+    assert!(err.contains("out_of_scope"), "{err}");
+    assert_eq!(status(&package_url("payroll")), 404);
+    // ...nor can it mint a wider token or register keys.
+    let err = ci.fails(&["token", "create", "--name", "wider"]);
+    assert!(err.contains("out_of_scope"), "{err}");
+    assert!(!p.json(&["token", "list"]).to_string().contains("wider"));
+    // A scope beyond the account's role is refused at creation.
+    let err = p.fails(&["token", "create", "--name", "x", "--scope", "verify"]);
+    assert!(err.contains("beyond what account bt-dev"), "{err}");
+    let err = p.fails(&["token", "create", "--name", "x", "--scope", "publish:kent"]);
+    assert!(err.contains("beyond what account bt-dev"), "{err}");
+
+    // Revoked: refused at once, and nothing it tries lands.
+    p.ok(&["token", "revoke", &ci_id]);
+    let v2 = Project::new("braintree/crm-lite", "1.1.0").write(ci.cwd.path());
+    let err = ci.fails(&["publish", v2.to_str().unwrap()]);
+    assert!(err.contains("unauthorized"), "{err}");
+    let versions = club.node.get_json("/api/v1/packages/braintree/crm-lite")["versions"].clone();
+    assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
+
+    // Expired: refused once its time has passed.
+    let soon = time_in(3);
+    let made = p.json(&["token", "create", "--name", "short", "--expires", &soon]);
+    let short = club.node.user(Some(made["token"].as_str().unwrap()));
+    short.ok(&["whoami"]);
+    std::thread::sleep(Duration::from_secs(4));
+    let err = short.fails(&["whoami"]);
+    assert!(
+        err.contains("unauthorized") && err.contains("expired"),
+        "{err}"
+    );
+    // Past expiries are refused at creation.
+    let err = p.fails(&[
+        "token",
+        "create",
+        "--name",
+        "old",
+        "--expires",
+        "2020-01-01",
+    ]);
+    assert!(err.contains("in the past"), "{err}");
+}
+
+/// An RFC 3339 time `secs` seconds from now.
+fn time_in(secs: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod peers;
 pub mod project;
+pub mod token;
 pub mod trust;
 pub mod verdict;
 pub mod yank;

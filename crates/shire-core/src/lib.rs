@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod names;
 pub mod policy;
 pub mod statement;
+pub mod token;
 pub mod verify;
 pub mod wire;
 

@@ -16,6 +16,7 @@ pub mod releases;
 pub mod review;
 pub mod search;
 pub mod statements;
+pub mod tokens;
 pub mod verdicts;
 pub mod yank;
 
@@ -55,6 +56,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(keys::show))
                 .route(web::delete().to(keys::revoke)),
         )
+        .service(
+            resource("/api/v1/tokens")
+                .route(web::get().to(tokens::list))
+                .route(web::post().to(tokens::create)),
+        )
+        .service(resource("/api/v1/tokens/{id}").route(web::delete().to(tokens::revoke)))
         .service(resource("/api/v1/verifiers").route(web::get().to(keys::verifiers)))
         .service(resource("/api/v1/blobs/{digest}").route(web::put().to(blobs::upload)))
         .service(resource("/api/v1/releases").route(web::post().to(releases::publish)))

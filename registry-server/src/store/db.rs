@@ -665,6 +665,17 @@ impl Db {
             .collect()
     }
 
+    /// Every record of a tree with its key, in key order.
+    pub fn entries<R: DeserializeOwned>(&self, t: T) -> Result<Vec<(Vec<u8>, R)>, StoreError> {
+        self.tree(t)?
+            .iter()
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((k.to_vec(), Self::decode(t, &v)?))
+            })
+            .collect()
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     pub fn scan<R: DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<R>, StoreError> {
         self.tree(t)?

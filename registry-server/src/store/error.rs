@@ -26,6 +26,12 @@ pub enum StoreError {
     /// The account name is taken.
     #[error("account {0} already exists")]
     AccountExists(String),
+    /// No such account here.
+    #[error("no account {0} exists here")]
+    AccountNotFound(String),
+    /// No such token (or none the caller may see).
+    #[error("no token {0} of yours exists here")]
+    TokenNotFound(String),
     /// No such key here.
     #[error("no key {0} is registered here")]
     KeyNotFound(KeyId),

@@ -21,6 +21,7 @@ pub mod mirror;
 pub mod packs;
 pub mod records;
 pub mod search;
+pub mod tokens;
 pub mod view;
 pub mod write;
 
@@ -251,14 +252,6 @@ impl Store {
 
     // ---- accounts and tokens (not in the log: a node's own business) ----
 
-    /// The account a token hash belongs to.
-    pub fn account_by_token_hash(&self, hash: &str) -> Result<Option<AccountRecord>, StoreError> {
-        let Some(user) = self.db.get::<String>(T::Tokens, hash.as_bytes())? else {
-            return Ok(None);
-        };
-        self.db.get(T::Accounts, user.as_bytes())
-    }
-
     /// An account by name.
     pub fn account(&self, username: &str) -> Result<Option<AccountRecord>, StoreError> {
         self.db.get(T::Accounts, username.as_bytes())
@@ -287,7 +280,18 @@ impl Store {
                 return abort(StoreError::AccountExists(account.username.clone()));
             }
             tx.put(T::Accounts, account.username.as_bytes(), account)?;
-            tx.put(T::Tokens, account.token_hash.as_bytes(), &account.username)
+            let token = TokenRecord {
+                account: account.username.clone(),
+                name: "account token".into(),
+                scopes: Vec::new(),
+                created_at: account.created_at.clone(),
+                expires_at: None,
+            };
+            tx.put(
+                T::Tokens,
+                account.token_hash.as_bytes(),
+                &StoredToken::Record(token),
+            )
         })
     }
 

@@ -38,6 +38,58 @@ pub struct AccountRecord {
     pub created_at: String,
 }
 
+/// A token, stored under the SHA-256 of the token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The account it acts for.
+    pub account: String,
+    /// A name for people.
+    pub name: String,
+    /// What it may do; empty for everything the account may do.
+    #[serde(default)]
+    pub scopes: Vec<shire_core::token::Scope>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// When it stops working (RFC 3339), if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// What the tokens tree holds: a token record, or (data folders from
+/// before scoped tokens) the bare name of the account whose first token it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredToken {
+    /// A token with its scopes and expiry.
+    Record(TokenRecord),
+    /// An account's first token, from before scoped tokens: unscoped, never expiring.
+    Account(String),
+}
+
+impl StoredToken {
+    /// The account the token acts for.
+    pub fn account(&self) -> &str {
+        match self {
+            StoredToken::Record(r) => &r.account,
+            StoredToken::Account(a) => a,
+        }
+    }
+
+    /// The token as a record (`account` is its account, for an old entry).
+    pub fn into_record(self, account: &AccountRecord) -> TokenRecord {
+        match self {
+            StoredToken::Record(r) => r,
+            StoredToken::Account(a) => TokenRecord {
+                account: a,
+                name: "account token".into(),
+                scopes: Vec::new(),
+                created_at: account.created_at.clone(),
+                expires_at: None,
+            },
+        }
+    }
+}
+
 /// A registered public key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyRecord {

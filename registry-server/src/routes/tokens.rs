@@ -1,0 +1,138 @@
+//! `GET/POST /api/v1/tokens` and `DELETE /api/v1/tokens/{id}`: an account's
+//! own API tokens, with scopes and expiry. Only a token without scopes may
+//! manage tokens (see `shire_core::token`).
+
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::now;
+use crate::store::records::TokenRecord;
+use crate::store::StoreError;
+use actix_web::{web, HttpResponse};
+use shire_core::token::{CreateToken, Scope, TokenInfo, MAX_SCOPES, MAX_TOKEN_NAME};
+use shire_core::wire::Role;
+
+fn info(id: String, t: TokenRecord, token: Option<String>) -> TokenInfo {
+    TokenInfo {
+        id,
+        account: t.account,
+        name: t.name,
+        scopes: t.scopes,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        token,
+    }
+}
+
+/// The caller's tokens (never the tokens themselves).
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let mine = state.store.tokens(Some(&caller.account().username))?;
+    Ok(HttpResponse::Ok().json(
+        mine.into_iter()
+            .map(|(id, t)| info(id, t, None))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Checks a new token's name, scopes and expiry against the caller's account.
+fn check(caller: &Caller, body: &CreateToken) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::bad_request("bad_token", m);
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME || shire_core::has_invisible(name) {
+        return Err(bad(format!(
+            "a token's name is 1 to {MAX_TOKEN_NAME} visible characters"
+        )));
+    }
+    if body.scopes.len() > MAX_SCOPES {
+        return Err(bad(format!("a token has at most {MAX_SCOPES} scopes")));
+    }
+    let a = caller.account();
+    for s in &body.scopes {
+        let fits = match s {
+            Scope::Publish => a.role == Role::Publisher,
+            Scope::PublishOrg(o) => a.role == Role::Publisher && a.org.as_ref() == Some(o),
+            Scope::PublishPackage(p) => {
+                a.role == Role::Publisher && a.org.as_ref() == Some(p.org())
+            }
+            Scope::Verify => a.role == Role::Verifier,
+            Scope::Admin => a.role == Role::Admin,
+        };
+        if !fits {
+            return Err(bad(format!(
+                "scope {s} is beyond what account {} ({}) may do",
+                a.username, a.role
+            )));
+        }
+    }
+    if let Some(at) = &body.expires_at {
+        let parsed =
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    bad(format!(
+                        "expires_at {:?} is not an RFC 3339 time",
+                        shire_core::clip(at)
+                    ))
+                })?;
+        if parsed <= time::OffsetDateTime::now_utc() {
+            return Err(bad("expires_at is in the past".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Makes a token for the caller's account; the answer holds it, once.
+#[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_unscoped()?;
+    let body = body.into_inner();
+    check(&caller, &body)?;
+    let (token, hash) = auth::new_token();
+    let mut scopes = body.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let record = TokenRecord {
+        account: caller.account().username.clone(),
+        name: body.name.trim().to_string(),
+        scopes,
+        created_at: now(),
+        expires_at: body.expires_at,
+    };
+    state.store.create_token(&hash, &record)?;
+    state.store.durable().await?;
+    let id = hash
+        .chars()
+        .take(crate::store::tokens::TOKEN_ID_LEN)
+        .collect();
+    Ok(HttpResponse::Created().json(info(id, record, Some(token))))
+}
+
+/// Revokes one of the caller's tokens (an admin may revoke anyone's): it
+/// stops working at once.
+#[tracing::instrument(skip_all, fields(user = %caller.account().username, token = %id))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_unscoped()?;
+    let id = id.into_inner();
+    let me = caller.account();
+    let is_admin = me.role == Role::Admin;
+    let removed = state.store.revoke_token(&id, |t| {
+        if t.account == me.username || is_admin {
+            Ok(())
+        } else {
+            Err(StoreError::TokenNotFound(shire_core::clip(&id)))
+        }
+    })?;
+    let Some(t) = removed else {
+        return Err(StoreError::TokenNotFound(shire_core::clip(&id)).into());
+    };
+    state.store.durable().await?;
+    tracing::info!("token revoked");
+    Ok(HttpResponse::Ok().json(info(id, t, None)))
+}

@@ -1,0 +1,83 @@
+//! API tokens: each stored only as the SHA-256 of the token, with the
+//! account it acts for, its scopes and its expiry. Not in the log: tokens
+//! are a node's own business, as accounts are.
+
+use super::db::{abort, T};
+use super::records::{AccountRecord, StoredToken, TokenRecord};
+use super::{Store, StoreError};
+
+/// How many hex digits of a token's hash name it (its public id).
+pub const TOKEN_ID_LEN: usize = 16;
+
+impl Store {
+    /// The token with hash `hash` and its account; `None` for an unknown one.
+    pub fn token(&self, hash: &str) -> Result<Option<(TokenRecord, AccountRecord)>, StoreError> {
+        let Some(stored) = self.db.get::<StoredToken>(T::Tokens, hash.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(account) = self.account(stored.account())? else {
+            return Ok(None);
+        };
+        Ok(Some((stored.into_record(&account), account)))
+    }
+
+    /// Stores a new token's hash for its account, which must exist.
+    pub fn create_token(&self, hash: &str, token: &TokenRecord) -> Result<(), StoreError> {
+        self.writable()?;
+        self.db.transact(|tx| {
+            if !tx.contains(T::Accounts, token.account.as_bytes())? {
+                return abort(StoreError::AccountNotFound(token.account.clone()));
+            }
+            tx.put(
+                T::Tokens,
+                hash.as_bytes(),
+                &StoredToken::Record(token.clone()),
+            )
+        })
+    }
+
+    /// Every token of `account` (every token of the node when `None`), with its id.
+    pub fn tokens(&self, account: Option<&str>) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for (hash, stored) in self.db.entries::<StoredToken>(T::Tokens)? {
+            if account.is_some_and(|a| a != stored.account()) {
+                continue;
+            }
+            let Some(acct) = self.account(stored.account())? else {
+                continue;
+            };
+            let id = String::from_utf8_lossy(&hash)
+                .chars()
+                .take(TOKEN_ID_LEN)
+                .collect();
+            out.push((id, stored.into_record(&acct)));
+        }
+        Ok(out)
+    }
+
+    /// Deletes the token whose id is `id`, if `may` allows it; the removed
+    /// token, `None` when no token has that id.
+    pub fn revoke_token(
+        &self,
+        id: &str,
+        may: impl Fn(&TokenRecord) -> Result<(), StoreError>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.writable()?;
+        if id.len() != TOKEN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        for (hash, stored) in self.db.entries::<StoredToken>(T::Tokens)? {
+            if !hash.starts_with(id.as_bytes()) {
+                continue;
+            }
+            let Some(acct) = self.account(stored.account())? else {
+                continue;
+            };
+            let record = stored.into_record(&acct);
+            may(&record)?;
+            self.db.transact(|tx| tx.remove(T::Tokens, &hash))?;
+            return Ok(Some(record));
+        }
+        Ok(None)
+    }
+}
