@@ -302,6 +302,28 @@ fn installs_never_lose_the_users_files_and_audit_checks_them() {
     );
     let list = u.json(&["list", "--dir", d]);
     assert_eq!(list[0]["files"], "changed");
+
+    // Files beside the locked packages fail it too.
+    fs::write(dir.join("braintree/backdoor.py"), "import os\n").unwrap();
+    let out = u.run(&["audit", "--dir", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("files_stray") && text.contains("braintree/backdoor.py"),
+        "{text}"
+    );
+
+    // A lock edited to pin another release than the folder holds is caught.
+    let lock = fs::read_to_string(dir.join("shire.lock")).unwrap();
+    let v1 = club.digest("braintree/crm-lite", "1.0.0");
+    let v2 = club.digest("braintree/crm-lite", "1.1.0");
+    fs::write(
+        dir.join("shire.lock"),
+        lock.replace("1.1.0", "1.0.0").replace(&v2, &v1),
+    )
+    .unwrap();
+    let out = u.run(&["audit", "--dir", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("files_other_release"), "{text}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use super::Ctx;
 use crate::api::Client;
 use crate::checks;
 use crate::install::journal;
-use crate::install::record::{self, Record, Tree};
+use crate::install::record::{self, FolderState, Record};
 use crate::lockfile::{LockedPackage, Lockfile};
 use crate::transparency::replica::Lookup;
 use crate::transparency::Logs;
@@ -118,23 +118,36 @@ pub fn audit_one(p: &LockedPackage, lookup: &Lookup<'_>, policy: &TrustPolicy) -
     out
 }
 
-/// Audits one locked package's folder against what its install wrote (pure):
-/// files edited, deleted or added since fail the audit.
-pub fn audit_files(
-    p: &LockedPackage,
-    installed: Option<&Tree>,
-    on_disk: Option<&Tree>,
-) -> Vec<Finding> {
-    let Some(installed) = installed else {
-        return vec![finding(
-            p,
-            "files_unrecorded",
-            false,
-            "no record of the installed files (installed by an older shire); reinstall to check them".into(),
-        )];
+/// Turns how a locked package's folder compares with its install into
+/// findings (pure): files edited, deleted or added since, a folder holding
+/// another release than the lock pins, or none at all, fail the audit.
+pub fn audit_files(p: &LockedPackage, state: &FolderState) -> Vec<Finding> {
+    let c = match state {
+        FolderState::Unchanged => return Vec::new(),
+        FolderState::Unrecorded => {
+            return vec![finding(
+                p,
+                "files_unrecorded",
+                false,
+                "no record of the installed files (installed by an older shire); reinstall to check them".into(),
+            )]
+        }
+        FolderState::Missing => {
+            return vec![finding(p, "files_missing", true, "its folder is gone".into())]
+        }
+        FolderState::NotAFolder => {
+            return vec![finding(
+                p,
+                "files_replaced",
+                true,
+                "a link or a file stands where its folder belongs".into(),
+            )]
+        }
+        FolderState::OtherRelease(why) => {
+            return vec![finding(p, "files_other_release", true, why.clone())]
+        }
+        FolderState::Changed(c) => c,
     };
-    let empty = Tree::new();
-    let c = record::diff(installed, on_disk.unwrap_or(&empty));
     [
         ("files_edited", "edited since the install", &c.edited),
         ("files_deleted", "deleted since the install", &c.deleted),
@@ -207,17 +220,20 @@ pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
     }
     let installed = Record::load(dir)?;
     for p in &lock.packages {
-        let folder = record::package_dir(dir, &p.name);
-        let on_disk = if folder.is_dir() {
-            Some(record::scan(&folder)?)
-        } else {
-            None
-        };
-        findings.extend(audit_files(
-            p,
-            installed.packages.get(&p.name),
-            on_disk.as_ref(),
-        ));
+        findings.extend(audit_files(p, &record::check(dir, p, &installed)?));
+    }
+    let strays = record::strays(dir, &lock)?;
+    if !strays.is_empty() {
+        findings.push(Finding {
+            release: dir.display().to_string(),
+            kind: "files_stray".into(),
+            fails: true,
+            detail: format!(
+                "{} path(s) in the install folder belong to no locked package: {}",
+                strays.len(),
+                output::sample(&strays, 10)
+            ),
+        });
     }
     let failed = findings.iter().any(|f| f.fails);
     if ctx.json {

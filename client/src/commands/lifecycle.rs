@@ -48,7 +48,8 @@ struct ListedView {
     state: &'static str,
     direct: bool,
     origin: Option<String>,
-    /// `unchanged`, `changed`, `missing` or `unrecorded`.
+    /// `unchanged`, `changed`, `missing`, `not a folder`, `unrecorded` or
+    /// `other release` (`record::FolderState`).
     files: &'static str,
 }
 
@@ -60,13 +61,7 @@ pub fn list(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
     let installed = Record::load(dir)?;
     let mut rows = Vec::new();
     for p in &lock.packages {
-        let folder = record::package_dir(dir, &p.name);
-        let files = match installed.packages.get(&p.name) {
-            _ if !folder.is_dir() => "missing",
-            None => "unrecorded",
-            Some(tree) if record::diff(tree, &record::scan(&folder)?).is_empty() => "unchanged",
-            Some(_) => "changed",
-        };
+        let files = record::check(dir, p, &installed)?.label();
         rows.push(ListedView {
             name: p.name.clone(),
             version: p.version.clone(),

@@ -62,9 +62,10 @@ pub fn state_dir(dir: &Path) -> PathBuf {
 /// killed shire left there. `None` when `dir` holds no Shire state at all.
 pub fn settle(dir: &Path) -> Result<Option<DirLock>> {
     let state = state_dir(dir);
-    if !state.is_dir() {
+    if state.symlink_metadata().is_err() {
         return Ok(None);
     }
+    real_dir(&state)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -93,18 +94,42 @@ pub fn settle(dir: &Path) -> Result<Option<DirLock>> {
 fn recover(dir: &Path) -> Result<()> {
     let state = state_dir(dir);
     let journal_path = state.join(JOURNAL_FILE);
-    if let Some(journal) = read_json::<Journal>(&journal_path)? {
-        if journal.format != JOURNAL_FORMAT {
+    if let Ok(meta) = journal_path.symlink_metadata() {
+        if !meta.is_file() {
             bail!(
-                "{}: journal format {} is not supported; finish it with the shire that wrote it",
-                journal_path.display(),
-                journal.format
+                "{} is not a file shire wrote; remove it",
+                journal_path.display()
             );
         }
+    }
+    if let Some(journal) = read_json::<Journal>(&journal_path)? {
+        journal.check(&journal_path)?;
         crate::output::note(format!(
             "finishing an install into {} that was interrupted",
             dir.display()
         ));
+        // Whatever changed since the crash is checked as the commit checked it.
+        let record = super::record::Record::load(dir)?;
+        let staging = state.join(&journal.staging);
+        let mut at_risk = Vec::new();
+        for name in journal
+            .replace
+            .iter()
+            .filter(|n| exists(&staged_dir(&staging, n)))
+        {
+            at_risk.extend(pending_risk(dir, name, &record)?);
+        }
+        for name in &journal.remove {
+            at_risk.extend(pending_risk(dir, name, &record)?);
+        }
+        if !at_risk.is_empty() {
+            bail!(
+                "an interrupted install into {} would replace files it did not put there: {}; move them elsewhere and run again, or remove {} to abandon it",
+                dir.display(),
+                crate::output::sample(&at_risk, 10),
+                journal_path.display()
+            );
+        }
         apply(dir, &journal, &mut || true)?;
         return Ok(());
     }
@@ -121,6 +146,61 @@ fn recover(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The paths of package `name`'s folder, not yet moved by the journal, that
+/// the old record does not account for.
+fn pending_risk(
+    dir: &Path,
+    name: &PackageName,
+    record: &super::record::Record,
+) -> Result<Vec<String>> {
+    Ok(super::record::at_risk(dir, name, record)?
+        .into_iter()
+        .map(|p| format!("{name}/{p}"))
+        .collect())
+}
+
+impl Journal {
+    /// Refuses a journal this client did not write: another format, or a
+    /// staging folder that is not a plain `staging-*` name inside `.shire`
+    /// (a planted journal must not move or delete anything elsewhere).
+    fn check(&self, path: &Path) -> Result<()> {
+        if self.format != JOURNAL_FORMAT {
+            bail!(
+                "{}: journal format {} is not supported; finish it with the shire that wrote it",
+                path.display(),
+                self.format
+            );
+        }
+        let plain = self
+            .staging
+            .strip_prefix(STAGING_PREFIX)
+            .is_some_and(|rest| {
+                !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            });
+        if !plain {
+            bail!(
+                "{}: its staging folder {:?} is not one shire makes; remove the journal",
+                path.display(),
+                shire_core::clip(&self.staging)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Refuses `path` unless it is a real folder, not a link to one: Shire's
+/// state and organisation folders are never followed out of the install folder.
+pub fn real_dir(path: &Path) -> Result<()> {
+    match path.symlink_metadata() {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "{} is a link or a file, not a folder: refusing to install through it",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// Writes `journal` into `DIR/.shire`: from here on the install is decided.
@@ -158,6 +238,7 @@ fn rename(from: &Path, to: &Path) -> Result<()> {
 /// false (tests use it to stop at every possible moment, as a crash would).
 pub fn apply(dir: &Path, journal: &Journal, step: &mut dyn FnMut() -> bool) -> Result<()> {
     let state = state_dir(dir);
+    journal.check(&state.join(JOURNAL_FILE))?;
     let staging = state.join(&journal.staging);
     let mut touched: Vec<PathBuf> = Vec::new();
     for name in &journal.replace {
@@ -183,6 +264,7 @@ pub fn apply(dir: &Path, journal: &Journal, step: &mut dyn FnMut() -> bool) -> R
             rename(&target, &aside)?;
         }
         std::fs::create_dir_all(&org).with_context(|| format!("creating {}", org.display()))?;
+        real_dir(&org)?;
         if !step() {
             return Ok(());
         }

@@ -513,7 +513,17 @@ impl Staging {
         }
         record.format = record::RECORD_FORMAT;
         let replace: Vec<PackageName> = self.staged.keys().cloned().collect();
-        record.packages.extend(std::mem::take(&mut self.staged));
+        for (name, files) in std::mem::take(&mut self.staged) {
+            let pinned = lock.get(&name);
+            record.packages.insert(
+                name,
+                record::Installed {
+                    version: pinned.map(|p| p.version.clone()),
+                    digest: pinned.map(|p| p.digest),
+                    files,
+                },
+            );
+        }
         crate::home::write_atomic(&staging.join(LOCK_FILE), lock.render()?.as_bytes(), false)?;
         crate::home::write_atomic(&staging.join(record::RECORD_FILE), &record.render()?, false)?;
         let staging_name = staging
@@ -904,6 +914,79 @@ mod tests {
             k += 1;
         }
         assert!(k >= 6, "every step was tried: {k}");
+    }
+
+    /// A journal planted in the install folder (a cloned project can carry
+    /// one) moves and deletes nothing outside `.shire`, nor the user's files.
+    #[test]
+    fn a_planted_journal_touches_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("pkgs");
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("precious"), "x").unwrap();
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
+            .unwrap();
+        st.commit(&lock(), &[], false).unwrap();
+        let journal_path = root.join(record::STATE_DIR).join(journal::JOURNAL_FILE);
+        for staging in [
+            victim.display().to_string(),
+            "..".into(),
+            "../../victim".into(),
+            "staging-x/../..".into(),
+        ] {
+            let planted = serde_json::json!({
+                "format": 1, "staging": staging, "replace": [], "remove": ["a/b"]
+            });
+            std::fs::write(&journal_path, planted.to_string()).unwrap();
+            let err = journal::settle(&root).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("not one shire makes"),
+                "{err:#}"
+            );
+            assert!(victim.join("precious").exists());
+            assert_eq!(tree(&root), vec!["a", "a/b", "a/b/v1"]);
+        }
+        // A well-formed journal still does not take the user's files.
+        std::fs::write(root.join("a/b/local.conf"), "mine").unwrap();
+        let planted = serde_json::json!({
+            "format": 1, "staging": "staging-abc", "replace": [], "remove": ["a/b"]
+        });
+        std::fs::write(&journal_path, planted.to_string()).unwrap();
+        let err = journal::settle(&root).unwrap_err();
+        assert!(format!("{err:#}").contains("a/b/local.conf"), "{err:#}");
+        assert_eq!(tree(&root), vec!["a", "a/b", "a/b/local.conf", "a/b/v1"]);
+        // Nor does a journal that is not a file hang or act.
+        std::fs::remove_file(&journal_path).unwrap();
+        std::fs::create_dir(&journal_path).unwrap();
+        assert!(journal::settle(&root).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_organisation_folder_that_is_a_link_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("pkgs");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("a")).unwrap();
+        let mut st = Staging::new(&root).unwrap();
+        st.extract(&name("a/b"), &build(&[Item::File("v1", b"1")])[..])
+            .unwrap();
+        let err = st.commit(&lock(), &[], false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("is a link or a file"),
+            "{err:#}"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        // Nor is a state folder that is a link.
+        let root2 = tmp.path().join("pkgs2");
+        std::fs::create_dir_all(&root2).unwrap();
+        std::os::unix::fs::symlink(&outside, root2.join(record::STATE_DIR)).unwrap();
+        assert!(Staging::new(&root2).is_err());
+        assert!(journal::settle(&root2).is_err());
     }
 
     /// A kill before the journal is written leaves the old install, and the

@@ -6,10 +6,11 @@
 //! or added since. It is written in the same commit as `shire.lock`
 //! ([`super::journal`]), so the two always describe the same install.
 
+use crate::lockfile::{LockedPackage, Lockfile, LOCK_FILE};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use shire_core::digest::HashingWriter;
-use shire_core::{Digest, PackageName};
+use shire_core::{Digest, PackageName, Version};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -44,14 +45,26 @@ pub enum Entry {
 /// Every path of one package's folder, relative, `/`-separated.
 pub type Tree = BTreeMap<String, Entry>;
 
-/// The whole record: each installed package's tree.
+/// What one package's folder was installed from, and what it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Installed {
+    /// The release's version (as the lock pinned it at the install).
+    pub version: Option<Version>,
+    /// The release's artifact digest.
+    pub digest: Option<Digest>,
+    /// Every path the install wrote.
+    pub files: Tree,
+}
+
+/// The whole record: each installed package's release and tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// Always [`RECORD_FORMAT`].
     pub format: u32,
-    /// Each installed package's tree, by name.
-    pub packages: BTreeMap<PackageName, Tree>,
+    /// Each installed package, by name.
+    pub packages: BTreeMap<PackageName, Installed>,
 }
 
 impl Record {
@@ -218,21 +231,132 @@ pub fn diff(recorded: &Tree, on_disk: &Tree) -> Changes {
 /// hand) is all at risk.
 pub fn at_risk(dir: &Path, name: &PackageName, record: &Record) -> Result<Vec<String>> {
     let folder = package_dir(dir, name);
-    if folder.symlink_metadata().is_err() {
+    let Ok(meta) = folder.symlink_metadata() else {
         return Ok(Vec::new());
-    }
-    if !folder.is_dir() {
+    };
+    if !meta.is_dir() {
+        // A file or a link where the package's folder belongs: not the install's.
         return Ok(vec![String::new()]);
     }
     let on_disk = scan(&folder)?;
     Ok(match record.packages.get(name) {
-        Some(tree) => diff(tree, &on_disk).at_risk(),
+        Some(installed) => diff(&installed.files, &on_disk).at_risk(),
         None => on_disk
             .into_iter()
             .filter(|(_, e)| !matches!(e, Entry::Dir))
             .map(|(p, _)| p)
             .collect(),
     })
+}
+
+/// How a locked package's folder compares with its install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderState {
+    /// Exactly as installed.
+    Unchanged,
+    /// No folder.
+    Missing,
+    /// A link or a file where the folder belongs.
+    NotAFolder,
+    /// No record of its install (an older shire, or made by hand).
+    Unrecorded,
+    /// The record says another release was installed there than the lock
+    /// pins (the lock or the record was edited).
+    OtherRelease(String),
+    /// Paths edited, deleted or added since the install.
+    Changed(Changes),
+}
+
+impl FolderState {
+    /// A word for `list`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            FolderState::Unchanged => "unchanged",
+            FolderState::Missing => "missing",
+            FolderState::NotAFolder => "not a folder",
+            FolderState::Unrecorded => "unrecorded",
+            FolderState::OtherRelease(_) => "other release",
+            FolderState::Changed(_) => "changed",
+        }
+    }
+}
+
+/// Compares locked package `p`'s folder in install folder `dir` with what
+/// `record` says its install wrote, and with the release the lock pins.
+pub fn check(dir: &Path, p: &LockedPackage, record: &Record) -> Result<FolderState> {
+    let folder = package_dir(dir, &p.name);
+    let Ok(meta) = folder.symlink_metadata() else {
+        return Ok(FolderState::Missing);
+    };
+    if !meta.is_dir() {
+        return Ok(FolderState::NotAFolder);
+    }
+    let Some(installed) = record.packages.get(&p.name) else {
+        return Ok(FolderState::Unrecorded);
+    };
+    if installed.version.as_ref() != Some(&p.version)
+        || installed.digest.as_ref() != Some(&p.digest)
+    {
+        return Ok(FolderState::OtherRelease(format!(
+            "the install record says {} (digest {}) was installed here, the lock pins {}@{} (digest {})",
+            installed
+                .version
+                .as_ref()
+                .map(|v| format!("{}@{v}", p.name))
+                .unwrap_or_else(|| "an unknown release".into()),
+            installed
+                .digest
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            p.name,
+            p.version,
+            p.digest
+        )));
+    }
+    let changes = diff(&installed.files, &scan(&folder)?);
+    Ok(if changes.is_empty() {
+        FolderState::Unchanged
+    } else {
+        FolderState::Changed(changes)
+    })
+}
+
+/// Paths in install folder `dir` that belong to no locked package: anything
+/// beside the organisation folders of locked packages, the lock and Shire's
+/// state, or inside an organisation folder beside its locked packages.
+pub fn strays(dir: &Path, lock: &Lockfile) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Ok(top) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    for entry in top {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == STATE_DIR || name == LOCK_FILE {
+            continue;
+        }
+        let is_org = lock.packages.iter().any(|p| p.name.org().as_str() == name);
+        let real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_org || !real_dir {
+            out.push(name);
+            continue;
+        }
+        for inner in std::fs::read_dir(entry.path())
+            .with_context(|| format!("listing {}", entry.path().display()))?
+        {
+            let inner = inner.with_context(|| format!("listing {}", entry.path().display()))?;
+            let bare = inner.file_name().to_string_lossy().into_owned();
+            if !lock
+                .packages
+                .iter()
+                .any(|p| p.name.org().as_str() == name && p.name.name() == bare)
+            {
+                out.push(format!("{name}/{bare}"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@
 //! only the files it matches are packaged (ignore files are not read, as in
 //! cargo), less what `exclude` names. `Shire.toml` is always packaged.
 //!
-//! Files that are almost always secrets ([`secret_kind`]) are refused unless
-//! `include` names the file itself: a published artifact can never be
-//! withdrawn from everyone who downloaded it.
+//! Files that are almost always secrets ([`secret_kind`]: by name, or any
+//! file holding a private key) are refused unless `include` names the file
+//! itself by its path from the project's root: a published artifact can
+//! never be withdrawn from everyone who downloaded it.
 //!
 //! Folders are packaged as the parents of what is packaged; an empty folder
 //! is not.
@@ -128,6 +129,19 @@ pub fn select(root: &Path, package: &PackageSection) -> Result<Selection> {
         }
         picked.insert(parts, source);
     }
+    // The manifest goes in whatever an ignore file says.
+    let manifest = root.join(MANIFEST_FILE);
+    if !picked.contains_key(&vec![MANIFEST_FILE.to_string()]) && manifest.is_file() {
+        let meta = std::fs::symlink_metadata(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        picked.insert(
+            vec![MANIFEST_FILE.to_string()],
+            Source::File {
+                executable: is_executable(&meta),
+                path: manifest,
+            },
+        );
+    }
     if !secrets.is_empty() {
         bail!(
             "refusing to package what looks like secrets: {}. Anyone can download a published artifact for good: leave them out with .gitignore, {SHIREIGNORE} or `exclude` in {MANIFEST_FILE}, or, to publish one on purpose, name the file itself under `include`",
@@ -165,40 +179,72 @@ fn relative(root: &Path, path: &Path) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-/// Whether `include` names the file at `rel` itself (its path, or its file
-/// name), rather than matching it with a wildcard or a folder.
+/// Whether `include` names the file at `rel` itself, by its whole path from
+/// the project's root, rather than matching it with a wildcard, a folder or
+/// a bare file name that other folders' files share.
 fn named_in(include: &[String], rel: &str) -> bool {
-    let file_name = rel.rsplit('/').next().unwrap_or(rel);
-    include.iter().any(|p| {
-        let p = p.trim().trim_start_matches('/');
-        p == rel || p == file_name
-    })
+    include
+        .iter()
+        .any(|p| p.trim().trim_start_matches('/') == rel)
 }
 
-/// Why the file at `rel` (on disk at `path`) looks like a secret, if it does:
-/// `.env*` files, SSH private keys, `*.key`, keystores, `credentials*`, and
-/// `*.pem` files that hold a private key.
+/// File names (lower-cased) that hold credentials for common tools.
+const SECRET_NAMES: &[(&str, &str)] = &[
+    (".npmrc", "an npm credentials file"),
+    (".pypirc", "a PyPI credentials file"),
+    (".netrc", "a netrc credentials file"),
+    (".pgpass", "a PostgreSQL password file"),
+    (".git-credentials", "a git credentials file"),
+    (".htpasswd", "a password file"),
+    ("id_rsa", "an SSH private key"),
+    ("id_dsa", "an SSH private key"),
+    ("id_ecdsa", "an SSH private key"),
+    ("id_ed25519", "an SSH private key"),
+];
+
+/// File name endings (lower-cased) of keys, keystores and state files.
+const SECRET_SUFFIXES: &[(&str, &str)] = &[
+    (".env", "an environment file"),
+    (".key", "a key file"),
+    (".ppk", "a PuTTY private key"),
+    (".p12", "a keystore"),
+    (".pfx", "a keystore"),
+    (".jks", "a keystore"),
+    (".keystore", "a keystore"),
+    (".tfstate", "a Terraform state file"),
+    (".tfstate.backup", "a Terraform state file"),
+];
+
+/// Markers of a private key in a file's first MiB.
+const KEY_MARKERS: &[&str] = &["PRIVATE KEY-----", "PuTTY-User-Key-File"];
+
+/// Why the file at `rel` (on disk at `path`) looks like a secret, if it
+/// does: by name (`.env*`, `*.env`, `*credentials*`, SSH keys, `*.key`,
+/// keystores, tool credential files, Terraform state, `.docker/config.json`)
+/// or by content (a private key block in its first MiB, whatever its name).
 pub fn secret_kind(rel: &str, path: &Path) -> Result<Option<&'static str>> {
-    let name = rel.rsplit('/').next().unwrap_or(rel).to_ascii_lowercase();
-    let kind = if name.starts_with(".env") {
+    let lower = rel.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    let by_name = if name.starts_with(".env") {
         Some("an environment file")
-    } else if name.starts_with("credentials") {
+    } else if name.contains("credentials") {
         Some("a credentials file")
-    } else if ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"].contains(&name.as_str()) {
-        Some("an SSH private key")
-    } else if name.ends_with(".key") {
-        Some("a key file")
-    } else if name.ends_with(".p12") || name.ends_with(".pfx") || name.ends_with(".jks") {
-        Some("a keystore")
-    } else if name.ends_with(".pem") && holds_private_key(path)? {
-        Some("a private key")
+    } else if lower == ".docker/config.json" || lower.ends_with("/.docker/config.json") {
+        Some("a Docker credentials file")
     } else {
-        None
+        SECRET_NAMES
+            .iter()
+            .find(|(n, _)| name == *n)
+            .or_else(|| SECRET_SUFFIXES.iter().find(|(s, _)| name.ends_with(s)))
+            .map(|(_, kind)| *kind)
     };
-    Ok(kind)
+    if by_name.is_some() {
+        return Ok(by_name);
+    }
+    Ok(holds_private_key(path)?.then_some("a private key"))
 }
 
-/// Whether a PEM file holds a private key block (only its first 1 MiB is read).
+/// Whether a file holds a private key block (only its first 1 MiB is read).
 fn holds_private_key(path: &Path) -> Result<bool> {
     let meta =
         std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
@@ -209,7 +255,8 @@ fn holds_private_key(path: &Path) -> Result<bool> {
     std::fs::File::open(path)
         .and_then(|f| f.take(1 << 20).read_to_end(&mut text))
         .with_context(|| format!("reading {}", path.display()))?;
-    Ok(String::from_utf8_lossy(&text).contains("PRIVATE KEY-----"))
+    let text = String::from_utf8_lossy(&text);
+    Ok(KEY_MARKERS.iter().any(|m| text.contains(m)))
 }
 
 #[cfg(unix)]
@@ -289,6 +336,49 @@ mod tests {
                 "sub/ok.txt",
             ]
         );
+    }
+
+    #[test]
+    fn finds_secrets_by_many_names_and_by_content() {
+        let t = tempfile::tempdir().unwrap();
+        let cases = [
+            ("production.env", "X=1", true),
+            ("config/app.env", "X=1", true),
+            ("my-credentials", "x", true),
+            (".npmrc", "//registry/:_authToken=x", true),
+            (".netrc", "machine x", true),
+            (".git-credentials", "https://u:p@h", true),
+            ("server.ppk", "x", true),
+            ("app.keystore", "x", true),
+            ("infra/terraform.tfstate", "{}", true),
+            (".docker/config.json", "{}", true),
+            ("deploy_key", "-----BEGIN OPENSSH PRIVATE KEY-----\n", true),
+            ("server.crt", "-----BEGIN RSA PRIVATE KEY-----\n", true),
+            ("putty.txt", "PuTTY-User-Key-File-3: ssh-ed25519\n", true),
+            ("README.md", "how to make a private key", false),
+            ("environment.py", "x", false),
+            ("docs/config.json", "{}", false),
+        ];
+        for (rel, text, secret) in cases {
+            write(t.path(), &[(rel, text)]);
+            let got = secret_kind(rel, &t.path().join(rel)).unwrap();
+            assert_eq!(got.is_some(), secret, "{rel}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn the_manifest_goes_in_whatever_the_ignore_files_say() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            &[
+                (MANIFEST_FILE, ""),
+                (".gitignore", "Shire.toml\n"),
+                ("a.py", "x"),
+            ],
+        );
+        let sel = select(t.path(), &section(&[], &[MANIFEST_FILE])).unwrap();
+        assert_eq!(paths(&sel), vec![".gitignore", MANIFEST_FILE, "a.py"]);
     }
 
     #[test]
