@@ -580,6 +580,22 @@ impl Client {
     }
 
     /// `POST .../{version}/yank`.
+    /// `POST .../{version}/takedown` (admins): the artifact's bytes go for good.
+    pub fn takedown(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        reason: &str,
+    ) -> Result<VersionInfo, ApiError> {
+        self.post(
+            &format!("{}/takedown", Self::version_path(name, version)),
+            &YankRequest {
+                reason: reason.to_string(),
+            },
+        )
+    }
+
+    /// `POST .../{version}/yank`.
     pub fn yank(
         &self,
         name: &PackageName,

@@ -185,6 +185,8 @@ pub struct Checked {
     pub trust: TrustView,
     /// Set when the log says it is yanked.
     pub yanked: Option<YankNote>,
+    /// Set when the log says its artifact was taken down.
+    pub taken_down: Option<YankNote>,
 }
 
 /// [`verify_logged`] then [`assess`], for the release as looked up in the
@@ -203,6 +205,7 @@ pub fn check_version(
     Ok(Checked {
         statement,
         yanked: yank_of(logged),
+        taken_down: takedown_of(logged),
         facts,
         trust,
     })
@@ -237,6 +240,18 @@ pub fn yank_of(logged: &Logged<'_>) -> Option<YankNote> {
         return None;
     }
     Some(logged.yank.cloned().unwrap_or_else(|| YankNote {
+        reason: "(no reason recorded)".into(),
+        by: "(unknown)".into(),
+        at: String::new(),
+    }))
+}
+
+/// The takedown of a logged release, if its artifact was taken down.
+pub fn takedown_of(logged: &Logged<'_>) -> Option<YankNote> {
+    if !logged.facts.taken_down {
+        return None;
+    }
+    Some(logged.takedown.cloned().unwrap_or_else(|| YankNote {
         reason: "(no reason recorded)".into(),
         by: "(unknown)".into(),
         at: String::new(),
@@ -350,6 +365,7 @@ pub mod fixtures {
             verdicts: Vec::new(),
             manifest: m,
             log_index: None,
+            taken_down: None,
         }
     }
 

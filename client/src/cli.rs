@@ -216,6 +216,15 @@ pub enum AdminCommand {
     /// Accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Take a release's artifact down for good (a leaked secret): its bytes
+    /// are erased, the takedown is logged, installs answer with the reason.
+    Takedown {
+        /// `org/name@version`.
+        release: ReleaseRef,
+        /// Why (shown to everyone who asks for it).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `shire admin org ...`.

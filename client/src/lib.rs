@@ -73,6 +73,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Admin(AdminCommand::User(UserCommand::Create { user, org, role })) => {
             admin::user_create(&ctx, user, org, role)
         }
+        Command::Admin(AdminCommand::Takedown { release, reason }) => {
+            admin::takedown(&ctx, &release, &reason)
+        }
         Command::Login { token } => account::login(&ctx, &token),
         Command::Whoami => account::whoami(&ctx),
         Command::Logout => account::logout(&ctx),

@@ -80,6 +80,9 @@ pub enum ApiError {
     /// No such token of the caller's (404 `token_not_found`).
     #[error("{0}")]
     TokenNotFound(String),
+    /// The artifact was taken down by the node's operator (410 `taken_down`).
+    #[error("{0}")]
+    TakenDown(String),
     /// The token's scopes do not cover this (403 `out_of_scope`).
     #[error("{0}")]
     OutOfScope(String),
@@ -178,6 +181,7 @@ impl ApiError {
             ApiError::AccountNotFound(_) => "account_not_found",
             ApiError::TokenNotFound(_) => "token_not_found",
             ApiError::OutOfScope(_) => "out_of_scope",
+            ApiError::TakenDown(_) => "taken_down",
             ApiError::KeyTaken(_) => "key_taken",
             ApiError::VersionExists(_) => "version_exists",
             ApiError::SubjectMismatch(_) => "subject_mismatch",
@@ -253,6 +257,7 @@ impl ResponseError for ApiError {
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TakenDown(_) => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -348,9 +353,9 @@ impl From<RuleError> for ApiError {
             RuleError::VersionExists { .. } => ApiError::VersionExists(m),
             RuleError::ReleaseUnknown(_) => ApiError::VersionNotFound(m),
             RuleError::SubjectMismatch { .. } => ApiError::SubjectMismatch(m),
-            RuleError::Transition { .. } | RuleError::YankState { .. } => {
-                ApiError::InvalidTransition(m)
-            }
+            RuleError::Transition { .. }
+            | RuleError::YankState { .. }
+            | RuleError::TakenDownAlready(_) => ApiError::InvalidTransition(m),
             RuleError::BadReason { .. } => ApiError::bad_request("missing_reason", m),
         }
     }
@@ -468,6 +473,7 @@ mod tests {
             (ApiError::TooLarge("x".into()), 413, "too_large"),
             (ApiError::bad_request("bad_json", "x"), 400, "bad_json"),
             (ApiError::OutOfScope("x".into()), 403, "out_of_scope"),
+            (ApiError::TakenDown("x".into()), 410, "taken_down"),
             (ApiError::TokenNotFound("x".into()), 404, "token_not_found"),
         ];
         for (e, status, code) in cases {

@@ -10,6 +10,8 @@ mod log_tests;
 mod review_attacks;
 #[path = "api/robustness.rs"]
 mod robustness;
+#[path = "api/takedown.rs"]
+mod takedown;
 
 use helpers::{Actor, Release, TestApp};
 use shire_core::archive::testing::{noise, Item};

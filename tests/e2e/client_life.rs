@@ -691,3 +691,73 @@ fn time_in(secs: i64) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()
 }
+
+#[test]
+fn a_takedown_stops_installs_and_stays_verifiable() {
+    let club = Club::new();
+    let dir = Project::new("braintree/crm-lite", "1.0.0")
+        .file("config/.env", "DB_PASSWORD=hunter2\n")
+        .write(club.publisher.cwd.path());
+    let manifest = fs::read_to_string(dir.join("Shire.toml")).unwrap();
+    fs::write(
+        dir.join("Shire.toml"),
+        manifest.replace(
+            "authors = [\"Test Council\"]\n",
+            "authors = [\"Test Council\"]\ninclude = [\"src/\", \"config/.env\"]\n",
+        ),
+    )
+    .unwrap();
+    club.publisher.ok(&["publish", dir.to_str().unwrap()]);
+    club.approve("braintree/crm-lite@1.0.0");
+    let u = &club.installer;
+    u.ok(&["install", "braintree/crm-lite", "--dir", "pk"]);
+    let digest = club.digest("braintree/crm-lite", "1.0.0");
+
+    // Only the admin may take it down.
+    let err = club.publisher.fails(&[
+        "admin",
+        "takedown",
+        "braintree/crm-lite@1.0.0",
+        "--reason",
+        "x",
+    ]);
+    assert!(err.contains("not_admin"), "{err}");
+    club.admin.ok(&[
+        "admin",
+        "takedown",
+        "braintree/crm-lite@1.0.0",
+        "--reason",
+        "leaked a database password",
+    ]);
+    assert_eq!(
+        status(&format!("{}/api/v1/artifacts/{digest}", club.node.url)),
+        410
+    );
+
+    // A new install refuses, naming the reason; info shows it.
+    let err = u.fails(&["install", "braintree/crm-lite@=1.0.0", "--dir", "fresh"]);
+    assert!(
+        err.contains("taken down") && err.contains("leaked a database password"),
+        "{err}"
+    );
+    assert!(!u.path("fresh").exists());
+    let info = u.ok(&["info", "braintree/crm-lite"]);
+    assert!(
+        info.contains("TAKEN DOWN: leaked a database password"),
+        "{info}"
+    );
+    // The council that installed it is told by audit.
+    let audit = u.ok(&["audit", "--dir", "pk"]);
+    assert!(
+        audit.contains("taken_down") && audit.contains("leaked a database password"),
+        "{audit}"
+    );
+    // The log stays verifiable, takedown included.
+    let verified = u.ok(&["log", "verify"]);
+    assert!(verified.contains("verified"), "{verified}");
+    let shown = u.ok(&["log", "show"]);
+    assert!(
+        shown.contains("take down braintree/crm-lite@1.0.0: leaked a database password"),
+        "{shown}"
+    );
+}

@@ -562,3 +562,85 @@ fn lying_peers_are_stopped_while_honest_peers_keep_syncing() {
         );
     }
 }
+
+/// A takedown at the origin reaches its followers: a follower that holds
+/// the bytes erases them, and one that catches up after the takedown never
+/// fetches them (the origin answers 410, before the batch holding the
+/// takedown) yet mirrors the log whole.
+#[test]
+fn a_takedown_at_the_origin_erases_the_bytes_on_every_follower() {
+    let a = Home::start("a.test", "a", &[]);
+    a.publish("a-council/bins", "1.0.0");
+    a.publish("a-council/bins", "1.1.0");
+    let cfg = tempfile::tempdir().unwrap();
+    let early_cfg = write_config(
+        cfg.path(),
+        "early.toml",
+        &[peer("a", &a.node.url, &a, "a-*", None, false)],
+    );
+    let early = Node::start_with(&[
+        "--origin",
+        "early.test",
+        "--config",
+        early_cfg.to_str().unwrap(),
+    ]);
+    wait_until("the early follower mirrors both releases", || {
+        version(&early, "a-council/bins/1.1.0").is_some()
+    });
+    let digest = version(&a.node, "a-council/bins/1.0.0").unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let artifact = |n: &Node| {
+        reqwest::blocking::get(format!("{}/api/v1/artifacts/{digest}", n.url))
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(artifact(&early), 200);
+    // Enough entries between the release and its takedown that a follower
+    // (7 entries a batch) meets them in different batches.
+    a.publish("a-council/bins", "1.2.0");
+    a.publish("a-council/bins", "1.3.0");
+
+    a.admin.ok(&[
+        "admin",
+        "takedown",
+        "a-council/bins@1.0.0",
+        "--reason",
+        "leaked a password",
+    ]);
+    assert_eq!(artifact(&a.node), 410);
+    wait_until("the early follower erases the bytes", || {
+        artifact(&early) == 410
+    });
+    let on_early = version(&early, "a-council/bins/1.0.0").unwrap();
+    assert_eq!(on_early["taken_down"]["reason"], "leaked a password");
+
+    // A follower started after the takedown mirrors everything, bytes aside.
+    let late_cfg = write_config(
+        cfg.path(),
+        "late.toml",
+        &[peer("a", &a.node.url, &a, "a-*", None, false)],
+    );
+    let late = Node::start_with(&[
+        "--origin",
+        "late.test",
+        "--config",
+        late_cfg.to_str().unwrap(),
+    ]);
+    wait_until("the late follower mirrors the whole log", || {
+        peer_status(&late, "a")["mirrored"].as_u64() == Some(log_size(&a))
+    });
+    assert_eq!(artifact(&late), 410);
+    assert_eq!(
+        version(&late, "a-council/bins/1.0.0").unwrap()["taken_down"]["reason"],
+        "leaked a password"
+    );
+    let other = version(&a.node, "a-council/bins/1.1.0").unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = reqwest::blocking::get(format!("{}/api/v1/artifacts/{other}", late.url)).unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+}

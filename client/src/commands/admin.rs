@@ -1,4 +1,5 @@
-//! `shire admin org create` and `shire admin user create` (registry operators).
+//! `shire admin org create`, `shire admin user create` and `shire admin
+//! takedown` (registry operators).
 
 use super::Ctx;
 use crate::{output, Outcome};
@@ -43,5 +44,24 @@ pub fn user_create(ctx: &Ctx, user: OrgName, org: OrgName, role: Role) -> Result
         info.role, info.username, org
     ));
     output::line(token);
+    Ok(Outcome::Success)
+}
+
+/// Takes a release's artifact down: its bytes are erased on the node (and on
+/// every node that follows it), a `takedown` is logged with the reason, and
+/// downloads and installs answer with it from then on.
+pub fn takedown(ctx: &Ctx, release: &crate::cli::ReleaseRef, reason: &str) -> Result<Outcome> {
+    let info = ctx
+        .client()?
+        .takedown(&release.name, &release.version, reason)
+        .with_context(|| format!("taking down {release}"))?;
+    if ctx.json {
+        output::json(&info)?;
+    } else {
+        output::line(format!(
+            "took down {release}: its artifact {} is erased and the takedown is logged",
+            info.digest
+        ));
+    }
     Ok(Outcome::Success)
 }

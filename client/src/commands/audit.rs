@@ -35,7 +35,7 @@ pub struct Finding {
     /// `org/name@version`.
     pub release: String,
     /// `revoked`, `lost_approval`, `rejected`, `unapproved`, `digest_changed`,
-    /// `missing`, `yanked`, `files_edited`, `files_deleted`, `files_added`,
+    /// `missing`, `yanked`, `taken_down`, `files_edited`, `files_deleted`, `files_added`,
     /// `files_unrecorded` or `ok`.
     pub kind: String,
     /// Whether it fails the audit.
@@ -98,6 +98,17 @@ pub fn audit_one(p: &LockedPackage, lookup: &Lookup<'_>, policy: &TrustPolicy) -
                 ));
             }
         }
+    }
+    if let Some(t) = checks::takedown_of(logged) {
+        out.push(finding(
+            p,
+            "taken_down",
+            false,
+            format!(
+                "its artifact was taken down by the registry's operator ({}): {}",
+                t.by, t.reason
+            ),
+        ));
     }
     if let Some(y) = checks::yank_of(logged) {
         out.push(finding(

@@ -122,6 +122,8 @@ pub struct VersionView {
     pub state: String,
     /// The yank: the log's when the release was checked, else the registry's claim.
     pub yanked: Option<YankInfo>,
+    /// Set when its artifact was taken down (from the log when checked).
+    pub taken_down: Option<YankInfo>,
     /// When published (the registry's).
     pub published_at: String,
     /// The publisher key: the one the log registered when checked, else the registry's claim.
@@ -167,6 +169,7 @@ pub fn version_view(
         size: v.size,
         state: v.state.to_string(),
         yanked: v.yanked.clone(),
+        taken_down: v.taken_down.clone(),
         published_at: v.published_at.clone(),
         publisher_key: v.publisher_key.key_id.clone(),
         checked: false,
@@ -191,6 +194,7 @@ pub fn version_view(
     };
     view.checked = true;
     view.yanked = None;
+    view.taken_down = None;
     match checks::check_version(name, &v.version, v, lookup, policy) {
         Ok(c) => {
             view.release_verified = true;
@@ -222,6 +226,11 @@ pub fn version_view(
                 reason: y.reason,
                 at: y.at,
                 by: y.by,
+            });
+            view.taken_down = c.taken_down.map(|t| YankInfo {
+                reason: t.reason,
+                at: t.at,
+                by: t.by,
             });
         }
         Err(e) => {
@@ -324,9 +333,10 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
                         .join(", ")
                 },
                 short_ids(&claimed_only),
-                match &v.yanked {
-                    Some(y) => format!("yanked: {}", y.reason),
-                    None => String::new(),
+                match (&v.taken_down, &v.yanked) {
+                    (Some(t), _) => format!("TAKEN DOWN: {}", t.reason),
+                    (None, Some(y)) => format!("yanked: {}", y.reason),
+                    (None, None) => String::new(),
                 },
             ]
         })

@@ -131,13 +131,19 @@ pub fn candidate(
 ) -> Candidate {
     match checks::check_version(name, &vi.version, vi, lookup, policy) {
         Ok(c) => {
-            let unusable = checks::admit(
-                &format!("{name}@{}", vi.version),
-                &c.trust.standing,
-                allow_unverified,
-            )
-            .err()
-            .map(|_| format!("is {}", checks::standing_text(&c.trust.standing)));
+            let unusable = match &c.taken_down {
+                Some(t) => Some(format!(
+                    "was taken down by the registry's operator ({})",
+                    t.reason
+                )),
+                None => checks::admit(
+                    &format!("{name}@{}", vi.version),
+                    &c.trust.standing,
+                    allow_unverified,
+                )
+                .err()
+                .map(|_| format!("is {}", checks::standing_text(&c.trust.standing))),
+            };
             Candidate {
                 version: c.facts.subject.version.clone(),
                 digest: c.facts.subject.digest,
@@ -214,6 +220,13 @@ pub fn plan_item(
 ) -> Result<(Checked, Admission)> {
     let checked = checks::check_version(name, version, info, lookup, policy)
         .map_err(|e| anyhow!("refusing to install {name}@{version}: {e}"))?;
+    if let Some(t) = &checked.taken_down {
+        bail!(
+            "refusing to install {name}@{version}: its artifact was taken down by the registry's operator on {}: {}",
+            t.at,
+            t.reason
+        );
+    }
     let signed = checked.facts.subject.digest;
     match expected {
         Some((d, Expected::Locked)) if *d != signed => bail!(

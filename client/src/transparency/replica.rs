@@ -125,6 +125,8 @@ pub struct Logged<'a> {
     pub key: Option<&'a KeyFacts>,
     /// The yank's reason, when it is yanked.
     pub yank: Option<&'a YankNote>,
+    /// The takedown's reason, when its artifact was taken down.
+    pub takedown: Option<&'a YankNote>,
 }
 
 /// A release looked up in the replica of a log: the log's origin, and the
@@ -248,6 +250,8 @@ pub struct Replica {
     ledger: MemoryLedger,
     #[serde(default)]
     yanks: BTreeMap<String, YankNote>,
+    #[serde(default)]
+    takedowns: BTreeMap<String, YankNote>,
 }
 
 fn release_key(name: &PackageName, version: &Version) -> String {
@@ -265,6 +269,7 @@ impl Replica {
             frontier: Frontier::new(),
             ledger: MemoryLedger::new(origin, name),
             yanks: BTreeMap::new(),
+            takedowns: BTreeMap::new(),
         }
     }
 
@@ -309,6 +314,10 @@ impl Replica {
                 .yanks
                 .get(&release_key(name, version))
                 .filter(|_| facts.yanked),
+            takedown: self
+                .takedowns
+                .get(&release_key(name, version))
+                .filter(|_| facts.taken_down),
         })
     }
 
@@ -328,23 +337,37 @@ impl Replica {
         // serde's message may quote the entry: never repeat much of it.
         let event = LogEvent::from_bytes(bytes)
             .map_err(|e| EntryError::Undecodable(shire_core::clip(&e.to_string())))?;
-        if let Change::Yanked(y) = self.ledger.replay(index, &event)? {
-            let key = release_key(&y.release.subject.name, &y.release.subject.version);
-            match y.reason {
-                Some(reason) => {
-                    self.yanks.insert(
-                        key,
-                        YankNote {
-                            reason,
-                            by: y.by,
-                            at: y.at,
-                        },
-                    );
-                }
-                None => {
-                    self.yanks.remove(&key);
+        match self.ledger.replay(index, &event)? {
+            Change::Yanked(y) => {
+                let key = release_key(&y.release.subject.name, &y.release.subject.version);
+                match y.reason {
+                    Some(reason) => {
+                        self.yanks.insert(
+                            key,
+                            YankNote {
+                                reason,
+                                by: y.by,
+                                at: y.at,
+                            },
+                        );
+                    }
+                    None => {
+                        self.yanks.remove(&key);
+                    }
                 }
             }
+            Change::TakenDown(t) => {
+                let key = release_key(&t.release.subject.name, &t.release.subject.version);
+                self.takedowns.insert(
+                    key,
+                    YankNote {
+                        reason: t.reason,
+                        by: t.by,
+                        at: t.at,
+                    },
+                );
+            }
+            _ => {}
         }
         Ok(())
     }

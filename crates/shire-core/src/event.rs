@@ -82,6 +82,23 @@ pub enum LogEvent {
         /// When (RFC 3339).
         at: String,
     },
+    /// The node's operator took a release's artifact down (a leaked
+    /// secret, a court order): its bytes are deleted everywhere the log is
+    /// followed, the release stays in the log, and nothing installs it.
+    Takedown {
+        /// Package.
+        name: PackageName,
+        /// Version.
+        version: Version,
+        /// Artifact digest.
+        digest: Digest,
+        /// Why, shown to everyone who asks for it.
+        reason: String,
+        /// Which admin account.
+        by: String,
+        /// When (RFC 3339).
+        at: String,
+    },
     /// A publisher un-yanked a release.
     Unyank {
         /// Package.
@@ -153,6 +170,12 @@ impl LogEvent {
                 ..
             } => format!("yank {name}@{version}: {}", crate::printable(reason)),
             LogEvent::Unyank { name, version, .. } => format!("un-yank {name}@{version}"),
+            LogEvent::Takedown {
+                name,
+                version,
+                reason,
+                ..
+            } => format!("take down {name}@{version}: {}", crate::printable(reason)),
         }
     }
 }

@@ -174,6 +174,7 @@ mod tests {
                 })
                 .collect(),
             yanked: false,
+            taken_down: false,
         }
     }
 

@@ -237,6 +237,10 @@ pub struct VersionInfo {
     /// Index of the release's entry in the node's transparency log, once it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// Set once the node's operator took its artifact down: the bytes are
+    /// gone (downloads answer 410), the release stays in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_down: Option<YankInfo>,
 }
 
 /// `GET /api/v1/packages/{org}/{name}`.

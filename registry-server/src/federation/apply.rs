@@ -45,21 +45,21 @@ pub fn store_fault(peer: &PeerConfig, e: StoreError) -> Fault {
 }
 
 /// Checks entries `start..` of `peer.origin`'s log (their bytes, in order)
-/// with the ledger and returns the digests of the artifacts their releases
-/// need, in order.
+/// with the ledger and returns the artifacts their releases need, in order,
+/// and those the batch takes down.
 pub fn check_batch(
     store: &Store,
     peer: &PeerConfig,
     start: u64,
     entries: &[Vec<u8>],
-) -> Result<Vec<Digest>, Fault> {
+) -> Result<BatchArtifacts, Fault> {
     let origin = peer.origin.as_str();
     let may_home = |o: &shire_core::OrgName| peer.is_home_of(o);
     let name = peer.log_name();
     let ledger = Ledger::peer(origin, &name, &may_home);
     let view = store.mirror_view(origin);
     let mut overlay = Overlay::new(&view, origin);
-    let mut artifacts = Vec::new();
+    let mut artifacts = BatchArtifacts::default();
     for (i, bytes) in entries.iter().enumerate() {
         let index = start + i as u64;
         let event = LogEvent::from_bytes(bytes).map_err(|e| {
@@ -75,10 +75,27 @@ pub fn check_batch(
             }
             Err(LedgerError::View(e)) => return Err(store_fault(peer, e)),
         };
-        if let Change::Released(r) = &change {
-            artifacts.push(r.release.subject.digest);
+        match &change {
+            Change::Released(r) => artifacts.fetch.push(r.release.subject.digest),
+            // Taken down later in the same batch: the origin no longer has
+            // the bytes, and this node must not keep them.
+            Change::TakenDown(t) => {
+                let d = t.release.subject.digest;
+                artifacts.fetch.retain(|x| *x != d);
+                artifacts.taken_down.push(d);
+            }
+            _ => {}
         }
         overlay.commit(&change);
     }
     Ok(artifacts)
+}
+
+/// What a checked batch needs from the peer's artifacts.
+#[derive(Debug, Default)]
+pub struct BatchArtifacts {
+    /// Artifacts of the batch's releases to fetch and inspect.
+    pub fetch: Vec<Digest>,
+    /// Artifacts the batch takes down: never fetched; erased if held.
+    pub taken_down: Vec<Digest>,
 }

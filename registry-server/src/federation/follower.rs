@@ -170,18 +170,37 @@ impl Fetch<'_> {
             .collect()
     }
 
-    /// Fetches an artifact into the blob store (streaming, digest checked) unless held.
-    async fn artifact(&mut self, digest: &Digest) -> Result<(), Fault> {
+    /// Fetches an artifact into the blob store (streaming, digest checked)
+    /// unless held. False when the peer answers 410: its operator took the
+    /// artifact down, and a later entry of its log says so.
+    async fn artifact(&mut self, digest: &Digest) -> Result<bool, Fault> {
         let store = &self.fed.store;
         let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
         if store.blobs.exists(digest).map_err(local)? {
-            return Ok(());
+            return Ok(true);
         }
         store
             .writable()
             .map_err(|e| Fault::Transient(format!("not fetching artifact {digest}: {e}")))?;
         let url = format!("{}/api/v1/artifacts/{digest}", self.peer.url);
-        let mut resp = self.get(&url).await?;
+        let mut resp = self
+            .fed
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Fault::Transient(format!("peer {}: {url}: {e}", self.peer.name)))?;
+        if resp.status() == reqwest::StatusCode::GONE {
+            tracing::warn!(peer = %self.peer.name, %digest, "the peer took this artifact down; mirroring its release without the bytes");
+            return Ok(false);
+        }
+        if !resp.status().is_success() {
+            return Err(Fault::Transient(format!(
+                "peer {}: {url} answered {}",
+                self.peer.name,
+                resp.status()
+            )));
+        }
         let mut w = store.blobs.writer().map_err(local)?;
         while let Some(chunk) = resp
             .chunk()
@@ -199,7 +218,7 @@ impl Fetch<'_> {
         }
         // As the upload route does: no blocking sync on the async worker.
         match w.finish_async(digest).await {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(crate::store::blobs::BlobError::Mismatch { actual, .. }) => Err(fatal(format!(
                 "peer {}: changed artifact: {digest} was served with bytes hashing to {actual}",
                 self.peer.name
@@ -305,10 +324,23 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
             })?;
         }
         let mut artifacts = BTreeMap::new();
-        for digest in apply::check_batch(store, peer, start, &entries)? {
-            f.artifact(&digest).await?;
-            let (size, files) = inspect(fed, digest).await?;
-            artifacts.insert(digest, Artifact { size, files });
+        let checked = apply::check_batch(store, peer, start, &entries)?;
+        let mut gone = checked.taken_down.clone();
+        for digest in &checked.fetch {
+            if !f.artifact(digest).await? {
+                gone.push(*digest);
+                continue;
+            }
+            let (size, files) = inspect(fed, *digest).await?;
+            artifacts.insert(*digest, Artifact { size, files });
+        }
+        // Releases taken down (in this batch, or later as the peer says)
+        // are stored without bytes.
+        for digest in &gone {
+            artifacts.entry(*digest).or_insert(Artifact {
+                size: 0,
+                files: Default::default(),
+            });
         }
         let mut next = MirrorRecord {
             size: end,
@@ -334,6 +366,13 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
             )
             .map_err(|e| store_fault(peer, e))?;
         store.durable().await.map_err(local)?;
+        if !checked.taken_down.is_empty() {
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || s.erase_taken_down())
+                .await
+                .map_err(|e| Fault::Transient(format!("erasing taken-down artifacts: {e}")))?
+                .map_err(|e| store_fault(peer, e))?;
+        }
         applied += end - start;
         rec = next;
         fed.board.update(&peer.name, |s| {

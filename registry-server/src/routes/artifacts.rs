@@ -25,6 +25,7 @@ pub async fn download(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let digest = digest.into_inner();
+    refuse_taken_down(&state, &digest)?;
     let etag = format!("\"{digest}\"");
     let blobs = state.store.blobs.clone();
     let blob = web::block(move || blobs.read(&digest))
@@ -48,6 +49,18 @@ pub async fn download(
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(SizedStream::new(len, chunks(blob, CHUNK))))
+}
+
+/// 410 `taken_down`, with the reason, for an artifact whose release the
+/// node's operator took down.
+pub fn refuse_taken_down(state: &AppState, digest: &Digest) -> Result<(), ApiError> {
+    match state.store.takedown_of(digest)? {
+        Some(t) => Err(ApiError::TakenDown(format!(
+            "artifact {digest} was taken down by the registry's operator on {}: {}",
+            t.at, t.reason
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Reading a file as a stream of chunks.

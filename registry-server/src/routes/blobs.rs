@@ -35,6 +35,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_publisher()?;
     let digest = digest.into_inner();
+    crate::routes::artifacts::refuse_taken_down(&state, &digest)?;
     let limit = state.max_upload;
     let declared = req
         .headers()

@@ -81,6 +81,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(yank::unyank)),
         )
         .service(
+            resource("/api/v1/packages/{org}/{name}/{version}/takedown")
+                .route(web::post().to(yank::takedown)),
+        )
+        .service(
             resource("/api/v1/packages/{org}/{name}/{version}/verdicts")
                 .route(web::post().to(verdicts::submit)),
         )

@@ -55,6 +55,7 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
         verdicts: r.verdicts.iter().map(to_verdict_info).collect(),
         manifest: r.manifest.clone(),
         log_index: Some(r.log_index),
+        taken_down: r.taken_down.as_ref().map(to_yank_info),
     })
 }
 

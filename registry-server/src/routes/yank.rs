@@ -1,6 +1,7 @@
 //! `POST` / `DELETE /api/v1/packages/{org}/{name}/{version}/yank`: a publisher
-//! of the organisation yanks a release (with a reason) or un-yanks it. Both
-//! are logged; the ledger refuses yanking a yanked release, or un-yanking one
+//! of the organisation yanks a release (with a reason) or un-yanks it; and
+//! `POST .../takedown`: the node's admin takes its artifact down. All are
+//! logged; the ledger refuses yanking a yanked release, or un-yanking one
 //! that is not (409 `invalid_transition`), and a reason that is empty or over
 //! `shire_core::ledger::MAX_REASON_CHARS` (400 `missing_reason`).
 
@@ -23,6 +24,46 @@ pub async fn yank(
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.reason.trim().to_string();
     change(state, caller, path, Some(reason)).await
+}
+
+/// Takes a release's artifact down (admins): logs a `takedown` with the
+/// reason, erases the bytes, and from then on downloads and uploads of those
+/// bytes answer 410 `taken_down` with the reason. For a leaked secret, or
+/// anything else that must not stay downloadable; the log keeps the release.
+#[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+pub async fn takedown(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: VersionPath,
+    body: web::Json<YankRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (org, name, version) = path.into_inner();
+    let name = package_name(&org, &name)?;
+    let rec = load_release(&state, &name, &version)?;
+    if rec.origin.is_some() {
+        return Err(ApiError::NotHome(format!(
+            "{name} is mirrored: its home node's operator takes it down, and this node follows"
+        )));
+    }
+    let event = LogEvent::Takedown {
+        name,
+        version: rec.version,
+        digest: rec.digest,
+        reason: body.reason.trim().to_string(),
+        by: caller.account().username.clone(),
+        at: now(),
+    };
+    let Written::Release(rec) = state.store.append(&event, None)?.written else {
+        return Err(ApiError::internal("a takedown stored no release record"));
+    };
+    state.store.durable().await?;
+    let store = state.store.clone();
+    web::block(move || store.erase_taken_down())
+        .await
+        .map_err(ApiError::internal)??;
+    tracing::warn!(digest = %rec.digest, "artifact taken down");
+    Ok(HttpResponse::Ok().json(version_info(&state, &rec)?))
 }
 
 /// Un-yanks a release.

@@ -123,6 +123,24 @@ impl BlobStore {
         }
     }
 
+    /// Erases the blob's bytes for good, however it is stored (a takedown);
+    /// whether there were any. Blocking: call from a blocking task.
+    pub fn erase(&self, digest: &Digest) -> io::Result<bool> {
+        let packed = self.packs.erase(digest)? > 0;
+        let path = self.path(digest);
+        let own_file = match fs::remove_file(&path) {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir)?;
+                }
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        Ok(packed || own_file)
+    }
+
     /// Opens the stored blob for reading, if it exists: its bytes, however
     /// it is stored. Blocking: call from a blocking task.
     pub fn read(&self, digest: &Digest) -> io::Result<Option<Section>> {

@@ -665,6 +665,14 @@ impl Db {
             .collect()
     }
 
+    /// Every key of a tree that starts with `prefix`, in key order.
+    pub fn keys_with_prefix(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.tree(t)?
+            .scan_prefix(prefix)
+            .map(|item| Ok(item?.0.to_vec()))
+            .collect()
+    }
+
     /// Every record of a tree with its key, in key order.
     pub fn entries<R: DeserializeOwned>(&self, t: T) -> Result<Vec<(Vec<u8>, R)>, StoreError> {
         self.tree(t)?

@@ -131,18 +131,17 @@ impl Store {
             None => format!("{origin}+local"),
         };
         let blobs = blobs::BlobStore::open(data_dir)?;
-        Ok((
-            Store {
-                db,
-                blobs,
-                origin: origin.into(),
-                log_name: log_name.into(),
-                threshold: options.threshold.max(1),
-                data_dir: data_dir.into(),
-                min_free_bytes: options.min_free_bytes,
-            },
-            flusher,
-        ))
+        let store = Store {
+            db,
+            blobs,
+            origin: origin.into(),
+            log_name: log_name.into(),
+            threshold: options.threshold.max(1),
+            data_dir: data_dir.into(),
+            min_free_bytes: options.min_free_bytes,
+        };
+        store.erase_taken_down()?;
+        Ok((store, flusher))
     }
 
     /// The node's origin: the first line of its checkpoints.
@@ -293,6 +292,37 @@ impl Store {
                 &StoredToken::Record(token),
             )
         })
+    }
+
+    // ---- takedowns ----
+
+    /// The takedown of the artifact `digest`, if its release was taken down.
+    pub fn takedown_of(
+        &self,
+        digest: &shire_core::Digest,
+    ) -> Result<Option<YankRecord>, StoreError> {
+        self.db.get(T::Meta, &write::takedown_key(digest))
+    }
+
+    /// Erases the bytes of every taken-down artifact still stored: after a
+    /// takedown (own or mirrored), and at start (a crash between the log
+    /// entry and the erasure leaves them). Returns how many it erased.
+    /// Blocking: call from a blocking task.
+    pub fn erase_taken_down(&self) -> Result<usize, StoreError> {
+        let mut erased = 0;
+        for key in self
+            .db
+            .keys_with_prefix(T::Meta, write::TAKEDOWN_PREFIX.as_bytes())?
+        {
+            let hex = String::from_utf8_lossy(&key[write::TAKEDOWN_PREFIX.len()..]).into_owned();
+            let digest = shire_core::Digest::parse(&format!("sha256:{hex}"))
+                .map_err(|e| StoreError::Corrupt(format!("takedown tombstone {hex}: {e}")))?;
+            if self.blobs.erase(&digest)? {
+                tracing::info!(%digest, "erased a taken-down artifact");
+                erased += 1;
+            }
+        }
+        Ok(erased)
     }
 
     // ---- reads ----

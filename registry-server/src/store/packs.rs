@@ -57,6 +57,10 @@ const _: () = assert!(PACK_MAX + SMALL_BLOB as u64 <= u32::MAX as u64);
 /// The first bytes of every record.
 pub const MAGIC: [u8; 4] = *b"SHP1";
 
+/// The first bytes of a record whose artifact was taken down: its bytes are
+/// zeros, and nothing indexes it again.
+pub const ERASED: [u8; 4] = *b"SHP0";
+
 /// Record header: [`MAGIC`], the length (8 bytes, big-endian), the digest.
 const HEADER: u64 = 4 + 8 + 32;
 
@@ -354,13 +358,14 @@ fn read_record(
     offset: u64,
     file_len: u64,
     rehash: bool,
-) -> io::Result<Option<(Digest, Location)>> {
+) -> io::Result<Option<(Option<Digest>, Location)>> {
     if file_len.saturating_sub(offset) < HEADER {
         return Ok(None);
     }
     let mut head = [0u8; HEADER as usize];
     file.read_exact_at(&mut head, offset)?;
-    if head[..4] != MAGIC {
+    let erased = head[..4] == ERASED;
+    if head[..4] != MAGIC && !erased {
         return Ok(None);
     }
     let mut len_bytes = [0u8; 8];
@@ -373,7 +378,7 @@ fn read_record(
     if len > SMALL_BLOB as u64 || file_len.saturating_sub(start) < len {
         return Ok(None);
     }
-    if rehash {
+    if rehash && !erased {
         let mut bytes = vec![0u8; len as usize];
         file.read_exact_at(&mut bytes, start)?;
         if Digest::of(&bytes) != digest {
@@ -381,7 +386,7 @@ fn read_record(
         }
     }
     Ok(Some((
-        digest,
+        (!erased).then_some(digest),
         Location {
             pack: no,
             offset: start,
@@ -437,7 +442,9 @@ impl Packs {
             let f_len = f.metadata()?.len();
             let mut at = 0;
             while let Some((digest, loc)) = read_record(&f, pack, at, f_len, last)? {
-                index.insert(&digest, Slot::of(loc))?;
+                if let Some(digest) = digest {
+                    index.insert(&digest, Slot::of(loc))?;
+                }
                 at = loc.offset + loc.len;
             }
             if last && at == f_len {
@@ -498,6 +505,44 @@ impl Packs {
             dir,
             pack_max: PACK_MAX,
         })
+    }
+
+    /// Erases every packed copy of `digest` for good: its bytes become
+    /// zeros and its record is marked [`ERASED`], synced, and out of the
+    /// index. Walks every pack's headers (a takedown is rare). Returns how
+    /// many records were erased. Blocking: call from a blocking task.
+    pub fn erase(&self, digest: &Digest) -> io::Result<usize> {
+        let mut index = write_lock(&self.index);
+        let mut erased = 0;
+        for pack in pack_numbers(&self.dir)? {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(self.path(pack))?;
+            let len = file.metadata()?.len();
+            let mut at = 0;
+            let mut changed = false;
+            while let Some((found, loc)) = read_record(&file, pack, at, len, false)? {
+                if found.as_ref() == Some(digest) {
+                    file.write_all_at(&vec![0u8; loc.len as usize], loc.offset)?;
+                    file.write_all_at(&ERASED, loc.offset - HEADER)?;
+                    changed = true;
+                    erased += 1;
+                }
+                at = loc.offset + loc.len;
+            }
+            if changed {
+                file.sync_data()?;
+            }
+        }
+        index.whole.remove(digest);
+        if let Some(&slot) = index.by_prefix.get(&prefix(digest)) {
+            // The header now reads ERASED, but still names the digest.
+            if index.digest_at(slot)?.as_ref() == Some(digest) {
+                index.by_prefix.remove(&prefix(digest));
+            }
+        }
+        Ok(erased)
     }
 
     /// Where the artifact is packed, if it is.

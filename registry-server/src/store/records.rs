@@ -147,7 +147,7 @@ pub struct VerdictRecord {
     pub fact: VerdictFact,
 }
 
-/// A yank.
+/// A yank, or a takedown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct YankRecord {
     /// Why.
@@ -194,6 +194,9 @@ pub struct ReleaseRecord {
     /// origin's log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// Set once the node's operator took its artifact down (for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_down: Option<YankRecord>,
 }
 
 /// The key of a release in the releases and files trees: `org/name@version`,
@@ -223,6 +226,7 @@ impl ReleaseRecord {
             index: self.log_index,
             verdicts: self.verdicts.iter().map(|v| v.fact.clone()).collect(),
             yanked: self.yanked.is_some(),
+            taken_down: self.taken_down.is_some(),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::view::{okey, LogRef};
 use shire_core::archive::ArchiveSummary;
 use shire_core::ledger::{node_state, AccountFacts, Change};
 use shire_core::wire::ReleaseState;
-use shire_core::{Manifest, PackageName, Version};
+use shire_core::{Digest, Manifest, PackageName, Version};
 
 const RELEASE_SEQ: &[u8] = b"release_seq";
 const PACKAGE_SEQ: &[u8] = b"package_seq";
@@ -174,6 +174,7 @@ pub fn write(
                 log_index: index,
                 seq,
                 origin: origin.map(str::to_string),
+                taken_down: None,
             };
             tx.put(T::Releases, &key, &rec)?;
             Ok(Written::Release(Box::new(rec)))
@@ -195,6 +196,22 @@ pub fn write(
             tx.put(T::Releases, &key, &rec)?;
             Ok(Written::Release(Box::new(rec)))
         }
+        Change::TakenDown(c) => {
+            let s = &c.release.subject;
+            let key = release_key(&s.name, &s.version);
+            let mut rec = stored_release(tx, &key)?;
+            let note = YankRecord {
+                reason: c.reason.clone(),
+                at: c.at.clone(),
+                by: c.by.clone(),
+            };
+            // The artifact's tombstone: downloads and uploads of these bytes
+            // answer 410, and the bytes are erased (`Store::erase_taken_down`).
+            tx.put(T::Meta, &takedown_key(&s.digest), &note)?;
+            rec.taken_down = Some(note);
+            tx.put(T::Releases, &key, &rec)?;
+            Ok(Written::Release(Box::new(rec)))
+        }
         Change::Yanked(c) => {
             let s = &c.release.subject;
             let key = release_key(&s.name, &s.version);
@@ -209,6 +226,14 @@ pub fn write(
         }
     }
 }
+
+/// The key of an artifact's takedown tombstone in the meta tree.
+pub fn takedown_key(digest: &Digest) -> Vec<u8> {
+    format!("{TAKEDOWN_PREFIX}{}", digest.hex()).into_bytes()
+}
+
+/// The prefix of takedown tombstones' keys in the meta tree.
+pub const TAKEDOWN_PREFIX: &str = "takedown:";
 
 fn stored_release(tx: &Tx<'_>, key: &[u8]) -> TxResult<ReleaseRecord> {
     match tx.get(T::Releases, key)? {

@@ -599,6 +599,15 @@ pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
             store.files(&r.name, &r.version).unwrap().is_some(),
             "{id} files"
         );
+        if r.taken_down.is_some() {
+            // Taken down: its bytes must be gone for good.
+            assert!(
+                store.blobs.read(&r.digest).unwrap().is_none(),
+                "{id} taken down"
+            );
+            out.push(id);
+            continue;
+        }
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
             &mut store

@@ -20,6 +20,7 @@ fn kinds(entries: &[Vec<u8>]) -> Vec<&'static str> {
             LogEvent::Verdict { .. } => "verdict",
             LogEvent::Yank { .. } => "yank",
             LogEvent::Unyank { .. } => "unyank",
+            LogEvent::Takedown { .. } => "takedown",
         })
         .collect()
 }

@@ -162,11 +162,14 @@ pub enum RuleError {
         /// Whether it is yanked now.
         yanked: bool,
     },
+    /// Taking down a release already taken down.
+    #[error("{0} is already taken down")]
+    TakenDownAlready(String),
     /// An entry field is malformed (too long, or not of its shape).
     #[error("malformed entry: {0}")]
     Malformed(&'static str),
     /// A yank without a reason, or with one too long or holding control or invisible characters.
-    #[error("a yank needs a reason of 1 to {max} printable characters: it is shown to everyone who resolves the version")]
+    #[error("a yank or takedown needs a reason of 1 to {max} printable characters: it is shown to everyone who resolves the version")]
     BadReason {
         /// The longest reason accepted.
         max: usize,

@@ -84,6 +84,9 @@ pub struct ReleaseFacts {
     /// Whether it is yanked now.
     #[serde(default)]
     pub yanked: bool,
+    /// Whether the node's operator took its artifact down (for good).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub taken_down: bool,
 }
 
 impl ReleaseFacts {

@@ -88,6 +88,7 @@ impl MemoryLedger {
             Change::Released(c) => self.put_release(&c.release),
             Change::Judged(c) => self.put_release(&c.release),
             Change::Yanked(c) => self.put_release(&c.release),
+            Change::TakenDown(c) => self.put_release(&c.release),
             Change::Unchanged(_) => {}
         }
     }

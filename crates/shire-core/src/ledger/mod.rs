@@ -159,6 +159,20 @@ pub struct Yanked {
     seal: Seal,
 }
 
+/// A release's artifact taken down by the node's operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenDown {
+    /// The release after the change.
+    pub release: ReleaseFacts,
+    /// Why.
+    pub reason: String,
+    /// The admin account that did it.
+    pub by: String,
+    /// When.
+    pub at: String,
+    seal: Seal,
+}
+
 /// An event that repeats one already applied: nothing changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unchanged {
@@ -182,6 +196,8 @@ pub enum Change {
     Judged(Box<Judged>),
     /// A release is yanked or un-yanked.
     Yanked(Yanked),
+    /// A release's artifact is taken down.
+    TakenDown(TakenDown),
     /// A replay of something already in the log.
     Unchanged(Unchanged),
 }
@@ -297,6 +313,21 @@ impl<'a> Ledger<'a> {
                     digest: *digest,
                 };
                 self.yank(view, &s, None, by, at)
+            }
+            LogEvent::Takedown {
+                name,
+                version,
+                digest,
+                reason,
+                by,
+                at,
+            } => {
+                let s = Subject {
+                    name: name.clone(),
+                    version: version.clone(),
+                    digest: *digest,
+                };
+                self.takedown(view, &s, reason, by, at)
             }
         }
     }
@@ -456,6 +487,7 @@ impl<'a> Ledger<'a> {
             index,
             verdicts: Vec::new(),
             yanked: false,
+            taken_down: false,
         };
         Ok(Change::Released(Box::new(Released {
             statement,
@@ -551,17 +583,19 @@ impl<'a> Ledger<'a> {
         })))
     }
 
-    fn yank<V: View>(
+    /// The release `subject` names, checked: a valid time, account and
+    /// reason, a package of this log, the exact release the log holds.
+    fn acted_on<V: View>(
         &self,
         view: &V,
         subject: &Subject,
         reason: Option<&String>,
         by: &str,
         at: &str,
-    ) -> Outcome<V> {
+    ) -> Result<ReleaseFacts, LedgerError<V::Error>> {
         check_time(at)?;
         if OrgName::parse(by).is_err() {
-            return Err(RuleError::Malformed("the yanking account is not an account name").into());
+            return Err(RuleError::Malformed("the acting account is not an account name").into());
         }
         if let Some(r) = reason {
             let n = r.trim().chars().count();
@@ -573,11 +607,45 @@ impl<'a> Ledger<'a> {
             }
         }
         self.home(view, subject.name.org())?;
-        let mut release = release_of(view, &subject.name, &subject.version)?
+        let release = release_of(view, &subject.name, &subject.version)?
             .ok_or_else(|| RuleError::ReleaseUnknown(subject.to_string()))?;
         if release.subject != *subject {
             return Err(mismatch(subject, &release.subject).into());
         }
+        Ok(release)
+    }
+
+    fn takedown<V: View>(
+        &self,
+        view: &V,
+        subject: &Subject,
+        reason: &String,
+        by: &str,
+        at: &str,
+    ) -> Outcome<V> {
+        let mut release = self.acted_on(view, subject, Some(reason), by, at)?;
+        if release.taken_down {
+            return Err(RuleError::TakenDownAlready(subject.to_string()).into());
+        }
+        release.taken_down = true;
+        Ok(Change::TakenDown(TakenDown {
+            release,
+            reason: reason.clone(),
+            by: by.to_string(),
+            at: at.to_string(),
+            seal: Seal(()),
+        }))
+    }
+
+    fn yank<V: View>(
+        &self,
+        view: &V,
+        subject: &Subject,
+        reason: Option<&String>,
+        by: &str,
+        at: &str,
+    ) -> Outcome<V> {
+        let mut release = self.acted_on(view, subject, reason, by, at)?;
         let yank = reason.is_some();
         if release.yanked == yank {
             return Err(RuleError::YankState {

@@ -161,6 +161,7 @@ fn describe(c: &Change) -> String {
         Change::Released(c) => format!("released by {}", c.key.account),
         Change::Judged(c) => format!("{} by {}", c.statement.verdict, c.key.account),
         Change::Yanked(c) => format!("yanked={}", c.release.yanked),
+        Change::TakenDown(c) => format!("taken down by {}", c.by),
         Change::Unchanged(u) => format!("unchanged: {}", u.what),
     }
 }
@@ -189,8 +190,15 @@ fn run_with(view: &mut MemoryLedger, extra: &[LogEvent], digests: &[&str]) -> St
             r.subject,
             node_state(r, 1),
             node_state(r, 2),
-            if r.yanked { ", yanked" } else { "" }
-        );
+            if r.yanked { ", yanked" } else { "" },
+        )
+        .and_then(|()| {
+            if r.taken_down {
+                writeln!(out, "  (taken down)")
+            } else {
+                Ok(())
+            }
+        });
     }
     named(out, digests)
 }
@@ -545,8 +553,8 @@ fn text_a_person_reads_holds_no_control_or_invisible_characters() {
         expect![[r#"
             7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
             8 verdict reject braintree/crm@1.0.0 signed by <socitm>: REFUSED statement does not match: the reason holds control or invisible characters
-            9 yank braintree/crm@1.0.0: typo\u{7}: REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
-            10 yank braintree/crm@1.0.0: fixed\u{202e}txt.exe: REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
+            9 yank braintree/crm@1.0.0: typo\u{7}: REFUSED a yank or takedown needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
+            10 yank braintree/crm@1.0.0: fixed\u{202e}txt.exe: REFUSED a yank or takedown needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
             11 organisation late created: REFUSED malformed entry: the entry's time is too long or holds control or invisible characters
             state braintree/crm@1.0.0: pending at 1, pending at 2
         "#]],
@@ -569,12 +577,51 @@ fn yanks_name_exactly_a_release_and_change_its_state() {
         expect![[r#"
             7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
             8 un-yank braintree/crm@1.0.0: REFUSED braintree/crm@1.0.0 is not yanked
-            9 yank braintree/crm@1.0.0:   : REFUSED a yank needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
+            9 yank braintree/crm@1.0.0:   : REFUSED a yank or takedown needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
             10 yank braintree/crm@1.0.0: typo: REFUSED the statement is about braintree/crm@1.0.0 (<other>), but the release is braintree/crm@1.0.0 (<one>)
             11 yank braintree/crm@2.0.0: typo: REFUSED braintree/crm@2.0.0 does not exist
             12 yank braintree/crm@1.0.0: typo: yanked=true
             13 yank braintree/crm@1.0.0: typo: REFUSED braintree/crm@1.0.0 is already yanked
             state braintree/crm@1.0.0: pending at 1, pending at 2, yanked
+        "#]],
+    );
+}
+
+fn takedown(name: &str, version: &str, bytes: &str, reason: &str) -> LogEvent {
+    let s = subject(name, version, bytes);
+    LogEvent::Takedown {
+        name: s.name,
+        version: s.version,
+        digest: s.digest,
+        reason: reason.into(),
+        by: "admin".into(),
+        at: AT.into(),
+    }
+}
+
+#[test]
+fn takedowns_name_exactly_a_release_once() {
+    check(
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            takedown("braintree/crm", "1.0.0", "other", "leaked .env"),
+            takedown("braintree/crm", "2.0.0", "one", "leaked .env"),
+            takedown("braintree/crm", "1.0.0", "one", ""),
+            takedown("braintree/crm", "1.0.0", "one", "leaked .env"),
+            takedown("braintree/crm", "1.0.0", "one", "leaked .env"),
+            yank("braintree/crm", "1.0.0", "one", Some("see takedown")),
+        ],
+        &["one", "other"],
+        expect![[r#"
+            7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+            8 take down braintree/crm@1.0.0: leaked .env: REFUSED the statement is about braintree/crm@1.0.0 (<other>), but the release is braintree/crm@1.0.0 (<one>)
+            9 take down braintree/crm@2.0.0: leaked .env: REFUSED braintree/crm@2.0.0 does not exist
+            10 take down braintree/crm@1.0.0: : REFUSED a yank or takedown needs a reason of 1 to 1024 printable characters: it is shown to everyone who resolves the version
+            11 take down braintree/crm@1.0.0: leaked .env: taken down by admin
+            12 take down braintree/crm@1.0.0: leaked .env: REFUSED braintree/crm@1.0.0 is already taken down
+            13 yank braintree/crm@1.0.0: see takedown: yanked=true
+            state braintree/crm@1.0.0: pending at 1, pending at 2, yanked
+              (taken down)
         "#]],
     );
 }

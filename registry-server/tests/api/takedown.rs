@@ -1,0 +1,118 @@
+//! Takedowns (issue 13): the node's admin takes a leaked artifact down; its
+//! bytes leave the disk, every download and re-upload answers 410 with the
+//! reason, and the log stays verifiable.
+
+use super::club;
+use crate::helpers::Release;
+use shire_core::archive::testing::{noise, Item};
+use std::path::Path;
+
+/// Whether any file under `dir` holds `needle`.
+fn anywhere(dir: &Path, needle: &[u8]) -> bool {
+    fn go(d: &Path, needle: &[u8]) -> bool {
+        std::fs::read_dir(d).unwrap().flatten().any(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                go(&p, needle)
+            } else {
+                std::fs::read(&p)
+                    .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                    .unwrap_or(false)
+            }
+        })
+    }
+    go(dir, needle)
+}
+
+#[tokio::test]
+async fn a_takedown_erases_the_bytes_and_answers_410_with_the_reason() {
+    let mut c = club().await;
+    // A small artifact (packed) and a large one (a file of its own), each
+    // with a leaked secret.
+    let small = Release::new("braintree/crm", "1.0.0").archive(&[
+        Item::File(".env", b"DB_PASSWORD=hunter2"),
+        Item::File("main.py", b"print(1)"),
+    ]);
+    let big_bytes = noise(400 * 1024);
+    let big = Release::new("braintree/crm", "1.1.0").archive(&[
+        Item::File(".env", b"DB_PASSWORD=hunter3"),
+        Item::File("data.bin", &big_bytes),
+    ]);
+    let keep = Release::new("braintree/crm", "1.2.0");
+    for r in [&small, &big, &keep] {
+        c.app.publish(&c.bt, r).await.ok(201);
+    }
+    let admin = c.app.admin.clone();
+    let path = |v: &str| format!("/api/v1/packages/braintree/crm/{v}/takedown");
+    let reason = serde_json::json!({ "reason": "leaked a database password" });
+
+    // Only the admin, and only with a reason.
+    let before = c.app.snapshot();
+    c.app
+        .post(&path("1.0.0"), &c.bt.token, reason.clone())
+        .await
+        .refused(403, "not_admin");
+    c.app
+        .post(&path("1.0.0"), &admin, serde_json::json!({ "reason": " " }))
+        .await
+        .refused(400, "missing_reason");
+    c.app
+        .post(&path("9.9.9"), &admin, reason.clone())
+        .await
+        .refused(404, "version_not_found");
+    assert_eq!(before, c.app.snapshot());
+
+    for (r, v) in [(&small, "1.0.0"), (&big, "1.1.0")] {
+        let digest = r.digest();
+        let middle = &r.archive[r.archive.len() / 2..r.archive.len() / 2 + 32];
+        assert!(anywhere(c.app.dir.path(), middle));
+        let done = c.app.post(&path(v), &admin, reason.clone()).await;
+        assert_eq!(
+            done.ok(200)["taken_down"]["reason"],
+            "leaked a database password"
+        );
+        // The bytes are nowhere on the node's disk.
+        assert!(!c.app.blob_stored(&digest));
+        assert!(
+            !anywhere(c.app.dir.path(), middle),
+            "{v}: bytes still on disk"
+        );
+        // Downloads and re-uploads answer 410 with the reason.
+        let got = c.app.get(&format!("/api/v1/artifacts/{digest}")).await;
+        got.refused(410, "taken_down");
+        assert!(got.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("leaked a database password"));
+        c.app
+            .upload_as(&c.bt.token, &digest, r.archive.clone())
+            .await
+            .refused(410, "taken_down");
+        assert!(!c.app.blob_stored(&digest));
+        // Once only.
+        c.app
+            .post(&path(v), &admin, reason.clone())
+            .await
+            .refused(409, "invalid_transition");
+    }
+    // The other release is untouched; the package document shows the takedown.
+    c.app
+        .get(&format!("/api/v1/artifacts/{}", keep.digest()))
+        .await
+        .ok(200);
+    let v = c.app.get("/api/v1/packages/braintree/crm/1.0.0").await;
+    assert_eq!(v.ok(200)["taken_down"]["by"], "admin");
+
+    // After a restart: still gone, still 410, and every pack still reads.
+    c.app.restart().await;
+    assert!(!c.app.blob_stored(&small.digest()));
+    c.app
+        .get(&format!("/api/v1/artifacts/{}", small.digest()))
+        .await
+        .refused(410, "taken_down");
+    c.app
+        .get(&format!("/api/v1/artifacts/{}", keep.digest()))
+        .await
+        .ok(200);
+    assert_eq!(crate::helpers::check_consistency(c.app.store()).len(), 3);
+}
