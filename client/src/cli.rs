@@ -105,6 +105,19 @@ pub enum Command {
     },
     /// Resolve, download, verify and extract packages, and write shire.lock.
     Install(InstallArgs),
+    /// Write one file holding releases, their statements, the log and its
+    /// signed checkpoint, for `shire install --from` on a machine with no network.
+    Bundle {
+        /// `org/name` or `org/name@REQ`, as for install.
+        #[arg(required = true)]
+        packages: Vec<PackageRequest>,
+        /// The bundle file to write.
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+        /// Also bundle releases without enough trusted approvals (never revoked ones).
+        #[arg(long)]
+        allow_unverified: bool,
+    },
     /// Sign and submit an approval of a release (verifiers).
     Approve {
         /// `org/name@version`.
@@ -379,7 +392,7 @@ pub struct InitArgs {
 }
 
 /// `shire install ...`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InstallArgs {
     /// `org/name` or `org/name@REQ` (a semver requirement; `1.2` means `^1.2`).
     /// With none, installs exactly what `DIR/shire.lock` pins.
@@ -394,6 +407,14 @@ pub struct InstallArgs {
     /// put there, or that changed since (those files are discarded).
     #[arg(long)]
     pub force: bool,
+    /// Install with no network, from the cache of earlier installs and the
+    /// log replica verified then.
+    #[arg(long, conflicts_with = "from")]
+    pub offline: bool,
+    /// Install with no network from a bundle (`shire bundle`), verified
+    /// against the pinned node key and the trust file.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
 }
 
 /// `org/name@version`: one exact release.

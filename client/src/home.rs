@@ -116,6 +116,13 @@ impl Home {
         write_atomic(&self.credentials_path(), text.as_bytes(), true)
     }
 
+    /// `cache/<registry>`: package documents and verified artifacts from
+    /// online installs, for `install --offline`.
+    pub fn cache_dir(&self, registry: &str) -> PathBuf {
+        let name = crate::transparency::state::file_name(registry);
+        self.root.join("cache").join(name.trim_end_matches(".json"))
+    }
+
     /// Forgets the stored token for a registry; whether there was one.
     pub fn forget_token(&self, registry: &str) -> Result<bool> {
         let mut c = self.credentials()?;

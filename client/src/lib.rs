@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod bundle;
 pub mod checks;
 pub mod cli;
 pub mod commands;
@@ -37,8 +38,8 @@ use cli::{
     AdminCommand, Cli, Command, KeyCommand, LogCommand, OrgCommand, TrustCommand, UserCommand,
 };
 use commands::{
-    account, admin, audit, browse, install as install_cmd, key, lifecycle, log, peers, project,
-    token, trust as trust_cmd, verdict, yank, Ctx,
+    account, admin, audit, browse, install as install_cmd, key, lifecycle, log, offline, peers,
+    project, token, trust as trust_cmd, verdict, yank, Ctx,
 };
 
 /// How a successful run ended.
@@ -101,6 +102,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             undo,
         } => yank::yank(&ctx, &release, reason.as_deref(), undo),
         Command::Install(args) => install_cmd::install(&ctx, &args),
+        Command::Bundle {
+            packages,
+            output,
+            allow_unverified,
+        } => offline::bundle(&ctx, &packages, &output, allow_unverified),
         Command::Approve { release, note } => verdict::approve(&ctx, &release, note),
         Command::Reject { release, reason } => verdict::reject(&ctx, &release, reason),
         Command::Revoke { release, reason } => verdict::revoke(&ctx, &release, reason),

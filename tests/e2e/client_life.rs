@@ -761,3 +761,167 @@ fn a_takedown_stops_installs_and_stays_verifiable() {
         "{shown}"
     );
 }
+
+/// Rewrites the bundle at `path` with `edit` applied to each member's bytes.
+fn edit_bundle(path: &Path, edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
+    let mut members = Vec::new();
+    let mut archive = tar::Archive::new(fs::File::open(path).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        members.push((name.clone(), edit(&name, bytes)));
+    }
+    let mut b = tar::Builder::new(fs::File::create(path).unwrap());
+    for (name, bytes) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, &name, &bytes[..]).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+#[test]
+fn bundles_and_the_cache_install_with_no_registry_running() {
+    let mut club = Club::new();
+    club.publish(&Project::new("braintree/lib", "1.0.0"));
+    club.publish(&Project::new("braintree/app", "1.0.0").dep("braintree/lib", "^1"));
+    club.approve("braintree/lib@1.0.0");
+    club.approve("braintree/app@1.0.0");
+    let maker = &club.installer;
+    let node_key = club.node.get_json("/api/v1/node")["note_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bundle = maker.path("app.bundle");
+    let b = bundle.to_str().unwrap();
+    let made = maker.ok(&["bundle", "braintree/app", "-o", b]);
+    assert!(made.contains("bundled braintree/lib@1.0.0"), "{made}");
+    maker.ok(&["install", "braintree/app", "--dir", "online"]);
+
+    // A second bundle made after a revocation: its log holds the revocation.
+    club.verifier
+        .ok(&["revoke", "braintree/lib@1.0.0", "--reason", "CVE-2026-1234"]);
+    club.publish(&Project::new("braintree/lib", "1.0.1"));
+    club.approve("braintree/lib@1.0.1");
+    let later = maker.path("later.bundle");
+    maker.ok(&["bundle", "braintree/app", "-o", later.to_str().unwrap()]);
+
+    // The air-gapped council trusts the verifier and was given the node key.
+    let council = User::new(&club.node.url, None);
+    council.ok(&["trust", "add", &club.verifier_key]);
+    club.node.kill9();
+
+    // No key pinned and none given: refused.
+    let err = council.fails(&["install", "--from", b, "--dir", "pk"]);
+    assert!(err.contains("--node-key"), "{err}");
+    // With the key: installs what the bundle was made for, with no registry.
+    let out = council.ok(&[
+        "install",
+        "--from",
+        b,
+        "--dir",
+        "pk",
+        "--node-key",
+        &node_key,
+    ]);
+    assert!(out.contains("installed braintree/app@1.0.0"), "{out}");
+    assert!(council.path("pk/braintree/lib/src/main.py").exists());
+    let lock = fs::read_to_string(council.path("pk/shire.lock")).unwrap();
+    assert!(lock.contains(&club.node.url), "{lock}");
+    // The first bundle is now older than what this machine verified: refused.
+    let later_s = later.to_str().unwrap();
+    council.ok(&["install", "--from", later_s, "--dir", "pk2"]);
+    let err = council.fails(&["install", "--from", b, "--dir", "pk3"]);
+    assert!(
+        err.contains("older than the one this machine verified"),
+        "{err}"
+    );
+
+    // Tampering is refused: an artifact's bytes...
+    let tampered = council.path("tampered.bundle");
+    fs::copy(&bundle, &tampered).unwrap();
+    edit_bundle(&tampered, |name, mut bytes| {
+        if name.starts_with("artifacts/") {
+            let n = bytes.len();
+            bytes[n / 2] ^= 0xff;
+        }
+        bytes
+    });
+    let fresh = User::new(&club.node.url, None);
+    fresh.ok(&["trust", "add", &club.verifier_key]);
+    let t = tampered.to_str().unwrap();
+    let err = fresh.fails(&[
+        "install",
+        "--from",
+        t,
+        "--dir",
+        "pk",
+        "--node-key",
+        &node_key,
+    ]);
+    assert!(err.contains("digest mismatch"), "{err}");
+    // ...and a revocation left out of the log.
+    let hidden = council.path("hidden.bundle");
+    fs::copy(&later, &hidden).unwrap();
+    edit_bundle(&hidden, |name, bytes| {
+        if name != "log.json" {
+            return bytes;
+        }
+        let mut log: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let entries = log["entries"].as_array_mut().unwrap();
+        let revocation = entries
+            .iter()
+            .position(|e| {
+                let data = e["data"].as_str().unwrap();
+                let text = String::from_utf8(
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+                        .unwrap(),
+                )
+                .unwrap();
+                text.contains("\"verdict\"") && {
+                    let ev: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let payload = ev["envelope"]["payload"].as_str().unwrap();
+                    String::from_utf8(
+                        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload)
+                            .unwrap(),
+                    )
+                    .unwrap()
+                    .contains("revoke")
+                }
+            })
+            .unwrap();
+        entries.remove(revocation);
+        for (i, e) in entries.iter_mut().enumerate() {
+            e["index"] = serde_json::json!(i);
+        }
+        serde_json::to_vec(&log).unwrap()
+    });
+    let other = User::new(&club.node.url, None);
+    other.ok(&["trust", "add", &club.verifier_key]);
+    let h = hidden.to_str().unwrap();
+    let err = other.fails(&[
+        "install",
+        "--from",
+        h,
+        "--dir",
+        "pk",
+        "--node-key",
+        &node_key,
+    ]);
+    assert!(err.contains("verifying the bundle"), "{err}");
+    assert!(!other.path("pk").exists());
+
+    // The maker installs again from its cache, offline.
+    let out = maker.ok(&[
+        "install",
+        "--offline",
+        "braintree/app@=1.0.0",
+        "--dir",
+        "again",
+    ]);
+    assert!(out.contains("installed braintree/app@1.0.0"), "{out}");
+    assert!(maker.path("again/braintree/lib/src/main.py").exists());
+}

@@ -9,7 +9,7 @@ use crate::api::Client;
 use crate::checks::{self, Admission};
 use crate::cli::InstallArgs;
 use crate::home::normalise_registry;
-use crate::install::{self, Expected, PlanItem, RegistryCatalog, Staging};
+use crate::install::{self, source, Expected, PlanItem, RegistryCatalog, Source, Staging};
 use crate::lockfile::{LockedPackage, Lockfile, Pin};
 use crate::resolve;
 use crate::transparency::Logs;
@@ -56,29 +56,45 @@ struct InstallView {
 /// package upgrades it when a newer approved version exists (and says so);
 /// the packages not named keep their locked versions while those still
 /// satisfy every requirement.
+///
+/// `--offline` reads the cache of earlier online installs and the replica
+/// of the log verified then; `--from FILE` reads a bundle (installing what
+/// it was made for when no names are given). Neither touches the network.
 pub fn install(ctx: &Ctx, args: &InstallArgs) -> Result<Outcome> {
     let dir = &args.dir;
     // Takes the folder's lock and finishes an interrupted install first.
     let staging = Staging::new(dir)?;
     let old_lock = Lockfile::load(dir)?;
-    if args.packages.is_empty() && old_lock.is_none() {
+    let mut requests = args.packages.clone();
+    let (mut session, _unpacked) = match (&args.from, args.offline) {
+        (Some(file), _) => {
+            let (session, unpacked) = super::offline::bundle_session(ctx, dir, file)?;
+            if requests.is_empty() && old_lock.is_none() {
+                requests = super::offline::roots(&unpacked)?;
+            }
+            (session, Some(unpacked))
+        }
+        (None, true) => (super::offline::cache_session(ctx, dir)?, None),
+        (None, false) => (Session::open(ctx, dir, old_lock.as_ref())?, None),
+    };
+    if requests.is_empty() && old_lock.is_none() {
         bail!(
             "nothing to install: name packages (org/name[@REQ]) or keep a shire.lock in {}",
             dir.display()
         );
     }
-    let mut session = Session::open(ctx, dir, old_lock.as_ref())?;
+    if args.from.is_some() || args.offline {
+        warn_other_registry(dir, old_lock.as_ref(), &session.registry);
+    }
     let plan = match &old_lock {
-        Some(lock) if args.packages.is_empty() => {
-            session.plan_from_lock(lock, args.allow_unverified)?
-        }
+        Some(lock) if requests.is_empty() => session.plan_from_lock(lock, args.allow_unverified)?,
         _ => {
             let mut goal = Goal::default();
-            for r in &args.packages {
+            for r in &requests {
                 goal.root(r.name.clone(), r.req.clone());
             }
             for p in old_lock.iter().flat_map(|l| &l.packages) {
-                if args.packages.iter().any(|r| r.name == p.name) {
+                if requests.iter().any(|r| r.name == p.name) {
                     continue;
                 }
                 // Installed directly before: stays, pinned, unless named again.
@@ -122,13 +138,24 @@ impl Goal {
     }
 }
 
-/// One install or update against the registry: a client, the trust policy
-/// and the verified replicas of the logs involved.
+/// Where a session reads: the registry, or a local folder with a replica.
+enum Mode {
+    /// The registry, its checkpoint verified for this session.
+    Online {
+        client: Client,
+        log: crate::transparency::VerifiedLog,
+    },
+    /// The cache (`--offline`) or an unpacked bundle (`--from`).
+    Local(source::Local),
+}
+
+/// One install or update: where it reads, the trust policy, the registry
+/// the lock will name, and the install folder.
 pub struct Session<'c> {
     ctx: &'c Ctx,
-    client: Client,
+    mode: Mode,
     policy: TrustPolicy,
-    log: crate::transparency::VerifiedLog,
+    registry: String,
     dir: std::path::PathBuf,
 }
 
@@ -137,30 +164,71 @@ impl<'c> Session<'c> {
     /// comes from the log, replayed up to a checkpoint consistent with every
     /// one verified before), warning when `lock` came from another registry.
     pub fn open(ctx: &'c Ctx, dir: &Path, lock: Option<&Lockfile>) -> Result<Self> {
-        if let Some(l) = lock {
-            if normalise_registry(&l.registry) != ctx.registry {
-                output::warn(format!(
-                    "{} was resolved against {}, installing from {}",
-                    Lockfile::path_in(dir).display(),
-                    l.registry,
-                    ctx.registry
-                ));
-            }
-        }
+        warn_other_registry(dir, lock, &ctx.registry);
         let client = ctx.client()?;
-        let policy = ctx.home.load_trust()?;
         let log = ctx.verified_log(&client)?;
         Ok(Self {
             ctx,
-            client,
-            policy,
-            log,
+            mode: Mode::Online { client, log },
+            policy: ctx.home.load_trust()?,
+            registry: ctx.registry.clone(),
             dir: dir.to_path_buf(),
         })
     }
 
-    fn logs(&self) -> Result<Logs<'_>> {
-        Logs::open(&self.ctx.home, &self.client, &self.ctx.registry, &self.log)
+    /// A session reading `local` (packages of `registry`), with no network.
+    pub fn local(ctx: &'c Ctx, dir: &Path, local: source::Local, registry: &str) -> Result<Self> {
+        Ok(Self {
+            ctx,
+            mode: Mode::Local(local),
+            policy: ctx.home.load_trust()?,
+            registry: normalise_registry(registry),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Runs `f` over this session's source.
+    pub fn with_source<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Source, &TrustPolicy) -> Result<R>,
+    ) -> Result<R> {
+        match &mut self.mode {
+            Mode::Online { client, log } => {
+                let logs = Logs::open(&self.ctx.home, client, &self.ctx.registry, log)?;
+                let cache = source::Cache::at(self.ctx.home.cache_dir(&self.ctx.registry));
+                let mut online = source::Online::new(client, logs, Some(cache));
+                f(&mut online, &self.policy)
+            }
+            Mode::Local(local) => f(local, &self.policy),
+        }
+    }
+
+    /// Every entry of the registry's own log up to the checkpoint stored as
+    /// verified, with that checkpoint (online sessions only).
+    pub fn own_log_entries(
+        &self,
+    ) -> Result<(
+        Vec<shire_core::wire::LogEntry>,
+        crate::transparency::LogState,
+    )> {
+        let Mode::Online { client, .. } = &self.mode else {
+            bail!("reading the whole log needs the registry");
+        };
+        let held = crate::transparency::state::load(&self.ctx.home, &self.registry)?
+            .with_context(|| format!("no verified checkpoint of {} is kept here", self.registry))?;
+        let mut entries = Vec::new();
+        while (entries.len() as u64) < held.size {
+            let next = entries.len() as u64;
+            let got = client
+                .log_entries(next, held.size.min(next + 1000))
+                .with_context(|| format!("fetching log entries from {next}"))?;
+            if got.entries.is_empty() {
+                bail!("the registry withholds its log entries from {next} on");
+            }
+            entries.extend(got.entries);
+        }
+        entries.truncate(usize::try_from(held.size).unwrap_or(usize::MAX));
+        Ok((entries, held))
     }
 
     /// Plans exactly what the lock pins.
@@ -169,14 +237,7 @@ impl<'c> Session<'c> {
         lock: &Lockfile,
         allow_unverified: bool,
     ) -> Result<Vec<PlanItem>> {
-        let mut logs = self.logs()?;
-        plan_from_lock(
-            &self.client,
-            &mut logs,
-            &self.policy,
-            lock,
-            allow_unverified,
-        )
+        self.with_source(|source, policy| plan_from_lock(source, policy, lock, allow_unverified))
     }
 
     /// Plans a resolution of `goal`.
@@ -186,68 +247,80 @@ impl<'c> Session<'c> {
         goal: &Goal,
         allow_unverified: bool,
     ) -> Result<Vec<PlanItem>> {
-        let mut logs = self.logs()?;
-        plan_from_resolution(
-            &self.client,
-            &mut logs,
-            &self.policy,
-            lock,
-            goal,
-            allow_unverified,
-        )
+        self.with_source(|source, policy| {
+            plan_from_resolution(source, policy, lock, goal, allow_unverified)
+        })
     }
 
     /// The newest versions of `name` this client would install, decided by
     /// the verified log: every candidate, usable or not.
     pub fn candidates(&mut self, name: &PackageName) -> Result<Vec<resolve::Candidate>> {
-        let mut logs = self.logs()?;
-        let mut catalog = RegistryCatalog::new(&self.client, &mut logs, &self.policy, false);
-        resolve::Catalog::candidates(&mut catalog, name)
+        self.with_source(|source, policy| {
+            let mut catalog = RegistryCatalog::new(source, policy, false);
+            resolve::Catalog::candidates(&mut catalog, name)
+        })
     }
 
-    /// Downloads, verifies and extracts every planned release, commits them
-    /// with the new lock (keeping what each direct package was asked for),
-    /// and reports what changed.
+    /// Downloads (or reads), verifies and extracts every planned release,
+    /// commits them with the new lock (keeping what each direct package was
+    /// asked for), and reports what changed.
     pub fn execute(
-        &self,
+        &mut self,
         mut staging: Staging,
         plan: Vec<PlanItem>,
         old_lock: Option<&Lockfile>,
         force: bool,
     ) -> Result<Outcome> {
-        self.fetch(&mut staging, &plan)?;
+        self.with_source(|source, _| fetch(source, &mut staging, &plan))?;
         self.commit(staging, plan, old_lock, force)
     }
+}
 
-    fn fetch(&self, staging: &mut Staging, plan: &[PlanItem]) -> Result<()> {
-        for item in plan {
-            if let Some(y) = &item.checked.yanked {
-                output::warn(format!(
-                    "{} is yanked ({}); installing it because shire.lock pins it",
-                    item.release(),
-                    y.reason
-                ));
-            }
-            if let Admission::Unverified(why) = &item.admission {
-                output::warn(format!(
-                    "INSTALLING UNVERIFIED RELEASE {} ({why}) because --allow-unverified was given",
-                    item.release()
-                ));
-            }
+/// Warns when `lock` was resolved against another registry than `registry`.
+fn warn_other_registry(dir: &Path, lock: Option<&Lockfile>, registry: &str) {
+    if let Some(l) = lock {
+        if normalise_registry(&l.registry) != normalise_registry(registry) {
+            output::warn(format!(
+                "{} was resolved against {}, installing from {}",
+                Lockfile::path_in(dir).display(),
+                l.registry,
+                registry
+            ));
         }
-        for item in plan {
-            let dl = staging.download_path(&item.name)?;
-            if let Some(parent) = dl.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
-            }
-            install::download(&self.client, item, &dl)?;
-            staging.extract_file(&item.name, &dl)?;
-            let _ = std::fs::remove_file(&dl);
-        }
-        Ok(())
     }
+}
 
+/// Fetches, verifies and stages every planned release.
+fn fetch(source: &mut dyn Source, staging: &mut Staging, plan: &[PlanItem]) -> Result<()> {
+    for item in plan {
+        if let Some(y) = &item.checked.yanked {
+            output::warn(format!(
+                "{} is yanked ({}); installing it because shire.lock pins it",
+                item.release(),
+                y.reason
+            ));
+        }
+        if let Admission::Unverified(why) = &item.admission {
+            output::warn(format!(
+                "INSTALLING UNVERIFIED RELEASE {} ({why}) because --allow-unverified was given",
+                item.release()
+            ));
+        }
+    }
+    for item in plan {
+        let dl = staging.download_path(&item.name)?;
+        if let Some(parent) = dl.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        source.fetch(item, &dl)?;
+        staging.extract_file(&item.name, &dl)?;
+        let _ = std::fs::remove_file(&dl);
+    }
+    Ok(())
+}
+
+impl Session<'_> {
     fn commit(
         &self,
         staging: Staging,
@@ -263,7 +336,7 @@ impl<'c> Session<'c> {
             .map(|p| p.name.clone())
             .collect();
         let lock = Lockfile::new(
-            &self.ctx.registry,
+            &self.registry,
             plan.iter()
                 .map(|i| LockedPackage {
                     origin: Some(i.origin.clone()),
@@ -371,23 +444,11 @@ fn report(
     Ok(())
 }
 
-/// The home of a locked package: as the lock recorded it, else (older locks)
-/// as the registry names it.
-fn home_of(client: &Client, p: &LockedPackage) -> Result<String> {
-    match &p.origin {
-        Some(o) => Ok(o.clone()),
-        None => Ok(client
-            .package(&p.name)
-            .with_context(|| format!("asking where {} is home", p.name))?
-            .origin),
-    }
-}
-
 /// Plans exactly what the lock pins, checking each release again in the
-/// verified log of its home.
+/// verified log of its home (as the lock recorded it; for older locks, as
+/// the source names it).
 fn plan_from_lock(
-    client: &Client,
-    logs: &mut Logs<'_>,
+    source: &mut dyn Source,
     policy: &TrustPolicy,
     lock: &Lockfile,
     allow_unverified: bool,
@@ -395,11 +456,16 @@ fn plan_from_lock(
     let mut plan = Vec::new();
     for p in &lock.packages {
         let release = format!("{}@{}", p.name, p.version);
-        let origin = home_of(client, p)?;
-        let info = client
-            .version(&p.name, &p.version)
+        let doc = source
+            .package(&p.name)
             .with_context(|| format!("looking up {release}, pinned by shire.lock"))?;
-        let replica = logs.of(&origin, &release)?;
+        let origin = p.origin.clone().unwrap_or(doc.origin);
+        let info = doc
+            .versions
+            .into_iter()
+            .find(|v| v.version == p.version)
+            .with_context(|| format!("{release}, pinned by shire.lock, is not listed"))?;
+        let replica = source.replica(&origin, &release)?;
         let (checked, admission) = install::plan_item(
             &p.name,
             &p.version,
@@ -437,14 +503,13 @@ fn plan_from_lock(
 /// satisfy) with every candidate decided by the verified logs, then checks
 /// each chosen release again.
 fn plan_from_resolution(
-    client: &Client,
-    logs: &mut Logs<'_>,
+    source: &mut dyn Source,
     policy: &TrustPolicy,
     lock: Option<&Lockfile>,
     goal: &Goal,
     allow_unverified: bool,
 ) -> Result<Vec<PlanItem>> {
-    let mut catalog = RegistryCatalog::new(client, logs, policy, allow_unverified);
+    let mut catalog = RegistryCatalog::new(source, policy, allow_unverified);
     let resolution = resolve::resolve(&mut catalog, &goal.roots, &goal.preferred)
         .context("resolving dependencies")?;
     let mut plan = Vec::new();
@@ -467,7 +532,7 @@ fn plan_from_resolution(
             Some(l) => (&l.digest, Expected::Locked),
             None => (&cand.digest, Expected::Resolved),
         };
-        let replica = catalog.logs().of(&origin, &release)?;
+        let replica = catalog.source().replica(&origin, &release)?;
         let (checked, admission) = install::plan_item(
             name,
             &cand.version,

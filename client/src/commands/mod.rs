@@ -10,6 +10,7 @@ pub mod install;
 pub mod key;
 pub mod lifecycle;
 pub mod log;
+pub mod offline;
 pub mod peers;
 pub mod project;
 pub mod token;

@@ -22,7 +22,6 @@ use crate::checks::{self, Admission, Checked};
 use crate::lockfile::{Lockfile, Pin, LOCK_FILE};
 use crate::resolve::{Candidate, Catalog};
 use crate::transparency::replica::Lookup;
-use crate::transparency::Logs;
 use anyhow::{anyhow, bail, Context, Result};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits};
 use shire_core::digest::HashingWriter;
@@ -36,9 +35,11 @@ use std::path::{Path, PathBuf};
 
 pub mod journal;
 pub mod record;
+pub mod source;
 
 use journal::Journal;
 use record::{Record, Tree};
+pub use source::Source;
 
 /// What the registry listed for one package.
 #[derive(Debug, Clone)]
@@ -50,57 +51,48 @@ pub struct Listing {
     pub versions: Vec<VersionInfo>,
 }
 
-/// Reads the registry's packages for the resolver, and decides every
-/// candidate from the replica of its home's verified log: a version the log
-/// does not hold, whose statement is not the logged one, or that the trust
-/// policy does not admit (from the logged verdicts), is marked unusable with
-/// the reason; yanks come from the log too.
-pub struct RegistryCatalog<'a, 'l> {
-    client: &'a Client,
-    logs: &'a mut Logs<'l>,
+/// Reads a source's packages for the resolver, and decides every candidate
+/// from the replica of its home's verified log: a version the log does not
+/// hold, whose statement is not the logged one, or that the trust policy
+/// does not admit (from the logged verdicts), is marked unusable with the
+/// reason; yanks and takedowns come from the log too.
+pub struct RegistryCatalog<'a> {
+    source: &'a mut dyn Source,
     policy: &'a TrustPolicy,
     allow_unverified: bool,
     listed: BTreeMap<PackageName, Listing>,
 }
 
-impl<'a, 'l> RegistryCatalog<'a, 'l> {
-    /// A catalog over `client`'s packages, decided by `logs` under `policy`.
+impl<'a> RegistryCatalog<'a> {
+    /// A catalog over `source`'s packages, decided under `policy`.
     pub fn new(
-        client: &'a Client,
-        logs: &'a mut Logs<'l>,
+        source: &'a mut dyn Source,
         policy: &'a TrustPolicy,
         allow_unverified: bool,
     ) -> Self {
         Self {
-            client,
-            logs,
+            source,
             policy,
             allow_unverified,
             listed: BTreeMap::new(),
         }
     }
 
-    /// What the registry listed for `name` (once the resolver asked for it).
+    /// What the source listed for `name` (once the resolver asked for it).
     pub fn listing(&self, name: &PackageName) -> Option<&Listing> {
         self.listed.get(name)
     }
 
-    /// The replicas the catalog reads.
-    pub fn logs(&mut self) -> &mut Logs<'l> {
-        self.logs
+    /// The source the catalog reads.
+    pub fn source(&mut self) -> &mut dyn Source {
+        self.source
     }
 }
 
-impl Catalog for RegistryCatalog<'_, '_> {
+impl Catalog for RegistryCatalog<'_> {
     fn candidates(&mut self, name: &PackageName) -> Result<Vec<Candidate>> {
-        let info = match self.client.package(name) {
-            Ok(info) => info,
-            Err(e) if e.is_not_found() => {
-                bail!(crate::commands::unknown_package(self.client, name))
-            }
-            Err(e) => return Err(e).with_context(|| format!("looking up {name}")),
-        };
-        let replica = self.logs.of(&info.origin, &name.to_string())?;
+        let info = self.source.package(name)?;
+        let replica = self.source.replica(&info.origin, &name.to_string())?;
         let out = info
             .versions
             .iter()

@@ -24,6 +24,7 @@
 //! cosignature requirement belongs there, before the tracker decision.
 
 pub mod audit;
+pub mod bundle;
 pub mod checkpoint;
 pub mod logs;
 pub mod mirror;
