@@ -673,6 +673,18 @@ fn scoped_expiring_and_revoked_tokens_are_refused() {
         err.contains("unauthorized") && err.contains("expired"),
         "{err}"
     );
+    // An admin-scoped token cannot mint an account (whose token is unscoped).
+    let admin_scoped = club
+        .admin
+        .json(&["token", "create", "--name", "ops", "--scope", "admin"]);
+    let ops = club
+        .node
+        .user(Some(admin_scoped["token"].as_str().unwrap()));
+    ops.ok(&["admin", "org", "create", "kent"]);
+    let err = ops.fails(&[
+        "admin", "user", "create", "shadow", "--org", "kent", "--role", "admin",
+    ]);
+    assert!(err.contains("out_of_scope"), "{err}");
     // Past expiries are refused at creation.
     let err = p.fails(&[
         "token",

@@ -137,6 +137,16 @@ impl Fetch<'_> {
         decode_hashes(&p.hashes).map_err(|e| fatal(format!("peer {}: {e}", self.peer.name)))
     }
 
+    /// Entries `start..end`, in as many requests as the peer needs.
+    async fn all_entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Fault> {
+        let mut out = Vec::new();
+        while start + (out.len() as u64) < end {
+            let got = self.entries(start + out.len() as u64, end).await?;
+            out.extend(got);
+        }
+        Ok(out)
+    }
+
     async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Fault> {
         let url = format!("{}/entries?start={start}&end={end}", self.peer.log_base());
         let got: LogEntries = self.json(&url).await?;
@@ -171,13 +181,21 @@ impl Fetch<'_> {
     }
 
     /// Fetches an artifact into the blob store (streaming, digest checked)
-    /// unless held. False when the peer answers 410: its operator took the
-    /// artifact down, and a later entry of its log says so.
+    /// unless held. False when the peer answers 410 (its operator took the
+    /// artifact down: a later entry of its log must say so) or this node
+    /// took these bytes down itself.
     async fn artifact(&mut self, digest: &Digest) -> Result<bool, Fault> {
         let store = &self.fed.store;
         let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
         if store.blobs.exists(digest).map_err(local)? {
             return Ok(true);
+        }
+        if store
+            .takedown_of(digest)
+            .map_err(|e| Fault::Transient(format!("reading takedowns: {e}")))?
+            .is_some()
+        {
+            return Ok(false);
         }
         store
             .writable()
@@ -285,10 +303,22 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
     }
 
     let mut applied = 0;
+    // Set when the peer answered 410 for an artifact of the batch: the batch
+    // is read again up to the checkpoint, so the takedown that explains the
+    // 410 is checked in it (a 410 no checked takedown explains is a fault).
+    let mut widened = false;
     while rec.size < cp.size() {
         let start = rec.size;
-        let want = (start + fed.options.batch).min(cp.size());
-        let entries = f.entries(start, want).await?;
+        let want = if widened {
+            cp.size().min(start + MAX_WIDENED_BATCH)
+        } else {
+            (start + fed.options.batch).min(cp.size())
+        };
+        let entries = if widened {
+            f.all_entries(start, want).await?
+        } else {
+            f.entries(start, want).await?
+        };
         let end = start + entries.len() as u64;
         let mut ov = Overlay {
             base: store.mirror_hashes(origin),
@@ -325,18 +355,29 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         }
         let mut artifacts = BTreeMap::new();
         let checked = apply::check_batch(store, peer, start, &entries)?;
-        let mut gone = checked.taken_down.clone();
+        refuse_shared_takedowns(store, peer, &checked.taken_down)?;
+        let mut unexplained = None;
         for digest in &checked.fetch {
             if !f.artifact(digest).await? {
-                gone.push(*digest);
-                continue;
+                unexplained = Some(*digest);
+                break;
             }
             let (size, files) = inspect(fed, *digest).await?;
             artifacts.insert(*digest, Artifact { size, files });
         }
-        // Releases taken down (in this batch, or later as the peer says)
-        // are stored without bytes.
-        for digest in &gone {
+        if let Some(digest) = unexplained {
+            if widened || end == cp.size() {
+                return Err(Fault::Transient(format!(
+                    "peer {}: artifact {digest} answers 410, but no takedown of it is in the log up to its checkpoint",
+                    peer.name
+                )));
+            }
+            widened = true;
+            continue;
+        }
+        widened = false;
+        // Releases the batch also takes down are stored without bytes.
+        for digest in &checked.taken_down {
             artifacts.entry(*digest).or_insert(Artifact {
                 size: 0,
                 files: Default::default(),
@@ -497,4 +538,34 @@ pub async fn run_peer(fed: Arc<Federation>, peer: PeerConfig) {
         };
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Most entries a batch widened to explain a 410 reads at once.
+const MAX_WIDENED_BATCH: u64 = 50_000;
+
+/// Refuses a batch whose takedowns would erase bytes this node also holds
+/// for a release that is not the peer's and is not taken down: a peer takes
+/// down its own releases, never another organisation's bytes.
+fn refuse_shared_takedowns(
+    store: &crate::store::Store,
+    peer: &PeerConfig,
+    digests: &[Digest],
+) -> Result<(), Fault> {
+    for digest in digests {
+        let others: Vec<String> = store
+            .releases_with_digest(digest)
+            .map_err(|e| store_fault(peer, e))?
+            .into_iter()
+            .filter(|r| !r.taken_down && r.origin.as_deref() != Some(peer.origin.as_str()))
+            .map(|r| r.release)
+            .collect();
+        if !others.is_empty() {
+            return Err(fatal(format!(
+                "peer {}: its log takes down artifact {digest}, which this node also holds for {}: refusing to erase it",
+                peer.name,
+                others.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }

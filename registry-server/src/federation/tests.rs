@@ -28,6 +28,8 @@ struct PeerData {
     blobs: HashMap<String, Vec<u8>>,
     /// Serve these bytes for every artifact instead.
     swap_artifact: Option<Vec<u8>>,
+    /// Answer 410 for these artifacts (digest text).
+    gone: Vec<String>,
     /// Serve this checkpoint note instead of a real one.
     note: Option<String>,
 }
@@ -78,6 +80,9 @@ async fn consistency(s: Shared, q: web::Query<HashMap<String, u64>>) -> HttpResp
 
 async fn artifact(s: Shared, digest: web::Path<String>) -> HttpResponse {
     let d = s.2.lock().unwrap();
+    if d.gone.iter().any(|g| g == digest.as_str()) {
+        return HttpResponse::Gone().finish();
+    }
     match (&d.swap_artifact, d.blobs.get(digest.as_str())) {
         (_, None) => HttpResponse::NotFound().finish(),
         (Some(other), Some(_)) => HttpResponse::Ok().body(other.clone()),
@@ -384,6 +389,45 @@ async fn a_changed_artifact_stops_the_peer() {
     assert!(m.contains("changed artifact"), "{m}");
     assert!(!store.blobs.exists(&s.digest).unwrap());
     assert!(store.release(&s.name, &s.version).unwrap().is_none());
+}
+
+/// A 410 hides an artifact only when the checked log takes it down, in
+/// the batch or any later one up to the checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_410_counts_only_with_a_takedown_in_the_log() {
+    let fake = FakePeer::start("a.example");
+    fake.setup("a-council");
+    let s = fake.release("a-council/bins", "1.0.0", &fake.publisher);
+    fake.data.lock().unwrap().gone = vec![s.digest.to_string()];
+    let (_dir, store) = open_store();
+    let fed = federation(&store, fake.peer(&["a-*"]));
+    let peer = fed.peers[0].clone();
+    match follower::pass(&fed, &peer).await {
+        Err(Fault::Transient(m)) => assert!(m.contains("410"), "{m}"),
+        other => panic!("expected a transient fault, got {other:?}"),
+    }
+    // Batches before the release's are kept; the release is not.
+    assert!(store.release(&s.name, &s.version).unwrap().is_none());
+    assert!(mirrored_size(&store) <= 4);
+
+    // Entries later (beyond the follower's batch of 4), the takedown: now
+    // the release is mirrored without bytes, marked taken down.
+    for v in ["1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
+        fake.release("a-council/bins", v, &fake.publisher);
+    }
+    fake.push(&LogEvent::Takedown {
+        name: s.name.clone(),
+        version: s.version.clone(),
+        digest: s.digest,
+        reason: "leaked".into(),
+        by: "admin".into(),
+        at: AT.into(),
+    });
+    follower::pass(&fed, &peer).await.unwrap();
+    let rel = store.release(&s.name, &s.version).unwrap().unwrap();
+    assert_eq!(rel.taken_down.unwrap().reason, "leaked");
+    assert!(!store.blobs.exists(&s.digest).unwrap());
+    assert!(store.takedown_of(&s.digest).unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

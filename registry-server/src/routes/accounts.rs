@@ -25,6 +25,9 @@ pub async fn create(
     body: web::Json<CreateAccount>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
+    // A new account comes with an unscoped token: only an unscoped token
+    // may make one, or an admin-scoped token would mint a wider one.
+    caller.require_unscoped()?;
     let (token, hash) = auth::new_token();
     let rec = AccountRecord {
         username: body.username.to_string(),

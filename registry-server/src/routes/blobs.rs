@@ -62,6 +62,15 @@ pub async fn upload(
     }
     match writer.finish_async(&digest).await {
         Ok((size, new)) => {
+            // A takedown that landed while these bytes streamed in: erase
+            // them again and say why.
+            if state.store.takedown_of(&digest)?.is_some() {
+                let store = state.store.clone();
+                web::block(move || store.erase_taken_down())
+                    .await
+                    .map_err(ApiError::internal)??;
+                crate::routes::artifacts::refuse_taken_down(&state, &digest)?;
+            }
             let info = BlobInfo { digest, size };
             Ok(if new {
                 HttpResponse::Created().json(info)

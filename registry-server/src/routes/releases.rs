@@ -56,6 +56,7 @@ pub async fn publish(
         }
     }
     let digest = subject.digest;
+    crate::routes::artifacts::refuse_taken_down(&state, &digest)?;
     let blobs = state.store.blobs.clone();
     let limits = state.archive_limits;
     let inspected = web::block(move || blobs.inspect(&digest, &limits))

@@ -94,12 +94,26 @@ pub async fn create(
     let mut scopes = body.scopes;
     scopes.sort();
     scopes.dedup();
+    // Stored in one form, whatever form the caller wrote (checked above).
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let expires_at = match body.expires_at.as_deref() {
+        None => None,
+        Some(at) => {
+            let t = time::OffsetDateTime::parse(at, rfc3339)
+                .map_err(|_| ApiError::bad_request("bad_token", "expires_at does not parse"))?;
+            Some(
+                t.to_offset(time::UtcOffset::UTC)
+                    .format(rfc3339)
+                    .map_err(ApiError::internal)?,
+            )
+        }
+    };
     let record = TokenRecord {
         account: caller.account().username.clone(),
         name: body.name.trim().to_string(),
         scopes,
         created_at: now(),
-        expires_at: body.expires_at,
+        expires_at,
     };
     state.store.create_token(&hash, &record)?;
     state.store.durable().await?;

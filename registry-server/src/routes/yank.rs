@@ -46,6 +46,22 @@ pub async fn takedown(
             "{name} is mirrored: its home node's operator takes it down, and this node follows"
         )));
     }
+    // The same bytes may be another release's too (a content-addressed
+    // store): erasing them would take that one down unasked.
+    let shared: Vec<String> = state
+        .store
+        .releases_with_digest(&rec.digest)?
+        .into_iter()
+        .filter(|r| !r.taken_down && r.release != format!("{name}@{}", rec.version))
+        .map(|r| r.release)
+        .collect();
+    if !shared.is_empty() {
+        return Err(ApiError::InvalidTransition(format!(
+            "the artifact of {name}@{} is also the artifact of {}: take those down first",
+            rec.version,
+            shared.join(", ")
+        )));
+    }
     let event = LogEvent::Takedown {
         name,
         version: rec.version,

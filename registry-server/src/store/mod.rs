@@ -112,6 +112,17 @@ pub struct Appended {
     pub written: Written,
 }
 
+/// A release holding a given artifact ([`Store::releases_with_digest`]).
+#[derive(Debug, Clone)]
+pub struct SharingRelease {
+    /// `org/name@version`.
+    pub release: String,
+    /// Its origin when mirrored (`None`: this node's own).
+    pub origin: Option<String>,
+    /// Whether it is taken down.
+    pub taken_down: bool,
+}
+
 impl Store {
     /// Opens the store in `data_dir`; spawn the returned [`Flusher`]. On the
     /// first start of a folder, `default_origin` names the node. Refuses a
@@ -317,12 +328,31 @@ impl Store {
             let hex = String::from_utf8_lossy(&key[write::TAKEDOWN_PREFIX.len()..]).into_owned();
             let digest = shire_core::Digest::parse(&format!("sha256:{hex}"))
                 .map_err(|e| StoreError::Corrupt(format!("takedown tombstone {hex}: {e}")))?;
-            if self.blobs.erase(&digest)? {
+            // The index answers cheaply; erasures cut short are finished at open.
+            if self.blobs.exists(&digest)? && self.blobs.erase(&digest)? {
                 tracing::info!(%digest, "erased a taken-down artifact");
                 erased += 1;
             }
         }
         Ok(erased)
+    }
+
+    /// The releases (own and mirrored) whose artifact is `digest`. Scans
+    /// every release: for takedowns only.
+    pub fn releases_with_digest(
+        &self,
+        digest: &shire_core::Digest,
+    ) -> Result<Vec<SharingRelease>, StoreError> {
+        Ok(self
+            .all_releases()?
+            .into_iter()
+            .filter(|r| r.digest == *digest)
+            .map(|r| SharingRelease {
+                release: format!("{}@{}", r.name, r.version),
+                origin: r.origin.clone(),
+                taken_down: r.taken_down.is_some(),
+            })
+            .collect())
     }
 
     // ---- reads ----

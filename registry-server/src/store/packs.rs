@@ -358,7 +358,7 @@ fn read_record(
     offset: u64,
     file_len: u64,
     rehash: bool,
-) -> io::Result<Option<(Option<Digest>, Location)>> {
+) -> io::Result<Option<(Digest, bool, Location)>> {
     if file_len.saturating_sub(offset) < HEADER {
         return Ok(None);
     }
@@ -386,13 +386,28 @@ fn read_record(
         }
     }
     Ok(Some((
-        (!erased).then_some(digest),
+        digest,
+        erased,
         Location {
             pack: no,
             offset: start,
             len,
         },
     )))
+}
+
+/// Zeroes the bytes of the erased record at `loc` in `path` unless they are
+/// zeros already (only erased records are read here: they are rare).
+fn zero_erased(path: &Path, loc: Location) -> io::Result<()> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut bytes = vec![0u8; loc.len as usize];
+    file.read_exact_at(&mut bytes, loc.offset)?;
+    if bytes.iter().any(|&b| b != 0) {
+        tracing::warn!(path = %path.display(), offset = loc.offset, "zeroing an erased record an interrupted takedown left");
+        file.write_all_at(&vec![0u8; loc.len as usize], loc.offset)?;
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 /// Whether the wait for the record at `loc` is over: an error once its bytes
@@ -441,8 +456,11 @@ impl Packs {
             index.files.insert(pack, Arc::new(f.try_clone()?));
             let f_len = f.metadata()?.len();
             let mut at = 0;
-            while let Some((digest, loc)) = read_record(&f, pack, at, f_len, last)? {
-                if let Some(digest) = digest {
+            while let Some((digest, erased, loc)) = read_record(&f, pack, at, f_len, last)? {
+                if erased {
+                    // An erasure stopped after its header: finish zeroing.
+                    zero_erased(&dir.join(pack_name(pack)), loc)?;
+                } else {
                     index.insert(&digest, Slot::of(loc))?;
                 }
                 at = loc.offset + loc.len;
@@ -522,10 +540,16 @@ impl Packs {
             let len = file.metadata()?.len();
             let mut at = 0;
             let mut changed = false;
-            while let Some((found, loc)) = read_record(&file, pack, at, len, false)? {
-                if found.as_ref() == Some(digest) {
-                    file.write_all_at(&vec![0u8; loc.len as usize], loc.offset)?;
+            while let Some((found, _, loc)) = read_record(&file, pack, at, len, false)? {
+                if found == *digest {
+                    // The header first: a record marked erased is never
+                    // re-hashed at start, so a crash before its zeros are on
+                    // disk cannot cut the pack there (and the start
+                    // finishes the zeroing). Zeros under an intact header
+                    // would fail the re-hash and cut every record after it.
                     file.write_all_at(&ERASED, loc.offset - HEADER)?;
+                    file.sync_data()?;
+                    file.write_all_at(&vec![0u8; loc.len as usize], loc.offset)?;
                     changed = true;
                     erased += 1;
                 }
@@ -794,6 +818,46 @@ mod tests {
 
     fn pack_file(dir: &Path, no: u32) -> PathBuf {
         dir.join("blobs/packs").join(pack_name(no))
+    }
+
+    #[test]
+    fn an_erased_record_is_gone_for_good_and_a_cut_short_erasure_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs: Vec<Vec<u8>> = (0..3u8).map(|i| vec![b'a' + i; 3000]).collect();
+        let digests: Vec<Digest> = blobs.iter().map(|b| Digest::of(b)).collect();
+        {
+            let p = packs(dir.path());
+            for (d, b) in digests.iter().zip(&blobs) {
+                p.add(d, b).unwrap();
+            }
+            assert_eq!(p.erase(&digests[1]).unwrap(), 1);
+            assert!(p.locate(&digests[1]).unwrap().is_none());
+            assert_eq!(read(&p, &digests[2]), blobs[2]);
+        }
+        let on_disk = std::fs::read(pack_file(dir.path(), 1)).unwrap();
+        assert!(!on_disk.windows(64).any(|w| w == &blobs[1][..64]));
+        // Reopened (the last pack is re-hashed): the others are all there,
+        // the erased one is not indexed again.
+        let p = packs(dir.path());
+        assert!(p.locate(&digests[1]).unwrap().is_none());
+        assert_eq!(read(&p, &digests[0]), blobs[0]);
+        assert_eq!(read(&p, &digests[2]), blobs[2]);
+        drop(p);
+
+        // A crash after the header was marked but before the zeros: the
+        // next open finishes the zeroing and keeps every other record.
+        let mut bytes = std::fs::read(pack_file(dir.path(), 1)).unwrap();
+        let c = bytes
+            .windows(64)
+            .position(|w| w == &blobs[2][..64])
+            .unwrap();
+        bytes[c - HEADER as usize..c - HEADER as usize + 4].copy_from_slice(&ERASED);
+        std::fs::write(pack_file(dir.path(), 1), &bytes).unwrap();
+        let p = packs(dir.path());
+        assert!(p.locate(&digests[2]).unwrap().is_none());
+        assert_eq!(read(&p, &digests[0]), blobs[0]);
+        let on_disk = std::fs::read(pack_file(dir.path(), 1)).unwrap();
+        assert!(!on_disk.windows(64).any(|w| w == &blobs[2][..64]));
     }
 
     #[test]

@@ -208,6 +208,9 @@ pub fn write(
             // The artifact's tombstone: downloads and uploads of these bytes
             // answer 410, and the bytes are erased (`Store::erase_taken_down`).
             tx.put(T::Meta, &takedown_key(&s.digest), &note)?;
+            // The file list names every file with its size and digest: enough
+            // to confirm a guessed short secret. It goes with the bytes.
+            tx.remove(T::Files, &key)?;
             rec.taken_down = Some(note);
             tx.put(T::Releases, &key, &rec)?;
             Ok(Written::Release(Box::new(rec)))

@@ -595,19 +595,23 @@ pub fn check_consistency(store: &shire_registry::store::Store) -> Vec<String> {
             pkg.highest.as_ref().is_some_and(|h| *h >= r.version),
             "{id} counted in its package"
         );
-        assert!(
-            store.files(&r.name, &r.version).unwrap().is_some(),
-            "{id} files"
-        );
         if r.taken_down.is_some() {
-            // Taken down: its bytes must be gone for good.
+            // Taken down: its bytes and its file list must be gone for good.
             assert!(
                 store.blobs.read(&r.digest).unwrap().is_none(),
                 "{id} taken down"
             );
+            assert!(
+                store.files(&r.name, &r.version).unwrap().is_none(),
+                "{id} files"
+            );
             out.push(id);
             continue;
         }
+        assert!(
+            store.files(&r.name, &r.version).unwrap().is_some(),
+            "{id} files"
+        );
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
             &mut store

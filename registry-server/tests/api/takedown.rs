@@ -95,6 +95,16 @@ async fn a_takedown_erases_the_bytes_and_answers_410_with_the_reason() {
             .await
             .refused(409, "invalid_transition");
     }
+    // A new release over taken-down bytes is refused too.
+    let again = Release::new("braintree/crm", "1.3.0").archive(&[
+        Item::File(".env", b"DB_PASSWORD=hunter2"),
+        Item::File("main.py", b"print(1)"),
+    ]);
+    assert_eq!(again.digest(), small.digest());
+    c.app
+        .submit(&c.bt.token, again.sign(&c.bt.key))
+        .await
+        .refused(410, "taken_down");
     // The other release is untouched; the package document shows the takedown.
     c.app
         .get(&format!("/api/v1/artifacts/{}", keep.digest()))
@@ -115,4 +125,32 @@ async fn a_takedown_erases_the_bytes_and_answers_410_with_the_reason() {
         .await
         .ok(200);
     assert_eq!(crate::helpers::check_consistency(c.app.store()).len(), 3);
+}
+
+/// Bytes two releases share are not erased by taking down one of them.
+#[tokio::test]
+async fn a_takedown_never_erases_another_releases_bytes() {
+    let c = club().await;
+    let items = [Item::File("main.py", b"print('shared')")];
+    let theirs = Release::new("braintree/crm", "1.0.0").archive(&items);
+    let copy = Release::new("kent/bins", "1.0.0").archive(&items);
+    assert_eq!(theirs.digest(), copy.digest());
+    c.app.publish(&c.bt, &theirs).await.ok(201);
+    c.app.publish(&c.kent, &copy).await.ok(201);
+    let before = c.app.snapshot();
+    let refused = c
+        .app
+        .post(
+            "/api/v1/packages/kent/bins/1.0.0/takedown",
+            &c.app.admin,
+            serde_json::json!({ "reason": "spite" }),
+        )
+        .await;
+    refused.refused(409, "invalid_transition");
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("braintree/crm@1.0.0"));
+    assert_eq!(c.app.snapshot(), before);
+    assert!(c.app.blob_stored(&theirs.digest()));
 }
