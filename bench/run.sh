@@ -108,19 +108,22 @@ machine() {
 args=(--pid-file "$PIDS")
 if [ "$mode" = smoke ]; then
   # No installs, no network, no release build: reuse the debug build CI made.
-  say "building shire-registry and shire-bench (debug)"
-  cargo build --quiet --offline -p shire-registry -p shire-bench
+  say "building shire-registry, shire and shire-bench (debug)"
+  cargo build --quiet --offline -p shire-registry -p shire -p shire-bench
   machine
   set +e
-  "$TARGET/debug/shire-bench" --smoke --shire-bin "$TARGET/debug/shire-registry" "${args[@]}" "${extra[@]}"
+  "$TARGET/debug/shire-bench" --smoke --shire-bin "$TARGET/debug/shire-registry" \
+    --client-bin "$TARGET/debug/shire" "${args[@]}" "${extra[@]}"
   code=$?
   set -e
   exit $code
 fi
 
 install_tools
-say "building shire-registry and shire-bench (release)"
-cargo build --quiet --release -p shire-registry -p shire-bench
+say "building shire-registry, shire and shire-bench (release)"
+cargo build --quiet --release -p shire-registry -p shire -p shire-bench
+args+=(--client-bin "$TARGET/release/shire")
+command -v npm >/dev/null 2>&1 && args+=(--npm "$(command -v npm)")
 
 nginx_bin=$(find_nginx)
 [ -n "$nginx_bin" ] && args+=(--nginx "$nginx_bin")

@@ -6,6 +6,7 @@
 //! with `--smoke` (Shire only, tiny counts).
 
 mod fixtures;
+mod install;
 mod load;
 mod options;
 mod procfs;

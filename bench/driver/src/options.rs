@@ -14,6 +14,12 @@ pub struct Options {
     /// The `shire-registry` binary to benchmark.
     #[arg(long)]
     pub shire_bin: PathBuf,
+    /// The `shire` client binary, for the install workload (skipped when absent).
+    #[arg(long)]
+    pub client_bin: Option<PathBuf>,
+    /// The npm binary, for the install workload's other side.
+    #[arg(long)]
+    pub npm: Option<PathBuf>,
     /// The nginx binary (skipped when absent).
     #[arg(long)]
     pub nginx: Option<PathBuf>,
@@ -36,7 +42,7 @@ pub struct Options {
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
     /// Runs only these workloads (comma-separated: download, metadata, publish,
-    /// search, memory); all when not given. For profiling one path.
+    /// search, memory, install); all when not given. For profiling one path.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Keeps the servers running this many seconds after the table, for probing
@@ -81,6 +87,8 @@ pub struct Scale {
     pub verdaccio_search_budget: Duration,
     /// Size of the artifact uploaded and downloaded while memory is sampled.
     pub big_bytes: usize,
+    /// Dependencies of the application the install workload installs.
+    pub install_deps: usize,
 }
 
 impl Scale {
@@ -104,6 +112,7 @@ impl Scale {
                 search_queries: 40,
                 verdaccio_search_budget: Duration::from_secs(1),
                 big_bytes: 16 * MIB,
+                install_deps: 3,
             }
         } else if opts.quick {
             Self {
@@ -122,6 +131,7 @@ impl Scale {
                 search_queries: 500,
                 verdaccio_search_budget: Duration::from_secs(2),
                 big_bytes: 200 * MIB,
+                install_deps: 50,
             }
         } else {
             Self {
@@ -140,6 +150,7 @@ impl Scale {
                 search_queries: 2_000,
                 verdaccio_search_budget: Duration::from_secs(20),
                 big_bytes: 200 * MIB,
+                install_deps: 50,
             }
         }
     }

@@ -38,6 +38,8 @@ impl Figure {
 pub enum Target {
     /// Shire / other at least this.
     RatioAtLeast(f64),
+    /// Shire / other at most this (for times: lower is better).
+    RatioAtMost(f64),
     /// Shire's own figure at most this (in the row's unit).
     AtMost(f64),
     /// Shown for comparison only.
@@ -79,6 +81,11 @@ impl Row {
                 Some(_) => "MISS",
                 None => "n/a",
             },
+            Target::RatioAtMost(t) => match self.ratio() {
+                Some(r) if r <= t => "pass",
+                Some(_) => "MISS",
+                None => "n/a",
+            },
             Target::AtMost(t) => match self.shire.value() {
                 Some(v) if v <= t => "pass",
                 Some(_) => "MISS",
@@ -90,6 +97,7 @@ impl Row {
     fn target_text(&self) -> String {
         match self.target {
             Target::RatioAtLeast(t) => format!(">= {t}x"),
+            Target::RatioAtMost(t) => format!("<= {t}x"),
             Target::AtMost(t) => format!("Shire <= {t}"),
             Target::Info => "-".into(),
         }

@@ -78,13 +78,31 @@ pub fn publish_doc(
     payload: &[u8],
     base: &str,
 ) -> Result<NpmPublish> {
+    publish_doc_with_deps(name, version, description, keywords, payload, base, &[])
+}
+
+/// [`publish_doc`] for a package with `dependencies` (name, range).
+pub fn publish_doc_with_deps(
+    name: &str,
+    version: &str,
+    description: &str,
+    keywords: &[String],
+    payload: &[u8],
+    base: &str,
+    dependencies: &[(String, String)],
+) -> Result<NpmPublish> {
     let full = format!("{SCOPE}/{name}");
+    let deps: serde_json::Map<String, serde_json::Value> = dependencies
+        .iter()
+        .map(|(n, r)| (n.clone(), json!(r)))
+        .collect();
     let manifest = json!({
         "name": full,
         "version": version,
         "description": description,
         "keywords": keywords,
         "license": "EUPL-1.2",
+        "dependencies": deps,
     });
     let pkg_json = serde_json::to_vec_pretty(&manifest)?;
     let tgz = fixtures::tar_gz(

@@ -4,6 +4,7 @@
 //! Shire's own failures also set the exit code.
 
 use crate::fixtures;
+use crate::install;
 use crate::load::{self, Generator};
 use crate::options::{Options, Scale};
 use crate::procfs;
@@ -27,6 +28,7 @@ const FILL_CLIENTS: usize = 16;
 /// Everything the workloads need.
 struct Bench {
     scale: Scale,
+    admin_token: String,
     http: reqwest::Client,
     generator: Generator,
     shire: Option<Server>,
@@ -72,8 +74,10 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
         (scale.big_bytes > 48 << 20).then_some(1 << 30),
         &pids,
     );
+    let mut admin_token = String::new();
     let shire_setup = match started {
         Ok(s) => {
+            admin_token = s.admin_token.clone();
             let p = shire::set_up(&http, &s.server.base, &s.admin_token).await;
             p.map(|p| (s.server, p))
         }
@@ -126,6 +130,7 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     };
     let mut bench = Bench {
         scale,
+        admin_token,
         http,
         generator,
         shire: shire_server,
@@ -167,6 +172,11 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     }
     if wanted("memory") {
         bench.big_artifact().await;
+    }
+    if wanted("install") {
+        bench
+            .install(opts.client_bin.as_deref(), opts.npm.as_deref())
+            .await;
     }
 
     let out = table::render(&bench.rows);
@@ -437,6 +447,76 @@ impl Bench {
             target: Target::Info,
         });
         Ok(())
+    }
+
+    /// Workload 6: a cold install of an application with many dependencies,
+    /// `shire install` against `npm install` from Verdaccio, runs alternating
+    /// (see `crate::install`).
+    async fn install(&mut self, client: Option<&Path>, npm: Option<&Path>) {
+        let deps = self.scale.install_deps;
+        let payload = install::payload();
+        let shire_side = match client {
+            None => Err("no --client-bin".to_string()),
+            Some(_) => install::set_up_shire(&self.publisher, &self.admin_token, deps, &payload)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        };
+        let npm_user = self.npm_user();
+        let npm_side = match (npm, npm_user) {
+            (Some(npm), Some(Ok(user))) => Some(
+                install::set_up_npm(&user, deps, &payload)
+                    .await
+                    .map(|()| (npm.to_path_buf(), user.base.clone()))
+                    .map_err(|e| format!("{e:#}")),
+            ),
+            (_, Some(Err(e))) => Some(Err(e)),
+            _ => None,
+        };
+        let (mut shire_runs, mut npm_runs) = (Vec::new(), Vec::new());
+        let mut shire_error = None;
+        let mut npm_error = None;
+        for _ in 0..self.scale.runs.max(1) {
+            if let (Some(client), Ok(tree)) = (client, &shire_side) {
+                let one = tempfile::tempdir()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|w| install::time_shire(client, &self.publisher.base, tree, w.path()));
+                match one {
+                    Ok(d) => shire_runs.push(d.as_secs_f64()),
+                    Err(e) => shire_error = Some(format!("{e:#}")),
+                }
+            }
+            if let Some(Ok((npm, base))) = &npm_side {
+                let one = tempfile::tempdir()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|w| install::time_npm(npm, base, w.path()));
+                match one {
+                    Ok(d) => npm_runs.push(d.as_secs_f64()),
+                    Err(e) => npm_error = Some(format!("{e:#}")),
+                }
+            }
+        }
+        let figure = |runs: Vec<f64>, error: Option<String>| match (error, load::median(runs)) {
+            (Some(e), _) => Figure::Failed(e),
+            (None, Some(v)) => Figure::Value(v),
+            (None, None) => Figure::NotRun,
+        };
+        let shire = match &shire_side {
+            Err(e) if client.is_some() => Figure::Failed(e.clone()),
+            Err(_) => Figure::NotRun,
+            Ok(_) => figure(shire_runs, shire_error),
+        };
+        let other = match npm_side {
+            None => Figure::NotRun,
+            Some(Err(e)) => Figure::Failed(e),
+            Some(Ok(_)) => figure(npm_runs, npm_error),
+        };
+        self.rows.push(Row {
+            work: format!("cold install, an application and {deps} dependencies (s)"),
+            shire,
+            other_name: "npm + Verdaccio",
+            other,
+            target: Target::RatioAtMost(0.5),
+        });
     }
 
     /// Workload 3: publishing 10 KiB signed artifacts from concurrent clients,
