@@ -579,7 +579,6 @@ impl Client {
         })
     }
 
-    /// `POST .../{version}/yank`.
     /// `POST .../{version}/takedown` (admins): the artifact's bytes go for good.
     pub fn takedown(
         &self,
@@ -587,8 +586,18 @@ impl Client {
         version: &Version,
         reason: &str,
     ) -> Result<VersionInfo, ApiError> {
+        self.post_reason(name, version, "takedown", reason)
+    }
+
+    fn post_reason(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        action: &str,
+        reason: &str,
+    ) -> Result<VersionInfo, ApiError> {
         self.post(
-            &format!("{}/takedown", Self::version_path(name, version)),
+            &format!("{}/{action}", Self::version_path(name, version)),
             &YankRequest {
                 reason: reason.to_string(),
             },
@@ -602,12 +611,7 @@ impl Client {
         version: &Version,
         reason: &str,
     ) -> Result<VersionInfo, ApiError> {
-        self.post(
-            &format!("{}/yank", Self::version_path(name, version)),
-            &YankRequest {
-                reason: reason.to_string(),
-            },
-        )
+        self.post_reason(name, version, "yank", reason)
     }
 
     /// `DELETE .../{version}/yank`.

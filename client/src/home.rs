@@ -210,6 +210,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Whether a file's metadata has any execute bit (never, where there are none).
+pub fn is_executable(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        false
+    }
+}
+
 /// Makes the renames and removals done in folder `dir` durable (fsync of the
 /// folder; nothing to do where folders cannot be opened as files).
 pub fn sync_dir(dir: &Path) -> Result<()> {

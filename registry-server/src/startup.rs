@@ -161,6 +161,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             .configure(routes::configure)
             .default_service(web::to(error::not_found))
     })
+    // A response's head and body leave as separate writes: with Nagle's
+    // algorithm the second waits for the client's delayed ACK (some 40 ms
+    // per small download, measured in the install benchmark).
+    .tcp_nodelay(true)
     .listen(listener)?;
     if let Some(w) = config.workers {
         server = server.workers(w);

@@ -38,7 +38,10 @@ async fn ok(resp: reqwest::Result<reqwest::Response>, what: &str) -> Result<reqw
     if !resp.status().is_success() {
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
-        bail!("{what}: HTTP {status}: {}", body.chars().take(300).collect::<String>());
+        bail!(
+            "{what}: HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        );
     }
     Ok(resp)
 }
@@ -115,7 +118,12 @@ pub async fn set_up_shire(
     let mut subjects: Vec<Subject> = Vec::new();
     let mut app = shire::manifest(APP, Version::new(1, 0, 0), "An application".into(), vec![])?;
     for i in 0..deps {
-        let m = shire::manifest(&dep_name(i), Version::new(1, 0, 0), format!("Dependency {i}"), vec![])?;
+        let m = shire::manifest(
+            &dep_name(i),
+            Version::new(1, 0, 0),
+            format!("Dependency {i}"),
+            vec![],
+        )?;
         let release = publisher.release(m.clone(), payload, false)?;
         publisher.publish(&release).await?;
         subjects.push(ReleaseStatement::new(m, release.digest).subject);
@@ -155,9 +163,19 @@ pub async fn set_up_shire(
 pub async fn set_up_npm(user: &NpmUser, deps: usize, payload: &[u8]) -> Result<()> {
     let mut app_deps = Vec::new();
     for i in 0..deps {
-        let doc = verdaccio::publish_doc(&dep_name(i), "1.0.0", "Dependency", &[], payload, &user.base)?;
+        let doc = verdaccio::publish_doc(
+            &dep_name(i),
+            "1.0.0",
+            "Dependency",
+            &[],
+            payload,
+            &user.base,
+        )?;
         user.publish(&doc).await?;
-        app_deps.push((format!("{}/{}", verdaccio::SCOPE, dep_name(i)), "^1.0.0".to_string()));
+        app_deps.push((
+            format!("{}/{}", verdaccio::SCOPE, dep_name(i)),
+            "^1.0.0".to_string(),
+        ));
     }
     let doc = verdaccio::publish_doc_with_deps(
         APP,
@@ -182,7 +200,10 @@ fn run(cmd: &mut Command, what: &str) -> Result<Duration> {
         bail!(
             "{what} failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).chars().take(500).collect::<String>()
+            String::from_utf8_lossy(&out.stderr)
+                .chars()
+                .take(500)
+                .collect::<String>()
         );
     }
     Ok(took)
@@ -202,7 +223,10 @@ pub fn time_shire(client: &Path, base: &str, tree: &ShireTree, work: &Path) -> R
             .current_dir(work);
         c
     };
-    run(&mut shire(&["trust", "add", &tree.verifier_key]), "shire trust add")?;
+    run(
+        &mut shire(&["trust", "add", &tree.verifier_key]),
+        "shire trust add",
+    )?;
     let dir = work.join("shire-packages");
     let spec = format!("{ORG}/{APP}");
     let took = run(
@@ -231,7 +255,10 @@ pub fn time_npm(npm: &Path, base: &str, work: &Path) -> Result<Duration> {
         "private": true,
         "dependencies": { format!("{}/{APP}", verdaccio::SCOPE): "1.0.0" }
     });
-    std::fs::write(work.join("package.json"), serde_json::to_vec_pretty(&manifest)?)?;
+    std::fs::write(
+        work.join("package.json"),
+        serde_json::to_vec_pretty(&manifest)?,
+    )?;
     let cache = work.join("npm-cache");
     let took = run(
         Command::new(npm)

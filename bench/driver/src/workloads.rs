@@ -479,7 +479,9 @@ impl Bench {
             if let (Some(client), Ok(tree)) = (client, &shire_side) {
                 let one = tempfile::tempdir()
                     .map_err(anyhow::Error::from)
-                    .and_then(|w| install::time_shire(client, &self.publisher.base, tree, w.path()));
+                    .and_then(|w| {
+                        install::time_shire(client, &self.publisher.base, tree, w.path())
+                    });
                 match one {
                     Ok(d) => shire_runs.push(d.as_secs_f64()),
                     Err(e) => shire_error = Some(format!("{e:#}")),

@@ -240,7 +240,7 @@ pub fn apply(dir: &Path, journal: &Journal, step: &mut dyn FnMut() -> bool) -> R
     let state = state_dir(dir);
     journal.check(&state.join(JOURNAL_FILE))?;
     let staging = state.join(&journal.staging);
-    let mut touched: Vec<PathBuf> = Vec::new();
+    let mut touched: std::collections::BTreeSet<PathBuf> = Default::default();
     for name in &journal.replace {
         let (staged, target, aside) = (
             staged_dir(&staging, name),
@@ -269,7 +269,7 @@ pub fn apply(dir: &Path, journal: &Journal, step: &mut dyn FnMut() -> bool) -> R
             return Ok(());
         }
         rename(&staged, &target)?;
-        touched.push(org);
+        touched.insert(org);
     }
     for name in &journal.remove {
         let (target, aside) = (package_dir(dir, name), aside_dir(&staging, name));
@@ -281,7 +281,7 @@ pub fn apply(dir: &Path, journal: &Journal, step: &mut dyn FnMut() -> bool) -> R
             }
             rename(&target, &aside)?;
         }
-        touched.push(dir.join(name.org().as_str()));
+        touched.insert(dir.join(name.org().as_str()));
     }
     for org in &touched {
         if org.is_dir() {

@@ -308,9 +308,10 @@ pub fn save_verified<R: Read>(
     std::io::copy(&mut reader.take(expected_size.saturating_add(1)), &mut w)
         .with_context(|| format!("downloading {release}"))?;
     let (buf, digest, n) = w.finish();
+    // Not synced: the download is a staging file, read back at once and
+    // deleted; what an install keeps is made durable by its commit.
     buf.into_inner()
         .map_err(|e| e.into_error())
-        .and_then(|f| f.sync_all())
         .with_context(|| format!("writing {}", dest.display()))?;
     check_download(release, expected_digest, expected_size, &digest, n)?;
     Ok(())

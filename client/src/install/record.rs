@@ -6,6 +6,7 @@
 //! or added since. It is written in the same commit as `shire.lock`
 //! ([`super::journal`]), so the two always describe the same install.
 
+use crate::home::is_executable;
 use crate::lockfile::{LockedPackage, Lockfile, LOCK_FILE};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -161,17 +162,6 @@ fn hash_file(path: &Path) -> Result<Digest> {
     let mut w = HashingWriter::new(std::io::sink());
     std::io::copy(&mut f, &mut w).with_context(|| format!("reading {}", path.display()))?;
     Ok(w.finish().1)
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_meta: &std::fs::Metadata) -> bool {
-    false
 }
 
 /// How a package's folder differs from what was installed.

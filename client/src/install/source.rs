@@ -202,7 +202,7 @@ impl Cache {
     /// Stores a package document.
     pub fn put_package(&self, info: &PackageInfo) -> Result<()> {
         let bytes = serde_json::to_vec(info).context("encoding a package document")?;
-        crate::home::write_atomic(&self.package_path(&info.name), &bytes, false)
+        put(&self.package_path(&info.name), &bytes[..])
     }
 
     /// Stores a copy of an artifact file already checked against `digest`.
@@ -211,18 +211,22 @@ impl Cache {
         if dest.exists() {
             return Ok(());
         }
-        let dir = self.root.join("artifacts");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        let mut from =
-            File::open(checked).with_context(|| format!("reading {}", checked.display()))?;
-        std::io::copy(&mut from, &mut tmp)
-            .and_then(|_| tmp.as_file().sync_all())
-            .with_context(|| format!("writing {}", dest.display()))?;
-        tmp.persist(&dest)
-            .map_err(|e| e.error)
-            .with_context(|| format!("writing {}", dest.display()))?;
-        Ok(())
+        let from = File::open(checked).with_context(|| format!("reading {}", checked.display()))?;
+        put(&dest, from)
     }
+}
+
+/// Writes `from` to `path` through a temporary file renamed into place.
+/// Cache writes are not synced: a cache lost to a power cut is only fetched
+/// again, and whatever is read from it is verified against the log again.
+fn put(path: &Path, mut from: impl Read) -> Result<()> {
+    let dir = path.parent().context("a cache file has a folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    std::io::copy(&mut from, &mut tmp).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }

@@ -17,6 +17,7 @@
 //! is not.
 
 use super::MANIFEST_FILE;
+use crate::home::is_executable;
 use anyhow::{bail, Context, Result};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
@@ -257,17 +258,6 @@ fn holds_private_key(path: &Path) -> Result<bool> {
         .with_context(|| format!("reading {}", path.display()))?;
     let text = String::from_utf8_lossy(&text);
     Ok(KEY_MARKERS.iter().any(|m| text.contains(m)))
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_meta: &std::fs::Metadata) -> bool {
-    false
 }
 
 #[cfg(test)]
