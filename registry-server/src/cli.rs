@@ -29,6 +29,89 @@ pub enum Command {
     /// peer is in sync, 1 naming the peers that failed (the node must not be
     /// running on the same data folder).
     Sync(ServeArgs),
+    /// How each followed peer is doing (from what is stored), and resuming
+    /// a peer stopped for a fault.
+    #[command(subcommand)]
+    Peers(PeersCommand),
+}
+
+/// `peers ...`.
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    /// Every peer's status: what is mirrored, the last success, why it stopped.
+    List(NodeArgs),
+    /// Resume a peer stopped for a fault (logged); it passes again at once.
+    Resume {
+        /// The peer's name (its `[[peer]]` table's `name`).
+        name: String,
+        /// The node.
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+}
+
+/// Which node a `peers` command acts on: a running one (`--url`, with the
+/// admin token from its data folder), or its data folder (not running).
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Configuration file naming the peers.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data folder [default: ./shire-data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A running node's URL (e.g. http://127.0.0.1:7878).
+    #[arg(long)]
+    pub url: Option<String>,
+}
+
+impl NodeArgs {
+    fn serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            config: self.config.clone(),
+            data: self.data.clone(),
+            listen: None,
+            origin: None,
+            max_upload: config::DEFAULT_MAX_UPLOAD,
+            threshold: None,
+            cache_mib: config::DEFAULT_CACHE_MIB,
+            min_free_mib: config::DEFAULT_MIN_FREE_MIB,
+        }
+    }
+}
+
+/// Runs a `peers` command against a running node's API.
+async fn peers_online(
+    url: &str,
+    data: &std::path::Path,
+    resume: Option<&str>,
+) -> Result<Vec<shire_core::wire::PeerStatus>> {
+    let base = url.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    let resp = match resume {
+        None => http.get(format!("{base}/api/v1/peers")).send().await,
+        Some(name) => {
+            let token_path = data.join("admin-token");
+            let token = std::fs::read_to_string(&token_path)
+                .with_context(|| format!("reading the admin token in {}", token_path.display()))?;
+            http.post(format!("{base}/api/v1/peers/{name}/resume"))
+                .bearer_auth(token.trim())
+                .send()
+                .await
+        }
+    }
+    .with_context(|| format!("asking {base}"))?;
+    let status = resp.status();
+    let body = resp.text().await.context("reading the answer")?;
+    if !status.is_success() {
+        anyhow::bail!("{base} answered {status}: {}", shire_core::clip(&body));
+    }
+    match resume {
+        None => serde_json::from_str(&body).context("reading the peers"),
+        Some(_) => Ok(vec![
+            serde_json::from_str(&body).context("reading the peer")?
+        ]),
+    }
 }
 
 /// `serve` flags.
@@ -145,8 +228,41 @@ pub fn run(cli: Cli) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let statuses = rt.block_on(crate::federation::sync_command(config))?;
+            let statuses = rt.block_on(crate::federation::offline_command(
+                config,
+                crate::federation::Offline::Sync,
+            ))?;
             crate::federation::report_sync(&statuses)
+        }
+        Command::Peers(cmd) => {
+            init_tracing();
+            let (node, resume) = match &cmd {
+                PeersCommand::List(node) => (node, None),
+                PeersCommand::Resume { name, node } => (node, Some(name.clone())),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let statuses = match &node.url {
+                Some(url) => {
+                    let data = node
+                        .data
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA));
+                    rt.block_on(peers_online(url, &data, resume.as_deref()))?
+                }
+                None => {
+                    let config = node.serve_args().resolve()?;
+                    let what = match resume {
+                        Some(name) => crate::federation::Offline::Resume(name),
+                        None => crate::federation::Offline::List,
+                    };
+                    rt.block_on(crate::federation::offline_command(config, what))?
+                }
+            };
+            crate::federation::print_statuses(&statuses);
+            Ok(())
         }
         Command::Key(args) => {
             let key = identity::load_or_create_key(&args.data)?;

@@ -407,6 +407,9 @@ fn three_nodes_mirror_relay_witness_yank_and_revoke() {
 /// Tree name and key/value pairs, for every tree.
 type Snapshot = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
 
+/// A stopped node's data: every key and value of every tree, but the
+/// peers' status records (a pass records its time even when it changes
+/// nothing else).
 fn snapshot(node: &Node) -> Snapshot {
     let db = node.open_db();
     let mut out = Vec::new();
@@ -419,6 +422,7 @@ fn snapshot(node: &Node) -> Snapshot {
                     let (k, v) = kv.unwrap();
                     (k.to_vec(), v.to_vec())
                 })
+                .filter(|(k, _)| !(name.as_ref() == b"meta" && k.starts_with(b"peer:")))
                 .collect(),
         ));
     }
@@ -643,4 +647,87 @@ fn a_takedown_at_the_origin_erases_the_bytes_on_every_follower() {
         .to_string();
     let got = reqwest::blocking::get(format!("{}/api/v1/artifacts/{other}", late.url)).unwrap();
     assert_eq!(got.status().as_u16(), 200);
+}
+
+/// A peer stopped for a fault stays stopped across a restart, its status
+/// read from what is stored (not zero), until the operator resumes it.
+#[test]
+fn a_stopped_peer_stays_stopped_across_a_restart_until_resumed() {
+    let a = Home::start("a.test", "a", &[]);
+    let b = Home::start("b.test", "b", &[]);
+    a.publish("a-council/bins", "1.0.0");
+    let mut f = follower(&a, &b, "d.test");
+    wait_until("the follower mirrors A", || {
+        version(&f.node, "a-council/bins/1.0.0").is_some()
+            && peer_status(&f.node, "liar")["status"] == "ok"
+    });
+    let mirrored = peer_status(&f.node, "liar")["mirrored"].as_u64().unwrap();
+    assert!(mirrored > 0);
+    f.proxy.rewrite(|path, body| {
+        if path.starts_with("/api/v1/artifacts/") {
+            b"not the archive that was signed".to_vec()
+        } else {
+            body
+        }
+    });
+    a.publish("a-council/bins", "2.0.0");
+    wait_until("the liar is stopped", || {
+        peer_status(&f.node, "liar")["status"] == "stopped"
+    });
+
+    f.node.restart();
+    let s = peer_status(&f.node, "liar");
+    assert_eq!(s["status"], "stopped", "{s}");
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("changed artifact"),
+        "{s}"
+    );
+    assert_eq!(s["mirrored"].as_u64(), Some(mirrored), "{s}");
+    assert!(s["last_success"].is_string(), "{s}");
+    // Still stopped a moment later: nothing passes it.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(peer_status(&f.node, "liar")["status"], "stopped");
+
+    // The operator fixes the cause, then resumes it.
+    f.proxy.rewrite(|_, body| body);
+    let out = std::process::Command::new(shire_e2e::binary("shire-registry"))
+        .args(["peers", "resume", "liar", "--url", &f.node.url, "--data"])
+        .arg(f.node.data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("the resumed peer mirrors 2.0.0", || {
+        version(&f.node, "a-council/bins/2.0.0").is_some()
+            && peer_status(&f.node, "liar")["status"] == "ok"
+    });
+
+    // With the node down, the stored status is what `peers list` says.
+    let mirrored = peer_status(&f.node, "liar")["mirrored"].as_u64().unwrap();
+    f.node.kill9();
+    let out = std::process::Command::new(shire_e2e::binary("shire-registry"))
+        .args(["peers", "list", "--config"])
+        .arg(f._cfg.path().join("f.toml"))
+        .arg("--data")
+        .arg(f.node.data_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "liar ok a.test: checkpoint {mirrored} mirrored {mirrored}"
+        )),
+        "{text}"
+    );
 }

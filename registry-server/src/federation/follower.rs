@@ -21,7 +21,7 @@ use crate::store::mirror::{MirrorBatch, MirrorRecord, Overlay};
 use crate::store::{Artifact, StoreError};
 use base64::Engine as _;
 use shire_core::archive::ArchiveSummary;
-use shire_core::wire::{ConsistencyProof, LogEntries, PeerHealth};
+use shire_core::wire::{ConsistencyProof, LogEntries};
 use shire_core::Digest;
 use shire_tlog::{open_checkpoint, tree_hash, verify_consistency, Checkpoint, Hash};
 use std::collections::BTreeMap;
@@ -498,42 +498,34 @@ async fn inspect(fed: &Federation, digest: Digest) -> Result<(u64, ArchiveSummar
 
 /// The background loop for one peer: passes every poll interval while all
 /// is well, retries with capped exponential backoff while the peer is down,
-/// and stops for good on a fault (until the node restarts).
+/// and stops on a fault (kept in the store, so a restart keeps it stopped)
+/// until the operator resumes it (`shire-registry peers resume`).
 pub async fn run_peer(fed: Arc<Federation>, peer: PeerConfig) {
     let mut failures: u32 = 0;
     loop {
-        let delay = match pass(&fed, &peer).await {
+        if fed.is_stopped(&peer.name) {
+            fed.resumed(&peer.name).await;
+            failures = 0;
+            continue;
+        }
+        let outcome = pass(&fed, &peer).await;
+        fed.record_outcome(&peer, &outcome).await;
+        let delay = match outcome {
             Ok(report) => {
                 failures = 0;
                 if report.applied > 0 {
                     tracing::info!(peer = %peer.name, applied = report.applied, size = report.checkpoint_size, "mirrored");
                 }
-                fed.board.update(&peer.name, |s| {
-                    s.status = PeerHealth::Ok;
-                    s.last_error = None;
-                    s.failures = 0;
-                    s.last_success = Some(crate::store::now());
-                });
                 fed.options.poll_interval
             }
             Err(Fault::Transient(msg)) => {
                 failures = failures.saturating_add(1);
                 tracing::warn!(peer = %peer.name, failures, error = %msg, "peer unreachable; retrying");
-                fed.board.update(&peer.name, |s| {
-                    s.status = PeerHealth::Retrying;
-                    s.last_error = Some(msg);
-                    s.failures = failures;
-                });
                 super::peer_state::backoff(failures, fed.options.retry_min, fed.options.retry_max)
             }
             Err(Fault::Fatal(msg)) => {
-                tracing::error!(peer = %peer.name, error = %msg, "peer stopped");
-                fed.board.update(&peer.name, |s| {
-                    s.status = PeerHealth::Stopped;
-                    s.last_error = Some(msg);
-                    s.failures = s.failures.saturating_add(1);
-                });
-                return;
+                tracing::error!(peer = %peer.name, error = %msg, "peer stopped until an operator resumes it");
+                continue;
             }
         };
         tokio::time::sleep(delay).await;

@@ -47,6 +47,8 @@ pub struct Federation {
     /// HTTP client.
     pub http: reqwest::Client,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per peer, what wakes its stopped follower (`resume`).
+    resume: HashMap<String, Arc<tokio::sync::Notify>>,
 }
 
 impl Federation {
@@ -71,6 +73,32 @@ impl Federation {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(600))
             .build()?;
+        let board = PeerBoard::new(&config.peers);
+        // The status starts from what is stored, not from zero: what is
+        // mirrored, the last checkpoint, the last success, and a stop.
+        for p in &config.peers {
+            let mirror = store.mirror_record(p.origin.as_str())?;
+            let kept = store.peer_record(&p.name)?;
+            board.update(&p.name, |s| {
+                s.mirrored = mirror.size;
+                s.checkpoint_size = mirror.checkpoint_size;
+                s.checkpoint_root = mirror.checkpoint_root.map(|h| h.to_base64());
+                s.entries_behind = mirror.checkpoint_size.saturating_sub(mirror.size);
+                s.last_success = kept.last_success.clone();
+                if kept.last_success.is_some() {
+                    s.status = PeerHealth::Ok;
+                }
+                if let Some(stop) = &kept.stopped {
+                    s.status = PeerHealth::Stopped;
+                    s.last_error = Some(format!("{} (stopped {})", stop.reason, stop.at));
+                }
+            });
+        }
+        let resume = config
+            .peers
+            .iter()
+            .map(|p| (p.name.clone(), Arc::new(tokio::sync::Notify::new())))
+            .collect();
         Ok(Self {
             store,
             own_origin,
@@ -78,11 +106,99 @@ impl Federation {
             archive_limits,
             max_artifact,
             options: config.options,
-            board: PeerBoard::new(&config.peers),
+            board,
             peers: config.peers,
             http,
             locks: Mutex::new(HashMap::new()),
+            resume,
         })
+    }
+
+    /// Records the outcome of a pass over `peer` on the board and in the
+    /// store (a success's time; a stop, which outlives a restart).
+    pub async fn record_outcome(
+        &self,
+        peer: &PeerConfig,
+        outcome: &Result<follower::PassReport, apply::Fault>,
+    ) {
+        let now = crate::store::now();
+        let kept = match outcome {
+            Ok(_) => self.store.update_peer_record(&peer.name, |r| {
+                r.last_success = Some(now.clone());
+            }),
+            Err(apply::Fault::Fatal(m)) => self.store.update_peer_record(&peer.name, |r| {
+                r.stopped = Some(crate::store::mirror::Stopped {
+                    reason: m.clone(),
+                    at: now.clone(),
+                });
+            }),
+            Err(apply::Fault::Transient(_)) => Ok(Default::default()),
+        };
+        // A stop must outlive a crash; a success's time may lag one.
+        let kept = match (kept, outcome) {
+            (Ok(_), Err(apply::Fault::Fatal(_))) => self.store.durable().await.map(|_| ()),
+            (k, _) => k.map(|_| ()),
+        };
+        if let Err(e) = kept {
+            tracing::warn!(peer = %peer.name, error = %e, "could not store the peer's status");
+        }
+        self.board.update(&peer.name, |s| match outcome {
+            Ok(_) => {
+                s.status = PeerHealth::Ok;
+                s.last_error = None;
+                s.failures = 0;
+                s.last_success = Some(now.clone());
+            }
+            Err(apply::Fault::Transient(m)) => {
+                s.status = PeerHealth::Retrying;
+                s.last_error = Some(m.clone());
+                s.failures = s.failures.saturating_add(1);
+            }
+            Err(apply::Fault::Fatal(m)) => {
+                s.status = PeerHealth::Stopped;
+                s.last_error = Some(m.clone());
+                s.failures = s.failures.saturating_add(1);
+            }
+        });
+    }
+
+    /// Whether the peer named `name` is stopped (in the store: a stop
+    /// outlives a restart).
+    pub fn is_stopped(&self, name: &str) -> bool {
+        self.store
+            .peer_record(name)
+            .map(|r| r.stopped.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Resumes a stopped peer: clears its stop and wakes its follower.
+    /// `None` when no peer has that name.
+    pub async fn resume(&self, name: &str) -> anyhow::Result<Option<PeerStatus>> {
+        let Some(signal) = self.resume.get(name) else {
+            return Ok(None);
+        };
+        let before = self.store.peer_record(name)?;
+        self.store.update_peer_record(name, |r| r.stopped = None)?;
+        self.store.durable().await?;
+        tracing::warn!(
+            peer = %name,
+            was = %before.stopped.map(|s| s.reason).unwrap_or_else(|| "not stopped".into()),
+            "peer resumed by the operator"
+        );
+        self.board.update(name, |s| {
+            if s.status == PeerHealth::Stopped {
+                s.status = PeerHealth::Starting;
+            }
+        });
+        signal.notify_one();
+        Ok(self.board.get(name))
+    }
+
+    /// Waits until the peer named `name` is resumed.
+    pub async fn resumed(&self, name: &str) {
+        if let Some(signal) = self.resume.get(name) {
+            signal.notified().await;
+        }
     }
 
     /// The lock serialising passes over one origin (several peers may serve it).
@@ -103,24 +219,12 @@ impl Federation {
     /// returns every peer's status afterwards.
     pub async fn sync_all(&self) -> Vec<PeerStatus> {
         for p in &self.peers {
+            if self.is_stopped(&p.name) {
+                // Stays stopped, with its reason, until `peers resume`.
+                continue;
+            }
             let result = follower::pass(self, p).await;
-            self.board.update(&p.name, |s| match result {
-                Ok(_) => {
-                    s.status = PeerHealth::Ok;
-                    s.last_error = None;
-                    s.last_success = Some(crate::store::now());
-                }
-                Err(apply::Fault::Transient(m)) => {
-                    s.status = PeerHealth::Retrying;
-                    s.last_error = Some(m);
-                    s.failures += 1;
-                }
-                Err(apply::Fault::Fatal(m)) => {
-                    s.status = PeerHealth::Stopped;
-                    s.last_error = Some(m);
-                    s.failures += 1;
-                }
-            });
+            self.record_outcome(p, &result).await;
         }
         self.board.all()
     }
@@ -156,19 +260,33 @@ impl Followers {
     }
 }
 
-/// `shire-registry sync`: opens the node's data (the node must not be
-/// running), makes one pass over every peer and returns their statuses.
-pub async fn sync_command(config: crate::Config) -> anyhow::Result<Vec<PeerStatus>> {
+/// What an offline command does with a node's following, its data open
+/// (the node must not be running).
+pub enum Offline {
+    /// One pass over every peer that is not stopped (`shire-registry sync`).
+    Sync,
+    /// The stored status of every peer (`shire-registry peers list`).
+    List,
+    /// Resumes the named peer (`shire-registry peers resume`).
+    Resume(String),
+}
+
+/// Opens the node's data (the node must not be running), does `what` and
+/// returns every peer's status afterwards.
+pub async fn offline_command(
+    config: crate::Config,
+    what: Offline,
+) -> anyhow::Result<Vec<PeerStatus>> {
     use anyhow::Context as _;
     let fed_config = config
         .federation
         .clone()
-        .context("sync needs --config FILE naming the peers")?;
+        .context("this needs --config FILE naming the peers")?;
     let data = &config.data_dir;
     let node_key = crate::identity::load_or_create_key(data)?;
     let (store, flusher) = crate::startup::open_store(&config, &node_key).with_context(|| {
         format!(
-            "opening the database in {} (is the node running?)",
+            "opening the database in {} (is the node running? then use --url)",
             data.display()
         )
     })?;
@@ -182,36 +300,52 @@ pub async fn sync_command(config: crate::Config) -> anyhow::Result<Vec<PeerStatu
         config.max_upload,
         fed_config,
     )?;
-    let statuses = fed.sync_all().await;
+    let statuses = match what {
+        Offline::Sync => fed.sync_all().await,
+        Offline::List => fed.board.all(),
+        Offline::Resume(name) => {
+            if fed.resume(&name).await?.is_none() {
+                anyhow::bail!("{} names no peer {name:?}", config.data_dir.display());
+            }
+            fed.board.all()
+        }
+    };
     fed.store.durable().await?;
     drop(fed);
     flusher.await.context("flusher task")?;
     Ok(statuses)
 }
 
-/// Prints one line per peer and fails naming the peers that are not in sync.
-pub fn report_sync(statuses: &[PeerStatus]) -> anyhow::Result<()> {
-    let mut failed = Vec::new();
+/// Prints one line per peer: status, what is mirrored, the last success and
+/// the last error (escaped: a peer's error message may quote what it sent).
+pub fn print_statuses(statuses: &[PeerStatus]) {
     for s in statuses {
-        // A peer's error message may quote what the peer sent.
         let line = format!(
-            "{} {} {}: checkpoint {} mirrored {} behind {}{}",
+            "{} {} {}: checkpoint {} mirrored {} behind {}, last success {}{}",
             s.name,
             s.status,
             s.origin,
             s.checkpoint_size,
             s.mirrored,
             s.entries_behind,
+            s.last_success.as_deref().unwrap_or("never"),
             s.last_error
                 .as_deref()
                 .map(|e| format!(" — {e}"))
                 .unwrap_or_default()
         );
         println!("{}", shire_core::escape_invisible(&line));
-        if s.status != PeerHealth::Ok {
-            failed.push(s.name.clone());
-        }
     }
+}
+
+/// Prints one line per peer and fails naming the peers that are not in sync.
+pub fn report_sync(statuses: &[PeerStatus]) -> anyhow::Result<()> {
+    print_statuses(statuses);
+    let failed: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status != PeerHealth::Ok)
+        .map(|s| s.name.clone())
+        .collect();
     if failed.is_empty() {
         Ok(())
     } else {

@@ -1,5 +1,8 @@
-//! `GET /api/v1/peers`: the peers this node follows and how each is doing.
+//! `GET /api/v1/peers`: the peers this node follows and how each is doing;
+//! `POST /api/v1/peers/{name}/resume` (admins): resumes a stopped peer.
 
+use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use shire_core::wire::PeerStatus;
@@ -12,4 +15,29 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
         .map(|f| f.board.all())
         .unwrap_or_default();
     HttpResponse::Ok().json(peers)
+}
+
+/// Resumes a peer stopped for a fault (logged, with the fault it had):
+/// its follower passes again at once.
+pub async fn resume(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let name = name.into_inner();
+    let unknown = || {
+        ApiError::NoRoute(format!(
+            "this node follows no peer {:?}",
+            shire_core::clip(&name)
+        ))
+    };
+    let fed = state.federation.as_ref().ok_or_else(unknown)?;
+    let status = fed
+        .resume(&name)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(unknown)?;
+    tracing::warn!(peer = %name, by = %caller.account().username, "peer resumed");
+    Ok(HttpResponse::Ok().json(status))
 }

@@ -41,6 +41,33 @@ pub struct MirrorRecord {
     pub cosigned: Option<String>,
 }
 
+/// What a node keeps about one followed peer beyond its origin's mirror
+/// record, so its status survives a restart: when it last synced, and why
+/// it was stopped (a stopped peer stays stopped until an operator resumes it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// The last pass that succeeded (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<String>,
+    /// Why and when the peer was stopped, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// A peer stopped for a fault: the fault and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopped {
+    /// What the peer did.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The key of a peer's record in the meta tree.
+fn peer_key(name: &str) -> Vec<u8> {
+    format!("peer:{name}").into_bytes()
+}
+
 /// One verified batch of an origin's entries, ready to apply.
 pub struct MirrorBatch<'a> {
     /// Index of the first entry.
@@ -62,6 +89,26 @@ impl Store {
             .db
             .get(T::Mirrors, origin.as_bytes())?
             .unwrap_or_default())
+    }
+
+    /// The record kept about the peer named `name` (empty when none is).
+    pub fn peer_record(&self, name: &str) -> Result<PeerRecord, StoreError> {
+        Ok(self.db.get(T::Meta, &peer_key(name))?.unwrap_or_default())
+    }
+
+    /// Changes the record kept about the peer named `name`.
+    pub fn update_peer_record(
+        &self,
+        name: &str,
+        f: impl Fn(&mut PeerRecord),
+    ) -> Result<PeerRecord, StoreError> {
+        self.writable()?;
+        self.db.transact(|tx| {
+            let mut rec: PeerRecord = tx.get(T::Meta, &peer_key(name))?.unwrap_or_default();
+            f(&mut rec);
+            tx.put(T::Meta, &peer_key(name), &rec)?;
+            Ok(rec)
+        })
     }
 
     /// Every mirrored origin with its record.
