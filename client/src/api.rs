@@ -504,6 +504,20 @@ impl Client {
         self.post("/api/v1/tokens", body)
     }
 
+    /// `POST /api/v1/tokens/rotate`: replaces the calling token.
+    pub fn rotate_token(&self) -> Result<TokenInfo, ApiError> {
+        self.post("/api/v1/tokens/rotate", &serde_json::json!({}))
+    }
+
+    /// `POST /api/v1/accounts/{name}/disable` or `/enable` (admins).
+    pub fn set_account_enabled(&self, name: &str, enabled: bool) -> Result<AccountInfo, ApiError> {
+        let action = if enabled { "enable" } else { "disable" };
+        self.post(
+            &format!("/api/v1/accounts/{name}/{action}"),
+            &serde_json::json!({}),
+        )
+    }
+
     /// `DELETE /api/v1/tokens/{id}`.
     pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, ApiError> {
         self.delete(&format!("/api/v1/tokens/{id}"))

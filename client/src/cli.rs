@@ -264,6 +264,17 @@ pub enum UserCommand {
         #[arg(long)]
         role: Role,
     },
+    /// Disable an account: its tokens stop working at once (what it signed
+    /// stays in the log).
+    Disable {
+        /// The login name.
+        user: OrgName,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The login name.
+        user: OrgName,
+    },
 }
 
 /// `shire key ...`.
@@ -310,6 +321,9 @@ pub enum TokenCommand {
         /// The token's id (from `shire token list`).
         id: String,
     },
+    /// Replace the token in use by a new one (same scopes and expiry); the
+    /// old one stops working at once.
+    Rotate,
 }
 
 /// `shire trust ...`.

@@ -87,6 +87,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             expires,
         }) => token::create(&ctx, &name, scopes, expires.as_deref()),
         Command::Token(cli::TokenCommand::Revoke { id }) => token::revoke(&ctx, &id),
+        Command::Token(cli::TokenCommand::Rotate) => token::rotate(&ctx),
+        Command::Admin(AdminCommand::User(UserCommand::Disable { user })) => {
+            admin::user_set_enabled(&ctx, &user, false)
+        }
+        Command::Admin(AdminCommand::User(UserCommand::Enable { user })) => {
+            admin::user_set_enabled(&ctx, &user, true)
+        }
         Command::Key(KeyCommand::Generate { force }) => key::generate(&ctx, force),
         Command::Key(KeyCommand::Show) => key::show(&ctx),
         Command::Key(KeyCommand::Register) => key::register(&ctx),

@@ -91,6 +91,7 @@ async fn main() -> Res<()> {
         role: Role::Publisher,
         token_hash: "0".repeat(64),
         created_at: now(),
+        disabled_at: None,
     };
     store.create_account(&account)?;
     let key = KeyPair::generate();

@@ -173,6 +173,12 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .store
         .token(&hash_token(token))?
         .ok_or_else(|| ApiError::Unauthorized("the token is not valid on this registry".into()))?;
+    if let Some(since) = &account.disabled_at {
+        return Err(ApiError::Unauthorized(format!(
+            "account {} is disabled (since {since})",
+            account.username
+        )));
+    }
     if expired(token.expires_at.as_deref(), time::OffsetDateTime::now_utc()) {
         return Err(ApiError::Unauthorized(format!(
             "the token {:?} expired at {}",

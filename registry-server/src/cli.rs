@@ -33,6 +33,83 @@ pub enum Command {
     /// a peer stopped for a fault.
     #[command(subcommand)]
     Peers(PeersCommand),
+    /// The bootstrap admin's token (`DATA/admin-token`).
+    #[command(subcommand)]
+    AdminToken(AdminTokenCommand),
+}
+
+/// `admin-token ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Replace the admin token: the old one stops working at once, the new
+    /// one is written to `DATA/admin-token` (mode 0600).
+    Rotate(NodeArgs),
+}
+
+/// Rotates the admin token in `data`: through the running node at `url`,
+/// or in the data folder of a node that is not running.
+async fn rotate_admin_token(node: &NodeArgs) -> Result<()> {
+    let data = node
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA));
+    let path = data.join(identity::ADMIN_TOKEN_FILE);
+    let old = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the admin token in {}", path.display()))?;
+    let old = old.trim();
+    let new = match &node.url {
+        Some(url) => {
+            let base = url.trim_end_matches('/');
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/api/v1/tokens/rotate"))
+                .bearer_auth(old)
+                .send()
+                .await
+                .with_context(|| format!("asking {base}"))?;
+            let status = resp.status();
+            let body = resp.text().await.context("reading the answer")?;
+            if !status.is_success() {
+                anyhow::bail!("{base} answered {status}: {}", shire_core::clip(&body));
+            }
+            let made: shire_core::token::TokenInfo =
+                serde_json::from_str(&body).context("reading the new token")?;
+            made.token.context("the node sent no new token")?
+        }
+        None => {
+            let config = node.serve_args().resolve()?;
+            let key = identity::load_or_create_key(&config.data_dir)?;
+            let (store, flusher) = startup::open_store(&config, &key).with_context(|| {
+                format!(
+                    "opening the database in {} (is the node running? then use --url)",
+                    data.display()
+                )
+            })?;
+            let flusher = tokio::spawn(flusher.run());
+            let (token, hash) = crate::auth::new_token();
+            store
+                .rotate_token(&crate::auth::hash_token(old), &hash)?
+                .with_context(|| {
+                    format!("{} holds a token this node does not know", path.display())
+                })?;
+            store.durable().await?;
+            drop(store);
+            flusher.await.context("flusher task")?;
+            token
+        }
+    };
+    if let Err(e) = identity::write_secret(&data, identity::ADMIN_TOKEN_FILE, &format!("{new}\n")) {
+        // The old token no longer works: this is the only copy of the new one.
+        anyhow::bail!(
+            "the admin token was rotated but {} could not be written ({e:#}); the new token is {new}",
+            path.display()
+        );
+    }
+    tracing::warn!("admin token rotated");
+    println!(
+        "rotated the admin token: the old one no longer works; the new one is in {}",
+        path.display()
+    );
+    Ok(())
 }
 
 /// `peers ...`.
@@ -233,6 +310,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::federation::Offline::Sync,
             ))?;
             crate::federation::report_sync(&statuses)
+        }
+        Command::AdminToken(AdminTokenCommand::Rotate(node)) => {
+            init_tracing();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(rotate_admin_token(&node))
         }
         Command::Peers(cmd) => {
             init_tracing();

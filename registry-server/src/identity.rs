@@ -107,6 +107,7 @@ pub async fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<St
         role: Role::Admin,
         token_hash: hash,
         created_at: now(),
+        disabled_at: None,
     })?;
     store.durable().await?;
     Ok(Some(token))

@@ -3,5 +3,6 @@ mod client_life;
 mod federation;
 mod foundation;
 mod log;
+mod operations;
 mod review_attacks;
 mod verification;

@@ -65,3 +65,28 @@ pub fn takedown(ctx: &Ctx, release: &crate::cli::ReleaseRef, reason: &str) -> Re
     }
     Ok(Outcome::Success)
 }
+
+/// Disables (or enables again) an account: a disabled account's tokens stop
+/// working at once; what it signed stays in the log.
+pub fn user_set_enabled(ctx: &Ctx, user: &OrgName, enabled: bool) -> Result<Outcome> {
+    let info = ctx
+        .client()?
+        .set_account_enabled(user.as_str(), enabled)
+        .with_context(|| {
+            format!(
+                "{} account {user}",
+                if enabled { "enabling" } else { "disabling" }
+            )
+        })?;
+    if ctx.json {
+        output::json(&info)?;
+    } else if enabled {
+        output::line(format!("enabled account {}", info.username));
+    } else {
+        output::line(format!(
+            "disabled account {}: its tokens no longer work; what it signed stays in the log",
+            info.username
+        ));
+    }
+    Ok(Outcome::Success)
+}

@@ -95,6 +95,34 @@ pub fn create(ctx: &Ctx, name: &str, scopes: Vec<Scope>, expires: Option<&str>) 
     Ok(Outcome::Success)
 }
 
+/// Replaces the token in use by a new one (same name, scopes and expiry);
+/// the old one stops working at once. The stored token is replaced too.
+pub fn rotate(ctx: &Ctx) -> Result<Outcome> {
+    let from_env = std::env::var("SHIRE_TOKEN").is_ok_and(|t| !t.trim().is_empty());
+    let made = ctx.client()?.rotate_token().context("rotating the token")?;
+    let token = made
+        .token
+        .clone()
+        .context("the registry sent no new token")?;
+    if !from_env {
+        ctx.home.store_token(&ctx.registry, &token)?;
+    }
+    if ctx.json {
+        return output::json(&made).map(|()| Outcome::Success);
+    }
+    output::print_table(&HEADERS, &[row(&made)]);
+    output::line(&token);
+    if from_env {
+        output::warn("the old token came from SHIRE_TOKEN: set it to the new one");
+    } else {
+        output::note(format!(
+            "stored for {}; the old token no longer works",
+            ctx.registry
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
 /// Revokes a token by id: it stops working at once.
 pub fn revoke(ctx: &Ctx, id: &str) -> Result<Outcome> {
     let gone = ctx

@@ -107,6 +107,9 @@ pub struct AccountInfo {
     /// The API token: only in the answer to account creation, never again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Since when the account is disabled (RFC 3339), if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
 }
 
 /// `POST /api/v1/keys`.

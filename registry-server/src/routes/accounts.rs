@@ -14,6 +14,7 @@ fn info(a: &AccountRecord, token: Option<String>) -> AccountInfo {
         org: a.org.clone(),
         role: a.role,
         token,
+        disabled_at: a.disabled_at.clone(),
     }
 }
 
@@ -35,10 +36,58 @@ pub async fn create(
         role: body.role,
         token_hash: hash,
         created_at: now(),
+        disabled_at: None,
     };
     state.store.create_account(&rec)?;
     state.store.durable().await?;
     Ok(HttpResponse::Created().json(info(&rec, Some(token))))
+}
+
+/// Disables an account (admins, unscoped token): its tokens stop working at
+/// once; what it signed stays in the log.
+pub async fn disable(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(state, caller, name.into_inner(), Some(now())).await
+}
+
+/// Enables a disabled account again (admins, unscoped token).
+pub async fn enable(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(state, caller, name.into_inner(), None).await
+}
+
+async fn set_disabled(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: String,
+    disabled_at: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    caller.require_unscoped()?;
+    if name == caller.account().username {
+        return Err(ApiError::bad_request(
+            "own_account",
+            "an admin cannot disable or enable its own account",
+        ));
+    }
+    let account = state
+        .store
+        .set_disabled(&name, disabled_at)?
+        .ok_or_else(|| {
+            ApiError::AccountNotFound(format!(
+                "no account {} exists here",
+                shire_core::clip(&name)
+            ))
+        })?;
+    state.store.durable().await?;
+    tracing::warn!(account = %name, disabled = account.disabled_at.is_some(), by = %caller.account().username, "account status changed");
+    Ok(HttpResponse::Ok().json(info(&account, None)))
 }
 
 /// The calling account.

@@ -49,6 +49,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(orgs::create)),
         )
         .service(resource("/api/v1/accounts").route(web::post().to(accounts::create)))
+        .service(
+            resource("/api/v1/accounts/{name}/disable").route(web::post().to(accounts::disable)),
+        )
+        .service(resource("/api/v1/accounts/{name}/enable").route(web::post().to(accounts::enable)))
         .service(resource("/api/v1/whoami").route(web::get().to(accounts::whoami)))
         .service(resource("/api/v1/keys").route(web::post().to(keys::register)))
         .service(
@@ -61,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(tokens::list))
                 .route(web::post().to(tokens::create)),
         )
+        .service(resource("/api/v1/tokens/rotate").route(web::post().to(tokens::rotate)))
         .service(resource("/api/v1/tokens/{id}").route(web::delete().to(tokens::revoke)))
         .service(resource("/api/v1/verifiers").route(web::get().to(keys::verifiers)))
         .service(resource("/api/v1/blobs/{digest}").route(web::put().to(blobs::upload)))

@@ -109,6 +109,7 @@ mod tests {
             role: Role::Publisher,
             token_hash: format!("hash-of-{name}"),
             created_at: now(),
+            disabled_at: None,
         };
         store.create_account(&a).unwrap();
         a

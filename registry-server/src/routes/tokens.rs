@@ -150,3 +150,34 @@ pub async fn revoke(
     tracing::info!("token revoked");
     Ok(HttpResponse::Ok().json(info(id, t, None)))
 }
+
+/// Replaces the calling token by a new one with the same name, scopes and
+/// expiry; the old one stops working at once. The answer holds the new
+/// token, once (`shire token rotate`, `shire-registry admin-token rotate`).
+#[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+pub async fn rotate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Unauthorized("no bearer token".into()))?;
+    let old = auth::hash_token(presented);
+    let (token, hash) = auth::new_token();
+    let record = state
+        .store
+        .rotate_token(&old, &hash)?
+        .ok_or_else(|| ApiError::Unauthorized("the token is not valid on this registry".into()))?;
+    state.store.durable().await?;
+    tracing::warn!("token rotated");
+    let id = hash
+        .chars()
+        .take(crate::store::tokens::TOKEN_ID_LEN)
+        .collect();
+    Ok(HttpResponse::Ok().json(info(id, record, Some(token))))
+}

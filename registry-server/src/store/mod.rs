@@ -651,6 +651,7 @@ mod tests {
             role,
             token_hash: format!("hash-of-{name}"),
             created_at: now(),
+            disabled_at: None,
         };
         store.create_account(&a).unwrap();
         a

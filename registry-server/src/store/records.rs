@@ -36,6 +36,10 @@ pub struct AccountRecord {
     pub token_hash: String,
     /// When it was created (RFC 3339).
     pub created_at: String,
+    /// Since when it is disabled (RFC 3339): its tokens stop working; what
+    /// it signed stays in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
 }
 
 /// A token, stored under the SHA-256 of the token.

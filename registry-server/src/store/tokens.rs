@@ -55,6 +55,51 @@ impl Store {
         Ok(out)
     }
 
+    /// Replaces the token whose hash is `old` by one whose hash is `new`, with
+    /// the same account, name, scopes and expiry, in one transaction: the
+    /// old one stops working as the new one starts. `None` for an unknown `old`.
+    pub fn rotate_token(&self, old: &str, new: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.writable()?;
+        self.db.transact(|tx| {
+            let Some(stored) = tx.get::<StoredToken>(T::Tokens, old.as_bytes())? else {
+                return Ok(None);
+            };
+            let Some(account) =
+                tx.get::<AccountRecord>(T::Accounts, stored.account().as_bytes())?
+            else {
+                return Ok(None);
+            };
+            let mut record = stored.into_record(&account);
+            record.created_at = super::now();
+            tx.remove(T::Tokens, old.as_bytes())?;
+            tx.put(
+                T::Tokens,
+                new.as_bytes(),
+                &StoredToken::Record(record.clone()),
+            )?;
+            Ok(Some(record))
+        })
+    }
+
+    /// Disables (`Some(time)`) or enables (`None`) the account `username`:
+    /// a disabled account's tokens stop working. `None` for an unknown one.
+    pub fn set_disabled(
+        &self,
+        username: &str,
+        disabled_at: Option<String>,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        self.writable()?;
+        self.db.transact(|tx| {
+            let Some(mut account) = tx.get::<AccountRecord>(T::Accounts, username.as_bytes())?
+            else {
+                return Ok(None);
+            };
+            account.disabled_at = disabled_at.clone();
+            tx.put(T::Accounts, username.as_bytes(), &account)?;
+            Ok(Some(account))
+        })
+    }
+
     /// Deletes the token whose id is `id`, if `may` allows it; the removed
     /// token, `None` when no token has that id.
     pub fn revoke_token(

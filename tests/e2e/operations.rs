@@ -1,0 +1,113 @@
+//! Issue 15, running a node: rotating the admin token, disabling accounts,
+//! rotating one's own token.
+
+use shire_e2e::{binary, Club, Project};
+use std::process::Command;
+
+fn rotate(node: &shire_e2e::Node, url: Option<&str>) -> std::process::Output {
+    let mut c = Command::new(binary("shire-registry"));
+    c.args(["admin-token", "rotate", "--data"])
+        .arg(node.data_dir());
+    if let Some(u) = url {
+        c.args(["--url", u]);
+    }
+    c.env("RUST_LOG", "warn").output().unwrap()
+}
+
+fn token_file(node: &shire_e2e::Node) -> String {
+    std::fs::read_to_string(node.data_dir().join("admin-token"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_admin_token_rotates_and_the_old_one_stops_at_once() {
+    let mut club = Club::new();
+    let old = club.node.admin_token.clone();
+    // While the node serves.
+    let out = rotate(&club.node, Some(&club.node.url));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = token_file(&club.node);
+    assert_ne!(new, old);
+    // The new one works, the old one no longer does.
+    club.node
+        .user(Some(&new))
+        .ok(&["admin", "org", "create", "kent"]);
+    let err = whoami_with(&club, &old);
+    assert!(err.contains("unauthorized"), "{err}");
+
+    // With the node stopped, in its data folder.
+    club.node.kill9();
+    let out = rotate(&club.node, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let newer = token_file(&club.node);
+    assert_ne!(newer, new);
+    club.node.restart();
+    club.node.user(Some(&newer)).ok(&["whoami"]);
+    let err = whoami_with(&club, &new);
+    assert!(err.contains("unauthorized"), "{err}");
+}
+
+/// `shire whoami` with `token` in SHIRE_TOKEN; its error line, if any.
+fn whoami_with(club: &Club, token: &str) -> String {
+    let o = Command::new(binary("shire"))
+        .args(["whoami"])
+        .env("SHIRE_HOME", club.installer.home.path())
+        .env("SHIRE_REGISTRY", &club.node.url)
+        .env("SHIRE_TOKEN", token)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{token} still works");
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn a_disabled_account_cannot_act_and_its_statements_stay_valid() {
+    let club = Club::new();
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    club.approve("braintree/crm-lite@1.0.0");
+    let out = club.admin.ok(&["admin", "user", "disable", "bt-dev"]);
+    assert!(out.contains("disabled account bt-dev"), "{out}");
+    let dir = Project::new("braintree/crm-lite", "1.1.0").write(club.publisher.cwd.path());
+    let err = club.publisher.fails(&["publish", dir.to_str().unwrap()]);
+    assert!(err.contains("bt-dev is disabled"), "{err}");
+    // What it signed before stays valid: the release installs, the log verifies.
+    club.installer
+        .ok(&["install", "braintree/crm-lite", "--dir", "pk"]);
+    assert!(club.installer.ok(&["log", "verify"]).contains("verified"));
+    // Only an admin, and not itself.
+    let err = club.publisher.fails(&["admin", "user", "enable", "bt-dev"]);
+    assert!(err.contains("unauthorized"), "{err}");
+    let err = club.admin.fails(&["admin", "user", "disable", "admin"]);
+    assert!(err.contains("own_account"), "{err}");
+    club.admin.ok(&["admin", "user", "enable", "bt-dev"]);
+    club.publisher.ok(&["publish", dir.to_str().unwrap()]);
+}
+
+#[test]
+fn a_token_rotates_itself() {
+    let club = Club::new();
+    let p = &club.publisher;
+    let before = p.json(&["token", "list"]);
+    let rotated = p.json(&["token", "rotate"]);
+    let new = rotated["token"].as_str().unwrap().to_string();
+    p.ok(&["whoami"]);
+    let old_id = before[0]["id"].as_str().unwrap();
+    assert_ne!(rotated["id"].as_str().unwrap(), old_id);
+    let after = p.json(&["token", "list"]);
+    assert!(!after.to_string().contains(old_id), "{after}");
+    assert!(club
+        .node
+        .user(Some(&new))
+        .ok(&["whoami"])
+        .contains("bt-dev"));
+}
