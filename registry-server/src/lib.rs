@@ -17,6 +17,7 @@ pub mod error;
 pub mod federation;
 pub mod identity;
 pub mod memory;
+pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod startup;

@@ -139,6 +139,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         max_upload: config.max_upload,
         threshold: config.threshold.max(1),
         archive_limits: config.archive_limits,
+        metrics: Arc::new(crate::metrics::Metrics::new()?),
     };
     // The responses actix's HTTP/1 layer makes itself carry the JSON error
     // body too (vendor/actix-http/SHIRE-PATCHES.md).
@@ -158,6 +159,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             .wrap(from_fn(middleware::body_deadline))
             .wrap(from_fn(middleware::head_as_get))
             .wrap(tracing_middleware())
+            .wrap(from_fn(crate::metrics::track))
             .configure(routes::configure)
             .default_service(web::to(error::not_found))
     })

@@ -22,4 +22,6 @@ pub struct AppState {
     pub archive_limits: ArchiveLimits,
     /// Followed peers and their status (None: the node follows no one).
     pub federation: Option<Arc<crate::federation::Federation>>,
+    /// What `GET /metrics` serves.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -6,6 +6,8 @@
 mod helpers;
 #[path = "api/log_tests.rs"]
 mod log_tests;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/review_attacks.rs"]
 mod review_attacks;
 #[path = "api/robustness.rs"]

@@ -44,6 +44,7 @@ pub async fn download(
         }
     }
     let len = blob.remaining();
+    state.metrics.bytes_downloaded.inc_by(len);
     Ok(HttpResponse::Ok()
         .content_type("application/gzip")
         .insert_header((header::ETAG, etag))

@@ -62,6 +62,7 @@ pub async fn upload(
     }
     match writer.finish_async(&digest).await {
         Ok((size, new)) => {
+            state.metrics.bytes_uploaded.inc_by(size);
             // A takedown that landed while these bytes streamed in: erase
             // them again and say why.
             if state.store.takedown_of(&digest)?.is_some() {

@@ -95,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/v1/review").route(web::get().to(review::queue)))
         .service(resource("/api/v1/artifacts/{digest}").route(web::get().to(artifacts::download)))
+        .service(resource("/metrics").route(web::get().to(crate::metrics::scrape)))
         .service(resource("/api/v1/peers").route(web::get().to(peers::list)))
         .service(resource("/api/v1/peers/{name}/resume").route(web::post().to(peers::resume)))
         .service(resource("/api/v1/mirrors").route(web::get().to(mirrors::list)))

@@ -362,6 +362,7 @@ pub struct Db {
     flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), FlushFailure>>>,
     flushes: Arc<AtomicU64>,
     idle_flushes: Arc<AtomicU64>,
+    flush_nanos: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
     durable_log: Arc<AtomicU64>,
 }
@@ -403,6 +404,7 @@ pub struct Flusher {
     rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), FlushFailure>>>,
     flushes: Arc<AtomicU64>,
     idle_flushes: Arc<AtomicU64>,
+    flush_nanos: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
     durable_log: Arc<AtomicU64>,
 }
@@ -472,7 +474,12 @@ impl Flusher {
             // queued, so this size covers them all; entries committed later
             // are counted only by a later flush.
             let log_size = read_log_size(&inner.trees[T::Meta as usize]);
+            let began = std::time::Instant::now();
             let result = inner.db.flush_async().await.map(|_| ());
+            if waiting {
+                let took = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.flush_nanos.fetch_add(took, Ordering::Relaxed);
+            }
             if let Err(e) = &result {
                 self.handle.fail(e);
             }
@@ -596,6 +603,7 @@ impl Db {
         let (tx, rx) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
         let idle_flushes = Arc::new(AtomicU64::new(0));
+        let flush_nanos = Arc::new(AtomicU64::new(0));
         let writes = Arc::new(AtomicU64::new(0));
         // What was recovered from disk is durable.
         let durable_log = Arc::new(AtomicU64::new(read_log_size(
@@ -615,6 +623,7 @@ impl Db {
                 flusher: tx,
                 flushes: flushes.clone(),
                 idle_flushes: idle_flushes.clone(),
+                flush_nanos: flush_nanos.clone(),
                 writes: writes.clone(),
                 durable_log: durable_log.clone(),
             },
@@ -624,6 +633,7 @@ impl Db {
                 rx,
                 flushes,
                 idle_flushes,
+                flush_nanos,
                 writes,
                 durable_log,
             },
@@ -784,6 +794,11 @@ impl Db {
     /// How many group-commit flushes have run (for measuring batching).
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Time spent in group-commit flushes, in seconds.
+    pub fn flush_seconds(&self) -> f64 {
+        self.flush_nanos.load(Ordering::Relaxed) as f64 / 1e9
     }
 }
 

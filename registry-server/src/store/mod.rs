@@ -497,6 +497,11 @@ impl Store {
         log::entry(&self.db, index)
     }
 
+    /// Group-commit flushes run, and the seconds they took in all.
+    pub fn flush_stats(&self) -> (u64, f64) {
+        (self.db.flush_count(), self.db.flush_seconds())
+    }
+
     /// Entries of this node's log known to be on disk: what checkpoints,
     /// entries, proofs and tiles are served for.
     pub fn durable_log_size(&self) -> u64 {
