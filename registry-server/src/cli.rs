@@ -153,6 +153,7 @@ impl NodeArgs {
             threshold: None,
             cache_mib: config::DEFAULT_CACHE_MIB,
             min_free_mib: config::DEFAULT_MIN_FREE_MIB,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -223,6 +224,19 @@ pub struct ServeArgs {
     /// itself once there is room again.
     #[arg(long, default_value_t = config::DEFAULT_MIN_FREE_MIB)]
     pub min_free_mib: u64,
+    /// Log lines as `text` or `json` (one object a line, with each request's
+    /// id among its fields), on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// `key` flags.
@@ -288,7 +302,7 @@ impl ServeArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            init_tracing();
+            init_tracing_as(args.log_format);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -375,13 +389,21 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn init_tracing() {
+    init_tracing_as(LogFormat::Text);
+}
+
+fn init_tracing_as(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
 }
 
 #[cfg(test)]

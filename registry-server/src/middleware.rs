@@ -13,6 +13,9 @@
 //! **HEAD.** [`head_as_get`] runs a HEAD request as the GET it mirrors and
 //! sends the GET's status and headers (`Content-Length` included) without a
 //! body, so a HEAD of an artifact reads nothing from disk.
+//!
+//! **Request ids.** [`request_id`] names each request, logs it in a span
+//! carrying the id, and returns the id in `X-Request-Id`.
 
 use crate::config::BodyDeadline;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
@@ -162,4 +165,62 @@ pub async fn head_as_get(
     req.head_mut().method = Method::GET;
     let res = next.call(req).await?;
     Ok(res.map_body(|_, body| BoxBody::new(Headless(body.size()))))
+}
+
+/// The response header (and log field) naming a request.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Whether a client's request id may be kept: 1 to 64 of `[A-Za-z0-9._-]`
+/// (it goes into log lines and a header as it is).
+fn valid_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Names every request: the client's `X-Request-Id` when it is a plain
+/// token, else a new random one; runs the request inside a tracing span
+/// carrying it (so every log line about the request has it), logs one line
+/// when it is answered, and returns the id in the `X-Request-Id` header.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use tracing::Instrument as _;
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 8];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            hex::encode(bytes)
+        });
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = %route,
+    );
+    let began = std::time::Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    span.in_scope(|| {
+        tracing::info!(
+            target: "shire_registry::http",
+            status = res.status().as_u16(),
+            ms = began.elapsed().as_secs_f64() * 1000.0,
+            "answered"
+        )
+    });
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(REQUEST_ID),
+            v,
+        );
+    }
+    Ok(res)
 }

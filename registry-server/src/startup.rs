@@ -158,7 +158,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             .app_data(error::query_config())
             .wrap(from_fn(middleware::body_deadline))
             .wrap(from_fn(middleware::head_as_get))
-            .wrap(tracing_middleware())
+            .wrap(from_fn(middleware::request_id))
             .wrap(from_fn(crate::metrics::track))
             .configure(routes::configure)
             .default_service(web::to(error::not_found))
@@ -190,10 +190,6 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         flusher,
         trimmer,
     })
-}
-
-fn tracing_middleware() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %b %Dms").log_target("shire_registry::http")
 }
 
 /// `shire-registry serve`: start, print the stdout contract, serve until stopped.

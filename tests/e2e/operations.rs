@@ -111,3 +111,68 @@ fn a_token_rotates_itself() {
         .ok(&["whoami"])
         .contains("bt-dev"));
 }
+
+#[test]
+fn every_request_has_an_id_in_its_answer_and_its_json_log_lines() {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("node.log");
+    let mut child = Command::new(binary("shire-registry"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data",
+        ])
+        .arg(data.path().join("d"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(u) = line.strip_prefix("shire-registry listening on ") {
+            break u.to_string();
+        }
+    };
+    let http = reqwest::blocking::Client::new();
+    let given = http
+        .get(format!("{url}/api/v1/packages/a/b"))
+        .header("x-request-id", "council-trace-42")
+        .send()
+        .unwrap();
+    assert_eq!(given.status().as_u16(), 404);
+    assert_eq!(given.headers()["x-request-id"], "council-trace-42");
+    let made = http.get(format!("{url}/healthz")).send().unwrap();
+    let id = made.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 16, "{id}");
+    // A client's id that is not a plain token is replaced.
+    let odd = http
+        .get(format!("{url}/healthz"))
+        .header("x-request-id", "two words")
+        .send()
+        .unwrap();
+    assert_ne!(odd.headers()["x-request-id"], "two words");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let answered: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "answered")
+        .collect();
+    assert!(
+        answered
+            .iter()
+            .any(|v| v["span"]["request_id"] == "council-trace-42" && v["fields"]["status"] == 404),
+        "{text}"
+    );
+    assert!(
+        answered
+            .iter()
+            .any(|v| v["span"]["request_id"] == id.as_str()),
+        "{text}"
+    );
+}
