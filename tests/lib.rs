@@ -154,6 +154,17 @@ impl Node {
         Ok(())
     }
 
+    /// Waits for a node already sent SIGTERM to exit; its exit status.
+    pub fn terminate_wait(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("the node is running");
+        c.wait().unwrap()
+    }
+
+    /// The running node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the node is running").id()
+    }
+
     /// Kills the node with SIGKILL: no chance to flush anything.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

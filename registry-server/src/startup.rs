@@ -167,6 +167,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     // algorithm the second waits for the client's delayed ACK (some 40 ms
     // per small download, measured in the install benchmark).
     .tcp_nodelay(true)
+    // On SIGTERM or SIGINT: stop accepting, give requests in flight (an
+    // upload, a publish) this long to finish, then the final flush.
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?;
     if let Some(w) = config.workers {
         server = server.workers(w);
@@ -191,6 +194,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         trimmer,
     })
 }
+
+/// Seconds requests in flight get to finish after SIGTERM or SIGINT.
+pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 
 /// `shire-registry serve`: start, print the stdout contract, serve until stopped.
 ///

@@ -176,3 +176,44 @@ fn every_request_has_an_id_in_its_answer_and_its_json_log_lines() {
         "{text}"
     );
 }
+
+/// On SIGTERM the node stops accepting, lets a publish in flight finish,
+/// flushes and exits 0; what it acknowledged is there after a restart.
+#[test]
+fn sigterm_lets_a_publish_in_flight_finish_then_exits_0() {
+    use std::io::{Read, Write};
+    let mut club = Club::new();
+    let token = club.publisher.token.clone().unwrap();
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let digest = shire_core::Digest::of(&bytes);
+    let addr = club.node.url.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "PUT /api/v1/blobs/{digest} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    )
+    .unwrap();
+    s.write_all(&bytes[..100_000]).unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SIGTERM while the upload is half sent.
+    let pid = club.node.pid().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // New connections are no longer accepted...
+    assert!(reqwest::blocking::get(format!("{}/healthz", club.node.url)).is_err());
+    // ...while the one in flight finishes and is answered.
+    s.write_all(&bytes[100_000..]).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let status = club.node.terminate_wait();
+    assert_eq!(status.code(), Some(0), "{status}");
+    club.node.restart();
+    assert_eq!(club.node.artifact(&digest.to_string()), bytes);
+}
