@@ -63,7 +63,12 @@ impl Node {
 
     /// Starts a node with extra `serve` arguments (e.g. `--threshold 2`).
     pub fn start_with(args: &[&str]) -> Node {
-        let data = tempfile::tempdir().unwrap();
+        Self::start_on(tempfile::tempdir().unwrap(), args)
+    }
+
+    /// Starts a node on the data folder `data` (which may already hold a
+    /// node, e.g. a restored backup), with extra `serve` arguments.
+    pub fn start_on(data: TempDir, args: &[&str]) -> Node {
         let mut node = Node {
             child: None,
             data,

@@ -36,6 +36,76 @@ pub enum Command {
     /// The bootstrap admin's token (`DATA/admin-token`).
     #[command(subcommand)]
     AdminToken(AdminTokenCommand),
+    /// Back a node up into a new folder while it serves (`--url`), or from
+    /// its data folder when it is not running.
+    Backup {
+        /// The new folder to write the backup into.
+        #[arg(long)]
+        to: PathBuf,
+        /// The node.
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Check a backup on its own: the log's root against its signed
+    /// checkpoint, every artifact against its digest.
+    VerifyBackup {
+        /// The backup folder.
+        backup: PathBuf,
+    },
+    /// Verify a backup, then write it into a new data folder (refused when
+    /// the folder is not empty).
+    Restore {
+        /// The backup folder.
+        backup: PathBuf,
+        /// The new data folder.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+/// Takes a backup: through the running node at `--url` (with the admin
+/// token of its data folder), or from the data folder of a stopped node.
+async fn take_backup(node: &NodeArgs, to: &std::path::Path) -> Result<crate::backup::Manifest> {
+    let data = node
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA));
+    let to = std::path::absolute(to).with_context(|| format!("resolving {}", to.display()))?;
+    match &node.url {
+        Some(url) => {
+            let base = url.trim_end_matches('/');
+            let token = std::fs::read_to_string(data.join(identity::ADMIN_TOKEN_FILE))
+                .with_context(|| format!("reading the admin token in {}", data.display()))?;
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/api/v1/admin/backup"))
+                .bearer_auth(token.trim())
+                .json(&serde_json::json!({ "to": to }))
+                .send()
+                .await
+                .with_context(|| format!("asking {base}"))?;
+            let status = resp.status();
+            let body = resp.text().await.context("reading the answer")?;
+            if !status.is_success() {
+                anyhow::bail!("{base} answered {status}: {}", shire_core::clip(&body));
+            }
+            serde_json::from_str(&body).context("reading the backup's manifest")
+        }
+        None => {
+            let config = node.serve_args().resolve()?;
+            let key = identity::load_or_create_key(&config.data_dir)?;
+            let (store, flusher) = startup::open_store(&config, &key).with_context(|| {
+                format!(
+                    "opening the database in {} (is the node running? then use --url)",
+                    data.display()
+                )
+            })?;
+            let flusher = tokio::spawn(flusher.run());
+            let manifest = crate::backup::backup(&store, &config.data_dir, &key, &to)?;
+            drop(store);
+            flusher.await.context("flusher task")?;
+            Ok(manifest)
+        }
+    }
 }
 
 /// `admin-token ...`.
@@ -324,6 +394,45 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::federation::Offline::Sync,
             ))?;
             crate::federation::report_sync(&statuses)
+        }
+        Command::Backup { to, node } => {
+            init_tracing();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let m = rt.block_on(take_backup(&node, &to))?;
+            println!(
+                "backed up {} entries of {} and {} artifacts into {}",
+                m.log_size,
+                m.origin,
+                m.artifacts,
+                to.display()
+            );
+            Ok(())
+        }
+        Command::VerifyBackup { backup } => {
+            let v = crate::backup::verify(&backup)?;
+            println!(
+                "backup of {} verified: {} log entries, root {} (signed), {} artifacts, taken {}",
+                v.manifest.origin,
+                v.manifest.log_size,
+                v.root,
+                v.manifest.artifacts,
+                v.manifest.created_at
+            );
+            Ok(())
+        }
+        Command::Restore { backup, data } => {
+            let v = crate::backup::restore(&backup, &data)?;
+            println!(
+                "restored {} log entries of {} into {}: start it with `shire-registry serve --data {}`",
+                v.manifest.log_size,
+                v.manifest.origin,
+                data.display(),
+                data.display()
+            );
+            Ok(())
         }
         Command::AdminToken(AdminTokenCommand::Rotate(node)) => {
             init_tracing();

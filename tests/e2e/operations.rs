@@ -217,3 +217,229 @@ fn sigterm_lets_a_publish_in_flight_finish_then_exits_0() {
     club.node.restart();
     assert_eq!(club.node.artifact(&digest.to_string()), bytes);
 }
+
+/// Backs a node up while 8 clients publish, restores the backup into a new
+/// folder and starts a node on it: the log verifies, and every release
+/// acknowledged before the backup started is there and installs.
+#[test]
+fn a_backup_taken_under_load_restores_to_a_prefix_of_the_log() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let club = Club::new();
+    club.publish(&Project::new("braintree/base", "1.0.0"));
+    club.approve("braintree/base@1.0.0");
+    let stop = Arc::new(AtomicBool::new(false));
+    // (release, when its publish was acknowledged)
+    let acked: Arc<Mutex<Vec<(String, std::time::Instant)>>> = Arc::default();
+    let token = club.publisher.token.clone().unwrap();
+    let key_file = club.publisher.home.path().join("keys/default.json");
+    let url = club.node.url.clone();
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            let (stop, acked, token, key_file, url) = (
+                stop.clone(),
+                acked.clone(),
+                token.clone(),
+                key_file.clone(),
+                url.clone(),
+            );
+            std::thread::spawn(move || {
+                let user = shire_e2e::User::new(&url, Some(&token));
+                std::fs::create_dir_all(user.home.path().join("keys")).unwrap();
+                std::fs::copy(&key_file, user.home.path().join("keys/default.json")).unwrap();
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) && i < 40 {
+                    let name = format!("braintree/load-{t}");
+                    let dir = Project::new(&name, &format!("1.0.{i}")).write(user.cwd.path());
+                    let out = user.run(&["publish", dir.to_str().unwrap()]);
+                    if out.status.success() {
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push((format!("{name}@1.0.{i}"), std::time::Instant::now()));
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let backup_dir = tempfile::tempdir().unwrap();
+    let to = backup_dir.path().join("b1");
+    let started = std::time::Instant::now();
+    let out = Command::new(binary("shire-registry"))
+        .args(["backup", "--url", &club.node.url, "--data"])
+        .arg(club.node.data_dir())
+        .arg("--to")
+        .arg(&to)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let before: Vec<String> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, at)| *at < started)
+        .map(|(r, _)| r.clone())
+        .collect();
+    assert!(
+        before.len() >= 8,
+        "publishers were too slow: {}",
+        before.len()
+    );
+
+    let verified = Command::new(binary("shire-registry"))
+        .arg("verify-backup")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    // A restore refuses a folder that is not empty.
+    let occupied = tempfile::tempdir().unwrap();
+    std::fs::write(occupied.path().join("x"), "x").unwrap();
+    let refused = Command::new(binary("shire-registry"))
+        .arg("restore")
+        .arg(&to)
+        .arg("--data")
+        .arg(occupied.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not empty"));
+
+    let new_data = tempfile::tempdir().unwrap();
+    let restored = Command::new(binary("shire-registry"))
+        .arg("restore")
+        .arg(&to)
+        .arg("--data")
+        .arg(new_data.path())
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let node = shire_e2e::Node::start_on(new_data, &[]);
+    // The restored node keeps its key: a client that pinned the old one verifies it.
+    let node_key = club.node.get_json("/api/v1/node")["note_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(node.get_json("/api/v1/node")["note_key"], node_key.as_str());
+    let user = shire_e2e::User::new(&node.url, None);
+    user.ok(&["trust", "add", &club.verifier_key]);
+    assert!(user
+        .ok(&["--node-key", &node_key, "log", "verify"])
+        .contains("verified"));
+    for r in &before {
+        let (name, version) = r.split_once('@').unwrap();
+        let path = format!("/api/v1/packages/{name}/{version}");
+        assert!(node.get_json(&path)["digest"].is_string(), "{r} missing");
+    }
+    let first = &before[0];
+    user.ok(&[
+        "--node-key",
+        &node_key,
+        "install",
+        &first.replace('@', "@="),
+        "--dir",
+        "pk",
+        "--allow-unverified",
+    ]);
+    user.ok(&[
+        "--node-key",
+        &node_key,
+        "install",
+        "braintree/base",
+        "--dir",
+        "pk2",
+    ]);
+}
+
+/// A backup taken from a stopped node's folder; `verify-backup` refuses
+/// one whose artifact or log entry was altered.
+#[test]
+fn verify_backup_finds_an_altered_artifact_or_log_entry() {
+    let mut club = Club::new();
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    club.node.kill9();
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("b");
+    let out = Command::new(binary("shire-registry"))
+        .args(["backup", "--data"])
+        .arg(club.node.data_dir())
+        .arg("--to")
+        .arg(&to)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = |path: &std::path::Path| {
+        let o = Command::new(binary("shire-registry"))
+            .arg("verify-backup")
+            .arg(path)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    assert!(verify(&to).0);
+    // An artifact altered.
+    let blob = std::fs::read_dir(to.join("blobs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let good = std::fs::read(&blob).unwrap();
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 1;
+    std::fs::write(&blob, &bad).unwrap();
+    let (ok, err) = verify(&to);
+    assert!(!ok && err.contains("hashes to"), "{err}");
+    std::fs::write(&blob, &good).unwrap();
+    // A log entry altered.
+    let entries = to.join("db/log_entries.jsonl");
+    let text = std::fs::read_to_string(&entries).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["v"] = serde_json::json!(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        b"{\"event\":\"org_created\",\"org\":\"evil\",\"at\":\"2026-01-01T00:00:00Z\"}"
+    ));
+    std::fs::write(
+        &entries,
+        lines
+            .iter()
+            .map(|l| l.to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let (ok, err) = verify(&to);
+    assert!(
+        !ok && err.contains("not the one its checkpoint signs"),
+        "{err}"
+    );
+}

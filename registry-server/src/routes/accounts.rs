@@ -94,3 +94,38 @@ async fn set_disabled(
 pub async fn whoami(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(info(caller.account(), None))
 }
+
+/// `POST /api/v1/admin/backup`: what to back up into.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    /// A new (or empty) folder on the node's machine, by absolute path.
+    pub to: std::path::PathBuf,
+}
+
+/// Backs the node up while it serves (admins, unscoped token): see
+/// `crate::backup`. Answers the backup's manifest.
+pub async fn backup(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<BackupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    caller.require_unscoped()?;
+    let to = body.into_inner().to;
+    if !to.is_absolute() {
+        return Err(ApiError::bad_request(
+            "bad_path",
+            "the backup folder must be an absolute path",
+        ));
+    }
+    let st = state.clone();
+    let manifest = web::block(move || {
+        crate::backup::backup(&st.store, st.store.data_dir(), &st.node_key, &to)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::bad_request("backup_failed", format!("{e:#}")))?;
+    tracing::warn!(by = %caller.account().username, log_size = manifest.log_size, "backup taken");
+    Ok(HttpResponse::Ok().json(manifest))
+}

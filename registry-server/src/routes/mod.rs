@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(orgs::create)),
         )
         .service(resource("/api/v1/accounts").route(web::post().to(accounts::create)))
+        .service(resource("/api/v1/admin/backup").route(web::post().to(accounts::backup)))
         .service(
             resource("/api/v1/accounts/{name}/disable").route(web::post().to(accounts::disable)),
         )

@@ -365,6 +365,9 @@ pub struct Db {
     flush_nanos: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
     durable_log: Arc<AtomicU64>,
+    /// Transactions hold it shared; [`Db::export`] holds it alone, so what
+    /// it reads is one moment of every tree.
+    gate: Arc<std::sync::RwLock<()>>,
 }
 
 /// How soon a write that no caller waits for reaches the disk. sled's own
@@ -626,6 +629,7 @@ impl Db {
                 flush_nanos: flush_nanos.clone(),
                 writes: writes.clone(),
                 durable_log: durable_log.clone(),
+                gate: Arc::default(),
             },
             Flusher {
                 handle,
@@ -729,6 +733,44 @@ impl Db {
         out
     }
 
+    /// Hands every entry of every tree to `sink` (tree name, key, value), as
+    /// one moment: no transaction runs meanwhile. Returns the log's size at
+    /// that moment.
+    pub fn export(
+        &self,
+        mut sink: impl FnMut(&str, &[u8], &[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        let inner = self.handle.inner()?;
+        let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        for (name, tree) in TREE_NAMES.iter().zip(inner.trees.iter()) {
+            for item in tree.iter() {
+                let (k, v) = item?;
+                sink(name, &k, &v)?;
+            }
+        }
+        Ok(read_log_size(&inner.trees[T::Meta as usize])?)
+    }
+
+    /// Stores exported entries into this (new, empty) database, then flushes.
+    pub fn import(
+        &self,
+        entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
+    ) -> Result<(), StoreError> {
+        let inner = self.handle.inner()?;
+        let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        for entry in entries {
+            let (name, k, v) = entry?;
+            let Some(i) = TREE_NAMES.iter().position(|n| *n == name) else {
+                return Err(StoreError::Corrupt(format!(
+                    "no tree {name:?} in this layout"
+                )));
+            };
+            inner.trees[i].insert(k, v)?;
+        }
+        inner.db.flush()?;
+        Ok(())
+    }
+
     /// Decodes a JSON record read by a scan.
     pub fn decode<R: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<R, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| corrupt(t, e))
@@ -744,6 +786,7 @@ impl Db {
             )));
         }
         let inner = self.handle.inner()?;
+        let _shared = self.gate.read().unwrap_or_else(|p| p.into_inner());
         let refs: Vec<&sled::Tree> = inner.trees.iter().collect();
         let result = refs
             .as_slice()

@@ -55,7 +55,7 @@ const FORMAT: &[u8] = b"format";
 /// replayed under today's rules by every reader). Layout 2 holds key
 /// registrations without proofs of possession, layout 3 reasons and file
 /// names that may hold invisible characters: both are refused.
-const DATA_FORMAT: u64 = 4;
+pub const DATA_FORMAT: u64 = 4;
 
 /// How a data folder is opened.
 #[derive(Debug, Clone)]
@@ -153,6 +153,11 @@ impl Store {
         };
         store.erase_taken_down()?;
         Ok((store, flusher))
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The node's origin: the first line of its checkpoints.
@@ -495,6 +500,34 @@ impl Store {
     /// The stored bytes of entry `index` of this node's log.
     pub fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         log::entry(&self.db, index)
+    }
+
+    /// Hands every stored entry (tree name, key, value) to `sink` as one
+    /// moment (no transaction runs meanwhile); the log's size then.
+    pub fn export(
+        &self,
+        sink: impl FnMut(&str, &[u8], &[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, StoreError> {
+        self.db.export(sink)
+    }
+
+    /// Creates the database of a new data folder from exported entries
+    /// (`shire-registry restore`); the folder must hold no database yet.
+    pub fn import(
+        data_dir: &Path,
+        entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
+    ) -> Result<(), StoreError> {
+        let path = data_dir.join("db");
+        if path.exists() {
+            return Err(StoreError::Corrupt(format!(
+                "{} already holds a database",
+                path.display()
+            )));
+        }
+        let (db, flusher) = Db::open_with_cache(&path, db::DEFAULT_CACHE_BYTES)?;
+        db.import(entries)?;
+        drop(flusher);
+        Ok(())
     }
 
     /// Group-commit flushes run, and the seconds they took in all.

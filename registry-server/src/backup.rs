@@ -1,0 +1,325 @@
+//! Backups of a node, taken while it serves (`shire-registry backup`),
+//! checked on their own (`verify-backup`) and restored into a new data
+//! folder (`restore`).
+//!
+//! A backup is a folder:
+//! - `shire-backup.json`: the format, the data layout, the origin, the log
+//!   size, when, and how many artifacts;
+//! - `db/<tree>.jsonl`: every entry of every database tree, one JSON line
+//!   each (`{"k": base64, "v": base64}`), read as one moment: no
+//!   transaction runs while they are read, so the backup holds every event
+//!   of a prefix of the log and the state that prefix made, nothing
+//!   half-written;
+//! - `blobs/<hex>`: the artifact of every release the backup holds (but
+//!   taken-down ones), each checked against its digest as it is copied;
+//! - `checkpoint`: the node's signed checkpoint of the backup's log size;
+//! - `node-key`, `admin-token` (mode 0600): the node keeps its key, and so
+//!   its log's name, across a restore.
+//!
+//! `verify` recomputes the log's root from the backed-up entries and checks
+//! it against the signed checkpoint, and every artifact against its digest.
+//! `restore` verifies first, then writes a new data folder.
+
+use crate::identity;
+use crate::store::records::ReleaseRecord;
+use crate::store::{Store, DATA_FORMAT};
+use anyhow::{bail, Context, Result};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use shire_core::{Digest, KeyPair};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+/// The backup format this node writes and reads.
+pub const BACKUP_FORMAT: u32 = 1;
+/// The manifest's file name.
+pub const MANIFEST: &str = "shire-backup.json";
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// `shire-backup.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`BACKUP_FORMAT`].
+    pub format: u32,
+    /// The data layout of the node backed up (`store::DATA_FORMAT`).
+    pub data_format: u64,
+    /// The node's origin.
+    pub origin: String,
+    /// Entries of the node's log the backup holds.
+    pub log_size: u64,
+    /// When it was taken (RFC 3339).
+    pub created_at: String,
+    /// Artifacts it holds.
+    pub artifacts: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    k: String,
+    v: String,
+}
+
+fn ensure_empty(dir: &Path, what: &str) -> Result<()> {
+    if let Ok(mut entries) = fs::read_dir(dir) {
+        if entries.next().is_some() {
+            bail!("{} is not empty: {what} needs a new folder", dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// Backs up the node whose store is `store` and data folder `data_dir` into
+/// the new folder `to` (see the module docs), while it serves.
+pub fn backup(store: &Store, data_dir: &Path, node_key: &KeyPair, to: &Path) -> Result<Manifest> {
+    ensure_empty(to, "a backup")?;
+    fs::create_dir_all(to.join("db")).with_context(|| format!("creating {}", to.display()))?;
+    fs::create_dir_all(to.join("blobs")).with_context(|| format!("creating {}", to.display()))?;
+    let mut writers: BTreeMap<String, BufWriter<File>> = BTreeMap::new();
+    let mut digests: BTreeSet<Digest> = BTreeSet::new();
+    let log_size = store.export(|tree, k, v| {
+        if tree == "releases" {
+            if let Ok(r) = serde_json::from_slice::<ReleaseRecord>(v) {
+                if r.taken_down.is_none() {
+                    digests.insert(r.digest);
+                }
+            }
+        }
+        let w = match writers.get_mut(tree) {
+            Some(w) => w,
+            None => {
+                let f = File::create(to.join("db").join(format!("{tree}.jsonl")))?;
+                writers.entry(tree.to_string()).or_insert(BufWriter::new(f))
+            }
+        };
+        let line = serde_json::to_string(&Line {
+            k: B64.encode(k),
+            v: B64.encode(v),
+        })?;
+        writeln!(w, "{line}")
+    })?;
+    for (_, w) in writers {
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .context("writing the database's entries")?;
+    }
+    fsync_dir(&to.join("db"))?;
+    for d in &digests {
+        let mut from = store
+            .blobs
+            .read(d)?
+            .with_context(|| format!("the artifact {d} of a stored release is missing"))?;
+        let dest = to.join("blobs").join(d.hex());
+        let mut out = shire_core::digest::HashingWriter::new(BufWriter::new(File::create(&dest)?));
+        std::io::copy(&mut from, &mut out).with_context(|| format!("copying {d}"))?;
+        let (w, got, _) = out.finish();
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("writing {}", dest.display()))?;
+        if got != *d {
+            bail!("the stored artifact {d} hashes to {got}: the node's disk was altered");
+        }
+    }
+    fsync_dir(&to.join("blobs"))?;
+    let root = shire_tlog::tree_hash(log_size, &store.log_view())
+        .map_err(|e| anyhow::anyhow!("the log's root at {log_size}: {e}"))?;
+    let origin = shire_tlog::Origin::parse(store.origin()).context("the node's origin")?;
+    let note = shire_tlog::sign_checkpoint(&origin, log_size, &root, node_key.dalek());
+    fs::write(to.join("checkpoint"), note).context("writing the checkpoint")?;
+    for secret in [identity::NODE_KEY_FILE, identity::ADMIN_TOKEN_FILE] {
+        let text = fs::read_to_string(data_dir.join(secret))
+            .with_context(|| format!("reading {secret} in {}", data_dir.display()))?;
+        identity::write_secret(to, secret, &text)?;
+    }
+    let manifest = Manifest {
+        format: BACKUP_FORMAT,
+        data_format: DATA_FORMAT,
+        origin: store.origin().to_string(),
+        log_size,
+        created_at: crate::store::now(),
+        artifacts: digests.len(),
+    };
+    fs::write(to.join(MANIFEST), serde_json::to_vec_pretty(&manifest)?)
+        .context("writing the manifest")?;
+    fsync_dir(to)?;
+    Ok(manifest)
+}
+
+fn read_manifest(from: &Path) -> Result<Manifest> {
+    let path = from.join(MANIFEST);
+    let m: Manifest = serde_json::from_slice(
+        &fs::read(&path)
+            .with_context(|| format!("reading {} (is it a backup?)", path.display()))?,
+    )
+    .with_context(|| format!("reading {}", path.display()))?;
+    if m.format != BACKUP_FORMAT {
+        bail!(
+            "{} is backup format {}, this node reads {BACKUP_FORMAT}",
+            from.display(),
+            m.format
+        );
+    }
+    if m.data_format != DATA_FORMAT {
+        bail!(
+            "{} holds data layout {}, this node reads {DATA_FORMAT}",
+            from.display(),
+            m.data_format
+        );
+    }
+    Ok(m)
+}
+
+/// Every entry of the backed-up tree `tree`, decoded.
+fn tree_lines(from: &Path, tree: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let path = from.join("db").join(format!("{tree}.jsonl"));
+    let f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    BufReader::new(f)
+        .lines()
+        .map(|l| {
+            let l = l.with_context(|| format!("reading {}", path.display()))?;
+            let line: Line =
+                serde_json::from_str(&l).with_context(|| format!("in {}", path.display()))?;
+            Ok((B64.decode(line.k)?, B64.decode(line.v)?))
+        })
+        .collect()
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The verified root, base64.
+    pub root: String,
+}
+
+/// Checks a backup on its own: the log's root recomputed from its entries
+/// is the one its checkpoint signs (under the backed-up node key, for its
+/// origin), and every artifact hashes to its digest and every release it
+/// holds has its artifact.
+pub fn verify(from: &Path) -> Result<Verified> {
+    let manifest = read_manifest(from)?;
+    let key_text =
+        fs::read_to_string(from.join(identity::NODE_KEY_FILE)).context("reading the node key")?;
+    let key = KeyPair::from_secret_file(&key_text).context("the backed-up node key")?;
+    let origin = shire_tlog::Origin::parse(&manifest.origin).context("the backup's origin")?;
+    let note = fs::read_to_string(from.join("checkpoint")).context("reading the checkpoint")?;
+    let cp = shire_tlog::open_checkpoint(&note, &origin, key.public().dalek())
+        .map_err(|e| anyhow::anyhow!("the checkpoint does not verify under the node key: {e}"))?;
+    if cp.size() != manifest.log_size {
+        bail!(
+            "the checkpoint is of {} entries, the manifest says {}",
+            cp.size(),
+            manifest.log_size
+        );
+    }
+    let mut entries = tree_lines(from, "log_entries")?;
+    entries.sort();
+    if entries.len() as u64 != manifest.log_size {
+        bail!(
+            "the backup holds {} log entries, its checkpoint {}",
+            entries.len(),
+            manifest.log_size
+        );
+    }
+    let bytes: Vec<Vec<u8>> = entries.into_iter().map(|(_, v)| v).collect();
+    let log = shire_tlog::MemoryLog::from_entries(&bytes)
+        .map_err(|e| anyhow::anyhow!("rebuilding the log: {e}"))?;
+    let root = log
+        .root_at(manifest.log_size)
+        .map_err(|e| anyhow::anyhow!("the log's root: {e}"))?;
+    if root != cp.root() {
+        bail!("the backed-up log's root is not the one its checkpoint signs");
+    }
+    let mut held = BTreeSet::new();
+    for entry in fs::read_dir(from.join("blobs")).context("listing the artifacts")? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let want = Digest::parse(&format!("sha256:{name}"))
+            .with_context(|| format!("artifact file {name}"))?;
+        let mut f = File::open(entry.path())?;
+        let mut w = shire_core::digest::HashingWriter::new(std::io::sink());
+        std::io::copy(&mut f, &mut w)?;
+        let got = w.finish().1;
+        if got != want {
+            bail!("artifact {want} hashes to {got}");
+        }
+        held.insert(want);
+    }
+    for (_, v) in tree_lines(from, "releases")? {
+        let r: ReleaseRecord = serde_json::from_slice(&v).context("a backed-up release")?;
+        if r.taken_down.is_none() && !held.contains(&r.digest) {
+            bail!(
+                "the backup holds {}@{} but not its artifact {}",
+                r.name,
+                r.version,
+                r.digest
+            );
+        }
+    }
+    Ok(Verified {
+        manifest,
+        root: root.to_base64(),
+    })
+}
+
+/// Verifies the backup `from`, then writes it into the new data folder
+/// `data_dir` (which must be empty or absent).
+pub fn restore(from: &Path, data_dir: &Path) -> Result<Verified> {
+    ensure_empty(data_dir, "a restore")?;
+    let verified = verify(from)?;
+    fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    for secret in [identity::NODE_KEY_FILE, identity::ADMIN_TOKEN_FILE] {
+        let text = fs::read_to_string(from.join(secret))?;
+        identity::write_secret(data_dir, secret, &text)?;
+    }
+    let mut trees = Vec::new();
+    for entry in fs::read_dir(from.join("db"))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(tree) = name.strip_suffix(".jsonl") {
+            trees.push(tree.to_string());
+        }
+    }
+    let mut all = Vec::new();
+    for tree in &trees {
+        for (k, v) in tree_lines(from, tree)? {
+            all.push(Ok((tree.clone(), k, v)));
+        }
+    }
+    Store::import(data_dir, all.into_iter())?;
+    let blobs = crate::store::blobs::BlobStore::open(data_dir)?;
+    for entry in fs::read_dir(from.join("blobs"))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let digest = Digest::parse(&format!("sha256:{name}"))?;
+        let mut w = blobs.writer()?;
+        let mut f = File::open(entry.path())?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            w.write(&buf[..n])?;
+        }
+        w.finish(&digest)
+            .map_err(|e| anyhow::anyhow!("restoring artifact {digest}: {e}"))?;
+    }
+    fsync_dir(data_dir)?;
+    Ok(verified)
+}
