@@ -36,6 +36,9 @@ pub enum Command {
     /// The bootstrap admin's token (`DATA/admin-token`).
     #[command(subcommand)]
     AdminToken(AdminTokenCommand),
+    /// The node's settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Back a node up into a new folder while it serves (`--url`), or from
     /// its data folder when it is not running.
     Backup {
@@ -182,6 +185,14 @@ async fn rotate_admin_token(node: &NodeArgs) -> Result<()> {
     Ok(())
 }
 
+/// `config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file (with the environment and flags over it):
+    /// errors name their line; on success, print the settings in force.
+    Check(ServeArgs),
+}
+
 /// `peers ...`.
 #[derive(Debug, Subcommand)]
 pub enum PeersCommand {
@@ -219,11 +230,11 @@ impl NodeArgs {
             data: self.data.clone(),
             listen: None,
             origin: None,
-            max_upload: config::DEFAULT_MAX_UPLOAD,
+            max_upload: None,
             threshold: None,
-            cache_mib: config::DEFAULT_CACHE_MIB,
-            min_free_mib: config::DEFAULT_MIN_FREE_MIB,
-            log_format: LogFormat::Text,
+            cache_mib: None,
+            min_free_mib: None,
+            log_format: None,
         }
     }
 }
@@ -262,11 +273,14 @@ async fn peers_online(
     }
 }
 
-/// `serve` flags.
+/// `serve` flags. Every setting can also come from the `--config` file and
+/// from a `SHIRE_<NAME>` environment variable (`SHIRE_MAX_UPLOAD`,
+/// `SHIRE_CACHE_MIB`, ...): a flag wins over the environment, which wins
+/// over the file; what none sets takes its default.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Configuration file (TOML: node options and `[[peer]]` tables, see
-    /// docs/federation.md); flags given here win over it.
+    /// Configuration file (TOML: every setting below and `[[peer]]` tables,
+    /// see docs/operations.md and docs/federation.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Data folder (database, blobs, node key, admin token) [default: ./shire-data].
@@ -278,26 +292,27 @@ pub struct ServeArgs {
     /// The node's origin name (first start only; default shire.local/<key id prefix>).
     #[arg(long)]
     pub origin: Option<String>,
-    /// Largest artifact upload in bytes.
-    #[arg(long, default_value_t = config::DEFAULT_MAX_UPLOAD)]
-    pub max_upload: u64,
+    /// Largest artifact upload in bytes [default: 52428800].
+    #[arg(long)]
+    pub max_upload: Option<u64>,
     /// Distinct verifier accounts whose approvals make a release approved
     /// (two keys of one account count once) [default: 1].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threshold: Option<u32>,
     /// Cap of the database's page cache in MiB (more keeps more of a large
-    /// registry in memory; resident memory grows up to about this plus 20 MiB).
-    #[arg(long, default_value_t = config::DEFAULT_CACHE_MIB, value_parser = clap::value_parser!(u64).range(1..=65536))]
-    pub cache_mib: u64,
+    /// registry in memory; resident memory grows up to about this plus 20 MiB)
+    /// [default: 8].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub cache_mib: Option<u64>,
     /// Free space to keep on the data folder's disk, in MiB: below it the
     /// node refuses writes (507) and `/readyz` answers 503, and it resumes by
-    /// itself once there is room again.
-    #[arg(long, default_value_t = config::DEFAULT_MIN_FREE_MIB)]
-    pub min_free_mib: u64,
+    /// itself once there is room again [default: 256].
+    #[arg(long)]
+    pub min_free_mib: Option<u64>,
     /// Log lines as `text` or `json` (one object a line, with each request's
-    /// id among its fields), on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// id among its fields), on stderr [default: text].
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 /// How log lines are written.
@@ -308,6 +323,31 @@ pub enum LogFormat {
     /// One JSON object a line.
     Json,
 }
+
+impl LogFormat {
+    fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// The settings an environment variable may set (`SHIRE_` + upper case).
+pub const ENV_SETTINGS: &[&str] = &[
+    "data",
+    "listen",
+    "origin",
+    "threshold",
+    "max_upload",
+    "cache_mib",
+    "min_free_mib",
+    "log_format",
+    "poll_interval_ms",
+    "retry_min_ms",
+    "retry_max_ms",
+    "batch",
+];
 
 /// `key` flags.
 #[derive(Debug, Args)]
@@ -325,46 +365,103 @@ pub struct KeyArgs {
 }
 
 impl ServeArgs {
-    /// The configuration these flags describe (no file read).
-    pub fn config(&self) -> Config {
-        self.merge(&FileConfig::default())
-    }
-
-    /// Flags over a configuration file's node options (flags win).
-    pub fn merge(&self, file: &FileConfig) -> Config {
-        let data = self
-            .data
-            .clone()
-            .or_else(|| file.data.clone())
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA));
-        Config {
-            listen: self
-                .listen
-                .clone()
-                .or_else(|| file.listen.clone())
-                .unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
-            origin: self.origin.clone().or_else(|| file.origin.clone()),
+    /// The flags given, as the top layer (unset ones set nothing).
+    fn flags(&self) -> FileConfig {
+        FileConfig {
+            data: self.data.clone(),
+            listen: self.listen.clone(),
+            origin: self.origin.clone(),
+            threshold: self.threshold,
             max_upload: self.max_upload,
             cache_mib: self.cache_mib,
-            min_free_bytes: self.min_free_mib << 20,
-            threshold: self.threshold.or(file.threshold).unwrap_or(1).max(1),
-            ..Config::new(data)
+            min_free_mib: self.min_free_mib,
+            log_format: self.log_format.map(|f| f.name().to_string()),
+            ..FileConfig::default()
         }
     }
 
-    /// The configuration of flags and `--config FILE` with its peers.
+    /// The settings these flags describe alone (no file, no environment).
+    pub fn config(&self) -> Config {
+        settings_config(&self.flags())
+    }
+
+    /// The settings, layered with figment: the `--config` file, then
+    /// `SHIRE_<NAME>` environment variables, then the flags.
+    pub fn layered(&self) -> Result<FileConfig> {
+        use figment::providers::{Env, Format, Serialized, Toml};
+        let mut fig = figment::Figment::new();
+        if let Some(path) = &self.config {
+            // Read here, so a file's syntax errors carry their line.
+            FileConfig::load(path)?;
+            fig = fig.merge(Toml::file(path));
+        }
+        let layered: FileConfig = fig
+            .merge(Env::prefixed("SHIRE_").only(ENV_SETTINGS))
+            .merge(Serialized::defaults(self.flags()))
+            .extract()
+            .context("reading the settings (file, SHIRE_ environment variables, flags)")?;
+        if let Some(f) = &layered.log_format {
+            if f != "text" && f != "json" {
+                anyhow::bail!("log_format {f:?} is neither \"text\" nor \"json\"");
+            }
+        }
+        if layered.cache_mib.is_some_and(|m| !(1..=65536).contains(&m)) {
+            anyhow::bail!("cache_mib must be 1 to 65536");
+        }
+        if layered.threshold == Some(0) {
+            anyhow::bail!("threshold must be at least 1");
+        }
+        Ok(layered)
+    }
+
+    /// The configuration of every layer, with the peers checked.
     pub fn resolve(&self) -> Result<Config> {
-        let Some(path) = &self.config else {
-            return Ok(self.config());
-        };
-        let file = FileConfig::load(path)?;
-        let federation = file
-            .federation()
-            .with_context(|| format!("in {}", path.display()))?;
-        Ok(Config {
-            federation: Some(federation),
-            ..self.merge(&file)
-        })
+        let layered = self.layered()?;
+        let mut config = settings_config(&layered);
+        if self.config.is_some() || !layered.peers.is_empty() {
+            let federation = layered.federation().with_context(|| {
+                format!(
+                    "in {}",
+                    self.config
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "the settings".into())
+                )
+            })?;
+            config.federation = Some(federation);
+        }
+        Ok(config)
+    }
+
+    /// The log format the layers settle on.
+    pub fn log_format(&self) -> LogFormat {
+        match self.layered().ok().and_then(|l| l.log_format) {
+            Some(f) if f == "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        }
+    }
+}
+
+/// A node's configuration from layered settings, defaults for what none set.
+fn settings_config(s: &FileConfig) -> Config {
+    let data = s
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA));
+    Config {
+        listen: s
+            .listen
+            .clone()
+            .unwrap_or_else(|| config::DEFAULT_LISTEN.into()),
+        origin: s.origin.clone(),
+        max_upload: s.max_upload.unwrap_or(config::DEFAULT_MAX_UPLOAD),
+        cache_mib: s
+            .cache_mib
+            .unwrap_or(config::DEFAULT_CACHE_MIB)
+            .clamp(1, 65536),
+        min_free_bytes: s.min_free_mib.unwrap_or(config::DEFAULT_MIN_FREE_MIB) << 20,
+        threshold: s.threshold.unwrap_or(1).max(1),
+        ..Config::new(data)
     }
 }
 
@@ -372,7 +469,7 @@ impl ServeArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            init_tracing_as(args.log_format);
+            init_tracing_as(args.log_format());
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -394,6 +491,35 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::federation::Offline::Sync,
             ))?;
             crate::federation::report_sync(&statuses)
+        }
+        Command::Config(ConfigCommand::Check(args)) => {
+            let config = args.resolve()?;
+            let source = args
+                .config
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "no file".into());
+            println!("{source}: ok");
+            println!("data {}", config.data_dir.display());
+            println!("listen {}", config.listen);
+            println!(
+                "origin {}",
+                config.origin.as_deref().unwrap_or("(from the node key)")
+            );
+            println!("threshold {}", config.threshold);
+            println!("max_upload {}", config.max_upload);
+            println!("cache_mib {}", config.cache_mib);
+            println!("min_free_mib {}", config.min_free_bytes >> 20);
+            println!("log_format {}", args.log_format().name());
+            println!(
+                "peers {}",
+                config
+                    .federation
+                    .as_ref()
+                    .map(|f| f.peers.len())
+                    .unwrap_or(0)
+            );
+            Ok(())
         }
         Command::Backup { to, node } => {
             init_tracing();
@@ -518,6 +644,67 @@ fn init_tracing_as(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["shire-registry", "serve"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Serve(a) => a,
+            _ => panic!("not serve"),
+        }
+    }
+
+    // figment's Jail takes closures returning its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn a_flag_wins_over_the_environment_which_wins_over_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "node.toml",
+                "max_upload = 1000\ncache_mib = 16\nlisten = \"127.0.0.1:9000\"\nlog_format = \"json\"\n",
+            )?;
+            let file = serve(&["--config", "node.toml"]).resolve().unwrap();
+            assert_eq!((file.max_upload, file.cache_mib), (1000, 16));
+            assert_eq!(file.listen, "127.0.0.1:9000");
+            jail.set_env("SHIRE_MAX_UPLOAD", 2000);
+            jail.set_env("SHIRE_TOKEN", "never a setting");
+            let env = serve(&["--config", "node.toml"]).resolve().unwrap();
+            assert_eq!((env.max_upload, env.cache_mib), (2000, 16));
+            let flag = serve(&["--config", "node.toml", "--max-upload", "3000"]);
+            assert_eq!(flag.resolve().unwrap().max_upload, 3000);
+            assert_eq!(flag.log_format(), LogFormat::Json);
+            // Nothing set: the defaults.
+            jail.clear_env();
+            let none = serve(&[]).resolve().unwrap();
+            assert_eq!(none.max_upload, config::DEFAULT_MAX_UPLOAD);
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn a_bad_file_is_refused_naming_its_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bad.toml",
+                "listen = \"127.0.0.1:1\"\nmax_upload = \"lots\"\n",
+            )?;
+            let err = format!(
+                "{:#}",
+                serve(&["--config", "bad.toml"]).resolve().unwrap_err()
+            );
+            assert!(err.contains("line 2"), "{err}");
+            jail.create_file("typo.toml", "listen = \"127.0.0.1:1\"\nmax_uplod = 5\n")?;
+            let err = format!(
+                "{:#}",
+                serve(&["--config", "typo.toml"]).resolve().unwrap_err()
+            );
+            assert!(err.contains("max_uplod") && err.contains("line 2"), "{err}");
+            jail.create_file("fmt.toml", "log_format = \"xml\"\n")?;
+            assert!(serve(&["--config", "fmt.toml"]).resolve().is_err());
+            Ok(())
+        });
+    }
 
     #[test]
     fn defaults_match_the_documented_ones() {

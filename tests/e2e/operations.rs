@@ -443,3 +443,36 @@ fn verify_backup_finds_an_altered_artifact_or_log_entry() {
         "{err}"
     );
 }
+
+#[test]
+fn config_check_names_the_line_of_an_error_and_prints_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = \"127.0.0.1:7999\"\nmax_upload = -5\n").unwrap();
+    let out = Command::new(binary("shire-registry"))
+        .args(["config", "check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "listen = \"127.0.0.1:7999\"\nmax_upload = 1000\n").unwrap();
+    let out = Command::new(binary("shire-registry"))
+        .args(["config", "check", "--config"])
+        .arg(&good)
+        .env("SHIRE_CACHE_MIB", "32")
+        .args(["--max-upload", "2000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in ["listen 127.0.0.1:7999", "max_upload 2000", "cache_mib 32"] {
+        assert!(text.contains(line), "{line} missing from {text}");
+    }
+}

@@ -9,33 +9,55 @@ use shire_tlog::{parse_note_verifier_key, Origin};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The whole file.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The whole file: every `serve` setting, and the peers. Layered by
+/// `crate::cli` (figment): the file, then `SHIRE_<NAME>` environment
+/// variables, then flags; what none sets takes its default.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// Data folder (a `--data` flag wins).
+    /// Data folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
-    /// Listen address (a `--listen` flag wins).
+    /// Listen address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
-    /// Origin name (a `--origin` flag wins).
+    /// Origin name (first start only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
-    /// Approval threshold (a `--threshold` flag wins).
+    /// Approval threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u32>,
+    /// Largest artifact upload, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_upload: Option<u64>,
+    /// Cap of the database's page cache, in MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_mib: Option<u64>,
+    /// Free space kept on the data folder's disk, in MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_mib: Option<u64>,
+    /// `text` or `json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
     /// How often an up-to-date peer is polled, in milliseconds (default 10 000).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_interval_ms: Option<u64>,
     /// First retry delay after a peer is unreachable, in milliseconds (default 1 000).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_min_ms: Option<u64>,
     /// Longest retry delay, in milliseconds (default 300 000).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_max_ms: Option<u64>,
     /// Entries fetched and applied per transaction (default 256).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<u64>,
     /// The peers followed.
-    #[serde(default, rename = "peer")]
+    #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerFileEntry>,
 }
 
 /// One `[[peer]]` table as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerFileEntry {
     /// A short name, unique in the file.
