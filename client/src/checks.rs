@@ -366,6 +366,7 @@ pub mod fixtures {
             manifest: m,
             log_index: None,
             taken_down: None,
+            unusable: None,
         }
     }
 

@@ -731,3 +731,43 @@ fn a_stopped_peer_stays_stopped_across_a_restart_until_resumed() {
         "{text}"
     );
 }
+
+/// A mirrored release whose dependency the follower does not hold is marked
+/// as not installable there, with the reason.
+#[test]
+fn a_mirrored_release_without_its_dependencies_says_so() {
+    let b = Home::start("b.test", "b", &[]);
+    b.publish("b-council/lib", "1.0.0");
+    let cfg = tempfile::tempdir().unwrap();
+    let a_cfg = write_config(
+        cfg.path(),
+        "a.toml",
+        &[peer("b", &b.node.url, &b, "b-*", None, false)],
+    );
+    let a = Home::start("a.test", "a", &["--config", a_cfg.to_str().unwrap()]);
+    wait_until("A mirrors B's library", || {
+        version(&a.node, "b-council/lib/1.0.0").is_some()
+    });
+    let dir = Project::new("a-council/app", "1.0.0")
+        .dep("b-council/lib", "^1")
+        .write(a.publisher.cwd.path());
+    a.publisher.ok(&["publish", dir.to_str().unwrap()]);
+    // C follows A only: it mirrors the application, not B's library.
+    let c_cfg = write_config(
+        cfg.path(),
+        "c.toml",
+        &[peer("a", &a.node.url, &a, "a-*", None, false)],
+    );
+    let c = Node::start_with(&["--origin", "c.test", "--config", c_cfg.to_str().unwrap()]);
+    wait_until("C mirrors the application", || {
+        version(&c, "a-council/app/1.0.0").is_some()
+    });
+    let on_c = version(&c, "a-council/app/1.0.0").unwrap();
+    assert!(
+        on_c["unusable"]
+            .as_str()
+            .is_some_and(|u| u.contains("b-council/lib")),
+        "{on_c}"
+    );
+    assert!(version(&a.node, "a-council/app/1.0.0").unwrap()["unusable"].is_null());
+}

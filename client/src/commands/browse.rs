@@ -124,6 +124,8 @@ pub struct VersionView {
     pub yanked: Option<YankInfo>,
     /// Set when its artifact was taken down (from the log when checked).
     pub taken_down: Option<YankInfo>,
+    /// The registry's word that it cannot serve an install of it here.
+    pub unusable: Option<String>,
     /// When published (the registry's).
     pub published_at: String,
     /// The publisher key: the one the log registered when checked, else the registry's claim.
@@ -170,6 +172,7 @@ pub fn version_view(
         state: v.state.to_string(),
         yanked: v.yanked.clone(),
         taken_down: v.taken_down.clone(),
+        unusable: v.unusable.clone(),
         published_at: v.published_at.clone(),
         publisher_key: v.publisher_key.key_id.clone(),
         checked: false,
@@ -333,10 +336,11 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
                         .join(", ")
                 },
                 short_ids(&claimed_only),
-                match (&v.taken_down, &v.yanked) {
-                    (Some(t), _) => format!("TAKEN DOWN: {}", t.reason),
-                    (None, Some(y)) => format!("yanked: {}", y.reason),
-                    (None, None) => String::new(),
+                match (&v.taken_down, &v.yanked, &v.unusable) {
+                    (Some(t), _, _) => format!("TAKEN DOWN: {}", t.reason),
+                    (None, Some(y), _) => format!("yanked: {}", y.reason),
+                    (None, None, Some(u)) => format!("not installable here: {u}"),
+                    (None, None, None) => String::new(),
                 },
             ]
         })

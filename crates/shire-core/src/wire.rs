@@ -244,6 +244,10 @@ pub struct VersionInfo {
     /// gone (downloads answer 410), the release stays in the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_down: Option<YankInfo>,
+    /// Why this node cannot serve an install of it, when it cannot: a
+    /// mirrored release whose dependencies this node does not hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
 }
 
 /// `GET /api/v1/packages/{org}/{name}`.

@@ -20,6 +20,7 @@ use crate::store::blobs::InspectError;
 use crate::store::mirror::{MirrorBatch, MirrorRecord, Overlay};
 use crate::store::{Artifact, StoreError};
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use shire_core::archive::ArchiveSummary;
 use shire_core::wire::{ConsistencyProof, LogEntries};
 use shire_core::Digest;
@@ -52,8 +53,12 @@ const MAX_JSON: usize = 16 * 1024 * 1024;
 struct Fetch<'a> {
     fed: &'a Federation,
     peer: &'a PeerConfig,
-    bytes: u64,
+    /// Bytes received (shared by the artifact fetches that run together).
+    bytes: std::sync::atomic::AtomicU64,
 }
+
+/// Artifacts fetched from a peer at once.
+const ARTIFACT_FETCHES: usize = 8;
 
 impl Fetch<'_> {
     async fn get(&mut self, url: &str) -> Result<reqwest::Response, Fault> {
@@ -82,7 +87,8 @@ impl Fetch<'_> {
             .await
             .map_err(|e| Fault::Transient(format!("peer {}: {url}: {e}", self.peer.name)))?
         {
-            self.bytes += chunk.len() as u64;
+            self.bytes
+                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             if out.len() + chunk.len() > max {
                 return Err(fatal(format!(
                     "peer {}: {url}: answer over {max} bytes",
@@ -184,7 +190,7 @@ impl Fetch<'_> {
     /// unless held. False when the peer answers 410 (its operator took the
     /// artifact down: a later entry of its log must say so) or this node
     /// took these bytes down itself.
-    async fn artifact(&mut self, digest: &Digest) -> Result<bool, Fault> {
+    async fn artifact(&self, digest: &Digest) -> Result<bool, Fault> {
         let store = &self.fed.store;
         let local = |e: io::Error| Fault::Transient(format!("writing an artifact: {e}"));
         if store.blobs.exists(digest).map_err(local)? {
@@ -225,7 +231,8 @@ impl Fetch<'_> {
             .await
             .map_err(|e| Fault::Transient(format!("peer {}: {url}: {e}", self.peer.name)))?
         {
-            self.bytes += chunk.len() as u64;
+            self.bytes
+                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             w.write(&chunk).map_err(local)?;
             if w.written() > self.fed.max_artifact {
                 return Err(fatal(format!(
@@ -262,7 +269,7 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
     let mut f = Fetch {
         fed,
         peer,
-        bytes: 0,
+        bytes: Default::default(),
     };
     let local = |e: StoreError| Fault::Transient(format!("reading this node's store: {e}"));
 
@@ -357,13 +364,29 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
         let checked = apply::check_batch(store, peer, start, &entries)?;
         refuse_shared_takedowns(store, peer, &checked.taken_down)?;
         let mut unexplained = None;
-        for digest in &checked.fetch {
-            if !f.artifact(digest).await? {
-                unexplained = Some(*digest);
-                break;
+        // Several at once: a follower catching up is bound by round trips.
+        let fetched: Vec<Result<(Digest, Option<Artifact>), Fault>> =
+            futures_util::stream::iter(checked.fetch.iter().copied())
+                .map(|digest| {
+                    let f = &f;
+                    async move {
+                        if !f.artifact(&digest).await? {
+                            return Ok((digest, None));
+                        }
+                        let (size, files) = inspect(fed, digest).await?;
+                        Ok((digest, Some(Artifact { size, files })))
+                    }
+                })
+                .buffer_unordered(ARTIFACT_FETCHES)
+                .collect()
+                .await;
+        for r in fetched {
+            match r? {
+                (digest, Some(a)) => {
+                    artifacts.insert(digest, a);
+                }
+                (digest, None) => unexplained = Some(digest),
             }
-            let (size, files) = inspect(fed, *digest).await?;
-            artifacts.insert(*digest, Artifact { size, files });
         }
         if let Some(digest) = unexplained {
             if widened || end == cp.size() {
@@ -446,7 +469,7 @@ pub async fn pass(fed: &Federation, peer: &PeerConfig) -> Result<PassReport, Fau
     Ok(PassReport {
         checkpoint_size: rec.checkpoint_size,
         applied,
-        bytes: f.bytes,
+        bytes: f.bytes.load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 

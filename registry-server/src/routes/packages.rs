@@ -43,6 +43,22 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
     };
     // Mirrored: the key as the origin's log registered it.
     let publisher_key = state.store.publisher_key_info(r)?.ok_or_else(missing)?;
+    // A mirrored release came with the origin's word for its dependencies;
+    // this node may not hold them (another origin's, not followed here).
+    let mut absent = Vec::new();
+    if r.origin.is_some() {
+        for dep in r.manifest.dependencies.keys() {
+            if state.store.package(dep)?.is_none() {
+                absent.push(dep.to_string());
+            }
+        }
+    }
+    let unusable = (!absent.is_empty()).then(|| {
+        format!(
+            "it depends on {}, which this node does not hold",
+            absent.join(", ")
+        )
+    });
     Ok(VersionInfo {
         version: r.version.clone(),
         digest: r.digest,
@@ -56,6 +72,7 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
         manifest: r.manifest.clone(),
         log_index: Some(r.log_index),
         taken_down: r.taken_down.as_ref().map(to_yank_info),
+        unusable,
     })
 }
 
