@@ -109,15 +109,29 @@ pub fn start_shire(
     max_upload: Option<u64>,
     pids: &PidFile,
 ) -> Result<Shire> {
-    let data = work.join("shire-data");
+    start_shire_as(bin, work, "shire", max_upload, &[], pids)
+}
+
+/// [`start_shire`] for a node named `role` (its data folder and log are
+/// named after it), with `extra` `serve` arguments.
+pub fn start_shire_as(
+    bin: &Path,
+    work: &Path,
+    role: &str,
+    max_upload: Option<u64>,
+    extra: &[String],
+    pids: &PidFile,
+) -> Result<Shire> {
+    let data = work.join(format!("{role}-data"));
     std::fs::create_dir_all(&data)?;
-    let (log, stderr) = log_file(work, "shire")?;
+    let (log, stderr) = log_file(work, role)?;
     let mut cmd = Command::new(bin);
     cmd.arg("serve")
         .arg("--data")
         .arg(&data)
         .arg("--listen")
-        .arg("127.0.0.1:0");
+        .arg("127.0.0.1:0")
+        .args(extra);
     if let Some(limit) = max_upload {
         cmd.arg("--max-upload").arg(limit.to_string());
     }

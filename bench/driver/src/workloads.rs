@@ -190,6 +190,9 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     if wanted("memory") {
         bench.big_artifact().await;
     }
+    if wanted("mirror") {
+        bench.mirror(&opts.shire_bin, work.path(), &pids).await;
+    }
     if let Some(sides) = &install_sides {
         let entries = bench.shire_log_size().await.unwrap_or(0);
         bench.install_timed(
@@ -493,6 +496,103 @@ impl Bench {
             target: Target::Info,
         });
         Ok(())
+    }
+
+    /// Workload 7: a new follower mirrors the whole log of the node under
+    /// test (every release, verdict and artifact, each checked), timed from
+    /// its start until it holds the node's checkpoint; releases per second.
+    async fn mirror(&mut self, bin: &Path, work: &Path, pids: &PidFile) {
+        let figure = match self.mirror_run(bin, work, pids).await {
+            Ok((releases, secs)) => {
+                self.notes.push(format!(
+                    "mirror: {releases} releases in {secs:.1} s to a new follower (8 artifact fetches at once)"
+                ));
+                Figure::Value(releases as f64 / secs)
+            }
+            Err(e) => Figure::Failed(format!("{e:#}")),
+        };
+        self.rows.push(Row {
+            work: "mirror the node's log to a new follower (releases/s)".into(),
+            shire: figure,
+            other_name: "-",
+            other: Figure::NotRun,
+            target: Target::Info,
+        });
+    }
+
+    async fn mirror_run(&self, bin: &Path, work: &Path, pids: &PidFile) -> Result<(u64, f64)> {
+        let base = &self.publisher.base;
+        let node: serde_json::Value = self
+            .http
+            .get(format!("{base}/api/v1/node"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let note_key = node["note_key"].as_str().context("no note_key")?;
+        let origin = note_key
+            .split('+')
+            .next()
+            .context("a note key names its origin")?;
+        let size = self.shire_log_size().await.context("the node's log size")?;
+        let metrics = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let releases: u64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("shire_releases{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64;
+        let config = work.join("follower.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "poll_interval_ms = 200\nbatch = 256\n\n[[peer]]\nname = \"origin\"\nurl = \"{base}\"\norigin = \"{origin}\"\nnode_key = \"{note_key}\"\nhome_of = [\"bench*\"]\n"
+            ),
+        )?;
+        let began = Instant::now();
+        let follower = servers::start_shire_as(
+            bin,
+            work,
+            "follower",
+            Some(1 << 30),
+            &[
+                "--config".into(),
+                config.display().to_string(),
+                "--origin".into(),
+                "follower.bench".into(),
+            ],
+            pids,
+        )?;
+        let deadline = began + Duration::from_secs(900);
+        loop {
+            let peers: serde_json::Value = self
+                .http
+                .get(format!("{}/api/v1/peers", follower.server.base))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let row = &peers[0];
+            if row["status"] == "stopped" {
+                bail!("the follower stopped: {}", row["last_error"]);
+            }
+            if row["mirrored"].as_u64().is_some_and(|m| m >= size) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the follower mirrored {} of {size} entries in 900 s",
+                    row["mirrored"]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok((releases, began.elapsed().as_secs_f64()))
     }
 
     /// Workload 6, set-up: publishes and approves the install workload's
