@@ -72,6 +72,29 @@ fn ensure_empty(dir: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Creates `dir` (and its parents) with mode 0700 where it is new.
+fn private_dir(dir: &Path) -> Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Refuses anything in a backup that is not a regular file (a link to a
+/// device or elsewhere must not be read as part of it).
+fn regular(path: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file: not part of a backup",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|f| f.sync_all())
@@ -81,9 +104,38 @@ fn fsync_dir(dir: &Path) -> Result<()> {
 /// Backs up the node whose store is `store` and data folder `data_dir` into
 /// the new folder `to` (see the module docs), while it serves.
 pub fn backup(store: &Store, data_dir: &Path, node_key: &KeyPair, to: &Path) -> Result<Manifest> {
+    if to
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        bail!(
+            "{} holds `..`: name the backup folder plainly",
+            to.display()
+        );
+    }
     ensure_empty(to, "a backup")?;
-    fs::create_dir_all(to.join("db")).with_context(|| format!("creating {}", to.display()))?;
-    fs::create_dir_all(to.join("blobs")).with_context(|| format!("creating {}", to.display()))?;
+    // Never inside the data folder it copies (nor the data folder itself).
+    let data =
+        fs::canonicalize(data_dir).with_context(|| format!("resolving {}", data_dir.display()))?;
+    let mut probe = to.to_path_buf();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) => probe = p.to_path_buf(),
+            None => break,
+        }
+    }
+    if fs::canonicalize(&probe).is_ok_and(|p| p.starts_with(&data)) {
+        bail!(
+            "{} is inside the data folder {}: a backup goes elsewhere",
+            to.display(),
+            data.display()
+        );
+    }
+    // Only the node's user reads a backup: it holds the node key, the admin
+    // token and every token's hash.
+    for dir in [to.to_path_buf(), to.join("db"), to.join("blobs")] {
+        private_dir(&dir)?;
+    }
     let mut writers: BTreeMap<String, BufWriter<File>> = BTreeMap::new();
     let mut digests: BTreeSet<Digest> = BTreeSet::new();
     let log_size = store.export(|tree, k, v| {
@@ -183,6 +235,9 @@ fn read_manifest(from: &Path) -> Result<Manifest> {
 /// Every entry of the backed-up tree `tree`, decoded.
 fn tree_lines(from: &Path, tree: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let path = from.join("db").join(format!("{tree}.jsonl"));
+    if path.symlink_metadata().is_ok() {
+        regular(&path)?;
+    }
     let f = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -212,12 +267,42 @@ pub struct Verified {
 /// is the one its checkpoint signs (under the backed-up node key, for its
 /// origin), and every artifact hashes to its digest and every release it
 /// holds has its artifact.
-pub fn verify(from: &Path) -> Result<Verified> {
+pub fn verify(from: &Path, expected_key: Option<&str>) -> Result<Verified> {
     let manifest = read_manifest(from)?;
+    for name in [
+        MANIFEST,
+        "checkpoint",
+        identity::NODE_KEY_FILE,
+        identity::ADMIN_TOKEN_FILE,
+    ] {
+        regular(&from.join(name))?;
+    }
+    for entry in fs::read_dir(from.join("db")).context("listing the database's entries")? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let known = name
+            .strip_suffix(".jsonl")
+            .is_some_and(|t| crate::store::TREE_NAMES.contains(&t));
+        if !known {
+            bail!("db/{name} is not a tree this node keeps");
+        }
+        regular(&entry.path())?;
+    }
     let key_text =
         fs::read_to_string(from.join(identity::NODE_KEY_FILE)).context("reading the node key")?;
     let key = KeyPair::from_secret_file(&key_text).context("the backed-up node key")?;
     let origin = shire_tlog::Origin::parse(&manifest.origin).context("the backup's origin")?;
+    // Whoever can write a backup can re-sign it with the key it holds: the
+    // operator's own copy of the node's public key settles whose it is.
+    if let Some(want) = expected_key {
+        let have = identity::note_key(&manifest.origin, &key);
+        if have != want.trim() {
+            bail!(
+                "the backup's node key is {have}, not the one given ({})",
+                want.trim()
+            );
+        }
+    }
     let note = fs::read_to_string(from.join("checkpoint")).context("reading the checkpoint")?;
     let cp = shire_tlog::open_checkpoint(&note, &origin, key.public().dalek())
         .map_err(|e| anyhow::anyhow!("the checkpoint does not verify under the node key: {e}"))?;
@@ -237,6 +322,11 @@ pub fn verify(from: &Path) -> Result<Verified> {
             manifest.log_size
         );
     }
+    for (i, (k, _)) in entries.iter().enumerate() {
+        if k.as_slice() != (i as u64).to_be_bytes() {
+            bail!("the backed-up log has no entry {i}");
+        }
+    }
     let bytes: Vec<Vec<u8>> = entries.into_iter().map(|(_, v)| v).collect();
     let log = shire_tlog::MemoryLog::from_entries(&bytes)
         .map_err(|e| anyhow::anyhow!("rebuilding the log: {e}"))?;
@@ -249,6 +339,7 @@ pub fn verify(from: &Path) -> Result<Verified> {
     let mut held = BTreeSet::new();
     for entry in fs::read_dir(from.join("blobs")).context("listing the artifacts")? {
         let entry = entry?;
+        regular(&entry.path())?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let want = Digest::parse(&format!("sha256:{name}"))
             .with_context(|| format!("artifact file {name}"))?;
@@ -261,15 +352,40 @@ pub fn verify(from: &Path) -> Result<Verified> {
         }
         held.insert(want);
     }
+    // Every release of this node's own log is the one its log entry holds,
+    // and is taken down only where the log says so.
+    let taken: BTreeSet<(String, String)> = bytes
+        .iter()
+        .filter_map(|b| match shire_core::event::LogEvent::from_bytes(b) {
+            Ok(shire_core::event::LogEvent::Takedown { name, version, .. }) => {
+                Some((name.to_string(), version.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
     for (_, v) in tree_lines(from, "releases")? {
         let r: ReleaseRecord = serde_json::from_slice(&v).context("a backed-up release")?;
+        let id = format!("{}@{}", r.name, r.version);
+        if r.origin.is_none() {
+            let entry = usize::try_from(r.log_index)
+                .ok()
+                .and_then(|i| bytes.get(i))
+                .with_context(|| format!("{id} names log entry {}, beyond the log", r.log_index))?;
+            match shire_core::event::LogEvent::from_bytes(entry) {
+                Ok(shire_core::event::LogEvent::Release { envelope, .. })
+                    if envelope == r.envelope => {}
+                _ => bail!(
+                    "{id} is not the release its log entry {} holds",
+                    r.log_index
+                ),
+            }
+            let down = taken.contains(&(r.name.to_string(), r.version.to_string()));
+            if r.taken_down.is_some() != down {
+                bail!("{id} is marked taken down where the log does not say so, or the reverse");
+            }
+        }
         if r.taken_down.is_none() && !held.contains(&r.digest) {
-            bail!(
-                "the backup holds {}@{} but not its artifact {}",
-                r.name,
-                r.version,
-                r.digest
-            );
+            bail!("the backup holds {id} but not its artifact {}", r.digest);
         }
     }
     Ok(Verified {
@@ -278,12 +394,38 @@ pub fn verify(from: &Path) -> Result<Verified> {
     })
 }
 
-/// Verifies the backup `from`, then writes it into the new data folder
-/// `data_dir` (which must be empty or absent).
-pub fn restore(from: &Path, data_dir: &Path) -> Result<Verified> {
+/// Verifies the backup `from` (against `expected_key`, the node's note key,
+/// when given), then writes it into the new data folder `data_dir` (which
+/// must be empty or absent): into a folder beside it first, renamed into
+/// place once whole, so a failed restore leaves nothing half-written.
+pub fn restore(from: &Path, data_dir: &Path, expected_key: Option<&str>) -> Result<Verified> {
     ensure_empty(data_dir, "a restore")?;
-    let verified = verify(from)?;
-    fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let verified = verify(from, expected_key)?;
+    let name = data_dir
+        .file_name()
+        .with_context(|| format!("{} names no folder", data_dir.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let staging = data_dir.with_file_name(format!(".{name}.restoring-{}", std::process::id()));
+    let result = restore_into(from, &staging);
+    if let Err(e) = result {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if data_dir.exists() {
+        fs::remove_dir(data_dir)
+            .with_context(|| format!("replacing the empty {}", data_dir.display()))?;
+    }
+    fs::rename(&staging, data_dir)
+        .with_context(|| format!("moving the restored folder to {}", data_dir.display()))?;
+    if let Some(parent) = data_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsync_dir(parent)?;
+    }
+    Ok(verified)
+}
+
+fn restore_into(from: &Path, data_dir: &Path) -> Result<()> {
+    private_dir(data_dir)?;
     for secret in [identity::NODE_KEY_FILE, identity::ADMIN_TOKEN_FILE] {
         let text = fs::read_to_string(from.join(secret))?;
         identity::write_secret(data_dir, secret, &text)?;
@@ -321,5 +463,5 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Verified> {
             .map_err(|e| anyhow::anyhow!("restoring artifact {digest}: {e}"))?;
     }
     fsync_dir(data_dir)?;
-    Ok(verified)
+    Ok(())
 }

@@ -54,6 +54,11 @@ pub enum Command {
     VerifyBackup {
         /// The backup folder.
         backup: PathBuf,
+        /// The node's note key as you know it (`shire-registry key`): the
+        /// backup must be that node's (without it, the backup's own key is
+        /// trusted, and whoever could write the backup could re-sign it).
+        #[arg(long)]
+        node_key: Option<String>,
     },
     /// Verify a backup, then write it into a new data folder (refused when
     /// the folder is not empty).
@@ -63,6 +68,9 @@ pub enum Command {
         /// The new data folder.
         #[arg(long)]
         data: PathBuf,
+        /// The node's note key as you know it (see `verify-backup`).
+        #[arg(long)]
+        node_key: Option<String>,
     },
 }
 
@@ -253,10 +261,14 @@ async fn peers_online(
             let token_path = data.join("admin-token");
             let token = std::fs::read_to_string(&token_path)
                 .with_context(|| format!("reading the admin token in {}", token_path.display()))?;
-            http.post(format!("{base}/api/v1/peers/{name}/resume"))
-                .bearer_auth(token.trim())
-                .send()
-                .await
+            // The name is one path segment, escaped: never a way to another route.
+            let mut url =
+                reqwest::Url::parse(base).with_context(|| format!("{base} is not a URL"))?;
+            url.path_segments_mut()
+                .map_err(|_| anyhow::anyhow!("{base} cannot take a path"))?
+                .pop_if_empty()
+                .extend(["api", "v1", "peers", name, "resume"]);
+            http.post(url).bearer_auth(token.trim()).send().await
         }
     }
     .with_context(|| format!("asking {base}"))?;
@@ -306,7 +318,7 @@ pub struct ServeArgs {
     pub cache_mib: Option<u64>,
     /// Free space to keep on the data folder's disk, in MiB: below it the
     /// node refuses writes (507) and `/readyz` answers 503, and it resumes by
-    /// itself once there is room again [default: 256].
+    /// itself once there is room again [default: 64].
     #[arg(long)]
     pub min_free_mib: Option<u64>,
     /// Log lines as `text` or `json` (one object a line, with each request's
@@ -537,8 +549,8 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::VerifyBackup { backup } => {
-            let v = crate::backup::verify(&backup)?;
+        Command::VerifyBackup { backup, node_key } => {
+            let v = crate::backup::verify(&backup, node_key.as_deref())?;
             println!(
                 "backup of {} verified: {} log entries, root {} (signed), {} artifacts, taken {}",
                 v.manifest.origin,
@@ -549,8 +561,12 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Restore { backup, data } => {
-            let v = crate::backup::restore(&backup, &data)?;
+        Command::Restore {
+            backup,
+            data,
+            node_key,
+        } => {
+            let v = crate::backup::restore(&backup, &data, node_key.as_deref())?;
             println!(
                 "restored {} log entries of {} into {}: start it with `shire-registry serve --data {}`",
                 v.manifest.log_size,

@@ -71,6 +71,8 @@ pub struct Config {
     pub federation: Option<crate::federation::config::FederationConfig>,
     /// How often free heap pages go back to the system (tests shorten it).
     pub trim_every: Duration,
+    /// How long `/metrics` reuses the node's figures (they read every release).
+    pub node_figures_every: Duration,
 }
 
 impl Config {
@@ -83,6 +85,7 @@ impl Config {
             max_upload: DEFAULT_MAX_UPLOAD,
             threshold: 1,
             min_free_bytes: DEFAULT_MIN_FREE_MIB << 20,
+            node_figures_every: crate::metrics::NODE_FIGURES_EVERY,
             body_deadline: BodyDeadline::default(),
             archive_limits: ArchiveLimits::default(),
             workers: None,

@@ -9,7 +9,8 @@
 //!   size, the age of its newest durable entry (a checkpoint is signed on
 //!   demand for the durable size, so this is how old the latest checkpoint's
 //!   content is), and per followed peer: entries behind, the last success,
-//!   failures and whether it is stopped.
+//!   failures and whether it is stopped. These read every release, so they
+//!   are computed once for all the scrapes of [`NODE_FIGURES_EVERY`].
 //!
 //! Each node has its own registry (tests run several in one process).
 
@@ -50,7 +51,15 @@ pub struct Metrics {
     peer_last_success: GaugeVec,
     peer_failures: IntGaugeVec,
     peer_stopped: IntGaugeVec,
+    /// When the node's figures were last computed: one computation at a
+    /// time, at most every [`NODE_FIGURES_EVERY`], however many scrape.
+    refreshed: tokio::sync::Mutex<Option<Instant>>,
+    every: std::time::Duration,
 }
+
+/// How long the node's figures (which read every release) are reused, by
+/// default (`Config::node_figures_every`).
+pub const NODE_FIGURES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why the metrics could not be set up or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +75,9 @@ fn reg<T: prometheus::core::Collector + Clone + 'static>(
 }
 
 impl Metrics {
-    /// Every metric, registered in a registry of this node's own.
-    pub fn new() -> Result<Self, MetricsError> {
+    /// Every metric, registered in a registry of this node's own; the
+    /// node's figures are computed at most once every `every`.
+    pub fn new(every: std::time::Duration) -> Result<Self, MetricsError> {
         let r = Registry::new();
         let buckets = vec![
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -201,6 +211,8 @@ impl Metrics {
                 )?,
             )?,
             registry: r,
+            refreshed: tokio::sync::Mutex::new(None),
+            every,
         })
     }
 
@@ -325,15 +337,21 @@ pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, crate::e
         .as_ref()
         .map(|f| f.board.all())
         .unwrap_or_default();
-    let st = state.clone();
-    let body = web::block(move || -> Result<Vec<u8>, crate::error::ApiError> {
-        st.metrics.refresh(&st.store, &peers)?;
-        st.metrics
-            .render()
-            .map_err(crate::error::ApiError::internal)
-    })
-    .await
-    .map_err(crate::error::ApiError::internal)??;
+    {
+        // Concurrent scrapes wait for one computation and share it.
+        let mut last = state.metrics.refreshed.lock().await;
+        if last.is_none_or(|at| at.elapsed() >= state.metrics.every) {
+            let st = state.clone();
+            web::block(move || st.metrics.refresh(&st.store, &peers))
+                .await
+                .map_err(crate::error::ApiError::internal)??;
+            *last = Some(Instant::now());
+        }
+    }
+    let body = state
+        .metrics
+        .render()
+        .map_err(crate::error::ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))

@@ -139,7 +139,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         max_upload: config.max_upload,
         threshold: config.threshold.max(1),
         archive_limits: config.archive_limits,
-        metrics: Arc::new(crate::metrics::Metrics::new()?),
+        metrics: Arc::new(crate::metrics::Metrics::new(config.node_figures_every)?),
     };
     // The responses actix's HTTP/1 layer makes itself carry the JSON error
     // body too (vendor/actix-http/SHIRE-PATCHES.md).

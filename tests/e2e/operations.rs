@@ -89,6 +89,11 @@ fn a_disabled_account_cannot_act_and_its_statements_stay_valid() {
     assert!(err.contains("unauthorized"), "{err}");
     let err = club.admin.fails(&["admin", "user", "disable", "admin"]);
     assert!(err.contains("own_account"), "{err}");
+    club.admin.ok(&[
+        "admin", "user", "create", "admin2", "--org", "socitm", "--role", "admin",
+    ]);
+    let err = club.admin.fails(&["admin", "user", "disable", "admin2"]);
+    assert!(err.contains("admin_account"), "{err}");
     club.admin.ok(&["admin", "user", "enable", "bt-dev"]);
     club.publisher.ok(&["publish", dir.to_str().unwrap()]);
 }

@@ -529,7 +529,6 @@ pub async fn run_peer(fed: Arc<Federation>, peer: PeerConfig) {
         if fed.is_stopped(&peer.name) {
             fed.resumed(&peer.name).await;
             failures = 0;
-            continue;
         }
         let outcome = pass(&fed, &peer).await;
         fed.record_outcome(&peer, &outcome).await;
@@ -548,6 +547,9 @@ pub async fn run_peer(fed: Arc<Federation>, peer: PeerConfig) {
             }
             Err(Fault::Fatal(msg)) => {
                 tracing::error!(peer = %peer.name, error = %msg, "peer stopped until an operator resumes it");
+                // Whether or not the stop could be stored: wait for a resume.
+                fed.resumed(&peer.name).await;
+                failures = 0;
                 continue;
             }
         };

@@ -76,6 +76,18 @@ async fn set_disabled(
             "an admin cannot disable or enable its own account",
         ));
     }
+    // Two admins disabling each other would leave no one to run the node:
+    // an admin's access is ended by rotating or revoking its token instead.
+    if state
+        .store
+        .account(&name)?
+        .is_some_and(|a| a.role == shire_core::wire::Role::Admin)
+    {
+        return Err(ApiError::bad_request(
+            "admin_account",
+            "admin accounts are not disabled; revoke or rotate their tokens",
+        ));
+    }
     let account = state
         .store
         .set_disabled(&name, disabled_at)?

@@ -74,7 +74,8 @@ pub enum T {
     MirrorAccounts,
 }
 
-const TREE_NAMES: [&str; 19] = [
+/// The name of each tree, in the order of [`T`].
+pub const TREE_NAMES: [&str; 19] = [
     "meta",
     "orgs",
     "accounts",

@@ -25,7 +25,7 @@ pub mod tokens;
 pub mod view;
 pub mod write;
 
-pub use db::{DocCache, FlushFailure, Flusher};
+pub use db::{DocCache, FlushFailure, Flusher, TREE_NAMES};
 pub use error::StoreError;
 pub use write::{Artifact, Written};
 

@@ -1,7 +1,7 @@
 //! `GET /metrics` (issue 15): the Prometheus text, parsed with a Prometheus
 //! text parser, and its values moving when events happen.
 
-use super::club;
+use super::club_with;
 use crate::helpers::Release;
 
 /// The value of `name` with the labels `labels` in the node's metrics (0 when absent).
@@ -30,7 +30,8 @@ async fn metric(app: &crate::helpers::TestApp, name: &str, labels: &[(&str, &str
 
 #[tokio::test]
 async fn metrics_parse_and_move_with_events() {
-    let c = club().await;
+    // Figures computed at every scrape, to see each event move them.
+    let c = club_with(|c| c.node_figures_every = std::time::Duration::ZERO).await;
     let value = |name: &'static str, labels: &'static [(&'static str, &'static str)]| {
         let app = &c.app;
         async move { metric(app, name, labels).await }
