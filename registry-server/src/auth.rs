@@ -104,14 +104,14 @@ impl Caller {
         Ok(())
     }
 
-    /// Refuses a token with scopes: managing keys and tokens needs a token
-    /// that may do everything its account may, so a scoped token cannot
-    /// mint a wider one.
-    pub fn require_unscoped(&self) -> Result<(), ApiError> {
+    /// Refuses a token with scopes for `what`: minting tokens (keys, tokens,
+    /// accounts) and acting on the whole node need a token that may do
+    /// everything its account may, so a scoped token cannot mint a wider one.
+    pub fn require_unscoped(&self, what: &str) -> Result<(), ApiError> {
         if self.token.scopes.is_empty() {
             Ok(())
         } else {
-            Err(self.out_of_scope("manage keys or tokens"))
+            Err(self.out_of_scope(&format!("{what} (that needs a token without scopes)")))
         }
     }
 

@@ -407,7 +407,7 @@ pub fn restore(from: &Path, data_dir: &Path, expected_key: Option<&str>) -> Resu
         .to_string_lossy()
         .into_owned();
     let staging = data_dir.with_file_name(format!(".{name}.restoring-{}", std::process::id()));
-    let result = restore_into(from, &staging);
+    let result = restore_into(from, &staging, &verified.manifest.origin);
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&staging);
         return Err(e);
@@ -424,12 +424,13 @@ pub fn restore(from: &Path, data_dir: &Path, expected_key: Option<&str>) -> Resu
     Ok(verified)
 }
 
-fn restore_into(from: &Path, data_dir: &Path) -> Result<()> {
+fn restore_into(from: &Path, data_dir: &Path, origin: &str) -> Result<()> {
     private_dir(data_dir)?;
     for secret in [identity::NODE_KEY_FILE, identity::ADMIN_TOKEN_FILE] {
         let text = fs::read_to_string(from.join(secret))?;
         identity::write_secret(data_dir, secret, &text)?;
     }
+    identity::record_origin(data_dir, origin)?;
     let mut trees = Vec::new();
     for entry in fs::read_dir(from.join("db"))? {
         let name = entry?.file_name().to_string_lossy().into_owned();

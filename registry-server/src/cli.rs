@@ -103,7 +103,7 @@ async fn take_backup(node: &NodeArgs, to: &std::path::Path) -> Result<crate::bac
         }
         None => {
             let config = node.serve_args().resolve()?;
-            let key = identity::load_or_create_key(&config.data_dir)?;
+            let key = identity::load_existing_key(&config.data_dir)?;
             let (store, flusher) = startup::open_store(&config, &key).with_context(|| {
                 format!(
                     "opening the database in {} (is the node running? then use --url)",
@@ -158,7 +158,7 @@ async fn rotate_admin_token(node: &NodeArgs) -> Result<()> {
         }
         None => {
             let config = node.serve_args().resolve()?;
-            let key = identity::load_or_create_key(&config.data_dir)?;
+            let key = identity::load_existing_key(&config.data_dir)?;
             let (store, flusher) = startup::open_store(&config, &key).with_context(|| {
                 format!(
                     "opening the database in {} (is the node running? then use --url)",

@@ -41,6 +41,19 @@ pub fn write_secret(dir: &Path, name: &str, contents: &str) -> Result<()> {
     Ok(())
 }
 
+/// Loads the key of the node already in `data_dir`, for maintenance commands
+/// that must not create a node in a mistyped folder.
+pub fn load_existing_key(data_dir: &Path) -> Result<KeyPair> {
+    let path = data_dir.join(NODE_KEY_FILE);
+    if !path.is_file() {
+        anyhow::bail!(
+            "{} holds no node (no {NODE_KEY_FILE} file): check --data",
+            data_dir.display()
+        );
+    }
+    load_or_create_key(data_dir)
+}
+
 /// Loads the node key from the data folder, creating it on first use.
 pub fn load_or_create_key(data_dir: &Path) -> Result<KeyPair> {
     std::fs::create_dir_all(data_dir)

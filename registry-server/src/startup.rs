@@ -167,8 +167,9 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     // algorithm the second waits for the client's delayed ACK (some 40 ms
     // per small download, measured in the install benchmark).
     .tcp_nodelay(true)
-    // On SIGTERM or SIGINT: stop accepting, give requests in flight (an
-    // upload, a publish) this long to finish, then the final flush.
+    // On SIGTERM: stop accepting, give requests in flight (an upload, a
+    // publish) this long to finish, then the final flush. SIGINT and SIGQUIT
+    // stop at once (actix-server's choice); the final flush still runs.
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?;
     if let Some(w) = config.workers {
@@ -195,7 +196,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     })
 }
 
-/// Seconds requests in flight get to finish after SIGTERM or SIGINT.
+/// Seconds requests in flight get to finish after SIGTERM.
 pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 
 /// `shire-registry serve`: start, print the stdout contract, serve until stopped.

@@ -338,12 +338,21 @@ fn a_backup_taken_under_load_restores_to_a_prefix_of_the_log() {
         "{}",
         String::from_utf8_lossy(&restored.stderr)
     );
-    let node = shire_e2e::Node::start_on(new_data, &[]);
-    // The restored node keeps its key: a client that pinned the old one verifies it.
     let node_key = club.node.get_json("/api/v1/node")["note_key"]
         .as_str()
         .unwrap()
         .to_string();
+    // `shire-registry key` on the restored folder names the node's log
+    // before its first start.
+    let key = Command::new(binary("shire-registry"))
+        .args(["key", "--json", "--data"])
+        .arg(new_data.path())
+        .output()
+        .unwrap();
+    let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
+    assert_eq!(key["note_key"], node_key.as_str());
+    let node = shire_e2e::Node::start_on(new_data, &[]);
+    // The restored node keeps its key: a client that pinned the old one verifies it.
     assert_eq!(node.get_json("/api/v1/node")["note_key"], node_key.as_str());
     let user = shire_e2e::User::new(&node.url, None);
     user.ok(&["trust", "add", &club.verifier_key]);
@@ -409,6 +418,18 @@ fn verify_backup_finds_an_altered_artifact_or_log_entry() {
         )
     };
     assert!(verify(&to).0);
+    // A mistyped data folder is refused, and no node is created in it.
+    let typo = dir.path().join("shire-dat");
+    let out = Command::new(binary("shire-registry"))
+        .args(["backup", "--data"])
+        .arg(&typo)
+        .arg("--to")
+        .arg(dir.path().join("b2"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no node"));
+    assert!(!typo.exists() && !dir.path().join("b2").exists());
     // An artifact altered.
     let blob = std::fs::read_dir(to.join("blobs"))
         .unwrap()

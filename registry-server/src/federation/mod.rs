@@ -283,7 +283,10 @@ pub async fn offline_command(
         .clone()
         .context("this needs --config FILE naming the peers")?;
     let data = &config.data_dir;
-    let node_key = crate::identity::load_or_create_key(data)?;
+    let node_key = match what {
+        Offline::Sync => crate::identity::load_or_create_key(data)?,
+        Offline::List | Offline::Resume(_) => crate::identity::load_existing_key(data)?,
+    };
     let (store, flusher) = crate::startup::open_store(&config, &node_key).with_context(|| {
         format!(
             "opening the database in {} (is the node running? then use --url)",

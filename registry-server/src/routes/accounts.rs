@@ -28,7 +28,7 @@ pub async fn create(
     caller.require_admin()?;
     // A new account comes with an unscoped token: only an unscoped token
     // may make one, or an admin-scoped token would mint a wider one.
-    caller.require_unscoped()?;
+    caller.require_unscoped("create accounts")?;
     let (token, hash) = auth::new_token();
     let rec = AccountRecord {
         username: body.username.to_string(),
@@ -69,7 +69,7 @@ async fn set_disabled(
     disabled_at: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    caller.require_unscoped()?;
+    caller.require_unscoped("disable or enable accounts")?;
     if name == caller.account().username {
         return Err(ApiError::bad_request(
             "own_account",
@@ -123,7 +123,7 @@ pub async fn backup(
     body: web::Json<BackupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    caller.require_unscoped()?;
+    caller.require_unscoped("take backups")?;
     let to = body.into_inner().to;
     if !to.is_absolute() {
         return Err(ApiError::bad_request(

@@ -23,7 +23,7 @@ pub async fn register(
     body: web::Json<RegisterKey>,
 ) -> Result<HttpResponse, ApiError> {
     let RegisterKey { public_key, proof } = body.into_inner();
-    caller.require_unscoped()?;
+    caller.require_unscoped("manage keys")?;
     let a = caller.account();
     let id = public_key.key_id();
     let event = LogEvent::KeyRegistered {
@@ -70,7 +70,7 @@ pub async fn revoke(
     caller: Caller,
     id: web::Path<KeyId>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_unscoped()?;
+    caller.require_unscoped("manage keys")?;
     let id = id.into_inner();
     let (k, _) = state
         .store

@@ -25,7 +25,7 @@ pub async fn resume(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    caller.require_unscoped()?;
+    caller.require_unscoped("resume peers")?;
     let name = name.into_inner();
     let unknown = || {
         ApiError::NoRoute(format!(

@@ -87,7 +87,7 @@ pub async fn create(
     caller: Caller,
     body: web::Json<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_unscoped()?;
+    caller.require_unscoped("manage tokens")?;
     let body = body.into_inner();
     check(&caller, &body)?;
     let (token, hash) = auth::new_token();
@@ -132,7 +132,7 @@ pub async fn revoke(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_unscoped()?;
+    caller.require_unscoped("manage tokens")?;
     let id = id.into_inner();
     let me = caller.account();
     let is_admin = me.role == Role::Admin;
