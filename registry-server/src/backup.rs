@@ -40,8 +40,9 @@ pub const MANIFEST: &str = "shire-backup.json";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// `shire-backup.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BackupManifest)]
 pub struct Manifest {
     /// Always [`BACKUP_FORMAT`].
     pub format: u32,

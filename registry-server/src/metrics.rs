@@ -331,6 +331,10 @@ pub async fn track(
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, crate::error::ApiError> {
     let peers = state
         .federation

@@ -8,6 +8,8 @@ mod helpers;
 mod log_tests;
 #[path = "api/metrics.rs"]
 mod metrics;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/review_attacks.rs"]
 mod review_attacks;
 #[path = "api/robustness.rs"]

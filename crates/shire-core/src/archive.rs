@@ -142,6 +142,7 @@ pub enum ArchiveError {
 
 /// What kind of entry passed the rules.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// A regular file.
@@ -169,6 +170,7 @@ pub struct CheckedEntry {
 
 /// One file as listed by [`inspect`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileEntry {
     /// Normalised relative path.
     pub path: String,
@@ -186,6 +188,7 @@ pub struct FileEntry {
 
 /// What [`inspect`] found: every entry, in archive order, and the total size.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArchiveSummary {
     /// Every entry.
     pub files: Vec<FileEntry>,
@@ -649,6 +652,7 @@ pub fn inspect<R: Read>(reader: R, limits: &ArchiveLimits) -> Result<ArchiveSumm
 
 /// How two archives differ, file by file: what a verifier reviews.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileChanges {
     /// Paths only in the new archive.
     pub added: Vec<String>,

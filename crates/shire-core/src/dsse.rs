@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// A DSSE envelope: a typed payload and the signatures over it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Envelope {
     /// Base64 of the exact payload bytes.
     pub payload: String,
@@ -23,6 +24,7 @@ pub struct Envelope {
 
 /// One signature in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signature {
     /// The id of the key that signed (a hint: the check is by the key itself).
     pub keyid: String,

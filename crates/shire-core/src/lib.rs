@@ -16,6 +16,8 @@ pub mod keys;
 pub mod ledger;
 pub mod manifest;
 pub mod names;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod policy;
 pub mod statement;
 pub mod token;

@@ -73,12 +73,14 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ManifestError
 
 /// A whole manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Identity and descriptive fields.
     pub package: PackageSection,
     /// Other Shire packages this one needs, with the versions it accepts.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub dependencies: BTreeMap<PackageName, VersionReq>,
     /// Public-sector metadata, as in publiccode.yml.
     #[serde(default)]
@@ -87,11 +89,13 @@ pub struct Manifest {
 
 /// The `[package]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PackageSection {
     /// `org/name`.
     pub name: PackageName,
     /// Semantic version 2.0.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub version: Version,
     /// One paragraph saying what the software does.
     pub description: String,
@@ -119,6 +123,7 @@ pub struct PackageSection {
 
 /// Public-sector metadata from the publiccode.yml standard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PublicCode {
     /// Platforms it runs on (`web`, `linux`, `windows`, ...).
@@ -162,6 +167,7 @@ pub struct PublicCode {
 
 /// Something the software needs outside Shire, as publiccode.yml's `dependsOn` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ExternalDependency {
     /// Its name (`PostgreSQL`, `Microsoft Windows`, ...).
@@ -184,6 +190,7 @@ pub struct ExternalDependency {
 
 /// A maintenance contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// The contact's name.

@@ -106,6 +106,7 @@ impl Scope {
 
 /// `POST /api/v1/tokens`: a new token for the calling account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// A name for people (`ci-publish`, `laptop`).
@@ -120,6 +121,7 @@ pub struct CreateToken {
 
 /// A token as `GET /api/v1/tokens` lists it (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
     /// Its id: the start of the token's hash, safe to show.
     pub id: String,

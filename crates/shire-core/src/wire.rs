@@ -16,6 +16,7 @@ use std::fmt;
 
 /// Every server error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -23,6 +24,7 @@ pub struct ErrorBody {
 
 /// A machine-readable code and a human sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, snake_case (`bad_signature`, `version_exists`, ...).
     pub code: String,
@@ -32,6 +34,7 @@ pub struct ErrorDetail {
 
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Publishes and yanks its organisation's packages.
@@ -68,6 +71,7 @@ impl std::str::FromStr for Role {
 
 /// `POST /api/v1/orgs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateOrg {
     /// The new organisation.
     pub name: OrgName,
@@ -75,6 +79,7 @@ pub struct CreateOrg {
 
 /// An organisation as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgInfo {
     /// Its name.
     pub name: OrgName,
@@ -86,6 +91,7 @@ pub struct OrgInfo {
 
 /// `POST /api/v1/accounts`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateAccount {
     /// Login name: same shape as an organisation name.
     pub username: OrgName,
@@ -97,6 +103,7 @@ pub struct CreateAccount {
 
 /// An account, as `whoami` and account creation return it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountInfo {
     /// Login name.
     pub username: String,
@@ -114,6 +121,7 @@ pub struct AccountInfo {
 
 /// `POST /api/v1/keys`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterKey {
     /// The public key to register to the calling account.
     pub public_key: PublicKey,
@@ -125,6 +133,7 @@ pub struct RegisterKey {
 
 /// A registered key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     /// Hex SHA-256 of the key bytes.
     pub key_id: KeyId,
@@ -146,6 +155,7 @@ pub struct KeyInfo {
 
 /// `PUT /api/v1/blobs/{digest}` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobInfo {
     /// The digest the bytes hashed to.
     pub digest: Digest,
@@ -155,6 +165,7 @@ pub struct BlobInfo {
 
 /// `POST /api/v1/releases` (publish) and `POST .../verdicts` bodies: one envelope.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubmitEnvelope {
     /// The signed statement.
     pub envelope: Envelope,
@@ -162,6 +173,7 @@ pub struct SubmitEnvelope {
 
 /// A release's state on the node that answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseState {
     /// Awaiting verification.
@@ -187,6 +199,7 @@ impl fmt::Display for ReleaseState {
 
 /// Why and when a release was yanked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct YankInfo {
     /// The publisher's reason.
     pub reason: String,
@@ -198,6 +211,7 @@ pub struct YankInfo {
 
 /// A verifier's verdict as stored with a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerdictInfo {
     /// The signed verdict, to be checked by the reader.
     pub envelope: Envelope,
@@ -214,8 +228,10 @@ pub struct VerdictInfo {
 
 /// One version of a package, with everything needed to check it offline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionInfo {
     /// The version.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub version: Version,
     /// The artifact digest.
     pub digest: Digest,
@@ -252,6 +268,7 @@ pub struct VersionInfo {
 
 /// `GET /api/v1/packages/{org}/{name}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageInfo {
     /// `org/name`.
     pub name: PackageName,
@@ -265,6 +282,7 @@ pub struct PackageInfo {
 
 /// `GET /api/v1/search?q=...`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     /// Matches, best first: an exact name match leads.
     pub results: Vec<SearchHit>,
@@ -274,12 +292,14 @@ pub struct SearchResults {
 
 /// One search match.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// `org/name`.
     pub name: PackageName,
     /// Latest version's description.
     pub description: String,
     /// Highest version that is not yanked, if any (else the highest).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub latest: Version,
     /// That version's state.
     pub state: ReleaseState,
@@ -304,6 +324,7 @@ pub struct SearchHit {
 
 /// A verifier who approved a release, as the node's log records it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approver {
     /// The verifier's account.
     pub account: String,
@@ -315,6 +336,7 @@ pub struct Approver {
 
 /// `POST .../{version}/yank`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct YankRequest {
     /// Why, shown to anyone who resolves this version.
     pub reason: String,
@@ -322,16 +344,19 @@ pub struct YankRequest {
 
 /// One pending release in a verifier's queue (`GET /api/v1/review`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewItem {
     /// `org/name`.
     pub name: PackageName,
     /// Version awaiting review.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub version: Version,
     /// Its digest.
     pub digest: Digest,
     /// When it was published (RFC 3339).
     pub published_at: String,
     /// The version it is compared with (the highest earlier one), if any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub previous: Option<Version>,
     /// Files added, removed and changed since `previous`.
     pub files: FileChanges,
@@ -341,12 +366,16 @@ pub struct ReviewItem {
 
 /// How dependencies changed between two versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DependencyChanges {
     /// New dependencies.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub added: BTreeMap<PackageName, VersionReq>,
     /// Dropped dependencies.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub removed: BTreeMap<PackageName, VersionReq>,
     /// Dependencies whose requirement changed: (old, new).
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, Vec<String>>))]
     pub changed: BTreeMap<PackageName, (VersionReq, VersionReq)>,
 }
 
@@ -379,6 +408,7 @@ impl DependencyChanges {
 
 /// `GET /healthz`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `"ok"` (or `"alive"`, `"ready"`); `"degraded"` when the node cannot
     /// write now.
@@ -394,6 +424,7 @@ pub struct Health {
 
 /// `GET /api/v1/node`: who this node is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeInfo {
     /// The node's origin: the first line of its checkpoints.
     pub origin: String,
@@ -407,6 +438,7 @@ pub struct NodeInfo {
 
 /// `GET /api/v1/log/entries?start=S&end=E`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntries {
     /// The entries, in index order (possibly fewer than asked for, never more).
     pub entries: Vec<LogEntry>,
@@ -414,6 +446,7 @@ pub struct LogEntries {
 
 /// One log entry on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     /// Its index in the log.
     pub index: u64,
@@ -423,6 +456,7 @@ pub struct LogEntry {
 
 /// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InclusionProof {
     /// The entry's index.
     pub index: u64,
@@ -434,6 +468,7 @@ pub struct InclusionProof {
 
 /// `GET /api/v1/log/proof/consistency?from=M&size=N`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsistencyProof {
     /// The older tree size.
     pub from: u64,
@@ -445,6 +480,7 @@ pub struct ConsistencyProof {
 
 /// How a followed peer is doing (`GET /api/v1/peers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PeerHealth {
     /// Not tried yet since the node started.
@@ -456,7 +492,7 @@ pub enum PeerHealth {
     Retrying,
     /// The peer served something that fails a check (bad signature,
     /// inconsistent checkpoint, changed artifact, organisation it is not home
-    /// of): no longer followed until the node restarts.
+    /// of): no longer followed until the operator resumes it.
     Stopped,
 }
 
@@ -473,6 +509,7 @@ impl fmt::Display for PeerHealth {
 
 /// One followed peer and its progress (`GET /api/v1/peers`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeerStatus {
     /// The peer's name in the node's configuration.
     pub name: String,
@@ -510,6 +547,7 @@ pub struct PeerStatus {
 
 /// One origin whose log a node mirrors and re-serves (`GET /api/v1/mirrors`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MirrorInfo {
     /// The origin (first line of its checkpoints).
     pub origin: String,

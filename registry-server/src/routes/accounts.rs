@@ -20,6 +20,12 @@ fn info(a: &AccountRecord, token: Option<String>) -> AccountInfo {
 
 /// Creates an account in an organisation; the answer holds its token, once.
 #[tracing::instrument(skip_all, fields(user = %body.username, org = %body.org, role = %body.role))]
+#[utoipa::path(
+    post, path = "/api/v1/accounts", tag = "accounts", security(("token" = [])),
+    request_body = shire_core::wire::CreateAccount,
+    responses((status = 201, description = "the account, with its token (shown once)", body = shire_core::wire::AccountInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`org_not_found`", body = shire_core::wire::ErrorBody), (status = 409, description = "`account_exists`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -45,6 +51,12 @@ pub async fn create(
 
 /// Disables an account (admins, unscoped token): its tokens stop working at
 /// once; what it signed stays in the log.
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{name}/disable", tag = "accounts", security(("token" = [])),
+    params(("name" = String, Path, description = "the account")),
+    responses((status = 200, description = "disabled: its tokens are refused", body = shire_core::wire::AccountInfo),
+        (status = 400, description = "`own_account` or `admin_account`", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`account_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn disable(
     state: web::Data<AppState>,
     caller: Caller,
@@ -54,6 +66,12 @@ pub async fn disable(
 }
 
 /// Enables a disabled account again (admins, unscoped token).
+#[utoipa::path(
+    post, path = "/api/v1/accounts/{name}/enable", tag = "accounts", security(("token" = [])),
+    params(("name" = String, Path, description = "the account")),
+    responses((status = 200, description = "enabled again", body = shire_core::wire::AccountInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`account_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn enable(
     state: web::Data<AppState>,
     caller: Caller,
@@ -103,20 +121,32 @@ async fn set_disabled(
 }
 
 /// The calling account.
+#[utoipa::path(
+    get, path = "/api/v1/whoami", tag = "accounts", security(("token" = [])),
+    responses((status = 200, description = "the calling account", body = shire_core::wire::AccountInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody))
+)]
 pub async fn whoami(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(info(caller.account(), None))
 }
 
 /// `POST /api/v1/admin/backup`: what to back up into.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupRequest {
     /// A new (or empty) folder on the node's machine, by absolute path.
+    #[schema(value_type = String)]
     pub to: std::path::PathBuf,
 }
 
 /// Backs the node up while it serves (admins, unscoped token): see
 /// `crate::backup`. Answers the backup's manifest.
+#[utoipa::path(
+    post, path = "/api/v1/admin/backup", tag = "operations", security(("token" = [])),
+    request_body = BackupRequest,
+    responses((status = 200, description = "the backup's manifest", body = crate::backup::Manifest),
+        (status = 400, description = "`bad_path` or `backup_failed`", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin` or `out_of_scope`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn backup(
     state: web::Data<AppState>,
     caller: Caller,

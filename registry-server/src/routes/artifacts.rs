@@ -19,6 +19,12 @@ use shire_core::Digest;
 const CHUNK: usize = 256 * 1024;
 
 /// Streams an artifact.
+#[utoipa::path(
+    get, path = "/api/v1/artifacts/{digest}", tag = "releases",
+    params(("digest" = shire_core::Digest, Path, description = "the artifact's SHA-256")),
+    responses((status = 200, description = "the artifact's bytes (ranges honoured)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, description = "`blob_not_found`", body = shire_core::wire::ErrorBody), (status = 410, description = "`taken_down`, with the reason", body = shire_core::wire::ErrorBody))
+)]
 pub async fn download(
     state: web::Data<AppState>,
     digest: web::Path<Digest>,

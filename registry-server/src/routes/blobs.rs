@@ -26,6 +26,14 @@ fn too_large(limit: u64) -> ApiError {
 
 /// Stores an artifact: 201 when new, 200 when already stored.
 #[tracing::instrument(skip_all, fields(digest = %digest))]
+#[utoipa::path(
+    put, path = "/api/v1/blobs/{digest}", tag = "releases", security(("token" = [])),
+    params(("digest" = shire_core::Digest, Path, description = "the SHA-256 of the body")),
+    request_body(content = Vec<u8>, description = "the artifact (.tar.gz)", content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored", body = shire_core::wire::BlobInfo),
+        (status = 200, description = "already stored", body = shire_core::wire::BlobInfo),
+        (status = 400, description = "`digest_mismatch` or a refused archive", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_publisher` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 410, description = "`taken_down`", body = shire_core::wire::ErrorBody), (status = 413, description = "`too_large`", body = shire_core::wire::ErrorBody), (status = 507, description = "`insufficient_storage`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn upload(
     state: web::Data<AppState>,
     caller: Caller,

@@ -22,6 +22,11 @@ fn health(state: &AppState, status: &str, reason: Option<String>) -> Health {
 }
 
 /// Health: `ok`, or 503 `degraded` while the node cannot write.
+#[utoipa::path(
+    get, path = "/healthz", tag = "node",
+    responses((status = 200, description = "`ok`: the node can write", body = shire_core::wire::Health),
+        (status = 503, description = "`degraded`, with the reason", body = shire_core::wire::Health))
+)]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.writable() {
         Ok(()) => HttpResponse::Ok().json(health(&state, "ok", None)),
@@ -32,11 +37,20 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get, path = "/livez", tag = "node",
+    responses((status = 200, description = "`alive`: the process answers", body = shire_core::wire::Health))
+)]
 pub async fn livez(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(health(&state, "alive", None))
 }
 
 /// Readiness: the node can accept writes.
+#[utoipa::path(
+    get, path = "/readyz", tag = "node",
+    responses((status = 200, description = "`ready`: the node can accept writes", body = shire_core::wire::Health),
+        (status = 503, description = "`not_ready`, with the reason", body = shire_core::wire::ErrorBody))
+)]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.writable() {
         Ok(()) => HttpResponse::Ok().json(health(&state, "ready", None)),
@@ -50,6 +64,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The node's identity: origin, public key, key id, signed-note verifier key.
+#[utoipa::path(
+    get, path = "/api/v1/node", tag = "node",
+    responses((status = 200, description = "the node's identity", body = shire_core::wire::NodeInfo))
+)]
 pub async fn node(state: web::Data<AppState>) -> HttpResponse {
     let key = &state.node_key;
     HttpResponse::Ok().json(NodeInfo {
@@ -61,6 +79,10 @@ pub async fn node(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The signed-note verifier key as plain text.
+#[utoipa::path(
+    get, path = "/.well-known/shire/node-key", tag = "node",
+    responses((status = 200, description = "the signed-note verifier key", body = String, content_type = "text/plain"))
+)]
 pub async fn node_key(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")

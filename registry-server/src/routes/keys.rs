@@ -17,6 +17,13 @@ use shire_core::KeyId;
 /// otherwise). 201, or 200 when it already is this account's; 409
 /// `key_taken` when it is another account's or was revoked.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/keys", tag = "keys", security(("token" = [])),
+    request_body = shire_core::wire::RegisterKey,
+    responses((status = 201, description = "registered and logged", body = shire_core::wire::KeyInfo),
+        (status = 200, description = "already this account's", body = shire_core::wire::KeyInfo),
+        (status = 400, description = "`bad_proof`", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`out_of_scope`", body = shire_core::wire::ErrorBody), (status = 409, description = "`key_taken`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
@@ -49,6 +56,12 @@ pub async fn register(
 }
 
 /// One key.
+#[utoipa::path(
+    get, path = "/api/v1/keys/{key_id}", tag = "keys",
+    params(("key_id" = shire_core::KeyId, Path, description = "the key's id")),
+    responses((status = 200, description = "the key", body = shire_core::wire::KeyInfo),
+        (status = 404, description = "`key_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn show(
     state: web::Data<AppState>,
     id: web::Path<KeyId>,
@@ -65,6 +78,12 @@ pub async fn show(
 /// was revoked, logging nothing again); 404 `key_not_found`; 403
 /// `key_not_yours` for another account's key.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username, key = %id))]
+#[utoipa::path(
+    delete, path = "/api/v1/keys/{key_id}", tag = "keys", security(("token" = [])),
+    params(("key_id" = shire_core::KeyId, Path, description = "the key's id")),
+    responses((status = 200, description = "revoked (logged once)", body = shire_core::wire::KeyInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`key_not_yours` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`key_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: Caller,
@@ -96,6 +115,10 @@ pub async fn revoke(
 }
 
 /// Keys of verifier accounts: advertised, never trusted automatically.
+#[utoipa::path(
+    get, path = "/api/v1/verifiers", tag = "keys",
+    responses((status = 200, description = "keys of verifier accounts: advertised, never trusted automatically", body = Vec<shire_core::wire::KeyInfo>))
+)]
 pub async fn verifiers(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys: Vec<KeyInfo> = state
         .store

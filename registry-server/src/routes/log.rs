@@ -28,23 +28,32 @@ pub const MAX_ENTRIES_PER_REQUEST: u64 = 1000;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// `?start=S&end=E` (end exclusive).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
+    /// The first entry's index.
     pub(crate) start: u64,
+    /// One past the last entry's index.
     pub(crate) end: u64,
 }
 
 /// `?index=I&size=N`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    /// The entry's index.
     pub(crate) index: u64,
+    /// The tree size the proof is for.
     pub(crate) size: u64,
 }
 
 /// `?from=M&size=N`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The older tree size.
     pub(crate) from: u64,
+    /// The newer tree size.
     pub(crate) size: u64,
 }
 
@@ -74,6 +83,10 @@ pub fn current_checkpoint(state: &AppState) -> Result<String, ApiError> {
 
 /// `GET /api/v1/log/checkpoint` and `GET /checkpoint`: the latest signed
 /// checkpoint as `text/plain`, never cached.
+#[utoipa::path(
+    get, path = "/api/v1/log/checkpoint", tag = "log",
+    responses((status = 200, description = "the latest signed checkpoint (C2SP signed note)", body = String, content_type = "text/plain"))
+)]
 pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let note = current_checkpoint(&state)?;
     Ok(HttpResponse::Ok()
@@ -84,6 +97,11 @@ pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 
 /// `GET /api/v1/log/entries?start=S&end=E`: entries `S..E`, at most
 /// [`MAX_ENTRIES_PER_REQUEST`], none at or past the durable size.
+#[utoipa::path(
+    get, path = "/api/v1/log/entries", tag = "log", params(EntriesQuery),
+    responses((status = 200, description = "entries start..end (end exclusive), at most 1000", body = shire_core::wire::LogEntries),
+        (status = 400, description = "a bad range", body = shire_core::wire::ErrorBody))
+)]
 pub async fn entries(
     state: web::Data<AppState>,
     q: web::Query<EntriesQuery>,
@@ -122,6 +140,11 @@ fn durable_up_to(state: &AppState, size: u64) -> Result<LogView<'_>, ApiError> {
 }
 
 /// `GET /api/v1/log/proof/inclusion?index=I&size=N`.
+#[utoipa::path(
+    get, path = "/api/v1/log/proof/inclusion", tag = "log", params(InclusionQuery),
+    responses((status = 200, description = "the inclusion proof of entry `index` in the tree of `size`", body = shire_core::wire::InclusionProof),
+        (status = 400, description = "a bad index or size", body = shire_core::wire::ErrorBody))
+)]
 pub async fn inclusion(
     state: web::Data<AppState>,
     q: web::Query<InclusionQuery>,
@@ -143,6 +166,11 @@ pub async fn inclusion(
 }
 
 /// `GET /api/v1/log/proof/consistency?from=M&size=N`.
+#[utoipa::path(
+    get, path = "/api/v1/log/proof/consistency", tag = "log", params(ConsistencyQuery),
+    responses((status = 200, description = "the consistency proof from `from` to `size`", body = shire_core::wire::ConsistencyProof),
+        (status = 400, description = "bad sizes", body = shire_core::wire::ErrorBody))
+)]
 pub async fn consistency(
     state: web::Data<AppState>,
     q: web::Query<ConsistencyQuery>,
@@ -163,10 +191,26 @@ pub async fn consistency(
     }))
 }
 
+/// `GET /checkpoint`: the same as [`checkpoint`], at the path C2SP
+/// tlog-tiles clients ask.
+#[utoipa::path(
+    get, path = "/checkpoint", tag = "log",
+    responses((status = 200, description = "the latest signed checkpoint, at the path C2SP tlog-tiles clients ask", body = String, content_type = "text/plain"))
+)]
+pub async fn checkpoint_root(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    checkpoint(state).await
+}
+
 /// `GET /tile/<L>/<N>[.p/<W>]` and `GET /tile/entries/<N>[.p/<W>]` (C2SP
 /// tlog-tiles): `application/octet-stream`, cacheable forever (a path names
 /// the same bytes for every tree size that contains it); 404 `tile_not_found`
 /// for a tile beyond the durable tree, 400 `bad_path` for a non-canonical path.
+#[utoipa::path(
+    get, path = "/tile/{tail}", tag = "log",
+    params(("tail" = String, Path, description = "`L/N[.p/W]` or `entries/N[.p/W]` (C2SP tlog-tiles)")),
+    responses((status = 200, description = "the tile's bytes, cacheable forever", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "`bad_path`", body = shire_core::wire::ErrorBody), (status = 404, description = "`tile_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn tile(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let id =
         TileId::parse(req.path()).map_err(|e| ApiError::bad_request("bad_path", e.to_string()))?;

@@ -20,6 +20,12 @@ fn info(state: &AppState, r: &OrgRecord) -> OrgInfo {
 /// Creates an organisation (logged). 409 `org_exists` when any log on this
 /// node, its own or a mirrored one, already created it.
 #[tracing::instrument(skip_all, fields(org = %body.name))]
+#[utoipa::path(
+    post, path = "/api/v1/orgs", tag = "accounts", security(("token" = [])),
+    request_body = shire_core::wire::CreateOrg,
+    responses((status = 201, description = "created and logged", body = shire_core::wire::OrgInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 409, description = "`org_exists`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -40,6 +46,10 @@ pub async fn create(
 }
 
 /// Lists this node's organisations.
+#[utoipa::path(
+    get, path = "/api/v1/orgs", tag = "accounts",
+    responses((status = 200, description = "every organisation on this node", body = Vec<shire_core::wire::OrgInfo>))
+)]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let orgs: Vec<OrgInfo> = state
         .store

@@ -77,6 +77,11 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
 }
 
 /// A package with every version, in publish order.
+#[utoipa::path(
+    get, path = "/api/v1/packages/{org}/{name}", tag = "packages", params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it")),
+    responses((status = 200, description = "the package with every version, in publish order", body = shire_core::wire::PackageInfo),
+        (status = 400, description = "`bad_path`", body = shire_core::wire::ErrorBody), (status = 404, description = "`package_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn package(
     state: web::Data<AppState>,
     path: PackagePath,
@@ -121,6 +126,11 @@ fn json_bytes(doc: Bytes) -> HttpResponse {
 }
 
 /// One version.
+#[utoipa::path(
+    get, path = "/api/v1/packages/{org}/{name}/{version}", tag = "packages", params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it"), ("version" = String, Path, description = "the version (semver)")),
+    responses((status = 200, description = "one version", body = shire_core::wire::VersionInfo),
+        (status = 400, description = "`bad_path`", body = shire_core::wire::ErrorBody), (status = 404, description = "`version_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn version(
     state: web::Data<AppState>,
     path: VersionPath,
@@ -132,6 +142,11 @@ pub async fn version(
 }
 
 /// What a version's archive holds (`ArchiveSummary`).
+#[utoipa::path(
+    get, path = "/api/v1/packages/{org}/{name}/{version}/files", tag = "packages", params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it"), ("version" = String, Path, description = "the version (semver)")),
+    responses((status = 200, description = "what the version's archive holds", body = shire_core::archive::ArchiveSummary),
+        (status = 400, description = "`bad_path`", body = shire_core::wire::ErrorBody), (status = 404, description = "`version_not_found`", body = shire_core::wire::ErrorBody), (status = 410, description = "`taken_down`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn files(
     state: web::Data<AppState>,
     path: VersionPath,

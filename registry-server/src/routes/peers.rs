@@ -8,6 +8,10 @@ use actix_web::{web, HttpResponse};
 use shire_core::wire::PeerStatus;
 
 /// Every followed peer's status, by name (empty when the node follows none).
+#[utoipa::path(
+    get, path = "/api/v1/peers", tag = "federation",
+    responses((status = 200, description = "every followed peer's status, from what is stored", body = Vec<shire_core::wire::PeerStatus>))
+)]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     let peers: Vec<PeerStatus> = state
         .federation
@@ -19,6 +23,12 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
 
 /// Resumes a peer stopped for a fault (logged, with the fault it had):
 /// its follower passes again at once.
+#[utoipa::path(
+    post, path = "/api/v1/peers/{name}/resume", tag = "federation", security(("token" = [])),
+    params(("name" = String, Path, description = "the peer's name in the node's settings")),
+    responses((status = 200, description = "resumed (logged): its follower passes again", body = shire_core::wire::PeerStatus),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn resume(
     state: web::Data<AppState>,
     caller: Caller,

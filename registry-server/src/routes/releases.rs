@@ -27,6 +27,12 @@ use shire_core::wire::SubmitEnvelope;
 
 /// Publishes a release: 201 `VersionInfo`, state `pending`.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/releases", tag = "releases", security(("token" = [])),
+    request_body(content = shire_core::wire::SubmitEnvelope, description = "a release statement signed by a registered publisher key"),
+    responses((status = 201, description = "published and logged, state `pending`", body = shire_core::wire::VersionInfo),
+        (status = 400, description = "a statement or manifest the rules refuse", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`wrong_org`, `key_not_yours`, `key_revoked` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 409, description = "`version_exists`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn publish(
     state: web::Data<AppState>,
     caller: Caller,

@@ -12,6 +12,11 @@ use shire_core::wire::{DependencyChanges, ReviewItem};
 use std::collections::BTreeMap;
 
 /// The review queue.
+#[utoipa::path(
+    get, path = "/api/v1/review", tag = "releases", security(("token" = [])),
+    responses((status = 200, description = "pending releases of other organisations, with what changed", body = Vec<shire_core::wire::ReviewItem>),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_verifier` or `out_of_scope`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn queue(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_verifier()?;
     let own = caller.account().org.clone();

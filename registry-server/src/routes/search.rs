@@ -18,7 +18,8 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
 /// The query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// What to look for.
     pub q: String,
@@ -27,6 +28,11 @@ pub struct SearchQuery {
 }
 
 /// Searches packages.
+#[utoipa::path(
+    get, path = "/api/v1/search", tag = "packages", params(SearchQuery),
+    responses((status = 200, description = "matching packages, best first", body = shire_core::wire::SearchResults),
+        (status = 400, description = "a bad query", body = shire_core::wire::ErrorBody))
+)]
 pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<SearchQuery>,

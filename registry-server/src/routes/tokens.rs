@@ -25,6 +25,11 @@ fn info(id: String, t: TokenRecord, token: Option<String>) -> TokenInfo {
 }
 
 /// The caller's tokens (never the tokens themselves).
+#[utoipa::path(
+    get, path = "/api/v1/tokens", tag = "tokens", security(("token" = [])),
+    responses((status = 200, description = "the caller's tokens, never the tokens themselves", body = Vec<shire_core::token::TokenInfo>),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody))
+)]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mine = state.store.tokens(Some(&caller.account().username))?;
     Ok(HttpResponse::Ok().json(
@@ -82,6 +87,12 @@ fn check(caller: &Caller, body: &CreateToken) -> Result<(), ApiError> {
 
 /// Makes a token for the caller's account; the answer holds it, once.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/tokens", tag = "tokens", security(("token" = [])),
+    request_body = shire_core::token::CreateToken,
+    responses((status = 201, description = "the new token (shown once)", body = shire_core::token::TokenInfo),
+        (status = 400, description = "`bad_token`", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`out_of_scope`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -127,6 +138,12 @@ pub async fn create(
 /// Revokes one of the caller's tokens (an admin may revoke anyone's): it
 /// stops working at once.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username, token = %id))]
+#[utoipa::path(
+    delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("token" = [])),
+    params(("id" = String, Path, description = "the token's id")),
+    responses((status = 200, description = "revoked: it stops working at once", body = shire_core::token::TokenInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`token_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: Caller,
@@ -155,6 +172,11 @@ pub async fn revoke(
 /// expiry; the old one stops working at once. The answer holds the new
 /// token, once (`shire token rotate`, `shire-registry admin-token rotate`).
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/tokens/rotate", tag = "tokens", security(("token" = [])),
+    responses((status = 200, description = "the new token (shown once); the old one stops at once", body = shire_core::token::TokenInfo),
+        (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody))
+)]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,

@@ -26,6 +26,12 @@ use shire_core::wire::SubmitEnvelope;
 
 /// Accepts a verdict: 200 `VersionInfo` with the new state.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/packages/{org}/{name}/{version}/verdicts", tag = "releases", security(("token" = [])), params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it"), ("version" = String, Path, description = "the version (semver)")),
+    request_body(content = shire_core::wire::SubmitEnvelope, description = "an approval, rejection or revocation signed by a registered verifier key"),
+    responses((status = 200, description = "logged; the version with its new state", body = shire_core::wire::VersionInfo),
+        (status = 400, description = "a statement the rules refuse", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_verifier`, `own_org`, `key_not_yours`, `key_revoked` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`version_not_found`", body = shire_core::wire::ErrorBody), (status = 409, description = "`invalid_transition`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn submit(
     state: web::Data<AppState>,
     caller: Caller,

@@ -16,6 +16,12 @@ use shire_core::wire::YankRequest;
 
 /// Yanks a release.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/packages/{org}/{name}/{version}/yank", tag = "releases", security(("token" = [])), params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it"), ("version" = String, Path, description = "the version (semver)")),
+    request_body = shire_core::wire::YankRequest,
+    responses((status = 200, description = "yanked (logged)", body = shire_core::wire::VersionInfo),
+        (status = 400, description = "`bad_path` or no reason", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`wrong_org` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`version_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn yank(
     state: web::Data<AppState>,
     caller: Caller,
@@ -31,6 +37,12 @@ pub async fn yank(
 /// bytes answer 410 `taken_down` with the reason. For a leaked secret, or
 /// anything else that must not stay downloadable; the log keeps the release.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    post, path = "/api/v1/packages/{org}/{name}/{version}/takedown", tag = "operations", security(("token" = [])), params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it"), ("version" = String, Path, description = "the version (semver)")),
+    request_body = shire_core::wire::YankRequest,
+    responses((status = 200, description = "taken down (logged): the bytes are erased", body = shire_core::wire::VersionInfo),
+        (status = 400, description = "`bad_path` or no reason", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`not_admin`, `not_home` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`version_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn takedown(
     state: web::Data<AppState>,
     caller: Caller,
@@ -84,6 +96,11 @@ pub async fn takedown(
 
 /// Un-yanks a release.
 #[tracing::instrument(skip_all, fields(user = %caller.account().username))]
+#[utoipa::path(
+    delete, path = "/api/v1/packages/{org}/{name}/{version}/yank", tag = "releases", security(("token" = [])), params(("org" = shire_core::OrgName, Path, description = "the organisation"), ("name" = String, Path, description = "the package's name in it"), ("version" = String, Path, description = "the version (semver)")),
+    responses((status = 200, description = "un-yanked (logged)", body = shire_core::wire::VersionInfo),
+        (status = 400, description = "`bad_path`", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`wrong_org` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 404, description = "`version_not_found`", body = shire_core::wire::ErrorBody))
+)]
 pub async fn unyank(
     state: web::Data<AppState>,
     caller: Caller,
