@@ -196,6 +196,13 @@ impl Node {
         }
     }
 
+    /// Restarts the node on the same data and address with other `serve`
+    /// arguments (a new `--config`, say).
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra_args = extra.iter().map(|s| s.to_string()).collect();
+        self.restart_same_address();
+    }
+
     /// The node's sled database (`DATA/db`), opened while the node is stopped
     /// ([`Node::kill9`]) so a test can edit it like an attacker with disk access.
     pub fn open_db(&self) -> sled::Db {

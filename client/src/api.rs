@@ -19,9 +19,9 @@ use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
 use shire_core::token::{CreateToken, TokenInfo};
 use shire_core::wire::{
-    AccountInfo, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody, Health, KeyInfo,
-    LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem, SearchResults,
-    SubmitEnvelope, VersionInfo, YankRequest,
+    AccountInfo, AdoptionAnswer, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody,
+    Health, KeyInfo, LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem,
+    SearchResults, SubmitEnvelope, VersionInfo, YankRequest,
 };
 use shire_core::{Digest, KeyId, PackageName, PublicKey, Version};
 use std::io::Read;
@@ -645,6 +645,16 @@ impl Client {
     ) -> Result<VersionInfo, ApiError> {
         self.post(
             &format!("{}/verdicts", Self::version_path(name, version)),
+            &SubmitEnvelope {
+                envelope: envelope.clone(),
+            },
+        )
+    }
+
+    /// `POST /api/v1/adoptions`: declares or withdraws an adoption.
+    pub fn submit_adoption(&self, envelope: &Envelope) -> Result<AdoptionAnswer, ApiError> {
+        self.post(
+            "/api/v1/adoptions",
             &SubmitEnvelope {
                 envelope: envelope.clone(),
             },

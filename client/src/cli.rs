@@ -144,6 +144,19 @@ pub enum Command {
     },
     /// List the releases awaiting review, oldest first, with what changed.
     Review,
+    /// Declare, in a signed and logged statement, that your organisation
+    /// runs a release ("used by"), or withdraw that with --withdraw.
+    Adopt {
+        /// `org/name` or `org/name@version` (default: the version installed
+        /// in --dir, else the newest approved one).
+        package: AdoptTarget,
+        /// Withdraw your organisation's adoption of the package instead.
+        #[arg(long)]
+        withdraw: bool,
+        /// The install folder whose shire.lock names the installed version.
+        #[arg(long, default_value = "shire-packages")]
+        dir: PathBuf,
+    },
     /// Manage the verifier keys this client trusts.
     #[command(subcommand)]
     Trust(TrustCommand),
@@ -519,5 +532,30 @@ mod tests {
         assert!(cli.json);
         assert!(Cli::try_parse_from(["shire", "yank", "a/b@1.0.0"]).is_err());
         assert!(Cli::try_parse_from(["shire", "yank", "a/b@1.0.0", "--undo"]).is_ok());
+    }
+}
+
+/// `org/name` or `org/name@version`: what `shire adopt` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptTarget {
+    /// The package.
+    pub name: PackageName,
+    /// The exact version, when given.
+    pub version: Option<Version>,
+}
+
+impl FromStr for AdoptTarget {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('@') {
+            Some(_) => ReleaseRef::from_str(s).map(|r| Self {
+                name: r.name,
+                version: Some(r.version),
+            }),
+            None => Ok(Self {
+                name: PackageName::parse(s).map_err(|e| e.to_string())?,
+                version: None,
+            }),
+        }
     }
 }

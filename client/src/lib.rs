@@ -38,8 +38,8 @@ use cli::{
     AdminCommand, Cli, Command, KeyCommand, LogCommand, OrgCommand, TrustCommand, UserCommand,
 };
 use commands::{
-    account, admin, audit, browse, install as install_cmd, key, lifecycle, log, offline, peers,
-    project, token, trust as trust_cmd, verdict, yank, Ctx,
+    account, admin, audit, browse, club, install as install_cmd, key, lifecycle, log, offline,
+    peers, project, token, trust as trust_cmd, verdict, yank, Ctx,
 };
 
 /// How a successful run ended.
@@ -118,6 +118,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reject { release, reason } => verdict::reject(&ctx, &release, reason),
         Command::Revoke { release, reason } => verdict::revoke(&ctx, &release, reason),
         Command::Review => verdict::review(&ctx),
+        Command::Adopt {
+            package,
+            withdraw,
+            dir,
+        } => club::adopt(&ctx, &package, withdraw, &dir),
         Command::Trust(TrustCommand::Add { key, label }) => trust_cmd::add(&ctx, &key, &label),
         Command::Trust(TrustCommand::List) => trust_cmd::list(&ctx),
         Command::Trust(TrustCommand::Remove { key_id }) => trust_cmd::remove(&ctx, &key_id),

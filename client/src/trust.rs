@@ -124,6 +124,14 @@ mod tests {
     use super::*;
     use shire_core::KeyPair;
 
+    /// `shire trust node` on a fresh home writes only the origin tables: the
+    /// verifier policy read from that file is the default one.
+    #[test]
+    fn a_file_holding_only_pinned_nodes_reads_as_threshold_one() {
+        let p = parse("witness_threshold = 0\n\n[nodes]\n").unwrap();
+        assert_eq!(p, TrustPolicy::default());
+    }
+
     #[test]
     fn trust_file_round_trip() {
         let dir = tempfile::tempdir().unwrap();

@@ -59,6 +59,9 @@ pub enum ApiError {
     /// No such package (404 `package_not_found`).
     #[error("package {0} does not exist")]
     PackageNotFound(String),
+    /// A withdrawal names no adoption the log holds (404 `adoption_not_found`).
+    #[error("{0}")]
+    AdoptionNotFound(String),
     /// No such version (404 `version_not_found`).
     #[error("{0} does not exist")]
     VersionNotFound(String),
@@ -173,6 +176,7 @@ impl ApiError {
             ApiError::KeyNotFound(_) => "key_not_found",
             ApiError::BlobNotFound(_) => "blob_not_found",
             ApiError::PackageNotFound(_) => "package_not_found",
+            ApiError::AdoptionNotFound(_) => "adoption_not_found",
             ApiError::VersionNotFound(_) => "version_not_found",
             ApiError::NoRoute(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -233,6 +237,7 @@ impl ResponseError for ApiError {
             | ApiError::KeyNotFound(_)
             | ApiError::BlobNotFound(_)
             | ApiError::PackageNotFound(_)
+            | ApiError::AdoptionNotFound(_)
             | ApiError::VersionNotFound(_)
             | ApiError::TileNotFound(_)
             | ApiError::AccountNotFound(_)
@@ -346,7 +351,8 @@ impl From<RuleError> for ApiError {
             RuleError::KeyRevoked(_) => ApiError::KeyRevoked(m),
             RuleError::AccountMismatch { .. } => ApiError::AccountMismatch(m),
             RuleError::WrongRole { .. } => ApiError::WrongRole(m),
-            RuleError::WrongOrg { .. } => ApiError::WrongOrg(m),
+            RuleError::WrongOrg { .. } | RuleError::AdoptAsOther { .. } => ApiError::WrongOrg(m),
+            RuleError::AdoptionUnknown { .. } => ApiError::AdoptionNotFound(m),
             RuleError::OwnOrg { .. } => ApiError::OwnOrg(m),
             RuleError::OtherLog { .. } => ApiError::bad_request("wrong_log", m),
             RuleError::Statement(v) => statement_error(v),

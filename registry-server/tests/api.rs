@@ -2,6 +2,8 @@
 //! the happy path, and every attack refused with the right status and code and
 //! nothing stored changed.
 
+#[path = "api/adoptions.rs"]
+mod adoptions;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/log_tests.rs"]

@@ -771,3 +771,79 @@ fn a_mirrored_release_without_its_dependencies_says_so() {
     );
     assert!(version(&a.node, "a-council/app/1.0.0").unwrap()["unusable"].is_null());
 }
+
+/// Adoptions are logged in the adopting organisation's home and mirrored
+/// with it: B's council adopts A's package on B (B follows A); A follows B
+/// and shows both its own council's adoption and B's, each with its origin,
+/// and a client that pinned both node keys finds each in its log.
+#[test]
+fn adoptions_are_mirrored_with_their_origin() {
+    let cfg = tempfile::tempdir().unwrap();
+    // Ports are known once the nodes run: start A, then B following A,
+    // then restart A following B.
+    let mut a = Home::start("a.test", "a", &[]);
+    a.publish("a-council/crm", "1.0.0");
+    a.verifier.ok(&["approve", "a-council/crm@1.0.0"]);
+    let b_cfg = write_config(
+        cfg.path(),
+        "b.toml",
+        &[peer("a", &a.node.url, &a, "a-*", None, false)],
+    );
+    let b = Home::start("b.test", "b", &["--config", b_cfg.to_str().unwrap()]);
+    wait_until("B mirrors A's release", || {
+        version(&b.node, "a-council/crm/1.0.0").is_some()
+    });
+    // A's own council adopts on A.
+    a.publisher.ok(&["adopt", "a-council/crm@1.0.0"]);
+    // B's council adopts A's package on B, after pinning A's node key so
+    // its client checks the release in A's log.
+    b.publisher.ok(&["trust", "node", &a.origin, &a.note_key]);
+    let out = b.publisher.ok(&["adopt", "a-council/crm@1.0.0"]);
+    assert!(out.contains("b-council declared that it runs"), "{out}");
+
+    // A follows B: B's adoption arrives with B as its origin.
+    let a_cfg = write_config(
+        cfg.path(),
+        "a.toml",
+        &[peer("b", &b.node.url, &b, "b-*", None, false)],
+    );
+    a.node
+        .restart_with(&["--origin", "a.test", "--config", a_cfg.to_str().unwrap()]);
+    let used_by = |n: &Node| -> Vec<(String, String)> {
+        version(n, "a-council/crm")
+            .map(|p| {
+                p["used_by"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| {
+                        (
+                            u["org"].as_str().unwrap().to_string(),
+                            u["origin"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_until("A shows B's adoption", || used_by(&a.node).len() == 2);
+    let expected = vec![
+        ("a-council".to_string(), "a.test".to_string()),
+        ("b-council".to_string(), "b.test".to_string()),
+    ];
+    assert_eq!(used_by(&a.node), expected);
+    wait_until("B mirrors A's adoption", || used_by(&b.node).len() == 2);
+    assert_eq!(used_by(&b.node), expected);
+
+    // A client of A that pinned B's key finds B's adoption in B's log.
+    let reader = a.node.user(None);
+    reader.ok(&["trust", "node", &b.origin, &b.note_key]);
+    let info = reader.ok(&["info", "a-council/crm"]);
+    for org in ["a-council", "b-council"] {
+        let line = info
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{org} runs 1.0.0")))
+            .unwrap_or_else(|| panic!("{org} missing from:\n{info}"));
+        assert!(line.contains("verified in its log"), "{line}");
+    }
+}

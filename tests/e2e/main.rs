@@ -1,4 +1,5 @@
 //! End-to-end tests: one binary, one module per area.
+mod adoption;
 mod client_life;
 mod federation;
 mod foundation;

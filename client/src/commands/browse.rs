@@ -268,6 +268,55 @@ struct InfoView<'a> {
     checked: bool,
     threshold: u32,
     versions: Vec<VersionView>,
+    used_by: Vec<UsedByView>,
+}
+
+/// One organisation that declared it runs the package, and whether this
+/// client found the declaration in the verified log of its home.
+#[derive(Serialize)]
+struct UsedByView {
+    org: shire_core::OrgName,
+    version: Version,
+    since: String,
+    origin: String,
+    log_index: u64,
+    /// `verified` (the home log holds exactly this adoption), `absent` (it
+    /// does not: the registry's claim is false) or `unchecked` (the home's
+    /// node key is not pinned).
+    standing: &'static str,
+}
+
+/// Checks each "used by" entry against the verified log of its origin.
+fn used_by_views(
+    logs: &mut Logs<'_>,
+    name: &PackageName,
+    used_by: &[shire_core::wire::AdoptionInfo],
+) -> Result<Vec<UsedByView>> {
+    let mut out = Vec::new();
+    for a in used_by {
+        let standing = if logs.can_check(&a.origin)? {
+            let replica = logs.of(&a.origin, &name.to_string())?;
+            let held = replica.ledger().adoptions_of(name).any(|f| {
+                f.org == a.org && f.subject.version == a.version && f.subject.digest == a.digest
+            });
+            if held {
+                "verified"
+            } else {
+                "absent"
+            }
+        } else {
+            "unchecked"
+        };
+        out.push(UsedByView {
+            org: a.org.clone(),
+            version: a.version.clone(),
+            since: a.since.clone(),
+            origin: a.origin.clone(),
+            log_index: a.log_index,
+            standing,
+        });
+    }
+    Ok(out)
 }
 
 /// Shows a package and every version, checked against its home's verified log.
@@ -295,6 +344,7 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
         })
         .collect();
     let checked = replica.is_some();
+    let used_by = used_by_views(&mut logs, name, &pkg.used_by)?;
     if ctx.json {
         output::json(&InfoView {
             name,
@@ -303,6 +353,7 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             checked,
             threshold: policy.threshold,
             versions,
+            used_by,
         })?;
         return Ok(Outcome::Success);
     }
@@ -374,6 +425,24 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             output::line(format!("  {}: {e}", v.version));
         } else if v.checked && v.standing != "approved" {
             output::line(format!("  {}: {}", v.version, v.standing_detail));
+        }
+    }
+    if !used_by.is_empty() {
+        output::line("used by:");
+        for u in &used_by {
+            output::line(format!(
+                "  {} runs {} since {} (log entry {} on {}: {})",
+                u.org,
+                u.version,
+                u.since,
+                u.log_index,
+                u.origin,
+                match u.standing {
+                    "verified" => "verified in its log",
+                    "absent" => "NOT IN ITS LOG: the registry's claim is false",
+                    _ => "unchecked: pin its node key to check",
+                }
+            ));
         }
     }
     if checked {

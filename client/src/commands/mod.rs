@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod browse;
+pub mod club;
 pub mod install;
 pub mod key;
 pub mod lifecycle;

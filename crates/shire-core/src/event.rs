@@ -67,6 +67,15 @@ pub enum LogEvent {
         /// When (RFC 3339).
         at: String,
     },
+    /// An organisation declared that it runs a release, or withdrew that.
+    Adoption {
+        /// The member's signed adoption statement.
+        envelope: Envelope,
+        /// The key that signed it.
+        key_id: KeyId,
+        /// When (RFC 3339).
+        at: String,
+    },
     /// A publisher yanked a release.
     Yank {
         /// Package.
@@ -162,6 +171,19 @@ impl LogEvent {
                     .map(|s| format!("{} {}", s.verdict, s.subject))
                     .unwrap_or_else(|| "(unreadable statement)".into());
                 format!("verdict {what} signed by {}", key_id.short())
+            }
+            LogEvent::Adoption {
+                envelope, key_id, ..
+            } => {
+                let what = envelope
+                    .payload_bytes()
+                    .ok()
+                    .and_then(|b| {
+                        serde_json::from_slice::<crate::statement::AdoptionStatement>(&b).ok()
+                    })
+                    .map(|s| format!("{} of {} by {}", s.action, s.subject, s.org))
+                    .unwrap_or_else(|| "(unreadable statement)".into());
+                format!("{what} signed by {}", key_id.short())
             }
             LogEvent::Yank {
                 name,

@@ -30,8 +30,14 @@ pub struct TrustPolicy {
     /// Trusted keys by id.
     #[serde(default)]
     pub keys: BTreeMap<KeyId, TrustedKey>,
-    /// Distinct trusted verifiers a release needs (at least 1).
+    /// Distinct trusted verifiers a release needs (at least 1; 1 when the
+    /// file does not say, as when it holds only pinned node keys).
+    #[serde(default = "one")]
     pub threshold: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for TrustPolicy {

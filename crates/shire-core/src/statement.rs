@@ -30,6 +30,11 @@ pub const KEY_PAYLOAD_TYPE: &str = "application/vnd.shire.key.v1+json";
 /// The `statement` tag of a key registration statement.
 pub const KEY_TAG: &str = "shire.key/v1";
 
+/// DSSE payload type of an adoption statement.
+pub const ADOPTION_PAYLOAD_TYPE: &str = "application/vnd.shire.adoption.v1+json";
+/// The `statement` tag of an adoption statement.
+pub const ADOPTION_TAG: &str = "shire.adoption/v1";
+
 /// Exactly which release a statement is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,5 +208,71 @@ impl KeyStatement {
     pub fn sign(&self, key: &KeyPair) -> Envelope {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         Envelope::sign(KEY_PAYLOAD_TYPE, &bytes, key)
+    }
+}
+
+/// What an adoption statement declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdoptionAction {
+    /// The organisation runs this release (replacing the version it declared
+    /// before, if any).
+    Adopt,
+    /// The organisation no longer runs the package.
+    Withdraw,
+}
+
+impl fmt::Display for AdoptionAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdoptionAction::Adopt => "adoption",
+            AdoptionAction::Withdraw => "withdrawal",
+        })
+    }
+}
+
+/// An organisation's signed declaration that it runs a release ("used
+/// by"), or no longer runs the package, signed by a member's registered key
+/// for one log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptionStatement {
+    /// Always [`ADOPTION_TAG`].
+    pub statement: String,
+    /// Adopt or withdraw.
+    pub action: AdoptionAction,
+    /// The adopting organisation: the signer's own.
+    pub org: OrgName,
+    /// The release it runs (for a withdrawal, the adoption's release).
+    pub subject: Subject,
+    /// The log it is given in, named by its node's note verifier key.
+    pub log: String,
+    /// When it was signed, seconds since the Unix epoch (informative).
+    pub issued_at: u64,
+}
+
+impl AdoptionStatement {
+    /// Builds `org`'s adoption (or withdrawal) of `subject` for the log `log`.
+    pub fn new(
+        action: AdoptionAction,
+        org: OrgName,
+        subject: Subject,
+        log: &str,
+        issued_at: u64,
+    ) -> Self {
+        Self {
+            statement: ADOPTION_TAG.into(),
+            action,
+            org,
+            subject,
+            log: log.to_string(),
+            issued_at,
+        }
+    }
+
+    /// Serialises and signs the statement with a member's key.
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Envelope::sign(ADOPTION_PAYLOAD_TYPE, &bytes, key)
     }
 }

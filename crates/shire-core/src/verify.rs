@@ -8,8 +8,9 @@ use crate::keys::PublicKey;
 use crate::manifest::ManifestError;
 use crate::names::OrgName;
 use crate::statement::{
-    KeyStatement, ReleaseStatement, Verdict, VerdictStatement, KEY_PAYLOAD_TYPE, KEY_TAG,
-    RELEASE_PAYLOAD_TYPE, RELEASE_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
+    AdoptionStatement, KeyStatement, ReleaseStatement, Verdict, VerdictStatement,
+    ADOPTION_PAYLOAD_TYPE, ADOPTION_TAG, KEY_PAYLOAD_TYPE, KEY_TAG, RELEASE_PAYLOAD_TYPE,
+    RELEASE_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
 };
 use std::ops::Deref;
 
@@ -143,6 +144,27 @@ pub fn key_registration(env: &Envelope) -> Result<Verified<KeyStatement>, Verify
     }
     check_log_name(&st.log)?;
     Ok(Verified { value: st, key })
+}
+
+/// Checks an adoption envelope against a member's key and returns the statement.
+pub fn adoption(
+    env: &Envelope,
+    key: &PublicKey,
+) -> Result<Verified<AdoptionStatement>, VerifyError> {
+    let payload = env.verify(ADOPTION_PAYLOAD_TYPE, key)?;
+    let st: AdoptionStatement =
+        serde_json::from_slice(&payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+    if st.statement != ADOPTION_TAG {
+        return Err(VerifyError::Payload(format!(
+            "statement tag {:?} is not {ADOPTION_TAG:?}",
+            st.statement
+        )));
+    }
+    check_log_name(&st.log)?;
+    Ok(Verified {
+        value: st,
+        key: key.clone(),
+    })
 }
 
 #[cfg(test)]

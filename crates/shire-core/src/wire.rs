@@ -278,6 +278,10 @@ pub struct PackageInfo {
     pub origin: String,
     /// Every version, oldest first.
     pub versions: Vec<VersionInfo>,
+    /// The organisations that declared, in a signed and logged statement,
+    /// that they run it ("used by"), in the order of their names.
+    #[serde(default)]
+    pub used_by: Vec<AdoptionInfo>,
 }
 
 /// `GET /api/v1/search?q=...`.
@@ -558,4 +562,38 @@ pub struct MirrorInfo {
     /// Witness names whose cosignatures that checkpoint carries here.
     #[serde(default)]
     pub cosigned_by: Vec<String>,
+}
+
+/// One organisation's signed declaration that it runs a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdoptionInfo {
+    /// The organisation that runs it.
+    pub org: OrgName,
+    /// The version it declared it runs.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub version: Version,
+    /// That release's digest, as the statement names it.
+    pub digest: Digest,
+    /// Since when (the log's time for the statement, RFC 3339).
+    pub since: String,
+    /// The node whose log holds the statement: the organisation's home.
+    pub origin: String,
+    /// The statement's index in that log.
+    pub log_index: u64,
+    /// The member's signed statement, to check offline.
+    pub statement: Envelope,
+}
+
+/// `POST /api/v1/adoptions` answers with the adoption as it now stands
+/// (`withdrawn` set for a withdrawal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdoptionAnswer {
+    /// The adoption declared, or the one withdrawn.
+    pub adoption: AdoptionInfo,
+    /// Whether this withdrew it.
+    pub withdrawn: bool,
+    /// Whether the statement repeated one already in the log (nothing logged).
+    pub replayed: bool,
 }

@@ -3,6 +3,7 @@
 //! [`crate::store::Store`] event function, await durability, and answer.
 
 pub mod accounts;
+pub mod adoptions;
 pub mod artifacts;
 pub mod blobs;
 pub mod health;
@@ -81,6 +82,7 @@ routes! {
     "/api/v1/packages/{org}/{name}/{version}/takedown" => { post: yank::takedown },
     "/api/v1/packages/{org}/{name}/{version}/verdicts" => { post: verdicts::submit },
     "/api/v1/review" => { get: review::queue },
+    "/api/v1/adoptions" => { post: adoptions::declare },
     "/api/v1/artifacts/{digest}" => { get: artifacts::download },
     "/api/v1/peers" => { get: peers::list },
     "/api/v1/peers/{name}/resume" => { post: peers::resume },

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    accounts, artifacts, blobs, health, keys, log, mirrors, orgs, packages, peers, releases,
-    review, search, tokens, verdicts, yank,
+    accounts, adoptions, artifacts, blobs, health, keys, log, mirrors, orgs, packages, peers,
+    releases, review, search, tokens, verdicts, yank,
 };
 
 /// The document: every path `super::configure` registers, each operation
@@ -30,6 +30,7 @@ use super::{
         blobs::upload, artifacts::download, releases::publish,
         packages::package, packages::version, packages::files,
         yank::yank, yank::unyank, yank::takedown, verdicts::submit, review::queue,
+        adoptions::declare,
         search::search,
         log::checkpoint, log::checkpoint_root, log::entries, log::inclusion, log::consistency,
         log::tile,

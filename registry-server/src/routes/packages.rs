@@ -106,11 +106,18 @@ pub async fn package(
         .iter()
         .map(|r| version_info(&state, r))
         .collect::<Result<Vec<_>, _>>()?;
+    let used_by = state
+        .store
+        .adoptions_of(&name)?
+        .iter()
+        .map(|a| crate::routes::adoptions::adoption_info(&state, a))
+        .collect();
     let doc = serde_json::to_vec(&PackageInfo {
         name,
         description: pkg.description,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         versions,
+        used_by,
     })
     .map_err(ApiError::internal)?;
     let doc = Bytes::from(doc);

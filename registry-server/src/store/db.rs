@@ -72,10 +72,12 @@ pub enum T {
     MirrorOrgs,
     /// Federation: `origin \0 account` → `AccountFacts` (per-origin accounts, from key registrations).
     MirrorAccounts,
+    /// `org/name \0 adopting organisation` → `AdoptionRecord`, from every log held.
+    Adoptions,
 }
 
 /// The name of each tree, in the order of [`T`].
-pub const TREE_NAMES: [&str; 19] = [
+pub const TREE_NAMES: [&str; 20] = [
     "meta",
     "orgs",
     "accounts",
@@ -95,6 +97,7 @@ pub const TREE_NAMES: [&str; 19] = [
     "mirror_keys",
     "mirror_orgs",
     "mirror_accounts",
+    "adoptions",
 ];
 
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).

@@ -431,6 +431,14 @@ impl Store {
         Ok(out)
     }
 
+    /// The organisations that declared they run `name`, from every log the
+    /// node holds, in the order of their names.
+    pub fn adoptions_of(&self, name: &PackageName) -> Result<Vec<AdoptionRecord>, StoreError> {
+        let mut prefix = name.to_string().into_bytes();
+        prefix.push(0);
+        self.db.scan(T::Adoptions, &prefix)
+    }
+
     /// What a release's archive holds.
     pub fn files(
         &self,

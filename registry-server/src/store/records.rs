@@ -322,3 +322,24 @@ mod tests {
         assert!(!release_key(&b, &v).starts_with(prefix.as_bytes()));
     }
 }
+
+/// An organisation's current adoption of a package, from the log that is
+/// the organisation's home (this node's or a mirrored one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptionRecord {
+    /// What the log established.
+    pub fact: shire_core::ledger::AdoptionFact,
+    /// The member's signed statement, as logged.
+    pub envelope: shire_core::dsse::Envelope,
+    /// The origin whose log holds it; `None` for this node's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+/// The key of `org`'s adoption of `name` in the adoptions tree.
+pub fn adoption_key(name: &PackageName, org: &OrgName) -> Vec<u8> {
+    let mut k = format!("{name}").into_bytes();
+    k.push(0);
+    k.extend_from_slice(org.as_str().as_bytes());
+    k
+}

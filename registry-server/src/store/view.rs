@@ -13,9 +13,10 @@
 use super::db::{Reader, T};
 use super::error::StoreError;
 use super::records::{
-    release_key, AccountRecord, KeyRecord, MirrorKeyRecord, OrgRecord, ReleaseRecord,
+    adoption_key, release_key, AccountRecord, AdoptionRecord, KeyRecord, MirrorKeyRecord,
+    OrgRecord, ReleaseRecord,
 };
-use shire_core::ledger::{AccountFacts, KeyFacts, ReleaseFacts, View};
+use shire_core::ledger::{AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, View};
 use shire_core::{KeyId, OrgName, PackageName, Version};
 
 /// Which log a view reads the keys and accounts of.
@@ -123,5 +124,16 @@ impl<R: Reader> View for LedgerView<'_, R> {
             .reader
             .read::<ReleaseRecord>(T::Releases, &release_key(name, version))?
             .map(|r| r.facts()))
+    }
+
+    fn adoption(
+        &self,
+        org: &OrgName,
+        name: &PackageName,
+    ) -> Result<Option<AdoptionFact>, R::Error> {
+        Ok(self
+            .reader
+            .read::<AdoptionRecord>(T::Adoptions, &adoption_key(name, org))?
+            .map(|r| r.fact))
     }
 }

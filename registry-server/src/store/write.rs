@@ -35,6 +35,8 @@ pub enum Written {
     Key(Box<KeyRecord>),
     /// A release (published, judged, yanked).
     Release(Box<ReleaseRecord>),
+    /// An adoption declared or withdrawn.
+    Adoption(Box<AdoptionRecord>),
     /// A mirrored key or organisation (nothing to answer with).
     Mirrored,
     /// Nothing: the event repeats one already in the log.
@@ -214,6 +216,20 @@ pub fn write(
             rec.taken_down = Some(note);
             tx.put(T::Releases, &key, &rec)?;
             Ok(Written::Release(Box::new(rec)))
+        }
+        Change::Adopted(c) => {
+            let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
+            let rec = AdoptionRecord {
+                fact: c.adoption.clone(),
+                envelope: c.envelope.clone(),
+                origin: origin.map(str::to_string),
+            };
+            if c.withdrawn {
+                tx.remove(T::Adoptions, &key)?;
+            } else {
+                tx.put(T::Adoptions, &key, &rec)?;
+            }
+            Ok(Written::Adoption(Box::new(rec)))
         }
         Change::Yanked(c) => {
             let s = &c.release.subject;

@@ -21,6 +21,7 @@ fn kinds(entries: &[Vec<u8>]) -> Vec<&'static str> {
             LogEvent::Yank { .. } => "yank",
             LogEvent::Unyank { .. } => "unyank",
             LogEvent::Takedown { .. } => "takedown",
+            LogEvent::Adoption { .. } => "adoption",
         })
         .collect()
 }

@@ -12,6 +12,25 @@ use crate::wire::Role;
 /// digests, key ids), never unbounded input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
+    /// An adoption signed by a member of another organisation than the one
+    /// it declares for.
+    #[error("key {key_id} of {key_org} may not declare an adoption for organisation {org}")]
+    AdoptAsOther {
+        /// The signing key.
+        key_id: KeyId,
+        /// Its account's organisation (`none` when it has none).
+        key_org: String,
+        /// The organisation the statement names.
+        org: OrgName,
+    },
+    /// A withdrawal of an adoption the log does not hold.
+    #[error("organisation {org} has no adoption of {package} to withdraw")]
+    AdoptionUnknown {
+        /// The organisation.
+        org: OrgName,
+        /// The package.
+        package: String,
+    },
     /// The organisation already exists, in this log or another one.
     #[error("organisation {org} already exists (its home is {home})")]
     OrgExists {

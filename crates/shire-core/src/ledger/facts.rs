@@ -103,6 +103,24 @@ impl ReleaseFacts {
     }
 }
 
+/// An organisation's adoption of a package, as the log established it: the
+/// version it declared it runs, by whom, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdoptionFact {
+    /// The adopting organisation.
+    pub org: OrgName,
+    /// The release it runs.
+    pub subject: Subject,
+    /// The key that signed the latest adoption.
+    pub key_id: KeyId,
+    /// That key's account.
+    pub account: String,
+    /// The latest adoption's index in the log.
+    pub index: u64,
+    /// When the log accepted it (RFC 3339).
+    pub at: String,
+}
+
 /// The identity of a version: semver §10 says build metadata does not tell
 /// versions apart, so `2.0.0+good` and `2.0.0+other` are one version, and a
 /// log holds at most one release of it. Storage keys releases by this.
@@ -137,4 +155,13 @@ pub trait View {
         name: &PackageName,
         version: &Version,
     ) -> Result<Option<ReleaseFacts>, Self::Error>;
+
+    /// `org`'s current adoption of the package `name`, in any log this
+    /// reader holds (an organisation adopts only in its home log, so there
+    /// is at most one).
+    fn adoption(
+        &self,
+        org: &OrgName,
+        name: &PackageName,
+    ) -> Result<Option<AdoptionFact>, Self::Error>;
 }

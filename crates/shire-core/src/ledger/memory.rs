@@ -1,7 +1,7 @@
 //! The ledger's state held in memory: a client's replay of a log, the
 //! follower's view of a batch before it is written, and the rules' tests.
 
-use super::facts::{version_identity, AccountFacts, KeyFacts, ReleaseFacts, View};
+use super::facts::{version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, View};
 use super::{Change, Ledger, LedgerError, RuleError};
 use crate::event::LogEvent;
 use crate::keys::KeyId;
@@ -25,6 +25,14 @@ pub struct MemoryLedger {
     accounts: BTreeMap<String, AccountFacts>,
     /// Keyed by `org/name@` + the version's identity (no build metadata).
     releases: BTreeMap<String, ReleaseFacts>,
+    /// Keyed by [`adoption_key`].
+    #[serde(default)]
+    adoptions: BTreeMap<String, AdoptionFact>,
+}
+
+/// `org/name adopter`: a package's adoptions sort together.
+fn adoption_key(name: &PackageName, org: &OrgName) -> String {
+    format!("{name} {org}")
 }
 
 fn release_key(name: &PackageName, version: &Version) -> String {
@@ -89,6 +97,14 @@ impl MemoryLedger {
             Change::Judged(c) => self.put_release(&c.release),
             Change::Yanked(c) => self.put_release(&c.release),
             Change::TakenDown(c) => self.put_release(&c.release),
+            Change::Adopted(c) => {
+                let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
+                if c.withdrawn {
+                    self.adoptions.remove(&key);
+                } else {
+                    self.adoptions.insert(key, c.adoption.clone());
+                }
+            }
             Change::Unchanged(_) => {}
         }
     }
@@ -106,6 +122,17 @@ impl MemoryLedger {
     /// The release of `name` at `version` (build metadata aside).
     pub fn release_facts(&self, name: &PackageName, version: &Version) -> Option<&ReleaseFacts> {
         self.releases.get(&release_key(name, version))
+    }
+
+    /// The organisations that declared they run `name`, with the release each runs.
+    pub fn adoptions_of<'a>(
+        &'a self,
+        name: &'a PackageName,
+    ) -> impl Iterator<Item = &'a AdoptionFact> + 'a {
+        self.adoptions
+            .range(format!("{name} ")..)
+            .take_while(move |(_, a)| &a.subject.name == name)
+            .map(|(_, a)| a)
     }
 
     /// A registered key.
@@ -136,6 +163,14 @@ impl View for MemoryLedger {
     ) -> Result<Option<ReleaseFacts>, Infallible> {
         Ok(self.release_facts(name, version).cloned())
     }
+
+    fn adoption(
+        &self,
+        org: &OrgName,
+        name: &PackageName,
+    ) -> Result<Option<AdoptionFact>, Infallible> {
+        Ok(self.adoptions.get(&adoption_key(name, org)).cloned())
+    }
 }
 
 /// Changes not yet stored, over a view of what is: the follower checks a
@@ -143,6 +178,8 @@ impl View for MemoryLedger {
 pub struct Overlay<'a, V: View> {
     base: &'a V,
     over: MemoryLedger,
+    /// Adoptions the batch withdrew ([`adoption_key`]).
+    withdrawn: std::collections::BTreeSet<String>,
 }
 
 impl<'a, V: View> Overlay<'a, V> {
@@ -151,11 +188,20 @@ impl<'a, V: View> Overlay<'a, V> {
         Self {
             base,
             over: MemoryLedger::new(origin, ""),
+            withdrawn: Default::default(),
         }
     }
 
     /// Records an accepted change on top of the base.
     pub fn commit(&mut self, change: &Change) {
+        if let Change::Adopted(c) = change {
+            let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
+            if c.withdrawn {
+                self.withdrawn.insert(key);
+            } else {
+                self.withdrawn.remove(&key);
+            }
+        }
         self.over.commit(change);
     }
 }
@@ -193,5 +239,21 @@ impl<V: View> View for Overlay<'_, V> {
             Some(r) => Ok(Some(r.clone())),
             None => self.base.release(name, version),
         }
+    }
+
+    /// A withdrawal in the batch hides the base's adoption.
+    fn adoption(
+        &self,
+        org: &OrgName,
+        name: &PackageName,
+    ) -> Result<Option<AdoptionFact>, V::Error> {
+        let key = adoption_key(name, org);
+        if let Some(a) = self.over.adoptions.get(&key) {
+            return Ok(Some(a.clone()));
+        }
+        if self.withdrawn.contains(&key) {
+            return Ok(None);
+        }
+        self.base.adoption(org, name)
     }
 }

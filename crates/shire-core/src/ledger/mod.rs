@@ -37,6 +37,14 @@
 //!   a rejection once it has an approval (revoke it then); a revocation needs
 //!   an approval. These do not depend on any threshold, so every reader, with
 //!   whatever threshold, agrees on which entries are valid.
+//! - **Adoptions** ("used by") are signed by an unrevoked key of a member of
+//!   the adopting organisation, for this log, which must be that
+//!   organisation's home: an organisation adopts only as itself. An adoption
+//!   of a package whose organisation is home in this log names exactly a
+//!   release of it; one of another log's package is that organisation's
+//!   claim about it, shown as such. An organisation holds one adoption per
+//!   package (a new version replaces the old); the same adoption again is
+//!   a replay. A withdrawal names an adoption the log holds.
 //! - **Yanks** name exactly a release of this log, yank one that is not yanked
 //!   and un-yank one that is, with a reason of bounded length.
 //! - **Replays** (a key registered again to its own account, a key revoked
@@ -57,7 +65,9 @@ mod tally;
 mod tests;
 
 pub use error::{LedgerError, RuleError};
-pub use facts::{version_identity, AccountFacts, KeyFacts, ReleaseFacts, VerdictFact, View};
+pub use facts::{
+    version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, VerdictFact, View,
+};
 pub use memory::{MemoryLedger, Overlay};
 pub use tally::{node_state, tally, Tally};
 
@@ -65,7 +75,9 @@ use crate::dsse::Envelope;
 use crate::event::LogEvent;
 use crate::keys::KeyId;
 use crate::names::{OrgName, PackageName};
-use crate::statement::{ReleaseStatement, Subject, Verdict, VerdictStatement};
+use crate::statement::{
+    AdoptionAction, AdoptionStatement, ReleaseStatement, Subject, Verdict, VerdictStatement,
+};
 use crate::verify::{self, Verified};
 use crate::wire::Role;
 use semver::Version;
@@ -145,6 +157,22 @@ pub struct Judged {
     seal: Seal,
 }
 
+/// An adoption declared or withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    /// The member's statement, verified under `key`.
+    pub statement: Verified<AdoptionStatement>,
+    /// The envelope exactly as logged.
+    pub envelope: Envelope,
+    /// The signing key.
+    pub key: KeyFacts,
+    /// The adoption as it now stands; for a withdrawal, the one withdrawn.
+    pub adoption: AdoptionFact,
+    /// Whether it was withdrawn.
+    pub withdrawn: bool,
+    seal: Seal,
+}
+
 /// A release yanked or un-yanked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Yanked {
@@ -194,6 +222,8 @@ pub enum Change {
     Released(Box<Released>),
     /// A verdict is accepted.
     Judged(Box<Judged>),
+    /// An adoption is declared or withdrawn.
+    Adopted(Box<Adopted>),
     /// A release is yanked or un-yanked.
     Yanked(Yanked),
     /// A release's artifact is taken down.
@@ -285,6 +315,11 @@ impl<'a> Ledger<'a> {
                 key_id,
                 at,
             } => self.verdict(view, index, envelope, key_id, at),
+            LogEvent::Adoption {
+                envelope,
+                key_id,
+                at,
+            } => self.adoption(view, index, envelope, key_id, at),
             LogEvent::Yank {
                 name,
                 version,
@@ -579,6 +614,100 @@ impl<'a> Ledger<'a> {
             verdict: fact,
             release,
             at: at.to_string(),
+            seal: Seal(()),
+        })))
+    }
+
+    fn adoption<V: View>(
+        &self,
+        view: &V,
+        index: u64,
+        envelope: &Envelope,
+        key_id: &KeyId,
+        at: &str,
+    ) -> Outcome<V> {
+        check_time(at)?;
+        let key = view
+            .key(key_id)
+            .map_err(LedgerError::View)?
+            .ok_or_else(|| RuleError::KeyUnknown(key_id.clone()))?;
+        if key.revoked {
+            return Err(RuleError::KeyRevoked(key_id.clone()).into());
+        }
+        let statement = verify::adoption(envelope, &key.public_key).map_err(RuleError::from)?;
+        let org = &statement.org;
+        if key.org.as_ref() != Some(org) {
+            return Err(RuleError::AdoptAsOther {
+                key_id: key.key_id.clone(),
+                key_org: key
+                    .org
+                    .as_ref()
+                    .map(|o| o.to_string())
+                    .unwrap_or_else(|| "no organisation".into()),
+                org: org.clone(),
+            }
+            .into());
+        }
+        self.home(view, org)?;
+        let subject = &statement.subject;
+        if statement.log != self.name {
+            return Err(RuleError::OtherLog {
+                what: format!("the {} of {subject}", statement.action),
+                log: crate::clip(&statement.log),
+                this: self.name.to_string(),
+            }
+            .into());
+        }
+        let current = view
+            .adoption(org, &subject.name)
+            .map_err(LedgerError::View)?;
+        let withdrawn = statement.action == AdoptionAction::Withdraw;
+        let adoption = if withdrawn {
+            let Some(current) = current else {
+                return Err(RuleError::AdoptionUnknown {
+                    org: org.clone(),
+                    package: subject.name.to_string(),
+                }
+                .into());
+            };
+            current
+        } else {
+            // A package of this log's own organisations: exactly a release
+            // the log holds. Another log's: the organisation's claim.
+            let package_org = subject.name.org();
+            if view
+                .org_home(package_org)
+                .map_err(LedgerError::View)?
+                .as_deref()
+                == Some(self.origin)
+            {
+                let release = release_of(view, &subject.name, &subject.version)?
+                    .ok_or_else(|| RuleError::ReleaseUnknown(subject.to_string()))?;
+                if &release.subject != subject {
+                    return Err(mismatch(subject, &release.subject).into());
+                }
+            }
+            if let Some(current) = current.filter(|c| &c.subject == subject) {
+                return Ok(unchanged(format!(
+                    "{org} already declared that it runs {}",
+                    current.subject
+                )));
+            }
+            AdoptionFact {
+                org: org.clone(),
+                subject: subject.clone(),
+                key_id: key.key_id.clone(),
+                account: key.account.clone(),
+                index,
+                at: at.to_string(),
+            }
+        };
+        Ok(Change::Adopted(Box::new(Adopted {
+            envelope: envelope.clone(),
+            key,
+            adoption,
+            withdrawn,
+            statement,
             seal: Seal(()),
         })))
     }

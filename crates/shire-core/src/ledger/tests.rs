@@ -6,7 +6,9 @@ use super::*;
 use crate::digest::Digest;
 use crate::keys::KeyPair;
 use crate::manifest::Manifest;
-use crate::statement::{KeyStatement, ReleaseStatement, VerdictStatement};
+use crate::statement::{
+    AdoptionAction, AdoptionStatement, KeyStatement, ReleaseStatement, VerdictStatement,
+};
 use expect_test::{expect, Expect};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
@@ -162,6 +164,13 @@ fn describe(c: &Change) -> String {
         Change::Judged(c) => format!("{} by {}", c.statement.verdict, c.key.account),
         Change::Yanked(c) => format!("yanked={}", c.release.yanked),
         Change::TakenDown(c) => format!("taken down by {}", c.by),
+        Change::Adopted(c) => format!(
+            "{} {} by {} (key of {})",
+            if c.withdrawn { "withdrew" } else { "adopted" },
+            c.adoption.subject,
+            c.adoption.org,
+            c.key.account
+        ),
         Change::Unchanged(u) => format!("unchanged: {}", u.what),
     }
 }
@@ -653,6 +662,13 @@ impl View for Federated {
     ) -> Result<Option<ReleaseFacts>, Self::Error> {
         self.inner.release(name, version)
     }
+    fn adoption(
+        &self,
+        org: &OrgName,
+        name: &PackageName,
+    ) -> Result<Option<crate::ledger::AdoptionFact>, Self::Error> {
+        self.inner.adoption(org, name)
+    }
 }
 
 #[test]
@@ -709,4 +725,108 @@ fn base_events_and_release() -> Vec<LogEvent> {
     let mut v = base();
     v.push(release("bt-dev", "braintree/crm", "1.0.0", "one"));
     v
+}
+
+fn adoption(k: &str, org: &str, action: AdoptionAction, s: Subject, log: &str) -> LogEvent {
+    LogEvent::Adoption {
+        envelope: AdoptionStatement::new(action, OrgName::parse(org).unwrap(), s, log, 1)
+            .sign(&key(k)),
+        key_id: key(k).key_id(),
+        at: AT.into(),
+    }
+}
+
+#[test]
+fn an_organisation_adopts_only_as_itself_and_withdraws_what_it_adopted() {
+    use AdoptionAction::{Adopt, Withdraw};
+    let crm = || subject("braintree/crm", "1.0.0", "one");
+    let mut m = MemoryLedger::new(NODE, LOG);
+    let out = run_with(
+        &mut m,
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            register("kent-dev", Role::Publisher),
+            adoption("kent-dev", "kent", Adopt, crm(), LOG),
+            // A replay changes nothing.
+            adoption("kent-dev", "kent", Adopt, crm(), LOG),
+            // A member of kent speaking for braintree.
+            adoption("kent-dev", "braintree", Adopt, crm(), LOG),
+            // An adoption signed for another log.
+            adoption(
+                "kent-dev",
+                "kent",
+                Adopt,
+                crm(),
+                "other.example+01234567+AQ",
+            ),
+            // A version, or bytes, the log does not hold.
+            adoption(
+                "kent-dev",
+                "kent",
+                Adopt,
+                subject("braintree/crm", "2.0.0", "one"),
+                LOG,
+            ),
+            adoption(
+                "kent-dev",
+                "kent",
+                Adopt,
+                subject("braintree/crm", "1.0.0", "two"),
+                LOG,
+            ),
+            // Withdrawing what was never adopted.
+            adoption(
+                "kent-dev",
+                "kent",
+                Withdraw,
+                subject("braintree/other", "1.0.0", "one"),
+                LOG,
+            ),
+            // Another log's package: that organisation's claim, accepted.
+            adoption(
+                "kent-dev",
+                "kent",
+                Adopt,
+                subject("elsewhere/app", "3.0.0", "three"),
+                LOG,
+            ),
+            adoption("kent-dev", "kent", Withdraw, crm(), LOG),
+            adoption("kent-dev", "kent", Withdraw, crm(), LOG),
+            // Adopting a newer version replaces the older one.
+            adoption("kent-dev", "kent", Adopt, crm(), LOG),
+            release("bt-dev", "braintree/crm", "1.1.0", "two"),
+            adoption(
+                "kent-dev",
+                "kent",
+                Adopt,
+                subject("braintree/crm", "1.1.0", "two"),
+                LOG,
+            ),
+        ],
+        &["one", "two", "three"],
+    );
+    let used_by: Vec<String> = m
+        .adoptions_of(&PackageName::parse("elsewhere/app").unwrap())
+        .chain(m.adoptions_of(&PackageName::parse("braintree/crm").unwrap()))
+        .map(|a| format!("{} runs {} (entry {})", a.org, a.subject, a.index))
+        .collect();
+    expect![[r#"
+        7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+        8 key <kent-dev> registered to kent-dev (publisher): registered to kent-dev
+        9 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: adopted braintree/crm@1.0.0 by kent (key of kent-dev)
+        10 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: unchanged: kent already declared that it runs braintree/crm@1.0.0
+        11 adoption of braintree/crm@1.0.0 by braintree signed by <kent-dev>: REFUSED key <kent-dev> of kent may not declare an adoption for organisation braintree
+        12 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the adoption of braintree/crm@1.0.0 was signed for the log other.example+01234567+AQ, not for this log node.example+01234567+AQ
+        13 adoption of braintree/crm@2.0.0 by kent signed by <kent-dev>: REFUSED braintree/crm@2.0.0 does not exist
+        14 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the statement is about braintree/crm@1.0.0 (<two>), but the release is braintree/crm@1.0.0 (<one>)
+        15 withdrawal of braintree/other@1.0.0 by kent signed by <kent-dev>: REFUSED organisation kent has no adoption of braintree/other to withdraw
+        16 adoption of elsewhere/app@3.0.0 by kent signed by <kent-dev>: adopted elsewhere/app@3.0.0 by kent (key of kent-dev)
+        17 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: withdrew braintree/crm@1.0.0 by kent (key of kent-dev)
+        18 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED organisation kent has no adoption of braintree/crm to withdraw
+        19 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: adopted braintree/crm@1.0.0 by kent (key of kent-dev)
+        20 release braintree/crm@1.1.0 <two> signed by <bt-dev>: released by bt-dev
+        21 adoption of braintree/crm@1.1.0 by kent signed by <kent-dev>: adopted braintree/crm@1.1.0 by kent (key of kent-dev)
+        state braintree/crm@1.0.0: pending at 1, pending at 2
+        state braintree/crm@1.1.0: pending at 1, pending at 2
+        used by: ["kent runs elsewhere/app@3.0.0 (entry 16)", "kent runs braintree/crm@1.1.0 (entry 21)"]"#]].assert_eq(&format!("{out}used by: {used_by:?}"));
 }

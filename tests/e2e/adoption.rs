@@ -1,0 +1,54 @@
+//! "Used by" through the real binaries (issue 14): councils declare with
+//! `shire adopt` that they run a release, `shire info` lists them checked
+//! against the log, withdrawals take them off, and `shire log verify`
+//! replays every adoption.
+
+use shire_e2e::club::{account, Club};
+use shire_e2e::Project;
+
+#[test]
+fn two_councils_adopt_and_shire_info_lists_both() {
+    let club = Club::new();
+    club.admin.ok(&["admin", "org", "create", "kent"]);
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    club.approve("braintree/crm-lite@1.0.0");
+    let colchester = account(&club.node, &club.admin, "col-it", "colchester", "publisher");
+    let kent = account(&club.node, &club.admin, "kent-it", "kent", "publisher");
+
+    // Without a version: the newest approved one (nothing installed here).
+    let out = colchester.ok(&["adopt", "braintree/crm-lite"]);
+    assert!(
+        out.contains("colchester declared that it runs braintree/crm-lite@1.0.0"),
+        "{out}"
+    );
+    kent.ok(&["adopt", "braintree/crm-lite@1.0.0"]);
+    // Again: a replay, nothing logged.
+    let before = club.installer.ok(&["log", "verify"]);
+    assert!(kent
+        .ok(&["adopt", "braintree/crm-lite@1.0.0"])
+        .contains("already declared"));
+    assert_eq!(club.installer.ok(&["log", "verify"]), before);
+
+    let info = club.installer.ok(&["info", "braintree/crm-lite"]);
+    assert!(info.contains("used by:"), "{info}");
+    for org in ["colchester", "kent"] {
+        let line = info
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{org} runs 1.0.0")))
+            .unwrap_or_else(|| panic!("{org} missing from:\n{info}"));
+        assert!(line.contains("verified in its log"), "{line}");
+    }
+    let json = club.installer.json(&["info", "braintree/crm-lite"]);
+    assert_eq!(json["used_by"].as_array().unwrap().len(), 2);
+
+    // A council cannot withdraw what it never declared; kent withdraws.
+    let refused = club
+        .verifier
+        .fails(&["adopt", "braintree/crm-lite", "--withdraw"]);
+    assert!(refused.contains("no adoption"), "{refused}");
+    kent.ok(&["adopt", "braintree/crm-lite", "--withdraw"]);
+    let info = club.installer.ok(&["info", "braintree/crm-lite"]);
+    assert!(!info.contains("kent runs"), "{info}");
+    assert!(info.contains("colchester runs 1.0.0"), "{info}");
+    assert!(club.installer.ok(&["log", "verify"]).contains("verified"));
+}
