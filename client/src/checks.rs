@@ -387,6 +387,7 @@ pub mod fixtures {
             org: Some(OrgName::parse("socitm").unwrap()),
             at: "2026-01-02T00:00:00Z".into(),
             log_index: None,
+            advisory: None,
         });
     }
 

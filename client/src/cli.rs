@@ -134,13 +134,23 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Sign and submit a revocation of an approved release (verifiers).
+    /// Sign and submit a revocation of an approved release (verifiers),
+    /// optionally with an advisory that `shire audit` shows its users.
     Revoke {
         /// `org/name@version`.
         release: ReleaseRef,
         /// Why it is revoked.
         #[arg(long)]
         reason: String,
+        /// Attach an advisory of this severity: low, medium, high or critical.
+        #[arg(long)]
+        severity: Option<shire_core::statement::Severity>,
+        /// The advisory's text (default: the reason).
+        #[arg(long, requires = "severity")]
+        advisory: Option<String>,
+        /// The version that fixes it.
+        #[arg(long, requires = "severity")]
+        fixed_in: Option<Version>,
     },
     /// List the releases awaiting review, oldest first, with what changed.
     Review,

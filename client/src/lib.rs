@@ -116,7 +116,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => offline::bundle(&ctx, &packages, &output, allow_unverified),
         Command::Approve { release, note } => verdict::approve(&ctx, &release, note),
         Command::Reject { release, reason } => verdict::reject(&ctx, &release, reason),
-        Command::Revoke { release, reason } => verdict::revoke(&ctx, &release, reason),
+        Command::Revoke {
+            release,
+            reason,
+            severity,
+            advisory,
+            fixed_in,
+        } => {
+            let advisory = severity.map(|severity| shire_core::statement::Advisory {
+                severity,
+                description: advisory.unwrap_or_else(|| reason.clone()),
+                fixed_in,
+            });
+            verdict::revoke(&ctx, &release, reason, advisory)
+        }
         Command::Review => verdict::review(&ctx),
         Command::Adopt {
             package,

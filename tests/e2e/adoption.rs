@@ -52,3 +52,71 @@ fn two_councils_adopt_and_shire_info_lists_both() {
     assert!(info.contains("colchester runs 1.0.0"), "{info}");
     assert!(club.installer.ok(&["log", "verify"]).contains("verified"));
 }
+
+/// A verifier revokes with a critical advisory naming the fixed version;
+/// every council running the release sees it in `shire audit` (which fails)
+/// and in `shire info`.
+#[test]
+fn a_revocation_advisory_reaches_every_auditing_council() {
+    let club = Club::new();
+    for v in ["1.0.0", "1.0.1"] {
+        club.publish(&Project::new("braintree/crm-lite", v));
+        club.approve(&format!("braintree/crm-lite@{v}"));
+    }
+    let council = || {
+        let u = club.node.user(None);
+        u.ok(&["trust", "add", &club.verifier_key]);
+        u.ok(&["install", "braintree/crm-lite@=1.0.0", "--dir", "apps"]);
+        u
+    };
+    let councils = [council(), council()];
+    // A fixed version that is not newer is refused before anything is signed.
+    let refused = club.verifier.fails(&[
+        "revoke",
+        "braintree/crm-lite@1.0.0",
+        "--reason",
+        "flaw",
+        "--severity",
+        "low",
+        "--fixed-in",
+        "0.9.0",
+    ]);
+    assert!(refused.contains("not newer"), "{refused}");
+    club.verifier.ok(&[
+        "revoke",
+        "braintree/crm-lite@1.0.0",
+        "--reason",
+        "SQL injection in the search form",
+        "--severity",
+        "critical",
+        "--fixed-in",
+        "1.0.1",
+    ]);
+    for u in &councils {
+        let out = u.run(&["audit", "--dir", "apps"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            text.contains("advisory [CRITICAL]: SQL injection in the search form"),
+            "{text}"
+        );
+        assert!(text.contains("fixed in 1.0.1"), "{text}");
+        let info = u.ok(&["info", "braintree/crm-lite"]);
+        assert!(info.contains("1.0.0: advisory [CRITICAL]"), "{info}");
+    }
+    let version = club
+        .node
+        .get_json("/api/v1/packages/braintree/crm-lite/1.0.0");
+    let revocation = version["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["advisory"].is_object())
+        .unwrap_or_else(|| panic!("no advisory in {version}"));
+    assert_eq!(revocation["advisory"]["severity"], "critical");
+    assert_eq!(revocation["advisory"]["fixed_in"], "1.0.1");
+}

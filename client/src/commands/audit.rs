@@ -83,7 +83,13 @@ pub fn audit_one(p: &LockedPackage, lookup: &Lookup<'_>, policy: &TrustPolicy) -
     let trust = checks::assess(policy, facts);
     match &trust.standing {
         Standing::Approved => {}
-        Standing::Revoked(why) => out.push(finding(p, "revoked", true, why.clone())),
+        Standing::Revoked(why) => {
+            let detail = match advisory_of(facts, policy) {
+                Some(a) => format!("{why}; {}", advisory_text(a)),
+                None => why.clone(),
+            };
+            out.push(finding(p, "revoked", true, detail));
+        }
         s @ (Standing::Rejected(_) | Standing::Unapproved { .. }) => {
             let text = checks::standing_text(s);
             if p.approved {
@@ -127,6 +133,33 @@ pub fn audit_one(p: &LockedPackage, lookup: &Lookup<'_>, policy: &TrustPolicy) -
         ));
     }
     out
+}
+
+/// The advisory of a trusted revocation of the release, if one carries it.
+pub fn advisory_of<'f>(
+    facts: &'f shire_core::ledger::ReleaseFacts,
+    policy: &TrustPolicy,
+) -> Option<&'f shire_core::statement::Advisory> {
+    facts
+        .verdicts
+        .iter()
+        .filter(|v| v.verdict == shire_core::statement::Verdict::Revoke)
+        .filter(|v| policy.keys.contains_key(&v.key_id))
+        .find_map(|v| v.advisory.as_ref())
+}
+
+/// An advisory for a person: severity, text, and the fix.
+pub fn advisory_text(a: &shire_core::statement::Advisory) -> String {
+    format!(
+        "advisory [{}]: {}; {}",
+        a.severity.to_string().to_uppercase(),
+        a.description,
+        match &a.fixed_in {
+            Some(v) =>
+                format!("fixed in {v}: upgrade to it (shire update, or shire install NAME@{v})"),
+            None => "no fixed version yet: stop running it".to_string(),
+        }
+    )
 }
 
 /// Turns how a locked package's folder compares with its install into

@@ -154,6 +154,9 @@ pub struct VersionView {
     pub ignored_verdicts: Vec<String>,
     /// Dependencies from the signed manifest (the registry's copy when unchecked).
     pub dependencies: std::collections::BTreeMap<PackageName, shire_core::VersionReq>,
+    /// A trusted revocation's advisory, from the verified log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<shire_core::statement::Advisory>,
 }
 
 /// Builds the view of one version (pure): checked against `lookup`, the
@@ -191,6 +194,7 @@ pub fn version_view(
             .collect(),
         ignored_verdicts: Vec::new(),
         dependencies: v.manifest.dependencies.clone(),
+        advisory: None,
     };
     let Some(lookup) = lookup else {
         return view;
@@ -225,6 +229,7 @@ pub fn version_view(
                 })
                 .collect();
             view.ignored_verdicts = c.trust.assessment.ignored.clone();
+            view.advisory = super::audit::advisory_of(&c.facts, policy).cloned();
             view.yanked = c.yanked.map(|y| YankInfo {
                 reason: y.reason,
                 at: y.at,
@@ -425,6 +430,13 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             output::line(format!("  {}: {e}", v.version));
         } else if v.checked && v.standing != "approved" {
             output::line(format!("  {}: {}", v.version, v.standing_detail));
+        }
+        if let Some(a) = &v.advisory {
+            output::line(format!(
+                "  {}: {}",
+                v.version,
+                super::audit::advisory_text(a)
+            ));
         }
     }
     if !used_by.is_empty() {

@@ -12,7 +12,7 @@ use crate::cli::ReleaseRef;
 use crate::transparency::Logs;
 use crate::{output, Outcome};
 use anyhow::{bail, Context, Result};
-use shire_core::statement::{Verdict, VerdictStatement};
+use shire_core::statement::{Advisory, Verdict, VerdictStatement};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Approves a release.
@@ -22,17 +22,23 @@ pub fn approve(ctx: &Ctx, release: &ReleaseRef, note: Option<String>) -> Result<
         release,
         Verdict::Approve,
         note.filter(|n| !n.trim().is_empty()),
+        None,
     )
 }
 
 /// Rejects a release.
 pub fn reject(ctx: &Ctx, release: &ReleaseRef, reason: String) -> Result<Outcome> {
-    submit(ctx, release, Verdict::Reject, Some(reason))
+    submit(ctx, release, Verdict::Reject, Some(reason), None)
 }
 
-/// Revokes an approved release.
-pub fn revoke(ctx: &Ctx, release: &ReleaseRef, reason: String) -> Result<Outcome> {
-    submit(ctx, release, Verdict::Revoke, Some(reason))
+/// Revokes an approved release, with the advisory its users are told.
+pub fn revoke(
+    ctx: &Ctx,
+    release: &ReleaseRef,
+    reason: String,
+    advisory: Option<Advisory>,
+) -> Result<Outcome> {
+    submit(ctx, release, Verdict::Revoke, Some(reason), advisory)
 }
 
 fn submit(
@@ -40,6 +46,7 @@ fn submit(
     release: &ReleaseRef,
     verdict: Verdict,
     reason: Option<String>,
+    advisory: Option<Advisory>,
 ) -> Result<Outcome> {
     if verdict != Verdict::Approve && reason.as_deref().map(str::trim).unwrap_or("").is_empty() {
         bail!("a {verdict} needs a --reason");
@@ -61,13 +68,19 @@ fn submit(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let st = VerdictStatement::new(
+    let mut st = VerdictStatement::new(
         verdict,
         statement.subject.clone(),
         &log.key.log_name(),
         reason,
         issued_at,
     );
+    if let Some(a) = advisory {
+        if let Some(fixed) = a.fixed_in.as_ref().filter(|f| **f <= release.version) {
+            bail!("--fixed-in {fixed} is not newer than {release}");
+        }
+        st = st.with_advisory(a);
+    }
     let envelope = st.sign(&key);
     let after = client
         .submit_verdict(&release.name, &release.version, &envelope)

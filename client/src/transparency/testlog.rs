@@ -185,6 +185,7 @@ impl TestLog {
             org: None,
             at: AT.into(),
             log_index: Some(index),
+            advisory: None,
         });
     }
 

@@ -176,6 +176,7 @@ mod tests {
                     account: account.to_string(),
                     org: None,
                     reason: (*v != Verdict::Approve).then(|| "CVE".into()),
+                    advisory: None,
                     index: i as u64 + 1,
                 })
                 .collect(),

@@ -109,6 +109,67 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// How serious the flaw behind a revocation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Severity {
+    /// Little harm; upgrade when convenient.
+    Low,
+    /// Some harm; upgrade soon.
+    Medium,
+    /// Serious harm; upgrade now.
+    High,
+    /// Actively harmful or exploited; stop running it.
+    Critical,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            _ => Err(format!(
+                "{:?} is not a severity: low, medium, high or critical",
+                crate::clip(s)
+            )),
+        }
+    }
+}
+
+/// Longest advisory description, in characters.
+pub const MAX_ADVISORY_CHARS: usize = 4096;
+
+/// What a revocation tells the users of the release: how serious it is,
+/// what is wrong, and the version that fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Advisory {
+    /// How serious.
+    pub severity: Severity,
+    /// What is wrong and what to do (at most [`MAX_ADVISORY_CHARS`]).
+    pub description: String,
+    /// The version that fixes it, when there is one: newer than the revoked one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub fixed_in: Option<Version>,
+}
+
 /// A verifier's signed verdict about one exact release, in one log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +189,9 @@ pub struct VerdictStatement {
     pub reason: Option<String>,
     /// When it was signed, seconds since the Unix epoch (informative).
     pub issued_at: u64,
+    /// For a revocation: the advisory its users are told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<Advisory>,
 }
 
 impl VerdictStatement {
@@ -146,7 +210,14 @@ impl VerdictStatement {
             log: log.to_string(),
             reason,
             issued_at,
+            advisory: None,
         }
+    }
+
+    /// The same verdict carrying `advisory` (revocations only).
+    pub fn with_advisory(mut self, advisory: Advisory) -> Self {
+        self.advisory = Some(advisory);
+        self
     }
 
     /// Serialises and signs the verdict with the verifier's key.

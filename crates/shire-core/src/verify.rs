@@ -8,9 +8,9 @@ use crate::keys::PublicKey;
 use crate::manifest::ManifestError;
 use crate::names::OrgName;
 use crate::statement::{
-    AdoptionStatement, KeyStatement, ReleaseStatement, Verdict, VerdictStatement,
-    ADOPTION_PAYLOAD_TYPE, ADOPTION_TAG, KEY_PAYLOAD_TYPE, KEY_TAG, RELEASE_PAYLOAD_TYPE,
-    RELEASE_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
+    AdoptionStatement, Advisory, KeyStatement, ReleaseStatement, Verdict, VerdictStatement,
+    ADOPTION_PAYLOAD_TYPE, ADOPTION_TAG, KEY_PAYLOAD_TYPE, KEY_TAG, MAX_ADVISORY_CHARS,
+    RELEASE_PAYLOAD_TYPE, RELEASE_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
 };
 use std::ops::Deref;
 
@@ -102,11 +102,45 @@ pub fn verdict(env: &Envelope, key: &PublicKey) -> Result<Verified<VerdictStatem
             "the reason holds control or invisible characters".into(),
         ));
     }
+    if let Some(a) = &st.advisory {
+        check_advisory(a, &st)?;
+    }
     check_log_name(&st.log)?;
     Ok(Verified {
         value: st,
         key: key.clone(),
     })
+}
+
+/// An advisory comes with a revocation only, says something readable, and
+/// names a fixed version newer than the revoked one.
+fn check_advisory(a: &Advisory, st: &VerdictStatement) -> Result<(), VerifyError> {
+    if st.verdict != Verdict::Revoke {
+        return Err(VerifyError::Mismatch(format!(
+            "only a revocation carries an advisory, not a {}",
+            st.verdict
+        )));
+    }
+    let n = a.description.trim().chars().count();
+    if n == 0 || a.description.chars().count() > MAX_ADVISORY_CHARS {
+        return Err(VerifyError::Mismatch(format!(
+            "an advisory's description must hold 1 to {MAX_ADVISORY_CHARS} characters"
+        )));
+    }
+    if crate::has_invisible(&a.description) {
+        return Err(VerifyError::Mismatch(
+            "the advisory holds control or invisible characters".into(),
+        ));
+    }
+    if let Some(fixed) = &a.fixed_in {
+        if fixed <= &st.subject.version {
+            return Err(VerifyError::Mismatch(format!(
+                "the advisory says {fixed} fixes {}, which is not newer",
+                st.subject
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Longest log name (a note verifier key) a statement may carry.
@@ -179,6 +213,51 @@ mod tests {
 
     fn manifest() -> Manifest {
         Manifest::skeleton(PackageName::parse("braintree/crm").unwrap())
+    }
+
+    /// An advisory rides on a revocation only, with readable text and a
+    /// fixed version newer than the revoked one.
+    #[test]
+    fn advisories_belong_to_revocations() {
+        use crate::statement::{Advisory, Severity};
+        let kp = KeyPair::generate();
+        let subject = Subject {
+            name: PackageName::parse("braintree/crm").unwrap(),
+            version: semver::Version::new(1, 0, 0),
+            digest: Digest::of(b"x"),
+        };
+        let advisory = |description: &str, fixed: Option<(u64, u64, u64)>| Advisory {
+            severity: Severity::Critical,
+            description: description.into(),
+            fixed_in: fixed.map(|(a, b, c)| semver::Version::new(a, b, c)),
+        };
+        let verdict_with = |v: Verdict, a: Advisory| {
+            let reason = (v != Verdict::Approve).then(|| "a flaw".to_string());
+            let env = VerdictStatement::new(v, subject.clone(), "log", reason, 0)
+                .with_advisory(a)
+                .sign(&kp);
+            verdict(&env, &kp.public())
+        };
+        let ok = verdict_with(Verdict::Revoke, advisory("SQL injection", Some((1, 0, 1)))).unwrap();
+        assert_eq!(ok.advisory.as_ref().unwrap().severity, Severity::Critical);
+        assert!(verdict_with(Verdict::Revoke, advisory("no fix yet", None)).is_ok());
+        for (v, a) in [
+            (Verdict::Approve, advisory("fine", None)),
+            (Verdict::Reject, advisory("bad", None)),
+            (Verdict::Revoke, advisory("  ", None)),
+            (
+                Verdict::Revoke,
+                advisory(&"x".repeat(MAX_ADVISORY_CHARS + 1), None),
+            ),
+            (Verdict::Revoke, advisory("hidden \u{202e}text", None)),
+            (Verdict::Revoke, advisory("same version", Some((1, 0, 0)))),
+            (Verdict::Revoke, advisory("older", Some((0, 9, 0)))),
+        ] {
+            assert!(
+                matches!(verdict_with(v, a.clone()), Err(VerifyError::Mismatch(_))),
+                "{v} with {a:?}"
+            );
+        }
     }
 
     #[test]

@@ -224,6 +224,9 @@ pub struct VerdictInfo {
     /// Index of the verdict's entry in the origin node's transparency log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// A revocation's advisory (also inside `envelope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<crate::statement::Advisory>,
 }
 
 /// One version of a package, with everything needed to check it offline.

@@ -283,6 +283,7 @@ pub fn to_verdict_info(v: &VerdictRecord) -> VerdictInfo {
         org: v.fact.org.clone(),
         at: v.at.clone(),
         log_index: Some(v.fact.index),
+        advisory: v.fact.advisory.clone(),
     }
 }
 

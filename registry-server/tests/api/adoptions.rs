@@ -126,3 +126,46 @@ async fn an_organisation_declares_and_withdraws_what_it_runs() {
         .await
         .refused(404, "adoption_not_found");
 }
+
+/// An advisory rides on a revocation only: an approval carrying one is
+/// refused and nothing is stored; a revocation's advisory is served.
+#[tokio::test]
+async fn an_advisory_rides_on_a_revocation_only() {
+    use shire_core::statement::{Advisory, Severity, Verdict, VerdictStatement};
+    let c = club().await;
+    let app = &c.app;
+    app.publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let s = app.subject("braintree/crm", "1.0.0").await;
+    let advisory = Advisory {
+        severity: Severity::High,
+        description: "stored XSS in the contact form".into(),
+        fixed_in: Some(semver::Version::new(1, 0, 1)),
+    };
+    let sign = |v: Verdict| {
+        let reason = (v != Verdict::Approve).then(|| "a flaw".to_string());
+        VerdictStatement::new(v, s.clone(), &app.log_name, reason, 1)
+            .with_advisory(advisory.clone())
+            .sign(&c.rev.key)
+    };
+    let before = app.snapshot();
+    app.verdict(&c.rev, "braintree/crm", "1.0.0", &sign(Verdict::Approve))
+        .await
+        .refused(400, "bad_statement");
+    assert_eq!(app.snapshot(), before);
+    app.approve(&c.rev, "braintree/crm", "1.0.0").await.ok(200);
+    let v = app
+        .verdict(&c.rev, "braintree/crm", "1.0.0", &sign(Verdict::Revoke))
+        .await;
+    let body = v.ok(200);
+    assert_eq!(body["state"], "revoked");
+    let served = body["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["advisory"].is_object())
+        .unwrap();
+    assert_eq!(served["advisory"]["severity"], "high");
+    assert_eq!(served["advisory"]["fixed_in"], "1.0.1");
+}

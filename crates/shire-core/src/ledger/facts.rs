@@ -58,6 +58,9 @@ pub struct VerdictFact {
     /// The verifier's reason or note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A revocation's advisory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<crate::statement::Advisory>,
     /// Its index in the log.
     pub index: u64,
 }

@@ -604,6 +604,7 @@ impl<'a> Ledger<'a> {
             account: key.account.clone(),
             org: key.org.clone(),
             reason: statement.reason.clone(),
+            advisory: statement.advisory.clone(),
             index,
         };
         release.verdicts.push(fact.clone());
