@@ -452,6 +452,12 @@ pub struct InstallArgs {
     /// against the pinned node key and the trust file.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
+    /// Then declare, in statements signed with this machine's key and logged
+    /// by the registry, that your organisation runs what was installed
+    /// (`shire adopt` for each package; needs a logged-in account). Nothing
+    /// is reported without this flag.
+    #[arg(long, conflicts_with_all = ["offline", "from"])]
+    pub report: bool,
 }
 
 /// `org/name@version`: one exact release.

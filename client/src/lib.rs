@@ -108,7 +108,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             reason,
             undo,
         } => yank::yank(&ctx, &release, reason.as_deref(), undo),
-        Command::Install(args) => install_cmd::install(&ctx, &args),
+        Command::Install(args) => {
+            let outcome = install_cmd::install(&ctx, &args)?;
+            if args.report {
+                club::report_installed(&ctx, &args.dir)?;
+            }
+            Ok(outcome)
+        }
         Command::Bundle {
             packages,
             output,

@@ -21,7 +21,7 @@
 //! `restore` verifies first, then writes a new data folder.
 
 use crate::identity;
-use crate::store::records::ReleaseRecord;
+use crate::store::records::{adoption_key, AdoptionRecord, ReleaseRecord};
 use crate::store::{Store, DATA_FORMAT};
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
@@ -389,10 +389,56 @@ pub fn verify(from: &Path, expected_key: Option<&str>) -> Result<Verified> {
             bail!("the backup holds {id} but not its artifact {}", r.digest);
         }
     }
+    check_adoptions(from, &bytes)?;
     Ok(Verified {
         manifest,
         root: root.to_base64(),
     })
+}
+
+/// Every adoption record of this node's own log is the latest statement its
+/// log holds for that organisation and package, and every such statement
+/// has its record: the state the ledger judges the next one against.
+fn check_adoptions(from: &Path, log: &[Vec<u8>]) -> Result<()> {
+    use shire_core::event::LogEvent;
+    let mut latest: BTreeMap<Vec<u8>, (u64, shire_core::dsse::Envelope)> = BTreeMap::new();
+    for (i, b) in log.iter().enumerate() {
+        if let Ok(LogEvent::Adoption { envelope, .. }) = LogEvent::from_bytes(b) {
+            let st: shire_core::statement::AdoptionStatement =
+                serde_json::from_slice(&envelope.payload_bytes()?)
+                    .with_context(|| format!("log entry {i} holds no adoption statement"))?;
+            latest.insert(
+                adoption_key(&st.subject.name, &st.org),
+                (i as u64, envelope),
+            );
+        }
+    }
+    let own_orgs: BTreeSet<Vec<u8>> = tree_lines(from, "orgs")?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for (k, v) in tree_lines(from, "adoptions")? {
+        let r: AdoptionRecord = serde_json::from_slice(&v).context("a backed-up adoption")?;
+        let what = format!("the adoption of {} by {}", r.fact.subject.name, r.fact.org);
+        if k != adoption_key(&r.fact.subject.name, &r.fact.org) {
+            bail!("{what} is filed under another key");
+        }
+        if r.origin.is_some() {
+            // A mirrored log speaks only for organisations not home here.
+            if own_orgs.contains(r.fact.org.as_str().as_bytes()) {
+                bail!("{what} claims a mirrored log for an organisation of this node");
+            }
+            continue;
+        }
+        match latest.remove(&k) {
+            Some((index, envelope)) if index == r.fact.index && envelope == r.envelope => {}
+            _ => bail!("{what} is not the latest statement the log holds for it"),
+        }
+    }
+    if let Some((_, (index, _))) = latest.into_iter().next() {
+        bail!("the log's adoption statement at entry {index} has no record in the backup");
+    }
+    Ok(())
 }
 
 /// Verifies the backup `from` (against `expected_key`, the node's note key,

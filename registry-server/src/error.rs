@@ -353,6 +353,7 @@ impl From<RuleError> for ApiError {
             RuleError::WrongRole { .. } => ApiError::WrongRole(m),
             RuleError::WrongOrg { .. } | RuleError::AdoptAsOther { .. } => ApiError::WrongOrg(m),
             RuleError::AdoptionUnknown { .. } => ApiError::AdoptionNotFound(m),
+            RuleError::StaleAdoption { .. } => ApiError::InvalidTransition(m),
             RuleError::OwnOrg { .. } => ApiError::OwnOrg(m),
             RuleError::OtherLog { .. } => ApiError::bad_request("wrong_log", m),
             RuleError::Statement(v) => statement_error(v),

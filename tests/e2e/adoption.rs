@@ -120,3 +120,27 @@ fn a_revocation_advisory_reaches_every_auditing_council() {
     assert_eq!(revocation["advisory"]["severity"], "critical");
     assert_eq!(revocation["advisory"]["fixed_in"], "1.0.1");
 }
+
+/// `shire install --report` declares what it installed, and only when asked.
+#[test]
+fn install_reports_what_it_installed_only_when_asked() {
+    let club = Club::new();
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    club.approve("braintree/crm-lite@1.0.0");
+    let colchester = account(&club.node, &club.admin, "col-it", "colchester", "publisher");
+    colchester.ok(&["trust", "add", &club.verifier_key]);
+    let used_by = || {
+        club.node.get_json("/api/v1/packages/braintree/crm-lite")["used_by"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    colchester.ok(&["install", "braintree/crm-lite", "--dir", "quiet"]);
+    assert_eq!(used_by(), 0, "nothing is reported without --report");
+    let out = colchester.ok(&["install", "braintree/crm-lite", "--dir", "apps", "--report"]);
+    assert!(
+        out.contains("colchester declared that it runs braintree/crm-lite@1.0.0"),
+        "{out}"
+    );
+    assert_eq!(used_by(), 1);
+}

@@ -390,6 +390,10 @@ fn a_backup_taken_under_load_restores_to_a_prefix_of_the_log() {
 fn verify_backup_finds_an_altered_artifact_or_log_entry() {
     let mut club = Club::new();
     club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    club.approve("braintree/crm-lite@1.0.0");
+    let colchester =
+        shire_e2e::club::account(&club.node, &club.admin, "col-it", "colchester", "publisher");
+    colchester.ok(&["adopt", "braintree/crm-lite"]);
     club.node.kill9();
     let dir = tempfile::tempdir().unwrap();
     let to = dir.path().join("b");
@@ -444,6 +448,15 @@ fn verify_backup_finds_an_altered_artifact_or_log_entry() {
     let (ok, err) = verify(&to);
     assert!(!ok && err.contains("hashes to"), "{err}");
     std::fs::write(&blob, &good).unwrap();
+    // The adoption's record dropped: the node would then accept the old
+    // statement replayed. Refused.
+    let adoptions = to.join("db/adoptions.jsonl");
+    let kept = std::fs::read(&adoptions).unwrap();
+    std::fs::write(&adoptions, "").unwrap();
+    let (ok, err) = verify(&to);
+    assert!(!ok && err.contains("has no record"), "{err}");
+    std::fs::write(&adoptions, &kept).unwrap();
+    assert!(verify(&to).0);
     // A log entry altered.
     let entries = to.join("db/log_entries.jsonl");
     let text = std::fs::read_to_string(&entries).unwrap();

@@ -282,43 +282,68 @@ struct InfoView<'a> {
 struct UsedByView {
     org: shire_core::OrgName,
     version: Version,
+    digest: Digest,
     since: String,
     origin: String,
     log_index: u64,
-    /// `verified` (the home log holds exactly this adoption), `absent` (it
-    /// does not: the registry's claim is false) or `unchecked` (the home's
-    /// node key is not pinned).
+    /// `verified` (the adopter's home log holds exactly this adoption, of a
+    /// release the package's log holds), `pending` (past the checkpoint this
+    /// client verified), `absent` (the home log does not hold it: the
+    /// registry's claim is false), `wrong_release` (the adoption names a
+    /// release the package's verified log does not hold) or `unchecked`
+    /// (a log this client cannot read: its node key is not pinned).
     standing: &'static str,
+    /// Why, for `unchecked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
-/// Checks each "used by" entry against the verified log of its origin.
+/// Checks each "used by" entry against the verified log of the adopter's
+/// home, and its release against `releases`, the package's releases as its
+/// own verified log holds them (`None`: that log was not checked).
 fn used_by_views(
     logs: &mut Logs<'_>,
     name: &PackageName,
     used_by: &[shire_core::wire::AdoptionInfo],
+    releases: Option<&std::collections::BTreeMap<Version, Digest>>,
 ) -> Result<Vec<UsedByView>> {
     let mut out = Vec::new();
     for a in used_by {
-        let standing = if logs.can_check(&a.origin)? {
-            let replica = logs.of(&a.origin, &name.to_string())?;
-            let held = replica.ledger().adoptions_of(name).any(|f| {
-                f.org == a.org && f.subject.version == a.version && f.subject.digest == a.digest
-            });
-            if held {
-                "verified"
-            } else {
-                "absent"
-            }
-        } else {
+        let mut note = None;
+        let standing = if !logs.can_check(&a.origin)? {
             "unchecked"
+        } else {
+            match logs.of(&a.origin, &name.to_string()) {
+                Err(e) => {
+                    note = Some(crate::output::error_line(&e));
+                    "unchecked"
+                }
+                Ok(replica) if a.log_index >= replica.size() => "pending",
+                Ok(replica) => {
+                    let held = replica.ledger().adoptions_of(name).any(|f| {
+                        f.org == a.org
+                            && f.index == a.log_index
+                            && f.subject.version == a.version
+                            && f.subject.digest == a.digest
+                    });
+                    let release_ok = releases.is_none_or(|r| r.get(&a.version) == Some(&a.digest));
+                    match (held, release_ok) {
+                        (false, _) => "absent",
+                        (true, false) => "wrong_release",
+                        (true, true) => "verified",
+                    }
+                }
+            }
         };
         out.push(UsedByView {
             org: a.org.clone(),
             version: a.version.clone(),
+            digest: a.digest,
             since: a.since.clone(),
             origin: a.origin.clone(),
             log_index: a.log_index,
             standing,
+            note,
         });
     }
     Ok(out)
@@ -349,7 +374,14 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
         })
         .collect();
     let checked = replica.is_some();
-    let used_by = used_by_views(&mut logs, name, &pkg.used_by)?;
+    let releases: Option<std::collections::BTreeMap<Version, Digest>> = checked.then(|| {
+        versions
+            .iter()
+            .filter(|v| v.release_verified)
+            .map(|v| (v.version.clone(), v.digest))
+            .collect()
+    });
+    let used_by = used_by_views(&mut logs, name, &pkg.used_by, releases.as_ref())?;
     if ctx.json {
         output::json(&InfoView {
             name,
@@ -449,10 +481,14 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
                 u.since,
                 u.log_index,
                 u.origin,
-                match u.standing {
-                    "verified" => "verified in its log",
-                    "absent" => "NOT IN ITS LOG: the registry's claim is false",
-                    _ => "unchecked: pin its node key to check",
+                match (u.standing, &u.note) {
+                    ("verified", _) => "verified in its log".to_string(),
+                    ("pending", _) => "logged after the checkpoint verified here".to_string(),
+                    ("absent", _) => "NOT IN ITS LOG: the registry's claim is false".to_string(),
+                    ("wrong_release", _) =>
+                        "NAMES A RELEASE THE PACKAGE'S LOG DOES NOT HOLD".to_string(),
+                    (_, Some(n)) => format!("unchecked: {n}"),
+                    _ => "unchecked: pin its node key to check".to_string(),
                 }
             ));
         }

@@ -318,17 +318,25 @@ pub struct AdoptionStatement {
     pub subject: Subject,
     /// The log it is given in, named by its node's note verifier key.
     pub log: String,
+    /// The log index of the organisation's statement about this package that
+    /// this one follows (its current adoption, or its withdrawal); none for
+    /// the first. An older statement replayed later names an older index and
+    /// is refused, so nobody holding the log can roll an adoption back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<u64>,
     /// When it was signed, seconds since the Unix epoch (informative).
     pub issued_at: u64,
 }
 
 impl AdoptionStatement {
-    /// Builds `org`'s adoption (or withdrawal) of `subject` for the log `log`.
+    /// Builds `org`'s adoption (or withdrawal) of `subject` for the log `log`,
+    /// following its statement at index `replaces`, if any.
     pub fn new(
         action: AdoptionAction,
         org: OrgName,
         subject: Subject,
         log: &str,
+        replaces: Option<u64>,
         issued_at: u64,
     ) -> Self {
         Self {
@@ -337,6 +345,7 @@ impl AdoptionStatement {
             org,
             subject,
             log: log.to_string(),
+            replaces,
             issued_at,
         }
     }

@@ -57,7 +57,9 @@ pub async fn declare(
     caller.require_unscoped("declare adoptions")?;
     let envelope = body.into_inner().envelope;
     let name = claimed_package(&envelope)?;
-    let withdraw = claimed_action(&envelope)? == AdoptionAction::Withdraw;
+    let claimed = claimed_statement(&envelope)?;
+    let org = claimed.org.clone();
+    let withdraw = claimed.action == AdoptionAction::Withdraw;
     if !withdraw && state.store.package(&name)?.is_none() {
         return Err(ApiError::PackageNotFound(name.to_string()));
     }
@@ -70,27 +72,22 @@ pub async fn declare(
     let appended = state.store.append(&event, None)?;
     let answer = match appended.written {
         Written::Adoption(rec) => {
-            tracing::info!(org = %rec.fact.org, release = %rec.fact.subject, withdraw, "adoption");
+            tracing::info!(org = %rec.fact.org, release = %rec.fact.subject, withdrawn = rec.fact.withdrawn, "adoption");
             AdoptionAnswer {
+                withdrawn: rec.fact.withdrawn,
                 adoption: adoption_info(&state, &rec),
-                withdrawn: withdraw,
                 replayed: false,
             }
         }
         Written::Unchanged(what) => {
             tracing::info!(%what, "adoption replayed");
-            let org = caller.account().org.clone().ok_or_else(|| {
-                ApiError::internal("a replayed adoption by an account without organisation")
-            })?;
             let rec = state
                 .store
-                .adoptions_of(&name)?
-                .into_iter()
-                .find(|r| r.fact.org == org)
+                .adoption(&org, &name)?
                 .ok_or_else(|| ApiError::internal("a replayed adoption that is not stored"))?;
             AdoptionAnswer {
+                withdrawn: rec.fact.withdrawn,
                 adoption: adoption_info(&state, &rec),
-                withdrawn: false,
                 replayed: true,
             }
         }
@@ -100,13 +97,12 @@ pub async fn declare(
     Ok(HttpResponse::Ok().json(answer))
 }
 
-/// The action a statement claims (unverified: only to decide what to check
-/// before the ledger does).
-fn claimed_action(env: &shire_core::dsse::Envelope) -> Result<AdoptionAction, ApiError> {
+/// The statement as it claims to be (unverified: only to decide what to
+/// check before the ledger does, and what to answer a replay with).
+fn claimed_statement(env: &shire_core::dsse::Envelope) -> Result<AdoptionStatement, ApiError> {
     let bytes = env
         .payload_bytes()
         .map_err(|e| ApiError::BadStatement(e.to_string()))?;
-    let st: AdoptionStatement = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadStatement(format!("not an adoption statement: {e}")))?;
-    Ok(st.action)
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadStatement(format!("not an adoption statement: {e}")))
 }

@@ -41,7 +41,7 @@ pub fn signing_key(
     }
     if let Some(k) = revoked {
         return Err(ApiError::KeyRevoked(format!(
-            "key {} was revoked at {}; it can no longer sign releases or verdicts",
+            "key {} was revoked at {}; it can no longer sign statements",
             k.key_id,
             k.revoked_at.as_deref().unwrap_or("an earlier time")
         )));

@@ -431,12 +431,22 @@ impl Store {
         Ok(out)
     }
 
-    /// The organisations that declared they run `name`, from every log the
-    /// node holds, in the order of their names.
+    /// The organisations that declare they run `name`, from every log the
+    /// node holds, in the order of their names (withdrawn adoptions left out).
     pub fn adoptions_of(&self, name: &PackageName) -> Result<Vec<AdoptionRecord>, StoreError> {
         let mut prefix = name.to_string().into_bytes();
         prefix.push(0);
-        self.db.scan(T::Adoptions, &prefix)
+        let all: Vec<AdoptionRecord> = self.db.scan(T::Adoptions, &prefix)?;
+        Ok(all.into_iter().filter(|a| !a.fact.withdrawn).collect())
+    }
+
+    /// `org`'s latest statement about `name`: its adoption, or its withdrawal.
+    pub fn adoption(
+        &self,
+        org: &shire_core::OrgName,
+        name: &PackageName,
+    ) -> Result<Option<AdoptionRecord>, StoreError> {
+        self.db.get(T::Adoptions, &adoption_key(name, org))
     }
 
     /// What a release's archive holds.

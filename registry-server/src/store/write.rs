@@ -224,11 +224,9 @@ pub fn write(
                 envelope: c.envelope.clone(),
                 origin: origin.map(str::to_string),
             };
-            if c.withdrawn {
-                tx.remove(T::Adoptions, &key)?;
-            } else {
-                tx.put(T::Adoptions, &key, &rec)?;
-            }
+            // A withdrawal stays as the organisation's latest statement:
+            // the next one must follow it.
+            tx.put(T::Adoptions, &key, &rec)?;
             Ok(Written::Adoption(Box::new(rec)))
         }
         Change::Yanked(c) => {

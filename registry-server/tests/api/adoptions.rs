@@ -14,7 +14,7 @@ async fn declare(
     action: AdoptionAction,
     s: &Subject,
 ) -> crate::helpers::Answer {
-    declare_for(app, who, org, action, s, &app.log_name.clone()).await
+    declare_for(app, who, org, action, s, &app.log_name.clone(), None).await
 }
 
 async fn declare_for(
@@ -24,8 +24,16 @@ async fn declare_for(
     action: AdoptionAction,
     s: &Subject,
     log: &str,
+    replaces: Option<u64>,
 ) -> crate::helpers::Answer {
-    let st = AdoptionStatement::new(action, OrgName::parse(org).unwrap(), s.clone(), log, 1);
+    let st = AdoptionStatement::new(
+        action,
+        OrgName::parse(org).unwrap(),
+        s.clone(),
+        log,
+        replaces,
+        1,
+    );
     app.post(
         "/api/v1/adoptions",
         &who.token,
@@ -78,15 +86,40 @@ async fn an_organisation_declares_and_withdraws_what_it_runs() {
         AdoptionAction::Adopt,
         &s,
         "elsewhere.example+01234567+AQ",
+        None,
     )
     .await
     .refused(400, "wrong_log");
     // Bytes the log does not hold for that version.
     let mut forged = s.clone();
     forged.digest = shire_core::Digest::of(b"other bytes");
-    declare(app, &c.kent, "kent", AdoptionAction::Adopt, &forged)
-        .await
-        .refused(409, "subject_mismatch");
+    declare_for(
+        app,
+        &c.kent,
+        "kent",
+        AdoptionAction::Adopt,
+        &forged,
+        &app.log_name,
+        Some(logged),
+    )
+    .await
+    .refused(409, "subject_mismatch");
+    // An old statement (following nothing) after the adoption: refused.
+    let other = AdoptionStatement::new(
+        AdoptionAction::Withdraw,
+        OrgName::parse("kent").unwrap(),
+        s.clone(),
+        &app.log_name,
+        None,
+        2,
+    );
+    app.post(
+        "/api/v1/adoptions",
+        &c.kent.token,
+        serde_json::json!({ "envelope": other.sign(&c.kent.key) }),
+    )
+    .await
+    .refused(409, "invalid_transition");
     // A package the node does not hold.
     let mut unknown = s.clone();
     unknown.name = shire_core::PackageName::parse("braintree/nothing").unwrap();
@@ -99,6 +132,7 @@ async fn an_organisation_declares_and_withdraws_what_it_runs() {
         OrgName::parse("braintree").unwrap(),
         s.clone(),
         &app.log_name,
+        None,
         1,
     )
     .sign(&c.bt.key);
@@ -116,15 +150,51 @@ async fn an_organisation_declares_and_withdraws_what_it_runs() {
     assert_eq!(app.snapshot(), before);
     assert_eq!(app.checkpoint().await.size(), size);
 
-    // Withdrawn: gone from "used by"; a second withdrawal is refused.
-    declare(app, &c.kent, "kent", AdoptionAction::Withdraw, &s)
-        .await
-        .ok(200);
+    // Withdrawn: gone from "used by". The same withdrawal again is a
+    // replay; a new one, or the old adoption replayed, is refused.
+    let withdrawn = declare_for(
+        app,
+        &c.kent,
+        "kent",
+        AdoptionAction::Withdraw,
+        &s,
+        &app.log_name,
+        Some(logged),
+    )
+    .await;
+    let withdrawal = withdrawn.ok(200)["adoption"]["log_index"].as_u64().unwrap();
+    assert_eq!(withdrawal, size);
     let pkg = app.get("/api/v1/packages/braintree/crm").await;
     assert_eq!(pkg.ok(200)["used_by"], serde_json::json!([]));
-    declare(app, &c.kent, "kent", AdoptionAction::Withdraw, &s)
+    let again = declare_for(
+        app,
+        &c.kent,
+        "kent",
+        AdoptionAction::Withdraw,
+        &s,
+        &app.log_name,
+        Some(logged),
+    )
+    .await;
+    assert_eq!(again.ok(200)["replayed"], true);
+    let before = app.snapshot();
+    declare_for(
+        app,
+        &c.kent,
+        "kent",
+        AdoptionAction::Withdraw,
+        &s,
+        &app.log_name,
+        Some(withdrawal),
+    )
+    .await
+    .refused(404, "adoption_not_found");
+    // The first adoption, replayed after the withdrawal: it would bring the
+    // adoption back, and is refused.
+    declare(app, &c.kent, "kent", AdoptionAction::Adopt, &s)
         .await
-        .refused(404, "adoption_not_found");
+        .refused(409, "invalid_transition");
+    assert_eq!(app.snapshot(), before);
 }
 
 /// An advisory rides on a revocation only: an approval carrying one is

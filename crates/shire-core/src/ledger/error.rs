@@ -23,6 +23,26 @@ pub enum RuleError {
         /// The organisation the statement names.
         org: OrgName,
     },
+    /// An adoption statement that does not follow the organisation's latest
+    /// statement about the package: an old one replayed, or one signed
+    /// against a state the log has moved on from.
+    #[error(
+        "the {action} of {package} by {org} follows log entry {}, but the organisation's latest statement about it is {}",
+        entry(.replaces),
+        entry(.current)
+    )]
+    StaleAdoption {
+        /// Adoption or withdrawal.
+        action: crate::statement::AdoptionAction,
+        /// The organisation.
+        org: OrgName,
+        /// The package.
+        package: String,
+        /// The entry it says it follows.
+        replaces: Option<u64>,
+        /// The latest statement's entry.
+        current: Option<u64>,
+    },
     /// A withdrawal of an adoption the log does not hold.
     #[error("organisation {org} has no adoption of {package} to withdraw")]
     AdoptionUnknown {
@@ -89,7 +109,7 @@ pub enum RuleError {
     #[error("key {0} is not registered in this log")]
     KeyUnknown(KeyId),
     /// The key was revoked: it signs nothing more.
-    #[error("key {0} was revoked; it can no longer sign releases or verdicts")]
+    #[error("key {0} was revoked; it can no longer sign statements")]
     KeyRevoked(KeyId),
     /// An account's keys disagree on its organisation or role.
     #[error("account {account} is already registered as {role} of {}", .org.as_ref().map(OrgName::as_str).unwrap_or("no organisation"))]
@@ -222,3 +242,8 @@ impl<E: std::fmt::Display> std::fmt::Display for LedgerError<E> {
 }
 
 impl<E: std::fmt::Debug + std::fmt::Display> std::error::Error for LedgerError<E> {}
+
+/// A log index for a message, `none` when there is none.
+fn entry(i: &Option<u64>) -> String {
+    i.map_or_else(|| "none".to_string(), |i| i.to_string())
+}

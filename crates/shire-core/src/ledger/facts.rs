@@ -106,22 +106,29 @@ impl ReleaseFacts {
     }
 }
 
-/// An organisation's adoption of a package, as the log established it: the
-/// version it declared it runs, by whom, and since when.
+/// An organisation's latest statement about a package, as the log
+/// established it: the version it declared it runs, or that it withdrew
+/// (kept, so that a later statement must follow it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdoptionFact {
     /// The adopting organisation.
     pub org: OrgName,
-    /// The release it runs.
+    /// The release it runs (for a withdrawal: the one it ran).
     pub subject: Subject,
-    /// The key that signed the latest adoption.
+    /// The key that signed the statement.
     pub key_id: KeyId,
     /// That key's account.
     pub account: String,
-    /// The latest adoption's index in the log.
+    /// The statement's index in the log.
     pub index: u64,
     /// When the log accepted it (RFC 3339).
     pub at: String,
+    /// The SHA-256 of the statement's signed payload: the same statement
+    /// sent again is a replay.
+    pub statement: Digest,
+    /// Whether the statement withdrew the adoption.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
 }
 
 /// The identity of a version: semver §10 says build metadata does not tell
@@ -159,9 +166,9 @@ pub trait View {
         version: &Version,
     ) -> Result<Option<ReleaseFacts>, Self::Error>;
 
-    /// `org`'s current adoption of the package `name`, in any log this
-    /// reader holds (an organisation adopts only in its home log, so there
-    /// is at most one).
+    /// `org`'s latest statement about the package `name` (an adoption, or
+    /// a withdrawal), in any log this reader holds (an organisation adopts
+    /// only in its home log, so there is at most one).
     fn adoption(
         &self,
         org: &OrgName,

@@ -99,11 +99,7 @@ impl MemoryLedger {
             Change::TakenDown(c) => self.put_release(&c.release),
             Change::Adopted(c) => {
                 let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
-                if c.withdrawn {
-                    self.adoptions.remove(&key);
-                } else {
-                    self.adoptions.insert(key, c.adoption.clone());
-                }
+                self.adoptions.insert(key, c.adoption.clone());
             }
             Change::Unchanged(_) => {}
         }
@@ -124,7 +120,8 @@ impl MemoryLedger {
         self.releases.get(&release_key(name, version))
     }
 
-    /// The organisations that declared they run `name`, with the release each runs.
+    /// The organisations that declare they run `name` (withdrawn adoptions
+    /// left out), with the release each runs.
     pub fn adoptions_of<'a>(
         &'a self,
         name: &'a PackageName,
@@ -133,6 +130,7 @@ impl MemoryLedger {
             .range(format!("{name} ")..)
             .take_while(move |(_, a)| &a.subject.name == name)
             .map(|(_, a)| a)
+            .filter(|a| !a.withdrawn)
     }
 
     /// A registered key.
@@ -178,8 +176,6 @@ impl View for MemoryLedger {
 pub struct Overlay<'a, V: View> {
     base: &'a V,
     over: MemoryLedger,
-    /// Adoptions the batch withdrew ([`adoption_key`]).
-    withdrawn: std::collections::BTreeSet<String>,
 }
 
 impl<'a, V: View> Overlay<'a, V> {
@@ -188,20 +184,11 @@ impl<'a, V: View> Overlay<'a, V> {
         Self {
             base,
             over: MemoryLedger::new(origin, ""),
-            withdrawn: Default::default(),
         }
     }
 
     /// Records an accepted change on top of the base.
     pub fn commit(&mut self, change: &Change) {
-        if let Change::Adopted(c) = change {
-            let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
-            if c.withdrawn {
-                self.withdrawn.insert(key);
-            } else {
-                self.withdrawn.remove(&key);
-            }
-        }
         self.over.commit(change);
     }
 }
@@ -241,19 +228,14 @@ impl<V: View> View for Overlay<'_, V> {
         }
     }
 
-    /// A withdrawal in the batch hides the base's adoption.
     fn adoption(
         &self,
         org: &OrgName,
         name: &PackageName,
     ) -> Result<Option<AdoptionFact>, V::Error> {
-        let key = adoption_key(name, org);
-        if let Some(a) = self.over.adoptions.get(&key) {
-            return Ok(Some(a.clone()));
+        match self.over.adoptions.get(&adoption_key(name, org)) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.base.adoption(org, name),
         }
-        if self.withdrawn.contains(&key) {
-            return Ok(None);
-        }
-        self.base.adoption(org, name)
     }
 }

@@ -42,9 +42,12 @@
 //!   organisation's home: an organisation adopts only as itself. An adoption
 //!   of a package whose organisation is home in this log names exactly a
 //!   release of it; one of another log's package is that organisation's
-//!   claim about it, shown as such. An organisation holds one adoption per
-//!   package (a new version replaces the old); the same adoption again is
-//!   a replay. A withdrawal names an adoption the log holds.
+//!   claim about it, which clients check in that log. An organisation holds
+//!   one statement per package, its latest: each new one names the index of
+//!   the one it follows (`replaces`), so an old statement replayed later is
+//!   refused and nobody holding the log can roll an adoption back; the same
+//!   statement again is a replay. A withdrawal names exactly the release of
+//!   the adoption it withdraws.
 //! - **Yanks** name exactly a release of this log, yank one that is not yanked
 //!   and un-yank one that is, with a reason of bounded length.
 //! - **Replays** (a key registered again to its own account, a key revoked
@@ -166,10 +169,9 @@ pub struct Adopted {
     pub envelope: Envelope,
     /// The signing key.
     pub key: KeyFacts,
-    /// The adoption as it now stands; for a withdrawal, the one withdrawn.
+    /// The organisation's statement about the package as it now stands
+    /// (`withdrawn` for a withdrawal).
     pub adoption: AdoptionFact,
-    /// Whether it was withdrawn.
-    pub withdrawn: bool,
     seal: Seal,
 }
 
@@ -659,22 +661,47 @@ impl<'a> Ledger<'a> {
             }
             .into());
         }
+        let payload = envelope
+            .payload_bytes()
+            .map_err(|e| RuleError::Statement(crate::verify::VerifyError::Envelope(e)))?;
+        let digest = crate::digest::Digest::of(&payload);
         let current = view
             .adoption(org, &subject.name)
             .map_err(LedgerError::View)?;
+        if let Some(c) = current.as_ref().filter(|c| c.statement == digest) {
+            return Ok(unchanged(format!(
+                "this {} of {} by {org} is log entry {} already",
+                statement.action, c.subject, c.index
+            )));
+        }
+        let latest = current.as_ref().map(|c| c.index);
+        if statement.replaces != latest {
+            return Err(RuleError::StaleAdoption {
+                action: statement.action,
+                org: org.clone(),
+                package: subject.name.to_string(),
+                replaces: statement.replaces,
+                current: latest,
+            }
+            .into());
+        }
+        let active = current.filter(|c| !c.withdrawn);
         let withdrawn = statement.action == AdoptionAction::Withdraw;
-        let adoption = if withdrawn {
-            let Some(current) = current else {
+        if withdrawn {
+            let Some(c) = active else {
                 return Err(RuleError::AdoptionUnknown {
                     org: org.clone(),
                     package: subject.name.to_string(),
                 }
                 .into());
             };
-            current
+            if &c.subject != subject {
+                return Err(mismatch(subject, &c.subject).into());
+            }
         } else {
             // A package of this log's own organisations: exactly a release
-            // the log holds. Another log's: the organisation's claim.
+            // the log holds. Another log's: the organisation's claim, which
+            // clients check in that log.
             let package_org = subject.name.org();
             if view
                 .org_home(package_org)
@@ -688,26 +715,27 @@ impl<'a> Ledger<'a> {
                     return Err(mismatch(subject, &release.subject).into());
                 }
             }
-            if let Some(current) = current.filter(|c| &c.subject == subject) {
+            if let Some(c) = active.filter(|c| &c.subject == subject) {
                 return Ok(unchanged(format!(
-                    "{org} already declared that it runs {}",
-                    current.subject
+                    "{org} already declared that it runs {} (log entry {})",
+                    c.subject, c.index
                 )));
             }
-            AdoptionFact {
-                org: org.clone(),
-                subject: subject.clone(),
-                key_id: key.key_id.clone(),
-                account: key.account.clone(),
-                index,
-                at: at.to_string(),
-            }
+        }
+        let adoption = AdoptionFact {
+            org: org.clone(),
+            subject: subject.clone(),
+            key_id: key.key_id.clone(),
+            account: key.account.clone(),
+            index,
+            at: at.to_string(),
+            statement: digest,
+            withdrawn,
         };
         Ok(Change::Adopted(Box::new(Adopted {
             envelope: envelope.clone(),
             key,
             adoption,
-            withdrawn,
             statement,
             seal: Seal(()),
         })))

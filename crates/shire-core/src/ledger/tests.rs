@@ -166,7 +166,11 @@ fn describe(c: &Change) -> String {
         Change::TakenDown(c) => format!("taken down by {}", c.by),
         Change::Adopted(c) => format!(
             "{} {} by {} (key of {})",
-            if c.withdrawn { "withdrew" } else { "adopted" },
+            if c.adoption.withdrawn {
+                "withdrew"
+            } else {
+                "adopted"
+            },
             c.adoption.subject,
             c.adoption.org,
             c.key.account
@@ -386,7 +390,7 @@ fn releases_need_an_unrevoked_publisher_key_of_the_organisation() {
             10 release braintree/crm@1.0.0 <x> signed by <kent-dev>: REFUSED key <kent-dev> belongs to organisation kent, not to braintree
             11 release braintree/crm@1.0.0 <evil> signed by <bt-dev>: REFUSED signature does not verify under key <bt-dev>
             12 key <bt-dev> revoked: revoked <bt-dev>
-            13 release braintree/crm@1.0.0 <x> signed by <bt-dev>: REFUSED key <bt-dev> was revoked; it can no longer sign releases or verdicts
+            13 release braintree/crm@1.0.0 <x> signed by <bt-dev>: REFUSED key <bt-dev> was revoked; it can no longer sign statements
         "#]],
     );
 }
@@ -727,28 +731,43 @@ fn base_events_and_release() -> Vec<LogEvent> {
     v
 }
 
-fn adoption(k: &str, org: &str, action: AdoptionAction, s: Subject, log: &str) -> LogEvent {
+fn adoption_after(
+    k: &str,
+    org: &str,
+    action: AdoptionAction,
+    s: Subject,
+    log: &str,
+    replaces: Option<u64>,
+) -> LogEvent {
     LogEvent::Adoption {
-        envelope: AdoptionStatement::new(action, OrgName::parse(org).unwrap(), s, log, 1)
+        envelope: AdoptionStatement::new(action, OrgName::parse(org).unwrap(), s, log, replaces, 1)
             .sign(&key(k)),
         key_id: key(k).key_id(),
         at: AT.into(),
     }
 }
 
+fn adoption(k: &str, org: &str, action: AdoptionAction, s: Subject, log: &str) -> LogEvent {
+    adoption_after(k, org, action, s, log, None)
+}
+
 #[test]
 fn an_organisation_adopts_only_as_itself_and_withdraws_what_it_adopted() {
     use AdoptionAction::{Adopt, Withdraw};
     let crm = || subject("braintree/crm", "1.0.0", "one");
+    let crm11 = || subject("braintree/crm", "1.1.0", "two");
+    let first = adoption("kent-dev", "kent", Adopt, crm(), LOG);
     let mut m = MemoryLedger::new(NODE, LOG);
     let out = run_with(
         &mut m,
         &[
             release("bt-dev", "braintree/crm", "1.0.0", "one"),
             register("kent-dev", Role::Publisher),
-            adoption("kent-dev", "kent", Adopt, crm(), LOG),
-            // A replay changes nothing.
-            adoption("kent-dev", "kent", Adopt, crm(), LOG),
+            first.clone(),
+            // 10: the same statement again: a replay changes nothing.
+            first.clone(),
+            // A new statement of the same adoption: nothing to log.
+            adoption_after("kent-dev", "kent", Adopt, crm(), LOG, Some(9)),
             // A member of kent speaking for braintree.
             adoption("kent-dev", "braintree", Adopt, crm(), LOG),
             // An adoption signed for another log.
@@ -760,19 +779,21 @@ fn an_organisation_adopts_only_as_itself_and_withdraws_what_it_adopted() {
                 "other.example+01234567+AQ",
             ),
             // A version, or bytes, the log does not hold.
-            adoption(
+            adoption_after(
                 "kent-dev",
                 "kent",
                 Adopt,
                 subject("braintree/crm", "2.0.0", "one"),
                 LOG,
+                Some(9),
             ),
-            adoption(
+            adoption_after(
                 "kent-dev",
                 "kent",
                 Adopt,
                 subject("braintree/crm", "1.0.0", "two"),
                 LOG,
+                Some(9),
             ),
             // Withdrawing what was never adopted.
             adoption(
@@ -790,18 +811,19 @@ fn an_organisation_adopts_only_as_itself_and_withdraws_what_it_adopted() {
                 subject("elsewhere/app", "3.0.0", "three"),
                 LOG,
             ),
+            // A withdrawal must follow the latest statement and name its release.
             adoption("kent-dev", "kent", Withdraw, crm(), LOG),
-            adoption("kent-dev", "kent", Withdraw, crm(), LOG),
-            // Adopting a newer version replaces the older one.
-            adoption("kent-dev", "kent", Adopt, crm(), LOG),
+            adoption_after("kent-dev", "kent", Withdraw, crm11(), LOG, Some(9)),
+            adoption_after("kent-dev", "kent", Withdraw, crm(), LOG, Some(9)),
+            adoption_after("kent-dev", "kent", Withdraw, crm(), LOG, Some(9)),
+            // 22: the first adoption replayed after the withdrawal: refused.
+            first.clone(),
+            // Adopting again, then a newer version, which replaces it.
+            adoption_after("kent-dev", "kent", Adopt, crm(), LOG, Some(20)),
             release("bt-dev", "braintree/crm", "1.1.0", "two"),
-            adoption(
-                "kent-dev",
-                "kent",
-                Adopt,
-                subject("braintree/crm", "1.1.0", "two"),
-                LOG,
-            ),
+            adoption_after("kent-dev", "kent", Adopt, crm11(), LOG, Some(23)),
+            // 26: rolling back to the statement of entry 23: refused.
+            adoption_after("kent-dev", "kent", Adopt, crm(), LOG, Some(20)),
         ],
         &["one", "two", "three"],
     );
@@ -814,19 +836,24 @@ fn an_organisation_adopts_only_as_itself_and_withdraws_what_it_adopted() {
         7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
         8 key <kent-dev> registered to kent-dev (publisher): registered to kent-dev
         9 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: adopted braintree/crm@1.0.0 by kent (key of kent-dev)
-        10 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: unchanged: kent already declared that it runs braintree/crm@1.0.0
-        11 adoption of braintree/crm@1.0.0 by braintree signed by <kent-dev>: REFUSED key <kent-dev> of kent may not declare an adoption for organisation braintree
-        12 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the adoption of braintree/crm@1.0.0 was signed for the log other.example+01234567+AQ, not for this log node.example+01234567+AQ
-        13 adoption of braintree/crm@2.0.0 by kent signed by <kent-dev>: REFUSED braintree/crm@2.0.0 does not exist
-        14 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the statement is about braintree/crm@1.0.0 (<two>), but the release is braintree/crm@1.0.0 (<one>)
-        15 withdrawal of braintree/other@1.0.0 by kent signed by <kent-dev>: REFUSED organisation kent has no adoption of braintree/other to withdraw
-        16 adoption of elsewhere/app@3.0.0 by kent signed by <kent-dev>: adopted elsewhere/app@3.0.0 by kent (key of kent-dev)
-        17 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: withdrew braintree/crm@1.0.0 by kent (key of kent-dev)
-        18 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED organisation kent has no adoption of braintree/crm to withdraw
-        19 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: adopted braintree/crm@1.0.0 by kent (key of kent-dev)
-        20 release braintree/crm@1.1.0 <two> signed by <bt-dev>: released by bt-dev
-        21 adoption of braintree/crm@1.1.0 by kent signed by <kent-dev>: adopted braintree/crm@1.1.0 by kent (key of kent-dev)
+        10 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: unchanged: this adoption of braintree/crm@1.0.0 by kent is log entry 9 already
+        11 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: unchanged: kent already declared that it runs braintree/crm@1.0.0 (log entry 9)
+        12 adoption of braintree/crm@1.0.0 by braintree signed by <kent-dev>: REFUSED key <kent-dev> of kent may not declare an adoption for organisation braintree
+        13 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the adoption of braintree/crm@1.0.0 was signed for the log other.example+01234567+AQ, not for this log node.example+01234567+AQ
+        14 adoption of braintree/crm@2.0.0 by kent signed by <kent-dev>: REFUSED braintree/crm@2.0.0 does not exist
+        15 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the statement is about braintree/crm@1.0.0 (<two>), but the release is braintree/crm@1.0.0 (<one>)
+        16 withdrawal of braintree/other@1.0.0 by kent signed by <kent-dev>: REFUSED organisation kent has no adoption of braintree/other to withdraw
+        17 adoption of elsewhere/app@3.0.0 by kent signed by <kent-dev>: adopted elsewhere/app@3.0.0 by kent (key of kent-dev)
+        18 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the withdrawal of braintree/crm by kent follows log entry none, but the organisation's latest statement about it is 9
+        19 withdrawal of braintree/crm@1.1.0 by kent signed by <kent-dev>: REFUSED the statement is about braintree/crm@1.1.0 (<two>), but the release is braintree/crm@1.0.0 (<one>)
+        20 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: withdrew braintree/crm@1.0.0 by kent (key of kent-dev)
+        21 withdrawal of braintree/crm@1.0.0 by kent signed by <kent-dev>: unchanged: this withdrawal of braintree/crm@1.0.0 by kent is log entry 20 already
+        22 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the adoption of braintree/crm by kent follows log entry none, but the organisation's latest statement about it is 20
+        23 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: adopted braintree/crm@1.0.0 by kent (key of kent-dev)
+        24 release braintree/crm@1.1.0 <two> signed by <bt-dev>: released by bt-dev
+        25 adoption of braintree/crm@1.1.0 by kent signed by <kent-dev>: adopted braintree/crm@1.1.0 by kent (key of kent-dev)
+        26 adoption of braintree/crm@1.0.0 by kent signed by <kent-dev>: REFUSED the adoption of braintree/crm by kent follows log entry 20, but the organisation's latest statement about it is 25
         state braintree/crm@1.0.0: pending at 1, pending at 2
         state braintree/crm@1.1.0: pending at 1, pending at 2
-        used by: ["kent runs elsewhere/app@3.0.0 (entry 16)", "kent runs braintree/crm@1.1.0 (entry 21)"]"#]].assert_eq(&format!("{out}used by: {used_by:?}"));
+        used by: ["kent runs elsewhere/app@3.0.0 (entry 17)", "kent runs braintree/crm@1.1.0 (entry 25)"]"#]].assert_eq(&format!("{out}used by: {used_by:?}"));
 }
