@@ -10,6 +10,7 @@ pub struct Project {
     deps: Vec<(String, String)>,
     files: Vec<(String, String)>,
     description: String,
+    publiccode: String,
 }
 
 impl Project {
@@ -21,7 +22,16 @@ impl Project {
             deps: Vec::new(),
             files: vec![("src/main.py".into(), format!("print('{name} {version}')\n"))],
             description: format!("Test package {name}"),
+            publiccode: String::new(),
         }
+    }
+
+    /// Adds a `[[publiccode.contractors]]` entry: `name` maintains it until `until`.
+    pub fn contractor(mut self, name: &str, until: &str) -> Self {
+        self.publiccode.push_str(&format!(
+            "\n[[publiccode.contractors]]\nname = \"{name}\"\nuntil = \"{until}\"\n"
+        ));
+        self
     }
 
     /// Adds a dependency.
@@ -55,6 +65,7 @@ impl Project {
         for (n, r) in &self.deps {
             toml.push_str(&format!("\"{n}\" = \"{r}\"\n"));
         }
+        toml.push_str(&self.publiccode);
         std::fs::write(dir.join("Shire.toml"), toml).unwrap();
         for (p, c) in &self.files {
             let f = dir.join(p);

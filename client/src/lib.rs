@@ -31,6 +31,7 @@ pub mod lockfile;
 pub mod output;
 pub mod package;
 pub mod resolve;
+pub mod support;
 pub mod transparency;
 pub mod trust;
 

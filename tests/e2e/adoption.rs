@@ -144,3 +144,51 @@ fn install_reports_what_it_installed_only_when_asked() {
     );
     assert_eq!(used_by(), 1);
 }
+
+/// A release whose maintenance contract has ended, or ends within 90 days,
+/// is flagged by `shire audit` and `shire outdated` (warnings: the audit
+/// still passes), and `shire info` shows the contractors.
+#[test]
+fn audit_and_outdated_warn_when_support_ends() {
+    let club = Club::new();
+    let today = time::OffsetDateTime::now_utc().date();
+    let soon = (today + time::Duration::days(30)).to_string();
+    let later = (today + time::Duration::days(400)).to_string();
+    let past = (today - time::Duration::days(1)).to_string();
+    for (name, until) in [
+        ("braintree/ending", &soon),
+        ("braintree/fine", &later),
+        ("braintree/ended", &past),
+    ] {
+        club.publish(&Project::new(name, "1.0.0").contractor("Delt Shared Services", until));
+        club.approve(&format!("{name}@1.0.0"));
+        club.installer.ok(&["install", name, "--dir", "apps"]);
+    }
+    let out = club.installer.run(&["audit", "--dir", "apps"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("braintree/ending@1.0.0  support_ending: its maintenance contract (Delt Shared Services) ends on {soon}, in 30 day(s)")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("braintree/ended@1.0.0  support_ended: its maintenance contract (Delt Shared Services) ended on {past}")), "{text}");
+    assert!(!text.contains("braintree/fine@1.0.0  support_"), "{text}");
+    let out = club.installer.run(&["outdated", "--dir", "apps"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("braintree/ending@1.0.0: support_ending"),
+        "{err}"
+    );
+    assert!(
+        err.contains("braintree/ended@1.0.0: support_ended"),
+        "{err}"
+    );
+    let info = club.installer.ok(&["info", "braintree/ended"]);
+    assert!(
+        info.contains(&format!(
+            "contractor Delt Shared Services until {past} (ENDED)"
+        )),
+        "{info}"
+    );
+}

@@ -35,8 +35,8 @@ pub struct Finding {
     /// `org/name@version`.
     pub release: String,
     /// `revoked`, `lost_approval`, `rejected`, `unapproved`, `digest_changed`,
-    /// `missing`, `yanked`, `taken_down`, `files_edited`, `files_deleted`, `files_added`,
-    /// `files_unrecorded` or `ok`.
+    /// `missing`, `yanked`, `taken_down`, `support_ended`, `support_ending`,
+    /// `files_edited`, `files_deleted`, `files_added`, `files_unrecorded` or `ok`.
     pub kind: String,
     /// Whether it fails the audit.
     pub fails: bool,
@@ -261,6 +261,9 @@ pub fn audit(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
             .of(&origin, &release)
             .with_context(|| format!("auditing {release}"))?;
         findings.extend(audit_one(p, &replica.lookup(&p.name, &p.version), &policy));
+        if let Some(w) = crate::support::for_installed(&client, &mut logs, &origin, p) {
+            findings.push(finding(p, w.kind, false, w.detail));
+        }
     }
     let installed = Record::load(dir)?;
     for p in &lock.packages {

@@ -157,6 +157,13 @@ pub struct VersionView {
     /// A trusted revocation's advisory, from the verified log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advisory: Option<shire_core::statement::Advisory>,
+    /// How it is maintained (publiccode's maintenance type), from the
+    /// signed manifest (the registry's copy when unchecked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_type: Option<String>,
+    /// Who is contracted to maintain it, and until when.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contractors: Vec<shire_core::manifest::Contractor>,
 }
 
 /// Builds the view of one version (pure): checked against `lookup`, the
@@ -195,6 +202,8 @@ pub fn version_view(
         ignored_verdicts: Vec::new(),
         dependencies: v.manifest.dependencies.clone(),
         advisory: None,
+        maintenance_type: v.manifest.publiccode.maintenance_type.clone(),
+        contractors: v.manifest.publiccode.contractors.clone(),
     };
     let Some(lookup) = lookup else {
         return view;
@@ -209,6 +218,9 @@ pub fn version_view(
             view.digest = c.facts.subject.digest;
             view.publisher_key = c.facts.publisher_key.clone();
             view.dependencies = c.statement.manifest.dependencies.clone();
+            let pc = &c.statement.manifest.publiccode;
+            view.maintenance_type = pc.maintenance_type.clone();
+            view.contractors = pc.contractors.clone();
             view.standing = checks::standing_label(&c.trust.standing).into();
             view.standing_detail = checks::standing_text(&c.trust.standing);
             view.verified_approvers = c.trust.assessment.approvals.iter().cloned().collect();
@@ -468,6 +480,21 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
                 "  {}: {}",
                 v.version,
                 super::audit::advisory_text(a)
+            ));
+        }
+    }
+    if let Some(newest) = versions.last() {
+        if let Some(t) = &newest.maintenance_type {
+            output::line(format!("maintenance ({}): {t}", newest.version));
+        }
+        let today = crate::support::today();
+        for c in &newest.contractors {
+            let ended = shire_core::manifest::parse_date(&c.until).is_some_and(|d| d < today);
+            output::line(format!(
+                "  contractor {} until {}{}",
+                c.name,
+                c.until,
+                if ended { " (ENDED)" } else { "" }
             ));
         }
     }

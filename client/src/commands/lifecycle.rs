@@ -193,6 +193,9 @@ pub fn outdated_cmd(ctx: &Ctx, dir: &Path) -> Result<Outcome> {
         candidates.insert(p.name.clone(), cs);
     }
     let rows = outdated(&lock, &candidates);
+    for (release, w) in crate::support::for_lock(ctx, &lock)? {
+        output::warn(format!("{release}: {}: {}", w.kind, w.detail));
+    }
     if ctx.json {
         return output::json(&rows).map(|()| Outcome::Success);
     }

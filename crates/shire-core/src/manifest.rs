@@ -141,6 +141,10 @@ pub struct PublicCode {
     /// Who maintains it.
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    /// Who is contracted to maintain it, and until when (publiccode.yml's
+    /// `maintenance.contractors`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contractors: Vec<Contractor>,
     /// Languages the software is available in (ISO 639-1 codes such as `en`, `cy`).
     #[serde(default)]
     pub languages: Vec<String>,
@@ -186,6 +190,23 @@ pub struct ExternalDependency {
     /// Whether the software runs without it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+}
+
+/// A company or body contracted to maintain the software.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Contractor {
+    /// Its name.
+    pub name: String,
+    /// The last day of the contract, `YYYY-MM-DD`.
+    pub until: String,
+    /// An e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Its web site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
 }
 
 /// A maintenance contact.
@@ -407,6 +428,16 @@ impl Manifest {
                     phone: c.phone,
                 })
                 .collect();
+            self.publiccode.contractors = m
+                .contractors
+                .into_iter()
+                .map(|c| Contractor {
+                    name: c.name,
+                    until: c.until,
+                    email: c.email,
+                    website: c.website,
+                })
+                .collect();
         }
         if let Some(l) = pc.localisation {
             self.publiccode.languages = l
@@ -462,12 +493,22 @@ impl PublicCode {
             }
         }
         if let Some(d) = &self.release_date {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            if time::Date::parse(d, &format).is_err() {
-                return Err(invalid(
-                    "publiccode.release-date",
-                    format!("{:?} is not a date of the form YYYY-MM-DD", crate::clip(d)),
-                ));
+            check_date("publiccode.release-date", d)?;
+        }
+        if self.contractors.len() > MAX_LIST {
+            return Err(invalid(
+                "publiccode.contractors",
+                format!("more than {MAX_LIST} entries"),
+            ));
+        }
+        for c in &self.contractors {
+            check_entry("publiccode.contractors", &c.name)?;
+            check_date("publiccode.contractors", &c.until)?;
+            if let Some(e) = &c.email {
+                check_entry("publiccode.contractors", e)?;
+            }
+            if let Some(u) = &c.website {
+                check_url("publiccode.contractors", u)?;
             }
         }
         if let Some(u) = &self.landing_url {
@@ -502,6 +543,22 @@ impl PublicCode {
         }
         Ok(())
     }
+}
+
+/// Parses a `YYYY-MM-DD` date.
+pub fn parse_date(d: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(d, &format).ok()
+}
+
+fn check_date(field: &str, d: &str) -> Result<(), ManifestError> {
+    if parse_date(d).is_none() {
+        return Err(invalid(
+            field,
+            format!("{:?} is not a date of the form YYYY-MM-DD", crate::clip(d)),
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(field: &str, url: &str) -> Result<(), ManifestError> {
@@ -614,6 +671,16 @@ struct PcMaintenance {
     r#type: Option<String>,
     #[serde(default)]
     contacts: Vec<PcContact>,
+    #[serde(default)]
+    contractors: Vec<PcContractor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PcContractor {
+    name: String,
+    until: String,
+    email: Option<String>,
+    website: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -683,6 +750,18 @@ languages = ["en", "cy"]
                 GOOD.replace("[publiccode]", "[publiccode]\nbogus = 1"),
                 "bogus",
             ),
+            (
+                format!(
+                    "{GOOD}\n[[publiccode.contractors]]\nname = \"Delt\"\nuntil = \"31/03/2027\"\n"
+                ),
+                "publiccode.contractors",
+            ),
+            (
+                format!(
+                    "{GOOD}\n[[publiccode.contractors]]\nname = \" \"\nuntil = \"2027-03-31\"\n"
+                ),
+                "publiccode.contractors",
+            ),
         ];
         for (text, needle) in cases {
             let err = Manifest::from_toml(&text).unwrap_err().to_string();
@@ -725,6 +804,10 @@ dependsOn:
       optional: true
 maintenance:
   type: contract
+  contractors:
+    - name: Delt Shared Services
+      until: "2027-03-31"
+      website: "https://delt.example.org"
   contacts:
     - name: Jo Bloggs
       email: jo@example.org
@@ -742,6 +825,8 @@ localisation:
         assert_eq!(m.publiccode.development_status.as_deref(), Some("beta"));
         assert_eq!(m.publiccode.maintenance_type.as_deref(), Some("contract"));
         assert_eq!(m.publiccode.contacts[0].name, "Jo Bloggs");
+        assert_eq!(m.publiccode.contractors[0].name, "Delt Shared Services");
+        assert_eq!(m.publiccode.contractors[0].until, "2027-03-31");
         assert_eq!(m.publiccode.languages, vec!["en", "cy"]);
         assert!(m.package.keywords.is_empty());
         assert_eq!(m.publiccode.features, vec!["contacts", "cases"]);
