@@ -11,6 +11,7 @@
 #![allow(missing_docs)]
 
 pub mod club;
+pub mod hooks;
 pub mod project;
 pub mod proxy;
 

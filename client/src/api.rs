@@ -19,9 +19,10 @@ use shire_core::archive::ArchiveSummary;
 use shire_core::dsse::Envelope;
 use shire_core::token::{CreateToken, TokenInfo};
 use shire_core::wire::{
-    AccountInfo, AdoptionAnswer, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg, ErrorBody,
-    Health, KeyInfo, LogEntries, NodeInfo, OrgInfo, PackageInfo, RegisterKey, ReviewItem,
-    SearchResults, SubmitEnvelope, VersionInfo, YankRequest,
+    AccountInfo, AdoptionAnswer, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg,
+    CreateWebhook, DeliveryInfo, ErrorBody, Health, KeyInfo, LogEntries, NodeInfo, OrgInfo,
+    PackageInfo, RegisterKey, ReviewItem, SearchResults, SubmitEnvelope, VersionInfo, WebhookInfo,
+    YankRequest,
 };
 use shire_core::{Digest, KeyId, PackageName, PublicKey, Version};
 use std::io::Read;
@@ -649,6 +650,26 @@ impl Client {
                 envelope: envelope.clone(),
             },
         )
+    }
+
+    /// `POST /api/v1/webhooks`: registers a webhook (the answer holds its secret).
+    pub fn create_webhook(&self, req: &CreateWebhook) -> Result<WebhookInfo, ApiError> {
+        self.post("/api/v1/webhooks", req)
+    }
+
+    /// `GET /api/v1/webhooks`: the organisation's webhooks.
+    pub fn webhooks(&self) -> Result<Vec<WebhookInfo>, ApiError> {
+        self.get_authed("/api/v1/webhooks")
+    }
+
+    /// `DELETE /api/v1/webhooks/{id}`.
+    pub fn remove_webhook(&self, id: &str) -> Result<WebhookInfo, ApiError> {
+        self.delete(&format!("/api/v1/webhooks/{id}"))
+    }
+
+    /// `GET /api/v1/webhooks/{id}/deliveries`: the delivery log, newest first.
+    pub fn webhook_deliveries(&self, id: &str) -> Result<Vec<DeliveryInfo>, ApiError> {
+        self.get_authed(&format!("/api/v1/webhooks/{id}/deliveries"))
     }
 
     /// `POST /api/v1/adoptions`: declares or withdraws an adoption.

@@ -55,6 +55,10 @@ pub enum Command {
     /// The account's API tokens: list, create (with scopes and expiry), revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Your organisation's webhooks: signed notifications of releases
+    /// awaiting review, verdicts, yanks and takedowns.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Manage this machine's signing key.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -318,6 +322,32 @@ pub enum KeyCommand {
     Revoke {
         /// The key id (default: this machine's key).
         key_id: Option<KeyId>,
+    },
+}
+
+/// `shire webhook ...`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Register an endpoint; prints its id and secret (shown once).
+    Add {
+        /// `https://...` (`http://` only to a loopback address).
+        url: String,
+        /// An event wanted: pending, approved, rejected, revoked, yanked or
+        /// taken_down (repeatable; none: all).
+        #[arg(long = "event", value_name = "EVENT")]
+        events: Vec<String>,
+    },
+    /// List your organisation's webhooks.
+    List,
+    /// Remove a webhook by id.
+    Remove {
+        /// Its id.
+        id: String,
+    },
+    /// A webhook's delivery log, newest first.
+    Deliveries {
+        /// Its id.
+        id: String,
     },
 }
 

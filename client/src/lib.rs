@@ -40,7 +40,7 @@ use cli::{
 };
 use commands::{
     account, admin, audit, browse, club, install as install_cmd, key, lifecycle, log, offline,
-    peers, project, token, trust as trust_cmd, verdict, yank, Ctx,
+    peers, project, token, trust as trust_cmd, verdict, webhook, yank, Ctx,
 };
 
 /// How a successful run ended.
@@ -81,6 +81,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Login { token } => account::login(&ctx, &token),
         Command::Whoami => account::whoami(&ctx),
         Command::Logout => account::logout(&ctx),
+        Command::Webhook(cli::WebhookCommand::Add { url, events }) => {
+            webhook::add(&ctx, &url, events)
+        }
+        Command::Webhook(cli::WebhookCommand::List) => webhook::list(&ctx),
+        Command::Webhook(cli::WebhookCommand::Remove { id }) => webhook::remove(&ctx, &id),
+        Command::Webhook(cli::WebhookCommand::Deliveries { id }) => webhook::deliveries(&ctx, &id),
         Command::Token(cli::TokenCommand::List) => token::list(&ctx),
         Command::Token(cli::TokenCommand::Create {
             name,

@@ -359,6 +359,7 @@ pub const ENV_SETTINGS: &[&str] = &[
     "retry_min_ms",
     "retry_max_ms",
     "batch",
+    "webhook_retry_ms",
 ];
 
 /// `key` flags.
@@ -473,6 +474,10 @@ fn settings_config(s: &FileConfig) -> Config {
             .clamp(1, 65536),
         min_free_bytes: s.min_free_mib.unwrap_or(config::DEFAULT_MIN_FREE_MIB) << 20,
         threshold: s.threshold.unwrap_or(1).max(1),
+        webhook_retry: s
+            .webhook_retry_ms
+            .map(|ms| std::time::Duration::from_millis(ms.max(1)))
+            .unwrap_or(crate::webhooks::DEFAULT_RETRY),
         ..Config::new(data)
     }
 }
@@ -523,6 +528,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("cache_mib {}", config.cache_mib);
             println!("min_free_mib {}", config.min_free_bytes >> 20);
             println!("log_format {}", args.log_format().name());
+            println!("webhook_retry_ms {}", config.webhook_retry.as_millis());
             println!(
                 "peers {}",
                 config

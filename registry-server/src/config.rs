@@ -73,6 +73,8 @@ pub struct Config {
     pub trim_every: Duration,
     /// How long `/metrics` reuses the node's figures (they read every release).
     pub node_figures_every: Duration,
+    /// The first wait after a failed webhook delivery (doubled each time).
+    pub webhook_retry: Duration,
 }
 
 impl Config {
@@ -92,6 +94,7 @@ impl Config {
             cache_mib: DEFAULT_CACHE_MIB,
             federation: None,
             trim_every: crate::memory::TRIM_EVERY,
+            webhook_retry: crate::webhooks::DEFAULT_RETRY,
         }
     }
 }

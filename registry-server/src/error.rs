@@ -62,6 +62,9 @@ pub enum ApiError {
     /// A withdrawal names no adoption the log holds (404 `adoption_not_found`).
     #[error("{0}")]
     AdoptionNotFound(String),
+    /// No webhook of the caller's organisation has this id (404 `webhook_not_found`).
+    #[error("no webhook {0} of your organisation")]
+    WebhookNotFound(String),
     /// No such version (404 `version_not_found`).
     #[error("{0} does not exist")]
     VersionNotFound(String),
@@ -177,6 +180,7 @@ impl ApiError {
             ApiError::BlobNotFound(_) => "blob_not_found",
             ApiError::PackageNotFound(_) => "package_not_found",
             ApiError::AdoptionNotFound(_) => "adoption_not_found",
+            ApiError::WebhookNotFound(_) => "webhook_not_found",
             ApiError::VersionNotFound(_) => "version_not_found",
             ApiError::NoRoute(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -238,6 +242,7 @@ impl ResponseError for ApiError {
             | ApiError::BlobNotFound(_)
             | ApiError::PackageNotFound(_)
             | ApiError::AdoptionNotFound(_)
+            | ApiError::WebhookNotFound(_)
             | ApiError::VersionNotFound(_)
             | ApiError::TileNotFound(_)
             | ApiError::AccountNotFound(_)

@@ -24,6 +24,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 
 pub use cli::{run, Cli};
 pub use config::Config;

@@ -46,6 +46,7 @@ pub struct Metrics {
     pending: IntGauge,
     oldest_pending: Gauge,
     log_entries: IntGauge,
+    webhooks_pending: IntGauge,
     checkpoint_age: Gauge,
     peer_behind: IntGaugeVec,
     peer_last_success: GaugeVec,
@@ -166,6 +167,13 @@ impl Metrics {
                 &r,
                 IntGauge::new("shire_log_entries", "Durable entries of this node's log")?,
             )?,
+            webhooks_pending: reg(
+                &r,
+                IntGauge::new(
+                    "shire_webhook_deliveries_pending",
+                    "Webhook deliveries not yet answered with a 2xx nor given up",
+                )?,
+            )?,
             checkpoint_age: reg(
                 &r,
                 Gauge::new(
@@ -257,6 +265,8 @@ impl Metrics {
         let size = store.durable_log_size();
         self.log_entries
             .set(i64::try_from(size).unwrap_or(i64::MAX));
+        self.webhooks_pending
+            .set(i64::try_from(store.pending_delivery_count()?).unwrap_or(i64::MAX));
         let newest = match size.checked_sub(1) {
             Some(last) => store
                 .log_entry(last)?

@@ -34,6 +34,7 @@ pub struct RunningServer {
     flusher: JoinHandle<()>,
     trimmer: Option<Trimmer>,
     followers: crate::federation::Followers,
+    webhooks: crate::webhooks::Dispatcher,
 }
 
 impl RunningServer {
@@ -67,6 +68,7 @@ impl RunningServer {
             flusher,
             trimmer,
             followers,
+            webhooks,
             ..
         } = self;
         drop(store);
@@ -76,6 +78,7 @@ impl RunningServer {
             t.stop();
         }
         followers.stop().await;
+        webhooks.stop();
         served??;
         flusher.await.context("flusher task")?;
         Ok(())
@@ -183,6 +186,8 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .map(crate::federation::Followers::start)
         .unwrap_or_default();
     let trimmer = Trimmer::spawn(config.trim_every);
+    let webhooks =
+        crate::webhooks::Dispatcher::spawn(store.clone(), origin.clone(), config.webhook_retry)?;
     Ok(RunningServer {
         followers,
         addr,
@@ -193,6 +198,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         server,
         flusher,
         trimmer,
+        webhooks,
     })
 }
 

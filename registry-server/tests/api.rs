@@ -18,6 +18,8 @@ mod review_attacks;
 mod robustness;
 #[path = "api/takedown.rs"]
 mod takedown;
+#[path = "api/webhooks.rs"]
+mod webhooks;
 
 use helpers::{Actor, Release, TestApp};
 use shire_core::archive::testing::{noise, Item};

@@ -192,3 +192,86 @@ fn audit_and_outdated_warn_when_support_ends() {
         "{info}"
     );
 }
+
+/// The club's promise, end to end: two councils adopt braintree/crm-lite
+/// and register webhooks; a verifier revokes it with a critical advisory;
+/// both councils' endpoints receive the revocation within seconds, signed
+/// with their own secrets; `shire audit` at each prints the advisory and
+/// the fixed version.
+#[test]
+fn a_revocation_reaches_every_council_that_runs_it() {
+    use hmac::Mac as _;
+    let club = Club::new();
+    club.admin.ok(&["admin", "org", "create", "kent"]);
+    for v in ["1.0.0", "1.0.1"] {
+        club.publish(&Project::new("braintree/crm-lite", v));
+        club.approve(&format!("braintree/crm-lite@{v}"));
+    }
+    let mut councils = Vec::new();
+    for (user, org) in [("col-it", "colchester"), ("kent-it", "kent")] {
+        let u = account(&club.node, &club.admin, user, org, "publisher");
+        u.ok(&["trust", "add", &club.verifier_key]);
+        u.ok(&[
+            "install",
+            "braintree/crm-lite@=1.0.0",
+            "--dir",
+            "apps",
+            "--report",
+        ]);
+        let listener = shire_e2e::hooks::HookListener::start();
+        let made = u.json(&["webhook", "add", &listener.url, "--event", "revoked"]);
+        let secret = made["secret"].as_str().unwrap().to_string();
+        let id = made["id"].as_str().unwrap().to_string();
+        councils.push((u, listener, secret, id));
+    }
+    let info = club.installer.ok(&["info", "braintree/crm-lite"]);
+    assert!(info.contains("colchester runs 1.0.0"), "{info}");
+    assert!(info.contains("kent runs 1.0.0"), "{info}");
+
+    club.verifier.ok(&[
+        "revoke",
+        "braintree/crm-lite@1.0.0",
+        "--reason",
+        "SQL injection in the search form",
+        "--severity",
+        "critical",
+        "--fixed-in",
+        "1.0.1",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for (u, listener, secret, id) in &councils {
+        while listener.got().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no delivery to {}",
+                listener.url
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let hook = &listener.got()[0];
+        assert_eq!(hook.header("x-shire-event"), Some("revoked"));
+        let sig = hook
+            .header("x-shire-signature-256")
+            .and_then(|s| s.strip_prefix("sha256="))
+            .and_then(|h| hex::decode(h).ok())
+            .expect("a signature");
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(&hook.body);
+        assert!(
+            mac.verify_slice(&sig).is_ok(),
+            "signed with the council's secret"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&hook.body).unwrap();
+        assert_eq!(body["package"], "braintree/crm-lite");
+        assert_eq!(body["advisory"]["severity"], "critical");
+        // The delivery log says so too.
+        let log = u.json(&["webhook", "deliveries", id]);
+        assert_eq!(log[0]["status"], "delivered", "{log}");
+
+        let out = u.run(&["audit", "--dir", "apps"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("advisory [CRITICAL]"), "{text}");
+        assert!(text.contains("fixed in 1.0.1"), "{text}");
+    }
+}

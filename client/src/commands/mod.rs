@@ -17,6 +17,7 @@ pub mod project;
 pub mod token;
 pub mod trust;
 pub mod verdict;
+pub mod webhook;
 pub mod yank;
 
 use crate::api::Client;

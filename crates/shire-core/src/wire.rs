@@ -600,3 +600,112 @@ pub struct AdoptionAnswer {
     /// Whether the statement repeated one already in the log (nothing logged).
     pub replayed: bool,
 }
+
+/// The events a webhook may ask for: `pending` (a release awaits review;
+/// to verifiers' organisations), `approved`, `rejected`, `yanked` (to the
+/// publisher's organisation), `revoked` and `taken_down` (to the
+/// publisher's organisation and every organisation that declared it runs
+/// the release).
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "pending",
+    "approved",
+    "rejected",
+    "revoked",
+    "yanked",
+    "taken_down",
+];
+
+/// `POST /api/v1/webhooks`: an endpoint for the caller's organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateWebhook {
+    /// Where deliveries are POSTed: `https://`, or `http://` to a loopback
+    /// address only.
+    pub url: String,
+    /// The events wanted ([`WEBHOOK_EVENTS`]); empty for all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// A registered webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookInfo {
+    /// Its id.
+    pub id: String,
+    /// The organisation it notifies.
+    pub org: OrgName,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// The events it wants; empty for all.
+    pub events: Vec<String>,
+    /// The account that registered it.
+    pub created_by: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// The HMAC key of its signatures: only in the answer to its creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// One delivery of one event to a webhook, as its delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryInfo {
+    /// The delivery's id (also in the `X-Shire-Delivery` header).
+    pub id: String,
+    /// The event's id (also in the body and the `X-Shire-Event-Id` header).
+    pub event_id: String,
+    /// The event's kind.
+    pub event: String,
+    /// `pending`, `delivered` or `failed` (retried for 24 hours without a 2xx).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When it was stored (RFC 3339).
+    pub created_at: String,
+    /// The last attempt (RFC 3339), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<String>,
+    /// The next attempt (RFC 3339), while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// What the last attempt got: an HTTP status, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<String>,
+}
+
+/// The JSON body of a webhook delivery, signed with the webhook's secret
+/// (`X-Shire-Signature-256: sha256=<hex HMAC-SHA-256 of the body>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookEvent {
+    /// The event's id, `origin/log index`: the same in every retry and for
+    /// every webhook it goes to, so a receiver can drop repeats.
+    pub id: String,
+    /// Its kind ([`WEBHOOK_EVENTS`]).
+    pub event: String,
+    /// The node whose log holds it.
+    pub origin: String,
+    /// Its index in that log.
+    pub log_index: u64,
+    /// The package.
+    pub package: PackageName,
+    /// The version.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub version: Version,
+    /// The artifact's digest.
+    pub digest: Digest,
+    /// When the log accepted it (RFC 3339).
+    pub at: String,
+    /// Why (rejections, revocations, yanks, takedowns), or an approval's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A revocation's advisory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<crate::statement::Advisory>,
+    /// The account that acted (the verifier, publisher or admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}

@@ -51,6 +51,10 @@ pub struct FileConfig {
     /// Entries fetched and applied per transaction (default 256).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<u64>,
+    /// The first wait after a failed webhook delivery, in milliseconds
+    /// (default 10 000; doubled each time, at most an hour).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_retry_ms: Option<u64>,
     /// The peers followed.
     #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerFileEntry>,

@@ -20,6 +20,7 @@ pub mod search;
 pub mod statements;
 pub mod tokens;
 pub mod verdicts;
+pub mod webhooks;
 pub mod yank;
 
 use crate::error::ApiError;
@@ -83,6 +84,9 @@ routes! {
     "/api/v1/packages/{org}/{name}/{version}/verdicts" => { post: verdicts::submit },
     "/api/v1/review" => { get: review::queue },
     "/api/v1/adoptions" => { post: adoptions::declare },
+    "/api/v1/webhooks" => { get: webhooks::list, post: webhooks::create },
+    "/api/v1/webhooks/{id}" => { delete: webhooks::remove },
+    "/api/v1/webhooks/{id}/deliveries" => { get: webhooks::deliveries },
     "/api/v1/artifacts/{digest}" => { get: artifacts::download },
     "/api/v1/peers" => { get: peers::list },
     "/api/v1/peers/{name}/resume" => { post: peers::resume },

@@ -74,10 +74,16 @@ pub enum T {
     MirrorAccounts,
     /// `org/name \0 adopting organisation` → `AdoptionRecord`, from every log held.
     Adoptions,
+    /// Webhook id → `WebhookRecord`.
+    Webhooks,
+    /// `webhook id : log index` → `DeliveryRecord`, every delivery made.
+    Deliveries,
+    /// Delivery id → when it is next attempted (Unix ms): the pending ones only.
+    DeliveryQueue,
 }
 
 /// The name of each tree, in the order of [`T`].
-pub const TREE_NAMES: [&str; 20] = [
+pub const TREE_NAMES: [&str; 23] = [
     "meta",
     "orgs",
     "accounts",
@@ -98,6 +104,9 @@ pub const TREE_NAMES: [&str; 20] = [
     "mirror_orgs",
     "mirror_accounts",
     "adoptions",
+    "webhooks",
+    "deliveries",
+    "delivery_queue",
 ];
 
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).

@@ -23,6 +23,7 @@ pub mod records;
 pub mod search;
 pub mod tokens;
 pub mod view;
+pub mod webhooks;
 pub mod write;
 
 pub use db::{DocCache, FlushFailure, Flusher, TREE_NAMES};
