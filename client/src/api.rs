@@ -21,8 +21,8 @@ use shire_core::token::{CreateToken, TokenInfo};
 use shire_core::wire::{
     AccountInfo, AdoptionAnswer, BlobInfo, ConsistencyProof, CreateAccount, CreateOrg,
     CreateWebhook, DeliveryInfo, ErrorBody, Health, KeyInfo, LogEntries, NodeInfo, OrgInfo,
-    PackageInfo, RegisterKey, ReviewItem, SearchResults, SubmitEnvelope, VersionInfo, WebhookInfo,
-    YankRequest,
+    PackageInfo, RegisterKey, ReviewItem, SearchResults, SubmitEnvelope, SupportAnswer,
+    VersionInfo, WebhookInfo, YankRequest,
 };
 use shire_core::{Digest, KeyId, PackageName, PublicKey, Version};
 use std::io::Read;
@@ -670,6 +670,16 @@ impl Client {
     /// `GET /api/v1/webhooks/{id}/deliveries`: the delivery log, newest first.
     pub fn webhook_deliveries(&self, id: &str) -> Result<Vec<DeliveryInfo>, ApiError> {
         self.get_authed(&format!("/api/v1/webhooks/{id}/deliveries"))
+    }
+
+    /// `POST /api/v1/support`: a support offer or acceptance.
+    pub fn submit_support(&self, envelope: &Envelope) -> Result<SupportAnswer, ApiError> {
+        self.post(
+            "/api/v1/support",
+            &SubmitEnvelope {
+                envelope: envelope.clone(),
+            },
+        )
     }
 
     /// `POST /api/v1/adoptions`: declares or withdraws an adoption.

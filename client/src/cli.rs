@@ -55,6 +55,10 @@ pub enum Command {
     /// The account's API tokens: list, create (with scopes and expiry), revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Support statements: a supplier offers to support a package until a
+    /// date; the package's organisation accepts the offer.
+    #[command(subcommand)]
+    Support(SupportCommand),
     /// Your organisation's webhooks: signed notifications of releases
     /// awaiting review, verdicts, yanks and takedowns.
     #[command(subcommand)]
@@ -322,6 +326,31 @@ pub enum KeyCommand {
     Revoke {
         /// The key id (default: this machine's key).
         key_id: Option<KeyId>,
+    },
+}
+
+/// `shire support ...`.
+#[derive(Debug, Subcommand)]
+pub enum SupportCommand {
+    /// Offer, as your organisation, to support a package's versions until
+    /// a date (it counts once the package's organisation accepts it).
+    Offer {
+        /// `org/name`.
+        package: PackageName,
+        /// The versions covered (a semver requirement, e.g. `^1`).
+        #[arg(long)]
+        versions: shire_core::VersionReq,
+        /// The last day of support, YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
+    },
+    /// Accept, as the package's organisation, a supporter's current offer.
+    Accept {
+        /// `org/name`.
+        package: PackageName,
+        /// The supporting organisation.
+        #[arg(long)]
+        supporter: shire_core::OrgName,
     },
 }
 

@@ -85,6 +85,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             webhook::add(&ctx, &url, events)
         }
         Command::Webhook(cli::WebhookCommand::List) => webhook::list(&ctx),
+        Command::Support(cli::SupportCommand::Offer {
+            package,
+            versions,
+            until,
+        }) => club::offer_support(&ctx, &package, versions, &until),
+        Command::Support(cli::SupportCommand::Accept { package, supporter }) => {
+            club::accept_support(&ctx, &package, &supporter)
+        }
         Command::Webhook(cli::WebhookCommand::Remove { id }) => webhook::remove(&ctx, &id),
         Command::Webhook(cli::WebhookCommand::Deliveries { id }) => webhook::deliveries(&ctx, &id),
         Command::Token(cli::TokenCommand::List) => token::list(&ctx),

@@ -1,7 +1,8 @@
 //! Whether an installed release is still supported: the contractors its
 //! signed manifest names (publiccode.yml's `maintenance.contractors`), and
-//! the last day any of them is contracted for. `shire audit` and
-//! `shire outdated` warn when that day has passed, or comes within
+//! the support offers the package's organisation accepted in its home log
+//! that cover the version; the last day any of them runs to. `shire audit`
+//! and `shire outdated` warn when that day has passed, or comes within
 //! [`WARN_DAYS`].
 
 use crate::api::Client;
@@ -23,30 +24,39 @@ pub struct SupportWarning {
     pub detail: String,
 }
 
-/// The warning for `manifest` on `today` (pure): none when it names no
-/// contractor, or the last contract runs beyond [`WARN_DAYS`].
-pub fn warning(manifest: &Manifest, today: Date) -> Option<SupportWarning> {
-    let contractors = &manifest.publiccode.contractors;
-    let last = contractors
+/// Who supports a release and until when: its manifest's contractors,
+/// then `accepted` (supporters whose accepted offers cover the version).
+pub fn ends(manifest: &Manifest, accepted: &[(String, String)]) -> Vec<(String, Date)> {
+    manifest
+        .publiccode
+        .contractors
         .iter()
-        .filter_map(|c| parse_date(&c.until))
-        .max()?;
-    let names = contractors
+        .map(|c| (c.name.clone(), c.until.clone()))
+        .chain(accepted.iter().cloned())
+        .filter_map(|(name, until)| parse_date(&until).map(|d| (name, d)))
+        .collect()
+}
+
+/// The warning on `today` (pure): none when nobody supports the release, or
+/// the last support runs beyond [`WARN_DAYS`].
+pub fn warning(ends: &[(String, Date)], today: Date) -> Option<SupportWarning> {
+    let last = ends.iter().map(|(_, d)| *d).max()?;
+    let names = ends
         .iter()
-        .filter(|c| parse_date(&c.until) == Some(last))
-        .map(|c| c.name.as_str())
+        .filter(|(_, d)| *d == last)
+        .map(|(n, _)| n.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     let left = (last - today).whole_days();
     if left < 0 {
         Some(SupportWarning {
             kind: "support_ended",
-            detail: format!("its maintenance contract ({names}) ended on {last}"),
+            detail: format!("its support ({names}) ended on {last}"),
         })
     } else if left <= WARN_DAYS {
         Some(SupportWarning {
             kind: "support_ending",
-            detail: format!("its maintenance contract ({names}) ends on {last}, in {left} day(s)"),
+            detail: format!("its support ({names}) ends on {last}, in {left} day(s)"),
         })
     } else {
         None
@@ -77,7 +87,13 @@ pub fn for_installed(
         &replica.lookup(&p.name, &p.version),
     )
     .ok()?;
-    warning(&statement.manifest, today())
+    let accepted: Vec<(String, String)> = replica
+        .ledger()
+        .supports_of(&p.name)
+        .filter(|s| s.accepted_index.is_some() && s.versions.matches(&p.version))
+        .map(|s| (s.supporter.to_string(), s.until.clone()))
+        .collect();
+    warning(&ends(&statement.manifest, &accepted), today())
 }
 
 /// The support warnings of every package `lock` pins, by `org/name@version`.
@@ -122,22 +138,30 @@ mod tests {
     #[test]
     fn warns_once_support_ends_within_ninety_days() {
         let today = parse_date("2026-12-02").unwrap();
-        assert_eq!(warning(&manifest(&[]), today), None);
-        assert_eq!(warning(&manifest(&[("Delt", "2027-06-30")]), today), None);
-        let soon = warning(&manifest(&[("Delt", "2027-03-01")]), today).unwrap();
+        let w = |contractors: &[(&str, &str)], accepted: &[(&str, &str)]| {
+            let accepted: Vec<(String, String)> = accepted
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            warning(&ends(&manifest(contractors), &accepted), today)
+        };
+        assert_eq!(w(&[], &[]), None);
+        assert_eq!(w(&[("Delt", "2027-06-30")], &[]), None);
+        let soon = w(&[("Delt", "2027-03-01")], &[]).unwrap();
         assert_eq!(soon.kind, "support_ending");
         assert!(soon.detail.contains("Delt") && soon.detail.contains("in 89 day(s)"));
-        let ended = warning(&manifest(&[("Delt", "2026-12-01")]), today).unwrap();
+        let ended = w(&[("Delt", "2026-12-01")], &[]).unwrap();
         assert_eq!(ended.kind, "support_ended");
-        // The latest contract counts: one still running covers an ended one.
+        // The latest support counts: one still running covers an ended one,
+        // whether a contractor or an accepted support offer.
         assert_eq!(
-            warning(
-                &manifest(&[("Old", "2020-01-01"), ("Delt", "2028-01-01")]),
-                today
-            ),
+            w(&[("Old", "2020-01-01"), ("Delt", "2028-01-01")], &[]),
             None
         );
-        let ending_today = warning(&manifest(&[("Delt", "2026-12-02")]), today).unwrap();
+        assert_eq!(w(&[("Old", "2020-01-01")], &[("eks", "2028-01-01")]), None);
+        let by_offer = w(&[], &[("eks", "2027-01-01")]).unwrap();
+        assert!(by_offer.detail.contains("eks"), "{by_offer:?}");
+        let ending_today = w(&[("Delt", "2026-12-02")], &[]).unwrap();
         assert_eq!(ending_today.kind, "support_ending");
     }
 }

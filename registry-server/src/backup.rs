@@ -21,7 +21,7 @@
 //! `restore` verifies first, then writes a new data folder.
 
 use crate::identity;
-use crate::store::records::{adoption_key, AdoptionRecord, ReleaseRecord};
+use crate::store::records::{adoption_key, AdoptionRecord, ReleaseRecord, SupportRecord};
 use crate::store::{Store, DATA_FORMAT};
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
@@ -437,6 +437,49 @@ fn check_adoptions(from: &Path, log: &[Vec<u8>]) -> Result<()> {
     }
     if let Some((_, (index, _))) = latest.into_iter().next() {
         bail!("the log's adoption statement at entry {index} has no record in the backup");
+    }
+    check_supports(from, log, &own_orgs)
+}
+
+/// The same for support statements: every support record of this node's
+/// own log holds the latest offer or acceptance its log holds for that
+/// package and supporter.
+fn check_supports(from: &Path, log: &[Vec<u8>], own_orgs: &BTreeSet<Vec<u8>>) -> Result<()> {
+    use shire_core::event::LogEvent;
+    use shire_core::statement::{SupportAcceptance, SupportOffer};
+    let mut latest: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for (i, b) in log.iter().enumerate() {
+        if let Ok(LogEvent::Support { envelope, .. }) = LogEvent::from_bytes(b) {
+            let bytes = envelope.payload_bytes()?;
+            let (package, supporter) = match serde_json::from_slice::<SupportOffer>(&bytes) {
+                Ok(o) => (o.package, o.supporter),
+                Err(_) => {
+                    let a: SupportAcceptance = serde_json::from_slice(&bytes)
+                        .with_context(|| format!("log entry {i} holds no support statement"))?;
+                    (a.package, a.supporter)
+                }
+            };
+            latest.insert(adoption_key(&package, &supporter), i as u64);
+        }
+    }
+    for (k, v) in tree_lines(from, "supports")? {
+        let r: SupportRecord = serde_json::from_slice(&v).context("a backed-up support record")?;
+        let what = format!("the support of {} by {}", r.fact.package, r.fact.supporter);
+        if k != adoption_key(&r.fact.package, &r.fact.supporter) {
+            bail!("{what} is filed under another key");
+        }
+        if r.origin.is_some() {
+            if own_orgs.contains(r.fact.package.org().as_str().as_bytes()) {
+                bail!("{what} claims a mirrored log for a package of this node");
+            }
+            continue;
+        }
+        if latest.remove(&k) != Some(r.fact.index) {
+            bail!("{what} is not the latest statement the log holds for it");
+        }
+    }
+    if let Some((_, index)) = latest.into_iter().next() {
+        bail!("the log's support statement at entry {index} has no record in the backup");
     }
     Ok(())
 }

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// A withdrawal names no adoption the log holds (404 `adoption_not_found`).
     #[error("{0}")]
     AdoptionNotFound(String),
+    /// An acceptance names no current support offer (404 `support_not_found`).
+    #[error("{0}")]
+    SupportNotFound(String),
     /// No webhook of the caller's organisation has this id (404 `webhook_not_found`).
     #[error("no webhook {0} of your organisation")]
     WebhookNotFound(String),
@@ -181,6 +184,7 @@ impl ApiError {
             ApiError::PackageNotFound(_) => "package_not_found",
             ApiError::AdoptionNotFound(_) => "adoption_not_found",
             ApiError::WebhookNotFound(_) => "webhook_not_found",
+            ApiError::SupportNotFound(_) => "support_not_found",
             ApiError::VersionNotFound(_) => "version_not_found",
             ApiError::NoRoute(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -243,6 +247,7 @@ impl ResponseError for ApiError {
             | ApiError::PackageNotFound(_)
             | ApiError::AdoptionNotFound(_)
             | ApiError::WebhookNotFound(_)
+            | ApiError::SupportNotFound(_)
             | ApiError::VersionNotFound(_)
             | ApiError::TileNotFound(_)
             | ApiError::AccountNotFound(_)
@@ -358,7 +363,11 @@ impl From<RuleError> for ApiError {
             RuleError::WrongRole { .. } => ApiError::WrongRole(m),
             RuleError::WrongOrg { .. } | RuleError::AdoptAsOther { .. } => ApiError::WrongOrg(m),
             RuleError::AdoptionUnknown { .. } => ApiError::AdoptionNotFound(m),
-            RuleError::StaleAdoption { .. } => ApiError::InvalidTransition(m),
+            RuleError::StaleAdoption { .. } | RuleError::StaleSupport { .. } => {
+                ApiError::InvalidTransition(m)
+            }
+            RuleError::SupportAsOther { .. } => ApiError::WrongOrg(m),
+            RuleError::SupportUnknown { .. } => ApiError::SupportNotFound(m),
             RuleError::OwnOrg { .. } => ApiError::OwnOrg(m),
             RuleError::OtherLog { .. } => ApiError::bad_request("wrong_log", m),
             RuleError::Statement(v) => statement_error(v),

@@ -168,10 +168,10 @@ fn audit_and_outdated_warn_when_support_ends() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains(&format!("braintree/ending@1.0.0  support_ending: its maintenance contract (Delt Shared Services) ends on {soon}, in 30 day(s)")),
+        text.contains(&format!("braintree/ending@1.0.0  support_ending: its support (Delt Shared Services) ends on {soon}, in 30 day(s)")),
         "{text}"
     );
-    assert!(text.contains(&format!("braintree/ended@1.0.0  support_ended: its maintenance contract (Delt Shared Services) ended on {past}")), "{text}");
+    assert!(text.contains(&format!("braintree/ended@1.0.0  support_ended: its support (Delt Shared Services) ended on {past}")), "{text}");
     assert!(!text.contains("braintree/fine@1.0.0  support_"), "{text}");
     let out = club.installer.run(&["outdated", "--dir", "apps"]);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -274,4 +274,66 @@ fn a_revocation_reaches_every_council_that_runs_it() {
         assert!(text.contains("advisory [CRITICAL]"), "{text}");
         assert!(text.contains("fixed in 1.0.1"), "{text}");
     }
+}
+
+/// A supplier offers support with `shire support offer`; it counts once the
+/// publisher accepts it with `shire support accept`: then `shire info`
+/// lists it, checked in the log, and `shire audit` warns as its end nears.
+#[test]
+fn support_offered_and_accepted_is_shown_and_warned_about() {
+    let club = Club::new();
+    club.admin.ok(&["admin", "org", "create", "delt"]);
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0"));
+    club.approve("braintree/crm-lite@1.0.0");
+    club.installer
+        .ok(&["install", "braintree/crm-lite", "--dir", "apps"]);
+    let delt = account(&club.node, &club.admin, "delt-it", "delt", "publisher");
+    let soon = (time::OffsetDateTime::now_utc().date() + time::Duration::days(20)).to_string();
+    let out = delt.ok(&[
+        "support",
+        "offer",
+        "braintree/crm-lite",
+        "--versions",
+        "^1",
+        "--until",
+        &soon,
+    ]);
+    assert!(
+        out.contains("delt offered to support braintree/crm-lite ^1"),
+        "{out}"
+    );
+    // Not accepted yet: not shown, no warning.
+    let info = club.installer.ok(&["info", "braintree/crm-lite"]);
+    assert!(!info.contains("supported by"), "{info}");
+    let audit = club.installer.ok(&["audit", "--dir", "apps"]);
+    assert!(!audit.contains("support_ending"), "{audit}");
+    // Only braintree may accept.
+    let refused = delt.fails(&[
+        "support",
+        "accept",
+        "braintree/crm-lite",
+        "--supporter",
+        "delt",
+    ]);
+    assert!(refused.contains("only braintree accepts"), "{refused}");
+    club.publisher.ok(&[
+        "support",
+        "accept",
+        "braintree/crm-lite",
+        "--supporter",
+        "delt",
+    ]);
+    let info = club.installer.ok(&["info", "braintree/crm-lite"]);
+    assert!(
+        info.contains(&format!("delt supports ^1 until {soon}"))
+            && info.contains("verified in its log"),
+        "{info}"
+    );
+    let audit = club.installer.ok(&["audit", "--dir", "apps"]);
+    assert!(
+        audit.contains(&format!(
+            "support_ending: its support (delt) ends on {soon}, in 20 day(s)"
+        )),
+        "{audit}"
+    );
 }

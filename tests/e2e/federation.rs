@@ -835,6 +835,38 @@ fn adoptions_are_mirrored_with_their_origin() {
     wait_until("B mirrors A's adoption", || used_by(&b.node).len() == 2);
     assert_eq!(used_by(&b.node), expected);
 
+    // A supplier home on A offers support, A's council accepts: B mirrors
+    // the accepted support with A as its origin.
+    a.admin.ok(&["admin", "org", "create", "a-support"]);
+    let supplier = account(&a.node, &a.admin, "a-sup", "a-support", "publisher");
+    supplier.ok(&[
+        "support",
+        "offer",
+        "a-council/crm",
+        "--versions",
+        "^1",
+        "--until",
+        "2030-01-31",
+    ]);
+    a.publisher.ok(&[
+        "support",
+        "accept",
+        "a-council/crm",
+        "--supporter",
+        "a-support",
+    ]);
+    let supported = |n: &Node| {
+        version(n, "a-council/crm")
+            .map(|p| p["supported_by"].clone())
+            .unwrap_or_default()
+    };
+    wait_until("B mirrors the accepted support", || {
+        supported(&b.node).as_array().is_some_and(|s| s.len() == 1)
+    });
+    assert_eq!(supported(&b.node)[0]["supporter"], "a-support");
+    assert_eq!(supported(&b.node)[0]["origin"], "a.test");
+    assert_eq!(supported(&b.node)[0]["until"], "2030-01-31");
+
     // A client of A that pinned B's key finds B's adoption in B's log.
     let reader = a.node.user(None);
     reader.ok(&["trust", "node", &b.origin, &b.note_key]);

@@ -386,6 +386,37 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
         })
         .collect();
     let checked = replica.is_some();
+    // Each accepted support offer, found (or not) in the package's verified log.
+    let supports: Vec<(String, bool)> = pkg
+        .supported_by
+        .iter()
+        .map(|s| {
+            let held = replica.is_some_and(|r| {
+                r.ledger().supports_of(name).any(|f| {
+                    f.supporter == s.supporter
+                        && f.accepted_index == Some(s.accepted_index)
+                        && f.until == s.until
+                        && f.versions == s.versions
+                })
+            });
+            (
+                format!(
+                    "  {} supports {} until {} (accepted at log entry {} on {}: {})",
+                    s.supporter,
+                    s.versions,
+                    s.until,
+                    s.accepted_index,
+                    s.origin,
+                    match (held, replica.is_some()) {
+                        (true, _) => "verified in its log",
+                        (false, true) => "NOT IN ITS LOG: the registry's claim is false",
+                        (false, false) => "unchecked",
+                    }
+                ),
+                held,
+            )
+        })
+        .collect();
     let releases: Option<std::collections::BTreeMap<Version, Digest>> = checked.then(|| {
         versions
             .iter()
@@ -496,6 +527,12 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
                 c.until,
                 if ended { " (ENDED)" } else { "" }
             ));
+        }
+    }
+    if !supports.is_empty() {
+        output::line("supported by:");
+        for (line, _) in &supports {
+            output::line(line);
         }
     }
     if !used_by.is_empty() {

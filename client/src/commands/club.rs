@@ -169,17 +169,13 @@ impl<'c> Declarer<'c> {
         subject: &Subject,
         replaces: Option<u64>,
     ) -> Result<AdoptionAnswer> {
-        let issued_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         let st = AdoptionStatement::new(
             action,
             self.org.clone(),
             subject.clone(),
             &self.log.key.log_name(),
             replaces,
-            issued_at,
+            issued_at(),
         );
         self.client
             .submit_adoption(&st.sign(&self.key))
@@ -210,6 +206,112 @@ impl<'c> Declarer<'c> {
         }
         Ok(())
     }
+}
+
+/// `shire support offer`: the caller's organisation offers to support a
+/// package, following its latest support statement in the registry's
+/// verified log.
+pub fn offer_support(
+    ctx: &Ctx,
+    package: &PackageName,
+    versions: semver::VersionReq,
+    until: &str,
+) -> Result<Outcome> {
+    if shire_core::manifest::parse_date(until).is_none() {
+        bail!("--until {until:?} is not a date of the form YYYY-MM-DD");
+    }
+    let d = Declarer::new(ctx)?;
+    let logs = Logs::open(&ctx.home, &d.client, &ctx.registry, &d.log)?;
+    let replaces = logs
+        .own()
+        .ledger()
+        .support(package, &d.org)
+        .unwrap_or_else(|never| match never {})
+        .map(|s| s.index);
+    let offer = shire_core::statement::SupportOffer::new(
+        d.org.clone(),
+        package.clone(),
+        versions,
+        until,
+        &d.log.key.log_name(),
+        replaces,
+        issued_at(),
+    );
+    let answer = d
+        .client
+        .submit_support(&offer.sign(&d.key))
+        .with_context(|| format!("offering support for {package}"))?;
+    if ctx.json {
+        output::json(&answer)?;
+    } else {
+        output::line(format!(
+            "{} offered to support {package} {} until {} (log entry {}){}; it counts once {} accepts it (shire support accept {package} --supporter {})",
+            d.org,
+            answer.versions,
+            answer.until,
+            answer.offer_index,
+            if answer.replayed { ", already offered" } else { "" },
+            package.org(),
+            d.org
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// `shire support accept`: the package's organisation accepts exactly the
+/// supporter's current offer, as the registry's verified log holds it.
+pub fn accept_support(ctx: &Ctx, package: &PackageName, supporter: &OrgName) -> Result<Outcome> {
+    let d = Declarer::new(ctx)?;
+    if &d.org != package.org() {
+        bail!(
+            "only {} accepts support for {package}; this account is of {}",
+            package.org(),
+            d.org
+        );
+    }
+    let logs = Logs::open(&ctx.home, &d.client, &ctx.registry, &d.log)?;
+    let Some(current) = logs
+        .own()
+        .ledger()
+        .support(package, supporter)
+        .unwrap_or_else(|never| match never {})
+    else {
+        bail!("{supporter} has offered no support for {package} (in the verified log)");
+    };
+    let st = shire_core::statement::SupportAcceptance::new(
+        package.clone(),
+        supporter.clone(),
+        current.offer,
+        &d.log.key.log_name(),
+        issued_at(),
+    );
+    let answer = d
+        .client
+        .submit_support(&st.sign(&d.key))
+        .with_context(|| format!("accepting {supporter}'s support of {package}"))?;
+    if ctx.json {
+        output::json(&answer)?;
+    } else {
+        output::line(format!(
+            "{package}: accepted {supporter}'s support of {} until {} (log entry {}){}",
+            answer.versions,
+            answer.until,
+            answer.accepted_index.unwrap_or(answer.offer_index),
+            if answer.replayed {
+                ", already accepted"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+fn issued_at() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The version installed in `dir`, else the newest approved one.

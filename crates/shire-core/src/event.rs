@@ -76,6 +76,15 @@ pub enum LogEvent {
         /// When (RFC 3339).
         at: String,
     },
+    /// A support offer, or its acceptance by the package's organisation.
+    Support {
+        /// The member's signed offer or acceptance.
+        envelope: Envelope,
+        /// The key that signed it.
+        key_id: KeyId,
+        /// When (RFC 3339).
+        at: String,
+    },
     /// A publisher yanked a release.
     Yank {
         /// Package.
@@ -184,6 +193,26 @@ impl LogEvent {
                     .map(|s| format!("{} of {} by {}", s.action, s.subject, s.org))
                     .unwrap_or_else(|| "(unreadable statement)".into());
                 format!("{what} signed by {}", key_id.short())
+            }
+            LogEvent::Support {
+                envelope, key_id, ..
+            } => {
+                let bytes = envelope.payload_bytes().unwrap_or_default();
+                let what = if let Ok(o) =
+                    serde_json::from_slice::<crate::statement::SupportOffer>(&bytes)
+                {
+                    format!(
+                        "support offer by {} for {} {} until {}",
+                        o.supporter, o.package, o.versions, o.until
+                    )
+                } else if let Ok(a) =
+                    serde_json::from_slice::<crate::statement::SupportAcceptance>(&bytes)
+                {
+                    format!("{} accepts the support of {}", a.package, a.supporter)
+                } else {
+                    "(unreadable support statement)".into()
+                };
+                format!("{what}, signed by {}", key_id.short())
             }
             LogEvent::Yank {
                 name,

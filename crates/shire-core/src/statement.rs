@@ -356,3 +356,116 @@ impl AdoptionStatement {
         Envelope::sign(ADOPTION_PAYLOAD_TYPE, &bytes, key)
     }
 }
+
+/// DSSE payload type of a support offer.
+pub const SUPPORT_OFFER_PAYLOAD_TYPE: &str = "application/vnd.shire.support-offer.v1+json";
+/// The `statement` tag of a support offer.
+pub const SUPPORT_OFFER_TAG: &str = "shire.support-offer/v1";
+/// DSSE payload type of a support acceptance.
+pub const SUPPORT_ACCEPT_PAYLOAD_TYPE: &str = "application/vnd.shire.support-accept.v1+json";
+/// The `statement` tag of a support acceptance.
+pub const SUPPORT_ACCEPT_TAG: &str = "shire.support-accept/v1";
+
+/// A supplier's (or shared-service company's) signed offer to support a
+/// package's versions until a date. It counts only once the package's
+/// publisher organisation accepts it ([`SupportAcceptance`]): nobody can
+/// claim to support another's package alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportOffer {
+    /// Always [`SUPPORT_OFFER_TAG`].
+    pub statement: String,
+    /// The supporting organisation: the signer's own.
+    pub supporter: OrgName,
+    /// The package.
+    pub package: PackageName,
+    /// The versions covered.
+    pub versions: semver::VersionReq,
+    /// The last day of support, `YYYY-MM-DD`.
+    pub until: String,
+    /// The log it is given in, named by its node's note verifier key.
+    pub log: String,
+    /// The log index of the latest support statement about this package by
+    /// this supporter that it follows (none for the first): an old offer
+    /// replayed later is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<u64>,
+    /// When it was signed, seconds since the Unix epoch (informative).
+    pub issued_at: u64,
+}
+
+impl SupportOffer {
+    /// Builds `supporter`'s offer for `package`'s `versions` until `until`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        supporter: OrgName,
+        package: PackageName,
+        versions: semver::VersionReq,
+        until: &str,
+        log: &str,
+        replaces: Option<u64>,
+        issued_at: u64,
+    ) -> Self {
+        Self {
+            statement: SUPPORT_OFFER_TAG.into(),
+            supporter,
+            package,
+            versions,
+            until: until.to_string(),
+            log: log.to_string(),
+            replaces,
+            issued_at,
+        }
+    }
+
+    /// Serialises and signs the offer with a member's key.
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Envelope::sign(SUPPORT_OFFER_PAYLOAD_TYPE, &bytes, key)
+    }
+}
+
+/// The package's publisher organisation's signed acceptance of exactly one
+/// support offer (named by the SHA-256 of its signed payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportAcceptance {
+    /// Always [`SUPPORT_ACCEPT_TAG`].
+    pub statement: String,
+    /// The package.
+    pub package: PackageName,
+    /// The supporting organisation.
+    pub supporter: OrgName,
+    /// The SHA-256 of the accepted offer's signed payload.
+    pub offer: crate::digest::Digest,
+    /// The log it is given in.
+    pub log: String,
+    /// When it was signed, seconds since the Unix epoch (informative).
+    pub issued_at: u64,
+}
+
+impl SupportAcceptance {
+    /// Builds the acceptance of the offer whose payload hashes to `offer`.
+    pub fn new(
+        package: PackageName,
+        supporter: OrgName,
+        offer: crate::digest::Digest,
+        log: &str,
+        issued_at: u64,
+    ) -> Self {
+        Self {
+            statement: SUPPORT_ACCEPT_TAG.into(),
+            package,
+            supporter,
+            offer,
+            log: log.to_string(),
+            issued_at,
+        }
+    }
+
+    /// Serialises and signs the acceptance with a member's key.
+    pub fn sign(&self, key: &KeyPair) -> Envelope {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Envelope::sign(SUPPORT_ACCEPT_PAYLOAD_TYPE, &bytes, key)
+    }
+}

@@ -10,8 +10,10 @@ use crate::names::OrgName;
 use crate::statement::{
     AdoptionStatement, Advisory, KeyStatement, ReleaseStatement, Verdict, VerdictStatement,
     ADOPTION_PAYLOAD_TYPE, ADOPTION_TAG, KEY_PAYLOAD_TYPE, KEY_TAG, MAX_ADVISORY_CHARS,
-    RELEASE_PAYLOAD_TYPE, RELEASE_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
+    RELEASE_PAYLOAD_TYPE, RELEASE_TAG, SUPPORT_ACCEPT_PAYLOAD_TYPE, SUPPORT_ACCEPT_TAG,
+    SUPPORT_OFFER_PAYLOAD_TYPE, SUPPORT_OFFER_TAG, VERDICT_PAYLOAD_TYPE, VERDICT_TAG,
 };
+use crate::statement::{SupportAcceptance, SupportOffer};
 use std::ops::Deref;
 
 /// A value whose signature has been checked against a named key.
@@ -141,6 +143,60 @@ fn check_advisory(a: &Advisory, st: &VerdictStatement) -> Result<(), VerifyError
         }
     }
     Ok(())
+}
+
+/// A support statement: an offer or an acceptance, told apart by the
+/// envelope's payload type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupportStatement {
+    /// A supporter's offer.
+    Offer(SupportOffer),
+    /// A publisher organisation's acceptance.
+    Accept(SupportAcceptance),
+}
+
+/// Checks a support envelope against a member's key and returns the
+/// statement, with the SHA-256 of its signed payload.
+pub fn support(
+    env: &Envelope,
+    key: &PublicKey,
+) -> Result<(Verified<SupportStatement>, crate::digest::Digest), VerifyError> {
+    let (st, payload) = if env.payload_type == SUPPORT_OFFER_PAYLOAD_TYPE {
+        let payload = env.verify(SUPPORT_OFFER_PAYLOAD_TYPE, key)?;
+        let st: SupportOffer =
+            serde_json::from_slice(&payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+        if st.statement != SUPPORT_OFFER_TAG {
+            return Err(VerifyError::Payload(format!(
+                "statement tag is not {SUPPORT_OFFER_TAG:?}"
+            )));
+        }
+        if crate::manifest::parse_date(&st.until).is_none() {
+            return Err(VerifyError::Mismatch(format!(
+                "until {:?} is not a date of the form YYYY-MM-DD",
+                crate::clip(&st.until)
+            )));
+        }
+        check_log_name(&st.log)?;
+        (SupportStatement::Offer(st), payload)
+    } else {
+        let payload = env.verify(SUPPORT_ACCEPT_PAYLOAD_TYPE, key)?;
+        let st: SupportAcceptance =
+            serde_json::from_slice(&payload).map_err(|e| VerifyError::Payload(e.to_string()))?;
+        if st.statement != SUPPORT_ACCEPT_TAG {
+            return Err(VerifyError::Payload(format!(
+                "statement tag is not {SUPPORT_ACCEPT_TAG:?}"
+            )));
+        }
+        check_log_name(&st.log)?;
+        (SupportStatement::Accept(st), payload)
+    };
+    Ok((
+        Verified {
+            value: st,
+            key: key.clone(),
+        },
+        crate::digest::Digest::of(&payload),
+    ))
 }
 
 /// Longest log name (a note verifier key) a statement may carry.

@@ -285,6 +285,10 @@ pub struct PackageInfo {
     /// that they run it ("used by"), in the order of their names.
     #[serde(default)]
     pub used_by: Vec<AdoptionInfo>,
+    /// The organisations that support it, by offers the package's
+    /// organisation accepted, in the order of their names.
+    #[serde(default)]
+    pub supported_by: Vec<SupportInfo>,
 }
 
 /// `GET /api/v1/search?q=...`.
@@ -708,4 +712,52 @@ pub struct WebhookEvent {
     /// The account that acted (the verifier, publisher or admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+}
+
+/// A supporter's accepted offer, as a package's document lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SupportInfo {
+    /// The supporting organisation.
+    pub supporter: OrgName,
+    /// The versions covered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub versions: VersionReq,
+    /// The last day of support, `YYYY-MM-DD`.
+    pub until: String,
+    /// When the package's organisation accepted it (RFC 3339).
+    pub accepted_at: String,
+    /// The node whose log holds it: the package's home.
+    pub origin: String,
+    /// The offer's index in that log.
+    pub offer_index: u64,
+    /// The acceptance's index in that log.
+    pub accepted_index: u64,
+    /// The supporter's signed offer.
+    pub offer: Envelope,
+    /// The package organisation's signed acceptance.
+    pub acceptance: Envelope,
+}
+
+/// `POST /api/v1/support` answers with the supporter's offer as it now
+/// stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SupportAnswer {
+    /// The supporting organisation.
+    pub supporter: OrgName,
+    /// The package.
+    pub package: PackageName,
+    /// The versions covered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub versions: VersionReq,
+    /// The last day of support.
+    pub until: String,
+    /// The offer's index in the log.
+    pub offer_index: u64,
+    /// The acceptance's index, once accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_index: Option<u64>,
+    /// Whether the statement repeated one already in the log (nothing logged).
+    pub replayed: bool,
 }

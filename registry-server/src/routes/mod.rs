@@ -18,6 +18,7 @@ pub mod releases;
 pub mod review;
 pub mod search;
 pub mod statements;
+pub mod support;
 pub mod tokens;
 pub mod verdicts;
 pub mod webhooks;
@@ -84,6 +85,7 @@ routes! {
     "/api/v1/packages/{org}/{name}/{version}/verdicts" => { post: verdicts::submit },
     "/api/v1/review" => { get: review::queue },
     "/api/v1/adoptions" => { post: adoptions::declare },
+    "/api/v1/support" => { post: support::declare },
     "/api/v1/webhooks" => { get: webhooks::list, post: webhooks::create },
     "/api/v1/webhooks/{id}" => { delete: webhooks::remove },
     "/api/v1/webhooks/{id}/deliveries" => { get: webhooks::deliveries },

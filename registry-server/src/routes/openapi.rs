@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     accounts, adoptions, artifacts, blobs, health, keys, log, mirrors, orgs, packages, peers,
-    releases, review, search, tokens, verdicts, webhooks, yank,
+    releases, review, search, support, tokens, verdicts, webhooks, yank,
 };
 
 /// The document: every path `super::configure` registers, each operation
@@ -30,7 +30,7 @@ use super::{
         blobs::upload, artifacts::download, releases::publish,
         packages::package, packages::version, packages::files,
         yank::yank, yank::unyank, yank::takedown, verdicts::submit, review::queue,
-        adoptions::declare,
+        adoptions::declare, support::declare,
         webhooks::list, webhooks::create, webhooks::remove, webhooks::deliveries,
         search::search,
         log::checkpoint, log::checkpoint_root, log::entries, log::inclusion, log::consistency,

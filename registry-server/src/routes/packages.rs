@@ -112,12 +112,19 @@ pub async fn package(
         .iter()
         .map(|a| crate::routes::adoptions::adoption_info(&state, a))
         .collect();
+    let supported_by = state
+        .store
+        .supports_of(&name)?
+        .iter()
+        .filter_map(|s| crate::routes::support::support_info(&state, s))
+        .collect();
     let doc = serde_json::to_vec(&PackageInfo {
         name,
         description: pkg.description,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         versions,
         used_by,
+        supported_by,
     })
     .map_err(ApiError::internal)?;
     let doc = Bytes::from(doc);

@@ -80,10 +80,12 @@ pub enum T {
     Deliveries,
     /// Delivery id → when it is next attempted (Unix ms): the pending ones only.
     DeliveryQueue,
+    /// `org/name \0 supporter` → `SupportRecord`, from every log held.
+    Supports,
 }
 
 /// The name of each tree, in the order of [`T`].
-pub const TREE_NAMES: [&str; 23] = [
+pub const TREE_NAMES: [&str; 24] = [
     "meta",
     "orgs",
     "accounts",
@@ -107,6 +109,7 @@ pub const TREE_NAMES: [&str; 23] = [
     "webhooks",
     "deliveries",
     "delivery_queue",
+    "supports",
 ];
 
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).

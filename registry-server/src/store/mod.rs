@@ -441,6 +441,14 @@ impl Store {
         Ok(all.into_iter().filter(|a| !a.fact.withdrawn).collect())
     }
 
+    /// The support offers for `name` (accepted or not), from every log the
+    /// node holds, in the order of the supporters' names.
+    pub fn supports_of(&self, name: &PackageName) -> Result<Vec<SupportRecord>, StoreError> {
+        let mut prefix = name.to_string().into_bytes();
+        prefix.push(0);
+        self.db.scan(T::Supports, &prefix)
+    }
+
     /// `org`'s latest statement about `name`: its adoption, or its withdrawal.
     pub fn adoption(
         &self,

@@ -344,3 +344,19 @@ pub fn adoption_key(name: &PackageName, org: &OrgName) -> Vec<u8> {
     k.extend_from_slice(org.as_str().as_bytes());
     k
 }
+
+/// A supporter's latest offer for a package and its acceptance, from the
+/// package's home log (this node's or a mirrored one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportRecord {
+    /// What the log established.
+    pub fact: shire_core::ledger::SupportFact,
+    /// The supporter's signed offer.
+    pub offer: shire_core::dsse::Envelope,
+    /// The publisher organisation's signed acceptance, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<shire_core::dsse::Envelope>,
+    /// The origin whose log holds it; `None` for this node's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}

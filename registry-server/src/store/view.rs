@@ -14,9 +14,9 @@ use super::db::{Reader, T};
 use super::error::StoreError;
 use super::records::{
     adoption_key, release_key, AccountRecord, AdoptionRecord, KeyRecord, MirrorKeyRecord,
-    OrgRecord, ReleaseRecord,
+    OrgRecord, ReleaseRecord, SupportRecord,
 };
-use shire_core::ledger::{AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, View};
+use shire_core::ledger::{AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, SupportFact, View};
 use shire_core::{KeyId, OrgName, PackageName, Version};
 
 /// Which log a view reads the keys and accounts of.
@@ -134,6 +134,17 @@ impl<R: Reader> View for LedgerView<'_, R> {
         Ok(self
             .reader
             .read::<AdoptionRecord>(T::Adoptions, &adoption_key(name, org))?
+            .map(|r| r.fact))
+    }
+
+    fn support(
+        &self,
+        package: &PackageName,
+        supporter: &OrgName,
+    ) -> Result<Option<SupportFact>, R::Error> {
+        Ok(self
+            .reader
+            .read::<SupportRecord>(T::Supports, &adoption_key(package, supporter))?
             .map(|r| r.fact))
     }
 }

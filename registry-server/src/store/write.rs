@@ -37,6 +37,8 @@ pub enum Written {
     Release(Box<ReleaseRecord>),
     /// An adoption declared or withdrawn.
     Adoption(Box<AdoptionRecord>),
+    /// A support offer made or accepted.
+    Support(Box<SupportRecord>),
     /// A mirrored key or organisation (nothing to answer with).
     Mirrored,
     /// Nothing: the event repeats one already in the log.
@@ -228,6 +230,25 @@ pub fn write(
             // the next one must follow it.
             tx.put(T::Adoptions, &key, &rec)?;
             Ok(Written::Adoption(Box::new(rec)))
+        }
+        Change::Supported(c) => {
+            let key = adoption_key(&c.support.package, &c.support.supporter);
+            let accepted = c.support.accepted_index.is_some();
+            let rec = match tx.get::<SupportRecord>(T::Supports, &key)? {
+                Some(mut old) if accepted => {
+                    old.fact = c.support.clone();
+                    old.acceptance = Some(c.envelope.clone());
+                    old
+                }
+                _ => SupportRecord {
+                    fact: c.support.clone(),
+                    offer: c.envelope.clone(),
+                    acceptance: None,
+                    origin: origin.map(str::to_string),
+                },
+            };
+            tx.put(T::Supports, &key, &rec)?;
+            Ok(Written::Support(Box::new(rec)))
         }
         Change::Yanked(c) => {
             let s = &c.release.subject;

@@ -4,6 +4,7 @@
 
 use super::club;
 use crate::helpers::{Actor, Release, TestApp};
+use serde_json::json;
 use shire_core::statement::{AdoptionAction, AdoptionStatement, Subject};
 use shire_core::OrgName;
 
@@ -238,4 +239,95 @@ async fn an_advisory_rides_on_a_revocation_only() {
         .unwrap();
     assert_eq!(served["advisory"]["severity"], "high");
     assert_eq!(served["advisory"]["fixed_in"], "1.0.1");
+}
+
+/// Support counts only once the package's organisation accepts the
+/// supporter's offer; nobody can offer or accept for another organisation,
+/// replay an old offer, or accept an offer that is not the current one.
+#[tokio::test]
+async fn support_is_offered_then_accepted_by_the_publisher() {
+    use shire_core::statement::{SupportAcceptance, SupportOffer};
+    let c = club().await;
+    let app = &c.app;
+    app.publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let crm = shire_core::PackageName::parse("braintree/crm").unwrap();
+    let kent = OrgName::parse("kent").unwrap();
+    let offer = |who: &str, replaces: Option<u64>, until: &str| {
+        SupportOffer::new(
+            OrgName::parse(who).unwrap(),
+            crm.clone(),
+            semver::VersionReq::parse("^1").unwrap(),
+            until,
+            &app.log_name,
+            replaces,
+            1,
+        )
+    };
+    let send = |env: shire_core::dsse::Envelope, token: String| async move {
+        app.post("/api/v1/support", &token, json!({ "envelope": env }))
+            .await
+    };
+    let first = offer("kent", None, "2027-12-31");
+    let digest = shire_core::Digest::of(&serde_json::to_vec(&first).unwrap());
+    let a = send(first.sign(&c.kent.key), c.kent.token.clone()).await;
+    let offered = a.ok(200)["offer_index"].as_u64().unwrap();
+    // Offered, not accepted: the package's document does not list it.
+    let pkg = app.get("/api/v1/packages/braintree/crm").await;
+    assert_eq!(pkg.ok(200)["supported_by"], json!([]));
+
+    let before = app.snapshot();
+    // braintree's member offering as kent.
+    send(
+        offer("kent", Some(offered), "2030-01-01").sign(&c.bt.key),
+        c.bt.token.clone(),
+    )
+    .await
+    .refused(403, "wrong_org");
+    // kent accepting its own offer for braintree's package.
+    let own = SupportAcceptance::new(crm.clone(), kent.clone(), digest, &app.log_name, 1);
+    send(own.sign(&c.kent.key), c.kent.token.clone())
+        .await
+        .refused(403, "wrong_org");
+    // An acceptance of an offer that is not the current one.
+    let wrong = SupportAcceptance::new(
+        crm.clone(),
+        kent.clone(),
+        shire_core::Digest::of(b"another offer"),
+        &app.log_name,
+        1,
+    );
+    send(wrong.sign(&c.bt.key), c.bt.token.clone())
+        .await
+        .refused(404, "support_not_found");
+    // An offer that does not follow the latest statement.
+    send(
+        offer("kent", None, "2031-01-01").sign(&c.kent.key),
+        c.kent.token.clone(),
+    )
+    .await
+    .refused(409, "invalid_transition");
+    assert_eq!(app.snapshot(), before);
+
+    // braintree accepts: now the document lists kent, with its origin.
+    let accept = SupportAcceptance::new(crm.clone(), kent.clone(), digest, &app.log_name, 1);
+    let a = send(accept.sign(&c.bt.key), c.bt.token.clone()).await;
+    let accepted = a.ok(200)["accepted_index"].as_u64().unwrap();
+    let pkg = app.get("/api/v1/packages/braintree/crm").await;
+    let s = pkg.ok(200)["supported_by"][0].clone();
+    assert_eq!(s["supporter"], "kent");
+    assert_eq!(s["versions"], "^1");
+    assert_eq!(s["until"], "2027-12-31");
+    assert_eq!(s["accepted_index"], accepted);
+    assert_eq!(s["origin"], app.origin.as_str());
+    // A renewal replaces it, unaccepted until braintree accepts again.
+    send(
+        offer("kent", Some(accepted), "2028-12-31").sign(&c.kent.key),
+        c.kent.token.clone(),
+    )
+    .await
+    .ok(200);
+    let pkg = app.get("/api/v1/packages/braintree/crm").await;
+    assert_eq!(pkg.ok(200)["supported_by"], json!([]));
 }

@@ -22,6 +22,7 @@ fn kinds(entries: &[Vec<u8>]) -> Vec<&'static str> {
             LogEvent::Unyank { .. } => "unyank",
             LogEvent::Takedown { .. } => "takedown",
             LogEvent::Adoption { .. } => "adoption",
+            LogEvent::Support { .. } => "support",
         })
         .collect()
 }

@@ -43,6 +43,46 @@ pub enum RuleError {
         /// The latest statement's entry.
         current: Option<u64>,
     },
+    /// A support statement signed by a member of another organisation than
+    /// the one that must give it (the supporter for an offer, the package's
+    /// organisation for an acceptance).
+    #[error(
+        "key {key_id} of {key_org} may not give this support statement for organisation {org}"
+    )]
+    SupportAsOther {
+        /// The signing key.
+        key_id: KeyId,
+        /// Its account's organisation.
+        key_org: String,
+        /// The organisation that must sign it.
+        org: OrgName,
+    },
+    /// A support offer that does not follow the supporter's latest
+    /// statement about the package.
+    #[error(
+        "the support offer of {supporter} for {package} follows log entry {}, but the latest support statement is {}",
+        entry(.replaces),
+        entry(.current)
+    )]
+    StaleSupport {
+        /// The supporter.
+        supporter: OrgName,
+        /// The package.
+        package: String,
+        /// The entry it says it follows.
+        replaces: Option<u64>,
+        /// The latest statement's entry.
+        current: Option<u64>,
+    },
+    /// An acceptance of an offer the log does not hold (none, or not the
+    /// supporter's current one).
+    #[error("{supporter} has no current support offer for {package} with that digest")]
+    SupportUnknown {
+        /// The supporter.
+        supporter: OrgName,
+        /// The package.
+        package: String,
+    },
     /// A withdrawal of an adoption the log does not hold.
     #[error("organisation {org} has no adoption of {package} to withdraw")]
     AdoptionUnknown {

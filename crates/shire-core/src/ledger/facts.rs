@@ -131,6 +131,35 @@ pub struct AdoptionFact {
     pub withdrawn: bool,
 }
 
+/// A supporter's latest offer for a package, and whether the package's
+/// organisation accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportFact {
+    /// The package.
+    pub package: PackageName,
+    /// The supporting organisation.
+    pub supporter: OrgName,
+    /// The versions covered.
+    pub versions: semver::VersionReq,
+    /// The last day of support, `YYYY-MM-DD`.
+    pub until: String,
+    /// The SHA-256 of the offer's signed payload (what an acceptance names).
+    pub offer: Digest,
+    /// The offer's index in the log.
+    pub offer_index: u64,
+    /// When the log accepted the offer (RFC 3339).
+    pub offered_at: String,
+    /// The acceptance's index, once the package's organisation accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_index: Option<u64>,
+    /// When the log accepted the acceptance (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<String>,
+    /// The index of the latest statement (offer or acceptance): the one a
+    /// new offer follows.
+    pub index: u64,
+}
+
 /// The identity of a version: semver §10 says build metadata does not tell
 /// versions apart, so `2.0.0+good` and `2.0.0+other` are one version, and a
 /// log holds at most one release of it. Storage keys releases by this.
@@ -174,4 +203,12 @@ pub trait View {
         org: &OrgName,
         name: &PackageName,
     ) -> Result<Option<AdoptionFact>, Self::Error>;
+
+    /// `supporter`'s latest support offer for `package`, in the package's
+    /// home log.
+    fn support(
+        &self,
+        package: &PackageName,
+        supporter: &OrgName,
+    ) -> Result<Option<SupportFact>, Self::Error>;
 }

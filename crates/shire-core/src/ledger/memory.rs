@@ -1,7 +1,9 @@
 //! The ledger's state held in memory: a client's replay of a log, the
 //! follower's view of a batch before it is written, and the rules' tests.
 
-use super::facts::{version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, View};
+use super::facts::{
+    version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, SupportFact, View,
+};
 use super::{Change, Ledger, LedgerError, RuleError};
 use crate::event::LogEvent;
 use crate::keys::KeyId;
@@ -28,6 +30,9 @@ pub struct MemoryLedger {
     /// Keyed by [`adoption_key`].
     #[serde(default)]
     adoptions: BTreeMap<String, AdoptionFact>,
+    /// Keyed by `org/name supporter`.
+    #[serde(default)]
+    supports: BTreeMap<String, SupportFact>,
 }
 
 /// `org/name adopter`: a package's adoptions sort together.
@@ -101,6 +106,10 @@ impl MemoryLedger {
                 let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
                 self.adoptions.insert(key, c.adoption.clone());
             }
+            Change::Supported(c) => {
+                let key = adoption_key(&c.support.package, &c.support.supporter);
+                self.supports.insert(key, c.support.clone());
+            }
             Change::Unchanged(_) => {}
         }
     }
@@ -131,6 +140,17 @@ impl MemoryLedger {
             .take_while(move |(_, a)| &a.subject.name == name)
             .map(|(_, a)| a)
             .filter(|a| !a.withdrawn)
+    }
+
+    /// The support offers for `name`, accepted or not.
+    pub fn supports_of<'a>(
+        &'a self,
+        name: &'a PackageName,
+    ) -> impl Iterator<Item = &'a SupportFact> + 'a {
+        self.supports
+            .range(format!("{name} ")..)
+            .take_while(move |(_, s)| &s.package == name)
+            .map(|(_, s)| s)
     }
 
     /// A registered key.
@@ -168,6 +188,17 @@ impl View for MemoryLedger {
         name: &PackageName,
     ) -> Result<Option<AdoptionFact>, Infallible> {
         Ok(self.adoptions.get(&adoption_key(name, org)).cloned())
+    }
+
+    fn support(
+        &self,
+        package: &PackageName,
+        supporter: &OrgName,
+    ) -> Result<Option<SupportFact>, Infallible> {
+        Ok(self
+            .supports
+            .get(&adoption_key(package, supporter))
+            .cloned())
     }
 }
 
@@ -236,6 +267,17 @@ impl<V: View> View for Overlay<'_, V> {
         match self.over.adoptions.get(&adoption_key(name, org)) {
             Some(a) => Ok(Some(a.clone())),
             None => self.base.adoption(org, name),
+        }
+    }
+
+    fn support(
+        &self,
+        package: &PackageName,
+        supporter: &OrgName,
+    ) -> Result<Option<SupportFact>, V::Error> {
+        match self.over.supports.get(&adoption_key(package, supporter)) {
+            Some(s) => Ok(Some(s.clone())),
+            None => self.base.support(package, supporter),
         }
     }
 }

@@ -48,6 +48,13 @@
 //!   refused and nobody holding the log can roll an adoption back; the same
 //!   statement again is a replay. A withdrawal names exactly the release of
 //!   the adoption it withdraws.
+//! - **Support** is offered by an unrevoked key of a member of the
+//!   supporting organisation and accepted by one of the package's
+//!   organisation, both in this log, which must be home of both
+//!   organisations. An offer follows the supporter's latest statement about
+//!   the package (`replaces`), and replaces it unaccepted; an acceptance
+//!   names exactly the current offer (the SHA-256 of its signed payload).
+//!   Nobody can claim to support another's package alone.
 //! - **Yanks** name exactly a release of this log, yank one that is not yanked
 //!   and un-yank one that is, with a reason of bounded length.
 //! - **Replays** (a key registered again to its own account, a key revoked
@@ -69,7 +76,8 @@ mod tests;
 
 pub use error::{LedgerError, RuleError};
 pub use facts::{
-    version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, VerdictFact, View,
+    version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, SupportFact, VerdictFact,
+    View,
 };
 pub use memory::{MemoryLedger, Overlay};
 pub use tally::{node_state, tally, Tally};
@@ -175,6 +183,20 @@ pub struct Adopted {
     seal: Seal,
 }
 
+/// A support offer or acceptance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supported {
+    /// The member's statement, verified under `key`.
+    pub statement: Verified<crate::verify::SupportStatement>,
+    /// The envelope exactly as logged.
+    pub envelope: Envelope,
+    /// The signing key.
+    pub key: KeyFacts,
+    /// The supporter's offer as it now stands.
+    pub support: SupportFact,
+    seal: Seal,
+}
+
 /// A release yanked or un-yanked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Yanked {
@@ -226,6 +248,8 @@ pub enum Change {
     Judged(Box<Judged>),
     /// An adoption is declared or withdrawn.
     Adopted(Box<Adopted>),
+    /// A support offer is made or accepted.
+    Supported(Box<Supported>),
     /// A release is yanked or un-yanked.
     Yanked(Yanked),
     /// A release's artifact is taken down.
@@ -322,6 +346,11 @@ impl<'a> Ledger<'a> {
                 key_id,
                 at,
             } => self.adoption(view, index, envelope, key_id, at),
+            LogEvent::Support {
+                envelope,
+                key_id,
+                at,
+            } => self.support(view, index, envelope, key_id, at),
             LogEvent::Yank {
                 name,
                 version,
@@ -737,6 +766,122 @@ impl<'a> Ledger<'a> {
             key,
             adoption,
             statement,
+            seal: Seal(()),
+        })))
+    }
+
+    fn support<V: View>(
+        &self,
+        view: &V,
+        index: u64,
+        envelope: &Envelope,
+        key_id: &KeyId,
+        at: &str,
+    ) -> Outcome<V> {
+        use crate::verify::SupportStatement;
+        check_time(at)?;
+        let key = view
+            .key(key_id)
+            .map_err(LedgerError::View)?
+            .ok_or_else(|| RuleError::KeyUnknown(key_id.clone()))?;
+        if key.revoked {
+            return Err(RuleError::KeyRevoked(key_id.clone()).into());
+        }
+        let (statement, digest) =
+            verify::support(envelope, &key.public_key).map_err(RuleError::from)?;
+        let as_other = |org: &OrgName| RuleError::SupportAsOther {
+            key_id: key.key_id.clone(),
+            key_org: key
+                .org
+                .as_ref()
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "no organisation".into()),
+            org: org.clone(),
+        };
+        let log_of = |log: &str| {
+            (log != self.name).then(|| RuleError::OtherLog {
+                what: "the support statement".into(),
+                log: crate::clip(log),
+                this: self.name.to_string(),
+            })
+        };
+        let support = match &*statement {
+            SupportStatement::Offer(o) => {
+                if key.org.as_ref() != Some(&o.supporter) {
+                    return Err(as_other(&o.supporter).into());
+                }
+                self.home(view, &o.supporter)?;
+                self.home(view, o.package.org())?;
+                if let Some(e) = log_of(&o.log) {
+                    return Err(e.into());
+                }
+                let current = view
+                    .support(&o.package, &o.supporter)
+                    .map_err(LedgerError::View)?;
+                if let Some(c) = current.as_ref().filter(|c| c.offer == digest) {
+                    return Ok(unchanged(format!(
+                        "this support offer of {} for {} is log entry {} already",
+                        o.supporter, o.package, c.offer_index
+                    )));
+                }
+                let latest = current.as_ref().map(|c| c.index);
+                if o.replaces != latest {
+                    return Err(RuleError::StaleSupport {
+                        supporter: o.supporter.clone(),
+                        package: o.package.to_string(),
+                        replaces: o.replaces,
+                        current: latest,
+                    }
+                    .into());
+                }
+                SupportFact {
+                    package: o.package.clone(),
+                    supporter: o.supporter.clone(),
+                    versions: o.versions.clone(),
+                    until: o.until.clone(),
+                    offer: digest,
+                    offer_index: index,
+                    offered_at: at.to_string(),
+                    accepted_index: None,
+                    accepted_at: None,
+                    index,
+                }
+            }
+            SupportStatement::Accept(a) => {
+                let org = a.package.org();
+                if key.org.as_ref() != Some(org) {
+                    return Err(as_other(org).into());
+                }
+                self.home(view, org)?;
+                if let Some(e) = log_of(&a.log) {
+                    return Err(e.into());
+                }
+                let unknown = || RuleError::SupportUnknown {
+                    supporter: a.supporter.clone(),
+                    package: a.package.to_string(),
+                };
+                let mut current = view
+                    .support(&a.package, &a.supporter)
+                    .map_err(LedgerError::View)?
+                    .filter(|c| c.offer == a.offer)
+                    .ok_or_else(unknown)?;
+                if let Some(i) = current.accepted_index {
+                    return Ok(unchanged(format!(
+                        "{}'s support of {} was accepted at log entry {i}",
+                        a.supporter, a.package
+                    )));
+                }
+                current.accepted_index = Some(index);
+                current.accepted_at = Some(at.to_string());
+                current.index = index;
+                current
+            }
+        };
+        Ok(Change::Supported(Box::new(Supported {
+            statement,
+            envelope: envelope.clone(),
+            key,
+            support,
             seal: Seal(()),
         })))
     }

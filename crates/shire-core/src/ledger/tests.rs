@@ -175,6 +175,18 @@ fn describe(c: &Change) -> String {
             c.adoption.org,
             c.key.account
         ),
+        Change::Supported(c) => format!(
+            "{} support of {} for {} {} until {}",
+            if c.support.accepted_index.is_some() {
+                "accepted"
+            } else {
+                "offered"
+            },
+            c.support.supporter,
+            c.support.package,
+            c.support.versions,
+            c.support.until
+        ),
         Change::Unchanged(u) => format!("unchanged: {}", u.what),
     }
 }
@@ -673,6 +685,13 @@ impl View for Federated {
     ) -> Result<Option<crate::ledger::AdoptionFact>, Self::Error> {
         self.inner.adoption(org, name)
     }
+    fn support(
+        &self,
+        package: &PackageName,
+        supporter: &OrgName,
+    ) -> Result<Option<crate::ledger::SupportFact>, Self::Error> {
+        self.inner.support(package, supporter)
+    }
 }
 
 #[test]
@@ -856,4 +875,113 @@ fn an_organisation_adopts_only_as_itself_and_withdraws_what_it_adopted() {
         state braintree/crm@1.0.0: pending at 1, pending at 2
         state braintree/crm@1.1.0: pending at 1, pending at 2
         used by: ["kent runs elsewhere/app@3.0.0 (entry 17)", "kent runs braintree/crm@1.1.0 (entry 25)"]"#]].assert_eq(&format!("{out}used by: {used_by:?}"));
+}
+
+fn support_offer(
+    k: &str,
+    supporter: &str,
+    until: &str,
+    log: &str,
+    replaces: Option<u64>,
+) -> (LogEvent, Digest) {
+    let offer = crate::statement::SupportOffer::new(
+        OrgName::parse(supporter).unwrap(),
+        PackageName::parse("braintree/crm").unwrap(),
+        semver::VersionReq::parse("^1").unwrap(),
+        until,
+        log,
+        replaces,
+        1,
+    );
+    let digest = Digest::of(&serde_json::to_vec(&offer).unwrap());
+    let event = LogEvent::Support {
+        envelope: offer.sign(&key(k)),
+        key_id: key(k).key_id(),
+        at: AT.into(),
+    };
+    (event, digest)
+}
+
+fn support_accept(k: &str, supporter: &str, offer: Digest) -> LogEvent {
+    let st = crate::statement::SupportAcceptance::new(
+        PackageName::parse("braintree/crm").unwrap(),
+        OrgName::parse(supporter).unwrap(),
+        offer,
+        LOG,
+        1,
+    );
+    LogEvent::Support {
+        envelope: st.sign(&key(k)),
+        key_id: key(k).key_id(),
+        at: AT.into(),
+    }
+}
+
+#[test]
+fn support_is_offered_by_the_supporter_and_accepted_by_the_publisher() {
+    let (offer, first) = support_offer("delt", "delt", "2027-12-31", LOG, None);
+    let (as_kent, _) = support_offer("delt", "kent", "2027-12-31", LOG, None);
+    let (elsewhere, _) = support_offer(
+        "delt",
+        "delt",
+        "2027-12-31",
+        "other.example+01234567+AQ",
+        Some(9),
+    );
+    let (bad_date, _) = support_offer("delt", "delt", "31/12/2027", LOG, Some(9));
+    let (stale, _) = support_offer("delt", "delt", "2028-12-31", LOG, None);
+    let (renewed, second) = support_offer("delt", "delt", "2028-12-31", LOG, Some(16));
+    let mut m = MemoryLedger::new(NODE, LOG);
+    let out = run_with(
+        &mut m,
+        &[
+            release("bt-dev", "braintree/crm", "1.0.0", "one"),
+            register("delt", Role::Publisher),
+            // 9
+            offer.clone(),
+            offer.clone(),
+            as_kent,
+            elsewhere,
+            bad_date,
+            // The supporter cannot accept its own offer for braintree.
+            support_accept("delt", "delt", first),
+            // 15, 16: braintree accepts exactly the offer it read.
+            support_accept("bt-dev", "delt", Digest::of(b"another offer")),
+            support_accept("bt-dev", "delt", first),
+            support_accept("bt-dev", "delt", first),
+            stale,
+            // 19: a renewal replaces the accepted offer, unaccepted.
+            renewed,
+            support_accept("bt-dev", "delt", first),
+            support_accept("bt-dev", "delt", second),
+        ],
+        &["one"],
+    );
+    let supports: Vec<String> = m
+        .supports_of(&PackageName::parse("braintree/crm").unwrap())
+        .map(|s| {
+            format!(
+                "{} until {} accepted at {:?}",
+                s.supporter, s.until, s.accepted_index
+            )
+        })
+        .collect();
+    expect![[r#"
+        7 release braintree/crm@1.0.0 <one> signed by <bt-dev>: released by bt-dev
+        8 key <delt> registered to delt (publisher): registered to delt
+        9 support offer by delt for braintree/crm ^1 until 2027-12-31, signed by <delt>: offered support of delt for braintree/crm ^1 until 2027-12-31
+        10 support offer by delt for braintree/crm ^1 until 2027-12-31, signed by <delt>: unchanged: this support offer of delt for braintree/crm is log entry 9 already
+        11 support offer by kent for braintree/crm ^1 until 2027-12-31, signed by <delt>: REFUSED key <delt> of delt may not give this support statement for organisation kent
+        12 support offer by delt for braintree/crm ^1 until 2027-12-31, signed by <delt>: REFUSED the support statement was signed for the log other.example+01234567+AQ, not for this log node.example+01234567+AQ
+        13 support offer by delt for braintree/crm ^1 until 31/12/2027, signed by <delt>: REFUSED statement does not match: until "31/12/2027" is not a date of the form YYYY-MM-DD
+        14 braintree/crm accepts the support of delt, signed by <delt>: REFUSED key <delt> of delt may not give this support statement for organisation braintree
+        15 braintree/crm accepts the support of delt, signed by <bt-dev>: REFUSED delt has no current support offer for braintree/crm with that digest
+        16 braintree/crm accepts the support of delt, signed by <bt-dev>: accepted support of delt for braintree/crm ^1 until 2027-12-31
+        17 braintree/crm accepts the support of delt, signed by <bt-dev>: unchanged: delt's support of braintree/crm was accepted at log entry 16
+        18 support offer by delt for braintree/crm ^1 until 2028-12-31, signed by <delt>: REFUSED the support offer of delt for braintree/crm follows log entry none, but the latest support statement is 16
+        19 support offer by delt for braintree/crm ^1 until 2028-12-31, signed by <delt>: offered support of delt for braintree/crm ^1 until 2028-12-31
+        20 braintree/crm accepts the support of delt, signed by <bt-dev>: REFUSED delt has no current support offer for braintree/crm with that digest
+        21 braintree/crm accepts the support of delt, signed by <bt-dev>: accepted support of delt for braintree/crm ^1 until 2028-12-31
+        state braintree/crm@1.0.0: pending at 1, pending at 2
+        supports: ["delt until 2028-12-31 accepted at Some(21)"]"#]].assert_eq(&format!("{out}supports: {supports:?}"));
 }
