@@ -360,6 +360,7 @@ pub const ENV_SETTINGS: &[&str] = &[
     "retry_max_ms",
     "batch",
     "webhook_retry_ms",
+    "webhook_allow_private",
 ];
 
 /// `key` flags.
@@ -478,6 +479,7 @@ fn settings_config(s: &FileConfig) -> Config {
             .webhook_retry_ms
             .map(|ms| std::time::Duration::from_millis(ms.max(1)))
             .unwrap_or(crate::webhooks::DEFAULT_RETRY),
+        webhook_allow_private: s.webhook_allow_private.unwrap_or(false),
         ..Config::new(data)
     }
 }
@@ -529,6 +531,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("min_free_mib {}", config.min_free_bytes >> 20);
             println!("log_format {}", args.log_format().name());
             println!("webhook_retry_ms {}", config.webhook_retry.as_millis());
+            println!("webhook_allow_private {}", config.webhook_allow_private);
             println!(
                 "peers {}",
                 config

@@ -75,6 +75,10 @@ pub struct Config {
     pub node_figures_every: Duration,
     /// The first wait after a failed webhook delivery (doubled each time).
     pub webhook_retry: Duration,
+    /// Whether webhooks may go to private and loopback addresses (receivers
+    /// on the operator's own network, or tests); off by default, so no
+    /// member can point the node into the network it runs in.
+    pub webhook_allow_private: bool,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl Config {
             federation: None,
             trim_every: crate::memory::TRIM_EVERY,
             webhook_retry: crate::webhooks::DEFAULT_RETRY,
+            webhook_allow_private: false,
         }
     }
 }

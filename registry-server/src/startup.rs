@@ -143,6 +143,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         threshold: config.threshold.max(1),
         archive_limits: config.archive_limits,
         metrics: Arc::new(crate::metrics::Metrics::new(config.node_figures_every)?),
+        webhook_allow_private: config.webhook_allow_private,
     };
     // The responses actix's HTTP/1 layer makes itself carry the JSON error
     // body too (vendor/actix-http/SHIRE-PATCHES.md).
@@ -186,8 +187,12 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         .map(crate::federation::Followers::start)
         .unwrap_or_default();
     let trimmer = Trimmer::spawn(config.trim_every);
-    let webhooks =
-        crate::webhooks::Dispatcher::spawn(store.clone(), origin.clone(), config.webhook_retry)?;
+    let webhooks = crate::webhooks::Dispatcher::spawn(
+        store.clone(),
+        origin.clone(),
+        config.webhook_retry,
+        config.webhook_allow_private,
+    )?;
     Ok(RunningServer {
         followers,
         addr,

@@ -24,4 +24,6 @@ pub struct AppState {
     pub federation: Option<Arc<crate::federation::Federation>>,
     /// What `GET /metrics` serves.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whether webhooks may go to private and loopback addresses.
+    pub webhook_allow_private: bool,
 }

@@ -11,7 +11,6 @@
 
 use crate::store::webhooks::{delivery_id, DeliveryRecord, DeliveryStatus, WebhookRecord};
 use crate::store::{Store, StoreError};
-use futures_util::StreamExt as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use shire_core::event::LogEvent;
@@ -166,31 +165,150 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether a delivery may go to `ip`: never to this machine, a private,
+/// link-local, shared (CGNAT), unique-local, multicast or unspecified
+/// address (nor those reached through an IPv4-mapped or NAT64 address),
+/// unless the operator allows private destinations (an intranet receiver,
+/// or tests on loopback).
+pub fn destination_allowed(ip: std::net::IpAddr, allow_private: bool) -> bool {
+    use std::net::IpAddr;
+    if allow_private {
+        return true;
+    }
+    let v4_public = |v4: std::net::Ipv4Addr| {
+        let o = v4.octets();
+        !(v4.is_loopback()
+            || v4.is_private()
+            || v4.is_link_local()
+            || v4.is_unspecified()
+            || v4.is_broadcast()
+            || v4.is_multicast()
+            || v4.is_documentation()
+            || o[0] == 0
+            || (o[0] == 100 && (o[1] & 0xc0) == 64)
+            || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+            || o[0] >= 240)
+    };
+    match ip {
+        IpAddr::V4(v4) => v4_public(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return v4_public(v4);
+            }
+            let seg = v6.segments();
+            if seg[0] == 0x64 && seg[1] == 0xff9b {
+                let o = v6.octets();
+                return v4_public(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Resolves webhook hosts, keeping only the addresses a delivery may go
+/// to ([`destination_allowed`]), so a name cannot point the node into its
+/// own network.
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| destination_allowed(a.ip(), allow_private))
+                .collect();
+            if addrs.is_empty() {
+                let e: Box<dyn std::error::Error + Send + Sync> = format!(
+                    "{host} resolves to no address a webhook may be sent to (private addresses are refused)"
+                )
+                .into();
+                return Err(e);
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Whether `url`'s host, when it is an IP address, may be sent to (names
+/// are checked as they resolve, by [`GuardedResolver`]).
+fn literal_allowed(url: &str, allow_private: bool) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => destination_allowed(ip, allow_private),
+        Err(_) => !bare.eq_ignore_ascii_case("localhost") || allow_private,
+    }
+}
+
 /// The background task sending this node's webhook deliveries.
 pub struct Dispatcher {
     task: JoinHandle<()>,
 }
 
+/// What every attempt shares.
+struct Sender {
+    store: Store,
+    http: reqwest::Client,
+    retry: Duration,
+    allow_private: bool,
+    /// Webhooks with an attempt under way: one at a time each, so a slow
+    /// endpoint holds up only its own deliveries.
+    busy: std::sync::Mutex<BTreeSet<String>>,
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
 impl Dispatcher {
     /// Starts dispatching on the current runtime; `retry` is the first wait
-    /// after a failed attempt.
-    pub fn spawn(store: Store, origin: String, retry: Duration) -> anyhow::Result<Dispatcher> {
+    /// after a failed attempt; `allow_private` lets deliveries go to
+    /// private and loopback addresses.
+    pub fn spawn(
+        store: Store,
+        origin: String,
+        retry: Duration,
+        allow_private: bool,
+    ) -> anyhow::Result<Dispatcher> {
         let http = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(GuardedResolver { allow_private }))
             .user_agent(concat!(
                 "shire-registry/",
                 env!("CARGO_PKG_VERSION"),
                 " webhooks"
             ))
             .build()?;
+        let sender = std::sync::Arc::new(Sender {
+            store,
+            http,
+            retry,
+            allow_private,
+            busy: std::sync::Mutex::new(BTreeSet::new()),
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
+        });
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = enqueue(&store, &origin) {
+                if let Err(e) = enqueue(&sender.store, &origin) {
                     tracing::warn!(error = %e, "webhooks: storing deliveries");
                 }
-                if let Err(e) = attempt_due(&store, &http, retry).await {
-                    tracing::warn!(error = %e, "webhooks: sending deliveries");
+                // While the store refuses writes (a full disk), an outcome
+                // could not be recorded: send nothing until it can.
+                if sender.store.writable().is_ok() {
+                    if let Err(e) = start_due(&sender) {
+                        tracing::warn!(error = %e, "webhooks: reading due deliveries");
+                    }
                 }
                 tokio::time::sleep(TICK).await;
             }
@@ -220,49 +338,55 @@ fn enqueue(store: &Store, origin: &str) -> Result<(), StoreError> {
         if hooks.is_empty() {
             return Ok(());
         }
-        let mut deliveries = Vec::new();
+        let verifiers = store.verifier_orgs()?;
+        let failed = std::cell::RefCell::new(None);
+        let adopters = |name: &shire_core::PackageName, version: &semver::Version| match store
+            .adoptions_of(name)
         {
-            let verifiers = store.verifier_orgs()?;
-            let adopters = |name: &shire_core::PackageName, version: &semver::Version| {
-                store
-                    .adoptions_of(name)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|a| {
-                        version_identity(&a.fact.subject.version) == version_identity(version)
-                    })
-                    .map(|a| a.fact.org)
-                    .collect::<BTreeSet<_>>()
-            };
-            let created = now_ms();
-            for index in from..to {
-                let Some(bytes) = store.log_entry(index)? else {
-                    continue;
-                };
-                let Ok(event) = LogEvent::from_bytes(&bytes) else {
-                    continue;
-                };
-                let Some(n) = notice(origin, index, &event, &verifiers, &adopters) else {
-                    continue;
-                };
-                let body = serde_json::to_string(&n.event)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                for h in hooks.iter().filter(|h| wants(h, &n)) {
-                    deliveries.push(DeliveryRecord {
-                        id: delivery_id(&h.id, index),
-                        webhook: h.id.clone(),
-                        event_id: n.event.id.clone(),
-                        event: n.event.event.clone(),
-                        body: body.clone(),
-                        status: DeliveryStatus::Pending,
-                        attempts: 0,
-                        created_ms: created,
-                        next_ms: created,
-                        last_ms: None,
-                        last_result: None,
-                    });
-                }
+            Ok(all) => all
+                .into_iter()
+                .filter(|a| version_identity(&a.fact.subject.version) == version_identity(version))
+                .map(|a| a.fact.org)
+                .collect::<BTreeSet<_>>(),
+            Err(e) => {
+                *failed.borrow_mut() = Some(e);
+                BTreeSet::new()
             }
+        };
+        let created = now_ms();
+        let mut deliveries = Vec::new();
+        for index in from..to {
+            let Some(bytes) = store.log_entry(index)? else {
+                continue;
+            };
+            let Ok(event) = LogEvent::from_bytes(&bytes) else {
+                continue;
+            };
+            let Some(n) = notice(origin, index, &event, &verifiers, &adopters) else {
+                continue;
+            };
+            let body =
+                serde_json::to_string(&n.event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            for h in hooks.iter().filter(|h| wants(h, &n)) {
+                deliveries.push(DeliveryRecord {
+                    id: delivery_id(&h.id, index),
+                    webhook: h.id.clone(),
+                    event_id: n.event.id.clone(),
+                    event: n.event.event.clone(),
+                    body: body.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    created_ms: created,
+                    next_ms: created,
+                    last_ms: None,
+                    last_result: None,
+                });
+            }
+        }
+        // A read that failed would drop an organisation from a revocation:
+        // the cursor stays, and the batch is tried again.
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
         }
         store.enqueue_deliveries(from, to, &deliveries)?;
     }
@@ -272,40 +396,56 @@ fn wants(h: &WebhookRecord, n: &Notice) -> bool {
     n.orgs.contains(&h.org) && (h.events.is_empty() || h.events.contains(&n.event.event))
 }
 
-/// Attempts every due delivery, [`PARALLEL`] at a time.
-async fn attempt_due(
-    store: &Store,
-    http: &reqwest::Client,
-    retry: Duration,
-) -> Result<(), StoreError> {
-    let due = store.due_deliveries(now_ms(), 64)?;
-    let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
-        .map(|d| attempt(store, http, retry, d))
-        .buffer_unordered(PARALLEL)
-        .collect()
-        .await;
-    results.into_iter().collect()
+/// Starts an attempt for each due delivery whose webhook has none under
+/// way, while attempt slots are free; never waits for one.
+fn start_due(sender: &std::sync::Arc<Sender>) -> Result<(), StoreError> {
+    for d in sender.store.due_deliveries(now_ms(), 256)? {
+        {
+            let mut busy = sender.busy.lock().unwrap_or_else(|p| p.into_inner());
+            if busy.contains(&d.webhook) {
+                continue;
+            }
+            let Ok(permit) = sender.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            busy.insert(d.webhook.clone());
+            let s = sender.clone();
+            tokio::spawn(async move {
+                let webhook = d.webhook.clone();
+                if let Err(e) = attempt(&s, d).await {
+                    tracing::warn!(error = %e, "webhooks: recording an attempt");
+                }
+                s.busy
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&webhook);
+                drop(permit);
+            });
+        }
+    }
+    Ok(())
 }
 
-async fn attempt(
-    store: &Store,
-    http: &reqwest::Client,
-    retry: Duration,
-    mut d: DeliveryRecord,
-) -> Result<(), StoreError> {
-    let Some(hook) = store.webhook(&d.webhook)? else {
-        return Ok(());
+async fn attempt(s: &Sender, mut d: DeliveryRecord) -> Result<(), StoreError> {
+    let Some(hook) = s.store.webhook(&d.webhook)? else {
+        return s.store.drop_delivery(&d);
     };
-    let sent = http
-        .post(&hook.url)
-        .header("Content-Type", "application/json")
-        .header("X-Shire-Event", &d.event)
-        .header("X-Shire-Event-Id", &d.event_id)
-        .header("X-Shire-Delivery", &d.id)
-        .header(SIGNATURE_HEADER, signature(&hook.secret, d.body.as_bytes()))
-        .body(d.body.clone())
-        .send()
-        .await;
+    let before = d.next_ms;
+    let sent = if literal_allowed(&hook.url, s.allow_private) {
+        s.http
+            .post(&hook.url)
+            .header("Content-Type", "application/json")
+            .header("X-Shire-Event", &d.event)
+            .header("X-Shire-Event-Id", &d.event_id)
+            .header("X-Shire-Delivery", &d.id)
+            .header(SIGNATURE_HEADER, signature(&hook.secret, d.body.as_bytes()))
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| shire_core::clip(&format!("{e:#}")))
+    } else {
+        Err("the webhook's address is private: refused".to_string())
+    };
     let now = now_ms();
     d.attempts += 1;
     d.last_ms = Some(now);
@@ -316,7 +456,7 @@ async fn attempt(
             status.is_success()
         }
         Err(e) => {
-            d.last_result = Some(shire_core::clip(&e.to_string()));
+            d.last_result = Some(e);
             false
         }
     };
@@ -327,10 +467,10 @@ async fn attempt(
         d.status = DeliveryStatus::Failed;
         tracing::warn!(delivery = %d.id, result = ?d.last_result, "webhook given up");
     } else {
-        let wait = u64::try_from(backoff(retry, d.attempts).as_millis()).unwrap_or(u64::MAX);
+        let wait = u64::try_from(backoff(s.retry, d.attempts).as_millis()).unwrap_or(u64::MAX);
         d.next_ms = now.saturating_add(wait);
     }
-    store.update_delivery(&d)
+    s.store.update_delivery(&d, before)
 }
 
 #[cfg(test)]
@@ -417,6 +557,42 @@ mod tests {
             at: "t".into(),
         };
         assert_eq!(orgs_of(org_created), None);
+    }
+
+    #[test]
+    fn private_destinations_are_refused_unless_allowed() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert!(!destination_allowed(ip, false), "{ip}");
+            assert!(destination_allowed(ip, true), "{ip}");
+        }
+        for ip in [
+            "81.2.69.160",
+            "2a00:1450:4009:81f::200e",
+            "::ffff:81.2.69.160",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert!(destination_allowed(ip, false), "{ip}");
+        }
+        assert!(!literal_allowed("http://localhost/x", false));
+        assert!(literal_allowed("http://localhost/x", true));
+        assert!(literal_allowed("https://hooks.kent.example/x", false));
+        assert!(!literal_allowed("https://[::ffff:7f00:1]/x", false));
     }
 
     /// The test vector of RFC 4231, case 2.

@@ -55,6 +55,9 @@ pub struct FileConfig {
     /// (default 10 000; doubled each time, at most an hour).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_retry_ms: Option<u64>,
+    /// Whether webhooks may go to private and loopback addresses (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_allow_private: Option<bool>,
     /// The peers followed.
     #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerFileEntry>,

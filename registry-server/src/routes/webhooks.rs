@@ -70,9 +70,12 @@ fn org_of(caller: &Caller) -> Result<OrgName, ApiError> {
     })
 }
 
-/// Checks a webhook URL: `https://`, or `http://` to a loopback address
-/// (a node on the same machine, or a test); no credentials in it.
-pub fn check_url(url: &str) -> Result<(), String> {
+/// Checks a webhook URL: `https://`; `http://` only to a loopback address
+/// and only where the operator allows private destinations
+/// (`allow_private`, for tests and intranet receivers); no credentials in
+/// it; an IP address that is private refused unless allowed (names are
+/// checked again as they resolve, at each delivery).
+pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
     if url.len() > MAX_URL_LEN {
         return Err(format!("the URL is longer than {MAX_URL_LEN} characters"));
     }
@@ -82,14 +85,21 @@ pub fn check_url(url: &str) -> Result<(), String> {
     }
     let host = parsed.host_str().ok_or("the URL names no host")?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = bare.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let ip = bare.parse::<std::net::IpAddr>().ok();
+    let loopback = bare.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
+    if let Some(ip) = ip {
+        if !crate::webhooks::destination_allowed(ip, allow_private) {
+            return Err(format!(
+                "{ip} is a private address: a webhook must be reachable publicly"
+            ));
+        }
+    } else if loopback && !allow_private {
+        return Err("localhost is not a webhook destination".into());
+    }
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => Err("a webhook must use https:// (http:// only to a loopback address)".into()),
+        "http" if loopback && allow_private => Ok(()),
+        "http" => Err("a webhook must use https://".into()),
         other => Err(format!("{other}:// is not a webhook scheme: use https://")),
     }
 }
@@ -112,7 +122,7 @@ pub async fn create(
     let org = org_of(&caller)?;
     let req = body.into_inner();
     let bad = |m: String| ApiError::bad_request("bad_webhook", m);
-    check_url(&req.url).map_err(bad)?;
+    check_url(&req.url, state.webhook_allow_private).map_err(bad)?;
     let mut events = req.events;
     events.sort();
     events.dedup();
@@ -200,6 +210,7 @@ pub async fn remove(
     let hook = own_hook(&state, &caller, &id)?;
     state.store.remove_webhook(&hook.id)?;
     state.store.durable().await?;
+    tracing::info!(webhook = %hook.id, org = %hook.org, by = %caller.account().username, "webhook removed");
     Ok(HttpResponse::Ok().json(info(&hook, false)))
 }
 
@@ -232,25 +243,39 @@ mod tests {
     use super::check_url;
 
     #[test]
-    fn webhook_urls_are_https_or_loopback_http() {
+    fn webhook_urls_are_public_https_unless_private_ones_are_allowed() {
         for ok in [
             "https://hooks.kent.gov.uk/shire",
-            "http://127.0.0.1:9000/hook",
-            "http://[::1]:9000/hook",
-            "http://localhost/hook",
+            "https://81.2.69.160/hook",
         ] {
-            assert_eq!(check_url(ok), Ok(()), "{ok}");
+            assert_eq!(check_url(ok, false), Ok(()), "{ok}");
         }
         for bad in [
             "http://hooks.kent.gov.uk/shire",
-            "http://10.0.0.5/internal",
+            "http://127.0.0.1:9000/hook",
+            "https://127.0.0.1/hook",
+            "https://localhost/hook",
+            "https://10.0.0.5/internal",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://0.0.0.0/x",
             "ftp://127.0.0.1/x",
             "file:///etc/passwd",
             "https://user:pass@hooks.example/x",
             "not a url",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(bad, false).is_err(), "{bad}");
         }
-        assert!(check_url(&format!("https://x.example/{}", "a".repeat(3000))).is_err());
+        // An operator who allows private destinations (tests, intranets).
+        for ok in [
+            "http://127.0.0.1:9000/hook",
+            "http://[::1]:9000/hook",
+            "http://localhost/hook",
+            "https://10.0.0.5/internal",
+        ] {
+            assert_eq!(check_url(ok, true), Ok(()), "{ok}");
+        }
+        assert!(check_url("http://10.0.0.5/internal", true).is_err());
+        assert!(check_url(&format!("https://x.example/{}", "a".repeat(3000)), false).is_err());
     }
 }

@@ -703,6 +703,20 @@ impl Db {
             .collect()
     }
 
+    /// The raw values of the first `limit` keys below `end`, in key order.
+    pub fn values_below(&self, t: T, end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.tree(t)?
+            .range(..end)
+            .take(limit)
+            .map(|item| Ok(item?.1.to_vec()))
+            .collect()
+    }
+
+    /// How many keys a tree holds.
+    pub fn count(&self, t: T) -> Result<usize, StoreError> {
+        Ok(self.tree(t)?.len())
+    }
+
     /// Every record of a tree with its key, in key order.
     pub fn entries<R: DeserializeOwned>(&self, t: T) -> Result<Vec<(Vec<u8>, R)>, StoreError> {
         self.tree(t)?
@@ -796,6 +810,23 @@ impl Db {
     /// once (on a conflict with a concurrent transaction), so it must only read
     /// and write through the [`Tx`]. An abort leaves every tree untouched.
     pub fn transact<R>(&self, f: impl Fn(&Tx<'_>) -> TxResult<R>) -> Result<R, StoreError> {
+        self.transact_as(true, f)
+    }
+
+    /// [`Db::transact`] for writes no cached document is built from (the
+    /// webhook trees): the document cache is kept.
+    pub fn transact_keeping_docs<R>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<R>,
+    ) -> Result<R, StoreError> {
+        self.transact_as(false, f)
+    }
+
+    fn transact_as<R>(
+        &self,
+        invalidate: bool,
+        f: impl Fn(&Tx<'_>) -> TxResult<R>,
+    ) -> Result<R, StoreError> {
         if let Some(why) = self.handle.failure() {
             return Err(StoreError::Unavailable(format!(
                 "the database failed a write ({why}) and is not reopened yet"
@@ -809,7 +840,9 @@ impl Db {
             .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }));
         // Whatever the outcome, no cached document may outlive a write: this
         // runs before any caller can acknowledge the change.
-        self.docs.invalidate();
+        if invalidate {
+            self.docs.invalidate();
+        }
         if result.is_ok() {
             self.writes.fetch_add(1, Ordering::SeqCst);
         }

@@ -4,9 +4,11 @@
 //!
 //! Deliveries are derived from the log: a cursor in the meta tree names the
 //! next entry to notify about, and the deliveries of an entry are stored in
-//! the same transaction that moves the cursor past it. So a crash never loses
-//! an event nor notifies one twice, and a delivery is stored before it is
-//! first attempted.
+//! the same transaction that moves the cursor past it, so none is lost, and
+//! each is stored before it is first attempted. The queue of pending
+//! deliveries is keyed by when each is next due. None of these writes
+//! touches what package documents are built from, so they keep the
+//! document cache.
 
 use super::db::{abort, T};
 use super::{Store, StoreError};
@@ -15,8 +17,11 @@ use shire_core::OrgName;
 
 const CURSOR: &[u8] = b"webhook_cursor";
 
+/// Finished (delivered or failed) deliveries kept per webhook for its log.
+pub const KEEP_FINISHED: usize = 100;
+
 /// A registered endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookRecord {
     /// Its id (16 hex digits).
     pub id: String,
@@ -34,11 +39,24 @@ pub struct WebhookRecord {
     pub created_at: String,
 }
 
+/// Never prints the secret.
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("org", &self.org)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &"(hidden)")
+            .finish()
+    }
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
-    /// Not yet answered with a 2xx: attempted again at `next_at`.
+    /// Not yet answered with a 2xx: attempted again at `next_ms`.
     Pending,
     /// Answered with a 2xx.
     Delivered,
@@ -80,13 +98,20 @@ pub fn delivery_id(webhook: &str, index: u64) -> String {
     format!("{webhook}:{index:016x}")
 }
 
+/// The queue key of a delivery due at `next_ms`: due ones sort first.
+fn queue_key(next_ms: u64, id: &str) -> Vec<u8> {
+    let mut k = next_ms.to_be_bytes().to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
 impl Store {
     /// Registers a webhook. The node's first (while it has none) starts
     /// the notifications at the log's end: nothing logged before is sent.
     pub fn add_webhook(&self, w: &WebhookRecord) -> Result<(), StoreError> {
         self.writable()?;
-        let none_yet = self.db.keys_with_prefix(T::Webhooks, b"")?.is_empty();
-        self.db.transact(|tx| {
+        let none_yet = self.db.count(T::Webhooks)? == 0;
+        self.db.transact_keeping_docs(|tx| {
             if !tx.contains(T::Orgs, w.org.as_str().as_bytes())? {
                 return abort(StoreError::OrgNotFound(w.org.clone()));
             }
@@ -113,19 +138,19 @@ impl Store {
             .collect())
     }
 
-    /// Removes a webhook and its deliveries; whether it existed.
+    /// Removes a webhook and its deliveries; whether it existed. (A delivery
+    /// stored for it meanwhile is dropped when it comes due.)
     pub fn remove_webhook(&self, id: &str) -> Result<bool, StoreError> {
         self.writable()?;
-        let prefix = format!("{id}:");
-        let deliveries = self.db.keys_with_prefix(T::Deliveries, prefix.as_bytes())?;
-        self.db.transact(|tx| {
+        let gone: Vec<DeliveryRecord> = self.db.scan(T::Deliveries, format!("{id}:").as_bytes())?;
+        self.db.transact_keeping_docs(|tx| {
             if !tx.contains(T::Webhooks, id.as_bytes())? {
                 return Ok(false);
             }
             tx.remove(T::Webhooks, id.as_bytes())?;
-            for k in &deliveries {
-                tx.remove(T::Deliveries, k)?;
-                tx.remove(T::DeliveryQueue, k)?;
+            for d in &gone {
+                tx.remove(T::Deliveries, d.id.as_bytes())?;
+                tx.remove(T::DeliveryQueue, &queue_key(d.next_ms, &d.id))?;
             }
             Ok(true)
         })
@@ -136,8 +161,9 @@ impl Store {
         Ok(self.db.get::<u64>(T::Meta, CURSOR)?.unwrap_or(0))
     }
 
-    /// Stores the deliveries of entries `from..to` and moves the cursor to
-    /// `to`, unless another writer moved it from `from` already.
+    /// Stores the deliveries of entries `from..to` (those whose webhook
+    /// still exists) and moves the cursor to `to`, unless another writer
+    /// moved it from `from` already.
     pub fn enqueue_deliveries(
         &self,
         from: u64,
@@ -145,58 +171,93 @@ impl Store {
         deliveries: &[DeliveryRecord],
     ) -> Result<bool, StoreError> {
         self.writable()?;
-        self.db.transact(|tx| {
+        self.db.transact_keeping_docs(|tx| {
             if tx.get::<u64>(T::Meta, CURSOR)?.unwrap_or(0) != from {
                 return Ok(false);
             }
             for d in deliveries {
+                if !tx.contains(T::Webhooks, d.webhook.as_bytes())? {
+                    continue;
+                }
                 tx.put(T::Deliveries, d.id.as_bytes(), d)?;
-                tx.put(T::DeliveryQueue, d.id.as_bytes(), &d.next_ms)?;
+                tx.put_raw(
+                    T::DeliveryQueue,
+                    &queue_key(d.next_ms, &d.id),
+                    d.id.as_bytes().to_vec(),
+                )?;
             }
             tx.put(T::Meta, CURSOR, &to)?;
             Ok(true)
         })
     }
 
-    /// Pending deliveries due at `now_ms` (Unix milliseconds), oldest
+    /// Pending deliveries due at `now_ms` (Unix milliseconds), soonest due
     /// first, at most `limit`.
     pub fn due_deliveries(
         &self,
         now_ms: u64,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let end = now_ms.saturating_add(1).to_be_bytes();
         let mut out = Vec::new();
-        for (k, next) in self.db.entries::<u64>(T::DeliveryQueue)? {
-            if next > now_ms {
-                continue;
-            }
-            if let Some(d) = self.db.get::<DeliveryRecord>(T::Deliveries, &k)? {
+        for id in self.db.values_below(T::DeliveryQueue, &end, limit)? {
+            if let Some(d) = self.db.get::<DeliveryRecord>(T::Deliveries, &id)? {
                 out.push(d);
             }
         }
-        out.sort_by_key(|d| d.created_ms);
-        out.truncate(limit);
         Ok(out)
     }
 
     /// Deliveries not yet delivered nor given up.
     pub fn pending_delivery_count(&self) -> Result<usize, StoreError> {
-        Ok(self.db.keys_with_prefix(T::DeliveryQueue, b"")?.len())
+        self.db.count(T::DeliveryQueue)
+    }
+
+    /// Drops a delivery whose webhook is gone.
+    pub fn drop_delivery(&self, d: &DeliveryRecord) -> Result<(), StoreError> {
+        self.db.transact_keeping_docs(|tx| {
+            tx.remove(T::Deliveries, d.id.as_bytes())?;
+            tx.remove(T::DeliveryQueue, &queue_key(d.next_ms, &d.id))
+        })
     }
 
     /// Records an attempt's outcome (nothing when the delivery is gone: its
-    /// webhook was removed meanwhile).
-    pub fn update_delivery(&self, d: &DeliveryRecord) -> Result<(), StoreError> {
+    /// webhook was removed meanwhile). `before` is its next-due time as it
+    /// was queued. A finished delivery leaves the queue, and the webhook
+    /// keeps its last [`KEEP_FINISHED`] finished ones.
+    pub fn update_delivery(&self, d: &DeliveryRecord, before: u64) -> Result<(), StoreError> {
         self.writable()?;
-        self.db.transact(|tx| {
+        let finished = d.status != DeliveryStatus::Pending;
+        let prune: Vec<String> = if finished {
+            let all: Vec<DeliveryRecord> = self
+                .db
+                .scan(T::Deliveries, format!("{}:", d.webhook).as_bytes())?;
+            let done: Vec<&DeliveryRecord> = all
+                .iter()
+                .filter(|x| x.status != DeliveryStatus::Pending && x.id != d.id)
+                .collect();
+            let over = (done.len() + 1).saturating_sub(KEEP_FINISHED);
+            done.iter().take(over).map(|x| x.id.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        self.db.transact_keeping_docs(|tx| {
             if !tx.contains(T::Deliveries, d.id.as_bytes())? {
                 return Ok(());
             }
             tx.put(T::Deliveries, d.id.as_bytes(), d)?;
-            match d.status {
-                DeliveryStatus::Pending => tx.put(T::DeliveryQueue, d.id.as_bytes(), &d.next_ms),
-                _ => tx.remove(T::DeliveryQueue, d.id.as_bytes()),
+            tx.remove(T::DeliveryQueue, &queue_key(before, &d.id))?;
+            if !finished {
+                tx.put_raw(
+                    T::DeliveryQueue,
+                    &queue_key(d.next_ms, &d.id),
+                    d.id.as_bytes().to_vec(),
+                )?;
             }
+            for id in &prune {
+                tx.remove(T::Deliveries, id.as_bytes())?;
+            }
+            Ok(())
         })
     }
 
@@ -212,7 +273,8 @@ impl Store {
             .collect())
     }
 
-    /// A webhook's deliveries, newest first, at most `limit`.
+    /// A webhook's deliveries, newest first, at most `limit` (its pending
+    /// ones and its last [`KEEP_FINISHED`] finished ones are kept).
     pub fn deliveries_of(
         &self,
         webhook: &str,

@@ -136,6 +136,8 @@ async fn webhooks_deliver_signed_events_once_through_failures_and_restarts() {
     let mut c = club_with(|c| {
         c.webhook_retry = Duration::from_millis(100);
         c.node_figures_every = Duration::ZERO;
+        // The listeners are on loopback.
+        c.webhook_allow_private = true;
     })
     .await;
     let verifiers = Listener::start(3).await;
@@ -275,6 +277,9 @@ async fn webhook_registrations_are_checked() {
     let before = app.snapshot();
     for (url, events, code) in [
         ("http://10.0.0.5/hook", vec![], "bad_webhook"),
+        // Loopback and private addresses, unless the operator allows them.
+        ("http://127.0.0.1:9/hook", vec![], "bad_webhook"),
+        ("https://192.168.1.1/hook", vec![], "bad_webhook"),
         ("file:///etc/passwd", vec![], "bad_webhook"),
         ("https://user:pw@hooks.example/x", vec![], "bad_webhook"),
         ("https://hooks.example/x", vec!["everything"], "bad_webhook"),
