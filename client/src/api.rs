@@ -558,12 +558,19 @@ impl Client {
     }
 
     /// `GET /api/v1/search`.
-    pub fn search(&self, query: &str, limit: usize) -> Result<SearchResults, ApiError> {
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+        by_adoption: bool,
+    ) -> Result<SearchResults, ApiError> {
         let what = "GET /api/v1/search".to_string();
-        let rb = self
-            .http
-            .get(self.url("/api/v1/search"))
-            .query(&[("q", query.to_string()), ("limit", limit.to_string())]);
+        let sort = if by_adoption { "adoption" } else { "relevance" };
+        let rb = self.http.get(self.url("/api/v1/search")).query(&[
+            ("q", query.to_string()),
+            ("limit", limit.to_string()),
+            ("sort", sort.to_string()),
+        ]);
         let resp = self.send(&what, rb)?;
         self.decode(&what, resp)
     }

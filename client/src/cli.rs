@@ -94,6 +94,9 @@ pub enum Command {
         /// Most results to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Rank by how many organisations run each package (then relevance).
+        #[arg(long)]
+        by_adoption: bool,
     },
     /// Show a package with every version, its state and its approvers.
     Info {

@@ -116,7 +116,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Init(args) => project::init(&ctx, args),
         Command::Package { path, list } => project::package(&ctx, &path, list),
         Command::Publish { path, dry_run } => project::publish(&ctx, &path, dry_run),
-        Command::Search { query, limit } => browse::search(&ctx, &query, limit),
+        Command::Search {
+            query,
+            limit,
+            by_adoption,
+        } => browse::search(&ctx, &query, limit, by_adoption),
         Command::Info { name } => browse::info(&ctx, &name),
         Command::Yank {
             release,

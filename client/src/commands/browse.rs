@@ -18,10 +18,10 @@ use shire_core::wire::{PackageInfo, VersionInfo, YankInfo};
 use shire_core::{Digest, KeyId, PackageName, Version};
 
 /// Searches the catalogue.
-pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
+pub fn search(ctx: &Ctx, query: &str, limit: usize, by_adoption: bool) -> Result<Outcome> {
     let res = ctx
         .client()?
-        .search(query, limit)
+        .search(query, limit, by_adoption)
         .with_context(|| format!("searching {} for {query:?}", ctx.registry))?;
     if ctx.json {
         output::json(&res)?;
@@ -49,6 +49,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
                         .join(", ")
                 },
                 h.origin.clone(),
+                h.adopters.to_string(),
                 h.description.clone(),
             ]
         })
@@ -60,6 +61,7 @@ pub fn search(ctx: &Ctx, query: &str, limit: usize) -> Result<Outcome> {
             "STATE (claimed)",
             "APPROVERS (claimed)",
             "ORIGIN",
+            "USED BY",
             "DESCRIPTION",
         ],
         &rows,

@@ -77,7 +77,7 @@ impl Ctx {
 pub fn unknown_package(client: &Client, name: &shire_core::PackageName) -> String {
     let mut known: Vec<String> = Vec::new();
     for q in [name.org().as_str(), name.name()] {
-        if let Ok(res) = client.search(q, 50) {
+        if let Ok(res) = client.search(q, 50, false) {
             known.extend(res.results.into_iter().map(|h| h.name.to_string()));
         }
     }

@@ -331,6 +331,9 @@ pub struct SearchHit {
     pub origin: String,
     /// Whether the query is this package's exact name.
     pub exact: bool,
+    /// How many organisations declared they run it (`used_by`).
+    #[serde(default)]
+    pub adopters: usize,
 }
 
 /// A verifier who approved a release, as the node's log records it.

@@ -25,7 +25,13 @@ pub struct SearchQuery {
     pub q: String,
     /// How many hits to return.
     pub limit: Option<usize>,
+    /// `relevance` (the default) or `adoption`: most organisations running
+    /// it first (an exact name still leads), then relevance.
+    pub sort: Option<String>,
 }
+
+/// Matches ranked by adoption are taken from the best this many by relevance.
+pub const ADOPTION_CANDIDATES: usize = 1000;
 
 /// Searches packages.
 #[utoipa::path(
@@ -45,12 +51,47 @@ pub async fn search(
         ));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let ranked = state.store.search(&q, limit)?;
+    let by_adoption = match query.sort.as_deref() {
+        None | Some("relevance") => false,
+        Some("adoption") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!(
+                    "sort {:?} is neither relevance nor adoption",
+                    shire_core::clip(other)
+                ),
+            ))
+        }
+    };
     let exact = PackageName::parse(&q).ok();
     let is_exact = |n: &PackageName| exact.as_ref() == Some(n) || n.name() == q;
+    let ranked = state.store.search(
+        &q,
+        if by_adoption {
+            ADOPTION_CANDIDATES
+        } else {
+            limit
+        },
+    )?;
     let total = ranked.total;
-    let mut results = Vec::with_capacity(ranked.names.len());
-    for name in ranked.names {
+    let mut names = ranked.names;
+    if by_adoption {
+        let mut counted = Vec::with_capacity(names.len());
+        for (relevance, name) in names.into_iter().enumerate() {
+            let adopters = state.store.adoptions_of(&name)?.len();
+            counted.push((
+                !is_exact(&name),
+                std::cmp::Reverse(adopters),
+                relevance,
+                name,
+            ));
+        }
+        counted.sort();
+        names = counted.into_iter().take(limit).map(|c| c.3).collect();
+    }
+    let mut results = Vec::with_capacity(names.len());
+    for name in names {
         if let Some(hit) = hit(&state, &name, is_exact(&name))? {
             results.push(hit);
         }
@@ -104,5 +145,6 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
         categories: pkg.categories,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         exact,
+        adopters: state.store.adoptions_of(name)?.len(),
     }))
 }

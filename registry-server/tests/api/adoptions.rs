@@ -331,3 +331,48 @@ async fn support_is_offered_then_accepted_by_the_publisher() {
     let pkg = app.get("/api/v1/packages/braintree/crm").await;
     assert_eq!(pkg.ok(200)["supported_by"], json!([]));
 }
+
+/// Search ranks by adoption when asked: the package more organisations run
+/// comes first, and every hit says how many run it.
+#[tokio::test]
+async fn search_ranks_by_adoption_when_asked() {
+    let c = club().await;
+    let app = &c.app;
+    for name in ["braintree/crm-alpha", "braintree/crm-beta"] {
+        app.publish(&c.bt, &Release::new(name, "1.0.0"))
+            .await
+            .ok(201);
+    }
+    let s = app.subject("braintree/crm-beta", "1.0.0").await;
+    declare(app, &c.kent, "kent", AdoptionAction::Adopt, &s)
+        .await
+        .ok(200);
+    let names = |body: &serde_json::Value| -> Vec<(String, u64)> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["name"].as_str().unwrap().to_string(),
+                    h["adopters"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let by_adoption = app.get("/api/v1/search?q=crm&sort=adoption").await;
+    assert_eq!(
+        names(by_adoption.ok(200)),
+        vec![
+            ("braintree/crm-beta".to_string(), 1),
+            ("braintree/crm-alpha".to_string(), 0)
+        ]
+    );
+    let by_relevance = app.get("/api/v1/search?q=crm").await;
+    let ranked = names(by_relevance.ok(200));
+    assert_eq!(ranked.len(), 2);
+    assert!(ranked.contains(&("braintree/crm-beta".to_string(), 1)));
+    app.get("/api/v1/search?q=crm&sort=popularity")
+        .await
+        .refused(400, "bad_query");
+}
