@@ -347,13 +347,20 @@ pub enum SupportCommand {
         #[arg(long)]
         until: String,
     },
-    /// Accept, as the package's organisation, a supporter's current offer.
+    /// Accept, as the package's organisation, a supporter's current offer:
+    /// only when its terms are the ones given here.
     Accept {
         /// `org/name`.
         package: PackageName,
         /// The supporting organisation.
         #[arg(long)]
         supporter: shire_core::OrgName,
+        /// The versions the offer must cover (as offered, e.g. `^1`).
+        #[arg(long)]
+        versions: shire_core::VersionReq,
+        /// The last day the offer must run to, YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
     },
 }
 

@@ -90,9 +90,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             versions,
             until,
         }) => club::offer_support(&ctx, &package, versions, &until),
-        Command::Support(cli::SupportCommand::Accept { package, supporter }) => {
-            club::accept_support(&ctx, &package, &supporter)
-        }
+        Command::Support(cli::SupportCommand::Accept {
+            package,
+            supporter,
+            versions,
+            until,
+        }) => club::accept_support(&ctx, &package, &supporter, &versions, &until),
         Command::Webhook(cli::WebhookCommand::Remove { id }) => webhook::remove(&ctx, &id),
         Command::Webhook(cli::WebhookCommand::Deliveries { id }) => webhook::deliveries(&ctx, &id),
         Command::Token(cli::TokenCommand::List) => token::list(&ctx),

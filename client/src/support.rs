@@ -90,8 +90,9 @@ pub fn for_installed(
     let accepted: Vec<(String, String)> = replica
         .ledger()
         .supports_of(&p.name)
-        .filter(|s| s.accepted_index.is_some() && s.versions.matches(&p.version))
-        .map(|s| (s.supporter.to_string(), s.until.clone()))
+        .filter_map(|s| s.agreed.as_ref().map(|a| (s, a)))
+        .filter(|(_, a)| a.versions.matches(&p.version))
+        .map(|(s, a)| (s.supporter.to_string(), a.until.clone()))
         .collect();
     warning(&ends(&statement.manifest, &accepted), today())
 }

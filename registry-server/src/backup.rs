@@ -442,24 +442,51 @@ fn check_adoptions(from: &Path, log: &[Vec<u8>]) -> Result<()> {
 }
 
 /// The same for support statements: every support record of this node's
-/// own log holds the latest offer or acceptance its log holds for that
-/// package and supporter.
+/// own log is what replaying its log's offers and acceptances makes, field
+/// by field (the latest offer, the agreed terms and both envelopes).
 fn check_supports(from: &Path, log: &[Vec<u8>], own_orgs: &BTreeSet<Vec<u8>>) -> Result<()> {
+    use shire_core::dsse::Envelope;
     use shire_core::event::LogEvent;
     use shire_core::statement::{SupportAcceptance, SupportOffer};
-    let mut latest: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    /// What the log makes of one supporter's statements about one package.
+    struct Expected {
+        offer: Envelope,
+        terms: SupportOffer,
+        offer_index: u64,
+        accepted_index: Option<u64>,
+        agreed: Option<(Envelope, Envelope, SupportOffer, u64, u64)>,
+        index: u64,
+    }
+    let mut expected: BTreeMap<Vec<u8>, Expected> = BTreeMap::new();
     for (i, b) in log.iter().enumerate() {
-        if let Ok(LogEvent::Support { envelope, .. }) = LogEvent::from_bytes(b) {
-            let bytes = envelope.payload_bytes()?;
-            let (package, supporter) = match serde_json::from_slice::<SupportOffer>(&bytes) {
-                Ok(o) => (o.package, o.supporter),
-                Err(_) => {
-                    let a: SupportAcceptance = serde_json::from_slice(&bytes)
-                        .with_context(|| format!("log entry {i} holds no support statement"))?;
-                    (a.package, a.supporter)
-                }
-            };
-            latest.insert(adoption_key(&package, &supporter), i as u64);
+        let i = i as u64;
+        let Ok(LogEvent::Support { envelope, .. }) = LogEvent::from_bytes(b) else {
+            continue;
+        };
+        let bytes = envelope.payload_bytes()?;
+        if let Ok(o) = serde_json::from_slice::<SupportOffer>(&bytes) {
+            let key = adoption_key(&o.package, &o.supporter);
+            let agreed = expected.remove(&key).and_then(|e| e.agreed);
+            expected.insert(
+                key,
+                Expected {
+                    offer: envelope,
+                    terms: o,
+                    offer_index: i,
+                    accepted_index: None,
+                    agreed,
+                    index: i,
+                },
+            );
+        } else {
+            let a: SupportAcceptance = serde_json::from_slice(&bytes)
+                .with_context(|| format!("log entry {i} holds no support statement"))?;
+            let e = expected
+                .get_mut(&adoption_key(&a.package, &a.supporter))
+                .with_context(|| format!("log entry {i} accepts an offer the log does not hold"))?;
+            e.accepted_index = Some(i);
+            e.agreed = Some((e.offer.clone(), envelope, e.terms.clone(), e.offer_index, i));
+            e.index = i;
         }
     }
     for (k, v) in tree_lines(from, "supports")? {
@@ -474,12 +501,39 @@ fn check_supports(from: &Path, log: &[Vec<u8>], own_orgs: &BTreeSet<Vec<u8>>) ->
             }
             continue;
         }
-        if latest.remove(&k) != Some(r.fact.index) {
-            bail!("{what} is not the latest statement the log holds for it");
+        let Some(e) = expected.remove(&k) else {
+            bail!("{what} is not in the log");
+        };
+        let f = &r.fact;
+        let offer_digest = Digest::of(&e.offer.payload_bytes()?);
+        let latest_ok = r.offer == e.offer
+            && f.offer == offer_digest
+            && f.offer_index == e.offer_index
+            && f.versions == e.terms.versions
+            && f.until == e.terms.until
+            && f.accepted_index == e.accepted_index
+            && f.index == e.index;
+        let agreed_ok = match (&e.agreed, &f.agreed) {
+            (None, None) => r.agreed_offer.is_none() && r.acceptance.is_none(),
+            (Some((offer, acceptance, terms, offer_index, accepted_index)), Some(a)) => {
+                r.agreed_offer.as_ref() == Some(offer)
+                    && r.acceptance.as_ref() == Some(acceptance)
+                    && a.versions == terms.versions
+                    && a.until == terms.until
+                    && a.offer_index == *offer_index
+                    && a.accepted_index == *accepted_index
+            }
+            _ => false,
+        };
+        if !latest_ok || !agreed_ok {
+            bail!("{what} is not what the log's statements make of it");
         }
     }
-    if let Some((_, index)) = latest.into_iter().next() {
-        bail!("the log's support statement at entry {index} has no record in the backup");
+    if let Some((_, e)) = expected.into_iter().next() {
+        bail!(
+            "the log's support statement at entry {} has no record in the backup",
+            e.index
+        );
     }
     Ok(())
 }

@@ -315,21 +315,32 @@ fn support_offered_and_accepted_is_shown_and_warned_about() {
     let audit = club.installer.ok(&["audit", "--dir", "apps"]);
     assert!(!audit.contains("support_ending"), "{audit}");
     // Only braintree may accept.
-    let refused = delt.fails(&[
-        "support",
-        "accept",
-        "braintree/crm-lite",
-        "--supporter",
-        "delt",
-    ]);
-    assert!(refused.contains("only braintree accepts"), "{refused}");
-    club.publisher.ok(&[
-        "support",
-        "accept",
-        "braintree/crm-lite",
-        "--supporter",
-        "delt",
-    ]);
+    let accept = |user: &shire_e2e::User, until: &str| {
+        user.run(&[
+            "support",
+            "accept",
+            "braintree/crm-lite",
+            "--supporter",
+            "delt",
+            "--versions",
+            "^1",
+            "--until",
+            until,
+        ])
+    };
+    let refused = accept(&delt, &soon);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("only braintree accepts"),
+        "{refused:?}"
+    );
+    // braintree accepts only the terms it names.
+    let other = accept(&club.publisher, "2099-01-01");
+    assert!(!other.status.success());
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("nothing accepted"),
+        "{other:?}"
+    );
+    assert!(accept(&club.publisher, &soon).status.success());
     let info = club.installer.ok(&["info", "braintree/crm-lite"]);
     assert!(
         info.contains(&format!("delt supports ^1 until {soon}"))
@@ -343,4 +354,19 @@ fn support_offered_and_accepted_is_shown_and_warned_about() {
         )),
         "{audit}"
     );
+    // A new offer alone changes nothing agreed: the warning stays, and
+    // info says a new offer awaits acceptance.
+    delt.ok(&[
+        "support",
+        "offer",
+        "braintree/crm-lite",
+        "--versions",
+        "^1",
+        "--until",
+        "2099-12-31",
+    ]);
+    let audit = club.installer.ok(&["audit", "--dir", "apps"]);
+    assert!(audit.contains("support_ending"), "{audit}");
+    let info = club.installer.ok(&["info", "braintree/crm-lite"]);
+    assert!(info.contains("awaits acceptance"), "{info}");
 }

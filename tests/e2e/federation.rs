@@ -854,6 +854,10 @@ fn adoptions_are_mirrored_with_their_origin() {
         "a-council/crm",
         "--supporter",
         "a-support",
+        "--versions",
+        "^1",
+        "--until",
+        "2030-01-31",
     ]);
     let supported = |n: &Node| {
         version(n, "a-council/crm")

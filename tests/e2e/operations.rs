@@ -394,6 +394,26 @@ fn verify_backup_finds_an_altered_artifact_or_log_entry() {
     let colchester =
         shire_e2e::club::account(&club.node, &club.admin, "col-it", "colchester", "publisher");
     colchester.ok(&["adopt", "braintree/crm-lite"]);
+    colchester.ok(&[
+        "support",
+        "offer",
+        "braintree/crm-lite",
+        "--versions",
+        "^1",
+        "--until",
+        "2030-01-31",
+    ]);
+    club.publisher.ok(&[
+        "support",
+        "accept",
+        "braintree/crm-lite",
+        "--supporter",
+        "colchester",
+        "--versions",
+        "^1",
+        "--until",
+        "2030-01-31",
+    ]);
     club.node.kill9();
     let dir = tempfile::tempdir().unwrap();
     let to = dir.path().join("b");
@@ -456,6 +476,21 @@ fn verify_backup_finds_an_altered_artifact_or_log_entry() {
     let (ok, err) = verify(&to);
     assert!(!ok && err.contains("has no record"), "{err}");
     std::fs::write(&adoptions, &kept).unwrap();
+    assert!(verify(&to).0);
+    // The agreed support stretched by a year in the backup: refused.
+    let supports = to.join("db/supports.jsonl");
+    let kept = std::fs::read_to_string(&supports).unwrap();
+    let mut line: serde_json::Value = serde_json::from_str(kept.lines().next().unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&base64::Engine::decode(&b64, line["v"].as_str().unwrap()).unwrap())
+            .unwrap();
+    record["fact"]["agreed"]["until"] = serde_json::json!("2031-01-31");
+    line["v"] = serde_json::json!(base64::Engine::encode(&b64, record.to_string()));
+    std::fs::write(&supports, format!("{line}\n")).unwrap();
+    let (ok, err) = verify(&to);
+    assert!(!ok && err.contains("not what the log"), "{err}");
+    std::fs::write(&supports, &kept).unwrap();
     assert!(verify(&to).0);
     // A log entry altered.
     let entries = to.join("db/log_entries.jsonl");

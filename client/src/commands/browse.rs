@@ -288,6 +288,21 @@ struct InfoView<'a> {
     threshold: u32,
     versions: Vec<VersionView>,
     used_by: Vec<UsedByView>,
+    supported_by: Vec<SupportView>,
+}
+
+/// Support both sides agreed, and whether this client found it in the
+/// package's verified log (`verified`, `pending`, `absent`, `unchecked`).
+#[derive(Serialize)]
+struct SupportView {
+    supporter: shire_core::OrgName,
+    versions: String,
+    until: String,
+    accepted_index: u64,
+    origin: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_offer: Option<u64>,
+    standing: &'static str,
 }
 
 /// One organisation that declared it runs the package, and whether this
@@ -388,35 +403,39 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
         })
         .collect();
     let checked = replica.is_some();
-    // Each accepted support offer, found (or not) in the package's verified log.
-    let supports: Vec<(String, bool)> = pkg
+    // Each agreed support, found (or not) in the package's verified log.
+    let supports: Vec<SupportView> = pkg
         .supported_by
         .iter()
         .map(|s| {
-            let held = replica.is_some_and(|r| {
-                r.ledger().supports_of(name).any(|f| {
-                    f.supporter == s.supporter
-                        && f.accepted_index == Some(s.accepted_index)
-                        && f.until == s.until
-                        && f.versions == s.versions
-                })
-            });
-            (
-                format!(
-                    "  {} supports {} until {} (accepted at log entry {} on {}: {})",
-                    s.supporter,
-                    s.versions,
-                    s.until,
-                    s.accepted_index,
-                    s.origin,
-                    match (held, replica.is_some()) {
-                        (true, _) => "verified in its log",
-                        (false, true) => "NOT IN ITS LOG: the registry's claim is false",
-                        (false, false) => "unchecked",
+            let standing = match replica {
+                None => "unchecked",
+                Some(r) if s.accepted_index >= r.size() => "pending",
+                Some(r) => {
+                    let held = r.ledger().supports_of(name).any(|f| {
+                        f.supporter == s.supporter
+                            && f.agreed.as_ref().is_some_and(|a| {
+                                a.accepted_index == s.accepted_index
+                                    && a.until == s.until
+                                    && a.versions == s.versions
+                            })
+                    });
+                    if held {
+                        "verified"
+                    } else {
+                        "absent"
                     }
-                ),
-                held,
-            )
+                }
+            };
+            SupportView {
+                supporter: s.supporter.clone(),
+                versions: s.versions.to_string(),
+                until: s.until.clone(),
+                accepted_index: s.accepted_index,
+                origin: s.origin.clone(),
+                pending_offer: s.pending_offer,
+                standing,
+            }
         })
         .collect();
     let releases: Option<std::collections::BTreeMap<Version, Digest>> = checked.then(|| {
@@ -436,6 +455,7 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
             threshold: policy.threshold,
             versions,
             used_by,
+            supported_by: supports,
         })?;
         return Ok(Outcome::Success);
     }
@@ -533,8 +553,24 @@ pub fn info(ctx: &Ctx, name: &PackageName) -> Result<Outcome> {
     }
     if !supports.is_empty() {
         output::line("supported by:");
-        for (line, _) in &supports {
-            output::line(line);
+        for s in &supports {
+            output::line(format!(
+                "  {} supports {} until {} (accepted at log entry {} on {}: {}){}",
+                s.supporter,
+                s.versions,
+                s.until,
+                s.accepted_index,
+                s.origin,
+                match s.standing {
+                    "verified" => "verified in its log",
+                    "pending" => "logged after the checkpoint verified here",
+                    "absent" => "NOT IN ITS LOG: the registry's claim is false",
+                    _ => "unchecked",
+                },
+                s.pending_offer
+                    .map(|i| format!("; a new offer (log entry {i}) awaits acceptance"))
+                    .unwrap_or_default()
+            ));
         }
     }
     if !used_by.is_empty() {

@@ -245,14 +245,16 @@ pub fn offer_support(
         output::json(&answer)?;
     } else {
         output::line(format!(
-            "{} offered to support {package} {} until {} (log entry {}){}; it counts once {} accepts it (shire support accept {package} --supporter {})",
+            "{} offered to support {package} {} until {} (log entry {}){}; it counts once {} accepts it (shire support accept {package} --supporter {} --versions '{}' --until {})",
             d.org,
             answer.versions,
             answer.until,
             answer.offer_index,
             if answer.replayed { ", already offered" } else { "" },
             package.org(),
-            d.org
+            d.org,
+            answer.versions,
+            answer.until
         ));
     }
     Ok(Outcome::Success)
@@ -260,7 +262,13 @@ pub fn offer_support(
 
 /// `shire support accept`: the package's organisation accepts exactly the
 /// supporter's current offer, as the registry's verified log holds it.
-pub fn accept_support(ctx: &Ctx, package: &PackageName, supporter: &OrgName) -> Result<Outcome> {
+pub fn accept_support(
+    ctx: &Ctx,
+    package: &PackageName,
+    supporter: &OrgName,
+    versions: &semver::VersionReq,
+    until: &str,
+) -> Result<Outcome> {
     let d = Declarer::new(ctx)?;
     if &d.org != package.org() {
         bail!(
@@ -278,6 +286,13 @@ pub fn accept_support(ctx: &Ctx, package: &PackageName, supporter: &OrgName) -> 
     else {
         bail!("{supporter} has offered no support for {package} (in the verified log)");
     };
+    if &current.versions != versions || current.until != until {
+        bail!(
+            "{supporter}'s current offer for {package} is {} until {}, not {versions} until {until}: nothing accepted",
+            current.versions,
+            current.until
+        );
+    }
     let st = shire_core::statement::SupportAcceptance::new(
         package.clone(),
         supporter.clone(),

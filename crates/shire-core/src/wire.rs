@@ -331,7 +331,8 @@ pub struct SearchHit {
     pub origin: String,
     /// Whether the query is this package's exact name.
     pub exact: bool,
-    /// How many organisations declared they run it (`used_by`).
+    /// How many organisations declare they run a release of it that this
+    /// node holds.
     #[serde(default)]
     pub adopters: usize,
 }
@@ -717,7 +718,8 @@ pub struct WebhookEvent {
     pub by: Option<String>,
 }
 
-/// A supporter's accepted offer, as a package's document lists it.
+/// The support terms a supporter offered and the package's organisation
+/// accepted, as a package's document lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupportInfo {
@@ -740,6 +742,10 @@ pub struct SupportInfo {
     pub offer: Envelope,
     /// The package organisation's signed acceptance.
     pub acceptance: Envelope,
+    /// The log index of a newer offer not yet accepted, if any (the terms
+    /// above stand until it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_offer: Option<u64>,
 }
 
 /// `POST /api/v1/support` answers with the supporter's offer as it now

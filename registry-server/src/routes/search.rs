@@ -31,7 +31,7 @@ pub struct SearchQuery {
 }
 
 /// Matches ranked by adoption are taken from the best this many by relevance.
-pub const ADOPTION_CANDIDATES: usize = 1000;
+pub const ADOPTION_CANDIDATES: usize = 500;
 
 /// Searches packages.
 #[utoipa::path(
@@ -79,7 +79,7 @@ pub async fn search(
     if by_adoption {
         let mut counted = Vec::with_capacity(names.len());
         for (relevance, name) in names.into_iter().enumerate() {
-            let adopters = state.store.adoptions_of(&name)?.len();
+            let adopters = state.store.adopter_count(&name)?;
             counted.push((
                 !is_exact(&name),
                 std::cmp::Reverse(adopters),
@@ -145,6 +145,6 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
         categories: pkg.categories,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         exact,
-        adopters: state.store.adoptions_of(name)?.len(),
+        adopters: usize::try_from(state.store.adopter_count(name)?).unwrap_or(usize::MAX),
     }))
 }

@@ -23,18 +23,24 @@ use shire_core::statement::{SupportAcceptance, SupportOffer, SUPPORT_OFFER_PAYLO
 use shire_core::wire::{SubmitEnvelope, SupportAnswer, SupportInfo};
 use shire_core::{OrgName, PackageName};
 
-/// The wire form of an accepted offer (`None` while it is not accepted).
+/// The wire form of the agreed terms (`None` while nothing is agreed).
 pub fn support_info(state: &AppState, rec: &SupportRecord) -> Option<SupportInfo> {
+    let agreed = rec.fact.agreed.as_ref()?;
     Some(SupportInfo {
         supporter: rec.fact.supporter.clone(),
-        versions: rec.fact.versions.clone(),
-        until: rec.fact.until.clone(),
-        accepted_at: rec.fact.accepted_at.clone()?,
+        versions: agreed.versions.clone(),
+        until: agreed.until.clone(),
+        accepted_at: agreed.accepted_at.clone(),
         origin: rec.origin.clone().unwrap_or_else(|| state.origin.clone()),
-        offer_index: rec.fact.offer_index,
-        accepted_index: rec.fact.accepted_index?,
-        offer: rec.offer.clone(),
+        offer_index: agreed.offer_index,
+        accepted_index: agreed.accepted_index,
+        offer: rec.agreed_offer.clone()?,
         acceptance: rec.acceptance.clone()?,
+        pending_offer: rec
+            .fact
+            .accepted_index
+            .is_none()
+            .then_some(rec.fact.offer_index),
     })
 }
 

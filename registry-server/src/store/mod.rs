@@ -449,6 +449,15 @@ impl Store {
         self.db.scan(T::Supports, &prefix)
     }
 
+    /// How many organisations declare they run a release of `name` this
+    /// node holds (kept as adoptions are written; what search ranks by).
+    pub fn adopter_count(&self, name: &PackageName) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .get::<u64>(T::Meta, &write::adopters_key(name))?
+            .unwrap_or(0))
+    }
+
     /// `org`'s latest statement about `name`: its adoption, or its withdrawal.
     pub fn adoption(
         &self,

@@ -351,9 +351,12 @@ pub fn adoption_key(name: &PackageName, org: &OrgName) -> Vec<u8> {
 pub struct SupportRecord {
     /// What the log established.
     pub fact: shire_core::ledger::SupportFact,
-    /// The supporter's signed offer.
+    /// The supporter's latest signed offer.
     pub offer: shire_core::dsse::Envelope,
-    /// The publisher organisation's signed acceptance, once given.
+    /// The offer last accepted (the agreed terms), once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreed_offer: Option<shire_core::dsse::Envelope>,
+    /// The publisher organisation's signed acceptance of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<shire_core::dsse::Envelope>,
     /// The origin whose log holds it; `None` for this node's own.

@@ -221,6 +221,29 @@ pub fn write(
         }
         Change::Adopted(c) => {
             let key = adoption_key(&c.adoption.subject.name, &c.adoption.org);
+            // The package's count of adopters, for search: adoptions in
+            // force that name a release this node holds, exactly.
+            let counts = |f: &shire_core::ledger::AdoptionFact| -> TxResult<bool> {
+                if f.withdrawn {
+                    return Ok(false);
+                }
+                let r: Option<ReleaseRecord> = tx.get(
+                    T::Releases,
+                    &release_key(&f.subject.name, &f.subject.version),
+                )?;
+                Ok(r.is_some_and(|r| r.digest == f.subject.digest))
+            };
+            let was = match tx.get::<AdoptionRecord>(T::Adoptions, &key)? {
+                Some(old) => counts(&old.fact)?,
+                None => false,
+            };
+            let now = counts(&c.adoption)?;
+            if was != now {
+                let count_key = adopters_key(&c.adoption.subject.name);
+                let n: u64 = tx.get(T::Meta, &count_key)?.unwrap_or(0);
+                let n = if now { n + 1 } else { n.saturating_sub(1) };
+                tx.put(T::Meta, &count_key, &n)?;
+            }
             let rec = AdoptionRecord {
                 fact: c.adoption.clone(),
                 envelope: c.envelope.clone(),
@@ -234,16 +257,21 @@ pub fn write(
         Change::Supported(c) => {
             let key = adoption_key(&c.support.package, &c.support.supporter);
             let accepted = c.support.accepted_index.is_some();
-            let rec = match tx.get::<SupportRecord>(T::Supports, &key)? {
+            let old = tx.get::<SupportRecord>(T::Supports, &key)?;
+            let rec = match old {
+                // An acceptance: the offer it names becomes the agreed one.
                 Some(mut old) if accepted => {
                     old.fact = c.support.clone();
+                    old.agreed_offer = Some(old.offer.clone());
                     old.acceptance = Some(c.envelope.clone());
                     old
                 }
-                _ => SupportRecord {
+                // A new offer: what was agreed stands until accepted anew.
+                old => SupportRecord {
                     fact: c.support.clone(),
                     offer: c.envelope.clone(),
-                    acceptance: None,
+                    agreed_offer: old.as_ref().and_then(|o| o.agreed_offer.clone()),
+                    acceptance: old.and_then(|o| o.acceptance),
                     origin: origin.map(str::to_string),
                 },
             };
@@ -263,6 +291,11 @@ pub fn write(
             Ok(Written::Release(Box::new(rec)))
         }
     }
+}
+
+/// The key of a package's count of adopters in the meta tree.
+pub fn adopters_key(name: &PackageName) -> Vec<u8> {
+    format!("adopters:{name}").into_bytes()
 }
 
 /// The key of an artifact's takedown tombstone in the meta tree.

@@ -321,15 +321,18 @@ async fn support_is_offered_then_accepted_by_the_publisher() {
     assert_eq!(s["until"], "2027-12-31");
     assert_eq!(s["accepted_index"], accepted);
     assert_eq!(s["origin"], app.origin.as_str());
-    // A renewal replaces it, unaccepted until braintree accepts again.
-    send(
+    // A renewal alone changes nothing agreed: the accepted terms stand,
+    // with the new offer pending, until braintree accepts it.
+    let renewal = send(
         offer("kent", Some(accepted), "2028-12-31").sign(&c.kent.key),
         c.kent.token.clone(),
     )
-    .await
-    .ok(200);
+    .await;
+    let pending = renewal.ok(200)["offer_index"].as_u64().unwrap();
     let pkg = app.get("/api/v1/packages/braintree/crm").await;
-    assert_eq!(pkg.ok(200)["supported_by"], json!([]));
+    let s = pkg.ok(200)["supported_by"][0].clone();
+    assert_eq!(s["until"], "2027-12-31");
+    assert_eq!(s["pending_offer"], pending);
 }
 
 /// Search ranks by adoption when asked: the package more organisations run

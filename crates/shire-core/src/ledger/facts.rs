@@ -158,6 +158,26 @@ pub struct SupportFact {
     /// The index of the latest statement (offer or acceptance): the one a
     /// new offer follows.
     pub index: u64,
+    /// The terms last accepted, which stand until the package's
+    /// organisation accepts new ones: an offer alone (a renewal, or an
+    /// earlier end) changes nothing agreed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreed: Option<AgreedSupport>,
+}
+
+/// Support terms both sides signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreedSupport {
+    /// The versions covered.
+    pub versions: semver::VersionReq,
+    /// The last day of support, `YYYY-MM-DD`.
+    pub until: String,
+    /// The accepted offer's index in the log.
+    pub offer_index: u64,
+    /// The acceptance's index in the log.
+    pub accepted_index: u64,
+    /// When the log accepted the acceptance (RFC 3339).
+    pub accepted_at: String,
 }
 
 /// The identity of a version: semver §10 says build metadata does not tell

@@ -52,9 +52,10 @@
 //!   supporting organisation and accepted by one of the package's
 //!   organisation, both in this log, which must be home of both
 //!   organisations. An offer follows the supporter's latest statement about
-//!   the package (`replaces`), and replaces it unaccepted; an acceptance
-//!   names exactly the current offer (the SHA-256 of its signed payload).
-//!   Nobody can claim to support another's package alone.
+//!   the package (`replaces`); an acceptance names exactly the current
+//!   offer (the SHA-256 of its signed payload). The terms last accepted
+//!   stand until new ones are: nobody can claim to support another's
+//!   package alone, nor change what was agreed alone.
 //! - **Yanks** name exactly a release of this log, yank one that is not yanked
 //!   and un-yank one that is, with a reason of bounded length.
 //! - **Replays** (a key registered again to its own account, a key revoked
@@ -76,8 +77,8 @@ mod tests;
 
 pub use error::{LedgerError, RuleError};
 pub use facts::{
-    version_identity, AccountFacts, AdoptionFact, KeyFacts, ReleaseFacts, SupportFact, VerdictFact,
-    View,
+    version_identity, AccountFacts, AdoptionFact, AgreedSupport, KeyFacts, ReleaseFacts,
+    SupportFact, VerdictFact, View,
 };
 pub use memory::{MemoryLedger, Overlay};
 pub use tally::{node_state, tally, Tally};
@@ -659,23 +660,13 @@ impl<'a> Ledger<'a> {
         at: &str,
     ) -> Outcome<V> {
         check_time(at)?;
-        let key = view
-            .key(key_id)
-            .map_err(LedgerError::View)?
-            .ok_or_else(|| RuleError::KeyUnknown(key_id.clone()))?;
-        if key.revoked {
-            return Err(RuleError::KeyRevoked(key_id.clone()).into());
-        }
+        let key = member_key(view, key_id)?;
         let statement = verify::adoption(envelope, &key.public_key).map_err(RuleError::from)?;
         let org = &statement.org;
         if key.org.as_ref() != Some(org) {
             return Err(RuleError::AdoptAsOther {
                 key_id: key.key_id.clone(),
-                key_org: key
-                    .org
-                    .as_ref()
-                    .map(|o| o.to_string())
-                    .unwrap_or_else(|| "no organisation".into()),
+                key_org: org_label(&key),
                 org: org.clone(),
             }
             .into());
@@ -780,22 +771,12 @@ impl<'a> Ledger<'a> {
     ) -> Outcome<V> {
         use crate::verify::SupportStatement;
         check_time(at)?;
-        let key = view
-            .key(key_id)
-            .map_err(LedgerError::View)?
-            .ok_or_else(|| RuleError::KeyUnknown(key_id.clone()))?;
-        if key.revoked {
-            return Err(RuleError::KeyRevoked(key_id.clone()).into());
-        }
+        let key = member_key(view, key_id)?;
         let (statement, digest) =
             verify::support(envelope, &key.public_key).map_err(RuleError::from)?;
         let as_other = |org: &OrgName| RuleError::SupportAsOther {
             key_id: key.key_id.clone(),
-            key_org: key
-                .org
-                .as_ref()
-                .map(|o| o.to_string())
-                .unwrap_or_else(|| "no organisation".into()),
+            key_org: org_label(&key),
             org: org.clone(),
         };
         let log_of = |log: &str| {
@@ -845,6 +826,7 @@ impl<'a> Ledger<'a> {
                     accepted_index: None,
                     accepted_at: None,
                     index,
+                    agreed: current.and_then(|c| c.agreed),
                 }
             }
             SupportStatement::Accept(a) => {
@@ -874,6 +856,13 @@ impl<'a> Ledger<'a> {
                 current.accepted_index = Some(index);
                 current.accepted_at = Some(at.to_string());
                 current.index = index;
+                current.agreed = Some(AgreedSupport {
+                    versions: current.versions.clone(),
+                    until: current.until.clone(),
+                    offer_index: current.offer_index,
+                    accepted_index: index,
+                    accepted_at: at.to_string(),
+                });
                 current
             }
         };
@@ -1015,8 +1004,9 @@ fn mismatch(claimed: &Subject, stored: &Subject) -> RuleError {
     }
 }
 
-/// The registered, unrevoked key `id` of an account with role `needed`.
-fn signer<V: View>(view: &V, id: &KeyId, needed: Role) -> Result<KeyFacts, LedgerError<V::Error>> {
+/// The registered, unrevoked key `id`, whatever its account's role: what
+/// signs the statements any member of an organisation may give.
+fn member_key<V: View>(view: &V, id: &KeyId) -> Result<KeyFacts, LedgerError<V::Error>> {
     let key = view
         .key(id)
         .map_err(LedgerError::View)?
@@ -1024,6 +1014,20 @@ fn signer<V: View>(view: &V, id: &KeyId, needed: Role) -> Result<KeyFacts, Ledge
     if key.revoked {
         return Err(RuleError::KeyRevoked(id.clone()).into());
     }
+    Ok(key)
+}
+
+/// A key's organisation for a message.
+fn org_label(key: &KeyFacts) -> String {
+    key.org
+        .as_ref()
+        .map(|o| o.to_string())
+        .unwrap_or_else(|| "no organisation".into())
+}
+
+/// The registered, unrevoked key `id` of an account with role `needed`.
+fn signer<V: View>(view: &V, id: &KeyId, needed: Role) -> Result<KeyFacts, LedgerError<V::Error>> {
+    let key = member_key(view, id)?;
     if key.role != needed {
         return Err(RuleError::WrongRole {
             key_id: id.clone(),

@@ -931,6 +931,7 @@ fn support_is_offered_by_the_supporter_and_accepted_by_the_publisher() {
     let (bad_date, _) = support_offer("delt", "delt", "31/12/2027", LOG, Some(9));
     let (stale, _) = support_offer("delt", "delt", "2028-12-31", LOG, None);
     let (renewed, second) = support_offer("delt", "delt", "2028-12-31", LOG, Some(16));
+    let (shortened, _) = support_offer("delt", "delt", "2027-01-31", LOG, Some(21));
     let mut m = MemoryLedger::new(NODE, LOG);
     let out = run_with(
         &mut m,
@@ -954,6 +955,8 @@ fn support_is_offered_by_the_supporter_and_accepted_by_the_publisher() {
             renewed,
             support_accept("bt-dev", "delt", first),
             support_accept("bt-dev", "delt", second),
+            // 22: an earlier end offered alone changes nothing agreed.
+            shortened,
         ],
         &["one"],
     );
@@ -961,8 +964,11 @@ fn support_is_offered_by_the_supporter_and_accepted_by_the_publisher() {
         .supports_of(&PackageName::parse("braintree/crm").unwrap())
         .map(|s| {
             format!(
-                "{} until {} accepted at {:?}",
-                s.supporter, s.until, s.accepted_index
+                "{} offers until {} (accepted at {:?}), agreed until {:?}",
+                s.supporter,
+                s.until,
+                s.accepted_index,
+                s.agreed.as_ref().map(|a| &a.until)
             )
         })
         .collect();
@@ -982,6 +988,7 @@ fn support_is_offered_by_the_supporter_and_accepted_by_the_publisher() {
         19 support offer by delt for braintree/crm ^1 until 2028-12-31, signed by <delt>: offered support of delt for braintree/crm ^1 until 2028-12-31
         20 braintree/crm accepts the support of delt, signed by <bt-dev>: REFUSED delt has no current support offer for braintree/crm with that digest
         21 braintree/crm accepts the support of delt, signed by <bt-dev>: accepted support of delt for braintree/crm ^1 until 2028-12-31
+        22 support offer by delt for braintree/crm ^1 until 2027-01-31, signed by <delt>: offered support of delt for braintree/crm ^1 until 2027-01-31
         state braintree/crm@1.0.0: pending at 1, pending at 2
-        supports: ["delt until 2028-12-31 accepted at Some(21)"]"#]].assert_eq(&format!("{out}supports: {supports:?}"));
+        supports: ["delt offers until 2027-01-31 (accepted at None), agreed until Some(\"2028-12-31\")"]"#]].assert_eq(&format!("{out}supports: {supports:?}"));
 }
