@@ -47,6 +47,13 @@ impl Project {
         self
     }
 
+    /// Appends raw `Shire.toml` text (a `[publiccode]` table, say) after
+    /// the dependencies.
+    pub fn manifest(mut self, toml: &str) -> Self {
+        self.publiccode.insert_str(0, &format!("\n{toml}\n"));
+        self
+    }
+
     /// Sets the description.
     pub fn description(mut self, d: &str) -> Self {
         self.description = d.into();

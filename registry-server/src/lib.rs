@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod backup;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -153,10 +153,12 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     let addr = listener.local_addr()?;
     let data = web::Data::new(state);
     let deadline = web::Data::new(config.body_deadline);
+    let catalogue = web::Data::new(crate::catalogue::Catalogue::default());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(deadline.clone())
+            .app_data(catalogue.clone())
             .app_data(error::json_config(MAX_JSON_BODY))
             .app_data(error::path_config())
             .app_data(error::query_config())
@@ -164,8 +166,10 @@ pub async fn start(config: Config) -> Result<RunningServer> {
             .wrap(from_fn(middleware::head_as_get))
             .wrap(from_fn(middleware::request_id))
             .wrap(from_fn(crate::metrics::track))
+            .wrap(crate::catalogue::security_headers())
             .configure(routes::configure)
-            .default_service(web::to(error::not_found))
+            .configure(crate::catalogue::configure)
+            .default_service(web::to(crate::catalogue::not_found))
     })
     // A response's head and body leave as separate writes: with Nagle's
     // algorithm the second waits for the client's delayed ACK (some 40 ms

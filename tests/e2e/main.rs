@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, one module per area.
 mod adoption;
+mod catalogue;
 mod client_life;
 mod federation;
 mod foundation;

@@ -6,6 +6,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::records::ReleaseRecord;
 use actix_web::{web, HttpResponse};
 use shire_core::archive::{ArchiveSummary, FileChanges};
 use shire_core::wire::{DependencyChanges, ReviewItem};
@@ -25,37 +26,43 @@ pub async fn queue(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
         if own.as_ref() == Some(rec.name.org()) {
             continue;
         }
-        let previous = state
-            .store
-            .releases_of(&rec.name)?
-            .into_iter()
-            .map(|r| r.version)
-            .filter(|v| *v < rec.version)
-            .max();
-        let new_files = state
-            .store
-            .files(&rec.name, &rec.version)?
-            .unwrap_or_default();
-        let (old_files, old_deps) = match &previous {
-            Some(v) => (
-                state.store.files(&rec.name, v)?.unwrap_or_default(),
-                state
-                    .store
-                    .release(&rec.name, v)?
-                    .map(|r| r.manifest.dependencies)
-                    .unwrap_or_default(),
-            ),
-            None => (ArchiveSummary::default(), BTreeMap::new()),
-        };
-        items.push(ReviewItem {
-            files: FileChanges::between(&old_files, &new_files),
-            dependencies: DependencyChanges::between(&old_deps, &rec.manifest.dependencies),
-            name: rec.name,
-            version: rec.version,
-            digest: rec.digest,
-            published_at: rec.published_at,
-            previous,
-        });
+        items.push(review_item(&state, rec)?);
     }
     Ok(HttpResponse::Ok().json(items))
+}
+
+/// A pending release with what changed since the highest earlier version:
+/// the review queue's item, for the API and the catalogue alike.
+pub fn review_item(state: &AppState, rec: ReleaseRecord) -> Result<ReviewItem, ApiError> {
+    let previous = state
+        .store
+        .releases_of(&rec.name)?
+        .into_iter()
+        .map(|r| r.version)
+        .filter(|v| *v < rec.version)
+        .max();
+    let new_files = state
+        .store
+        .files(&rec.name, &rec.version)?
+        .unwrap_or_default();
+    let (old_files, old_deps) = match &previous {
+        Some(v) => (
+            state.store.files(&rec.name, v)?.unwrap_or_default(),
+            state
+                .store
+                .release(&rec.name, v)?
+                .map(|r| r.manifest.dependencies)
+                .unwrap_or_default(),
+        ),
+        None => (ArchiveSummary::default(), BTreeMap::new()),
+    };
+    Ok(ReviewItem {
+        files: FileChanges::between(&old_files, &new_files),
+        dependencies: DependencyChanges::between(&old_deps, &rec.manifest.dependencies),
+        name: rec.name,
+        version: rec.version,
+        digest: rec.digest,
+        published_at: rec.published_at,
+        previous,
+    })
 }

@@ -515,6 +515,22 @@ impl Store {
         )
     }
 
+    /// Every package id matching `query` (lowercase), best first, as
+    /// [`Store::search`] ranks them, unresolved (ids are `PackageRecord::id`).
+    pub fn search_ids(&self, query: &str) -> Result<Vec<u32>, StoreError> {
+        let exact = match PackageName::parse(query) {
+            Ok(n) => self.package(&n)?.map(|p| p.id),
+            Err(_) => None,
+        };
+        search::ranked_ids(&self.db.tree(T::Search)?, query, exact)
+    }
+
+    /// Every account of this node's own organisations (names and roles for
+    /// the catalogue; never shown with their token hashes).
+    pub fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        self.db.values(T::Accounts)
+    }
+
     // ---- the log, for reading ----
 
     /// Read access to this node's log, for proofs, roots, entries and tiles.

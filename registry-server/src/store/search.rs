@@ -192,6 +192,64 @@ pub fn query(
     exact: Option<(u32, &PackageName)>,
     limit: usize,
 ) -> Result<Ranked, StoreError> {
+    let resolve = |id: u32| -> Result<Option<PackageName>, StoreError> {
+        Ok(ids
+            .get(id.to_be_bytes())?
+            .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
+    };
+    let (leads, mut matched) = scored(search, query, exact.map(|(id, _)| id))?;
+    let total = leads.len() + matched.len();
+    let mut names: Vec<PackageName> = Vec::new();
+    // The exact name is known already; bare-name leads are resolved.
+    for id in leads {
+        match exact {
+            Some((exact_id, name)) if exact_id == id => names.push(name.clone()),
+            _ => names.extend(resolve(id)?),
+        }
+    }
+    let keep = limit.saturating_sub(names.len());
+    if matched.len() > keep && keep > 0 {
+        matched.select_nth_unstable_by(keep - 1, by_score);
+    }
+    matched.truncate(keep);
+    matched.sort_by(by_score);
+    for (id, _) in matched {
+        if let Some(name) = resolve(id)? {
+            names.push(name);
+        }
+    }
+    names.truncate(limit.max(1));
+    Ok(Ranked { names, total })
+}
+
+/// Every package id matching `query`, best first, in the order [`query`]
+/// ranks them, without resolving names: for callers that filter and page
+/// the matches themselves (the catalogue's search page).
+pub fn ranked_ids(
+    search: &sled::Tree,
+    query: &str,
+    exact: Option<u32>,
+) -> Result<Vec<u32>, StoreError> {
+    let (mut ids, mut matched) = scored(search, query, exact)?;
+    matched.sort_by(by_score);
+    ids.extend(matched.into_iter().map(|(id, _)| id));
+    Ok(ids)
+}
+
+/// Higher score first, then lower id (older package).
+fn by_score(a: &(u32, u32), b: &(u32, u32)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+}
+
+/// Scores every package against `query`: the leads (the exact package id,
+/// then packages whose bare name is the query) and every other match with
+/// its summed score, unordered.
+#[allow(clippy::type_complexity)]
+fn scored(
+    search: &sled::Tree,
+    query: &str,
+    exact: Option<u32>,
+) -> Result<(Vec<u32>, Vec<(u32, u32)>), StoreError> {
     let mut qterms: Vec<String> = words(query).collect();
     qterms.sort();
     qterms.dedup();
@@ -260,47 +318,28 @@ pub fn query(
     }
     let n = qterms.len();
     let is_match = |count: &[usize], id: u32| n > 0 && count.get(id as usize) == Some(&n);
-    let resolve = |id: u32| -> Result<Option<PackageName>, StoreError> {
-        Ok(ids
-            .get(id.to_be_bytes())?
-            .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
-    };
     // Leads: the exact full name, then packages whose bare name is the query
     // (its posting list marks them with the bare-name weight).
-    let mut names: Vec<PackageName> = Vec::new();
-    if let Some((id, name)) = exact {
+    let mut leads = Vec::new();
+    if let Some(id) = exact {
         if let Some(c) = count.get_mut(id as usize) {
             *c = 0;
         }
-        names.push(name.clone());
+        leads.push(id);
     }
     for list in chunks_of(search, query)? {
         for (id, w) in postings(&list) {
             if w == BARE_NAME_WEIGHT && is_match(&count, id) {
                 count[id as usize] = 0;
-                names.extend(resolve(id)?);
+                leads.push(id);
             }
         }
     }
-    let mut matched: Vec<(u32, u32)> = (0..count.len())
+    let matched = (0..count.len())
         .filter(|id| count[*id] == n && n > 0)
         .map(|id| (id as u32, score[id]))
         .collect();
-    let total = names.len() + matched.len();
-    let order = |a: &(u32, u32), b: &(u32, u32)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
-    let keep = limit.saturating_sub(names.len());
-    if matched.len() > keep && keep > 0 {
-        matched.select_nth_unstable_by(keep - 1, order);
-    }
-    matched.truncate(keep);
-    matched.sort_by(order);
-    for (id, _) in matched {
-        if let Some(name) = resolve(id)? {
-            names.push(name);
-        }
-    }
-    names.truncate(limit.max(1));
-    Ok(Ranked { names, total })
+    Ok((leads, matched))
 }
 
 #[cfg(test)]

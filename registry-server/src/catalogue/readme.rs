@@ -1,0 +1,216 @@
+//! A release's README, read from its archive, rendered from Markdown
+//! (`pulldown-cmark`) and sanitised (`ammonia`): a README is hostile input,
+//! so what reaches a page carries no script, no `on*` attribute, no
+//! `javascript:` or relative URL, no image, SVG, form or frame. Rendered
+//! READMEs are cached by artifact digest: a release's bytes never change.
+
+use crate::store::Store;
+use ammonia::UrlRelative;
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use shire_core::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary, EntryKind};
+use shire_core::Digest;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Read};
+use std::sync::{Arc, Mutex};
+
+/// The README files looked for at the archive's top, best first.
+const NAMES: &[&str] = &["readme.md", "readme.markdown", "readme", "readme.txt"];
+/// Most README bytes rendered; the rest is cut.
+pub const MAX_README_BYTES: u64 = 256 << 10;
+/// Most rendered bytes kept in the cache before it is emptied.
+const CACHE_BYTES: usize = 16 << 20;
+
+/// Rendered READMEs by artifact digest (`None`: the release has none).
+#[derive(Default)]
+pub struct Readmes {
+    cache: Mutex<Cache>,
+}
+
+/// The rendered READMEs and their total size.
+#[derive(Default)]
+struct Cache {
+    bytes: usize,
+    html: HashMap<Digest, Option<Arc<str>>>,
+}
+
+impl Readmes {
+    /// The sanitised HTML of the README of the release with artifact
+    /// `digest` and listing `files`, if it has one and its bytes are held.
+    /// Blocking: reads and unpacks the archive the first time.
+    pub fn html(
+        &self,
+        store: &Store,
+        digest: &Digest,
+        files: &ArchiveSummary,
+        limits: &ArchiveLimits,
+    ) -> Option<Arc<str>> {
+        if let Some(hit) = self.lock().html.get(digest) {
+            return hit.clone();
+        }
+        let html = readme_path(files)
+            .and_then(|path| read_file(store, digest, &path, limits))
+            .map(|text| Arc::<str>::from(render(&text)));
+        let mut cache = self.lock();
+        let size = html.as_ref().map_or(0, |h| h.len()) + 64;
+        if cache.bytes + size > CACHE_BYTES {
+            cache.html.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += size;
+        cache.html.insert(*digest, html.clone());
+        html
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The archive path of the README, if the archive's top holds one.
+fn readme_path(files: &ArchiveSummary) -> Option<String> {
+    NAMES.iter().find_map(|wanted| {
+        files
+            .files
+            .iter()
+            .find(|f| f.kind == EntryKind::File && f.path.to_lowercase() == *wanted)
+            .map(|f| f.path.clone())
+    })
+}
+
+/// The first [`MAX_README_BYTES`] of `path` in the stored archive, as text.
+fn read_file(store: &Store, digest: &Digest, path: &str, limits: &ArchiveLimits) -> Option<String> {
+    let blob = store.blobs.read(digest).ok()??;
+    let mut found: Option<Vec<u8>> = None;
+    // Stops the walk once the file is read (the error is ours, not the archive's).
+    let walked = archive::walk(BufReader::new(blob), limits, |entry, body| {
+        if entry.path == path && entry.kind == EntryKind::File {
+            let mut bytes = Vec::new();
+            body.take(MAX_README_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|e| ArchiveError::Format(e.to_string()))?;
+            found = Some(bytes);
+            return Err(ArchiveError::Empty);
+        }
+        Ok(())
+    });
+    if found.is_none() {
+        if let Err(e) = walked {
+            tracing::warn!(%digest, error = %e, "README not read");
+        }
+    }
+    found.map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Markdown to sanitised HTML. Headings move down two levels (a README's
+/// `#` sits under the page's own `h1` and `h2`).
+pub fn render(markdown: &str) -> String {
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: lower(level),
+            id,
+            classes,
+            attrs,
+        }),
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(lower(level))),
+        other => other,
+    });
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events);
+    sanitise(&html)
+}
+
+fn lower(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H3,
+        HeadingLevel::H2 => HeadingLevel::H4,
+        HeadingLevel::H3 => HeadingLevel::H5,
+        _ => HeadingLevel::H6,
+    }
+}
+
+/// Keeps only ammonia's safe tags, minus images (a page's policy would
+/// refuse to load them, and they need alternative text), with absolute
+/// `http`, `https` and `mailto` links only.
+fn sanitise(html: &str) -> String {
+    let schemes: HashSet<&str> = ["http", "https", "mailto"].into_iter().collect();
+    ammonia::Builder::default()
+        .rm_tags(["img"])
+        .url_schemes(schemes)
+        .url_relative(UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    /// Each hostile README the catalogue must defuse: nothing executable
+    /// survives, the harmless text does.
+    #[test]
+    fn hostile_markdown_is_defused() {
+        let attacks = [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[click](javascript:alert(1))",
+            "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+            "<svg onload=alert(1)><script>alert(1)</script></svg>",
+            "<svg><a xlink:href=\"javascript:alert(1)\"><text>x</text></a></svg>",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<form action=\"https://evil.example\"><input></form>",
+            "<div style=\"background:url(javascript:alert(1))\" onclick=\"alert(1)\">d</div>",
+            "<object data=\"x\"></object><embed src=\"x\">",
+            "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\">",
+            "<base href=\"https://evil.example/\">",
+            "[rel](../../api/v1/admin)",
+        ];
+        for attack in attacks {
+            let html = render(&format!("# Title\n\nsafe words\n\n{attack}\n"));
+            let lower = html.to_lowercase();
+            for bad in [
+                "<script",
+                "onerror",
+                "onload",
+                "onclick",
+                "javascript:",
+                "<svg",
+                "<iframe",
+                "<form",
+                "<input",
+                "<object",
+                "<embed",
+                "<meta",
+                "<base",
+                "<img",
+                "style=",
+                "href=\"../",
+            ] {
+                assert!(!lower.contains(bad), "{attack:?} left {bad:?} in {html}");
+            }
+            assert!(html.contains("safe words"), "{html}");
+            assert!(html.contains("<h3>Title</h3>"), "{html}");
+        }
+    }
+
+    #[test]
+    fn ordinary_markdown_renders() {
+        let html = render("## Install\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n[docs](https://example.org/x) `code`\n");
+        assert!(html.contains("<h4>Install</h4>"), "{html}");
+        assert!(html.contains("<table>"), "{html}");
+        assert!(
+            html.contains(
+                "<a href=\"https://example.org/x\" rel=\"noopener noreferrer nofollow\">docs</a>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<code>code</code>"), "{html}");
+    }
+}

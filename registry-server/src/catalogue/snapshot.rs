@@ -1,0 +1,346 @@
+//! The catalogue's read model: one pass over the stored packages and
+//! releases, giving what pages need across packages (search facets, recent
+//! events, who depends on what, counts). It is rebuilt whenever a write has
+//! ended since it was built, so it never shows less than the records do:
+//! every store transaction starts a new [`crate::store::DocCache`]
+//! generation, and a snapshot is kept only for the generation it was read at.
+
+use crate::store::records::{ReleaseRecord, YankRecord};
+use crate::store::{Store, StoreError};
+use shire_core::statement::{Advisory, Verdict};
+use shire_core::wire::ReleaseState;
+use shire_core::{OrgName, PackageName, Version};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// What one package looks like to the search page.
+#[derive(Debug, Clone)]
+pub struct PackageSummary {
+    /// Its id in the search index.
+    pub id: u32,
+    /// `org/name`.
+    pub name: PackageName,
+    /// The latest version's description.
+    pub description: String,
+    /// The version shown: the highest not yanked (else the highest).
+    pub latest: Version,
+    /// Its state.
+    pub state: ReleaseState,
+    /// Whether every version is yanked.
+    pub yanked: bool,
+    /// When the package last changed: a publish, verdict or yank (RFC 3339).
+    pub updated_at: String,
+    /// The node it is home on.
+    pub origin: String,
+    /// publiccode categories.
+    pub categories: Vec<String>,
+    /// publiccode development status.
+    pub development_status: Option<String>,
+    /// publiccode maintenance type.
+    pub maintenance_type: Option<String>,
+    /// SPDX licence expression.
+    pub licence: String,
+    /// The verifiers who approved the version shown, with their organisations.
+    pub approved_by: Vec<(String, Option<OrgName>)>,
+}
+
+/// What happened to a release, as feeds and recent lists show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A verifier approved it.
+    Approved,
+    /// A verifier rejected it.
+    Rejected,
+    /// A verifier revoked it.
+    Revoked,
+    /// Its publisher yanked it.
+    Yanked,
+    /// The node's operator took its artifact down.
+    TakenDown,
+}
+
+impl EventKind {
+    /// The word pages show.
+    pub fn word(self) -> &'static str {
+        match self {
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
+            EventKind::Revoked => "revoked",
+            EventKind::Yanked => "yanked",
+            EventKind::TakenDown => "taken down",
+        }
+    }
+}
+
+/// One event about one release.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The package.
+    pub package: PackageName,
+    /// The version.
+    pub version: Version,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The account that did it.
+    pub by: String,
+    /// That account's organisation, for verdicts.
+    pub by_org: Option<OrgName>,
+    /// The reason or note given.
+    pub reason: Option<String>,
+    /// A revocation's advisory.
+    pub advisory: Option<Advisory>,
+    /// The statement's index in its origin's log (verdicts).
+    pub log_index: Option<u64>,
+    /// The package's home node.
+    pub origin: String,
+}
+
+/// The catalogue's cross-package view, at one store generation.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    generation: u64,
+    /// Every package, by name.
+    pub packages: Vec<PackageSummary>,
+    /// Index into `packages` by search id.
+    by_id: HashMap<u32, usize>,
+    /// Index into `packages` by name.
+    by_name: HashMap<PackageName, usize>,
+    /// Every event, newest first.
+    pub events: Vec<Event>,
+    /// Packages whose some version depends on the key.
+    pub dependents: HashMap<PackageName, BTreeSet<PackageName>>,
+    /// Distinct organisations that hold packages or are created here.
+    pub org_count: usize,
+    /// Distinct verifier accounts with a registered key or a verdict.
+    pub verifier_count: usize,
+    /// Releases in all.
+    pub release_count: usize,
+}
+
+impl Snapshot {
+    /// Reads every package and release.
+    fn build(store: &Store, generation: u64, own_origin: &str) -> Result<Snapshot, StoreError> {
+        let mut releases: BTreeMap<PackageName, Vec<ReleaseRecord>> = BTreeMap::new();
+        let mut release_count = 0;
+        for r in store.all_releases()? {
+            release_count += 1;
+            releases.entry(r.name.clone()).or_default().push(r);
+        }
+        let mut snap = Snapshot {
+            generation,
+            release_count,
+            ..Snapshot::default()
+        };
+        let mut orgs: BTreeSet<OrgName> = store.orgs()?.into_iter().map(|o| o.name).collect();
+        let mut verifiers: BTreeSet<(String, Option<OrgName>)> = store
+            .verifier_keys()?
+            .into_iter()
+            .map(|(_, a)| (a.username, a.org))
+            .collect();
+        let mut packages = store.all_packages()?;
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        for pkg in packages {
+            let origin = pkg.origin.clone().unwrap_or_else(|| own_origin.to_string());
+            let Some(mut rels) = releases.remove(&pkg.name) else {
+                continue;
+            };
+            rels.sort_by(|a, b| a.version.cmp(&b.version));
+            let Some(shown) = rels
+                .iter()
+                .rev()
+                .find(|r| r.yanked.is_none())
+                .or_else(|| rels.last())
+            else {
+                continue;
+            };
+            let mut updated_at = String::new();
+            for r in &rels {
+                for e in events_of(r, &origin) {
+                    updated_at = updated_at.max(e.at.clone());
+                    if let (Some(org), true) = (&e.by_org, e.kind != EventKind::Yanked) {
+                        verifiers.insert((e.by.clone(), Some(org.clone())));
+                    }
+                    snap.events.push(e);
+                }
+                updated_at = updated_at.max(r.published_at.clone());
+                for dep in r.manifest.dependencies.keys() {
+                    snap.dependents
+                        .entry(dep.clone())
+                        .or_default()
+                        .insert(pkg.name.clone());
+                }
+            }
+            orgs.insert(pkg.name.org().clone());
+            let pc = &shown.manifest.publiccode;
+            snap.by_id.insert(pkg.id, snap.packages.len());
+            snap.by_name.insert(pkg.name.clone(), snap.packages.len());
+            snap.packages.push(PackageSummary {
+                id: pkg.id,
+                description: pkg.description,
+                latest: shown.version.clone(),
+                state: shown.state,
+                yanked: shown.yanked.is_some(),
+                updated_at,
+                origin,
+                categories: pkg.categories,
+                development_status: pc.development_status.clone(),
+                maintenance_type: pc.maintenance_type.clone(),
+                licence: shown.manifest.package.license.clone(),
+                approved_by: shown
+                    .verdicts
+                    .iter()
+                    .filter(|v| v.fact.verdict == Verdict::Approve)
+                    .map(|v| (v.fact.account.clone(), v.fact.org.clone()))
+                    .collect(),
+                name: pkg.name,
+            });
+        }
+        snap.events.sort_by(|a, b| b.at.cmp(&a.at));
+        snap.org_count = orgs.len();
+        snap.verifier_count = verifiers.len();
+        Ok(snap)
+    }
+
+    /// The package with search id `id`.
+    pub fn by_id(&self, id: u32) -> Option<&PackageSummary> {
+        self.by_id.get(&id).map(|i| &self.packages[*i])
+    }
+
+    /// The package named `name`.
+    pub fn by_name(&self, name: &PackageName) -> Option<&PackageSummary> {
+        self.by_name.get(name).map(|i| &self.packages[*i])
+    }
+
+    /// Package names close to `wanted` (same bare name, or a small edit
+    /// away), best first: the "did you mean" of a 404.
+    pub fn suggestions(&self, wanted: &str, limit: usize) -> Vec<PackageName> {
+        let wanted = wanted.to_lowercase();
+        let bare = wanted.rsplit('/').next().unwrap_or(&wanted).to_string();
+        let mut scored: Vec<(usize, &PackageName)> = self
+            .packages
+            .iter()
+            .filter_map(|p| {
+                let full = p.name.to_string();
+                let d =
+                    edit_distance(&wanted, &full, 3).min(edit_distance(&bare, p.name.name(), 3));
+                (d <= 2 || (bare.len() >= 3 && p.name.name().contains(&bare)))
+                    .then_some((d, &p.name))
+            })
+            .collect();
+        scored.sort();
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+}
+
+/// Every verdict, yank and takedown of one release.
+pub(crate) fn events_of(r: &ReleaseRecord, origin: &str) -> Vec<Event> {
+    let base = |kind, y: &YankRecord| Event {
+        kind,
+        package: r.name.clone(),
+        version: r.version.clone(),
+        at: y.at.clone(),
+        by: y.by.clone(),
+        by_org: None,
+        reason: Some(y.reason.clone()),
+        advisory: None,
+        log_index: None,
+        origin: origin.to_string(),
+    };
+    let mut out: Vec<Event> = r
+        .verdicts
+        .iter()
+        .map(|v| Event {
+            kind: match v.fact.verdict {
+                Verdict::Approve => EventKind::Approved,
+                Verdict::Reject => EventKind::Rejected,
+                Verdict::Revoke => EventKind::Revoked,
+            },
+            package: r.name.clone(),
+            version: r.version.clone(),
+            at: v.at.clone(),
+            by: v.fact.account.clone(),
+            by_org: v.fact.org.clone(),
+            reason: v.fact.reason.clone(),
+            advisory: v.fact.advisory.clone(),
+            log_index: Some(v.fact.index),
+            origin: origin.to_string(),
+        })
+        .collect();
+    if let Some(y) = &r.yanked {
+        out.push(base(EventKind::Yanked, y));
+    }
+    if let Some(y) = &r.taken_down {
+        out.push(base(EventKind::TakenDown, y));
+    }
+    out
+}
+
+/// Levenshtein distance between `a` and `b`, capped at `cap + 1`.
+fn edit_distance(a: &str, b: &str, cap: usize) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > cap {
+        return cap + 1;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()].min(cap + 1)
+}
+
+/// Holds the latest snapshot and builds a new one when the store has
+/// changed; one build at a time.
+#[derive(Default)]
+pub struct Snapshots {
+    current: RwLock<Option<Arc<Snapshot>>>,
+    building: Mutex<()>,
+}
+
+impl Snapshots {
+    /// A snapshot no older than the last write that ended.
+    pub fn get(&self, store: &Store, own_origin: &str) -> Result<Arc<Snapshot>, StoreError> {
+        let fresh = |s: &Option<Arc<Snapshot>>| {
+            s.as_ref()
+                .filter(|s| s.generation == store.docs().generation())
+                .cloned()
+        };
+        if let Some(s) = fresh(&self.current.read().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(s);
+        }
+        let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = fresh(&self.current.read().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(s);
+        }
+        // Read the generation before the records (see `DocCache`).
+        let generation = store.docs().generation();
+        let snap = Arc::new(Snapshot::build(store, generation, own_origin)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(snap.clone());
+        Ok(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("crm-lite", "crm-lite", 3), 0);
+        assert_eq!(edit_distance("crm-lit", "crm-lite", 3), 1);
+        assert_eq!(edit_distance("crm-lite", "cmr-lite", 3), 2);
+        assert_eq!(edit_distance("a", "abcdefgh", 3), 4);
+    }
+}
