@@ -79,7 +79,7 @@ fn fill() -> Filled {
     for org in ["delt", "kent"] {
         club.admin.ok(&["admin", "org", "create", org]);
     }
-    let publiccode = "[publiccode]\nplatforms = [\"web\", \"linux\"]\ncategories = [\"customer-relationship-management\"]\ndevelopment-status = \"stable\"\nmaintenance-type = \"contract\"\nlanguages = [\"en\", \"cy\"]\n\n[[publiccode.contacts]]\nname = \"Jo Bloggs\"\nemail = \"jo@example.org\"\n";
+    let publiccode = "[publiccode]\nplatforms = [\"web\", \"linux\"]\ncategories = [\"customer-relationship-management\"]\ndevelopment-status = \"stable\"\nmaintenance-type = \"contract\"\nlanguages = [\"en\", \"cy\"]\nlong-description = \"Keeps **case notes** for every resident. <script>document.title='pwned-long'</script><img src=x onerror=alert(1)>\"\n\n[[publiccode.contacts]]\nname = \"Jo Bloggs\"\nemail = \"jo@example.org\"\n";
 
     club.publish(&Project::new("braintree/common", "1.0.0").description("Shared helpers"));
     club.approve("braintree/common@1.0.0");
@@ -272,7 +272,7 @@ fn every_page_passes_axe_and_shows_what_it_must_in_chromium() {
             "expect": ["Customer records for small councils", "shire install braintree/crm-lite@=1.0.1",
                        "revoked", "SQL injection in the search form", "Severity critical",
                        "Fixed in 1.0.1", "socitm-rev", "Checked the data-protection impact assessment",
-                       "harmless words", "Setting up", "colchester", "Delt Shared Services",
+                       "harmless words", "Setting up", "case notes for every resident", "colchester", "Delt Shared Services",
                        "delt", "supports ^1 until 2028-03-31", "braintree/common", "README.md",
                        "customer-relationship-management", "Jo Bloggs", "log index"],
             "expect_not": ["shire install braintree/crm-lite@=1.0.0", "pwned"],

@@ -240,3 +240,14 @@ pub fn search_url(base: &str, j: usize, stored: usize) -> String {
     let q = if exact { format!("{ORG}/{q}") } else { q };
     format!("{base}/api/v1/search?q={}&limit=20", q.replace('/', "%2F"))
 }
+
+/// The catalogue's page of package `name` (`/packages/bench/{name}`).
+pub fn catalogue_package_url(base: &str, name: &str) -> String {
+    format!("{base}/packages/{ORG}/{name}")
+}
+
+/// The catalogue's search page for the `j`th query.
+pub fn catalogue_search_url(base: &str, j: usize, stored: usize) -> String {
+    let (q, _) = fixtures::query(j, stored);
+    format!("{base}/search?q={q}")
+}

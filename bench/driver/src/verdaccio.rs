@@ -180,3 +180,15 @@ pub fn search_url(base: &str, j: usize, stored: usize) -> String {
         q.replace('@', "%40").replace('/', "%2F")
     )
 }
+
+/// The web UI's data for a package page (`/-/verdaccio/data/sidebar/...`):
+/// what its single-page app fetches to show `@bench/<name>`.
+pub fn web_package_url(base: &str, name: &str) -> String {
+    format!("{base}/-/verdaccio/data/sidebar/{SCOPE}/{name}")
+}
+
+/// The web UI's search (`/-/verdaccio/data/search/...`) for the `j`th query.
+pub fn web_search_url(base: &str, j: usize, stored: usize) -> String {
+    let (q, _) = fixtures::query(j, stored);
+    format!("{base}/-/verdaccio/data/search/{q}")
+}

@@ -911,6 +911,8 @@ impl Bench {
                 ));
             }
         }
+        let shire_n = shire_stored.as_ref().ok().copied();
+        let npm_n = npm_stored.as_ref().ok().copied();
         // 5a. Resident memory after the fill.
         let shire_rss = match &shire_stored {
             Ok(_) => self
@@ -936,6 +938,95 @@ impl Bench {
             other: other_rss,
             target: Target::AtMost(40.0),
         });
+        self.catalogue(shire_n, npm_n).await;
+    }
+
+    /// Workload 4b: the web catalogue at the filled scale, after the memory
+    /// reading: Shire's server-rendered search-results and package pages
+    /// against the data Verdaccio's web UI fetches for the same views.
+    async fn catalogue(&mut self, shire_n: Option<usize>, npm_n: Option<usize>) {
+        let Some(n) = shire_n else {
+            return;
+        };
+        let base = self.publisher.base.clone();
+        let verdaccio = match (&self.verdaccio, npm_n) {
+            (Some(Ok((v, _))), Some(m)) if m > 0 => Some((v.base.clone(), m)),
+            _ => None,
+        };
+        let pick = |j: usize, stored: usize| fixtures::fill_name((j * 7919) % stored.max(1));
+        for (what, shire_url, other_url) in [
+            (
+                "search page",
+                shire::catalogue_search_url(&base, 0, n),
+                verdaccio
+                    .as_ref()
+                    .map(|(b, m)| verdaccio::web_search_url(b, 0, *m)),
+            ),
+            (
+                "package page",
+                shire::catalogue_package_url(&base, &pick(1, n)),
+                verdaccio
+                    .as_ref()
+                    .map(|(b, m)| verdaccio::web_package_url(b, &pick(1, *m))),
+            ),
+        ] {
+            let mut figures = self
+                .interleaved(vec![Some(Ok(shire_url)), other_url.map(Ok)], false)
+                .await;
+            let other = figures.pop().unwrap_or(Figure::NotRun);
+            let shire = figures.pop().unwrap_or(Figure::NotRun);
+            self.rows.push(Row {
+                work: format!("catalogue {what} @ {n} pkgs (req/s)"),
+                shire,
+                other_name: "Verdaccio web UI data",
+                other,
+                target: Target::RatioAtLeast(10.0),
+            });
+        }
+        let queries = self.scale.search_queries;
+        for (what, urls, target) in [
+            (
+                "search page",
+                (0..queries)
+                    .map(|j| shire::catalogue_search_url(&base, j, n))
+                    .collect::<Vec<_>>(),
+                Target::Info,
+            ),
+            (
+                "package page",
+                (0..queries)
+                    .map(|j| shire::catalogue_package_url(&base, &pick(j, n)))
+                    .collect(),
+                Target::AtMost(5.0),
+            ),
+        ] {
+            let warm = &urls[..urls.len().min(50)];
+            let _ =
+                load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0).await;
+            let shire = match load::sequential_latencies(
+                &self.http,
+                &urls,
+                Duration::from_secs(30),
+                urls.len().min(20),
+            )
+            .await
+            {
+                Ok(l) => Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
+                Err(e) => Figure::Failed(format!("{e:#}")),
+            };
+            self.rows.push(Row {
+                work: format!("catalogue {what} p99 @ {n} pkgs (ms)"),
+                shire,
+                other_name: "-",
+                other: Figure::NotRun,
+                target,
+            });
+        }
+        if let Some(rss) = self.shire.as_ref().and_then(|s| procfs::rss_mib(s.pid())) {
+            self.notes.push(format!(
+                "Shire's RSS after the catalogue rows (its snapshot and READMEs held): {rss:.1} MiB"
+            ));
+        }
     }
 
     /// Workload 5b: resident memory while a large artifact is uploaded and downloaded.

@@ -83,6 +83,7 @@ struct PackagePage {
     install_note: Option<String>,
     details: Vec<Row>,
     readme: Option<std::sync::Arc<str>>,
+    long_description: Option<std::sync::Arc<str>>,
     versions: Vec<VersionView>,
     dependencies: Vec<(Link, String)>,
     dependents: Vec<Link>,
@@ -324,6 +325,13 @@ async fn render(
         install_note,
         details: details(shown, &origin),
         readme,
+        long_description: shown
+            .manifest
+            .publiccode
+            .long_description
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| catalogue.readmes.long_description(&shown.digest, d)),
         versions,
         dependencies,
         dependents,

@@ -31,6 +31,19 @@ pub struct Readmes {
 struct Cache {
     bytes: usize,
     html: HashMap<Digest, Option<Arc<str>>>,
+    long_descriptions: HashMap<Digest, Arc<str>>,
+}
+
+impl Cache {
+    /// Makes room for `size` more bytes, emptying the cache when full.
+    fn room(&mut self, size: usize) {
+        if self.bytes + size > CACHE_BYTES {
+            self.html.clear();
+            self.long_descriptions.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+    }
 }
 
 impl Readmes {
@@ -51,13 +64,25 @@ impl Readmes {
             .and_then(|path| read_file(store, digest, &path, limits))
             .map(|text| Arc::<str>::from(render(&text)));
         let mut cache = self.lock();
-        let size = html.as_ref().map_or(0, |h| h.len()) + 64;
-        if cache.bytes + size > CACHE_BYTES {
-            cache.html.clear();
-            cache.bytes = 0;
-        }
-        cache.bytes += size;
+        cache.room(html.as_ref().map_or(0, |h| h.len()) + 64);
         cache.html.insert(*digest, html.clone());
+        html
+    }
+
+    /// The sanitised HTML of the publiccode long description (Markdown) of
+    /// the release with artifact `digest`.
+    pub fn long_description(&self, digest: &Digest, markdown: &str) -> Arc<str> {
+        if let Some(hit) = self.lock().long_descriptions.get(digest) {
+            return hit.clone();
+        }
+        let cut = match markdown.char_indices().nth(MAX_README_BYTES as usize) {
+            Some((i, _)) => &markdown[..i],
+            None => markdown,
+        };
+        let html = Arc::<str>::from(render(cut));
+        let mut cache = self.lock();
+        cache.room(html.len() + 64);
+        cache.long_descriptions.insert(*digest, html.clone());
         html
     }
 
