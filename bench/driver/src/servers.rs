@@ -267,7 +267,7 @@ pub fn start_verdaccio(node: &Path, script: &Path, work: &Path, pids: &PidFile) 
          uplinks: {{}}\n\
          packages:\n  '@*/*':\n    access: $all\n    publish: $authenticated\n\
          \x20 '**':\n    access: $all\n    publish: $authenticated\n\
-         web:\n  enable: true\n  title: bench\n\
+         web:\n  enable: true\n  title: bench\n  rateLimit:\n    windowMs: 1000\n    max: 100000000\n\
          server:\n  keepAliveTimeout: 60\n\
          max_body_size: 300mb\n\
          log: {{ type: stdout, format: pretty, level: warn }}\n",

@@ -73,6 +73,15 @@ pub async fn org(
     let org: OrgName = org
         .parse()
         .map_err(|_| PageError::not_found("organisation"))?;
+    let known = state.store.orgs()?.iter().any(|o| o.name == org)
+        || catalogue
+            .snapshot(&state)?
+            .packages
+            .iter()
+            .any(|p| p.name.org() == &org);
+    if !known {
+        return Err(PageError::not_found(format!("organisation {org}")));
+    }
     let title = format!("of {org}'s packages");
     let scope = format!("/orgs/{org}");
     feed(&req, &state, &catalogue, &file, &title, &scope, |e| {
@@ -115,8 +124,7 @@ fn feed(
     let kind = Kind::parse(file)
         .ok_or_else(|| PageError::not_found(format!("feed {}", shire_core::clip(file))))?;
     let snap = catalogue.snapshot(state)?;
-    let conn = req.connection_info();
-    let base = format!("{}://{}", conn.scheme(), conn.host());
+    let base = public_base(req);
     let self_href = format!("{base}{scope}/feeds/{file}");
     let entries: Vec<Entry> = snap
         .events
@@ -186,6 +194,26 @@ fn entry(e: &Event, base: &str, origin: &str) -> Entry {
     }
     entry.set_summary(Some(Text::plain(summary)));
     entry
+}
+
+/// `scheme://host` of the request as the client addressed it (proxies'
+/// `Forwarded` headers included), accepted only as `http` or `https` and a
+/// plain host name or address with a port: anything else reads as
+/// `http://localhost`, so a crafted header cannot put another scheme or
+/// markup into a feed's links.
+fn public_base(req: &HttpRequest) -> String {
+    let conn = req.connection_info();
+    let scheme = match conn.scheme() {
+        "https" => "https",
+        _ => "http",
+    };
+    let host = conn.host();
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    format!("{scheme}://{}", if plain { host } else { "localhost" })
 }
 
 fn link(href: &str, rel: &str) -> Link {

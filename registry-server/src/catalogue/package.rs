@@ -163,10 +163,7 @@ async fn render(
                 .find(|r| r.version == v)
                 .ok_or_else(|| PageError::not_found(format!("{name}@{v}")))?
         }
-        None => releases
-            .iter()
-            .find(|r| r.yanked.is_none())
-            .or_else(|| releases.first())
+        None => super::snapshot::shown_release(&releases)
             .ok_or_else(|| PageError::not_found(format!("package {name}")))?,
     };
     let own = pkg.origin.is_none();
@@ -181,15 +178,20 @@ async fn render(
         proof: view::proof_href(own, &origin, index, log_size),
     };
 
+    // What the client would install: approved, not yanked, its bytes here,
+    // and each direct dependency met by such a release on this node.
+    let live = |r: &ReleaseRecord| {
+        r.state == ReleaseState::Approved && r.yanked.is_none() && r.taken_down.is_none()
+    };
     let installable = |r: &ReleaseRecord| {
-        r.state == ReleaseState::Approved
-            && r.yanked.is_none()
-            && r.taken_down.is_none()
-            && (r.origin.is_none()
-                || r.manifest
-                    .dependencies
-                    .keys()
-                    .all(|d| state.store.package(d).ok().flatten().is_some()))
+        live(r)
+            && r.manifest.dependencies.iter().all(|(dep, req)| {
+                state
+                    .store
+                    .releases_of(dep)
+                    .map(|rs| rs.iter().any(|d| live(d) && req.matches(&d.version)))
+                    .unwrap_or(false)
+            })
     };
     let newest_installable = releases.iter().find(|r| installable(r));
     let (install, install_note) =
@@ -310,7 +312,7 @@ async fn render(
     };
 
     html(&PackagePage {
-        description: shown.manifest.package.description.clone(),
+        description: shire_core::escape_invisible(&shown.manifest.package.description),
         org: Link::org(name.org()),
         mirrored: !own,
         feed_base: format!("{}/feeds", view::package_href(&name)),
@@ -369,7 +371,7 @@ fn details(r: &ReleaseRecord, origin: &str) -> Vec<Row> {
         if !value.is_empty() {
             rows.push(Row {
                 key,
-                value,
+                value: shire_core::escape_invisible(&value),
                 link: None,
             });
         }
@@ -413,8 +415,8 @@ fn details(r: &ReleaseRecord, origin: &str) -> Vec<Row> {
             (repo.starts_with("https://") || repo.starts_with("http://")).then(|| repo.clone());
         rows.push(Row {
             key: "Repository",
-            value: repo.clone(),
-            link,
+            value: shire_core::escape_invisible(repo),
+            link: link.filter(|l| !l.chars().any(shire_core::is_invisible)),
         });
     }
     rows

@@ -78,9 +78,9 @@ pub async fn org(
             .iter()
             .map(|p| OrgPackage {
                 link: Link::package(&p.name),
-                description: p.description.clone(),
+                description: shire_core::escape_invisible(&p.description),
                 latest: p.latest.to_string(),
-                tag: Tag::release(p.state, p.yanked, false),
+                tag: Tag::release(p.state, p.yanked, p.taken_down),
             })
             .collect(),
         publishers,
@@ -99,6 +99,7 @@ struct KeyView {
 #[template(path = "verifier.html")]
 struct VerifierPage {
     account: String,
+    disabled: bool,
     org: Option<Link>,
     keys: Vec<KeyView>,
     verdicts: Vec<EventView>,
@@ -152,6 +153,7 @@ pub async fn verifier(
         })
         .collect();
     html(&VerifierPage {
+        disabled: record.as_ref().is_some_and(|a| a.disabled_at.is_some()),
         org: org.as_ref().map(Link::org),
         keys,
         verdicts: verdicts

@@ -126,29 +126,80 @@ fn read_file(store: &Store, digest: &Digest, path: &str, limits: &ArchiveLimits)
     found.map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
+/// Deepest nesting of Markdown blocks and raw HTML elements rendered; a
+/// deeper README is shown as plain text. The sanitiser's HTML parser takes
+/// time that grows faster than the square of the nesting, so a few
+/// kilobytes of `>` or `<div>` could otherwise hold a core for minutes.
+pub const MAX_NESTING: usize = 32;
+/// Most raw HTML tags a README may hold before it is shown as plain text.
+const MAX_RAW_TAGS: usize = 4096;
+
 /// Markdown to sanitised HTML. Headings move down two levels (a README's
-/// `#` sits under the page's own `h1` and `h2`).
+/// `#` sits under the page's own `h1` and `h2`); task-list boxes become
+/// text (`[x]`, `[ ]`), since the sanitiser drops form controls. A README
+/// nested deeper than [`MAX_NESTING`] is shown as escaped text instead.
 pub fn render(markdown: &str) -> String {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
-        Event::Start(Tag::Heading {
-            level,
-            id,
-            classes,
-            attrs,
-        }) => Event::Start(Tag::Heading {
-            level: lower(level),
-            id,
-            classes,
-            attrs,
-        }),
-        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(lower(level))),
-        other => other,
-    });
+    let mut events = Vec::new();
+    let (mut depth, mut html_depth, mut raw_tags) = (0usize, 0isize, 0usize);
+    for event in Parser::new_ext(markdown, options) {
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Html(raw) | Event::InlineHtml(raw) => {
+                let (opens, closes) = tag_counts(raw);
+                raw_tags += opens + closes;
+                html_depth += opens as isize - closes as isize;
+            }
+            _ => {}
+        }
+        if depth + html_depth.max(0) as usize > MAX_NESTING || raw_tags > MAX_RAW_TAGS {
+            return plain(markdown);
+        }
+        events.push(match event {
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Event::Start(Tag::Heading {
+                level: lower(level),
+                id,
+                classes,
+                attrs,
+            }),
+            Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(lower(level))),
+            Event::TaskListMarker(done) => Event::Text(if done { "[x] " } else { "[ ] " }.into()),
+            other => other,
+        });
+    }
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
     sanitise(&html)
+}
+
+/// How many tags `raw` opens (not self-closing, not void) and closes: an
+/// upper bound of the nesting raw HTML adds.
+fn tag_counts(raw: &str) -> (usize, usize) {
+    let bytes = raw.as_bytes();
+    let (mut opens, mut closes) = (0, 0);
+    for (i, b) in bytes.iter().enumerate() {
+        if *b != b'<' {
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'/') => closes += 1,
+            Some(c) if c.is_ascii_alphabetic() => opens += 1,
+            _ => {}
+        }
+    }
+    (opens, closes)
+}
+
+/// `text` as one escaped, preformatted block.
+fn plain(text: &str) -> String {
+    format!("<pre>{}</pre>", ammonia::clean_text(text))
 }
 
 fn lower(level: HeadingLevel) -> HeadingLevel {
@@ -167,6 +218,10 @@ fn sanitise(html: &str) -> String {
     let schemes: HashSet<&str> = ["http", "https", "mailto"].into_iter().collect();
     ammonia::Builder::default()
         .rm_tags(["img"])
+        .rm_tag_attributes("blockquote", ["cite"])
+        .rm_tag_attributes("q", ["cite"])
+        .rm_tag_attributes("del", ["cite"])
+        .rm_tag_attributes("ins", ["cite"])
         .url_schemes(schemes)
         .url_relative(UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer nofollow"))
@@ -196,6 +251,8 @@ mod tests {
             "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\">",
             "<base href=\"https://evil.example/\">",
             "[rel](../../api/v1/admin)",
+            "<blockquote cite=\"javascript:alert(1)\">q</blockquote><q cite=\"javascript:x\">q</q>",
+            "<del cite=\"javascript:x\">d</del><ins cite=\"javascript:x\">i</ins>",
         ];
         for attack in attacks {
             let html = render(&format!("# Title\n\nsafe words\n\n{attack}\n"));
@@ -237,5 +294,34 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<code>code</code>"), "{html}");
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::{render, MAX_NESTING};
+
+    /// Deep nesting, in Markdown or raw HTML, is shown as text at once
+    /// instead of reaching the sanitiser's parser.
+    #[test]
+    fn deeply_nested_readmes_become_plain_text() {
+        for attack in [
+            "> ".repeat(200_000) + "x",
+            "* ".repeat(40_000) + "x",
+            "<div>".repeat(50_000),
+            "<div><span>".repeat(MAX_NESTING),
+        ] {
+            let html = render(&attack);
+            assert!(html.starts_with("<pre>"), "{}", &html[..80.min(html.len())]);
+            assert!(!html.contains("<div"), "raw tags are escaped");
+        }
+        // Ordinary nesting still renders.
+        let ok = render("> quoted\n>\n> * item\n>   * inner\n");
+        assert!(ok.contains("<blockquote>") && ok.contains("<li>"), "{ok}");
+        let tasks = render("- [x] done\n- [ ] to do\n");
+        assert!(
+            tasks.contains("[x] done") && tasks.contains("[ ] to do"),
+            "{tasks}"
+        );
     }
 }

@@ -32,16 +32,34 @@ struct Item {
 #[template(path = "review.html")]
 struct ReviewPage {
     items: Vec<Item>,
+    more: usize,
 }
+
+/// Most releases listed, oldest first.
+const MAX_ITEMS: usize = 100;
 
 /// The review queue.
 pub async fn page(
     state: web::Data<AppState>,
     _catalogue: web::Data<Catalogue>,
 ) -> Result<HttpResponse, PageError> {
+    let (items, waiting) = web::block(move || queue(&state))
+        .await
+        .map_err(|e| PageError::Api(crate::error::ApiError::Internal(format!("review: {e}"))))??;
+    html(&ReviewPage {
+        more: waiting.saturating_sub(items.len()),
+        items,
+    })
+}
+
+/// The oldest [`MAX_ITEMS`] pending releases with their changes, and how
+/// many wait in all. Blocking: compares file lists.
+fn queue(state: &AppState) -> Result<(Vec<Item>, usize), PageError> {
+    let pending = state.store.pending()?;
+    let waiting = pending.len();
     let mut items = Vec::new();
-    for rec in state.store.pending()? {
-        let it = review_item(&state, rec)?;
+    for rec in pending.into_iter().take(MAX_ITEMS) {
+        let it = review_item(state, rec)?;
         let changes = [
             ("Files added", it.files.added),
             ("Files removed", it.files.removed),
@@ -79,5 +97,5 @@ pub async fn page(
             dependencies,
         });
     }
-    html(&ReviewPage { items })
+    Ok((items, waiting))
 }

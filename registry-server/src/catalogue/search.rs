@@ -31,7 +31,11 @@ const FACETS: &[Facet] = &[
     Facet {
         param: "state",
         title: "Release state",
-        values: |p| vec![Tag::release(p.state, p.yanked, false).text.to_string()],
+        values: |p| {
+            vec![Tag::release(p.state, p.yanked, p.taken_down)
+                .text
+                .to_string()]
+        },
     },
     Facet {
         param: "org",
@@ -299,9 +303,9 @@ fn facet_view(f: &Facet, params: &Params, packages: &[&PackageSummary]) -> Facet
 fn hit(p: &PackageSummary) -> Hit {
     Hit {
         link: Link::package(&p.name),
-        description: p.description.clone(),
+        description: shire_core::escape_invisible(&p.description),
         latest: p.latest.to_string(),
-        tag: Tag::release(p.state, p.yanked, false),
+        tag: Tag::release(p.state, p.yanked, p.taken_down),
         org: Link::org(p.name.org()),
         origin: p.origin.clone(),
         updated: view::day(&p.updated_at),

@@ -5,12 +5,12 @@
 //! every store transaction starts a new [`crate::store::DocCache`]
 //! generation, and a snapshot is kept only for the generation it was read at.
 
-use crate::store::records::{ReleaseRecord, YankRecord};
+use crate::store::records::{PackageRecord, ReleaseRecord, YankRecord};
 use crate::store::{Store, StoreError};
 use shire_core::statement::{Advisory, Verdict};
 use shire_core::wire::ReleaseState;
 use shire_core::{OrgName, PackageName, Version};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// What one package looks like to the search page.
@@ -22,12 +22,14 @@ pub struct PackageSummary {
     pub name: PackageName,
     /// The latest version's description.
     pub description: String,
-    /// The version shown: the highest not yanked (else the highest).
+    /// The version shown ([`shown_release`]).
     pub latest: Version,
     /// Its state.
     pub state: ReleaseState,
-    /// Whether every version is yanked.
+    /// Whether that version is yanked (every version is, then).
     pub yanked: bool,
+    /// Whether the operator took that version's artifact down.
+    pub taken_down: bool,
     /// When the package last changed: a publish, verdict or yank (RFC 3339).
     pub updated_at: String,
     /// The node it is home on.
@@ -120,87 +122,112 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads every package and release.
+    /// Reads every package and release, one package's releases at a time.
     fn build(store: &Store, generation: u64, own_origin: &str) -> Result<Snapshot, StoreError> {
-        let mut releases: BTreeMap<PackageName, Vec<ReleaseRecord>> = BTreeMap::new();
-        let mut release_count = 0;
-        for r in store.all_releases()? {
-            release_count += 1;
-            releases.entry(r.name.clone()).or_default().push(r);
-        }
         let mut snap = Snapshot {
             generation,
-            release_count,
             ..Snapshot::default()
         };
+        let mut packages: HashMap<PackageName, PackageRecord> = store
+            .all_packages()?
+            .into_iter()
+            .map(|p| (p.name.clone(), p))
+            .collect();
         let mut orgs: BTreeSet<OrgName> = store.orgs()?.into_iter().map(|o| o.name).collect();
         let mut verifiers: BTreeSet<(String, Option<OrgName>)> = store
             .verifier_keys()?
             .into_iter()
             .map(|(_, a)| (a.username, a.org))
             .collect();
-        let mut packages = store.all_packages()?;
-        packages.sort_by(|a, b| a.name.cmp(&b.name));
-        for pkg in packages {
-            let origin = pkg.origin.clone().unwrap_or_else(|| own_origin.to_string());
-            let Some(mut rels) = releases.remove(&pkg.name) else {
-                continue;
+        let mut group: Vec<ReleaseRecord> = Vec::new();
+        let mut add = |snap: &mut Snapshot, group: &mut Vec<ReleaseRecord>| {
+            let Some(pkg) = group.first().and_then(|r| packages.remove(&r.name)) else {
+                group.clear();
+                return;
             };
-            rels.sort_by(|a, b| a.version.cmp(&b.version));
-            let Some(shown) = rels
-                .iter()
-                .rev()
-                .find(|r| r.yanked.is_none())
-                .or_else(|| rels.last())
-            else {
-                continue;
-            };
-            let mut updated_at = String::new();
-            for r in &rels {
-                for e in events_of(r, &origin) {
-                    updated_at = updated_at.max(e.at.clone());
-                    if let (Some(org), true) = (&e.by_org, e.kind != EventKind::Yanked) {
-                        verifiers.insert((e.by.clone(), Some(org.clone())));
-                    }
-                    snap.events.push(e);
-                }
-                updated_at = updated_at.max(r.published_at.clone());
-                for dep in r.manifest.dependencies.keys() {
-                    snap.dependents
-                        .entry(dep.clone())
-                        .or_default()
-                        .insert(pkg.name.clone());
-                }
+            snap.add_package(
+                pkg,
+                std::mem::take(group),
+                own_origin,
+                &mut orgs,
+                &mut verifiers,
+            );
+        };
+        store.for_each_release(|r| {
+            snap.release_count += 1;
+            if group.first().is_some_and(|g| g.name != r.name) {
+                add(&mut snap, &mut group);
             }
-            orgs.insert(pkg.name.org().clone());
-            let pc = &shown.manifest.publiccode;
-            snap.by_id.insert(pkg.id, snap.packages.len());
-            snap.by_name.insert(pkg.name.clone(), snap.packages.len());
-            snap.packages.push(PackageSummary {
-                id: pkg.id,
-                description: pkg.description,
-                latest: shown.version.clone(),
-                state: shown.state,
-                yanked: shown.yanked.is_some(),
-                updated_at,
-                origin,
-                categories: pkg.categories,
-                development_status: pc.development_status.clone(),
-                maintenance_type: pc.maintenance_type.clone(),
-                licence: shown.manifest.package.license.clone(),
-                approved_by: shown
-                    .verdicts
-                    .iter()
-                    .filter(|v| v.fact.verdict == Verdict::Approve)
-                    .map(|v| (v.fact.account.clone(), v.fact.org.clone()))
-                    .collect(),
-                name: pkg.name,
-            });
+            group.push(r);
+            Ok(())
+        })?;
+        add(&mut snap, &mut group);
+        snap.packages.sort_by(|a, b| a.name.cmp(&b.name));
+        for (i, p) in snap.packages.iter().enumerate() {
+            snap.by_id.insert(p.id, i);
+            snap.by_name.insert(p.name.clone(), i);
         }
         snap.events.sort_by(|a, b| b.at.cmp(&a.at));
         snap.org_count = orgs.len();
         snap.verifier_count = verifiers.len();
         Ok(snap)
+    }
+
+    /// Adds one package and its releases.
+    fn add_package(
+        &mut self,
+        pkg: PackageRecord,
+        mut rels: Vec<ReleaseRecord>,
+        own_origin: &str,
+        orgs: &mut BTreeSet<OrgName>,
+        verifiers: &mut BTreeSet<(String, Option<OrgName>)>,
+    ) {
+        let origin = pkg.origin.clone().unwrap_or_else(|| own_origin.to_string());
+        rels.sort_by(|a, b| a.version.cmp(&b.version));
+        let mut updated_at = String::new();
+        for r in &rels {
+            for e in events_of(r, &origin) {
+                updated_at = updated_at.max(e.at.clone());
+                if let (Some(org), true) = (&e.by_org, e.kind != EventKind::Yanked) {
+                    verifiers.insert((e.by.clone(), Some(org.clone())));
+                }
+                self.events.push(e);
+            }
+            updated_at = updated_at.max(r.published_at.clone());
+            for dep in r.manifest.dependencies.keys() {
+                self.dependents
+                    .entry(dep.clone())
+                    .or_default()
+                    .insert(pkg.name.clone());
+            }
+        }
+        let Some(shown) = shown_release(&rels) else {
+            return;
+        };
+        orgs.insert(pkg.name.org().clone());
+        let m = &shown.manifest;
+        let pc = &m.publiccode;
+        self.packages.push(PackageSummary {
+            id: pkg.id,
+            description: m.package.description.clone(),
+            latest: shown.version.clone(),
+            state: shown.state,
+            yanked: shown.yanked.is_some(),
+            taken_down: shown.taken_down.is_some(),
+            updated_at,
+            origin,
+            categories: pc.categories.clone(),
+            development_status: pc.development_status.clone(),
+            maintenance_type: pc.maintenance_type.clone(),
+            licence: m.package.license.clone(),
+            approved_by: shown
+                .verdicts
+                .iter()
+                .filter(|v| v.fact.verdict == Verdict::Approve)
+                .map(|v| (v.fact.account.clone(), v.fact.org.clone()))
+                .collect(),
+            name: pkg.name,
+        });
     }
 
     /// The package with search id `id`.
@@ -216,6 +243,10 @@ impl Snapshot {
     /// Package names close to `wanted` (same bare name, or a small edit
     /// away), best first: the "did you mean" of a 404.
     pub fn suggestions(&self, wanted: &str, limit: usize) -> Vec<PackageName> {
+        // No package name is longer: a longer path is like none of them.
+        if wanted.len() > MAX_SUGGESTED_LEN {
+            return Vec::new();
+        }
         let wanted = wanted.to_lowercase();
         let bare = wanted.rsplit('/').next().unwrap_or(&wanted).to_string();
         let mut scored: Vec<(usize, &PackageName)> = self
@@ -236,6 +267,27 @@ impl Snapshot {
             .map(|(_, n)| n.clone())
             .collect()
     }
+}
+
+/// Longest path compared with package names for suggestions.
+const MAX_SUGGESTED_LEN: usize = 130;
+
+/// The release a package is shown by: the newest that can be installed
+/// (approved, not yanked, not taken down); else the newest awaiting review;
+/// else the newest not yanked; else the newest. A newer pending, rejected or
+/// revoked release never takes the place of an approved one.
+pub fn shown_release(releases: &[ReleaseRecord]) -> Option<&ReleaseRecord> {
+    let newest = |f: &dyn Fn(&ReleaseRecord) -> bool| {
+        releases
+            .iter()
+            .filter(|r| f(r))
+            .max_by(|a, b| a.version.cmp(&b.version))
+    };
+    let live = |r: &ReleaseRecord| r.yanked.is_none() && r.taken_down.is_none();
+    newest(&|r| live(r) && r.state == ReleaseState::Approved)
+        .or_else(|| newest(&|r| live(r) && r.state == ReleaseState::Pending))
+        .or_else(|| newest(&|r| r.yanked.is_none()))
+        .or_else(|| newest(&|_| true))
 }
 
 /// Every verdict, yank and takedown of one release.
@@ -283,6 +335,9 @@ pub(crate) fn events_of(r: &ReleaseRecord, origin: &str) -> Vec<Event> {
 
 /// Levenshtein distance between `a` and `b`, capped at `cap + 1`.
 fn edit_distance(a: &str, b: &str, cap: usize) -> usize {
+    if a.len().abs_diff(b.len()) > cap * 4 {
+        return cap + 1;
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     if a.len().abs_diff(b.len()) > cap {
@@ -334,7 +389,51 @@ impl Snapshots {
 
 #[cfg(test)]
 mod tests {
-    use super::edit_distance;
+    use super::{edit_distance, PackageSummary, Snapshot};
+    use shire_core::wire::ReleaseState;
+    use shire_core::PackageName;
+
+    fn snapshot(names: &[&str]) -> Snapshot {
+        let mut s = Snapshot::default();
+        for (i, n) in names.iter().enumerate() {
+            let name = PackageName::parse(n).unwrap();
+            s.by_name.insert(name.clone(), i);
+            s.packages.push(PackageSummary {
+                id: i as u32,
+                name,
+                description: String::new(),
+                latest: "1.0.0".parse().unwrap(),
+                state: ReleaseState::Approved,
+                yanked: false,
+                taken_down: false,
+                updated_at: String::new(),
+                origin: String::new(),
+                categories: vec![],
+                development_status: None,
+                maintenance_type: None,
+                licence: String::new(),
+                approved_by: vec![],
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn suggestions_are_close_names_and_long_paths_get_none() {
+        let s = snapshot(&[
+            "braintree/crm-lite",
+            "braintree/forms",
+            "kent/crm-lite-plus",
+        ]);
+        let names = |w: &str| -> Vec<String> {
+            s.suggestions(w, 5).iter().map(|n| n.to_string()).collect()
+        };
+        assert_eq!(names("braintree/crm-lit")[0], "braintree/crm-lite");
+        assert!(names("braintree/crm-lit").contains(&"kent/crm-lite-plus".to_string()));
+        assert_eq!(names("forms"), vec!["braintree/forms"]);
+        assert!(names(&"a".repeat(64_000)).is_empty());
+        assert!(names(&format!("braintree/{}", "crm-lite".repeat(20))).is_empty());
+    }
 
     #[test]
     fn edit_distance_counts_single_character_edits() {

@@ -695,6 +695,19 @@ impl Db {
             .collect()
     }
 
+    /// Hands every record of a tree to `f`, in key order, one at a time: one
+    /// pass over a large tree without holding all of it.
+    pub fn for_each<R: DeserializeOwned>(
+        &self,
+        t: T,
+        mut f: impl FnMut(R) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for item in self.tree(t)?.iter() {
+            f(Self::decode(t, &item?.1)?)?;
+        }
+        Ok(())
+    }
+
     /// Every key of a tree that starts with `prefix`, in key order.
     pub fn keys_with_prefix(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         self.tree(t)?

@@ -492,6 +492,15 @@ impl Store {
         self.db.values(T::Releases)
     }
 
+    /// Hands every release of every package to `f`, one at a time, in key
+    /// order: a package's releases are consecutive.
+    pub fn for_each_release(
+        &self,
+        f: impl FnMut(ReleaseRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.db.for_each(T::Releases, f)
+    }
+
     /// Every package (for inspection and consistency checks).
     pub fn all_packages(&self) -> Result<Vec<PackageRecord>, StoreError> {
         self.db.values(T::Packages)
