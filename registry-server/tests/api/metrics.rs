@@ -90,7 +90,7 @@ async fn metrics_parse_and_move_with_events() {
         down0 + r.archive.len() as f64
     );
     c.app
-        .get("/no/such/path/at/all")
+        .get("/api/no/such/path/at/all")
         .await
         .refused(404, "not_found");
     assert!(
