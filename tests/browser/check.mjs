@@ -33,7 +33,7 @@ const VIEWPORTS = [
 // Without the networking flags Chromium keeps dialling Google's hosts, which
 // the closed CI network refuses. puppeteer adds --headless=new (= --headless).
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const NAV_TIMEOUT_MS = 30_000;
 
 const norm = (s) => String(s).replace(/\s+/g, ' ').trim();

@@ -18,14 +18,14 @@ apt_install() {
 # Node.js and npm (present on the project's machines; Debian 12's own are v18/npm 9, enough here).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "== browser setup: installing nodejs and npm from apt"
-  apt_install nodejs npm
+  apt_install nodejs npm ca-certificates
 fi
 
 # Chromium from Debian (never a browser download: the network only reaches the
 # registries). Chromium only *recommends* a font; DejaVu keeps screenshots legible.
 if [ ! -x /usr/bin/chromium ]; then
   echo "== browser setup: installing chromium from apt"
-  apt_install chromium fonts-dejavu-core
+  apt_install chromium fonts-dejavu-core ca-certificates
 fi
 
 # npm packages, exactly as locked. The stamp records the lock file and node

@@ -302,7 +302,7 @@ fn every_page_passes_axe_and_shows_what_it_must_in_chromium() {
             &[
                 "yanked",
                 "Sends the wrong confirmation email",
-                "No version of this package is approved for installation",
+                "No version of this package can be installed",
             ],
             &["shire install braintree/forms"],
         ),
@@ -513,13 +513,46 @@ fn search_pages_filter_sort_and_page_by_address() {
     // A page past the end shows the last one; a bad page number the first.
     assert!(get("/search?q=tool&sort=name&page=99").contains("showing 21 to 23."));
     assert!(get("/search?q=tool&sort=name&page=x").contains("showing 1 to 20."));
-    // Updated first: the approved one moved last.
+    // Recently updated first: the approval made tool-07 the latest change.
     let updated = get("/search?q=tool&sort=updated");
-    let pos = |s: &str, n: &str| s.find(n).unwrap_or(usize::MAX);
+    let first_hit = updated
+        .split("<h2 class=\"heading-s\"><a href=\"/packages/braintree/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next());
+    assert_eq!(first_hit, Some("tool-07"), "{updated}");
+}
+
+/// Pages follow every logged change: nothing cached outlives a write.
+#[test]
+fn pages_follow_each_change() {
+    let club = Club::new();
+    let get = |path: &str| {
+        let r = reqwest::blocking::get(format!("{}{path}", club.node.url)).unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.text().unwrap()
+    };
+    assert!(get("/").contains("No release has been approved yet"));
+    club.publish(&Project::new("braintree/crm-lite", "1.0.0").description("Customer records"));
+    assert!(get("/search?state=pending").contains("braintree/crm-lite"));
+    assert!(get("/review").contains("braintree/crm-lite"));
+    club.approve("braintree/crm-lite@1.0.0");
+    let home = get("/");
     assert!(
-        pos(&updated, "braintree/tool-07") < pos(&updated, "braintree/tool-22"),
-        "{updated}"
+        home.contains("Recently approved") && home.contains("braintree/crm-lite"),
+        "{home}"
     );
+    assert!(get("/search?state=approved").contains("braintree/crm-lite"));
+    assert!(!get("/review").contains("braintree/crm-lite"));
+    assert_eq!(get("/feeds/yanks.atom").matches("<entry>").count(), 0);
+    club.publisher.ok(&[
+        "yank",
+        "braintree/crm-lite@1.0.0",
+        "--reason",
+        "wrong licence file",
+    ]);
+    assert!(get("/").contains("wrong licence file"));
+    assert_eq!(get("/feeds/yanks.atom").matches("<entry>").count(), 1);
+    assert!(get("/search?state=yanked").contains("braintree/crm-lite"));
 }
 
 /// Feeds are Atom documents for the node, an organisation and a package.
@@ -637,7 +670,7 @@ fn only_installable_releases_front_a_package() {
 
     let needy = get("/packages/braintree/needy");
     assert!(!needy.contains("shire install braintree/needy"), "{needy}");
-    assert!(needy.contains("No version of this package is approved for installation"));
+    assert!(needy.contains("No version of this package can be installed"));
 
     let leak = get("/search?q=leak");
     assert!(

@@ -4,7 +4,7 @@
 //! (`/packages/{org}/{name}/feeds/{kind}.atom`), so that a council can
 //! subscribe without an account. Revocations include takedowns.
 
-use super::snapshot::{Event, EventKind};
+use super::snapshot::{Event, EventKind, Snapshot};
 use super::view::{self, advisory_words};
 use super::{Catalogue, PageError};
 use crate::state::AppState;
@@ -59,7 +59,8 @@ pub async fn node(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let title = format!("on {}", state.origin);
-    feed(&req, &state, &catalogue, &path, &title, "", |_| true)
+    let snap = super::snapshot(&catalogue, &state).await?;
+    feed(&req, &snap, &state.origin, &path, &title, "", |_| true)
 }
 
 /// An organisation's feeds.
@@ -73,18 +74,15 @@ pub async fn org(
     let org: OrgName = org
         .parse()
         .map_err(|_| PageError::not_found("organisation"))?;
+    let snap = super::snapshot(&catalogue, &state).await?;
     let known = state.store.orgs()?.iter().any(|o| o.name == org)
-        || catalogue
-            .snapshot(&state)?
-            .packages
-            .iter()
-            .any(|p| p.name.org() == &org);
+        || snap.packages.iter().any(|p| p.name.org() == &org);
     if !known {
         return Err(PageError::not_found(format!("organisation {org}")));
     }
     let title = format!("of {org}'s packages");
     let scope = format!("/orgs/{org}");
-    feed(&req, &state, &catalogue, &file, &title, &scope, |e| {
+    feed(&req, &snap, &state.origin, &file, &title, &scope, |e| {
         e.package.org() == &org
     })
 }
@@ -107,15 +105,16 @@ pub async fn package(
     }
     let title = format!("of {name}");
     let scope = view::package_href(&name);
-    feed(&req, &state, &catalogue, &file, &title, &scope, |e| {
+    let snap = super::snapshot(&catalogue, &state).await?;
+    feed(&req, &snap, &state.origin, &file, &title, &scope, |e| {
         e.package == name
     })
 }
 
 fn feed(
     req: &HttpRequest,
-    state: &AppState,
-    catalogue: &Catalogue,
+    snap: &Snapshot,
+    origin: &str,
     file: &str,
     title: &str,
     scope: &str,
@@ -123,7 +122,6 @@ fn feed(
 ) -> Result<HttpResponse, PageError> {
     let kind = Kind::parse(file)
         .ok_or_else(|| PageError::not_found(format!("feed {}", shire_core::clip(file))))?;
-    let snap = catalogue.snapshot(state)?;
     let base = public_base(req);
     let self_href = format!("{base}{scope}/feeds/{file}");
     let entries: Vec<Entry> = snap
@@ -131,7 +129,7 @@ fn feed(
         .iter()
         .filter(|e| kind.includes(e.kind) && wanted(e))
         .take(MAX_ENTRIES)
-        .map(|e| entry(e, &base, &state.origin))
+        .map(|e| entry(e, &base, origin))
         .collect();
     let updated = entries.first().map(|e| *e.updated()).unwrap_or_else(epoch);
     let mut feed = Feed::default();

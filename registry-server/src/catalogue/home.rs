@@ -28,7 +28,7 @@ pub async fn page(
     state: web::Data<AppState>,
     catalogue: web::Data<Catalogue>,
 ) -> Result<HttpResponse, PageError> {
-    let snap = catalogue.snapshot(&state)?;
+    let snap = super::snapshot(&catalogue, &state).await?;
     let recent = |kinds: &[EventKind]| -> Vec<EventView> {
         snap.events
             .iter()

@@ -39,11 +39,20 @@ pub struct Catalogue {
     pub readmes: readme::Readmes,
 }
 
-impl Catalogue {
-    /// The current snapshot.
-    pub fn snapshot(&self, state: &AppState) -> Result<Arc<snapshot::Snapshot>, PageError> {
-        Ok(self.snapshots.get(&state.store, &state.origin)?)
+/// The current snapshot; a rebuild runs on the blocking pool, never on the
+/// async workers that also serve the API.
+pub async fn snapshot(
+    catalogue: &web::Data<Catalogue>,
+    state: &web::Data<AppState>,
+) -> Result<Arc<snapshot::Snapshot>, PageError> {
+    if let Some(s) = catalogue.snapshots.fresh(&state.store)? {
+        return Ok(s);
     }
+    let (catalogue, state) = (catalogue.clone(), state.clone());
+    web::block(move || catalogue.snapshots.get(&state.store, &state.origin))
+        .await
+        .map_err(|e| PageError::Api(ApiError::Internal(format!("catalogue snapshot: {e}"))))?
+        .map_err(PageError::from)
 }
 
 /// The policy every response carries: nothing runs or loads but the node's
@@ -210,7 +219,7 @@ pub async fn not_found(
             .map_err(actix_web::Error::from);
     }
     let wanted = path.trim_start_matches("/packages/").trim_matches('/');
-    let suggestions = match catalogue.snapshot(&state) {
+    let suggestions = match snapshot(&catalogue, &state).await {
         Ok(s) => s.suggestions(wanted, 5),
         Err(_) => Vec::new(),
     };

@@ -13,6 +13,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use shire_core::wire::ReleaseState;
 use shire_core::{OrgName, PackageName, Version};
+use std::collections::HashMap;
 
 /// Most files listed for one version.
 const MAX_FILES: usize = 500;
@@ -115,28 +116,29 @@ pub async fn version_page(
 }
 
 /// The package named by the path's segments, or a 404 with suggestions.
-fn package_name(
-    catalogue: &Catalogue,
-    state: &AppState,
+async fn package_name(
+    catalogue: &web::Data<Catalogue>,
+    state: &web::Data<AppState>,
     org: &str,
     name: &str,
 ) -> Result<PackageName, PageError> {
-    let wanted = format!("{org}/{name}");
-    let missing = || -> PageError {
-        PageError::NotFound {
-            what: format!("package {}", shire_core::clip(&wanted)),
-            suggestions: catalogue
-                .snapshot(state)
-                .map(|s| s.suggestions(&wanted, 5))
-                .unwrap_or_default(),
+    let found = org
+        .parse::<OrgName>()
+        .ok()
+        .and_then(|o| PackageName::new(o, name).ok());
+    if let Some(n) = found {
+        if state.store.package(&n)?.is_some() {
+            return Ok(n);
         }
-    };
-    let org = org.parse::<OrgName>().map_err(|_| missing())?;
-    let name = PackageName::new(org, name).map_err(|_| missing())?;
-    match state.store.package(&name)? {
-        Some(_) => Ok(name),
-        None => Err(missing()),
     }
+    let wanted = format!("{org}/{name}");
+    Err(PageError::NotFound {
+        what: format!("package {}", shire_core::clip(&wanted)),
+        suggestions: super::snapshot(catalogue, state)
+            .await
+            .map(|s| s.suggestions(&wanted, 5))
+            .unwrap_or_default(),
+    })
 }
 
 async fn render(
@@ -146,7 +148,7 @@ async fn render(
     name: &str,
     version: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    let name = package_name(catalogue, state, org, name)?;
+    let name = package_name(catalogue, state, org, name).await?;
     let pkg = state
         .store
         .package(&name)?
@@ -179,20 +181,34 @@ async fn render(
     };
 
     // What the client would install: approved, not yanked, its bytes here,
-    // and each direct dependency met by such a release on this node.
+    // and each direct dependency met by such a release on this node (each
+    // dependency's releases read once).
     let live = |r: &ReleaseRecord| {
         r.state == ReleaseState::Approved && r.yanked.is_none() && r.taken_down.is_none()
     };
-    let installable = |r: &ReleaseRecord| {
-        live(r)
-            && r.manifest.dependencies.iter().all(|(dep, req)| {
-                state
+    let mut live_versions: HashMap<PackageName, Vec<Version>> = HashMap::new();
+    for r in &releases {
+        for dep in r.manifest.dependencies.keys() {
+            if !live_versions.contains_key(dep) {
+                let versions = state
                     .store
-                    .releases_of(dep)
-                    .map(|rs| rs.iter().any(|d| live(d) && req.matches(&d.version)))
-                    .unwrap_or(false)
-            })
+                    .releases_of(dep)?
+                    .into_iter()
+                    .filter(|d| live(d))
+                    .map(|d| d.version)
+                    .collect();
+                live_versions.insert(dep.clone(), versions);
+            }
+        }
+    }
+    let deps_met = |r: &ReleaseRecord| {
+        r.manifest.dependencies.iter().all(|(dep, req)| {
+            live_versions
+                .get(dep)
+                .is_some_and(|vs| vs.iter().any(|v| req.matches(v)))
+        })
     };
+    let installable = |r: &ReleaseRecord| live(r) && deps_met(r);
     let newest_installable = releases.iter().find(|r| installable(r));
     let (install, install_note) =
         match (installable(shown), newest_installable) {
@@ -201,16 +217,16 @@ async fn render(
                 (
                     Some(install_line(&name, &newest.version)),
                     Some(format!(
-                "Version {} is {} and cannot be installed; the newest version that can is {}.",
-                shown.version,
-                Tag::release(shown.state, shown.yanked.is_some(), shown.taken_down.is_some()).text,
-                newest.version
-            )),
+                        "Version {} {} and cannot be installed; the newest version that can is {}.",
+                        shown.version,
+                        why_not(shown, live(shown)),
+                        newest.version
+                    )),
                 )
             }
             (false, None) => (
                 None,
-                Some("No version of this package is approved for installation.".to_string()),
+                Some("No version of this package can be installed: none is approved, present and with its dependencies met.".to_string()),
             ),
         };
 
@@ -233,7 +249,7 @@ async fn render(
         })
         .collect();
 
-    let snap = catalogue.snapshot(state)?;
+    let snap = super::snapshot(catalogue, state).await?;
     let dependents = snap
         .dependents
         .get(&name)
@@ -347,6 +363,18 @@ async fn render(
     })
 }
 
+/// Why a release cannot be installed, as the end of "Version X ...".
+fn why_not(r: &ReleaseRecord, live: bool) -> String {
+    if live {
+        "depends on a package with no installable version that meets its requirement".into()
+    } else {
+        format!(
+            "is {}",
+            Tag::release(r.state, r.yanked.is_some(), r.taken_down.is_some()).text
+        )
+    }
+}
+
 fn install_line(name: &PackageName, version: &Version) -> String {
     format!("shire install {name}@={version}")
 }
@@ -354,7 +382,7 @@ fn install_line(name: &PackageName, version: &Version) -> String {
 /// A version's events, oldest first.
 fn version_events(r: &ReleaseRecord, origin: &str) -> Vec<super::snapshot::Event> {
     let mut events = super::snapshot::events_of(r, origin);
-    events.sort_by(|a, b| a.at.cmp(&b.at));
+    events.sort_by_cached_key(|e| super::snapshot::instant(&e.at));
     events
 }
 

@@ -38,7 +38,7 @@ pub async fn org(
     let raw = path.into_inner();
     let missing = || PageError::not_found(format!("organisation {}", shire_core::clip(&raw)));
     let org: OrgName = raw.parse().map_err(|_| missing())?;
-    let snap = catalogue.snapshot(&state)?;
+    let snap = super::snapshot(&catalogue, &state).await?;
     let packages: Vec<_> = snap
         .packages
         .iter()
@@ -115,7 +115,7 @@ pub async fn verifier(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let account = path.into_inner();
-    let snap = catalogue.snapshot(&state)?;
+    let snap = super::snapshot(&catalogue, &state).await?;
     let verdicts: Vec<_> = snap
         .events
         .iter()

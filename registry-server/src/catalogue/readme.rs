@@ -142,19 +142,18 @@ pub fn render(markdown: &str) -> String {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut events = Vec::new();
-    let (mut depth, mut html_depth, mut raw_tags) = (0usize, 0isize, 0usize);
+    let (mut depth, mut html_depth, mut raw_tags) = (0usize, 0usize, 0usize);
     for event in Parser::new_ext(markdown, options) {
+        let mut deepest_html = html_depth;
         match &event {
             Event::Start(_) => depth += 1,
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::Html(raw) | Event::InlineHtml(raw) => {
-                let (opens, closes) = tag_counts(raw);
-                raw_tags += opens + closes;
-                html_depth += opens as isize - closes as isize;
+                deepest_html = raw_html_depth(raw, &mut html_depth, &mut raw_tags);
             }
             _ => {}
         }
-        if depth + html_depth.max(0) as usize > MAX_NESTING || raw_tags > MAX_RAW_TAGS {
+        if depth + deepest_html > MAX_NESTING || raw_tags > MAX_RAW_TAGS {
             return plain(markdown);
         }
         events.push(match event {
@@ -179,22 +178,31 @@ pub fn render(markdown: &str) -> String {
     sanitise(&html)
 }
 
-/// How many tags `raw` opens (not self-closing, not void) and closes: an
-/// upper bound of the nesting raw HTML adds.
-fn tag_counts(raw: &str) -> (usize, usize) {
+/// Walks the tags of `raw` in order, moving `depth` (an opening tag adds
+/// one, a closing tag takes one, never below zero; void and self-closing
+/// tags count as opening: an upper bound) and counting them in `tags`.
+/// Returns the deepest `depth` reached.
+fn raw_html_depth(raw: &str, depth: &mut usize, tags: &mut usize) -> usize {
     let bytes = raw.as_bytes();
-    let (mut opens, mut closes) = (0, 0);
+    let mut deepest = *depth;
     for (i, b) in bytes.iter().enumerate() {
         if *b != b'<' {
             continue;
         }
         match bytes.get(i + 1) {
-            Some(b'/') => closes += 1,
-            Some(c) if c.is_ascii_alphabetic() => opens += 1,
+            Some(b'/') => {
+                *tags += 1;
+                *depth = depth.saturating_sub(1);
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                *tags += 1;
+                *depth += 1;
+                deepest = deepest.max(*depth);
+            }
             _ => {}
         }
     }
-    (opens, closes)
+    deepest
 }
 
 /// `text` as one escaped, preformatted block.
@@ -310,6 +318,8 @@ mod nesting_tests {
             "* ".repeat(40_000) + "x",
             "<div>".repeat(50_000),
             "<div><span>".repeat(MAX_NESTING),
+            // Closing tags first cannot buy depth for the opening ones after.
+            format!("{}\n\n{}", "</x>".repeat(2_000), "<div>".repeat(2_000)),
         ] {
             let html = render(&attack);
             assert!(html.starts_with("<pre>"), "{}", &html[..80.min(html.len())]);

@@ -191,7 +191,7 @@ pub async fn page(
     catalogue: web::Data<Catalogue>,
 ) -> Result<HttpResponse, PageError> {
     let params = Params::parse(req.query_string());
-    let snap = catalogue.snapshot(&state)?;
+    let snap = super::snapshot(&catalogue, &state).await?;
     let q = params.q.to_lowercase();
     let mut notice = None;
     let matched: Vec<&PackageSummary> = if q.is_empty() {
@@ -217,7 +217,7 @@ pub async fn page(
         })
         .collect();
     match params.sort {
-        "updated" => filtered.sort_by(|a, b| b.updated_at.cmp(&a.updated_at)),
+        "updated" => filtered.sort_by_key(|p| std::cmp::Reverse(p.updated_ns)),
         "name" => filtered.sort_by(|a, b| a.name.cmp(&b.name)),
         _ => {} // relevance: the index's order (by name with no query)
     }

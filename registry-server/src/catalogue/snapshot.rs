@@ -1,9 +1,12 @@
-//! The catalogue's read model: one pass over the stored packages and
+//! The catalogue's read model: one read of the stored packages and
 //! releases, giving what pages need across packages (search facets, recent
-//! events, who depends on what, counts). It is rebuilt whenever a write has
-//! ended since it was built, so it never shows less than the records do:
-//! every store transaction starts a new [`crate::store::DocCache`]
-//! generation, and a snapshot is kept only for the generation it was read at.
+//! events, who depends on what, counts). Everything it holds comes from
+//! logged events (releases, verdicts, yanks, takedowns, organisations,
+//! keys), in this node's log or a mirrored one, and logs only grow: a
+//! snapshot is kept for the log sizes it was read at ([`Fingerprint`]) and
+//! rebuilt once any of them has grown, so it never shows less than the
+//! records do, while writes that log nothing (a peer's status, a webhook's
+//! cursor) leave it standing.
 
 use crate::store::records::{PackageRecord, ReleaseRecord, YankRecord};
 use crate::store::{Store, StoreError};
@@ -32,6 +35,8 @@ pub struct PackageSummary {
     pub taken_down: bool,
     /// When the package last changed: a publish, verdict or yank (RFC 3339).
     pub updated_at: String,
+    /// The same as nanoseconds since 1970, for ordering.
+    pub updated_ns: i128,
     /// The node it is home on.
     pub origin: String,
     /// publiccode categories.
@@ -102,7 +107,7 @@ pub struct Event {
 /// The catalogue's cross-package view, at one store generation.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    generation: u64,
+    fingerprint: Fingerprint,
     /// Every package, by name.
     pub packages: Vec<PackageSummary>,
     /// Index into `packages` by search id.
@@ -123,9 +128,13 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads every package and release, one package's releases at a time.
-    fn build(store: &Store, generation: u64, own_origin: &str) -> Result<Snapshot, StoreError> {
+    fn build(
+        store: &Store,
+        fingerprint: Fingerprint,
+        own_origin: &str,
+    ) -> Result<Snapshot, StoreError> {
         let mut snap = Snapshot {
-            generation,
+            fingerprint,
             ..Snapshot::default()
         };
         let mut packages: HashMap<PackageName, PackageRecord> = store
@@ -167,7 +176,9 @@ impl Snapshot {
             snap.by_id.insert(p.id, i);
             snap.by_name.insert(p.name.clone(), i);
         }
-        snap.events.sort_by(|a, b| b.at.cmp(&a.at));
+        // Times are compared as instants: stored times trim their fractions.
+        snap.events
+            .sort_by_cached_key(|e| std::cmp::Reverse(instant(&e.at)));
         snap.org_count = orgs.len();
         snap.verifier_count = verifiers.len();
         Ok(snap)
@@ -184,16 +195,22 @@ impl Snapshot {
     ) {
         let origin = pkg.origin.clone().unwrap_or_else(|| own_origin.to_string());
         rels.sort_by(|a, b| a.version.cmp(&b.version));
-        let mut updated_at = String::new();
+        let mut updated = (i128::MIN, String::new());
+        let mut later = |at: &str| {
+            let ns = instant(at);
+            if ns > updated.0 {
+                updated = (ns, at.to_string());
+            }
+        };
         for r in &rels {
             for e in events_of(r, &origin) {
-                updated_at = updated_at.max(e.at.clone());
+                later(&e.at);
                 if let (Some(org), true) = (&e.by_org, e.kind != EventKind::Yanked) {
                     verifiers.insert((e.by.clone(), Some(org.clone())));
                 }
                 self.events.push(e);
             }
-            updated_at = updated_at.max(r.published_at.clone());
+            later(&r.published_at);
             for dep in r.manifest.dependencies.keys() {
                 self.dependents
                     .entry(dep.clone())
@@ -214,7 +231,8 @@ impl Snapshot {
             state: shown.state,
             yanked: shown.yanked.is_some(),
             taken_down: shown.taken_down.is_some(),
-            updated_at,
+            updated_at: updated.1,
+            updated_ns: updated.0,
             origin,
             categories: pc.categories.clone(),
             development_status: pc.development_status.clone(),
@@ -267,6 +285,14 @@ impl Snapshot {
             .map(|(_, n)| n.clone())
             .collect()
     }
+}
+
+/// An RFC 3339 time as nanoseconds since 1970 (the earliest for one that
+/// does not parse).
+pub fn instant(at: &str) -> i128 {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp_nanos())
+        .unwrap_or(i128::MIN)
 }
 
 /// Longest path compared with package names for suggestions.
@@ -356,8 +382,23 @@ fn edit_distance(a: &str, b: &str, cap: usize) -> usize {
     prev[b.len()].min(cap + 1)
 }
 
-/// Holds the latest snapshot and builds a new one when the store has
-/// changed; one build at a time.
+/// The sizes of every log the node holds when a snapshot was read: this
+/// node's own, and the sum of the mirrored ones (each only grows, so the
+/// sum changes whenever one does).
+pub type Fingerprint = (u64, u64);
+
+/// The current [`Fingerprint`].
+fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
+    let mirrored = store
+        .mirror_records()?
+        .iter()
+        .map(|(_, r)| r.size)
+        .fold(0u64, u64::saturating_add);
+    Ok((store.log_size()?, mirrored))
+}
+
+/// Holds the latest snapshot and builds a new one when a log has grown;
+/// one build at a time.
 #[derive(Default)]
 pub struct Snapshots {
     current: RwLock<Option<Arc<Snapshot>>>,
@@ -365,23 +406,33 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
-    /// A snapshot no older than the last write that ended.
+    /// The held snapshot, if no log has grown since it was read. Cheap: two
+    /// small reads.
+    pub fn fresh(&self, store: &Store) -> Result<Option<Arc<Snapshot>>, StoreError> {
+        let now = fingerprint(store)?;
+        Ok(self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|s| s.fingerprint == now)
+            .cloned())
+    }
+
+    /// A snapshot no older than the last logged change. Blocking: may read
+    /// every release (call it off the async workers).
     pub fn get(&self, store: &Store, own_origin: &str) -> Result<Arc<Snapshot>, StoreError> {
-        let fresh = |s: &Option<Arc<Snapshot>>| {
-            s.as_ref()
-                .filter(|s| s.generation == store.docs().generation())
-                .cloned()
-        };
-        if let Some(s) = fresh(&self.current.read().unwrap_or_else(|e| e.into_inner())) {
+        if let Some(s) = self.fresh(store)? {
             return Ok(s);
         }
         let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = fresh(&self.current.read().unwrap_or_else(|e| e.into_inner())) {
+        if let Some(s) = self.fresh(store)? {
             return Ok(s);
         }
-        // Read the generation before the records (see `DocCache`).
-        let generation = store.docs().generation();
-        let snap = Arc::new(Snapshot::build(store, generation, own_origin)?);
+        // Read the sizes before the records: a change logged meanwhile
+        // makes the next read rebuild.
+        let at = fingerprint(store)?;
+        let snap = Arc::new(Snapshot::build(store, at, own_origin)?);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(snap.clone());
         Ok(snap)
     }
@@ -407,6 +458,7 @@ mod tests {
                 yanked: false,
                 taken_down: false,
                 updated_at: String::new(),
+                updated_ns: 0,
                 origin: String::new(),
                 categories: vec![],
                 development_status: None,

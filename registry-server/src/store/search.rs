@@ -198,7 +198,6 @@ pub fn query(
             .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
     };
     let (leads, mut matched) = scored(search, query, exact.map(|(id, _)| id))?;
-    let total = leads.len() + matched.len();
     let mut names: Vec<PackageName> = Vec::new();
     // The exact name is known already; bare-name leads are resolved.
     for id in leads {
@@ -207,6 +206,7 @@ pub fn query(
             _ => names.extend(resolve(id)?),
         }
     }
+    let total = names.len() + matched.len();
     let keep = limit.saturating_sub(names.len());
     if matched.len() > keep && keep > 0 {
         matched.select_nth_unstable_by(keep - 1, by_score);
