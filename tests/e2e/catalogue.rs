@@ -151,6 +151,9 @@ fn fill() -> Filled {
         "2028-03-31",
     ]);
 
+    // A local verifier with the same name as the mirrored one: its page must
+    // not claim the other log's verdicts, nor lend them its key.
+    account(&club.node, &club.admin, "essex-rev", "socitm", "verifier");
     wait_until("the club node mirrors tendring/bin-days", || {
         reqwest::blocking::get(format!(
             "{}/api/v1/packages/tendring/bin-days",
@@ -316,8 +319,29 @@ fn every_page_passes_axe_and_shows_what_it_must_in_chromium() {
             "name": "package-mirrored", "path": "/packages/tendring/bin-days",
             "expect": ["Mirrored from node tendring.test", "essex-rev", "Reviewed the postcode lookup",
                        "shire install tendring/bin-days@=2.0.0"],
-            "selectors": [{"css": "a[href^='/api/v1/mirrors/tendring.test/log/proof/inclusion?index=']"}]
+            "selectors": [
+                {"css": "a[href^='/api/v1/mirrors/tendring.test/log/proof/inclusion?index=']"},
+                {"css": "a[href='/verifiers/essex-rev?origin=tendring.test']", "text": "essex-rev"}
+            ]
         }),
+        page(
+            "verifier-mirrored",
+            "/verifiers/essex-rev?origin=tendring.test",
+            &[
+                "essex-rev",
+                "essex-audit",
+                "tendring.test",
+                "Reviewed the postcode lookup",
+                "keys are registered in the log of node tendring.test",
+            ],
+            &["ed25519:"],
+        ),
+        page(
+            "verifier-same-name",
+            "/verifiers/essex-rev",
+            &["essex-rev", "socitm", "ed25519:", "No verdict yet"],
+            &["Reviewed the postcode lookup", "essex-audit"],
+        ),
         page(
             "org",
             "/orgs/braintree",

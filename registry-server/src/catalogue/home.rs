@@ -34,7 +34,7 @@ pub async fn page(
             .iter()
             .filter(|e| kinds.contains(&e.kind))
             .take(RECENT)
-            .map(EventView::of)
+            .map(|e| EventView::of(e, &state.origin))
             .collect()
     };
     html(&HomePage {

@@ -242,7 +242,7 @@ async fn render(
                 .into_iter()
                 .map(|e| VersionEvent {
                     log: e.log_index.map(log_ref),
-                    event: EventView::of(&e),
+                    event: EventView::of(&e, &state.origin),
                 })
                 .collect(),
             selected: std::ptr::eq(r, shown),

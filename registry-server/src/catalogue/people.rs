@@ -5,7 +5,7 @@ use super::snapshot::EventKind;
 use super::view::{EventView, Link, Tag};
 use super::{html, Catalogue, PageError};
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use shire_core::wire::Role;
 use shire_core::OrgName;
@@ -64,7 +64,7 @@ pub async fn org(
         }
         match a.role {
             Role::Publisher => publishers.push(a.username),
-            Role::Verifier => verifiers.push(Link::verifier(&a.username)),
+            Role::Verifier => verifiers.push(Link::verifier(&a.username, None)),
             Role::Admin => {}
         }
     }
@@ -99,6 +99,8 @@ struct KeyView {
 #[template(path = "verifier.html")]
 struct VerifierPage {
     account: String,
+    /// The mirrored log the account belongs to (none: this node's).
+    mirrored_from: Option<String>,
     disabled: bool,
     org: Option<Link>,
     keys: Vec<KeyView>,
@@ -108,29 +110,43 @@ struct VerifierPage {
 /// Most verdicts listed on a verifier's page.
 const MAX_VERDICTS: usize = 500;
 
-/// A verifier's page.
+/// A verifier's page: an account of this node's log, or with `?origin=`
+/// of a mirrored log (accounts are named per log).
 pub async fn verifier(
+    req: HttpRequest,
     state: web::Data<AppState>,
     catalogue: web::Data<Catalogue>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let account = path.into_inner();
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let origin = pairs
+        .into_iter()
+        .find(|(k, _)| k == "origin")
+        .map(|(_, v)| v)
+        .filter(|o| *o != state.origin);
+    let log = origin.clone().unwrap_or_else(|| state.origin.clone());
     let snap = super::snapshot(&catalogue, &state).await?;
     let verdicts: Vec<_> = snap
         .events
         .iter()
         .filter(|e| {
             e.by == account
+                && e.origin == log
                 && matches!(
                     e.kind,
                     EventKind::Approved | EventKind::Rejected | EventKind::Revoked
                 )
         })
         .collect();
-    let record = state
-        .store
-        .account(&account)?
-        .filter(|a| a.role == Role::Verifier);
+    let record = match origin {
+        Some(_) => None,
+        None => state
+            .store
+            .account(&account)?
+            .filter(|a| a.role == Role::Verifier),
+    };
     if record.is_none() && verdicts.is_empty() {
         return Err(PageError::not_found(format!(
             "verifier {}",
@@ -145,7 +161,7 @@ pub async fn verifier(
         .store
         .verifier_keys()?
         .into_iter()
-        .filter(|(_, a)| a.username == account)
+        .filter(|(_, a)| record.is_some() && a.username == account)
         .map(|(k, _)| KeyView {
             key_id: k.key_id.to_string(),
             public_key: k.public_key.to_string(),
@@ -159,8 +175,9 @@ pub async fn verifier(
         verdicts: verdicts
             .into_iter()
             .take(MAX_VERDICTS)
-            .map(EventView::of)
+            .map(|e| EventView::of(e, &state.origin))
             .collect(),
+        mirrored_from: origin,
         account,
     })
 }

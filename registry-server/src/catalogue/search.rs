@@ -233,7 +233,7 @@ pub async fn page(
         .iter()
         .skip(first)
         .take(PAGE_SIZE)
-        .map(|p| hit(p))
+        .map(|p| hit(p, &state.origin))
         .collect::<Vec<_>>();
     let sorts = SORTS
         .iter()
@@ -300,7 +300,7 @@ fn facet_view(f: &Facet, params: &Params, packages: &[&PackageSummary]) -> Facet
     }
 }
 
-fn hit(p: &PackageSummary) -> Hit {
+fn hit(p: &PackageSummary, own: &str) -> Hit {
     Hit {
         link: Link::package(&p.name),
         description: shire_core::escape_invisible(&p.description),
@@ -312,7 +312,9 @@ fn hit(p: &PackageSummary) -> Hit {
         approved_by: p
             .approved_by
             .iter()
-            .map(|(account, _)| Link::verifier(account))
+            .map(|(account, _)| {
+                Link::verifier(account, (p.origin != own).then_some(p.origin.as_str()))
+            })
             .collect(),
     }
 }

@@ -104,7 +104,7 @@ pub struct Event {
     pub origin: String,
 }
 
-/// The catalogue's cross-package view, at one store generation.
+/// The catalogue's cross-package view, as of one [`Fingerprint`].
 #[derive(Debug, Default)]
 pub struct Snapshot {
     fingerprint: Fingerprint,

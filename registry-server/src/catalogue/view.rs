@@ -33,10 +33,20 @@ impl Link {
         }
     }
 
-    /// A verifier's page.
-    pub fn verifier(account: &str) -> Link {
+    /// A verifier's page: an account of this node's log, or of the
+    /// mirrored log `origin` (accounts are named per log, so two logs may
+    /// each hold an `alice`).
+    pub fn verifier(account: &str, origin: Option<&str>) -> Link {
+        let href = match origin {
+            None => format!("/verifiers/{}", encode_segment(account)),
+            Some(o) => format!(
+                "/verifiers/{}?origin={}",
+                encode_segment(account),
+                encode_segment(o)
+            ),
+        };
         Link {
-            href: format!("/verifiers/{}", encode_segment(account)),
+            href,
             text: account.to_string(),
         }
     }
@@ -158,8 +168,8 @@ pub struct EventView {
 }
 
 impl EventView {
-    /// The view of `e`.
-    pub fn of(e: &Event) -> EventView {
+    /// The view of `e`, on the node whose origin is `own`.
+    pub fn of(e: &Event, own: &str) -> EventView {
         let verifier = matches!(
             e.kind,
             EventKind::Approved | EventKind::Rejected | EventKind::Revoked
@@ -173,7 +183,7 @@ impl EventView {
             },
             day: day(&e.at),
             by: if verifier {
-                Link::verifier(&e.by)
+                Link::verifier(&e.by, (e.origin != own).then_some(e.origin.as_str()))
             } else {
                 Link {
                     href: String::new(),
