@@ -11,7 +11,6 @@ use crate::state::AppState;
 use crate::store::records::ReleaseRecord;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use shire_core::wire::ReleaseState;
 use shire_core::{OrgName, PackageName, Version};
 use std::collections::HashMap;
 
@@ -180,12 +179,10 @@ async fn render(
         proof: view::proof_href(own, &origin, index, log_size),
     };
 
-    // What the client would install: approved, not yanked, its bytes here,
-    // and each direct dependency met by such a release on this node (each
-    // dependency's releases read once).
-    let live = |r: &ReleaseRecord| {
-        r.state == ReleaseState::Approved && r.yanked.is_none() && r.taken_down.is_none()
-    };
+    // What the client would install: approved and present, and each direct
+    // dependency met by such a release on this node (each dependency's
+    // releases read once).
+    let live = super::snapshot::approved_and_present;
     let mut live_versions: HashMap<PackageName, Vec<Version>> = HashMap::new();
     for r in &releases {
         for dep in r.manifest.dependencies.keys() {
@@ -194,7 +191,7 @@ async fn render(
                     .store
                     .releases_of(dep)?
                     .into_iter()
-                    .filter(|d| live(d))
+                    .filter(&live)
                     .map(|d| d.version)
                     .collect();
                 live_versions.insert(dep.clone(), versions);
@@ -293,20 +290,23 @@ async fn render(
     } else {
         state.store.files(&name, &shown.version)?
     };
-    let readme = match &summary {
-        Some(files) => {
-            let (store, digest, files, limits) = (
-                state.store.clone(),
-                shown.digest,
-                files.clone(),
-                state.archive_limits,
-            );
+    // A README already rendered (or known absent) is served without leaving
+    // the async worker; only a first render goes to the blocking pool.
+    let readme = match (&summary, catalogue.readmes.cached(&shown.digest)) {
+        (None, _) => None,
+        (Some(_), Some(hit)) => hit,
+        (Some(files), None) => {
+            let path = super::readme::readme_path(files);
+            let (store, digest, limits) = (state.store.clone(), shown.digest, state.archive_limits);
             let readmes = catalogue.clone();
-            web::block(move || readmes.readmes.html(&store, &digest, &files, &limits))
-                .await
-                .map_err(|e| PageError::Api(ApiError::Internal(format!("README: {e}"))))?
+            web::block(move || {
+                readmes
+                    .readmes
+                    .html(&store, &digest, path.as_deref(), &limits)
+            })
+            .await
+            .map_err(|e| PageError::Api(ApiError::Internal(format!("README: {e}"))))?
         }
-        None => None,
     };
     let (files, files_total) = match &summary {
         Some(s) => (

@@ -47,21 +47,28 @@ impl Cache {
 }
 
 impl Readmes {
-    /// The sanitised HTML of the README of the release with artifact
-    /// `digest` and listing `files`, if it has one and its bytes are held.
-    /// Blocking: reads and unpacks the archive the first time.
+    /// The README of the release with artifact `digest` as already
+    /// rendered: `Some(None)` when it is known to have none, `None` when it
+    /// has not been rendered yet ([`Readmes::html`]).
+    pub fn cached(&self, digest: &Digest) -> Option<Option<Arc<str>>> {
+        self.lock().html.get(digest).cloned()
+    }
+
+    /// The sanitised HTML of the README at `path` (see [`readme_path`]) in
+    /// the archive with `digest`, if its bytes are held. Blocking: reads and
+    /// unpacks the archive the first time.
     pub fn html(
         &self,
         store: &Store,
         digest: &Digest,
-        files: &ArchiveSummary,
+        path: Option<&str>,
         limits: &ArchiveLimits,
     ) -> Option<Arc<str>> {
-        if let Some(hit) = self.lock().html.get(digest) {
-            return hit.clone();
+        if let Some(hit) = self.cached(digest) {
+            return hit;
         }
-        let html = readme_path(files)
-            .and_then(|path| read_file(store, digest, &path, limits))
+        let html = path
+            .and_then(|path| read_file(store, digest, path, limits))
             .map(|text| Arc::<str>::from(render(&text)));
         let mut cache = self.lock();
         cache.room(html.as_ref().map_or(0, |h| h.len()) + 64);
@@ -92,7 +99,7 @@ impl Readmes {
 }
 
 /// The archive path of the README, if the archive's top holds one.
-fn readme_path(files: &ArchiveSummary) -> Option<String> {
+pub fn readme_path(files: &ArchiveSummary) -> Option<String> {
     NAMES.iter().find_map(|wanted| {
         files
             .files

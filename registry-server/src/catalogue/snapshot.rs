@@ -309,11 +309,21 @@ pub fn shown_release(releases: &[ReleaseRecord]) -> Option<&ReleaseRecord> {
             .filter(|r| f(r))
             .max_by(|a, b| a.version.cmp(&b.version))
     };
-    let live = |r: &ReleaseRecord| r.yanked.is_none() && r.taken_down.is_none();
-    newest(&|r| live(r) && r.state == ReleaseState::Approved)
-        .or_else(|| newest(&|r| live(r) && r.state == ReleaseState::Pending))
+    newest(&approved_and_present)
+        .or_else(|| newest(&|r| present(r) && r.state == ReleaseState::Pending))
         .or_else(|| newest(&|r| r.yanked.is_none()))
         .or_else(|| newest(&|_| true))
+}
+
+/// Whether a release is neither yanked nor taken down.
+fn present(r: &ReleaseRecord) -> bool {
+    r.yanked.is_none() && r.taken_down.is_none()
+}
+
+/// Whether a release is approved and present: installable on its own (its
+/// dependencies aside).
+pub fn approved_and_present(r: &ReleaseRecord) -> bool {
+    present(r) && r.state == ReleaseState::Approved
 }
 
 /// Every verdict, yank and takedown of one release.
