@@ -14,6 +14,7 @@ pub mod club;
 pub mod hooks;
 pub mod project;
 pub mod proxy;
+pub mod services;
 
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};

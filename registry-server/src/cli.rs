@@ -425,6 +425,9 @@ impl ServeArgs {
         if layered.threshold == Some(0) {
             anyhow::bail!("threshold must be at least 1");
         }
+        if let Some(storage) = &layered.storage {
+            storage.shared().map_err(anyhow::Error::msg)?;
+        }
         Ok(layered)
     }
 
@@ -480,6 +483,7 @@ fn settings_config(s: &FileConfig) -> Config {
             .map(|ms| std::time::Duration::from_millis(ms.max(1)))
             .unwrap_or(crate::webhooks::DEFAULT_RETRY),
         webhook_allow_private: s.webhook_allow_private.unwrap_or(false),
+        storage: s.storage.as_ref().and_then(|st| st.shared().ok().flatten()),
         ..Config::new(data)
     }
 }

@@ -79,6 +79,9 @@ pub struct Config {
     /// on the operator's own network, or tests); off by default, so no
     /// member can point the node into the network it runs in.
     pub webhook_allow_private: bool,
+    /// The shared backend's PostgreSQL and object storage (`None`: embedded,
+    /// everything in the data folder).
+    pub storage: Option<crate::store::shared::SharedStorage>,
 }
 
 impl Config {
@@ -100,6 +103,7 @@ impl Config {
             trim_every: crate::memory::TRIM_EVERY,
             webhook_retry: crate::webhooks::DEFAULT_RETRY,
             webhook_allow_private: false,
+            storage: None,
         }
     }
 }

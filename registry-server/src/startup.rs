@@ -102,6 +102,7 @@ pub fn open_store(config: &Config, node_key: &KeyPair) -> Result<(Store, Flusher
         origin: config.origin.clone(),
         min_free_bytes: config.min_free_bytes,
         node_key: Some(node_key.public()),
+        shared: config.storage.clone(),
     };
     Ok(Store::open(&config.data_dir, &options, || {
         identity::default_origin(node_key)

@@ -7,4 +7,5 @@ mod foundation;
 mod log;
 mod operations;
 mod review_attacks;
+mod shared;
 mod verification;

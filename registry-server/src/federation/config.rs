@@ -58,6 +58,9 @@ pub struct FileConfig {
     /// Whether webhooks may go to private and loopback addresses (default false).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_allow_private: Option<bool>,
+    /// Where the node keeps its data (`[storage]`; absent: embedded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::store::shared::StorageSection>,
     /// The peers followed.
     #[serde(default, rename = "peer", skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerFileEntry>,

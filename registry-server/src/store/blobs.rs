@@ -16,7 +16,12 @@
 //! beyond its cache cap (59 MiB resident after 5,000 publishes and a
 //! 10,000-package fill, against 31 MiB with files). Pack files spare the same
 //! costs and keep the bytes out of sled (`docs/performance.md`).
+//!
+//! On the shared backend the artifacts are in object storage
+//! (`super::objects`) and the data folder keeps copies of those served: every
+//! method below asks the bucket first.
 
+use super::objects::Objects;
 pub use super::packs::SMALL_BLOB;
 use super::packs::{sync_dir, Packs, Section};
 use shire_core::archive::{self, ArchiveError, ArchiveLimits, ArchiveSummary};
@@ -34,6 +39,8 @@ pub struct BlobStore {
     root: PathBuf,
     tmp: PathBuf,
     packs: Arc<Packs>,
+    /// The shared backend's bucket (`None`: embedded, the folder is all).
+    objects: Option<Arc<Objects>>,
 }
 
 /// Why a finished upload was not stored.
@@ -94,7 +101,20 @@ impl BlobStore {
         }
         fs::create_dir_all(&tmp)?;
         let packs = Arc::new(Packs::open(&blobs)?);
-        Ok(Self { root, tmp, packs })
+        Ok(Self {
+            root,
+            tmp,
+            packs,
+            objects: None,
+        })
+    }
+
+    /// Opens the store of a shared node: the artifacts are in `objects`,
+    /// and `data_dir` keeps copies of the ones served.
+    pub fn open_shared(data_dir: &Path, objects: Objects) -> io::Result<Self> {
+        let mut store = Self::open(data_dir)?;
+        store.objects = Some(Arc::new(objects));
+        Ok(store)
     }
 
     /// Where the blob for `digest` lives when it has a file of its own
@@ -106,6 +126,9 @@ impl BlobStore {
 
     /// Whether the blob is stored.
     pub fn exists(&self, digest: &Digest) -> io::Result<bool> {
+        if let Some(objects) = &self.objects {
+            return objects.exists(digest);
+        }
         Ok(self.packs.locate(digest)?.is_some() || self.path(digest).is_file())
     }
 
@@ -126,6 +149,10 @@ impl BlobStore {
     /// Erases the blob's bytes for good, however it is stored (a takedown);
     /// whether there were any. Blocking: call from a blocking task.
     pub fn erase(&self, digest: &Digest) -> io::Result<bool> {
+        let in_bucket = match &self.objects {
+            Some(objects) => objects.delete(digest)?,
+            None => false,
+        };
         let packed = self.packs.erase(digest)? > 0;
         let path = self.path(digest);
         let own_file = match fs::remove_file(&path) {
@@ -138,12 +165,21 @@ impl BlobStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(e),
         };
-        Ok(packed || own_file)
+        Ok(in_bucket || packed || own_file)
     }
 
     /// Opens the stored blob for reading, if it exists: its bytes, however
     /// it is stored. Blocking: call from a blocking task.
     pub fn read(&self, digest: &Digest) -> io::Result<Option<Section>> {
+        if let Some(objects) = &self.objects {
+            let path = self.path(digest);
+            if !objects.exists(digest)? {
+                return Ok(None);
+            }
+            if !path.is_file() && !objects.fetch(digest, &self.tmp, &path)? {
+                return Ok(None);
+            }
+        }
         if let Some(loc) = self.packs.locate(digest)? {
             return self.packs.read(loc).map(Some);
         }
@@ -180,6 +216,28 @@ impl BlobStore {
             });
         }
         Ok((size, summary))
+    }
+
+    /// Every stored blob's bytes: the files under `DIR/blobs` by path, or on
+    /// the shared backend the bucket's objects by key (for tests that show a
+    /// refused request stored nothing). Blocking.
+    pub fn dump(&self) -> io::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+        if let Some(objects) = &self.objects {
+            return objects.dump();
+        }
+        let mut out = std::collections::BTreeMap::new();
+        let mut dirs = vec![self.root.parent().unwrap_or(&self.root).to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    out.insert(entry.path().display().to_string(), fs::read(entry.path())?);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Starts an upload (in memory until it outgrows [`SMALL_BLOB`]).
@@ -254,6 +312,9 @@ impl BlobWriter {
     /// blocking task.
     pub fn finish(self, expected: &Digest) -> Result<(u64, bool), BlobError> {
         let store = self.store.clone();
+        if let Some(objects) = store.objects.clone() {
+            return store.finish_shared(&objects, self, expected);
+        }
         match self.checked(expected)? {
             (size, Checked::Held) => Ok((size, false)),
             (size, Checked::Small(held)) => Ok((size, store.packs.add(expected, &held)?)),
@@ -266,6 +327,12 @@ impl BlobWriter {
     /// renamed on the blocking pool.
     pub async fn finish_async(self, expected: &Digest) -> Result<(u64, bool), BlobError> {
         let store = self.store.clone();
+        if store.objects.is_some() {
+            let expected = *expected;
+            return tokio::task::spawn_blocking(move || self.finish(&expected))
+                .await
+                .map_err(io::Error::other)?;
+        }
         match self.checked(expected)? {
             (size, Checked::Held) => Ok((size, false)),
             (size, Checked::Small(held)) => {
@@ -312,6 +379,38 @@ enum Checked {
 }
 
 impl BlobStore {
+    /// Finishes an upload of a shared node: checks the digest, then stores
+    /// the bytes in the bucket unless it holds them already. A large one's
+    /// temporary file is kept as this process's copy. Blocking.
+    fn finish_shared(
+        &self,
+        objects: &Objects,
+        writer: BlobWriter,
+        expected: &Digest,
+    ) -> Result<(u64, bool), BlobError> {
+        let (spill, actual, size) = writer.out.finish();
+        if &actual != expected {
+            return Err(BlobError::Mismatch {
+                expected: *expected,
+                actual,
+            });
+        }
+        if objects.exists(expected)? {
+            return Ok((size, false));
+        }
+        match spill.state {
+            SpillState::Memory(held) => return Ok((size, objects.put_bytes(expected, held)?)),
+            SpillState::File(tmp, file) => {
+                file.sync_all()?;
+                objects.put_file(expected, tmp.path())?;
+                if !self.path(expected).is_file() {
+                    self.place(expected, size, tmp, file)?;
+                }
+            }
+        }
+        Ok((size, true))
+    }
+
     /// Makes a large upload's temporary file durable and renames it into
     /// place. Blocking.
     fn place(

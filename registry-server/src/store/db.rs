@@ -1,5 +1,7 @@
-//! The sled database: its trees, the one way to change them (a transaction over
-//! every tree), and group commit.
+//! The node's database: its trees, the one way to change them (a transaction
+//! over every tree), and group commit. Two engines hold the trees: sled in the
+//! data folder (embedded, the default) and PostgreSQL (shared by several node
+//! processes, `super::shared`); nothing outside this module tells them apart.
 //!
 //! **Durability contract.** Every state change of one event (a publish, a
 //! verdict, a key registration, ...) is written by ONE [`Db::transact`] call
@@ -17,6 +19,7 @@
 //! node never signs or shows an entry that a crash could still take back.
 
 use super::error::StoreError;
+use super::shared::{SharedDb, SharedTx};
 use actix_web::web::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -112,6 +115,34 @@ pub const TREE_NAMES: [&str; 24] = [
     "supports",
 ];
 
+/// Every tree, in the order of [`T`] and [`TREE_NAMES`].
+pub const ALL_TREES: [T; 24] = [
+    T::Meta,
+    T::Orgs,
+    T::Accounts,
+    T::Tokens,
+    T::Keys,
+    T::Packages,
+    T::Releases,
+    T::Pending,
+    T::Search,
+    T::Files,
+    T::LogEntries,
+    T::PackageIds,
+    T::LogHashes,
+    T::MirrorEntries,
+    T::MirrorHashes,
+    T::Mirrors,
+    T::MirrorKeys,
+    T::MirrorOrgs,
+    T::MirrorAccounts,
+    T::Adoptions,
+    T::Webhooks,
+    T::Deliveries,
+    T::DeliveryQueue,
+    T::Supports,
+];
+
 /// Default cap of sled's page cache, in bytes (`serve --cache-mib`).
 pub const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
 
@@ -130,6 +161,7 @@ fn conflictable(e: UnabortableTransactionError) -> ConflictableTransactionError<
 /// A view of every tree inside one transaction.
 pub struct Tx<'a> {
     trees: &'a [TransactionalTree],
+    shared: Option<&'a SharedTx>,
 }
 
 impl Tx<'_> {
@@ -139,7 +171,7 @@ impl Tx<'_> {
 
     /// Reads and decodes a JSON record.
     pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> TxResult<Option<R>> {
-        match self.tree(t).get(key).map_err(conflictable)? {
+        match self.get_raw(t, key)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -149,7 +181,7 @@ impl Tx<'_> {
 
     /// Whether a key is present.
     pub fn contains(&self, t: T, key: &[u8]) -> TxResult<bool> {
-        Ok(self.tree(t).get(key).map_err(conflictable)?.is_some())
+        Ok(self.get_raw(t, key)?.is_some())
     }
 
     /// Encodes and writes a JSON record.
@@ -161,18 +193,31 @@ impl Tx<'_> {
 
     /// Writes raw bytes.
     pub fn put_raw(&self, t: T, key: &[u8], value: Vec<u8>) -> TxResult<()> {
-        self.tree(t).insert(key, value).map_err(conflictable)?;
+        match self.shared {
+            Some(tx) => tx.put(t, key, value),
+            None => {
+                self.tree(t).insert(key, value).map_err(conflictable)?;
+            }
+        }
         Ok(())
     }
 
     /// Reads raw bytes.
     pub fn get_raw(&self, t: T, key: &[u8]) -> TxResult<Option<sled::IVec>> {
-        self.tree(t).get(key).map_err(conflictable)
+        match self.shared {
+            Some(tx) => Ok(tx.get(t, key)?.map(sled::IVec::from)),
+            None => self.tree(t).get(key).map_err(conflictable),
+        }
     }
 
     /// Removes a key.
     pub fn remove(&self, t: T, key: &[u8]) -> TxResult<()> {
-        self.tree(t).remove(key).map_err(conflictable)?;
+        match self.shared {
+            Some(tx) => tx.remove(t, key),
+            None => {
+                self.tree(t).remove(key).map_err(conflictable)?;
+            }
+        }
         Ok(())
     }
 
@@ -242,6 +287,9 @@ const DOC_CACHE_MAX_DOC: usize = 256 << 10;
 #[derive(Default)]
 pub struct DocCache {
     inner: Mutex<DocCacheInner>,
+    /// Keeps nothing: another process may write the shared database, and
+    /// this process's transactions are not the only ones to invalidate it.
+    off: bool,
 }
 
 #[derive(Default)]
@@ -270,7 +318,7 @@ impl DocCache {
     /// Keeps `doc` under `key` unless a write ended since `generation` was
     /// read (then the document may be stale and is dropped).
     pub fn put(&self, key: &[u8], generation: u64, doc: Bytes) {
-        if doc.len() > DOC_CACHE_MAX_DOC {
+        if self.off || doc.len() > DOC_CACHE_MAX_DOC {
             return;
         }
         let mut c = self.lock();
@@ -373,6 +421,8 @@ impl Handle {
 /// The open database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
+    /// The shared engine; `None`: the embedded one (`handle` and the rest).
+    shared: Option<SharedDb>,
     handle: Arc<Handle>,
     docs: Arc<DocCache>,
     flusher: mpsc::UnboundedSender<oneshot::Sender<Result<(), FlushFailure>>>,
@@ -418,6 +468,8 @@ const REOPEN_NEEDS_BYTES: u64 = 1 << 20;
 /// the periodic flush of writes nobody waits for, and the reopening of a
 /// database that failed.
 pub struct Flusher {
+    /// Nothing to flush: the database is the shared one.
+    idle: bool,
     handle: Arc<Handle>,
     docs: Arc<DocCache>,
     rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), FlushFailure>>>,
@@ -434,6 +486,9 @@ impl Flusher {
     /// every [`IDLE_FLUSH_EVERY`], or reopens a failed database once the disk
     /// has room again.
     pub async fn run(mut self) {
+        if self.idle {
+            return;
+        }
         let mut ticks = tokio::time::interval_at(
             tokio::time::Instant::now() + IDLE_FLUSH_EVERY,
             IDLE_FLUSH_EVERY,
@@ -637,6 +692,7 @@ impl Db {
         let docs: Arc<DocCache> = Arc::default();
         Ok((
             Db {
+                shared: None,
                 handle: handle.clone(),
                 docs: docs.clone(),
                 flusher: tx,
@@ -648,6 +704,7 @@ impl Db {
                 gate: Arc::default(),
             },
             Flusher {
+                idle: false,
                 handle,
                 docs,
                 rx,
@@ -660,9 +717,60 @@ impl Db {
         ))
     }
 
+    /// Opens the shared engine: `db`'s trees in PostgreSQL. Its [`Flusher`]
+    /// has nothing to do (a commit is durable when it is answered).
+    pub fn shared(db: SharedDb) -> (Db, Flusher) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = Arc::new(Handle {
+            path: std::path::PathBuf::new(),
+            cache_bytes: 0,
+            current: std::sync::RwLock::new(None),
+            failed: Mutex::new(None),
+        });
+        let docs = Arc::new(DocCache {
+            off: true,
+            ..DocCache::default()
+        });
+        let counters: [Arc<AtomicU64>; 5] = Default::default();
+        let [flushes, idle_flushes, flush_nanos, writes, durable_log] = counters;
+        (
+            Db {
+                shared: Some(db),
+                handle: handle.clone(),
+                docs: docs.clone(),
+                flusher: tx,
+                flushes: flushes.clone(),
+                idle_flushes: idle_flushes.clone(),
+                flush_nanos: flush_nanos.clone(),
+                writes: writes.clone(),
+                durable_log: durable_log.clone(),
+                gate: Arc::default(),
+            },
+            Flusher {
+                idle: true,
+                handle,
+                docs,
+                rx,
+                flushes,
+                idle_flushes,
+                flush_nanos,
+                writes,
+                durable_log,
+            },
+        )
+    }
+
+    /// Whether this is the shared engine (several processes may write it).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// Why the database accepts no writes now (it failed one and is not
     /// reopened yet), if it does not.
     pub fn failure(&self) -> Option<String> {
+        if self.shared.is_some() {
+            return None;
+        }
         self.handle.failure()
     }
 
@@ -671,15 +779,74 @@ impl Db {
         &self.docs
     }
 
-    /// A tree, for reads outside a transaction (a cheap handle; an error
-    /// while the database is being reopened).
+    /// A sled tree, for tests that damage the embedded database on purpose
+    /// (an error for the shared engine, or while the database is reopened).
     pub(super) fn tree(&self, t: T) -> Result<sled::Tree, StoreError> {
+        if self.shared.is_some() {
+            return Err(StoreError::Backend(
+                "the shared database has no sled trees".into(),
+            ));
+        }
         Ok(self.handle.inner()?.trees[t as usize].clone())
+    }
+
+    /// The raw value under `key` outside a transaction.
+    pub fn get_raw(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.shared {
+            Some(db) => db.get(t, key),
+            None => Ok(self.tree(t)?.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    /// Hands the entries of tree `t` from `start` (inclusive) to `end`
+    /// (exclusive; `None`: the end of the tree) to `f`, in key order, until
+    /// `f` answers `false`: the one scan every reader below is made of.
+    pub fn visit(
+        &self,
+        t: T,
+        start: &[u8],
+        end: Option<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        if let Some(db) = &self.shared {
+            return db.visit(t, start, end, f);
+        }
+        let tree = self.tree(t)?;
+        let range = match end {
+            Some(end) => tree.range(start..end),
+            None => tree.range(start..),
+        };
+        for item in range {
+            let (k, v) = item?;
+            if !f(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Db::visit`] of the keys starting with `prefix`.
+    pub fn visit_prefix(
+        &self,
+        t: T,
+        prefix: &[u8],
+        f: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let end = super::shared::prefix_end(prefix);
+        self.visit(t, prefix, end.as_deref(), f)
+    }
+
+    /// The last key of tree `t`, if it holds any.
+    pub fn last_key(&self, t: T) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.shared {
+            Some(db) => db.last_key(t),
+            None => Ok(self.tree(t)?.last()?.map(|(k, _)| k.to_vec())),
+        }
     }
 
     /// Reads and decodes a JSON record outside a transaction.
     pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, StoreError> {
-        match self.tree(t)?.get(key)? {
+        match self.get_raw(t, key)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -689,10 +856,7 @@ impl Db {
 
     /// Every record of a tree, in key order.
     pub fn values<R: DeserializeOwned>(&self, t: T) -> Result<Vec<R>, StoreError> {
-        self.tree(t)?
-            .iter()
-            .map(|item| Self::decode(t, &item?.1))
-            .collect()
+        self.scan(t, b"")
     }
 
     /// Hands every record of a tree to `f`, in key order, one at a time: one
@@ -702,87 +866,107 @@ impl Db {
         t: T,
         mut f: impl FnMut(R) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        for item in self.tree(t)?.iter() {
-            f(Self::decode(t, &item?.1)?)?;
-        }
-        Ok(())
+        self.visit(t, b"", None, |_, v| {
+            f(Self::decode(t, v)?)?;
+            Ok(true)
+        })
     }
 
     /// Every key of a tree that starts with `prefix`, in key order.
     pub fn keys_with_prefix(&self, t: T, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.tree(t)?
-            .scan_prefix(prefix)
-            .map(|item| Ok(item?.0.to_vec()))
-            .collect()
+        let mut out = Vec::new();
+        self.visit_prefix(t, prefix, |k, _| {
+            out.push(k.to_vec());
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// The raw values of the first `limit` keys below `end`, in key order.
     pub fn values_below(&self, t: T, end: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.tree(t)?
-            .range(..end)
-            .take(limit)
-            .map(|item| Ok(item?.1.to_vec()))
-            .collect()
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.visit(t, b"", Some(end), |_, v| {
+            out.push(v.to_vec());
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
     }
 
     /// How many keys a tree holds.
     pub fn count(&self, t: T) -> Result<usize, StoreError> {
-        Ok(self.tree(t)?.len())
+        match &self.shared {
+            Some(db) => db.count(t),
+            None => Ok(self.tree(t)?.len()),
+        }
     }
 
     /// Every record of a tree with its key, in key order.
     pub fn entries<R: DeserializeOwned>(&self, t: T) -> Result<Vec<(Vec<u8>, R)>, StoreError> {
-        self.tree(t)?
-            .iter()
-            .map(|item| {
-                let (k, v) = item?;
-                Ok((k.to_vec(), Self::decode(t, &v)?))
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.visit(t, b"", None, |k, v| {
+            out.push((k.to_vec(), Self::decode(t, v)?));
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Every record whose key starts with `prefix`, in key order.
     pub fn scan<R: DeserializeOwned>(&self, t: T, prefix: &[u8]) -> Result<Vec<R>, StoreError> {
-        self.tree(t)?
-            .scan_prefix(prefix)
-            .map(|item| Self::decode(t, &item?.1))
-            .collect()
+        let mut out = Vec::new();
+        self.visit_prefix(t, prefix, |_, v| {
+            out.push(Self::decode(t, v)?);
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Every raw value of a tree, in key order.
     pub fn raw_values(&self, t: T) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.tree(t)?
-            .iter()
-            .map(|item| Ok(item?.1.to_vec()))
-            .collect()
+        let mut out = Vec::new();
+        self.visit(t, b"", None, |_, v| {
+            out.push(v.to_vec());
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
-    /// Whether nothing at all is stored (a new data folder).
+    /// Whether nothing at all is stored (a new data folder or database).
     pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.handle.inner()?.trees.iter().all(|t| t.is_empty()))
+        match &self.shared {
+            Some(db) => db.is_empty(),
+            None => Ok(self.handle.inner()?.trees.iter().all(|t| t.is_empty())),
+        }
     }
 
     /// Every stored entry as `tree/hex key` → bytes.
     pub fn dump(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut out = std::collections::BTreeMap::new();
-        let Ok(inner) = self.handle.inner() else {
-            return out;
-        };
-        for (name, tree) in TREE_NAMES.iter().zip(inner.trees.iter()) {
-            for (k, v) in tree.iter().flatten() {
-                out.insert(format!("{name}/{}", hex::encode(&k)), v.to_vec());
-            }
+        for (i, name) in TREE_NAMES.iter().enumerate() {
+            let _ = self.visit(ALL_TREES[i], b"", None, |k, v| {
+                out.insert(format!("{name}/{}", hex::encode(k)), v.to_vec());
+                Ok(true)
+            });
         }
         out
     }
 
     /// Hands every entry of every tree to `sink` (tree name, key, value), as
     /// one moment: no transaction runs meanwhile. Returns the log's size at
-    /// that moment.
+    /// that moment. Embedded only: a shared database is backed up with
+    /// PostgreSQL's own tools (`docs/operations.md`).
     pub fn export(
         &self,
         mut sink: impl FnMut(&str, &[u8], &[u8]) -> std::io::Result<()>,
     ) -> Result<u64, StoreError> {
+        if self.shared.is_some() {
+            return Err(StoreError::Backend(
+                "a shared node is backed up with pg_dump and its bucket's versioning, not `backup`"
+                    .into(),
+            ));
+        }
         let inner = self.handle.inner()?;
         let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
         for (name, tree) in TREE_NAMES.iter().zip(inner.trees.iter()) {
@@ -794,21 +978,33 @@ impl Db {
         Ok(read_log_size(&inner.trees[T::Meta as usize])?)
     }
 
-    /// Stores exported entries into this (new, empty) database, then flushes.
+    /// Stores exported entries into this (new, empty) database, then makes
+    /// them durable.
     pub fn import(
         &self,
         entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
     ) -> Result<(), StoreError> {
+        let tree_of = |name: &str| {
+            TREE_NAMES
+                .iter()
+                .position(|n| *n == name)
+                .map(|i| ALL_TREES[i])
+                .ok_or_else(|| std::io::Error::other(format!("no tree {name:?} in this layout")))
+        };
+        if let Some(db) = &self.shared {
+            db.import(entries.map(|e| {
+                let (name, k, v) = e?;
+                Ok((tree_of(&name)?, k, v))
+            }))?;
+            self.docs.invalidate();
+            return Ok(());
+        }
         let inner = self.handle.inner()?;
         let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
         for entry in entries {
             let (name, k, v) = entry?;
-            let Some(i) = TREE_NAMES.iter().position(|n| *n == name) else {
-                return Err(StoreError::Corrupt(format!(
-                    "no tree {name:?} in this layout"
-                )));
-            };
-            inner.trees[i].insert(k, v)?;
+            let t = tree_of(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            inner.trees[t as usize].insert(k, v)?;
         }
         inner.db.flush()?;
         Ok(())
@@ -840,6 +1036,21 @@ impl Db {
         invalidate: bool,
         f: impl Fn(&Tx<'_>) -> TxResult<R>,
     ) -> Result<R, StoreError> {
+        if let Some(db) = &self.shared {
+            let result = db.transact(|tx| {
+                f(&Tx {
+                    trees: &[],
+                    shared: Some(tx),
+                })
+            });
+            if invalidate {
+                self.docs.invalidate();
+            }
+            if result.is_ok() {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+            }
+            return result;
+        }
         if let Some(why) = self.handle.failure() {
             return Err(StoreError::Unavailable(format!(
                 "the database failed a write ({why}) and is not reopened yet"
@@ -850,7 +1061,12 @@ impl Db {
         let refs: Vec<&sled::Tree> = inner.trees.iter().collect();
         let result = refs
             .as_slice()
-            .transaction(|trees: &Vec<TransactionalTree>| f(&Tx { trees }));
+            .transaction(|trees: &Vec<TransactionalTree>| {
+                f(&Tx {
+                    trees,
+                    shared: None,
+                })
+            });
         // Whatever the outcome, no cached document may outlive a write: this
         // runs before any caller can acknowledge the change.
         if invalidate {
@@ -872,6 +1088,10 @@ impl Db {
     /// Waits until everything committed before this call is on disk. Concurrent
     /// callers share one flush.
     pub async fn durable(&self) -> Result<(), StoreError> {
+        if self.shared.is_some() {
+            // A shared transaction answered only once PostgreSQL committed it.
+            return Ok(());
+        }
         let (tx, rx) = oneshot::channel();
         let stopped = || StoreError::Backend("the flusher has stopped".into());
         self.flusher.send(tx).map_err(|_| stopped())?;
@@ -888,6 +1108,20 @@ impl Db {
     /// last successful group-commit flush (or at open). Never counts an entry
     /// whose transaction a crash could still undo.
     pub fn durable_log_size(&self) -> u64 {
+        if let Some(db) = &self.shared {
+            // Committed is durable; any process may have committed more.
+            let stored = db
+                .get(T::Meta, super::log::LOG_SIZE)
+                .ok()
+                .flatten()
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            return self
+                .durable_log
+                .fetch_max(stored, Ordering::SeqCst)
+                .max(stored);
+        }
         self.durable_log.load(Ordering::SeqCst)
     }
 

@@ -116,8 +116,7 @@ pub fn size_in(tx: &Tx<'_>) -> TxResult<u64> {
 /// [`Db::durable_log_size`] instead).
 pub fn size(db: &Db) -> Result<u64, Error> {
     Ok(db
-        .tree(T::Meta)?
-        .get(LOG_SIZE)?
+        .get_raw(T::Meta, LOG_SIZE)?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0))
@@ -125,10 +124,7 @@ pub fn size(db: &Db) -> Result<u64, Error> {
 
 /// The stored bytes of entry `index`, if it exists.
 pub fn entry(db: &Db, index: u64) -> Result<Option<Vec<u8>>, Error> {
-    Ok(db
-        .tree(T::LogEntries)?
-        .get(index.to_be_bytes())?
-        .map(|v| v.to_vec()))
+    db.get_raw(T::LogEntries, &index.to_be_bytes())
 }
 
 /// Read access to the stored log for `shire_tlog`'s proofs, roots and tiles.
@@ -151,17 +147,18 @@ impl<'a> LogView<'a> {
         if start >= end {
             return Ok(out);
         }
-        for item in self
-            .db
-            .tree(T::LogEntries)?
-            .range(start.to_be_bytes()..end.to_be_bytes())
-        {
-            let (k, v) = item?;
-            let index = <[u8; 8]>::try_from(k.as_ref())
-                .map(u64::from_be_bytes)
-                .map_err(|_| Error::Corrupt("a log entry key is not 8 bytes".into()))?;
-            out.push((index, v.to_vec()));
-        }
+        self.db.visit(
+            T::LogEntries,
+            &start.to_be_bytes(),
+            Some(&end.to_be_bytes()),
+            |k, v| {
+                let index = <[u8; 8]>::try_from(k)
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| Error::Corrupt("a log entry key is not 8 bytes".into()))?;
+                out.push((index, v.to_vec()));
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 }
@@ -180,12 +177,9 @@ pub(super) fn stored_hashes(
     indexes: &[u64],
     key: impl Fn(u64) -> Vec<u8>,
 ) -> Result<Vec<Hash>, StoreError> {
-    let tree = db
-        .tree(t)
-        .map_err(|e| StoreError::Backend(e.to_string().into()))?;
     indexes
         .iter()
-        .map(|&i| match tree.get(key(i)) {
+        .map(|&i| match db.get_raw(t, &key(i)) {
             Ok(Some(v)) => Hash::from_slice(&v).map_err(StoreError::backend),
             Ok(None) => Err(StoreError::MissingHash(i)),
             Err(e) => Err(StoreError::backend(e)),
@@ -260,9 +254,9 @@ pub fn check(db: &Db) -> Result<u64, Error> {
 
 /// One more than the highest u64 key of a densely numbered tree (0 if empty).
 fn count_by_last_key(db: &Db, t: T) -> Result<u64, Error> {
-    match db.tree(t)?.last()? {
+    match db.last_key(t)? {
         None => Ok(0),
-        Some((k, _)) => <[u8; 8]>::try_from(k.as_ref())
+        Some(k) => <[u8; 8]>::try_from(k.as_slice())
             .map(|k| u64::from_be_bytes(k).saturating_add(1))
             .map_err(|_| Error::Corrupt("a transparency-log key is not 8 bytes".into())),
     }

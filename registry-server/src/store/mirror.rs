@@ -113,26 +113,21 @@ impl Store {
 
     /// Every mirrored origin with its record.
     pub fn mirror_records(&self) -> Result<Vec<(String, MirrorRecord)>, StoreError> {
-        self.db
-            .tree(T::Mirrors)?
-            .iter()
-            .map(|item| {
-                let (k, v) = item?;
-                Ok((
-                    String::from_utf8_lossy(&k).into_owned(),
-                    Db::decode(T::Mirrors, &v)?,
-                ))
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.db.visit(T::Mirrors, b"", None, |k, v| {
+            out.push((
+                String::from_utf8_lossy(k).into_owned(),
+                Db::decode(T::Mirrors, v)?,
+            ));
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Mirrored entry `index` of `origin`'s log.
     pub fn mirror_entry(&self, origin: &str, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .db
-            .tree(T::MirrorEntries)?
-            .get(okey(origin, &index.to_be_bytes()))?
-            .map(|v| v.to_vec()))
+        self.db
+            .get_raw(T::MirrorEntries, &okey(origin, &index.to_be_bytes()))
     }
 
     /// The stored hashes of `origin`'s mirrored log.

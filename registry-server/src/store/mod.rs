@@ -14,13 +14,16 @@
 //! [`Store::durable`] before acknowledging.
 
 pub mod blobs;
+mod bridge;
 mod db;
 mod error;
 pub mod log;
 pub mod mirror;
+pub mod objects;
 pub mod packs;
 pub mod records;
 pub mod search;
+pub mod shared;
 pub mod tokens;
 pub mod view;
 pub mod webhooks;
@@ -74,6 +77,9 @@ pub struct OpenOptions {
     /// verifier key), which key registrations and verdicts must be signed
     /// for. `None` (tests): the log is named `<origin>+local`.
     pub node_key: Option<shire_core::PublicKey>,
+    /// The shared backend (PostgreSQL and object storage); `None`: sled and
+    /// pack files in the data folder.
+    pub shared: Option<shared::SharedStorage>,
 }
 
 impl Default for OpenOptions {
@@ -84,6 +90,7 @@ impl Default for OpenOptions {
             origin: None,
             min_free_bytes: 0,
             node_key: None,
+            shared: None,
         }
     }
 }
@@ -134,7 +141,10 @@ impl Store {
         options: &OpenOptions,
         default_origin: impl FnOnce() -> String,
     ) -> Result<(Store, Flusher), StoreError> {
-        let (db, flusher) = Db::open_with_cache(&data_dir.join("db"), options.cache_bytes)?;
+        let (db, flusher) = match &options.shared {
+            Some(s) => Db::shared(shared::SharedDb::connect(&s.postgres, s.max_connections)?),
+            None => Db::open_with_cache(&data_dir.join("db"), options.cache_bytes)?,
+        };
         check_format(&db)?;
         log::check(&db)?;
         let origin = settle_origin(&db, default_origin, options.origin.as_deref())?;
@@ -142,7 +152,13 @@ impl Store {
             Some(k) => signed_note::new_ed25519_verifier_key(&origin, k.dalek()),
             None => format!("{origin}+local"),
         };
-        let blobs = blobs::BlobStore::open(data_dir)?;
+        let blobs = match &options.shared {
+            Some(s) => blobs::BlobStore::open_shared(
+                data_dir,
+                objects::Objects::open(&s.objects, &s.options)?,
+            )?,
+            None => blobs::BlobStore::open(data_dir)?,
+        };
         let store = Store {
             db,
             blobs,
@@ -516,8 +532,7 @@ impl Store {
             Err(_) => None,
         };
         search::query(
-            &self.db.tree(T::Search)?,
-            &self.db.tree(T::PackageIds)?,
+            &self.db,
             query,
             exact.as_ref().map(|(id, n)| (*id, n)),
             limit,
@@ -531,7 +546,7 @@ impl Store {
             Ok(n) => self.package(&n)?.map(|p| p.id),
             Err(_) => None,
         };
-        search::ranked_ids(&self.db.tree(T::Search)?, query, exact)
+        search::ranked_ids(&self.db, query, exact)
     }
 
     /// Every account of this node's own organisations (names and roles for

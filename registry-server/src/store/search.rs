@@ -18,7 +18,7 @@
 //! by [`MAX_TERMS`] terms per query term, and only the returned page of ids is
 //! resolved to names.
 
-use super::db::{Tx, TxResult, T};
+use super::db::{Db, Tx, TxResult, T};
 use super::error::StoreError;
 use super::records::PackageRecord;
 use shire_core::PackageName;
@@ -70,11 +70,13 @@ fn key_term(key: &[u8]) -> &[u8] {
 }
 
 /// Every chunk of `term`'s posting list, in id order.
-fn chunks_of(search: &sled::Tree, term: &str) -> Result<Vec<sled::IVec>, sled::Error> {
-    search
-        .scan_prefix(term_prefix(term))
-        .values()
-        .collect::<Result<_, _>>()
+fn chunks_of(db: &Db, term: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut out = Vec::new();
+    db.visit_prefix(T::Search, &term_prefix(term), |_, v| {
+        out.push(v.to_vec());
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
 /// Splits text into lowercase alphanumeric words of at least two characters.
@@ -186,18 +188,17 @@ pub struct Ranked {
 /// if it exists: it leads, followed by packages whose bare name is the query,
 /// then the rest by relevance.
 pub fn query(
-    search: &sled::Tree,
-    ids: &sled::Tree,
+    db: &Db,
     query: &str,
     exact: Option<(u32, &PackageName)>,
     limit: usize,
 ) -> Result<Ranked, StoreError> {
     let resolve = |id: u32| -> Result<Option<PackageName>, StoreError> {
-        Ok(ids
-            .get(id.to_be_bytes())?
+        Ok(db
+            .get_raw(T::PackageIds, &id.to_be_bytes())?
             .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
     };
-    let (leads, mut matched) = scored(search, query, exact.map(|(id, _)| id))?;
+    let (leads, mut matched) = scored(db, query, exact.map(|(id, _)| id))?;
     let mut names: Vec<PackageName> = Vec::new();
     // The exact name is known already; bare-name leads are resolved.
     for id in leads {
@@ -225,12 +226,8 @@ pub fn query(
 /// Every package id matching `query`, best first, in the order [`query`]
 /// ranks them, without resolving names: for callers that filter and page
 /// the matches themselves (the catalogue's search page).
-pub fn ranked_ids(
-    search: &sled::Tree,
-    query: &str,
-    exact: Option<u32>,
-) -> Result<Vec<u32>, StoreError> {
-    let (mut ids, mut matched) = scored(search, query, exact)?;
+pub fn ranked_ids(db: &Db, query: &str, exact: Option<u32>) -> Result<Vec<u32>, StoreError> {
+    let (mut ids, mut matched) = scored(db, query, exact)?;
     matched.sort_by(by_score);
     ids.extend(matched.into_iter().map(|(id, _)| id));
     Ok(ids)
@@ -246,7 +243,7 @@ fn by_score(a: &(u32, u32), b: &(u32, u32)) -> std::cmp::Ordering {
 /// its summed score, unordered.
 #[allow(clippy::type_complexity)]
 fn scored(
-    search: &sled::Tree,
+    db: &Db,
     query: &str,
     exact: Option<u32>,
 ) -> Result<(Vec<u32>, Vec<(u32, u32)>), StoreError> {
@@ -259,27 +256,24 @@ fn scored(
     let mut score: Vec<u32> = Vec::new();
     for (i, q) in qterms.iter().enumerate() {
         // Every chunk of every matching term, marked when the term is whole.
-        let lists: Vec<(bool, sled::IVec)> = if q.chars().count() < MIN_PREFIX {
-            chunks_of(search, q)?
-                .into_iter()
-                .map(|l| (true, l))
-                .collect()
+        let lists: Vec<(bool, Vec<u8>)> = if q.chars().count() < MIN_PREFIX {
+            chunks_of(db, q)?.into_iter().map(|l| (true, l)).collect()
         } else {
             let mut lists = Vec::new();
             let mut terms = 0;
-            let mut last: Option<sled::IVec> = None;
-            for item in search.scan_prefix(q.as_bytes()) {
-                let (key, list) = item?;
-                let term = key_term(&key);
+            let mut last: Option<Vec<u8>> = None;
+            db.visit_prefix(T::Search, q.as_bytes(), |key, list| {
+                let term = key_term(key);
                 if last.as_deref().map(key_term) != Some(term) {
                     terms += 1;
                     if terms > MAX_TERMS {
-                        break;
+                        return Ok(false);
                     }
                 }
-                lists.push((term == q.as_bytes(), list));
-                last = Some(key);
-            }
+                lists.push((term == q.as_bytes(), list.to_vec()));
+                last = Some(key.to_vec());
+                Ok(true)
+            })?;
             lists
         };
         if i == 0 {
@@ -327,7 +321,7 @@ fn scored(
         }
         leads.push(id);
     }
-    for list in chunks_of(search, query)? {
+    for list in chunks_of(db, query)? {
         for (id, w) in postings(&list) {
             if w == BARE_NAME_WEIGHT && is_match(&count, id) {
                 count[id as usize] = 0;
@@ -365,14 +359,7 @@ mod tests {
     }
 
     fn q(db: &Db, text: &str, exact: Option<(u32, &PackageName)>) -> Ranked {
-        query(
-            &db.tree(T::Search).unwrap(),
-            &db.tree(T::PackageIds).unwrap(),
-            text,
-            exact,
-            100,
-        )
-        .unwrap()
+        query(db, text, exact, 100).unwrap()
     }
 
     #[test]
@@ -423,14 +410,7 @@ mod tests {
             ["kent/bins"]
         );
         // Bare-name matches lead; the limit cuts the page, not the total.
-        let r = query(
-            &db.tree(T::Search).unwrap(),
-            &db.tree(T::PackageIds).unwrap(),
-            "bins",
-            None,
-            1,
-        )
-        .unwrap();
+        let r = query(&db, "bins", None, 1).unwrap();
         assert_eq!((names(&r), r.total), (vec!["kent/bins".to_string()], 1));
         // A bare name leads over a package that scores higher.
         let d = pkg(
@@ -478,7 +458,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let chunks = |term: &str| chunks_of(&db.tree(T::Search).unwrap(), term).unwrap().len();
+        let chunks = |term: &str| chunks_of(&db, term).unwrap().len();
         assert_eq!(chunks("waste"), 3);
         let all = q(&db, "waste", None);
         assert_eq!(all.total, 4);
@@ -583,14 +563,7 @@ mod tests {
             let mut n = 0;
             for _ in 0..200 {
                 let start = std::time::Instant::now();
-                let r = query(
-                    &db.tree(T::Search).unwrap(),
-                    &db.tree(T::PackageIds).unwrap(),
-                    text,
-                    e,
-                    20,
-                )
-                .unwrap();
+                let r = query(&db, text, e, 20).unwrap();
                 times.push(start.elapsed());
                 n = r.total;
                 if let Some((_, e)) = e {

@@ -12,7 +12,7 @@ use shire_core::statement::{KeyStatement, ReleaseStatement, Subject, Verdict, Ve
 use shire_core::{Digest, KeyPair, PackageName, Version, VersionReq};
 use shire_registry::{Config, RunningServer};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tempfile::TempDir;
 
 /// A running node and a client for it.
@@ -70,6 +70,17 @@ impl Answer {
     }
 }
 
+/// A new database and bucket prefix on the test services.
+pub fn shared_storage() -> shire_registry::store::shared::SharedStorage {
+    let s = shire_e2e::services::SharedStorage::fresh();
+    shire_registry::store::shared::SharedStorage {
+        postgres: s.postgres,
+        objects: s.objects,
+        max_connections: 8,
+        options: s.options,
+    }
+}
+
 impl TestApp {
     /// A node with adjusted settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
@@ -83,6 +94,9 @@ impl TestApp {
         config.listen = "127.0.0.1:0".into();
         config.workers = Some(2);
         adjust(&mut config);
+        if crate::SHARED && config.storage.is_none() {
+            config.storage = Some(shared_storage());
+        }
         let server = shire_registry::start(config.clone()).await.unwrap();
         let admin = server
             .admin_token
@@ -198,9 +212,7 @@ impl TestApp {
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let store = self.server.as_ref().unwrap().store();
         let mut out = store.dump();
-        for path in files_under(&self.dir.path().join("blobs")) {
-            out.insert(path.display().to_string(), std::fs::read(&path).unwrap());
-        }
+        out.extend(store.blobs.dump().unwrap());
         out
     }
 
@@ -519,23 +531,6 @@ impl Release {
     pub fn sign(&self, key: &KeyPair) -> Envelope {
         self.statement().sign(key)
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Starts the real binary on a data folder; returns the child, its URL and the

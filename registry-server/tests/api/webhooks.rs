@@ -169,11 +169,19 @@ async fn webhooks_deliver_signed_events_once_through_failures_and_restarts() {
     let body: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(body["package"], "braintree/crm");
     assert_eq!(body["event"], "pending");
-    let log = c
-        .app
-        .get_as(&format!("/api/v1/webhooks/{v_id}/deliveries"), &c.rev.token)
-        .await;
-    let log = log.ok(200).as_array().unwrap().clone();
+    // The receiver answers before the node records the answer: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = c
+            .app
+            .get_as(&format!("/api/v1/webhooks/{v_id}/deliveries"), &c.rev.token)
+            .await;
+        let log = log.ok(200).as_array().unwrap().clone();
+        if log[0]["status"] == "delivered" || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(log[0]["status"], "delivered");
     assert_eq!(log[0]["attempts"], 4);
     // The publisher, subscribed to everything, did not hear of its own

@@ -1,0 +1,214 @@
+//! Artifacts in object storage, for the shared backend: S3 and whatever else
+//! the `object_store` crate reaches (GCS, Azure, a local folder), named by the
+//! URL of `[storage] objects`.
+//!
+//! The bucket is the truth: an artifact is stored once its `PUT` (or its
+//! multipart upload) is acknowledged, before the publish is answered. Each
+//! process keeps a copy of what it served in its data folder
+//! (`DIR/blobs/sha256/...`, checked against the digest as it arrives) and
+//! serves ranges from it; the bucket is asked first every time, so an
+//! artifact erased by another process (a takedown) is never served again.
+
+use super::bridge::Bridge;
+use super::error::StoreError;
+use futures_util::StreamExt as _;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutPayload};
+use shire_core::digest::HashingWriter;
+use shire_core::Digest;
+use std::collections::BTreeMap;
+use std::io::{self, Write as _};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt as _;
+
+/// A bucket (or other object store) holding a node's artifacts.
+pub struct Objects {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    bridge: Bridge,
+    url: String,
+}
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("object storage: {e}"))
+}
+
+fn from_store(e: StoreError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl Objects {
+    /// Opens the object store at `url` (`s3://bucket/prefix`, `gs://...`,
+    /// `az://...`, `file:///...`), with `options` as `object_store` names
+    /// them (`aws_endpoint`, `aws_allow_http`, `aws_region`, ...). For S3,
+    /// the `AWS_*` environment variables fill what the options leave out.
+    pub fn open(url: &str, options: &BTreeMap<String, String>) -> Result<Objects, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| {
+            StoreError::Backend(format!("the object storage {url:?} cannot be opened: {e}"))
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(&e))?;
+        let (store, prefix): (Arc<dyn ObjectStore>, ObjectPath) = if parsed.scheme() == "s3" {
+            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+            let mut builder = AmazonS3Builder::from_env().with_url(url);
+            for (k, v) in options {
+                let key: AmazonS3ConfigKey = k.parse().map_err(|e| bad(&e))?;
+                builder = builder.with_config(key, v);
+            }
+            let prefix = ObjectPath::parse(parsed.path()).map_err(|e| bad(&e))?;
+            (Arc::new(builder.build().map_err(|e| bad(&e))?), prefix)
+        } else {
+            let (store, prefix) =
+                object_store::parse_url_opts(&parsed, options).map_err(|e| bad(&e))?;
+            (Arc::from(store), prefix)
+        };
+        Ok(Objects {
+            store,
+            prefix,
+            bridge: Bridge::start("shire-objects")?,
+            url: url.to_string(),
+        })
+    }
+
+    /// The URL it was opened with (for logs and status).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn key(&self, digest: &Digest) -> ObjectPath {
+        self.prefix.child("sha256").child(digest.hex())
+    }
+
+    /// Whether the artifact is in the bucket.
+    pub fn exists(&self, digest: &Digest) -> io::Result<bool> {
+        let (store, key) = (self.store.clone(), self.key(digest));
+        self.bridge
+            .block(async move {
+                match store.head(&key).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(StoreError::Backend(format!("object storage: {e}"))),
+                }
+            })
+            .map_err(from_store)
+    }
+
+    /// Stores a small artifact's bytes (one conditional `PUT`); whether this
+    /// call stored it (`false`: a concurrent upload did first).
+    pub fn put_bytes(&self, digest: &Digest, bytes: Vec<u8>) -> io::Result<bool> {
+        let (store, key) = (self.store.clone(), self.key(digest));
+        self.bridge
+            .block(async move {
+                let opts = object_store::PutOptions::from(object_store::PutMode::Create);
+                match store.put_opts(&key, PutPayload::from(bytes), opts).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                    Err(e) => Err(StoreError::Backend(format!("object storage: {e}"))),
+                }
+            })
+            .map_err(from_store)
+    }
+
+    /// Every artifact in the bucket with its bytes, by `blobs in URL: key` (what tests
+    /// compare to show that a refused request stored nothing).
+    pub fn dump(&self) -> io::Result<BTreeMap<String, Vec<u8>>> {
+        let (store, prefix) = (self.store.clone(), self.prefix.clone());
+        let url = self.url.clone();
+        self.bridge
+            .block(async move {
+                let fail =
+                    |e: &dyn std::fmt::Display| StoreError::Backend(format!("object storage: {e}"));
+                let mut out = BTreeMap::new();
+                let mut list = store.list(Some(&prefix));
+                while let Some(meta) = list.next().await {
+                    let meta = meta.map_err(|e| fail(&e))?;
+                    let got = store.get(&meta.location).await.map_err(|e| fail(&e))?;
+                    let bytes = got.bytes().await.map_err(|e| fail(&e))?;
+                    out.insert(format!("blobs in {url}: {}", meta.location), bytes.to_vec());
+                }
+                Ok(out)
+            })
+            .map_err(from_store)
+    }
+
+    /// Stores a large artifact from a file, streamed as a multipart upload.
+    pub fn put_file(&self, digest: &Digest, file: &Path) -> io::Result<()> {
+        let (store, key) = (self.store.clone(), self.key(digest));
+        let file = file.to_path_buf();
+        self.bridge
+            .block(async move {
+                let fail = |e: &dyn std::fmt::Display| {
+                    StoreError::Backend(format!("object storage upload: {e}"))
+                };
+                let mut source = tokio::fs::File::open(&file).await.map_err(|e| fail(&e))?;
+                let mut sink = object_store::buffered::BufWriter::new(store, key);
+                if let Err(e) = tokio::io::copy(&mut source, &mut sink).await {
+                    let _ = sink.abort().await;
+                    return Err(fail(&e));
+                }
+                sink.shutdown().await.map_err(|e| fail(&e))
+            })
+            .map_err(from_store)
+    }
+
+    /// Copies the artifact from the bucket into `dest`, through a temporary
+    /// file in `tmp_dir` that must hash to `digest` before it is renamed into
+    /// place. `false` when the bucket does not hold it.
+    pub fn fetch(&self, digest: &Digest, tmp_dir: &Path, dest: &Path) -> io::Result<bool> {
+        let (store, key) = (self.store.clone(), self.key(digest));
+        let tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
+        let file = tmp.reopen()?;
+        let (found, file) = self
+            .bridge
+            .block(async move {
+                let fail = |e: &dyn std::fmt::Display| {
+                    StoreError::Backend(format!("object storage download: {e}"))
+                };
+                let got = match store.get(&key).await {
+                    Ok(got) => got,
+                    Err(object_store::Error::NotFound { .. }) => return Ok((false, None)),
+                    Err(e) => return Err(fail(&e)),
+                };
+                let mut out = HashingWriter::new(io::BufWriter::new(file));
+                let mut stream = got.into_stream();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| fail(&e))?;
+                    out.write_all(&chunk).map_err(|e| fail(&e))?;
+                }
+                Ok((true, Some(out.finish())))
+            })
+            .map_err(from_store)?;
+        let Some((writer, actual, _)) = file else {
+            return Ok(found);
+        };
+        if &actual != digest {
+            return Err(other(format!(
+                "the bucket's copy of {digest} hashes to {actual}: it was altered"
+            )));
+        }
+        writer
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        tmp.persist(dest).map_err(|e| e.error)?;
+        Ok(true)
+    }
+
+    /// Deletes the artifact from the bucket; whether it was there.
+    pub fn delete(&self, digest: &Digest) -> io::Result<bool> {
+        let held = self.exists(digest)?;
+        let (store, key) = (self.store.clone(), self.key(digest));
+        self.bridge
+            .block(async move {
+                match store.delete(&key).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(StoreError::Backend(format!("object storage: {e}"))),
+                }
+            })
+            .map_err(from_store)?;
+        Ok(held)
+    }
+}

@@ -1,0 +1,564 @@
+//! The shared backend's metadata: the trees of [`super::db::T`] as rows of
+//! one PostgreSQL table (`migrations/0001_trees.sql`), for several node
+//! processes on one database.
+//!
+//! **One sequencer.** Every write transaction takes the same transaction-level
+//! advisory lock ([`SEQUENCER_LOCK`]) before it reads anything, so writes of
+//! every process run one at a time, each seeing every write committed before
+//! it. The log head is read and extended inside that lock: two processes never
+//! append two entries at one index, and so never sign two trees of one size.
+//! A write is acknowledged only after its `COMMIT` returned, which PostgreSQL
+//! answers once the commit is on disk (`synchronous_commit`, on by default).
+//!
+//! **Synchronous callers.** The store's readers and its transaction closures
+//! are synchronous (sled's are). Queries run on a small runtime of this
+//! module's own, and a caller waits for its answer on a channel: the caller
+//! may be an actix worker, a blocking-pool thread or plain `main`, none of
+//! which may block on a Tokio runtime it runs inside.
+
+use super::bridge::Bridge;
+use super::db::{TxResult, T};
+use super::error::StoreError;
+use futures_util::TryStreamExt as _;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Row as _};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The advisory lock every write transaction holds: the log's one sequencer.
+pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
+
+/// Rows fetched per round trip by a scan.
+const SCAN_PAGE: i64 = 512;
+
+/// Connections to PostgreSQL a process keeps at most.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// The `[storage]` table of the configuration file.
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// `embedded` (sled and pack files in the data folder, the default) or
+    /// `shared` (PostgreSQL and object storage, for several processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The PostgreSQL address (`postgres://user:password@host:port/db`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<String>,
+    /// The artifacts' object storage (`s3://bucket/prefix`, `gs://`,
+    /// `az://`, `file:///`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<String>,
+    /// Connections to PostgreSQL a process keeps at most (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// `object_store` options (`aws_endpoint`, `aws_region`,
+    /// `aws_allow_http`, `aws_access_key_id`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for StorageSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSection")
+            .field("backend", &self.backend)
+            .field("postgres", &self.postgres.as_deref().map(redact))
+            .field("objects", &self.objects)
+            .field("max_connections", &self.max_connections)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A URL with its password replaced by `***`, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// A shared node's storage, checked: where its metadata and artifacts are.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedStorage {
+    /// The PostgreSQL address.
+    pub postgres: String,
+    /// The object storage URL.
+    pub objects: String,
+    /// Connections kept at most.
+    pub max_connections: u32,
+    /// `object_store` options.
+    pub options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for SharedStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStorage")
+            .field("postgres", &redact(&self.postgres))
+            .field("objects", &self.objects)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StorageSection {
+    /// The shared storage this section asks for (`None`: embedded), or why
+    /// it is incomplete.
+    pub fn shared(&self) -> Result<Option<SharedStorage>, String> {
+        match self.backend.as_deref().unwrap_or("embedded") {
+            "embedded" => Ok(None),
+            "shared" => {
+                let postgres = self
+                    .postgres
+                    .clone()
+                    .ok_or("[storage] backend = \"shared\" needs postgres = \"postgres://...\"")?;
+                let objects = self
+                    .objects
+                    .clone()
+                    .ok_or("[storage] backend = \"shared\" needs objects = \"s3://bucket\"")?;
+                Ok(Some(SharedStorage {
+                    postgres,
+                    objects,
+                    max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                    options: self.options.clone(),
+                }))
+            }
+            other => Err(format!(
+                "[storage] backend {other:?} is neither \"embedded\" nor \"shared\""
+            )),
+        }
+    }
+}
+
+/// The migrations that make a database a Shire node's.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// An open PostgreSQL database holding a node's trees. Cheap to clone.
+#[derive(Clone)]
+pub struct SharedDb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    bridge: Bridge,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("PostgreSQL: {e}"))
+}
+
+/// The key just past every key starting with `prefix` (`None`: no end).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl SharedDb {
+    /// Connects to `url` (`postgres://user:password@host:port/database`),
+    /// keeping at most `max_connections`, and brings the schema up to date
+    /// (concurrent starts are safe: sqlx migrates under a lock of its own).
+    pub fn connect(url: &str, max_connections: u32) -> Result<SharedDb, StoreError> {
+        let bridge = Bridge::start("shire-postgres")?;
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Backend(format!("the PostgreSQL address is not valid: {e}"))
+        })?;
+        // The pool's connections are made on the bridge's runtime.
+        let pool = bridge.block(async move {
+            Ok(PgPoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_lazy_with(options))
+        })?;
+        let db = SharedDb {
+            inner: Arc::new(Inner { pool, bridge }),
+        };
+        let pool = db.inner.pool.clone();
+        db.block(async move { MIGRATOR.run(&pool).await.map_err(backend) })?;
+        Ok(db)
+    }
+
+    /// Runs `fut` on this database's runtime and waits for it.
+    fn block<R: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<R, StoreError>> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.inner.bridge.block(fut)
+    }
+
+    /// The value under `key` in tree `t`.
+    pub fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let pool = self.inner.pool.clone();
+        let key = key.to_vec();
+        self.block(async move {
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
+            )
+            .bind(t as i16)
+            .bind(key)
+            .fetch_optional(&pool)
+            .await
+            .map_err(backend)
+        })
+    }
+
+    /// Hands the entries of tree `t` from `start` (inclusive) to `end`
+    /// (exclusive; `None`: the tree's end) to `f` in key order, a page at a
+    /// time, until `f` answers `false`.
+    pub fn visit(
+        &self,
+        t: T,
+        start: &[u8],
+        end: Option<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut from = start.to_vec();
+        let mut inclusive = true;
+        loop {
+            let page = self.page(t, from.clone(), inclusive, end.map(<[u8]>::to_vec))?;
+            let full = page.len() as i64 == SCAN_PAGE;
+            for (k, v) in &page {
+                if !f(k, v)? {
+                    return Ok(());
+                }
+            }
+            match page.into_iter().last() {
+                Some((k, _)) if full => {
+                    from = k;
+                    inclusive = false;
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn page(
+        &self,
+        t: T,
+        from: Vec<u8>,
+        inclusive: bool,
+        end: Option<Vec<u8>>,
+    ) -> Result<Vec<Row>, StoreError> {
+        let pool = self.inner.pool.clone();
+        self.block(async move {
+            let sql = match (inclusive, end.is_some()) {
+                (true, true) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4",
+                (false, true) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4",
+                (true, false) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key >= $2 AND $3::bytea IS NULL ORDER BY key LIMIT $4",
+                (false, false) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key > $2 AND $3::bytea IS NULL ORDER BY key LIMIT $4",
+            };
+            sqlx::query(sql)
+                .bind(t as i16)
+                .bind(from)
+                .bind(end)
+                .bind(SCAN_PAGE)
+                .fetch(&pool)
+                .map_err(backend)
+                .and_then(|row| async move {
+                    Ok((
+                        row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
+                        row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
+                    ))
+                })
+                .try_collect()
+                .await
+        })
+    }
+
+    /// The last key of tree `t`, if it has any.
+    pub fn last_key(&self, t: T) -> Result<Option<Vec<u8>>, StoreError> {
+        let pool = self.inner.pool.clone();
+        self.block(async move {
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT key FROM shire_trees WHERE tree = $1 ORDER BY key DESC LIMIT 1",
+            )
+            .bind(t as i16)
+            .fetch_optional(&pool)
+            .await
+            .map_err(backend)
+        })
+    }
+
+    /// How many keys tree `t` holds.
+    pub fn count(&self, t: T) -> Result<usize, StoreError> {
+        let pool = self.inner.pool.clone();
+        let n = self.block(async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shire_trees WHERE tree = $1")
+                .bind(t as i16)
+                .fetch_one(&pool)
+                .await
+                .map_err(backend)
+        })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether no tree holds anything.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        let pool = self.inner.pool.clone();
+        self.block(async move {
+            sqlx::query_scalar::<_, bool>("SELECT NOT EXISTS (SELECT 1 FROM shire_trees)")
+                .fetch_one(&pool)
+                .await
+                .map_err(backend)
+        })
+    }
+
+    /// Runs `f` as one transaction holding the sequencer lock: its writes
+    /// are kept aside and written at the end, then committed, all or nothing.
+    /// An abort writes nothing.
+    pub fn transact<R>(&self, f: impl Fn(&SharedTx) -> TxResult<R>) -> Result<R, StoreError> {
+        use sled::transaction::ConflictableTransactionError as E;
+        loop {
+            let pool = self.inner.pool.clone();
+            let conn = self.block(async move {
+                let mut conn = pool.acquire().await.map_err(backend)?;
+                sqlx::query("BEGIN")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(SEQUENCER_LOCK)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                Ok(conn)
+            })?;
+            let tx = SharedTx {
+                db: self.clone(),
+                conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
+                writes: RefCell::new(BTreeMap::new()),
+            };
+            let outcome = f(&tx);
+            let writes = tx.writes.take();
+            let conn = tx.conn.clone();
+            match outcome {
+                Ok(r) => {
+                    self.block(async move { commit(conn, writes).await })?;
+                    return Ok(r);
+                }
+                Err(e) => {
+                    self.block(async move { rollback(conn).await })?;
+                    match e {
+                        E::Abort(e) => return Err(e),
+                        E::Storage(e) => return Err(e.into()),
+                        E::Conflict => continue,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `entries` (tree name, key, value) into the trees in batches, in
+    /// one transaction under the sequencer lock (for `migrate` and restore).
+    pub fn import(
+        &self,
+        entries: impl Iterator<Item = std::io::Result<(T, Vec<u8>, Vec<u8>)>>,
+    ) -> Result<u64, StoreError> {
+        let pool = self.inner.pool.clone();
+        let conn = self.block(async move {
+            let mut conn = pool.acquire().await.map_err(backend)?;
+            sqlx::query("BEGIN")
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(SEQUENCER_LOCK)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            Ok(conn)
+        })?;
+        let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
+        let mut batch = BTreeMap::new();
+        let mut written = 0u64;
+        let result = (|| {
+            for entry in entries {
+                let (t, k, v) = entry?;
+                batch.insert((t as i16, k), Some(v));
+                written += 1;
+                if batch.len() >= 1000 {
+                    let conn = conn.clone();
+                    let b = std::mem::take(&mut batch);
+                    self.block(async move { write_batch(&conn, b).await })?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })();
+        match result {
+            Ok(()) => {
+                let c = conn.clone();
+                self.block(async move { commit(c, batch).await })?;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = self.block(async move { rollback(conn).await });
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A key and its value.
+type Row = (Vec<u8>, Vec<u8>);
+type Writes = BTreeMap<(i16, Vec<u8>), Option<Vec<u8>>>;
+type Conn = Arc<tokio::sync::Mutex<Option<PoolConnection<Postgres>>>>;
+
+async fn write_batch(conn: &Conn, writes: Writes) -> Result<(), StoreError> {
+    let mut guard = conn.lock().await;
+    let c = guard
+        .as_mut()
+        .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+    let (mut put_t, mut put_k, mut put_v) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
+    for ((t, k), v) in writes {
+        match v {
+            Some(v) => {
+                put_t.push(t);
+                put_k.push(k);
+                put_v.push(v);
+            }
+            None => {
+                del_t.push(t);
+                del_k.push(k);
+            }
+        }
+    }
+    if !put_t.is_empty() {
+        sqlx::query(
+            "INSERT INTO shire_trees (tree, key, value) \
+             SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
+             ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(put_t)
+        .bind(put_k)
+        .bind(put_v)
+        .execute(&mut **c)
+        .await
+        .map_err(backend)?;
+    }
+    if !del_t.is_empty() {
+        sqlx::query(
+            "DELETE FROM shire_trees WHERE (tree, key) IN \
+             (SELECT * FROM UNNEST($1::int2[], $2::bytea[]))",
+        )
+        .bind(del_t)
+        .bind(del_k)
+        .execute(&mut **c)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+async fn commit(conn: Conn, writes: Writes) -> Result<(), StoreError> {
+    let done = async {
+        write_batch(&conn, writes).await?;
+        let mut guard = conn.lock().await;
+        let c = guard
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+        sqlx::query("COMMIT")
+            .execute(&mut **c)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    .await;
+    if done.is_err() {
+        // Whatever state the connection is in, it never goes back to the pool.
+        if let Some(mut c) = conn.lock().await.take() {
+            c.close_on_drop();
+        }
+    }
+    done
+}
+
+async fn rollback(conn: Conn) -> Result<(), StoreError> {
+    let mut guard = conn.lock().await;
+    if let Some(c) = guard.as_mut() {
+        if sqlx::query("ROLLBACK").execute(&mut **c).await.is_err() {
+            if let Some(mut c) = guard.take() {
+                c.close_on_drop();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One write transaction of [`SharedDb::transact`]: reads see its own
+/// writes, then what the database holds under the sequencer lock.
+pub struct SharedTx {
+    db: SharedDb,
+    conn: Conn,
+    writes: RefCell<Writes>,
+}
+
+impl SharedTx {
+    /// The value under `key` in tree `t`, as this transaction sees it.
+    pub fn get(&self, t: T, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        use sled::transaction::ConflictableTransactionError as E;
+        if let Some(v) = self.writes.borrow().get(&(t as i16, key.to_vec())) {
+            return Ok(v.clone());
+        }
+        let conn = self.conn.clone();
+        let key = key.to_vec();
+        self.db
+            .block(async move {
+                let mut guard = conn.lock().await;
+                let c = guard
+                    .as_mut()
+                    .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+                sqlx::query_scalar::<_, Vec<u8>>(
+                    "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
+                )
+                .bind(t as i16)
+                .bind(key)
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(backend)
+            })
+            .map_err(E::Abort)
+    }
+
+    /// Sets `key` in tree `t` (written at commit).
+    pub fn put(&self, t: T, key: &[u8], value: Vec<u8>) {
+        self.writes
+            .borrow_mut()
+            .insert((t as i16, key.to_vec()), Some(value));
+    }
+
+    /// Removes `key` from tree `t` (at commit).
+    pub fn remove(&self, t: T, key: &[u8]) {
+        self.writes
+            .borrow_mut()
+            .insert((t as i16, key.to_vec()), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn a_prefix_ends_just_past_its_last_key() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}

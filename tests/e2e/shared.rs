@@ -1,0 +1,186 @@
+//! The shared backend end to end: two `shire-registry serve` processes on one
+//! PostgreSQL database and one bucket (a real PostgreSQL and a real S3 API on
+//! loopback, `tests/services/up.sh`) serve one node.
+
+use shire_e2e::club::{account, public_key};
+use shire_e2e::services::SharedStorage;
+use shire_e2e::{Node, Project, User};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Writes the shared deployment's configuration file into `dir`.
+fn config(dir: &Path, storage: &SharedStorage) -> String {
+    let path = dir.join("shire.toml");
+    std::fs::write(&path, storage.toml()).unwrap();
+    path.display().to_string()
+}
+
+/// A second process of `first`'s node: its own data folder holding the same
+/// node key (and the admin token, for the harness), the same configuration.
+fn second_process(first: &Node, config: &str) -> Node {
+    let data = tempfile::tempdir().unwrap();
+    for file in ["node-key", "admin-token"] {
+        std::fs::copy(first.data_dir().join(file), data.path().join(file)).unwrap();
+    }
+    Node::start_on(data, &["--config", config])
+}
+
+/// `(size, root)` of a checkpoint note.
+fn size_and_root(note: &str) -> (u64, String) {
+    let mut lines = note.lines().skip(1);
+    let size = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+    (size, lines.next().unwrap_or_default().to_string())
+}
+
+fn checkpoint(url: &str) -> Option<String> {
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/log/checkpoint"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .ok()?;
+    resp.status().is_success().then(|| resp.text().ok())?
+}
+
+#[test]
+fn two_processes_serve_one_node_through_a_kill_9() {
+    let storage = SharedStorage::fresh();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = config(cfg_dir.path(), &storage);
+    let mut a = Node::start_with(&["--config", &cfg]);
+    let b = second_process(&a, &cfg);
+    let urls = [a.url.clone(), b.url.clone()];
+
+    let admin = a.admin();
+    for org in ["braintree", "socitm"] {
+        admin.ok(&["admin", "org", "create", org]);
+    }
+    // Eight publishers, half on each process; accounts are made on one and
+    // used on the other.
+    let clients: Vec<User> = (0..8)
+        .map(|i| {
+            let on_a = account(&a, &admin, &format!("dev-{i}"), "braintree", "publisher");
+            let token = on_a.token.clone().unwrap();
+            let user = User::new(&urls[i % 2], Some(&token));
+            std::fs::remove_dir_all(user.home.path()).unwrap();
+            copy_dir(on_a.home.path(), user.home.path());
+            user.ok(&["login", "--token", &token]);
+            user
+        })
+        .collect();
+
+    // A reader alternating between the processes: sizes never go back, and
+    // one size always has one root.
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<BTreeMap<u64, String>>> = Arc::default();
+    let reader = {
+        let (stop, seen, urls) = (stop.clone(), seen.clone(), urls.clone());
+        std::thread::spawn(move || {
+            let mut largest = 0u64;
+            let mut turn = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                turn += 1;
+                let Some(note) = checkpoint(&urls[turn % 2]) else {
+                    continue; // the killed process
+                };
+                let (size, root) = size_and_root(&note);
+                assert!(size >= largest, "rolled back from {largest} to {size}");
+                largest = size;
+                let mut seen = seen.lock().unwrap();
+                let known = seen.entry(size).or_insert_with(|| root.clone());
+                assert_eq!(*known, root, "two trees of size {size}");
+            }
+        })
+    };
+
+    // Every client publishes four versions; the first process is killed once
+    // a few publishes are acknowledged.
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let workers: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                for v in 1..=4 {
+                    let name = format!("braintree/app-{i}");
+                    let version = format!("1.0.{v}");
+                    let dir = Project::new(&name, &version).write(user.cwd.path());
+                    let out = user.run(&["publish", dir.to_str().unwrap()]);
+                    if out.status.success() {
+                        acked.lock().unwrap().push((name, version));
+                    }
+                }
+                user
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while acked.lock().unwrap().len() < 6 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    a.kill9();
+    let _users: Vec<User> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 16,
+        "the surviving process kept accepting: {} acknowledged",
+        acked.len()
+    );
+
+    // Every acknowledged publish is there, served by the survivor, its
+    // artifact from the bucket.
+    for (name, version) in &acked {
+        let v = b.get_json(&format!("/api/v1/packages/{name}/{version}"));
+        let digest = v["digest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}@{version}: {v}"));
+        let bytes = b.artifact(digest);
+        assert_eq!(shire_core::Digest::of(&bytes).to_string(), digest);
+    }
+
+    // The killed process comes back on the same database and bucket.
+    a.restart();
+    stop.store(true, Ordering::SeqCst);
+    reader.join().expect("no rolled-back or forked checkpoint");
+    let sizes = seen.lock().unwrap().len();
+    println!(
+        "{} of 32 publishes acknowledged; the reader saw {sizes} checkpoint sizes",
+        acked.len()
+    );
+    assert!(sizes > 1, "the reader saw the log grow");
+    assert_eq!(
+        size_and_root(&checkpoint(&a.url).unwrap()),
+        size_and_root(&checkpoint(&b.url).unwrap()),
+        "both processes sign one tree"
+    );
+    // A verifier's key, so installers have someone to trust; then each
+    // process's log replays and verifies in a client.
+    let admin_b = b.user(Some(&a.admin_token));
+    let verifier = account(&b, &admin_b, "socitm-rev", "socitm", "verifier");
+    for node in [&a, &b] {
+        let installer = node.user(None);
+        installer.ok(&["trust", "add", &public_key(&verifier), "--label", "socitm"]);
+        let out = installer.ok(&["log", "verify"]);
+        assert!(out.contains("verified"), "{out}");
+        for (name, version) in &acked {
+            let v = node.get_json(&format!("/api/v1/packages/{name}/{version}"));
+            assert_eq!(v["version"], version.as_str(), "{v}");
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
