@@ -60,6 +60,22 @@ pub enum Command {
         #[arg(long)]
         node_key: Option<String>,
     },
+    /// Copy a stopped embedded node (its data folder) into the shared backend
+    /// named by a configuration file's `[storage]` table: every tree, the log
+    /// with its hashes, every artifact. The node key stays the same, so
+    /// clients that pinned it see no fork.
+    Migrate {
+        /// The embedded node's data folder (the node must be stopped).
+        #[arg(long)]
+        from: PathBuf,
+        /// A configuration file with `[storage] backend = "shared"`.
+        #[arg(long)]
+        to_config: PathBuf,
+        /// Also make this folder a data folder for the shared node's
+        /// processes: its node key, admin token and origin.
+        #[arg(long)]
+        process_data: Option<PathBuf>,
+    },
     /// Verify a backup, then write it into a new data folder (refused when
     /// the folder is not empty).
     Restore {
@@ -571,6 +587,42 @@ pub fn run(cli: Cli) -> Result<()> {
                 v.root,
                 v.manifest.artifacts,
                 v.manifest.created_at
+            );
+            Ok(())
+        }
+        Command::Migrate {
+            from,
+            to_config,
+            process_data,
+        } => {
+            init_tracing();
+            let file = FileConfig::load(&to_config)?;
+            let storage = file
+                .storage
+                .as_ref()
+                .map(|s| s.shared())
+                .transpose()
+                .map_err(anyhow::Error::msg)?
+                .flatten()
+                .with_context(|| {
+                    format!(
+                        "{} has no [storage] table with backend = \"shared\"",
+                        to_config.display()
+                    )
+                })?;
+            let m = crate::migrate::migrate(&from, &storage, process_data.as_deref())?;
+            println!(
+                "migrated {}: {} log entries, {} database entries, {} artifacts; start each \
+                 process with `shire-registry serve --config {}` and a data folder holding \
+                 this node-key{}",
+                m.origin,
+                m.log_size,
+                m.entries,
+                m.artifacts,
+                to_config.display(),
+                process_data
+                    .map(|d| format!(" (such as {})", d.display()))
+                    .unwrap_or_default()
             );
             Ok(())
         }

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod memory;
 pub mod metrics;
 pub mod middleware;
+pub mod migrate;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -184,3 +184,83 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn an_embedded_node_migrates_and_installs_under_the_key_pinned_before() {
+    let mut club = shire_e2e::Club::new();
+    club.publish(&Project::new("braintree/app", "1.0.0"));
+    club.approve("braintree/app@1.0.0");
+    let pinned = club.node.log_name();
+    let before = size_and_root(&checkpoint(&club.node.url).unwrap());
+    club.node.kill9();
+
+    let storage = SharedStorage::fresh();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = config(cfg_dir.path(), &storage);
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(shire_e2e::binary("shire-registry"))
+        .args(["migrate", "--from"])
+        .arg(club.node.data_dir())
+        .args(["--to-config", &cfg, "--process-data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("1 artifacts"), "{said}");
+    // Migrating again into the same database is refused.
+    let again = std::process::Command::new(shire_e2e::binary("shire-registry"))
+        .args(["migrate", "--from"])
+        .arg(club.node.data_dir())
+        .args(["--to-config", &cfg])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds a node"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let shared = Node::start_on(data, &["--config", &cfg]);
+    assert_eq!(shared.log_name(), pinned, "the same log, the same key");
+    assert_eq!(size_and_root(&checkpoint(&shared.url).unwrap()), before);
+    // A council that pinned the key before installs from the shared node.
+    let council = shared.user(None);
+    council.ok(&["trust", "add", &club.verifier_key]);
+    let out = council.ok(&[
+        "install",
+        "braintree/app@1.0.0",
+        "--dir",
+        "apps",
+        "--node-key",
+        &pinned,
+    ]);
+    assert!(out.contains("installed braintree/app@1.0.0"), "{out}");
+    // The log goes on from where it was: a new release extends it.
+    let publisher = User::new(&shared.url, club.publisher.token.as_deref());
+    std::fs::remove_dir_all(publisher.home.path()).unwrap();
+    copy_dir(club.publisher.home.path(), publisher.home.path());
+    publisher.ok(&["login", "--token", club.publisher.token.as_deref().unwrap()]);
+    let dir = Project::new("braintree/app", "1.1.0").write(publisher.cwd.path());
+    publisher.ok(&["publish", dir.to_str().unwrap()]);
+    let out = council.ok(&["log", "verify"]);
+    assert!(out.contains("verified"), "{out}");
+    // Another node's key is refused: the pin is what was checked.
+    let other = Node::start();
+    let stranger = shared.user(None);
+    stranger.ok(&["trust", "add", &club.verifier_key]);
+    let err = stranger.fails(&[
+        "install",
+        "braintree/app@1.0.0",
+        "--dir",
+        "apps",
+        "--node-key",
+        &other.log_name(),
+    ]);
+    assert!(!err.is_empty());
+}

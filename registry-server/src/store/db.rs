@@ -979,11 +979,11 @@ impl Db {
     }
 
     /// Stores exported entries into this (new, empty) database, then makes
-    /// them durable.
+    /// them durable; how many there were.
     pub fn import(
         &self,
         entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let tree_of = |name: &str| {
             TREE_NAMES
                 .iter()
@@ -992,22 +992,24 @@ impl Db {
                 .ok_or_else(|| std::io::Error::other(format!("no tree {name:?} in this layout")))
         };
         if let Some(db) = &self.shared {
-            db.import(entries.map(|e| {
+            let n = db.import(entries.map(|e| {
                 let (name, k, v) = e?;
                 Ok((tree_of(&name)?, k, v))
             }))?;
             self.docs.invalidate();
-            return Ok(());
+            return Ok(n);
         }
+        let mut n = 0;
         let inner = self.handle.inner()?;
         let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
         for entry in entries {
             let (name, k, v) = entry?;
             let t = tree_of(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             inner.trees[t as usize].insert(k, v)?;
+            n += 1;
         }
         inner.db.flush()?;
-        Ok(())
+        Ok(n)
     }
 
     /// Decodes a JSON record read by a scan.

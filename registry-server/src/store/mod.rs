@@ -606,6 +606,16 @@ impl Store {
         Ok(())
     }
 
+    /// Writes exported entries into a shared database (`shire-registry
+    /// migrate`), in one transaction; how many there were.
+    pub fn import_shared(
+        db: &shared::SharedDb,
+        entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
+    ) -> Result<u64, StoreError> {
+        let (db, _flusher) = Db::shared(db.clone());
+        db.import(entries)
+    }
+
     /// Group-commit flushes run, and the seconds they took in all.
     pub fn flush_stats(&self) -> (u64, f64) {
         (self.db.flush_count(), self.db.flush_seconds())

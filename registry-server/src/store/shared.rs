@@ -476,6 +476,9 @@ async fn commit(conn: Conn, writes: Writes) -> Result<(), StoreError> {
             .execute(&mut **c)
             .await
             .map_err(backend)?;
+        // Back to the pool from this runtime: a connection dropped on a
+        // caller's thread would need that thread's (absent) runtime.
+        drop(guard.take());
         Ok(())
     }
     .await;
@@ -497,6 +500,7 @@ async fn rollback(conn: Conn) -> Result<(), StoreError> {
             }
         }
     }
+    drop(guard.take());
     Ok(())
 }
 
@@ -506,6 +510,17 @@ pub struct SharedTx {
     db: SharedDb,
     conn: Conn,
     writes: RefCell<Writes>,
+}
+
+impl Drop for SharedTx {
+    fn drop(&mut self) {
+        // A transaction left without commit or rollback (its closure
+        // panicked) is rolled back on the runtime its connection belongs to.
+        let conn = self.conn.clone();
+        self.db.inner.bridge.spawn(async move {
+            let _ = rollback(conn).await;
+        });
+    }
 }
 
 impl SharedTx {
