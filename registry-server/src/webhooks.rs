@@ -299,7 +299,13 @@ impl Dispatcher {
             slots: std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
         });
         let task = tokio::spawn(async move {
+            let lease = sender.store.lease("webhooks");
             loop {
+                // On a shared node, one process dispatches.
+                if !lease.held() {
+                    tokio::time::sleep(TICK).await;
+                    continue;
+                }
                 if let Err(e) = enqueue(&sender.store, &origin) {
                     tracing::warn!(error = %e, "webhooks: storing deliveries");
                 }

@@ -10,6 +10,8 @@ const SHARED: bool = true;
 mod adoptions;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/leases.rs"]
+mod leases;
 #[path = "api/log_tests.rs"]
 mod log_tests;
 #[path = "api/metrics.rs"]

@@ -525,7 +525,18 @@ async fn inspect(fed: &Federation, digest: Digest) -> Result<(u64, ArchiveSummar
 /// until the operator resumes it (`shire-registry peers resume`).
 pub async fn run_peer(fed: Arc<Federation>, peer: PeerConfig) {
     let mut failures: u32 = 0;
+    // On a shared node, one process follows each peer.
+    let lease = fed.store.lease(&format!("follow {}", peer.name));
     loop {
+        if !lease.held() {
+            tokio::time::sleep(
+                fed.options
+                    .poll_interval
+                    .min(std::time::Duration::from_secs(5)),
+            )
+            .await;
+            continue;
+        }
         if fed.is_stopped(&peer.name) {
             fed.resumed(&peer.name).await;
             failures = 0;

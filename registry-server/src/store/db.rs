@@ -760,6 +760,11 @@ impl Db {
         )
     }
 
+    /// The shared engine, if this is it.
+    pub fn shared_db(&self) -> Option<&SharedDb> {
+        self.shared.as_ref()
+    }
+
     /// Whether this is the shared engine (several processes may write it).
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()

@@ -17,6 +17,7 @@ pub mod blobs;
 mod bridge;
 mod db;
 mod error;
+pub mod lease;
 pub mod log;
 pub mod mirror;
 pub mod objects;
@@ -109,6 +110,8 @@ pub struct Store {
     threshold: u32,
     data_dir: Arc<Path>,
     min_free_bytes: u64,
+    /// This process's name among a shared node's processes (for leases).
+    process: Arc<str>,
 }
 
 /// What [`Store::append`] did.
@@ -167,9 +170,16 @@ impl Store {
             threshold: options.threshold.max(1),
             data_dir: data_dir.into(),
             min_free_bytes: options.min_free_bytes,
+            process: hex::encode(rand::random::<[u8; 8]>()).into(),
         };
         store.erase_taken_down()?;
         Ok((store, flusher))
+    }
+
+    /// The lease of background job `name` for this process
+    /// ([`lease::Lease::held`]).
+    pub fn lease(&self, name: &str) -> lease::Lease {
+        lease::Lease::new(name, &self.process, self.db.shared_db().cloned())
     }
 
     /// The data folder.

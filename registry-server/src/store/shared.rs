@@ -318,6 +318,30 @@ impl SharedDb {
         })
     }
 
+    /// Takes or renews the lease `name` for `holder`, for `ttl` from now
+    /// (the database's clock); whether `holder` holds it.
+    pub fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let pool = self.inner.pool.clone();
+        let (name, holder) = (name.to_string(), holder.to_string());
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.block(async move {
+            let row = sqlx::query_scalar::<_, String>(
+                "INSERT INTO shire_leases (name, holder, expires) \
+                 VALUES ($1, $2, now() + $3 * interval '1 millisecond') \
+                 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires = EXCLUDED.expires \
+                 WHERE shire_leases.holder = EXCLUDED.holder OR shire_leases.expires < now() \
+                 RETURNING holder",
+            )
+            .bind(name)
+            .bind(holder)
+            .bind(ms)
+            .fetch_optional(&pool)
+            .await
+            .map_err(backend)?;
+            Ok(row.is_some())
+        })
+    }
+
     /// Runs `f` as one transaction holding the sequencer lock: its writes
     /// are kept aside and written at the end, then committed, all or nothing.
     /// An abort writes nothing.
