@@ -105,7 +105,38 @@ machine() {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); commit $commit$dirty; $(date -u +%Y-%m-%dT%H:%MZ)"
 }
 
+# The shared backend's rows need PostgreSQL and an S3 API on loopback
+# (tests/services/up.sh; in smoke mode only when the caller started them, as
+# .ci/run does) and a new, empty database.
+shared_config() {
+  if [ "$mode" = smoke ] && [ -z "${SHIRE_TEST_POSTGRES:-}" ]; then return 1; fi
+  eval "$(tests/services/up.sh)" || return 1
+  local db="shire_bench_$(date +%s)_$$"
+  psql "$SHIRE_TEST_POSTGRES" -qXc "CREATE DATABASE $db" >/dev/null || return 1
+  local cfg
+  cfg=$(mktemp "${TMPDIR:-/tmp}/shire-bench-shared.XXXXXX")
+  cat >"$cfg" <<TOML
+[storage]
+backend = "shared"
+postgres = "${SHIRE_TEST_POSTGRES%/*}/$db"
+objects = "s3://shire-test/$db"
+
+[storage.options]
+aws_endpoint = "$SHIRE_TEST_S3"
+aws_allow_http = "true"
+aws_region = "eu-west-2"
+aws_access_key_id = "test"
+aws_secret_access_key = "test"
+TOML
+  echo "$cfg"
+}
+
 args=(--pid-file "$PIDS")
+if cfg=$(shared_config); then
+  args+=(--shared-config "$cfg")
+else
+  say "no PostgreSQL or S3 API: the shared-backend rows are left out"
+fi
 if [ "$mode" = smoke ]; then
   # No installs, no network, no release build: reuse the debug build CI made.
   say "building shire-registry, shire and shire-bench (debug)"

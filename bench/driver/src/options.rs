@@ -38,6 +38,10 @@ pub struct Options {
     /// Shire only, tiny counts: checks the benchmark still starts and prints its table.
     #[arg(long)]
     pub smoke: bool,
+    /// A configuration file whose `[storage]` table names a shared backend
+    /// (PostgreSQL and S3, empty): adds its rows (workload `shared`).
+    #[arg(long)]
+    pub shared_config: Option<PathBuf>,
     /// Appends the id of every process started, one a line (for a caller's cleanup trap).
     #[arg(long)]
     pub pid_file: Option<PathBuf>,

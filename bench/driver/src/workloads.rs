@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod shared;
+
 const MIB: f64 = 1024.0 * 1024.0;
 /// Concurrent clients used to fill the servers before search is measured.
 const FILL_CLIENTS: usize = 16;
@@ -192,6 +194,11 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     }
     if wanted("mirror") {
         bench.mirror(&opts.shire_bin, work.path(), &pids).await;
+    }
+    if let (true, Some(config)) = (wanted("shared"), &opts.shared_config) {
+        bench
+            .shared(&opts.shire_bin, config, work.path(), &pids)
+            .await;
     }
     if let Some(sides) = &install_sides {
         let entries = bench.shire_log_size().await.unwrap_or(0);

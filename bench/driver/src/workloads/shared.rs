@@ -1,0 +1,316 @@
+//! Workload 8, the shared backend: a node on PostgreSQL and S3 (`--shared-config`,
+//! a file with its `[storage]` table) beside the embedded node under test:
+//! publish, download and metadata side by side, search at the larger fill, and
+//! two processes of the shared node against one.
+
+use super::{fill_shire, shire_publish_run, Bench};
+use crate::fixtures;
+use crate::load;
+use crate::servers::{self, PidFile, Shire};
+use crate::shire::{self, Publisher};
+use crate::table::{Figure, Row, Target};
+use anyhow::{Context, Result};
+use semver::Version;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The shared node's processes and its publisher.
+struct SharedNode {
+    first: Shire,
+    publisher: Publisher,
+}
+
+impl Bench {
+    /// Runs the shared-backend rows; a node that does not start fails them.
+    pub(super) async fn shared(&mut self, bin: &Path, config: &Path, work: &Path, pids: &PidFile) {
+        let node = match self.start_shared(bin, config, work, pids).await {
+            Ok(n) => n,
+            Err(e) => {
+                self.rows.push(Row {
+                    work: "shared backend: start and set-up".into(),
+                    shire: Figure::Failed(format!("{e:#}")),
+                    other_name: "-",
+                    other: Figure::NotRun,
+                    target: Target::Info,
+                });
+                return;
+            }
+        };
+        let one = self.shared_publish(&node).await;
+        self.shared_reads(&node).await;
+        self.shared_search(&node).await;
+        self.shared_two_processes(bin, config, work, pids, &node, one)
+            .await;
+    }
+
+    async fn start_shared(
+        &self,
+        bin: &Path,
+        config: &Path,
+        work: &Path,
+        pids: &PidFile,
+    ) -> Result<SharedNode> {
+        let extra = vec!["--config".to_string(), config.display().to_string()];
+        let first = servers::start_shire_as(bin, work, "shared-1", None, &extra, pids)?;
+        let publisher = shire::set_up(&self.http, &first.server.base, &first.admin_token).await?;
+        Ok(SharedNode { first, publisher })
+    }
+
+    /// Publish throughput, shared against embedded, run after run.
+    async fn shared_publish(&mut self, node: &SharedNode) -> Option<f64> {
+        let payload = fixtures::random_bytes(16 * 1024, 7);
+        let (mut shared, mut embedded) = (Vec::new(), Vec::new());
+        let mut failure = None;
+        for run in 0..self.scale.runs {
+            // Versions no earlier workload used on either node.
+            let r = 200 + run;
+            match shire_publish_run(
+                &node.publisher,
+                &self.scale,
+                r,
+                payload.clone(),
+                node.first.server.pid(),
+            )
+            .await
+            {
+                Ok((rate, _, _)) => shared.push(rate),
+                Err(e) => failure = Some(format!("{e:#}")),
+            }
+            if let Some(server) = &self.shire {
+                if let Ok((rate, _, _)) = shire_publish_run(
+                    &self.publisher,
+                    &self.scale,
+                    r,
+                    payload.clone(),
+                    server.pid(),
+                )
+                .await
+                {
+                    embedded.push(rate);
+                }
+            }
+        }
+        let shared_rate = median(&mut shared);
+        self.rows.push(Row {
+            work: format!(
+                "shared backend: publish 16 KiB, {} clients (publishes/s)",
+                self.scale.publishers
+            ),
+            shire: match (shared_rate, failure) {
+                (Some(v), _) => Figure::Value(v),
+                (None, Some(e)) => Figure::Failed(e),
+                (None, None) => Figure::NotRun,
+            },
+            other_name: "embedded",
+            other: median(&mut embedded)
+                .map(Figure::Value)
+                .unwrap_or(Figure::NotRun),
+            target: Target::RatioAtLeast(1.0 / 3.0),
+        });
+        shared_rate
+    }
+
+    /// Artifact download and package metadata GETs, shared against embedded.
+    async fn shared_reads(&mut self, node: &SharedNode) {
+        let payload = fixtures::random_bytes(self.scale.download_bytes, 8);
+        let manifest = |name: &str| {
+            shire::manifest(
+                name,
+                Version::new(1, 0, 0),
+                "A benchmark package read from either backend".into(),
+                vec!["bench".into()],
+            )
+        };
+        let mut urls: Vec<Option<Result<(String, String), String>>> = Vec::new();
+        for publisher in [&node.publisher, &self.publisher] {
+            let published = async {
+                let r = publisher.release(manifest("shared-read")?, &payload, false)?;
+                publisher.publish(&r).await?;
+                Ok::<_, anyhow::Error>((
+                    shire::artifact_url(&publisher.base, &r.digest),
+                    shire::package_url(&publisher.base, "shared-read"),
+                ))
+            };
+            urls.push(Some(published.await.map_err(|e| format!("{e:#}"))));
+        }
+        let pick = |i: usize| -> Vec<Option<Result<String, String>>> {
+            urls.iter()
+                .map(|u| {
+                    u.as_ref().map(|r| {
+                        r.as_ref()
+                            .map(|(a, m)| if i == 0 { a.clone() } else { m.clone() })
+                            .map_err(Clone::clone)
+                    })
+                })
+                .collect()
+        };
+        let kib = self.scale.download_bytes / 1024;
+        for (i, work, bytes) in [
+            (
+                0,
+                format!("shared backend: artifact download {kib} KiB (req/s)"),
+                true,
+            ),
+            (
+                1,
+                "shared backend: package metadata GET (req/s)".to_string(),
+                false,
+            ),
+        ] {
+            let mut figures = self.interleaved(pick(i), bytes).await;
+            let embedded = figures.pop().unwrap_or(Figure::NotRun);
+            let shared = figures.pop().unwrap_or(Figure::NotRun);
+            self.rows.push(Row {
+                work,
+                shire: shared,
+                other_name: "embedded",
+                other: embedded,
+                target: Target::Info,
+            });
+        }
+    }
+
+    /// Search latency once the shared node holds the larger fill.
+    async fn shared_search(&mut self, node: &SharedNode) {
+        let target = self.scale.search_scales[1];
+        let t = Instant::now();
+        let filled = fill_shire(&node.publisher, 0, target, self.scale.shire_fill_budget).await;
+        let fill_secs = t.elapsed().as_secs_f64();
+        let figure = match filled {
+            Ok(n) => {
+                self.notes.push(format!(
+                    "shared backend: filled {n} packages in {fill_secs:.1} s ({:.0} publishes/s)",
+                    n as f64 / fill_secs
+                ));
+                let urls: Vec<String> = (0..self.scale.search_queries)
+                    .map(|j| shire::search_url(&node.publisher.base, j, n))
+                    .collect();
+                let warm = &urls[..urls.len().min(50)];
+                let _ =
+                    load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0).await;
+                match load::sequential_latencies(
+                    &self.http,
+                    &urls,
+                    Duration::from_secs(30),
+                    urls.len().min(20),
+                )
+                .await
+                {
+                    Ok(l) => Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
+                    Err(e) => Figure::Failed(format!("{e:#}")),
+                }
+            }
+            Err(e) => Figure::Failed(format!("fill: {e:#}")),
+        };
+        self.rows.push(Row {
+            work: format!("shared backend: search p99 at {target} packages (ms)"),
+            shire: figure,
+            other_name: "-",
+            other: Figure::NotRun,
+            target: Target::AtMost(5.0),
+        });
+    }
+
+    /// Publish throughput with a second process of the shared node, the
+    /// clients split between the two, against the first process alone.
+    async fn shared_two_processes(
+        &mut self,
+        bin: &Path,
+        config: &Path,
+        work: &Path,
+        pids: &PidFile,
+        node: &SharedNode,
+        one: Option<f64>,
+    ) {
+        let second = match self.start_second(bin, config, work, pids, node) {
+            Ok(s) => s,
+            Err(e) => {
+                self.rows.push(Row {
+                    work: "shared backend: publish, two processes (publishes/s)".into(),
+                    shire: Figure::Failed(format!("{e:#}")),
+                    other_name: "one process",
+                    other: one.map(Figure::Value).unwrap_or(Figure::NotRun),
+                    target: Target::RatioAtLeast(1.0),
+                });
+                return;
+            }
+        };
+        let halves = [
+            node.publisher.clone(),
+            Publisher {
+                base: second.server.base.clone(),
+                ..node.publisher.clone()
+            },
+        ];
+        let payload = fixtures::random_bytes(16 * 1024, 7);
+        let mut rates = Vec::new();
+        let mut failure = None;
+        for run in 0..self.scale.runs {
+            let r = 300 + run;
+            // Each process serves half the clients, at once.
+            let mut scale = self.scale.clone();
+            scale.publishers = (scale.publishers / 2).max(1);
+            scale.publish_cap = (scale.publish_cap / 2).max(1);
+            let a = shire_publish_run(
+                &halves[0],
+                &scale,
+                r,
+                payload.clone(),
+                node.first.server.pid(),
+            );
+            let b = shire_publish_run(
+                &halves[1],
+                &scale,
+                r + 1000,
+                payload.clone(),
+                second.server.pid(),
+            );
+            match tokio::join!(a, b) {
+                (Ok((x, _, _)), Ok((y, _, _))) => rates.push(x + y),
+                (Err(e), _) | (_, Err(e)) => failure = Some(format!("{e:#}")),
+            }
+        }
+        self.rows.push(Row {
+            work: "shared backend: publish, two processes (publishes/s)".into(),
+            shire: match (median(&mut rates), failure) {
+                (Some(v), _) => Figure::Value(v),
+                (None, Some(e)) => Figure::Failed(e),
+                (None, None) => Figure::NotRun,
+            },
+            other_name: "one process",
+            other: one.map(Figure::Value).unwrap_or(Figure::NotRun),
+            target: Target::RatioAtLeast(1.0),
+        });
+    }
+
+    /// A second process of the shared node: its own data folder with the
+    /// first one's node key and admin token.
+    fn start_second(
+        &self,
+        bin: &Path,
+        config: &Path,
+        work: &Path,
+        pids: &PidFile,
+        node: &SharedNode,
+    ) -> Result<Shire> {
+        let (from, to) = (work.join("shared-1-data"), work.join("shared-2-data"));
+        std::fs::create_dir_all(&to)?;
+        for file in ["node-key", "admin-token"] {
+            std::fs::copy(from.join(file), to.join(file))
+                .with_context(|| format!("copying {file} to the second process"))?;
+        }
+        let extra = vec!["--config".to_string(), config.display().to_string()];
+        let second = servers::start_shire_as(bin, work, "shared-2", None, &extra, pids)?;
+        anyhow::ensure!(
+            second.admin_token == node.first.admin_token,
+            "the second process has another admin token"
+        );
+        Ok(second)
+    }
+}
+
+/// The median of `values` (sorted in place), if any.
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied()
+}
