@@ -18,8 +18,12 @@
 //! costs and keep the bytes out of sled (`docs/performance.md`).
 //!
 //! On the shared backend the artifacts are in object storage
-//! (`super::objects`) and the data folder keeps copies of those served: every
-//! method below asks the bucket first.
+//! (`super::objects`) and the data folder keeps copies of those uploaded or
+//! served here (checked against their digest as they arrive). A copy is
+//! served without asking the bucket: a taken-down artifact is refused by its
+//! tombstone in the shared database before any read, and `erase` removes the
+//! bucket's object and this process's copy (every process erases its own
+//! copies of tombstoned artifacts at start).
 
 use super::objects::Objects;
 pub use super::packs::SMALL_BLOB;
@@ -127,7 +131,7 @@ impl BlobStore {
     /// Whether the blob is stored.
     pub fn exists(&self, digest: &Digest) -> io::Result<bool> {
         if let Some(objects) = &self.objects {
-            return objects.exists(digest);
+            return Ok(self.path(digest).is_file() || objects.exists(digest)?);
         }
         Ok(self.packs.locate(digest)?.is_some() || self.path(digest).is_file())
     }
@@ -173,9 +177,6 @@ impl BlobStore {
     pub fn read(&self, digest: &Digest) -> io::Result<Option<Section>> {
         if let Some(objects) = &self.objects {
             let path = self.path(digest);
-            if !objects.exists(digest)? {
-                return Ok(None);
-            }
             if !path.is_file() && !objects.fetch(digest, &self.tmp, &path)? {
                 return Ok(None);
             }
@@ -395,11 +396,13 @@ impl BlobStore {
                 actual,
             });
         }
-        if objects.exists(expected)? {
-            return Ok((size, false));
-        }
         match spill.state {
-            SpillState::Memory(held) => return Ok((size, objects.put_bytes(expected, held)?)),
+            SpillState::Memory(held) => {
+                let new = objects.put_bytes(expected, held.clone())?;
+                self.keep_copy(expected, &held)?;
+                return Ok((size, new));
+            }
+            SpillState::File(_, _) if objects.exists(expected)? => return Ok((size, false)),
             SpillState::File(tmp, file) => {
                 file.sync_all()?;
                 objects.put_file(expected, tmp.path())?;
@@ -409,6 +412,22 @@ impl BlobStore {
             }
         }
         Ok((size, true))
+    }
+
+    /// Keeps this process's copy of a small artifact stored in the bucket
+    /// (a cache: the bucket holds it durably).
+    fn keep_copy(&self, digest: &Digest, bytes: &[u8]) -> io::Result<()> {
+        let dest = self.path(digest);
+        if dest.is_file() {
+            return Ok(());
+        }
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut tmp = NamedTempFile::new_in(&self.tmp)?;
+        tmp.write_all(bytes)?;
+        tmp.persist(&dest).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// Makes a large upload's temporary file durable and renames it into

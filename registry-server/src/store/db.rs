@@ -210,6 +210,24 @@ impl Tx<'_> {
         }
     }
 
+    /// Reads raw bytes under each of `keys` (one round trip on the shared
+    /// engine).
+    pub fn get_many_raw(&self, t: T, keys: &[Vec<u8>]) -> TxResult<Vec<Option<Vec<u8>>>> {
+        match self.shared {
+            Some(tx) => tx.get_many(t, keys),
+            None => keys
+                .iter()
+                .map(|k| {
+                    Ok(self
+                        .tree(t)
+                        .get(k)
+                        .map_err(conflictable)?
+                        .map(|v| v.to_vec()))
+                })
+                .collect(),
+        }
+    }
+
     /// Removes a key.
     pub fn remove(&self, t: T, key: &[u8]) -> TxResult<()> {
         match self.shared {
@@ -800,6 +818,20 @@ impl Db {
         match &self.shared {
             Some(db) => db.get(t, key),
             None => Ok(self.tree(t)?.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    /// The raw values under `keys`, in their order (one round trip on the
+    /// shared engine).
+    pub fn get_many_raw(&self, t: T, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        match &self.shared {
+            Some(db) => db.get_many(t, keys),
+            None => {
+                let tree = self.tree(t)?;
+                keys.iter()
+                    .map(|k| Ok(tree.get(k)?.map(|v| v.to_vec())))
+                    .collect()
+            }
         }
     }
 

@@ -59,15 +59,20 @@ struct TxHashes<'a, 'b> {
 
 impl HashStore for TxHashes<'_, '_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let keys: Vec<Vec<u8>> = indexes.iter().map(|i| i.to_be_bytes().to_vec()).collect();
+        let got = match self.tx.get_many_raw(T::LogHashes, &keys) {
+            Ok(got) => got,
+            Err(e) => {
+                *self.failure.borrow_mut() = Some(e);
+                return Err(StoreError::Backend("transaction read failed".into()));
+            }
+        };
         indexes
             .iter()
-            .map(|&i| match self.tx.get_raw(T::LogHashes, &i.to_be_bytes()) {
-                Ok(Some(v)) => Hash::from_slice(&v).map_err(StoreError::backend),
-                Ok(None) => Err(StoreError::MissingHash(i)),
-                Err(e) => {
-                    *self.failure.borrow_mut() = Some(e);
-                    Err(StoreError::Backend("transaction read failed".into()))
-                }
+            .zip(got)
+            .map(|(&i, v)| match v {
+                Some(v) => Hash::from_slice(&v).map_err(StoreError::backend),
+                None => Err(StoreError::MissingHash(i)),
             })
             .collect()
     }
@@ -177,12 +182,14 @@ pub(super) fn stored_hashes(
     indexes: &[u64],
     key: impl Fn(u64) -> Vec<u8>,
 ) -> Result<Vec<Hash>, StoreError> {
+    let keys: Vec<Vec<u8>> = indexes.iter().map(|&i| key(i)).collect();
+    let got = db.get_many_raw(t, &keys).map_err(StoreError::backend)?;
     indexes
         .iter()
-        .map(|&i| match db.get_raw(t, &key(i)) {
-            Ok(Some(v)) => Hash::from_slice(&v).map_err(StoreError::backend),
-            Ok(None) => Err(StoreError::MissingHash(i)),
-            Err(e) => Err(StoreError::backend(e)),
+        .zip(got)
+        .map(|(&i, v)| match v {
+            Some(v) => Hash::from_slice(&v).map_err(StoreError::backend),
+            None => Err(StoreError::MissingHash(i)),
         })
         .collect()
 }

@@ -193,32 +193,47 @@ pub fn query(
     exact: Option<(u32, &PackageName)>,
     limit: usize,
 ) -> Result<Ranked, StoreError> {
-    let resolve = |id: u32| -> Result<Option<PackageName>, StoreError> {
+    let resolve = |ids: &[Vec<u8>]| -> Result<Vec<Option<PackageName>>, StoreError> {
         Ok(db
-            .get_raw(T::PackageIds, &id.to_be_bytes())?
-            .and_then(|raw| PackageName::parse(std::str::from_utf8(&raw).ok()?).ok()))
+            .get_many_raw(T::PackageIds, ids)?
+            .into_iter()
+            .map(|raw| PackageName::parse(std::str::from_utf8(&raw?).ok()?).ok())
+            .collect())
     };
     let (leads, mut matched) = scored(db, query, exact.map(|(id, _)| id))?;
-    let mut names: Vec<PackageName> = Vec::new();
-    // The exact name is known already; bare-name leads are resolved.
-    for id in leads {
-        match exact {
-            Some((exact_id, name)) if exact_id == id => names.push(name.clone()),
-            _ => names.extend(resolve(id)?),
-        }
-    }
-    let total = names.len() + matched.len();
-    let keep = limit.saturating_sub(names.len());
+    let total = leads.len() + matched.len();
+    let keep = limit.saturating_sub(leads.len());
     if matched.len() > keep && keep > 0 {
         matched.select_nth_unstable_by(keep - 1, by_score);
     }
     matched.truncate(keep);
     matched.sort_by(by_score);
-    for (id, _) in matched {
-        if let Some(name) = resolve(id)? {
-            names.push(name);
+    // The exact name is known already; the others are resolved in one read.
+    let order: Vec<u32> = leads
+        .iter()
+        .copied()
+        .chain(matched.iter().map(|(id, _)| *id))
+        .collect();
+    let unknown: Vec<Vec<u8>> = order
+        .iter()
+        .filter(|id| exact.map(|(e, _)| e) != Some(**id))
+        .map(|id| id.to_be_bytes().to_vec())
+        .collect();
+    let mut resolved = resolve(&unknown)?.into_iter();
+    let mut names: Vec<PackageName> = Vec::new();
+    let mut unresolved_leads = 0;
+    for (i, id) in order.iter().enumerate() {
+        let name = match exact {
+            Some((exact_id, name)) if exact_id == *id => Some(name.clone()),
+            _ => resolved.next().flatten(),
+        };
+        match name {
+            Some(n) => names.push(n),
+            None if i < leads.len() => unresolved_leads += 1,
+            None => {}
         }
     }
+    let total = total - unresolved_leads;
     names.truncate(limit.max(1));
     Ok(Ranked { names, total })
 }

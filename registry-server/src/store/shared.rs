@@ -217,6 +217,28 @@ impl SharedDb {
         })
     }
 
+    /// The values under `keys` in tree `t`, in their order: one round trip.
+    pub fn get_many(&self, t: T, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let pool = self.inner.pool.clone();
+        let wanted = keys.to_vec();
+        let found = self.block(async move {
+            sqlx::query("SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)")
+                .bind(t as i16)
+                .bind(wanted)
+                .fetch(&pool)
+                .map_err(backend)
+                .and_then(|row| async move {
+                    Ok((
+                        row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
+                        row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
+                    ))
+                })
+                .try_collect::<std::collections::HashMap<Vec<u8>, Vec<u8>>>()
+                .await
+        })?;
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
     /// Hands the entries of tree `t` from `start` (inclusive) to `end`
     /// (exclusive; `None`: the tree's end) to `f` in key order, a page at a
     /// time, until `f` answers `false`.
@@ -572,6 +594,59 @@ impl SharedTx {
                 .map_err(backend)
             })
             .map_err(E::Abort)
+    }
+
+    /// The values under `keys` in tree `t` as this transaction sees them,
+    /// in their order: one round trip for those it did not write.
+    pub fn get_many(&self, t: T, keys: &[Vec<u8>]) -> TxResult<Vec<Option<Vec<u8>>>> {
+        use sled::transaction::ConflictableTransactionError as E;
+        let mut out: Vec<Option<Option<Vec<u8>>>> = {
+            let writes = self.writes.borrow();
+            keys.iter()
+                .map(|k| writes.get(&(t as i16, k.clone())).cloned())
+                .collect()
+        };
+        let missing: Vec<Vec<u8>> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let conn = self.conn.clone();
+            let wanted = missing.clone();
+            let found = self
+                .db
+                .block(async move {
+                    let mut guard = conn.lock().await;
+                    let c = guard
+                        .as_mut()
+                        .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+                    let rows = sqlx::query(
+                        "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)",
+                    )
+                    .bind(t as i16)
+                    .bind(wanted)
+                    .fetch_all(&mut **c)
+                    .await
+                    .map_err(backend)?;
+                    rows.into_iter()
+                        .map(|row| {
+                            Ok((
+                                row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
+                                row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
+                            ))
+                        })
+                        .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()
+                })
+                .map_err(E::Abort)?;
+            for (k, o) in keys.iter().zip(out.iter_mut()) {
+                if o.is_none() {
+                    *o = Some(found.get(k).cloned());
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
     }
 
     /// Sets `key` in tree `t` (written at commit).
