@@ -10,8 +10,6 @@ const SHARED: bool = true;
 mod adoptions;
 #[path = "api/helpers.rs"]
 mod helpers;
-#[path = "api/leases.rs"]
-mod leases;
 #[path = "api/log_tests.rs"]
 mod log_tests;
 #[path = "api/metrics.rs"]
@@ -22,6 +20,8 @@ mod openapi;
 mod review_attacks;
 #[path = "api/robustness.rs"]
 mod robustness;
+#[path = "api/shared_only.rs"]
+mod shared_only;
 #[path = "api/takedown.rs"]
 mod takedown;
 #[path = "api/webhooks.rs"]

@@ -122,7 +122,7 @@ fn two_processes_serve_one_node_through_a_kill_9() {
         std::thread::sleep(Duration::from_millis(20));
     }
     a.kill9();
-    let _users: Vec<User> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let users: Vec<User> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     let acked = acked.lock().unwrap().clone();
     assert!(
         acked.len() >= 16,
@@ -156,6 +156,27 @@ fn two_processes_serve_one_node_through_a_kill_9() {
         size_and_root(&checkpoint(&b.url).unwrap()),
         "both processes sign one tree"
     );
+    // A document one process cached is not served once the other wrote.
+    let versions = |node: &Node| {
+        node.get_json("/api/v1/packages/braintree/app-1")["versions"]
+            .as_array()
+            .map(|v| v.len())
+            .unwrap_or(0)
+    };
+    let held = versions(&a);
+    assert_eq!(versions(&a), held, "read twice: the second from the cache");
+    let dir = Project::new("braintree/app-1", "1.0.9").write(users[1].cwd.path());
+    users[1].ok(&["publish", dir.to_str().unwrap()]);
+    assert_eq!(
+        users[1].registry, b.url,
+        "published through the other process"
+    );
+    assert_eq!(
+        versions(&a),
+        held + 1,
+        "the first process shows the new version"
+    );
+
     // A verifier's key, so installers have someone to trust; then each
     // process's log replays and verifies in a client.
     let admin_b = b.user(Some(&a.admin_token));

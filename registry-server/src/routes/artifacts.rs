@@ -23,6 +23,7 @@ const CHUNK: usize = 256 * 1024;
     get, path = "/api/v1/artifacts/{digest}", tag = "releases",
     params(("digest" = shire_core::Digest, Path, description = "the artifact's SHA-256")),
     responses((status = 200, description = "the artifact's bytes (ranges honoured)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 307, description = "on a shared node that redirects downloads: the artifact at a URL its bucket signed for five minutes"),
         (status = 404, description = "`blob_not_found`", body = shire_core::wire::ErrorBody), (status = 410, description = "`taken_down`, with the reason", body = shire_core::wire::ErrorBody))
 )]
 pub async fn download(
@@ -32,6 +33,17 @@ pub async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let digest = digest.into_inner();
     refuse_taken_down(&state, &digest)?;
+    let blobs = state.store.blobs.clone();
+    let signed = web::block(move || blobs.redirect(&digest))
+        .await
+        .map_err(ApiError::internal)??;
+    if let Some(url) = signed {
+        // The client checks the bytes against the digest it asked for.
+        return Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     let etag = format!("\"{digest}\"");
     let blobs = state.store.blobs.clone();
     let blob = web::block(move || blobs.read(&digest))

@@ -6,6 +6,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::records::{PackageRecord, ReleaseRecord};
 use crate::store::search;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -77,38 +78,57 @@ pub async fn search(
     let total = ranked.total;
     let mut names = ranked.names;
     if by_adoption {
-        let mut counted = Vec::with_capacity(names.len());
-        for (relevance, name) in names.into_iter().enumerate() {
-            let adopters = state.store.adopter_count(&name)?;
-            counted.push((
-                !is_exact(&name),
-                std::cmp::Reverse(adopters),
-                relevance,
-                name,
-            ));
-        }
+        let counts = state.store.adopter_counts(&names)?;
+        let mut counted: Vec<_> = names
+            .into_iter()
+            .zip(counts)
+            .enumerate()
+            .map(|(relevance, (name, adopters))| {
+                (
+                    !is_exact(&name),
+                    std::cmp::Reverse(adopters),
+                    relevance,
+                    name,
+                )
+            })
+            .collect();
         counted.sort();
         names = counted.into_iter().take(limit).map(|c| c.3).collect();
     }
+    // The hits' records, a tree at a time (one read each on the shared backend).
+    let packages = state.store.packages(&names)?;
+    let wanted: Vec<(PackageName, semver::Version)> = names
+        .iter()
+        .zip(&packages)
+        .filter_map(|(n, p)| Some((n.clone(), p.as_ref()?.highest.clone()?)))
+        .collect();
+    let mut highest: std::collections::HashMap<PackageName, ReleaseRecord> = wanted
+        .iter()
+        .zip(state.store.releases(&wanted)?)
+        .filter_map(|((n, _), r)| Some((n.clone(), r?)))
+        .collect();
+    let adopters = state.store.adopter_counts(&names)?;
     let mut results = Vec::with_capacity(names.len());
-    for name in names {
-        if let Some(hit) = hit(&state, &name, is_exact(&name))? {
+    for ((name, pkg), adopters) in names.into_iter().zip(packages).zip(adopters) {
+        let Some(pkg) = pkg else { continue };
+        let top = highest.remove(&name);
+        if let Some(hit) = hit(&state, &name, pkg, top, adopters, is_exact(&name))? {
             results.push(hit);
         }
     }
     Ok(HttpResponse::Ok().json(SearchResults { results, total }))
 }
 
-fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<SearchHit>, ApiError> {
-    let Some(pkg) = state.store.package(name)? else {
-        return Ok(None);
-    };
+fn hit(
+    state: &AppState,
+    name: &PackageName,
+    pkg: PackageRecord,
+    highest: Option<ReleaseRecord>,
+    adopters: u64,
+    exact: bool,
+) -> Result<Option<SearchHit>, ApiError> {
     // The highest version not yanked, or the highest when all are. Usually
-    // the highest is not yanked: one read, whatever the number of versions.
-    let highest = match &pkg.highest {
-        Some(v) => state.store.release(name, v)?,
-        None => None,
-    };
+    // the highest is not yanked: read already, whatever the number of versions.
     let latest =
         match highest {
             Some(r) if r.yanked.is_none() => Some(r),
@@ -145,6 +165,6 @@ fn hit(state: &AppState, name: &PackageName, exact: bool) -> Result<Option<Searc
         categories: pkg.categories,
         origin: pkg.origin.unwrap_or_else(|| state.origin.clone()),
         exact,
-        adopters: usize::try_from(state.store.adopter_count(name)?).unwrap_or(usize::MAX),
+        adopters: usize::try_from(adopters).unwrap_or(usize::MAX),
     }))
 }

@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tempfile::NamedTempFile;
 
+/// How long a redirected download's signed URL stays valid.
+pub const REDIRECT_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The blob store under a data directory.
 #[derive(Clone)]
 pub struct BlobStore {
@@ -170,6 +173,21 @@ impl BlobStore {
             Err(e) => return Err(e),
         };
         Ok(in_bucket || packed || own_file)
+    }
+
+    /// Where a client should fetch the blob instead of from this node: a URL
+    /// the bucket signed, on a shared node that redirects downloads and holds
+    /// it (`None`: stream it from [`BlobStore::read`]). Blocking.
+    pub fn redirect(&self, digest: &Digest) -> io::Result<Option<String>> {
+        match &self.objects {
+            Some(objects) if objects.redirects() => {
+                if !objects.exists(digest)? {
+                    return Ok(None);
+                }
+                objects.signed_url(digest, REDIRECT_FOR)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Opens the stored blob for reading, if it exists: its bytes, however

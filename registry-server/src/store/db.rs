@@ -302,16 +302,22 @@ const DOC_CACHE_MAX_DOC: usize = 256 << 10;
 /// no document built before a write survives that write; a document built while
 /// a write ran is refused by [`DocCache::put`] (its generation is older). Bounded
 /// to [`DOC_CACHE_BYTES`] in total.
+///
+/// On the shared engine other processes write too: every [`DocCache::get`]
+/// first reads the database's write generation ([`SharedDb::generation`]) and
+/// empties the cache when it moved, so a document is never served from the
+/// cache after a write committed anywhere before the request.
 #[derive(Default)]
 pub struct DocCache {
     inner: Mutex<DocCacheInner>,
-    /// Keeps nothing: another process may write the shared database, and
-    /// this process's transactions are not the only ones to invalidate it.
-    off: bool,
+    /// The shared database, whose write generation the cache follows.
+    shared: Option<SharedDb>,
 }
 
 #[derive(Default)]
 struct DocCacheInner {
+    /// The shared database's write generation the documents were kept at.
+    shared_seen: Option<i64>,
     generation: u64,
     bytes: usize,
     docs: HashMap<Vec<u8>, Bytes>,
@@ -324,6 +330,16 @@ impl DocCache {
 
     /// The cached document under `key`.
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
+        if let Some(db) = &self.shared {
+            let now = db.generation().ok();
+            let mut c = self.lock();
+            if now.is_none() || c.shared_seen != now {
+                Self::clear(&mut c);
+                c.shared_seen = now;
+                return None;
+            }
+            return c.docs.get(key).cloned();
+        }
         self.lock().docs.get(key).cloned()
     }
 
@@ -336,7 +352,7 @@ impl DocCache {
     /// Keeps `doc` under `key` unless a write ended since `generation` was
     /// read (then the document may be stale and is dropped).
     pub fn put(&self, key: &[u8], generation: u64, doc: Bytes) {
-        if self.off || doc.len() > DOC_CACHE_MAX_DOC {
+        if doc.len() > DOC_CACHE_MAX_DOC {
             return;
         }
         let mut c = self.lock();
@@ -359,7 +375,10 @@ impl DocCache {
 
     /// Drops every document and starts a new generation.
     fn invalidate(&self) {
-        let mut c = self.lock();
+        Self::clear(&mut self.lock());
+    }
+
+    fn clear(c: &mut DocCacheInner) {
         c.generation += 1;
         c.bytes = 0;
         c.docs.clear();
@@ -746,7 +765,7 @@ impl Db {
             failed: Mutex::new(None),
         });
         let docs = Arc::new(DocCache {
-            off: true,
+            shared: Some(db.clone()),
             ..DocCache::default()
         });
         let counters: [Arc<AtomicU64>; 5] = Default::default();
@@ -833,6 +852,19 @@ impl Db {
                     .collect()
             }
         }
+    }
+
+    /// The records under `keys`, in their order (one round trip on the
+    /// shared engine).
+    pub fn get_many<R: DeserializeOwned>(
+        &self,
+        t: T,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<R>>, StoreError> {
+        self.get_many_raw(t, keys)?
+            .into_iter()
+            .map(|v| v.map(|bytes| Self::decode(t, &bytes)).transpose())
+            .collect()
     }
 
     /// Hands the entries of tree `t` from `start` (inclusive) to `end`
@@ -1076,7 +1108,7 @@ impl Db {
         f: impl Fn(&Tx<'_>) -> TxResult<R>,
     ) -> Result<R, StoreError> {
         if let Some(db) = &self.shared {
-            let result = db.transact(|tx| {
+            let result = db.transact(invalidate, |tx| {
                 f(&Tx {
                     trees: &[],
                     shared: Some(tx),

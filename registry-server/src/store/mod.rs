@@ -158,7 +158,7 @@ impl Store {
         let blobs = match &options.shared {
             Some(s) => blobs::BlobStore::open_shared(
                 data_dir,
-                objects::Objects::open(&s.objects, &s.options)?,
+                objects::Objects::open_with(&s.objects, &s.options, s.redirect_downloads)?,
             )?,
             None => blobs::BlobStore::open(data_dir)?,
         };
@@ -438,6 +438,36 @@ impl Store {
     /// A package record.
     pub fn package(&self, name: &PackageName) -> Result<Option<PackageRecord>, StoreError> {
         self.db.get(T::Packages, name.to_string().as_bytes())
+    }
+
+    /// The records of `names`, in their order (one read on the shared
+    /// backend, whatever their number).
+    pub fn packages(
+        &self,
+        names: &[PackageName],
+    ) -> Result<Vec<Option<PackageRecord>>, StoreError> {
+        let keys: Vec<Vec<u8>> = names.iter().map(|n| n.to_string().into_bytes()).collect();
+        self.db.get_many(T::Packages, &keys)
+    }
+
+    /// The releases of `wanted` (name and version), in their order.
+    pub fn releases(
+        &self,
+        wanted: &[(PackageName, Version)],
+    ) -> Result<Vec<Option<ReleaseRecord>>, StoreError> {
+        let keys: Vec<Vec<u8>> = wanted.iter().map(|(n, v)| release_key(n, v)).collect();
+        self.db.get_many(T::Releases, &keys)
+    }
+
+    /// How many organisations run each of `names` ([`Store::adopter_count`]).
+    pub fn adopter_counts(&self, names: &[PackageName]) -> Result<Vec<u64>, StoreError> {
+        let keys: Vec<Vec<u8>> = names.iter().map(write::adopters_key).collect();
+        Ok(self
+            .db
+            .get_many::<u64>(T::Meta, &keys)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
     }
 
     /// The release of `name` at `version` (build metadata aside).

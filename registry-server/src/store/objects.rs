@@ -25,6 +25,8 @@ use tokio::io::AsyncWriteExt as _;
 /// A bucket (or other object store) holding a node's artifacts.
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
+    /// What signs download URLs, when downloads are redirected.
+    signer: Option<Arc<dyn object_store::signer::Signer>>,
     prefix: ObjectPath,
     bridge: Bridge,
     url: String,
@@ -44,10 +46,21 @@ impl Objects {
     /// them (`aws_endpoint`, `aws_allow_http`, `aws_region`, ...). For S3,
     /// the `AWS_*` environment variables fill what the options leave out.
     pub fn open(url: &str, options: &BTreeMap<String, String>) -> Result<Objects, StoreError> {
+        Self::open_with(url, options, false)
+    }
+
+    /// [`Objects::open`], with downloads redirected to signed URLs when
+    /// `redirect` (refused for a store that cannot sign them).
+    pub fn open_with(
+        url: &str,
+        options: &BTreeMap<String, String>,
+        redirect: bool,
+    ) -> Result<Objects, StoreError> {
         let bad = |e: &dyn std::fmt::Display| {
             StoreError::Backend(format!("the object storage {url:?} cannot be opened: {e}"))
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e))?;
+        let mut signer: Option<Arc<dyn object_store::signer::Signer>> = None;
         let (store, prefix): (Arc<dyn ObjectStore>, ObjectPath) = if parsed.scheme() == "s3" {
             use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
             let mut builder = AmazonS3Builder::from_env().with_url(url);
@@ -56,18 +69,33 @@ impl Objects {
                 builder = builder.with_config(key, v);
             }
             let prefix = ObjectPath::parse(parsed.path()).map_err(|e| bad(&e))?;
-            (Arc::new(builder.build().map_err(|e| bad(&e))?), prefix)
+            let s3 = Arc::new(builder.build().map_err(|e| bad(&e))?);
+            signer = Some(s3.clone());
+            (s3, prefix)
         } else {
             let (store, prefix) =
                 object_store::parse_url_opts(&parsed, options).map_err(|e| bad(&e))?;
             (Arc::from(store), prefix)
         };
+        if !redirect {
+            signer = None;
+        } else if signer.is_none() {
+            return Err(bad(
+                &"redirected downloads need an s3:// bucket (signed URLs)",
+            ));
+        }
         Ok(Objects {
             store,
+            signer,
             prefix,
             bridge: Bridge::start("shire-objects")?,
             url: url.to_string(),
         })
+    }
+
+    /// Whether downloads are redirected to signed URLs.
+    pub fn redirects(&self) -> bool {
+        self.signer.is_some()
     }
 
     /// The URL it was opened with (for logs and status).
@@ -195,6 +223,28 @@ impl Objects {
         }
         tmp.persist(dest).map_err(|e| e.error)?;
         Ok(true)
+    }
+
+    /// A URL the bucket signed for downloading the artifact for `expires`,
+    /// when downloads are redirected (`None`: they are streamed).
+    pub fn signed_url(
+        &self,
+        digest: &Digest,
+        expires: std::time::Duration,
+    ) -> io::Result<Option<String>> {
+        let Some(signer) = self.signer.clone() else {
+            return Ok(None);
+        };
+        let key = self.key(digest);
+        self.bridge
+            .block(async move {
+                signer
+                    .signed_url(reqwest::Method::GET, &key, expires)
+                    .await
+                    .map(|u| Some(u.to_string()))
+                    .map_err(|e| StoreError::Backend(format!("object storage: signing a URL: {e}")))
+            })
+            .map_err(from_store)
     }
 
     /// Deletes the artifact from the bucket; whether it was there.

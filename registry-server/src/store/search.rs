@@ -153,23 +153,28 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
         &new.id.to_be_bytes(),
         new.name.to_string().into_bytes(),
     )?;
-    for t in old_terms.keys().filter(|t| !new_terms.contains_key(*t)) {
-        let key = chunk_key(t, new.id);
-        let list = tx.get_raw(T::Search, &key)?.unwrap_or_default();
-        let list = update_postings(&list, new.id, None);
+    // Every chunk this change touches, read at once (one round trip on the
+    // shared engine): `None` to leave the package out, `Some(w)` to set it.
+    let changes: Vec<(Vec<u8>, Option<u8>)> = old_terms
+        .keys()
+        .filter(|t| !new_terms.contains_key(*t))
+        .map(|t| (chunk_key(t, new.id), None))
+        .chain(
+            new_terms
+                .iter()
+                .filter(|(t, w)| old_terms.get(*t) != Some(*w))
+                .map(|(t, w)| (chunk_key(t, new.id), Some(*w))),
+        )
+        .collect();
+    let keys: Vec<Vec<u8>> = changes.iter().map(|(k, _)| k.clone()).collect();
+    let lists = tx.get_many_raw(T::Search, &keys)?;
+    for ((key, weight), list) in changes.into_iter().zip(lists) {
+        let list = update_postings(&list.unwrap_or_default(), new.id, weight);
         if list.is_empty() {
             tx.remove(T::Search, &key)?;
         } else {
             tx.put_raw(T::Search, &key, list)?;
         }
-    }
-    for (t, w) in &new_terms {
-        if old_terms.get(t) == Some(w) {
-            continue;
-        }
-        let key = chunk_key(t, new.id);
-        let list = tx.get_raw(T::Search, &key)?.unwrap_or_default();
-        tx.put_raw(T::Search, &key, update_postings(&list, new.id, Some(*w)))?;
     }
     Ok(())
 }

@@ -57,6 +57,11 @@ pub struct StorageSection {
     /// Connections to PostgreSQL a process keeps at most (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
+    /// How artifacts are downloaded: `stream` (through the node, the
+    /// default) or `redirect` (a temporary redirect to a URL the bucket
+    /// signed for a few minutes; S3, GCS and Azure only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads: Option<String>,
     /// `object_store` options (`aws_endpoint`, `aws_region`,
     /// `aws_allow_http`, `aws_access_key_id`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -98,6 +103,8 @@ pub struct SharedStorage {
     pub max_connections: u32,
     /// `object_store` options.
     pub options: BTreeMap<String, String>,
+    /// Whether downloads are redirected to URLs the bucket signed.
+    pub redirect_downloads: bool,
 }
 
 impl std::fmt::Debug for SharedStorage {
@@ -125,11 +132,21 @@ impl StorageSection {
                     .objects
                     .clone()
                     .ok_or("[storage] backend = \"shared\" needs objects = \"s3://bucket\"")?;
+                let redirect_downloads = match self.downloads.as_deref().unwrap_or("stream") {
+                    "stream" => false,
+                    "redirect" => true,
+                    other => {
+                        return Err(format!(
+                            "[storage] downloads {other:?} is neither \"stream\" nor \"redirect\""
+                        ))
+                    }
+                };
                 Ok(Some(SharedStorage {
                     postgres,
                     objects,
                     max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
                     options: self.options.clone(),
+                    redirect_downloads,
                 }))
             }
             other => Err(format!(
@@ -340,6 +357,18 @@ impl SharedDb {
         })
     }
 
+    /// The write generation: moved by every committed write that may change
+    /// a cached document, by any process.
+    pub fn generation(&self) -> Result<i64, StoreError> {
+        let pool = self.inner.pool.clone();
+        self.block(async move {
+            sqlx::query_scalar::<_, i64>("SELECT n FROM shire_generation WHERE id = 1")
+                .fetch_one(&pool)
+                .await
+                .map_err(backend)
+        })
+    }
+
     /// Takes or renews the lease `name` for `holder`, for `ttl` from now
     /// (the database's clock); whether `holder` holds it.
     pub fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -367,7 +396,13 @@ impl SharedDb {
     /// Runs `f` as one transaction holding the sequencer lock: its writes
     /// are kept aside and written at the end, then committed, all or nothing.
     /// An abort writes nothing.
-    pub fn transact<R>(&self, f: impl Fn(&SharedTx) -> TxResult<R>) -> Result<R, StoreError> {
+    /// `moves_generation`: whether the write may change a cached document
+    /// ([`SharedDb::generation`]).
+    pub fn transact<R>(
+        &self,
+        moves_generation: bool,
+        f: impl Fn(&SharedTx) -> TxResult<R>,
+    ) -> Result<R, StoreError> {
         use sled::transaction::ConflictableTransactionError as E;
         loop {
             let pool = self.inner.pool.clone();
@@ -394,7 +429,7 @@ impl SharedDb {
             let conn = tx.conn.clone();
             match outcome {
                 Ok(r) => {
-                    self.block(async move { commit(conn, writes).await })?;
+                    self.block(async move { commit(conn, writes, moves_generation).await })?;
                     return Ok(r);
                 }
                 Err(e) => {
@@ -448,7 +483,7 @@ impl SharedDb {
         match result {
             Ok(()) => {
                 let c = conn.clone();
-                self.block(async move { commit(c, batch).await })?;
+                self.block(async move { commit(c, batch, true).await })?;
                 Ok(written)
             }
             Err(e) => {
@@ -511,13 +546,19 @@ async fn write_batch(conn: &Conn, writes: Writes) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn commit(conn: Conn, writes: Writes) -> Result<(), StoreError> {
+async fn commit(conn: Conn, writes: Writes, moves_generation: bool) -> Result<(), StoreError> {
     let done = async {
         write_batch(&conn, writes).await?;
         let mut guard = conn.lock().await;
         let c = guard
             .as_mut()
             .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+        if moves_generation {
+            sqlx::query("UPDATE shire_generation SET n = n + 1 WHERE id = 1")
+                .execute(&mut **c)
+                .await
+                .map_err(backend)?;
+        }
         sqlx::query("COMMIT")
             .execute(&mut **c)
             .await

@@ -78,6 +78,7 @@ pub fn shared_storage() -> shire_registry::store::shared::SharedStorage {
         objects: s.objects,
         max_connections: 8,
         options: s.options,
+        redirect_downloads: false,
     }
 }
 
