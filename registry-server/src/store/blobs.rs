@@ -23,7 +23,8 @@
 //! served without asking the bucket: a taken-down artifact is refused by its
 //! tombstone in the shared database before any read, and `erase` removes the
 //! bucket's object and this process's copy (every process erases its own
-//! copies of tombstoned artifacts at start).
+//! copies of tombstoned artifacts at start). Whether an artifact is stored
+//! (`exists`) is the bucket's answer alone.
 
 use super::objects::Objects;
 pub use super::packs::SMALL_BLOB;
@@ -134,9 +135,17 @@ impl BlobStore {
     /// Whether the blob is stored.
     pub fn exists(&self, digest: &Digest) -> io::Result<bool> {
         if let Some(objects) = &self.objects {
-            return Ok(self.path(digest).is_file() || objects.exists(digest)?);
+            return objects.exists(digest);
         }
         Ok(self.packs.locate(digest)?.is_some() || self.path(digest).is_file())
+    }
+
+    /// Whether any bytes of the blob are kept where this process can reach
+    /// them: [`BlobStore::exists`], or on a shared node also this process's
+    /// own copy (which a takedown by another process leaves behind until
+    /// [`BlobStore::erase`] here).
+    pub fn held_anywhere(&self, digest: &Digest) -> io::Result<bool> {
+        Ok((self.objects.is_some() && self.path(digest).is_file()) || self.exists(digest)?)
     }
 
     /// Where the blob's bytes are on disk: the file holding them, the offset

@@ -361,7 +361,7 @@ impl Store {
             let digest = shire_core::Digest::parse(&format!("sha256:{hex}"))
                 .map_err(|e| StoreError::Corrupt(format!("takedown tombstone {hex}: {e}")))?;
             // The index answers cheaply; erasures cut short are finished at open.
-            if self.blobs.exists(&digest)? && self.blobs.erase(&digest)? {
+            if self.blobs.held_anywhere(&digest)? && self.blobs.erase(&digest)? {
                 tracing::info!(%digest, "erased a taken-down artifact");
                 erased += 1;
             }
