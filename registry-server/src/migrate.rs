@@ -5,7 +5,8 @@
 //! included, so the shared node's log is the embedded one's: the same entries
 //! under the same root, signed by the same node key. A client that pinned the
 //! node key before the migration sees no fork. Every artifact is read back,
-//! checked against its digest, and uploaded. The target must be empty; the
+//! checked against its digest, and uploaded, before the trees are written.
+//! The target database must be empty (checked again under the lock); the
 //! source node must be stopped (sled's lock refuses a running one).
 
 use crate::identity;
@@ -62,25 +63,10 @@ pub fn migrate(from: &Path, to: &SharedStorage, process_dir: Option<&Path>) -> R
         bail!("the shared database already holds a node: migrate into an empty one");
     }
 
-    // The trees, streamed from one moment of the source into one transaction.
-    let (tx, rx) = std::sync::mpsc::sync_channel(1024);
-    let exporter = {
-        let source = source.clone();
-        std::thread::spawn(move || {
-            source.export(|tree, k, v| {
-                tx.send(Ok((tree.to_string(), k.to_vec(), v.to_vec())))
-                    .map_err(|_| std::io::Error::other("the import stopped"))
-            })
-        })
-    };
-    let entries =
-        Store::import_shared(&db, rx.into_iter()).context("writing the trees into PostgreSQL")?;
-    let log_size = exporter
-        .join()
-        .map_err(|_| anyhow::anyhow!("reading the embedded database panicked"))?
-        .context("reading the embedded database")?;
-
-    // The artifacts: every release's, own and mirrored, unless taken down.
+    // The artifacts first (every release's, own and mirrored, unless taken
+    // down): they are content-addressed, so a migration cut short is run
+    // again; the database, written last in one transaction, stays empty until
+    // every artifact it names is in the bucket.
     let staging = tempfile::tempdir().context("a staging folder for uploads")?;
     let objects = Objects::open(&to.objects, &to.options)?;
     let target = BlobStore::open_shared(staging.path(), objects)?;
@@ -108,6 +94,24 @@ pub fn migrate(from: &Path, to: &SharedStorage, process_dir: Option<&Path>) -> R
             .map_err(|e| anyhow::anyhow!("uploading artifact {digest}: {e}"))?;
         artifacts += 1;
     }
+    // The trees, streamed from one moment of the source into one transaction.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+    let exporter = {
+        let source = source.clone();
+        std::thread::spawn(move || {
+            source.export(|tree, k, v| {
+                tx.send(Ok((tree.to_string(), k.to_vec(), v.to_vec())))
+                    .map_err(|_| std::io::Error::other("the import stopped"))
+            })
+        })
+    };
+    let entries =
+        Store::import_shared(&db, rx.into_iter()).context("writing the trees into PostgreSQL")?;
+    let log_size = exporter
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading the embedded database panicked"))?
+        .context("reading the embedded database")?;
+
     drop(source);
 
     // The shared node as a process opens it: its log must check out.

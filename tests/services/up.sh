@@ -18,6 +18,19 @@ flock 9
 
 say() { echo "up.sh: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=no
+apt_install() {
+  if [ "$apt_updated" = no ]; then
+    as_root apt-get update -qq >&2
+    apt_updated=yes
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2
+}
+
+# What this script itself runs.
+for tool in python3 curl; do
+  command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
+done
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -32,8 +45,7 @@ pg_bin() {
 # ---- PostgreSQL
 if [ -z "$(pg_bin initdb)" ]; then
   say "installing PostgreSQL (apt)"
-  as_root apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql postgresql-client >&2
+  apt_install postgresql postgresql-client
 fi
 INITDB="$(pg_bin initdb)"; PG_CTL="$(pg_bin pg_ctl)"; PSQL="$(pg_bin psql)"
 # PostgreSQL refuses to run as root: run it as the `postgres` account then.
@@ -65,8 +77,7 @@ MOTO="$CACHE/venv/bin/moto_server"
 if [ ! -x "$MOTO" ]; then
   say "installing moto[server] (PyPI) into $CACHE/venv"
   if ! python3 -m venv "$CACHE/venv" >&2 2>&1; then
-    as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >&2
+    apt_install python3-venv
     rm -rf "$CACHE/venv"
     python3 -m venv "$CACHE/venv" >&2
   fi
@@ -79,13 +90,19 @@ else
   nohup "$MOTO" -H 127.0.0.1 -p "$S3_PORT" >"$STATE/s3.log" 2>&1 9>&- &
   echo $! >"$STATE/s3.pid"
   echo "$S3_PORT" >"$STATE/s3.port"
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && break
+  up=no
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1; then up=yes; break; fi
     sleep 0.1
   done
+  if [ "$up" = no ]; then
+    say "moto did not start; its log:"; cat "$STATE/s3.log" >&2; exit 1
+  fi
 fi
-# The tests' bucket (moto keeps it in memory: made again after a restart).
-curl -fsS -X PUT "http://127.0.0.1:$S3_PORT/shire-test" >/dev/null 2>&1 || true
+# The tests' bucket (moto keeps it in memory: made again after a restart;
+# making it again is harmless).
+curl -fsS -X PUT "http://127.0.0.1:$S3_PORT/shire-test" >/dev/null ||
+  { say "cannot make the test bucket"; exit 1; }
 
 echo "export SHIRE_TEST_POSTGRES=postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 echo "export SHIRE_TEST_S3=http://127.0.0.1:$S3_PORT"

@@ -453,6 +453,9 @@ impl BlobStore {
         }
         let mut tmp = NamedTempFile::new_in(&self.tmp)?;
         tmp.write_all(bytes)?;
+        // Whole on disk before it can be served: a copy cut short by a power
+        // cut would otherwise be served as it is.
+        tmp.as_file().sync_all()?;
         tmp.persist(&dest).map_err(|e| e.error)?;
         Ok(())
     }

@@ -802,6 +802,13 @@ impl Db {
         self.shared.as_ref()
     }
 
+    /// Counts the log's first `size` entries durable (what the startup check
+    /// found): a shared process never signs less than that, even while the
+    /// database cannot be asked.
+    pub fn durable_at_least(&self, size: u64) {
+        self.durable_log.fetch_max(size, Ordering::SeqCst);
+    }
+
     /// Whether this is the shared engine (several processes may write it).
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()

@@ -221,6 +221,22 @@ impl EntryStore for LogView<'_> {
 /// database was damaged or edited, and the node must not sign checkpoints over
 /// it.
 pub fn check(db: &Db) -> Result<u64, Error> {
+    // Other processes of a shared node may append while it reads: a check is
+    // trusted when the size was the same before and after it (appends commit
+    // whole, and each moves the size), else it is made again.
+    let mut tries = 0;
+    loop {
+        let before = size(db)?;
+        let checked = check_once(db);
+        if size(db)? == before || tries >= 20 {
+            return checked;
+        }
+        tries += 1;
+    }
+}
+
+/// One pass of [`check`], over whatever the database holds as it reads.
+fn check_once(db: &Db) -> Result<u64, Error> {
     let damaged = |what: String| {
         Error::Corrupt(format!(
             "the transparency log in this data folder is damaged: {what}; refusing to \

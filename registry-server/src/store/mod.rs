@@ -55,6 +55,8 @@ pub fn now() -> String {
 
 const ORIGIN: &[u8] = b"origin";
 const FORMAT: &[u8] = b"format";
+/// The node's public key, on a shared database (see `settle_node_key`).
+const NODE_KEY: &[u8] = b"node_key";
 /// The layout of a data folder this code reads and writes, raised whenever
 /// the ledger's rules refuse what an earlier release accepted (the log is
 /// replayed under today's rules by every reader). Layout 2 holds key
@@ -149,8 +151,12 @@ impl Store {
             None => Db::open_with_cache(&data_dir.join("db"), options.cache_bytes)?,
         };
         check_format(&db)?;
-        log::check(&db)?;
+        let size = log::check(&db)?;
+        db.durable_at_least(size);
         let origin = settle_origin(&db, default_origin, options.origin.as_deref())?;
+        if let (true, Some(key)) = (db.is_shared(), &options.node_key) {
+            settle_node_key(&db, key)?;
+        }
         let log_name = match &options.node_key {
             Some(k) => signed_note::new_ed25519_verifier_key(&origin, k.dalek()),
             None => format!("{origin}+local"),
@@ -689,7 +695,16 @@ fn check_format(db: &Db) -> Result<(), StoreError> {
              {DATA_FORMAT} (its log may hold entries today's rules refuse, which every \
              client would find invalid). Start the node on a new, empty data folder"
         ))),
-        None if db.is_empty()? => db.transact(|tx| tx.put(T::Meta, FORMAT, &DATA_FORMAT)),
+        // Another process of a shared node may be setting it up: decided
+        // again inside the transaction (under the sequencer lock).
+        None if db.is_empty()? => db.transact(|tx| match tx.get::<u64>(T::Meta, FORMAT)? {
+            None => tx.put(T::Meta, FORMAT, &DATA_FORMAT),
+            Some(DATA_FORMAT) => Ok(()),
+            Some(other) => abort(StoreError::DataFormat(format!(
+                "this database has layout {other}; this shire-registry reads layout {DATA_FORMAT}"
+            ))),
+        }),
+        None if db.get::<u64>(T::Meta, FORMAT)? == Some(DATA_FORMAT) => Ok(()),
         None => Err(StoreError::DataFormat(
             "this data folder was written by an earlier shire-registry, whose log holds key \
              registrations without proofs of possession: it cannot be verified under today's \
@@ -697,6 +712,21 @@ fn check_format(db: &Db) -> Result<(), StoreError> {
                 .into(),
         )),
     }
+}
+
+/// A shared node's processes must sign with one key: the first stores its
+/// public key, and a process started with another is refused (it would sign
+/// checkpoints of this log under a key no client pinned).
+fn settle_node_key(db: &Db, key: &shire_core::PublicKey) -> Result<(), StoreError> {
+    let mine = key.to_string();
+    db.transact(|tx| match tx.get::<String>(T::Meta, NODE_KEY)? {
+        None => tx.put(T::Meta, NODE_KEY, &mine),
+        Some(stored) if stored == mine => Ok(()),
+        Some(stored) => abort(StoreError::DataFormat(format!(
+            "this shared database belongs to the node whose key is {stored}; this process has \
+             {mine}: copy node-key from the node's first process into this data folder"
+        ))),
+    })
 }
 
 /// The stored origin, or `wanted()` stored on first start. A different
@@ -718,8 +748,15 @@ fn settle_origin(
         return Ok(stored);
     }
     let o = explicit.map(str::to_string).unwrap_or_else(wanted);
-    db.transact(|tx| tx.put(T::Meta, ORIGIN, &o))?;
-    Ok(o)
+    // Stored unless another process of a shared node stored one meanwhile.
+    db.transact(|tx| match tx.get::<String>(T::Meta, ORIGIN)? {
+        Some(stored) if explicit.is_some_and(|e| e != stored) => abort(StoreError::OriginChanged {
+            stored,
+            wanted: o.clone(),
+        }),
+        Some(stored) => Ok(stored),
+        None => tx.put(T::Meta, ORIGIN, &o).map(|()| o.clone()),
+    })
 }
 
 /// Helpers for the server's unit tests.

@@ -168,10 +168,18 @@ pub struct SharedDb {
 struct Inner {
     pool: PgPool,
     bridge: Bridge,
+    /// This process's writers take their turn here before they take a
+    /// connection: writers queued on the sequencer lock would otherwise hold
+    /// every connection of the pool, and readers would wait for one.
+    writer: std::sync::Mutex<()>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("PostgreSQL: {e}"))
+}
+
+fn backend_in(doing: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("PostgreSQL, {doing}: {e}"))
 }
 
 /// The key just past every key starting with `prefix` (`None`: no end).
@@ -203,7 +211,11 @@ impl SharedDb {
                 .connect_lazy_with(options))
         })?;
         let db = SharedDb {
-            inner: Arc::new(Inner { pool, bridge }),
+            inner: Arc::new(Inner {
+                pool,
+                bridge,
+                writer: std::sync::Mutex::new(()),
+            }),
         };
         let pool = db.inner.pool.clone();
         db.block(async move { MIGRATOR.run(&pool).await.map_err(backend) })?;
@@ -404,21 +416,10 @@ impl SharedDb {
         f: impl Fn(&SharedTx) -> TxResult<R>,
     ) -> Result<R, StoreError> {
         use sled::transaction::ConflictableTransactionError as E;
+        let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let pool = self.inner.pool.clone();
-            let conn = self.block(async move {
-                let mut conn = pool.acquire().await.map_err(backend)?;
-                sqlx::query("BEGIN")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(SEQUENCER_LOCK)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                Ok(conn)
-            })?;
+            let conn = self.block(begin_sequenced(pool))?;
             let tx = SharedTx {
                 db: self.clone(),
                 conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
@@ -450,21 +451,35 @@ impl SharedDb {
         &self,
         entries: impl Iterator<Item = std::io::Result<(T, Vec<u8>, Vec<u8>)>>,
     ) -> Result<u64, StoreError> {
+        let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         let pool = self.inner.pool.clone();
-        let conn = self.block(async move {
-            let mut conn = pool.acquire().await.map_err(backend)?;
-            sqlx::query("BEGIN")
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(SEQUENCER_LOCK)
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-            Ok(conn)
-        })?;
+        let conn = self.block(begin_sequenced(pool))?;
         let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
+        // Into an empty database only, decided under the lock.
+        let empty = {
+            let c = conn.clone();
+            self.block(async move {
+                let mut guard = c.lock().await;
+                let c = guard
+                    .as_mut()
+                    .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+                sqlx::query_scalar::<_, bool>("SELECT NOT EXISTS (SELECT 1 FROM shire_trees)")
+                    .fetch_one(&mut **c)
+                    .await
+                    .map_err(|e| backend_in("checking the database is empty", e))
+            })
+        };
+        match empty {
+            Ok(true) => {}
+            other => {
+                let c = conn.clone();
+                let _ = self.block(async move { rollback(c).await });
+                other?;
+                return Err(StoreError::Backend(
+                    "the shared database already holds a node: import into an empty one".into(),
+                ));
+            }
+        }
         let mut batch = BTreeMap::new();
         let mut written = 0u64;
         let result = (|| {
@@ -496,6 +511,29 @@ impl SharedDb {
 
 /// A key and its value.
 type Row = (Vec<u8>, Vec<u8>);
+/// A pooled connection inside a transaction holding the sequencer lock. A
+/// connection that fails between `BEGIN` and the lock is closed, never
+/// handed back to the pool inside a transaction.
+async fn begin_sequenced(pool: PgPool) -> Result<PoolConnection<Postgres>, StoreError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| backend_in("taking a connection", e))?;
+    if let Err(e) = sqlx::query("BEGIN").execute(&mut *conn).await {
+        conn.close_on_drop();
+        return Err(backend_in("beginning a write", e));
+    }
+    let locked = sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SEQUENCER_LOCK)
+        .execute(&mut *conn)
+        .await;
+    if let Err(e) = locked {
+        conn.close_on_drop();
+        return Err(backend_in("waiting for the sequencer lock", e));
+    }
+    Ok(conn)
+}
+
 type Writes = BTreeMap<(i16, Vec<u8>), Option<Vec<u8>>>;
 type Conn = Arc<tokio::sync::Mutex<Option<PoolConnection<Postgres>>>>;
 
