@@ -539,9 +539,13 @@ impl Release {
 pub fn spawn_binary(dir: &Path) -> (std::process::Child, String, Option<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shire-registry"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shire-registry"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir);
+    if let Some(config) = binary_config(dir) {
+        cmd.arg("--config").arg(config);
+    }
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -560,6 +564,35 @@ pub fn spawn_binary(dir: &Path) -> (std::process::Child, String, Option<String>)
         }
     };
     (child, url, token)
+}
+
+/// The `--config` file the binary started on `dir` runs with: on the shared
+/// backend, a `[storage]` table naming a new database and bucket prefix,
+/// written into the data folder on first use and kept for its restarts.
+pub fn binary_config(dir: &Path) -> Option<std::path::PathBuf> {
+    if !crate::SHARED {
+        return None;
+    }
+    let path = dir.join("shire.toml");
+    if !path.exists() {
+        let storage = shire_e2e::services::SharedStorage::fresh();
+        std::fs::write(&path, storage.toml()).unwrap();
+    }
+    Some(path)
+}
+
+/// How a test opens the store of the binary started on `dir` (once it
+/// stopped): its data folder, and on the shared backend its database.
+pub fn binary_store_options(dir: &Path) -> shire_registry::store::OpenOptions {
+    let shared = binary_config(dir).map(|path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let file: shire_registry::federation::config::FileConfig = toml::from_str(&text).unwrap();
+        file.storage.unwrap().shared().unwrap().unwrap()
+    });
+    shire_registry::store::OpenOptions {
+        shared,
+        ..Default::default()
+    }
 }
 
 /// Checks that a store is all-or-nothing and returns the releases it holds

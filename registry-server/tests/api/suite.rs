@@ -1159,7 +1159,10 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     );
 
     let (store, _flusher) =
-        shire_registry::store::Store::open(dir.path(), &Default::default(), || "x".into()).unwrap();
+        shire_registry::store::Store::open(dir.path(), &helpers::binary_store_options(dir.path()), || {
+            "x".into()
+        })
+        .unwrap();
     let stored = helpers::check_consistency(&store);
     for a in &acked {
         assert!(stored.contains(a), "acknowledged {a} was lost");
