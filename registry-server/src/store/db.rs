@@ -711,68 +711,33 @@ impl Db {
             sync_folder(path).map_err(sled::Error::Io)?;
         }
         let inner = Inner::open(path, cache_bytes)?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let flushes = Arc::new(AtomicU64::new(0));
-        let idle_flushes = Arc::new(AtomicU64::new(0));
-        let flush_nanos = Arc::new(AtomicU64::new(0));
-        let writes = Arc::new(AtomicU64::new(0));
         // What was recovered from disk is durable.
-        let durable_log = Arc::new(AtomicU64::new(read_log_size(
-            &inner.trees[T::Meta as usize],
-        )?));
-        let handle = Arc::new(Handle {
+        let durable = read_log_size(&inner.trees[T::Meta as usize])?;
+        let handle = Handle {
             path: path.to_path_buf(),
             cache_bytes,
             current: std::sync::RwLock::new(Some(Arc::new(inner))),
             failed: Mutex::new(None),
-        });
-        let docs: Arc<DocCache> = Arc::default();
-        Ok((
-            Db {
-                shared: None,
-                handle: handle.clone(),
-                docs: docs.clone(),
-                flusher: tx,
-                flushes: flushes.clone(),
-                idle_flushes: idle_flushes.clone(),
-                flush_nanos: flush_nanos.clone(),
-                writes: writes.clone(),
-                durable_log: durable_log.clone(),
-                gate: Arc::default(),
-            },
-            Flusher {
-                idle: false,
-                handle,
-                docs,
-                rx,
-                flushes,
-                idle_flushes,
-                flush_nanos,
-                writes,
-                durable_log,
-            },
-        ))
+        };
+        Ok(Self::assemble(None, handle, DocCache::default(), durable))
     }
 
-    /// Opens the shared engine: `db`'s trees in PostgreSQL. Its [`Flusher`]
-    /// has nothing to do (a commit is durable when it is answered).
-    pub fn shared(db: SharedDb) -> (Db, Flusher) {
+    /// A database and its flusher, sharing their counters.
+    fn assemble(
+        shared: Option<SharedDb>,
+        handle: Handle,
+        docs: DocCache,
+        durable: u64,
+    ) -> (Db, Flusher) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = Arc::new(Handle {
-            path: std::path::PathBuf::new(),
-            cache_bytes: 0,
-            current: std::sync::RwLock::new(None),
-            failed: Mutex::new(None),
-        });
-        let docs = Arc::new(DocCache {
-            shared: Some(db.clone()),
-            ..DocCache::default()
-        });
-        let counters: [Arc<AtomicU64>; 5] = Default::default();
-        let [flushes, idle_flushes, flush_nanos, writes, durable_log] = counters;
+        let counters: [Arc<AtomicU64>; 4] = Default::default();
+        let [flushes, idle_flushes, flush_nanos, writes] = counters;
+        let durable_log = Arc::new(AtomicU64::new(durable));
+        let (handle, docs) = (Arc::new(handle), Arc::new(docs));
+        let idle = shared.is_some();
         (
             Db {
-                shared: Some(db),
+                shared,
                 handle: handle.clone(),
                 docs: docs.clone(),
                 flusher: tx,
@@ -784,7 +749,7 @@ impl Db {
                 gate: Arc::default(),
             },
             Flusher {
-                idle: true,
+                idle,
                 handle,
                 docs,
                 rx,
@@ -795,6 +760,22 @@ impl Db {
                 durable_log,
             },
         )
+    }
+
+    /// Opens the shared engine: `db`'s trees in PostgreSQL. Its [`Flusher`]
+    /// has nothing to do (a commit is durable when it is answered).
+    pub fn shared(db: SharedDb) -> (Db, Flusher) {
+        let handle = Handle {
+            path: std::path::PathBuf::new(),
+            cache_bytes: 0,
+            current: std::sync::RwLock::new(None),
+            failed: Mutex::new(None),
+        };
+        let docs = DocCache {
+            shared: Some(db.clone()),
+            ..DocCache::default()
+        };
+        Self::assemble(Some(db), handle, docs, 0)
     }
 
     /// The shared engine, if this is it.

@@ -19,10 +19,9 @@
 use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
-use futures_util::TryStreamExt as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Row as _};
+use sqlx::{PgPool, Postgres};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,6 +31,9 @@ use std::time::Duration;
 
 /// The advisory lock every write transaction holds: the log's one sequencer.
 pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
+
+/// The records under many keys of one tree.
+const GET_MANY: &str = "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)";
 
 /// Rows fetched per round trip by a scan.
 const SCAN_PAGE: i64 = 512;
@@ -250,21 +252,17 @@ impl SharedDb {
     pub fn get_many(&self, t: T, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let pool = self.inner.pool.clone();
         let wanted = keys.to_vec();
-        let found = self.block(async move {
-            sqlx::query("SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)")
-                .bind(t as i16)
-                .bind(wanted)
-                .fetch(&pool)
-                .map_err(backend)
-                .and_then(|row| async move {
-                    Ok((
-                        row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
-                        row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
-                    ))
-                })
-                .try_collect::<std::collections::HashMap<Vec<u8>, Vec<u8>>>()
-                .await
-        })?;
+        let found: std::collections::HashMap<Vec<u8>, Vec<u8>> = self
+            .block(async move {
+                sqlx::query_as::<_, Row>(GET_MANY)
+                    .bind(t as i16)
+                    .bind(wanted)
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(|e| backend_in("reading records", e))
+            })?
+            .into_iter()
+            .collect();
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
@@ -313,21 +311,14 @@ impl SharedDb {
                 (true, false) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key >= $2 AND $3::bytea IS NULL ORDER BY key LIMIT $4",
                 (false, false) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key > $2 AND $3::bytea IS NULL ORDER BY key LIMIT $4",
             };
-            sqlx::query(sql)
+            sqlx::query_as::<_, Row>(sql)
                 .bind(t as i16)
                 .bind(from)
                 .bind(end)
                 .bind(SCAN_PAGE)
-                .fetch(&pool)
-                .map_err(backend)
-                .and_then(|row| async move {
-                    Ok((
-                        row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
-                        row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
-                    ))
-                })
-                .try_collect()
+                .fetch_all(&pool)
                 .await
+                .map_err(|e| backend_in("scanning records", e))
         })
     }
 
@@ -701,22 +692,15 @@ impl SharedTx {
                     let c = guard
                         .as_mut()
                         .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
-                    let rows = sqlx::query(
-                        "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)",
-                    )
-                    .bind(t as i16)
-                    .bind(wanted)
-                    .fetch_all(&mut **c)
-                    .await
-                    .map_err(backend)?;
-                    rows.into_iter()
-                        .map(|row| {
-                            Ok((
-                                row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
-                                row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
-                            ))
-                        })
-                        .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()
+                    let rows = sqlx::query_as::<_, Row>(GET_MANY)
+                        .bind(t as i16)
+                        .bind(wanted)
+                        .fetch_all(&mut **c)
+                        .await
+                        .map_err(|e| backend_in("reading records in a write", e))?;
+                    Ok(rows
+                        .into_iter()
+                        .collect::<std::collections::HashMap<_, _>>())
                 })
                 .map_err(E::Abort)?;
             for (k, o) in keys.iter().zip(out.iter_mut()) {
