@@ -355,6 +355,24 @@ impl Bench {
     /// so that background load on a shared machine falls on all alike; returns
     /// the median of each URL's runs, in MiB/s when `bytes`, else requests/s.
     /// `None` targets are not run; `Err` targets keep their error.
+    /// Warms up on the first URLs, then times `urls` one at a time (30 s at
+    /// most, 20 at least); their p99 in milliseconds.
+    async fn p99_ms(&self, urls: &[String]) -> Figure {
+        let warm = &urls[..urls.len().min(50)];
+        let _ = load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0).await;
+        match load::sequential_latencies(
+            &self.http,
+            urls,
+            Duration::from_secs(30),
+            urls.len().min(20),
+        )
+        .await
+        {
+            Ok(l) => Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
+            Err(e) => Figure::Failed(format!("{e:#}")),
+        }
+    }
+
     async fn interleaved(
         &self,
         targets: Vec<Option<Result<String, String>>>,
@@ -1034,19 +1052,7 @@ impl Bench {
                 Target::AtMost(5.0),
             ),
         ] {
-            let warm = &urls[..urls.len().min(50)];
-            let _ = load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0).await;
-            let shire = match load::sequential_latencies(
-                &self.http,
-                &urls,
-                Duration::from_secs(30),
-                urls.len().min(20),
-            )
-            .await
-            {
-                Ok(l) => Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
-                Err(e) => Figure::Failed(format!("{e:#}")),
-            };
+            let shire = self.p99_ms(&urls).await;
             self.rows.push(Row {
                 work: format!("catalogue {what} p99 @ {n} pkgs (ms)"),
                 shire,

@@ -36,6 +36,11 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("object storage: {e}"))
 }
 
+/// An object store error as the store's.
+fn failed(e: object_store::Error) -> StoreError {
+    StoreError::Backend(format!("object storage: {e}"))
+}
+
 fn from_store(e: StoreError) -> io::Error {
     io::Error::other(e.to_string())
 }
@@ -115,7 +120,7 @@ impl Objects {
                 match store.head(&key).await {
                     Ok(_) => Ok(true),
                     Err(object_store::Error::NotFound { .. }) => Ok(false),
-                    Err(e) => Err(StoreError::Backend(format!("object storage: {e}"))),
+                    Err(e) => Err(failed(e)),
                 }
             })
             .map_err(from_store)
@@ -131,7 +136,7 @@ impl Objects {
                 match store.put_opts(&key, PutPayload::from(bytes), opts).await {
                     Ok(_) => Ok(true),
                     Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-                    Err(e) => Err(StoreError::Backend(format!("object storage: {e}"))),
+                    Err(e) => Err(failed(e)),
                 }
             })
             .map_err(from_store)
@@ -144,14 +149,12 @@ impl Objects {
         let url = self.url.clone();
         self.bridge
             .block(async move {
-                let fail =
-                    |e: &dyn std::fmt::Display| StoreError::Backend(format!("object storage: {e}"));
                 let mut out = BTreeMap::new();
                 let mut list = store.list(Some(&prefix));
                 while let Some(meta) = list.next().await {
-                    let meta = meta.map_err(|e| fail(&e))?;
-                    let got = store.get(&meta.location).await.map_err(|e| fail(&e))?;
-                    let bytes = got.bytes().await.map_err(|e| fail(&e))?;
+                    let meta = meta.map_err(failed)?;
+                    let got = store.get(&meta.location).await.map_err(failed)?;
+                    let bytes = got.bytes().await.map_err(failed)?;
                     out.insert(format!("blobs in {url}: {}", meta.location), bytes.to_vec());
                 }
                 Ok(out)
@@ -255,7 +258,7 @@ impl Objects {
             .block(async move {
                 match store.delete(&key).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                    Err(e) => Err(StoreError::Backend(format!("object storage: {e}"))),
+                    Err(e) => Err(failed(e)),
                 }
             })
             .map_err(from_store)?;

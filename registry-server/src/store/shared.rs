@@ -631,7 +631,11 @@ pub struct SharedTx {
 impl Drop for SharedTx {
     fn drop(&mut self) {
         // A transaction left without commit or rollback (its closure
-        // panicked) is rolled back on the runtime its connection belongs to.
+        // panicked) is rolled back on the runtime its connection belongs to;
+        // one that ended gave its connection back already.
+        if self.conn.try_lock().is_ok_and(|c| c.is_none()) {
+            return;
+        }
         let conn = self.conn.clone();
         self.db.inner.bridge.spawn(async move {
             let _ = rollback(conn).await;
@@ -729,7 +733,39 @@ impl SharedTx {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_end;
+    use super::{prefix_end, StorageSection};
+
+    #[test]
+    fn a_storage_table_is_refused_unless_complete_and_known() {
+        let section = |text: &str| toml::from_str::<StorageSection>(text).unwrap().shared();
+        assert_eq!(section("").unwrap(), None, "embedded by default");
+        assert_eq!(section("backend = \"embedded\"").unwrap(), None);
+        let full = "backend = \"shared\"\npostgres = \"postgres://u:secret@db/shire\"\nobjects = \"s3://b\"";
+        let shared = section(full).unwrap().unwrap();
+        assert!(!shared.redirect_downloads);
+        assert!(
+            !format!("{shared:?}").contains("secret"),
+            "the password stays out of logs"
+        );
+        assert!(
+            section(&format!("{full}\ndownloads = \"redirect\""))
+                .unwrap()
+                .unwrap()
+                .redirect_downloads
+        );
+        for bad in [
+            "backend = \"shared\"\nobjects = \"s3://b\"",
+            "backend = \"shared\"\npostgres = \"postgres://db/shire\"",
+            "backend = \"sqlite\"",
+            &format!("{full}\ndownloads = \"proxy\""),
+        ] {
+            assert!(section(bad).is_err(), "{bad}");
+        }
+        assert!(
+            toml::from_str::<StorageSection>("postgress = \"x\"").is_err(),
+            "unknown keys"
+        );
+    }
 
     #[test]
     fn a_prefix_ends_just_past_its_last_key() {

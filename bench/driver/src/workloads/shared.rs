@@ -5,14 +5,13 @@
 
 use super::{fill_shire, shire_publish_run, Bench};
 use crate::fixtures;
-use crate::load;
 use crate::servers::{self, PidFile, Shire};
 use crate::shire::{self, Publisher};
 use crate::table::{Figure, Row, Target};
 use anyhow::{Context, Result};
 use semver::Version;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The shared node's processes and its publisher.
 struct SharedNode {
@@ -186,20 +185,7 @@ impl Bench {
                 let urls: Vec<String> = (0..self.scale.search_queries)
                     .map(|j| shire::search_url(&node.publisher.base, j, n))
                     .collect();
-                let warm = &urls[..urls.len().min(50)];
-                let _ =
-                    load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0).await;
-                match load::sequential_latencies(
-                    &self.http,
-                    &urls,
-                    Duration::from_secs(30),
-                    urls.len().min(20),
-                )
-                .await
-                {
-                    Ok(l) => Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
-                    Err(e) => Figure::Failed(format!("{e:#}")),
-                }
+                self.p99_ms(&urls).await
             }
             Err(e) => Figure::Failed(format!("fill: {e:#}")),
         };
