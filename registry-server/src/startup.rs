@@ -103,6 +103,7 @@ pub fn open_store(config: &Config, node_key: &KeyPair) -> Result<(Store, Flusher
         min_free_bytes: config.min_free_bytes,
         node_key: Some(node_key.public()),
         shared: config.storage.clone(),
+        max_artifact_bytes: config.max_upload,
     };
     Ok(Store::open(&config.data_dir, &options, || {
         identity::default_origin(node_key)

@@ -277,6 +277,9 @@ fn an_embedded_node_migrates_and_installs_under_the_key_pinned_before() {
         &pinned,
     ]);
     assert!(out.contains("installed braintree/app@1.0.0"), "{out}");
+    // Its search index is PostgreSQL's, built from the migrated packages.
+    let found = council.ok(&["search", "app"]);
+    assert!(found.contains("braintree/app"), "{found}");
     // The log goes on from where it was: a new release extends it.
     let publisher = User::new(&shared.url, club.publisher.token.as_deref());
     std::fs::remove_dir_all(publisher.home.path()).unwrap();

@@ -169,6 +169,11 @@ impl Tx<'_> {
         &self.trees[t as usize]
     }
 
+    /// The shared engine's transaction, if this is one.
+    pub(super) fn shared(&self) -> Option<&SharedTx> {
+        self.shared
+    }
+
     /// Reads and decodes a JSON record.
     pub fn get<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> TxResult<Option<R>> {
         match self.get_raw(t, key)? {

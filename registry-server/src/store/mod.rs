@@ -17,12 +17,14 @@ pub mod blobs;
 mod bridge;
 mod db;
 mod error;
+mod fulltext;
 pub mod lease;
 pub mod log;
 pub mod mirror;
 pub mod objects;
 pub mod packs;
 pub mod records;
+mod row_cache;
 pub mod search;
 pub mod shared;
 pub mod tokens;
@@ -83,6 +85,9 @@ pub struct OpenOptions {
     /// The shared backend (PostgreSQL and object storage); `None`: sled and
     /// pack files in the data folder.
     pub shared: Option<shared::SharedStorage>,
+    /// The largest artifact this node accepts (its upload limit): a shared
+    /// node copies no larger object from the bucket.
+    pub max_artifact_bytes: u64,
 }
 
 impl Default for OpenOptions {
@@ -94,6 +99,7 @@ impl Default for OpenOptions {
             min_free_bytes: 0,
             node_key: None,
             shared: None,
+            max_artifact_bytes: u64::MAX,
         }
     }
 }
@@ -157,6 +163,7 @@ impl Store {
         if let (true, Some(key)) = (db.is_shared(), &options.node_key) {
             settle_node_key(&db, key)?;
         }
+        fulltext::settle(&db)?;
         let log_name = match &options.node_key {
             Some(k) => signed_note::new_ed25519_verifier_key(&origin, k.dalek()),
             None => format!("{origin}+local"),
@@ -164,7 +171,8 @@ impl Store {
         let blobs = match &options.shared {
             Some(s) => blobs::BlobStore::open_shared(
                 data_dir,
-                objects::Objects::open_with(&s.objects, &s.options, s.redirect_downloads)?,
+                objects::Objects::open_with(&s.objects, &s.options, s.redirect_downloads)?
+                    .limited_to(options.max_artifact_bytes),
             )?,
             None => blobs::BlobStore::open(data_dir)?,
         };
@@ -659,7 +667,13 @@ impl Store {
         entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
     ) -> Result<u64, StoreError> {
         let (db, _flusher) = Db::shared(db.clone());
-        db.import(entries)
+        let n = db.import(entries.filter(|e| {
+            // The posting lists are the embedded engine's index; the shared
+            // one indexes the packages itself.
+            !matches!(e, Ok((tree, _, _)) if tree == "search")
+        }))?;
+        fulltext::settle(&db)?;
+        Ok(n)
     }
 
     /// Group-commit flushes run, and the seconds they took in all.

@@ -30,6 +30,10 @@ pub struct Objects {
     prefix: ObjectPath,
     bridge: Bridge,
     url: String,
+    /// Bytes a fetched object may hold at most: no artifact is larger than
+    /// the largest upload, so an object past it was altered in the bucket
+    /// and is not copied onto the node's disk.
+    max_bytes: u64,
 }
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -95,7 +99,14 @@ impl Objects {
             prefix,
             bridge: Bridge::start("shire-objects")?,
             url: url.to_string(),
+            max_bytes: u64::MAX,
         })
+    }
+
+    /// Fetches no object larger than `max_bytes` (the node's upload limit).
+    pub fn limited_to(mut self, max_bytes: u64) -> Objects {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// Whether downloads are redirected to signed URLs.
@@ -187,6 +198,7 @@ impl Objects {
     /// place. `false` when the bucket does not hold it.
     pub fn fetch(&self, digest: &Digest, tmp_dir: &Path, dest: &Path) -> io::Result<bool> {
         let (store, key) = (self.store.clone(), self.key(digest));
+        let max = self.max_bytes;
         let tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
         let file = tmp.reopen()?;
         let (found, file) = self
@@ -202,8 +214,16 @@ impl Objects {
                 };
                 let mut out = HashingWriter::new(io::BufWriter::new(file));
                 let mut stream = got.into_stream();
+                let mut total = 0u64;
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(|e| fail(&e))?;
+                    total = total.saturating_add(chunk.len() as u64);
+                    if total > max {
+                        return Err(fail(&format_args!(
+                            "the bucket's copy of {key} is larger than any upload \
+                             this node accepts ({max} bytes): it was altered"
+                        )));
+                    }
                     out.write_all(&chunk).map_err(|e| fail(&e))?;
                 }
                 Ok((true, Some(out.finish())))

@@ -20,6 +20,7 @@
 
 use super::db::{Db, Tx, TxResult, T};
 use super::error::StoreError;
+use super::fulltext;
 use super::records::PackageRecord;
 use shire_core::PackageName;
 use std::collections::BTreeMap;
@@ -40,7 +41,7 @@ pub const MIN_PREFIX: usize = 3;
 /// Most distinct description words indexed per package.
 const MAX_DESCRIPTION_TERMS: usize = 200;
 /// Longest term indexed, in bytes.
-const MAX_TERM_BYTES: usize = 64;
+pub const MAX_TERM_BYTES: usize = 64;
 /// Bytes per posting: package id (4) and weight (1).
 const POSTING: usize = 5;
 /// Package ids per posting-list chunk: at most 20 KB rewritten per term and
@@ -153,6 +154,10 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
         &new.id.to_be_bytes(),
         new.name.to_string().into_bytes(),
     )?;
+    if tx.shared().is_some() {
+        // The shared engine indexes with PostgreSQL's full-text search.
+        return fulltext::reindex(tx, new);
+    }
     // Every chunk this change touches, read at once (one round trip on the
     // shared engine): `None` to leave the package out, `Some(w)` to set it.
     let changes: Vec<(Vec<u8>, Option<u8>)> = old_terms
@@ -267,6 +272,9 @@ fn scored(
     query: &str,
     exact: Option<u32>,
 ) -> Result<(Vec<u32>, Vec<(u32, u32)>), StoreError> {
+    if let Some(shared) = db.shared_db() {
+        return fulltext::scored(shared, query, exact);
+    }
     let mut qterms: Vec<String> = words(query).collect();
     qterms.sort();
     qterms.dedup();

@@ -15,10 +15,17 @@
 //! module's own, and a caller waits for its answer on a channel: the caller
 //! may be an actix worker, a blocking-pool thread or plain `main`, none of
 //! which may block on a Tokio runtime it runs inside.
+//!
+//! **Search** is PostgreSQL's own: the search tree's posting lists are not
+//! kept here; each package's terms are a `tsvector` row of `shire_search`
+//! (`migrations/0004_search.sql`, [`super::fulltext`]), written in the same
+//! transaction as the package.
 
 use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
+use super::fulltext::Probes;
+use super::row_cache::{Key, RowCache};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -34,6 +41,43 @@ pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
 
 /// The records under many keys of one tree.
 const GET_MANY: &str = "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)";
+
+/// A transaction's writes in one statement: rows put (`$1`-`$3`) and
+/// removed (`$4`, `$5`), search documents (`$6`, `$7`), then the commit
+/// sequence moved, and the document generation when `$8`. Answers the
+/// generation rows it moved.
+const WRITE: &str = "WITH put AS ( \
+         INSERT INTO shire_trees (tree, key, value) \
+         SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
+         ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value), \
+     gone AS ( \
+         DELETE FROM shire_trees WHERE (tree, key) IN (SELECT * FROM UNNEST($4::int2[], $5::bytea[]))), \
+     docs AS ( \
+         INSERT INTO shire_search (package_id, doc) \
+         SELECT id, doc::tsvector FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
+         ON CONFLICT (package_id) DO UPDATE SET doc = EXCLUDED.doc) \
+     UPDATE shire_generation SET n = n + 1 WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n";
+
+/// Begins a write: the transaction, the sequencer lock
+/// ([`SEQUENCER_LOCK`]), then the commit sequence ([`COMMIT_SEQUENCE`]).
+const BEGIN_SEQUENCED: &str = "BEGIN; SELECT pg_advisory_xact_lock(91569932879153); \
+     SELECT n FROM shire_generation WHERE id = 2";
+
+/// The `shire_generation` row counting every commit (row 1 counts the
+/// commits that may change a cached document).
+const COMMIT_SEQUENCE: i16 = 2;
+
+/// The matches of a search ([`super::fulltext`]): every package whose
+/// document satisfies `$1` (through the GIN index), its score (each query
+/// term's best matching probe of `$2`, by term `$3`, worth `$4`, summed) and
+/// whether it matches the bare-name probe `$5`.
+const SEARCH: &str = "WITH probe AS MATERIALIZED ( \
+         SELECT p::tsquery AS q, term, value FROM UNNEST($2::text[], $3::int4[], $4::int4[]) AS u(p, term, value)) \
+     SELECT s.package_id, \
+         (SELECT COALESCE(SUM(best), 0)::int8 FROM ( \
+             SELECT MAX(probe.value) AS best FROM probe WHERE s.doc @@ probe.q GROUP BY probe.term) AS b), \
+         COALESCE(s.doc @@ $5::tsquery, FALSE) \
+     FROM shire_search s WHERE s.doc @@ $1::tsquery";
 
 /// Rows fetched per round trip by a scan.
 const SCAN_PAGE: i64 = 512;
@@ -174,6 +218,9 @@ struct Inner {
     /// connection: writers queued on the sequencer lock would otherwise hold
     /// every connection of the pool, and readers would wait for one.
     writer: std::sync::Mutex<()>,
+    /// Rows read and written under the sequencer lock, for the next write
+    /// transactions of this process ([`RowCache`]).
+    cache: std::sync::Mutex<RowCache>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -217,11 +264,17 @@ impl SharedDb {
                 pool,
                 bridge,
                 writer: std::sync::Mutex::new(()),
+                cache: std::sync::Mutex::new(RowCache::default()),
             }),
         };
         let pool = db.inner.pool.clone();
         db.block(async move { MIGRATOR.run(&pool).await.map_err(backend) })?;
         Ok(db)
+    }
+
+    /// This process's rows read under the sequencer lock.
+    fn cache(&self) -> std::sync::MutexGuard<'_, RowCache> {
+        self.inner.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs `fut` on this database's runtime and waits for it.
@@ -396,6 +449,41 @@ impl SharedDb {
         })
     }
 
+    /// Every package matching `p.all`, with its score (each query term's
+    /// best probe, summed) and whether its bare name is the whole query.
+    pub fn search(&self, p: Probes) -> Result<Vec<(u32, u32, bool)>, StoreError> {
+        let pool = self.inner.pool.clone();
+        let rows = self.block(async move {
+            sqlx::query_as::<_, (i32, i64, bool)>(SEARCH)
+                .bind(p.all)
+                .bind(p.probes)
+                .bind(p.terms)
+                .bind(p.values)
+                .bind(p.bare)
+                .fetch_all(&pool)
+                .await
+                .map_err(|e| backend_in("searching", e))
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, score, bare)| {
+                Some((u32::try_from(id).ok()?, u32::try_from(score).ok()?, bare))
+            })
+            .collect())
+    }
+
+    /// How many packages the search index holds a document for.
+    pub fn search_rows(&self) -> Result<usize, StoreError> {
+        let pool = self.inner.pool.clone();
+        let n = self.block(async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shire_search")
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| backend_in("counting search documents", e))
+        })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// Runs `f` as one transaction holding the sequencer lock: its writes
     /// are kept aside and written at the end, then committed, all or nothing.
     /// An abort writes nothing.
@@ -410,18 +498,30 @@ impl SharedDb {
         let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let pool = self.inner.pool.clone();
-            let conn = self.block(begin_sequenced(pool))?;
+            let (conn, seq) = self.block(begin_sequenced(pool))?;
+            self.cache().current_at(seq);
             let tx = SharedTx {
                 db: self.clone(),
                 conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
                 writes: RefCell::new(BTreeMap::new()),
+                search: RefCell::new(BTreeMap::new()),
             };
             let outcome = f(&tx);
-            let writes = tx.writes.take();
+            let writes = Pending {
+                trees: tx.writes.take(),
+                search: tx.search.take(),
+            };
             let conn = tx.conn.clone();
             match outcome {
                 Ok(r) => {
-                    self.block(async move { commit(conn, writes, moves_generation).await })?;
+                    let rows = writes.trees.clone();
+                    match self.block(async move { commit(conn, writes, moves_generation).await }) {
+                        Ok(seq) => self.cache().committed(rows, seq),
+                        Err(e) => {
+                            self.cache().forget();
+                            return Err(e);
+                        }
+                    }
                     return Ok(r);
                 }
                 Err(e) => {
@@ -443,8 +543,9 @@ impl SharedDb {
         entries: impl Iterator<Item = std::io::Result<(T, Vec<u8>, Vec<u8>)>>,
     ) -> Result<u64, StoreError> {
         let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.cache().forget();
         let pool = self.inner.pool.clone();
-        let conn = self.block(begin_sequenced(pool))?;
+        let (conn, _) = self.block(begin_sequenced(pool))?;
         let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
         // Into an empty database only, decided under the lock.
         let empty = {
@@ -480,8 +581,11 @@ impl SharedDb {
                 written += 1;
                 if batch.len() >= 1000 {
                     let conn = conn.clone();
-                    let b = std::mem::take(&mut batch);
-                    self.block(async move { write_batch(&conn, b).await })?;
+                    let b = Pending {
+                        trees: std::mem::take(&mut batch),
+                        search: BTreeMap::new(),
+                    };
+                    self.block(async move { write(&conn, b, false).await })?;
                 }
             }
             Ok::<_, StoreError>(())
@@ -489,7 +593,12 @@ impl SharedDb {
         match result {
             Ok(()) => {
                 let c = conn.clone();
-                self.block(async move { commit(c, batch, true).await })?;
+                let pending = Pending {
+                    trees: batch,
+                    search: BTreeMap::new(),
+                };
+                self.block(async move { commit(c, pending, true).await })?;
+                self.cache().forget();
                 Ok(written)
             }
             Err(e) => {
@@ -502,40 +611,58 @@ impl SharedDb {
 
 /// A key and its value.
 type Row = (Vec<u8>, Vec<u8>);
-/// A pooled connection inside a transaction holding the sequencer lock. A
-/// connection that fails between `BEGIN` and the lock is closed, never
-/// handed back to the pool inside a transaction.
-async fn begin_sequenced(pool: PgPool) -> Result<PoolConnection<Postgres>, StoreError> {
+/// A pooled connection inside a transaction holding the sequencer lock, and
+/// the commit sequence read under it, in one round trip (each statement of
+/// the batch takes its own snapshot, so the sequence is read after the lock
+/// is granted). A connection that fails before it holds the lock is closed,
+/// never handed back to the pool inside a transaction.
+async fn begin_sequenced(pool: PgPool) -> Result<(PoolConnection<Postgres>, i64), StoreError> {
+    use sqlx::Row as _;
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| backend_in("taking a connection", e))?;
-    if let Err(e) = sqlx::query("BEGIN").execute(&mut *conn).await {
-        conn.close_on_drop();
-        return Err(backend_in("beginning a write", e));
+    // A plain `&str` goes as a simple query, which may hold several statements.
+    let rows = sqlx::Executor::fetch_all(&mut *conn, BEGIN_SEQUENCED).await;
+    let seq = rows
+        .map_err(|e| backend_in("beginning a write under the sequencer lock", e))
+        .and_then(|rows| {
+            rows.last()
+                .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?
+                .try_get::<i64, _>(0)
+                .map_err(|e| backend_in("reading the commit sequence", e))
+        });
+    match seq {
+        Ok(seq) => Ok((conn, seq)),
+        Err(e) => {
+            conn.close_on_drop();
+            Err(e)
+        }
     }
-    let locked = sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(SEQUENCER_LOCK)
-        .execute(&mut *conn)
-        .await;
-    if let Err(e) = locked {
-        conn.close_on_drop();
-        return Err(backend_in("waiting for the sequencer lock", e));
-    }
-    Ok(conn)
 }
 
-type Writes = BTreeMap<(i16, Vec<u8>), Option<Vec<u8>>>;
+type Writes = BTreeMap<Key, Option<Vec<u8>>>;
+/// Search documents to write: package id → `tsvector` input.
+type SearchWrites = BTreeMap<u32, String>;
+
+/// What a transaction writes at its commit.
+struct Pending {
+    trees: Writes,
+    search: SearchWrites,
+}
+
 type Conn = Arc<tokio::sync::Mutex<Option<PoolConnection<Postgres>>>>;
 
-async fn write_batch(conn: &Conn, writes: Writes) -> Result<(), StoreError> {
+/// Writes `pending` in the open transaction of `conn` ([`WRITE`]); the
+/// commit sequence it moved to.
+async fn write(conn: &Conn, pending: Pending, moves_generation: bool) -> Result<i64, StoreError> {
     let mut guard = conn.lock().await;
     let c = guard
         .as_mut()
         .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
     let (mut put_t, mut put_k, mut put_v) = (Vec::new(), Vec::new(), Vec::new());
     let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
-    for ((t, k), v) in writes {
+    for ((t, k), v) in pending.trees {
         match v {
             Some(v) => {
                 put_t.push(t);
@@ -548,46 +675,40 @@ async fn write_batch(conn: &Conn, writes: Writes) -> Result<(), StoreError> {
             }
         }
     }
-    if !put_t.is_empty() {
-        sqlx::query(
-            "INSERT INTO shire_trees (tree, key, value) \
-             SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
-             ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
-        )
+    let mut ids = Vec::with_capacity(pending.search.len());
+    for id in pending.search.keys() {
+        ids.push(i32::try_from(*id).map_err(|_| {
+            StoreError::Backend(format!("package id {id} is past the search index's range"))
+        })?);
+    }
+    let docs: Vec<String> = pending.search.into_values().collect();
+    let moved = sqlx::query_as::<_, (i16, i64)>(WRITE)
         .bind(put_t)
         .bind(put_k)
         .bind(put_v)
-        .execute(&mut **c)
-        .await
-        .map_err(backend)?;
-    }
-    if !del_t.is_empty() {
-        sqlx::query(
-            "DELETE FROM shire_trees WHERE (tree, key) IN \
-             (SELECT * FROM UNNEST($1::int2[], $2::bytea[]))",
-        )
         .bind(del_t)
         .bind(del_k)
-        .execute(&mut **c)
+        .bind(ids)
+        .bind(docs)
+        .bind(moves_generation)
+        .fetch_all(&mut **c)
         .await
-        .map_err(backend)?;
-    }
-    Ok(())
+        .map_err(|e| backend_in("writing", e))?;
+    moved
+        .into_iter()
+        .find(|(id, _)| *id == COMMIT_SEQUENCE)
+        .map(|(_, n)| n)
+        .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))
 }
 
-async fn commit(conn: Conn, writes: Writes, moves_generation: bool) -> Result<(), StoreError> {
+/// Writes `pending` and commits; the commit sequence it moved to.
+async fn commit(conn: Conn, pending: Pending, moves_generation: bool) -> Result<i64, StoreError> {
     let done = async {
-        write_batch(&conn, writes).await?;
+        let seq = write(&conn, pending, moves_generation).await?;
         let mut guard = conn.lock().await;
         let c = guard
             .as_mut()
             .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
-        if moves_generation {
-            sqlx::query("UPDATE shire_generation SET n = n + 1 WHERE id = 1")
-                .execute(&mut **c)
-                .await
-                .map_err(backend)?;
-        }
         sqlx::query("COMMIT")
             .execute(&mut **c)
             .await
@@ -595,7 +716,7 @@ async fn commit(conn: Conn, writes: Writes, moves_generation: bool) -> Result<()
         // Back to the pool from this runtime: a connection dropped on a
         // caller's thread would need that thread's (absent) runtime.
         drop(guard.take());
-        Ok(())
+        Ok(seq)
     }
     .await;
     if done.is_err() {
@@ -626,6 +747,7 @@ pub struct SharedTx {
     db: SharedDb,
     conn: Conn,
     writes: RefCell<Writes>,
+    search: RefCell<SearchWrites>,
 }
 
 impl Drop for SharedTx {
@@ -647,12 +769,17 @@ impl SharedTx {
     /// The value under `key` in tree `t`, as this transaction sees it.
     pub fn get(&self, t: T, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         use sled::transaction::ConflictableTransactionError as E;
-        if let Some(v) = self.writes.borrow().get(&(t as i16, key.to_vec())) {
+        let wanted: Key = (t as i16, key.to_vec());
+        if let Some(v) = self.writes.borrow().get(&wanted) {
             return Ok(v.clone());
+        }
+        if let Some(v) = self.db.cache().get(&wanted) {
+            return Ok(v);
         }
         let conn = self.conn.clone();
         let key = key.to_vec();
-        self.db
+        let value = self
+            .db
             .block(async move {
                 let mut guard = conn.lock().await;
                 let c = guard
@@ -667,7 +794,9 @@ impl SharedTx {
                 .await
                 .map_err(backend)
             })
-            .map_err(E::Abort)
+            .map_err(E::Abort)?;
+        self.db.cache().read(wanted, value.clone());
+        Ok(value)
     }
 
     /// The values under `keys` in tree `t` as this transaction sees them,
@@ -676,8 +805,12 @@ impl SharedTx {
         use sled::transaction::ConflictableTransactionError as E;
         let mut out: Vec<Option<Option<Vec<u8>>>> = {
             let writes = self.writes.borrow();
+            let cache = self.db.cache();
             keys.iter()
-                .map(|k| writes.get(&(t as i16, k.clone())).cloned())
+                .map(|k| {
+                    let key = (t as i16, k.clone());
+                    writes.get(&key).cloned().or_else(|| cache.get(&key))
+                })
                 .collect()
         };
         let missing: Vec<Vec<u8>> = keys
@@ -707,9 +840,12 @@ impl SharedTx {
                         .collect::<std::collections::HashMap<_, _>>())
                 })
                 .map_err(E::Abort)?;
+            let mut cache = self.db.cache();
             for (k, o) in keys.iter().zip(out.iter_mut()) {
                 if o.is_none() {
-                    *o = Some(found.get(k).cloned());
+                    let value = found.get(k).cloned();
+                    cache.read((t as i16, k.clone()), value.clone());
+                    *o = Some(value);
                 }
             }
         }
@@ -723,6 +859,11 @@ impl SharedTx {
             .insert((t as i16, key.to_vec()), Some(value));
     }
 
+    /// Sets package `id`'s search document (`tsvector` input; at commit).
+    pub fn set_search_doc(&self, id: u32, doc: String) {
+        self.search.borrow_mut().insert(id, doc);
+    }
+
     /// Removes `key` from tree `t` (at commit).
     pub fn remove(&self, t: T, key: &[u8]) {
         self.writes
@@ -733,7 +874,7 @@ impl SharedTx {
 
 #[cfg(test)]
 mod tests {
-    use super::{prefix_end, StorageSection};
+    use super::{prefix_end, StorageSection, BEGIN_SEQUENCED, COMMIT_SEQUENCE, SEQUENCER_LOCK};
 
     #[test]
     fn a_storage_table_is_refused_unless_complete_and_known() {
@@ -765,6 +906,13 @@ mod tests {
             toml::from_str::<StorageSection>("postgress = \"x\"").is_err(),
             "unknown keys"
         );
+    }
+
+    #[test]
+    fn a_write_begins_under_the_sequencer_lock_then_reads_the_commit_sequence() {
+        let lock = BEGIN_SEQUENCED.find(&format!("pg_advisory_xact_lock({SEQUENCER_LOCK})"));
+        let sequence = BEGIN_SEQUENCED.find(&format!("WHERE id = {COMMIT_SEQUENCE}"));
+        assert!(lock.is_some() && sequence.is_some() && lock < sequence);
     }
 
     #[test]

@@ -65,3 +65,78 @@ async fn downloads_can_redirect_to_a_url_the_bucket_signed() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
 }
+
+/// Replaces the bucket's object for `digest` (someone with write access to
+/// the bucket, outside any node).
+async fn overwrite_object(
+    storage: &shire_registry::store::shared::SharedStorage,
+    digest: &shire_core::Digest,
+    bytes: Vec<u8>,
+) {
+    let url = url::Url::parse(&storage.objects).unwrap();
+    let (store, prefix) = object_store::parse_url_opts(&url, &storage.options).unwrap();
+    let key = prefix.child("sha256").child(digest.hex());
+    store.put(&key, bytes.into()).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_object_altered_in_the_bucket_is_never_copied_or_served() {
+    const LIMIT: u64 = 64 << 10;
+    let storage = shared_storage();
+    let s = storage.clone();
+    let c = crate::club_with(move |config| {
+        config.storage = Some(s);
+        config.max_upload = LIMIT;
+    })
+    .await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app.publish(&c.bt, &r).await.ok(201);
+    let digest = r.digest();
+    // A second process of the node, which holds no copy of its own yet.
+    let options = OpenOptions {
+        shared: Some(storage.clone()),
+        max_artifact_bytes: LIMIT,
+        ..OpenOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let origin = c.app.origin.clone();
+    let (second, _f) = Store::open(dir.path(), &options, move || origin).unwrap();
+
+    // The same size, other bytes: refused by the digest.
+    let mut other = r.archive.clone();
+    other[0] ^= 0xff;
+    overwrite_object(&storage, &digest, other).await;
+    let err = second.blobs.read(&digest).err().expect("an altered object");
+    assert!(err.to_string().contains("altered"), "{err}");
+    assert_eq!(
+        second.blobs.location(&digest).unwrap(),
+        None,
+        "no copy kept"
+    );
+
+    // Far larger than any upload: the fetch stops at the limit.
+    overwrite_object(&storage, &digest, vec![0; LIMIT as usize * 4]).await;
+    let err = second
+        .blobs
+        .read(&digest)
+        .err()
+        .expect("an oversized object");
+    assert!(err.to_string().contains("larger than any upload"), "{err}");
+    assert_eq!(
+        second.blobs.location(&digest).unwrap(),
+        None,
+        "no copy kept"
+    );
+    let leftovers = std::fs::read_dir(dir.path().join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0, "no partial download left behind");
+
+    // The process that checked the upload still serves the bytes it checked.
+    let (status, _, body) = c
+        .app
+        .get_bytes(&format!("/api/v1/artifacts/{digest}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, r.archive);
+}

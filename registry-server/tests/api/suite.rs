@@ -31,6 +31,75 @@ async fn club() -> Club {
     club_with(|_| {}).await
 }
 
+/// The names a search answers, in order.
+async fn search_names(app: &TestApp, query: &str) -> Vec<String> {
+    let q: String = query
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    app.get(&format!("/api/v1/search?q={q}&limit=50")).await.ok(200)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The ranking rules of `store/search.rs`, on either backend's index: the
+/// exact name leads, then bare names, then field weights (name > keyword >
+/// description), whole terms above prefixes, every term required; tags
+/// holding quotes, backslashes and query operators are indexed as text.
+#[tokio::test]
+async fn search_ranks_by_the_same_rules_on_either_backend() {
+    let c = club().await;
+    let app = &c.app;
+    let hostile = r#"it's \ "odd" & | ! :* <-> ''"#;
+    for (who, name, description, keywords) in [
+        (&c.kent, "kent/crm-lite", "A small crm for councils", &["crm"][..]),
+        (&c.bt, "braintree/crm", "Customer records", &[][..]),
+        (&c.kent, "kent/bins", "Bin rounds, linked to any crm", &[hostile][..]),
+        (&c.bt, "braintree/crmx-tools", "Tools", &["crmx"][..]),
+        (&c.kent, "kent/parking", "Parking permits", &["permits", "crm"][..]),
+        (&c.bt, "braintree/permit-desk", "Desk for crm permits", &[][..]),
+    ] {
+        let r = Release::new(name, "1.0.0")
+            .description(description)
+            .keywords(keywords);
+        app.publish(who, &r).await.ok(201);
+    }
+    // Bare name first; then by score: name terms (kent/crm-lite 16 + its
+    // keyword), keywords (parking), prefixes of names (crmx-tools 9),
+    // descriptions; ties by age.
+    assert_eq!(
+        search_names(app, "crm").await,
+        [
+            "braintree/crm",
+            "kent/crm-lite",
+            "braintree/crmx-tools",
+            "kent/parking",
+            "kent/bins",
+            "braintree/permit-desk",
+        ]
+    );
+    // The exact full name leads even over a bare name.
+    assert_eq!(search_names(app, "kent/crm-lite").await[0], "kent/crm-lite");
+    // Every term is required; "permit" is a prefix of "permits".
+    assert_eq!(
+        search_names(app, "crm permit").await,
+        ["braintree/permit-desk", "kent/parking"]
+    );
+    // Under three characters a term matches only itself.
+    assert!(search_names(app, "cr").await.is_empty());
+    // A tag with tsquery syntax in it is text: found by its words and by
+    // itself; operators in a query are not operators.
+    assert_eq!(search_names(app, "odd").await, ["kent/bins"]);
+    assert_eq!(search_names(app, hostile).await, ["kent/bins"]);
+    assert_eq!(search_names(app, "odd & !crm | :*").await, ["kent/bins"]);
+}
+
 #[tokio::test]
 async fn publish_then_info_search_and_download() {
     let c = club().await;

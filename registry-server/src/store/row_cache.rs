@@ -1,0 +1,117 @@
+//! The rows a shared-node process read or wrote under the sequencer lock,
+//! kept for its next write transactions.
+//!
+//! Every write of every process holds the sequencer lock and moves the
+//! commit sequence (`shire_generation` row 2) when it commits. A process
+//! that takes the lock and finds the sequence where its own last commit left
+//! it knows no other process wrote since: every row it read or wrote under
+//! the lock is still what the database holds, and its transaction reads them
+//! here instead of asking PostgreSQL again (a publish reads the log size, the
+//! counters, the signer's key, account and organisation every time). Any
+//! other sequence empties the cache. Reads outside the lock never use it.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// A tree number and a key.
+pub type Key = (i16, Vec<u8>);
+
+/// Bytes of keys and values kept at most; past it the cache starts again.
+const MAX_BYTES: usize = 32 << 20;
+
+/// Rows known at one commit sequence (`None`: the key is absent).
+#[derive(Debug, Default)]
+pub struct RowCache {
+    at: Option<i64>,
+    rows: HashMap<Key, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl RowCache {
+    /// Makes the cache hold only rows current at commit sequence `seq` (read
+    /// under the lock): kept when it was taken there, emptied otherwise.
+    pub fn current_at(&mut self, seq: i64) {
+        if self.at != Some(seq) {
+            self.forget();
+            self.at = Some(seq);
+        }
+    }
+
+    /// The row under `key`, if known: `Some(None)` when known absent.
+    pub fn get(&self, key: &Key) -> Option<Option<Vec<u8>>> {
+        self.rows.get(key).cloned()
+    }
+
+    /// Records what the database answered for `key` under the lock.
+    pub fn read(&mut self, key: Key, value: Option<Vec<u8>>) {
+        if self.at.is_none() {
+            return;
+        }
+        self.bytes += key.1.len() + value.as_ref().map_or(0, Vec::len);
+        self.rows.insert(key, value);
+        if self.bytes > MAX_BYTES {
+            let at = self.at;
+            self.forget();
+            self.at = at;
+        }
+    }
+
+    /// Records this process's committed `writes`, which moved the sequence
+    /// to `seq`.
+    pub fn committed(&mut self, writes: BTreeMap<Key, Option<Vec<u8>>>, seq: i64) {
+        self.at = Some(seq);
+        for (key, value) in writes {
+            self.read(key, value);
+        }
+    }
+
+    /// Empties the cache and trusts no sequence (a commit whose outcome is
+    /// unknown, or writes made around it).
+    pub fn forget(&mut self) {
+        self.at = None;
+        self.rows.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> Key {
+        (0, k.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn rows_last_only_while_no_one_else_commits() {
+        let mut c = RowCache::default();
+        c.read(key("a"), Some(b"1".to_vec()));
+        assert_eq!(c.get(&key("a")), None, "nothing is kept before a sequence");
+        c.current_at(7);
+        c.read(key("a"), Some(b"1".to_vec()));
+        c.read(key("gone"), None);
+        c.current_at(7);
+        assert_eq!(c.get(&key("a")), Some(Some(b"1".to_vec())));
+        assert_eq!(c.get(&key("gone")), Some(None), "absence is known too");
+        c.committed([(key("a"), Some(b"2".to_vec()))].into(), 8);
+        c.current_at(8);
+        assert_eq!(c.get(&key("a")), Some(Some(b"2".to_vec())));
+        // Another process committed: 9 is not where this one left it.
+        c.current_at(9);
+        assert_eq!(c.get(&key("a")), None);
+        c.read(key("b"), None);
+        c.forget();
+        c.current_at(9);
+        assert_eq!(c.get(&key("b")), None);
+    }
+
+    #[test]
+    fn a_full_cache_starts_again() {
+        let mut c = RowCache::default();
+        c.current_at(1);
+        c.read(key("big"), Some(vec![0; MAX_BYTES]));
+        c.read(key("over"), Some(vec![0; 2]));
+        assert_eq!(c.get(&key("big")), None);
+        c.read(key("small"), Some(vec![1]));
+        assert_eq!(c.get(&key("small")), Some(Some(vec![1])), "still at 1");
+    }
+}
