@@ -64,59 +64,69 @@ pub fn document(terms: &BTreeMap<String, u8>) -> String {
     out
 }
 
-/// What one query asks the index: the `tsquery` every match satisfies, the
-/// scoring probes (text, query term number, score when it matches) and the
-/// bare-name probe.
+/// One search as a statement: its text and its parameters (`tsquery`
+/// input, never part of the text).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Probes {
-    /// Every query term, ANDed.
-    pub all: String,
-    /// One `tsquery` per query term, label and whole/prefix.
-    pub probes: Vec<String>,
-    /// The query term each probe is for.
-    pub terms: Vec<i32>,
-    /// The score a probe gives when it matches.
-    pub values: Vec<i32>,
-    /// The whole query as a bare name (`None`: it cannot be one).
-    pub bare: Option<String>,
+pub struct Statement {
+    /// The SQL: `$1` is every query term ANDed (what the GIN index finds);
+    /// each query term's score is a `CASE` over its probes, best first;
+    /// the last column whether the bare-name probe matches.
+    pub sql: String,
+    /// `$1`, `$2`, ...
+    pub params: Vec<String>,
 }
 
-/// The probes of `query` (lowercase) split into `qterms` (sorted, unique,
-/// at least one).
-pub fn probes(query: &str, qterms: &[String]) -> Probes {
-    let mut p = Probes {
-        all: String::new(),
-        probes: Vec::new(),
-        terms: Vec::new(),
-        values: Vec::new(),
-        bare: None,
-    };
-    for (i, term) in qterms.iter().enumerate() {
+/// The statement searching for `query` (lowercase) split into `qterms`
+/// (sorted, unique, at least one).
+pub fn statement(query: &str, qterms: &[String]) -> Statement {
+    let mut all = String::new();
+    let mut params = vec![String::new()];
+    let mut scores = Vec::new();
+    for term in qterms {
         let quoted = lexeme(term);
         let prefix = term.chars().count() >= MIN_PREFIX;
-        if !p.all.is_empty() {
-            p.all.push_str(" & ");
+        if !all.is_empty() {
+            all.push_str(" & ");
         }
-        p.all.push_str(&quoted);
+        all.push_str(&quoted);
         if prefix {
-            p.all.push_str(":*");
+            all.push_str(":*");
         }
-        let i = i32::try_from(i).unwrap_or(i32::MAX);
+        // Each label whole (twice its weight) and, from MIN_PREFIX
+        // characters, as a prefix (its weight); the best that matches counts.
+        let mut probes: Vec<(String, u32)> = Vec::new();
         for (l, w) in LABELS {
-            p.probes.push(format!("{quoted}:{l}"));
-            p.terms.push(i);
-            p.values.push(i32::from(w) * 2);
+            probes.push((format!("{quoted}:{l}"), u32::from(w) * 2));
             if prefix {
-                p.probes.push(format!("{quoted}:*{l}"));
-                p.terms.push(i);
-                p.values.push(i32::from(w));
+                probes.push((format!("{quoted}:*{l}"), u32::from(w)));
             }
         }
+        probes.sort_by_key(|p| std::cmp::Reverse(p.1));
+        let mut case = String::from("CASE");
+        for (probe, value) in probes {
+            params.push(probe);
+            case.push_str(&format!(
+                " WHEN doc @@ ${}::tsquery THEN {value}",
+                params.len()
+            ));
+        }
+        case.push_str(" ELSE 0 END");
+        scores.push(case);
     }
-    if !query.is_empty() && query.len() <= MAX_TERM_BYTES && !query.contains('\0') {
-        p.bare = Some(format!("{}:A", lexeme(query)));
+    params[0] = all;
+    let bare = if !query.is_empty() && query.len() <= MAX_TERM_BYTES && !query.contains('\0') {
+        params.push(format!("{}:A", lexeme(query)));
+        format!("doc @@ ${}::tsquery", params.len())
+    } else {
+        "FALSE".to_string()
+    };
+    Statement {
+        sql: format!(
+            "SELECT package_id, ({})::int8, {bare} FROM shire_search WHERE doc @@ $1::tsquery",
+            scores.join(" + ")
+        ),
+        params,
     }
-    p
 }
 
 /// Scores every package against `query` as [`search`]'s `scored` does:
@@ -135,7 +145,7 @@ pub fn scored(
     if qterms.is_empty() {
         return Ok((leads, Vec::new()));
     }
-    let mut rows = db.search(probes(query, &qterms))?;
+    let mut rows = db.search(statement(query, &qterms))?;
     rows.sort_by_key(|r| r.0);
     let mut matched = Vec::new();
     for (id, score, bare) in rows {
@@ -209,20 +219,40 @@ mod tests {
     }
 
     #[test]
-    fn probes_score_whole_terms_double_and_prefixes_from_three_characters() {
-        let p = probes("ab crm", &["ab".to_string(), "crm".to_string()]);
-        assert_eq!(p.all, "'ab' & 'crm':*");
+    fn a_statement_scores_whole_terms_double_and_prefixes_from_three_characters() {
+        let st = statement("ab crm", &["ab".to_string(), "crm".to_string()]);
         assert_eq!(
-            p.probes,
+            st.params,
             [
-                "'ab':A", "'ab':B", "'ab':C", "'ab':D", "'crm':A", "'crm':*A", "'crm':B",
-                "'crm':*B", "'crm':C", "'crm':*C", "'crm':D", "'crm':*D",
+                "'ab' & 'crm':*",
+                "'ab':A",
+                "'ab':B",
+                "'ab':C",
+                "'ab':D",
+                "'crm':A",
+                "'crm':B",
+                "'crm':*A",
+                "'crm':*B",
+                "'crm':C",
+                "'crm':*C",
+                "'crm':D",
+                "'crm':*D",
+                "'ab crm':A",
             ]
         );
-        assert_eq!(p.terms, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
-        assert_eq!(p.values, [18, 16, 8, 2, 18, 9, 16, 8, 8, 4, 2, 1]);
-        assert_eq!(p.bare.as_deref(), Some("'ab crm':A"));
+        assert_eq!(
+            st.sql,
+            "SELECT package_id, (\
+             CASE WHEN doc @@ $2::tsquery THEN 18 WHEN doc @@ $3::tsquery THEN 16 \
+             WHEN doc @@ $4::tsquery THEN 8 WHEN doc @@ $5::tsquery THEN 2 ELSE 0 END + \
+             CASE WHEN doc @@ $6::tsquery THEN 18 WHEN doc @@ $7::tsquery THEN 16 \
+             WHEN doc @@ $8::tsquery THEN 9 WHEN doc @@ $9::tsquery THEN 8 \
+             WHEN doc @@ $10::tsquery THEN 8 WHEN doc @@ $11::tsquery THEN 4 \
+             WHEN doc @@ $12::tsquery THEN 2 WHEN doc @@ $13::tsquery THEN 1 ELSE 0 END\
+             )::int8, doc @@ $14::tsquery FROM shire_search WHERE doc @@ $1::tsquery"
+        );
         let long = "x".repeat(MAX_TERM_BYTES + 1);
-        assert_eq!(probes(&long, std::slice::from_ref(&long)).bare, None);
+        let st = statement(&long, std::slice::from_ref(&long));
+        assert!(st.sql.contains(", FALSE FROM"), "{}", st.sql);
     }
 }

@@ -7,8 +7,10 @@
 //! it knows no other process wrote since: every row it read or wrote under
 //! the lock is still what the database holds, and its transaction reads them
 //! here instead of asking PostgreSQL again (a publish reads the log size, the
-//! counters, the signer's key, account and organisation every time). Any
-//! other sequence empties the cache. Reads outside the lock never use it.
+//! counters, the signer's key, account and organisation every time). When
+//! the sequence moved on, the keys the commits in between wrote (each commit
+//! lists them) are forgotten, the rest kept. Reads outside the lock never
+//! use it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +36,24 @@ impl RowCache {
             self.forget();
             self.at = Some(seq);
         }
+    }
+
+    /// The sequence the cache was current at, when `seq` is past it: the
+    /// commits after it are someone else's.
+    pub fn behind(&self, seq: i64) -> Option<i64> {
+        self.at.filter(|at| *at < seq)
+    }
+
+    /// Forgets the rows under `changed` (written by the commits up to
+    /// `seq` that were not this process's) and keeps the rest, current at
+    /// `seq`.
+    pub fn caught_up(&mut self, changed: impl IntoIterator<Item = Key>, seq: i64) {
+        for key in changed {
+            if let Some(value) = self.rows.remove(&key) {
+                self.bytes -= key.1.len() + value.as_ref().map_or(0, Vec::len);
+            }
+        }
+        self.at = Some(seq);
     }
 
     /// The row under `key`, if known: `Some(None)` when known absent.
@@ -99,6 +119,13 @@ mod tests {
         c.current_at(9);
         assert_eq!(c.get(&key("a")), None);
         c.read(key("b"), None);
+        c.read(key("c"), Some(b"3".to_vec()));
+        // Another process wrote b at 10: only b is forgotten.
+        assert_eq!(c.behind(10), Some(9));
+        c.caught_up([key("b")], 10);
+        assert_eq!(c.behind(10), None);
+        assert_eq!(c.get(&key("b")), None);
+        assert_eq!(c.get(&key("c")), Some(Some(b"3".to_vec())));
         c.forget();
         c.current_at(9);
         assert_eq!(c.get(&key("b")), None);

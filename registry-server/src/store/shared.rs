@@ -24,7 +24,7 @@
 use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
-use super::fulltext::Probes;
+use super::fulltext::Statement;
 use super::row_cache::{Key, RowCache};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -43,9 +43,10 @@ pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
 const GET_MANY: &str = "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)";
 
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
-/// removed (`$4`, `$5`), search documents (`$6`, `$7`), then the commit
-/// sequence moved, and the document generation when `$8`. Answers the
-/// generation rows it moved.
+/// removed (`$4`, `$5`), search documents (`$6`, `$7`), the commit sequence
+/// moved (and the document generation when `$8`), the keys written listed
+/// under the new sequence number and lists older than `$9` commits
+/// ([`CHANGES_KEPT`]) dropped. Answers the generation rows it moved.
 const WRITE: &str = "WITH put AS ( \
          INSERT INTO shire_trees (tree, key, value) \
          SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
@@ -55,8 +56,22 @@ const WRITE: &str = "WITH put AS ( \
      docs AS ( \
          INSERT INTO shire_search (package_id, doc) \
          SELECT id, doc::tsvector FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
-         ON CONFLICT (package_id) DO UPDATE SET doc = EXCLUDED.doc) \
-     UPDATE shire_generation SET n = n + 1 WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n";
+         ON CONFLICT (package_id) DO UPDATE SET doc = EXCLUDED.doc), \
+     moved AS ( \
+         UPDATE shire_generation SET n = n + 1 WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n), \
+     listed AS ( \
+         INSERT INTO shire_changes (seq, trees, keys) \
+         SELECT n, $1::int2[] || $4::int2[], $2::bytea[] || $5::bytea[] FROM moved WHERE id = 2), \
+     dropped AS ( \
+         DELETE FROM shire_changes WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $9) \
+     SELECT id, n FROM moved";
+
+/// Commits whose written keys are kept (`shire_changes`), for processes
+/// catching up their row caches.
+const CHANGES_KEPT: i64 = 1000;
+
+/// The keys written by the commits after `$1` up to `$2`.
+const CHANGES: &str = "SELECT trees, keys FROM shire_changes WHERE seq > $1 AND seq <= $2";
 
 /// Begins a write: the transaction, the sequencer lock
 /// ([`SEQUENCER_LOCK`]), then the commit sequence ([`COMMIT_SEQUENCE`]).
@@ -66,18 +81,6 @@ const BEGIN_SEQUENCED: &str = "BEGIN; SELECT pg_advisory_xact_lock(9156993287915
 /// The `shire_generation` row counting every commit (row 1 counts the
 /// commits that may change a cached document).
 const COMMIT_SEQUENCE: i16 = 2;
-
-/// The matches of a search ([`super::fulltext`]): every package whose
-/// document satisfies `$1` (through the GIN index), its score (each query
-/// term's best matching probe of `$2`, by term `$3`, worth `$4`, summed) and
-/// whether it matches the bare-name probe `$5`.
-const SEARCH: &str = "WITH probe AS MATERIALIZED ( \
-         SELECT p::tsquery AS q, term, value FROM UNNEST($2::text[], $3::int4[], $4::int4[]) AS u(p, term, value)) \
-     SELECT s.package_id, \
-         (SELECT COALESCE(SUM(best), 0)::int8 FROM ( \
-             SELECT MAX(probe.value) AS best FROM probe WHERE s.doc @@ probe.q GROUP BY probe.term) AS b), \
-         COALESCE(s.doc @@ $5::tsquery, FALSE) \
-     FROM shire_search s WHERE s.doc @@ $1::tsquery";
 
 /// Rows fetched per round trip by a scan.
 const SCAN_PAGE: i64 = 512;
@@ -272,6 +275,41 @@ impl SharedDb {
         Ok(db)
     }
 
+    /// Brings the row cache to commit sequence `seq` (read under the lock
+    /// `conn` holds): when other processes committed since this one's last
+    /// commit, the keys they wrote are forgotten (everything, when their
+    /// lists are no longer all kept).
+    fn catch_up(&self, conn: &Conn, seq: i64) -> Result<(), StoreError> {
+        let Some(from) = self.cache().behind(seq) else {
+            self.cache().current_at(seq);
+            return Ok(());
+        };
+        let conn = conn.clone();
+        let lists = self.block(async move {
+            let mut guard = conn.lock().await;
+            let c = guard
+                .as_mut()
+                .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+            sqlx::query_as::<_, (Vec<i16>, Vec<Vec<u8>>)>(CHANGES)
+                .bind(from)
+                .bind(seq)
+                .fetch_all(&mut **c)
+                .await
+                .map_err(|e| backend_in("reading what other processes wrote", e))
+        })?;
+        let mut cache = self.cache();
+        if i64::try_from(lists.len()).ok() == Some(seq - from) {
+            let keys = lists
+                .into_iter()
+                .flat_map(|(trees, keys)| trees.into_iter().zip(keys));
+            cache.caught_up(keys, seq);
+        } else {
+            cache.forget();
+            cache.current_at(seq);
+        }
+        Ok(())
+    }
+
     /// This process's rows read under the sequencer lock.
     fn cache(&self) -> std::sync::MutexGuard<'_, RowCache> {
         self.inner.cache.lock().unwrap_or_else(|p| p.into_inner())
@@ -449,18 +487,16 @@ impl SharedDb {
         })
     }
 
-    /// Every package matching `p.all`, with its score (each query term's
-    /// best probe, summed) and whether its bare name is the whole query.
-    pub fn search(&self, p: Probes) -> Result<Vec<(u32, u32, bool)>, StoreError> {
+    /// The matches of a search statement ([`super::fulltext::statement`]):
+    /// package ids, scores and whether the bare name is the query.
+    pub fn search(&self, st: Statement) -> Result<Vec<(u32, u32, bool)>, StoreError> {
         let pool = self.inner.pool.clone();
         let rows = self.block(async move {
-            sqlx::query_as::<_, (i32, i64, bool)>(SEARCH)
-                .bind(p.all)
-                .bind(p.probes)
-                .bind(p.terms)
-                .bind(p.values)
-                .bind(p.bare)
-                .fetch_all(&pool)
+            let mut q = sqlx::query_as::<_, (i32, i64, bool)>(&st.sql);
+            for p in &st.params {
+                q = q.bind(p);
+            }
+            q.fetch_all(&pool)
                 .await
                 .map_err(|e| backend_in("searching", e))
         })?;
@@ -499,10 +535,14 @@ impl SharedDb {
         loop {
             let pool = self.inner.pool.clone();
             let (conn, seq) = self.block(begin_sequenced(pool))?;
-            self.cache().current_at(seq);
+            let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
+            if let Err(e) = self.catch_up(&conn, seq) {
+                let _ = self.block(async move { rollback(conn).await });
+                return Err(e);
+            }
             let tx = SharedTx {
                 db: self.clone(),
-                conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
+                conn,
                 writes: RefCell::new(BTreeMap::new()),
                 search: RefCell::new(BTreeMap::new()),
             };
@@ -691,6 +731,7 @@ async fn write(conn: &Conn, pending: Pending, moves_generation: bool) -> Result<
         .bind(ids)
         .bind(docs)
         .bind(moves_generation)
+        .bind(CHANGES_KEPT)
         .fetch_all(&mut **c)
         .await
         .map_err(|e| backend_in("writing", e))?;
