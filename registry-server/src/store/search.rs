@@ -145,19 +145,32 @@ fn update_postings(list: &[u8], id: u32, weight: Option<u8>) -> Vec<u8> {
     out
 }
 
+/// Records package `p`'s id → name, which resolves search hits.
+fn put_package_id(tx: &Tx<'_>, p: &PackageRecord) -> TxResult<()> {
+    tx.put_raw(
+        T::PackageIds,
+        &p.id.to_be_bytes(),
+        p.name.to_string().into_bytes(),
+    )
+}
+
 /// Replaces a package's index entries (inside the publish transaction).
 pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) -> TxResult<()> {
     let new_terms = terms(new);
     let old_terms = old.map(terms).unwrap_or_default();
-    tx.put_raw(
-        T::PackageIds,
-        &new.id.to_be_bytes(),
-        new.name.to_string().into_bytes(),
-    )?;
     if tx.shared().is_some() {
-        // The shared engine indexes with PostgreSQL's full-text search.
+        // The shared engine indexes with PostgreSQL's full-text search; a
+        // package's id and name never change, nor its document while its
+        // terms do not (a new version with the same description).
+        if old.is_none() {
+            put_package_id(tx, new)?;
+        }
+        if old.is_some() && old_terms == new_terms {
+            return Ok(());
+        }
         return fulltext::reindex(tx, new);
     }
+    put_package_id(tx, new)?;
     // Every chunk this change touches, read at once (one round trip on the
     // shared engine): `None` to leave the package out, `Some(w)` to set it.
     let changes: Vec<(Vec<u8>, Option<u8>)> = old_terms
