@@ -1,4 +1,4 @@
-//! `GET /api/v1/search?q=Q&limit=N`: the inverted index, exact name first.
+//! `GET /api/v1/search?q=Q&limit=N`: the search index, exact name first.
 //!
 //! A query equal to a package's full name (`org/name`) or bare name leads the
 //! results with `exact: true`; the rest follow by relevance. Only the hits

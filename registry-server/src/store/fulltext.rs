@@ -138,9 +138,7 @@ pub fn scored(
     query: &str,
     exact: Option<u32>,
 ) -> Result<(Vec<u32>, Vec<(u32, u32)>), StoreError> {
-    let mut qterms: Vec<String> = search::words(query).collect();
-    qterms.sort();
-    qterms.dedup();
+    let qterms = search::query_terms(query);
     let mut leads: Vec<u32> = exact.into_iter().collect();
     if qterms.is_empty() {
         return Ok((leads, Vec::new()));
@@ -179,19 +177,20 @@ pub fn settle(db: &Db) -> Result<(), StoreError> {
     if shared.search_rows()? == db.count(T::Packages)? {
         return Ok(());
     }
-    let mut packages: Vec<PackageRecord> = Vec::new();
-    db.for_each(T::Packages, |p: PackageRecord| {
-        packages.push(p);
-        Ok(())
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    db.visit(T::Packages, b"", None, |key, _| {
+        names.push(key.to_vec());
+        Ok(true)
     })?;
-    tracing::info!(
-        packages = packages.len(),
-        "rebuilding the shared search index"
-    );
-    for batch in packages.chunks(REBUILD_BATCH) {
+    tracing::info!(packages = names.len(), "rebuilding the shared search index");
+    for batch in names.chunks(REBUILD_BATCH) {
+        // Each record is read again under the sequencer lock: a publish
+        // by another process since the scan is not undone.
         db.transact(|tx| {
-            for p in batch {
-                reindex(tx, p)?;
+            for name in batch {
+                if let Some(p) = tx.get::<PackageRecord>(T::Packages, name)? {
+                    reindex(tx, &p)?;
+                }
             }
             Ok(())
         })?;

@@ -221,7 +221,8 @@ impl Objects {
                     if total > max {
                         return Err(fail(&format_args!(
                             "the bucket's copy of {key} is larger than any upload \
-                             this node accepts ({max} bytes): it was altered"
+                             this node accepts ({max} bytes): it was altered, or \
+                             max_upload was lowered below an artifact's size"
                         )));
                     }
                     out.write_all(&chunk).map_err(|e| fail(&e))?;

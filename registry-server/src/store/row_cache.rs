@@ -17,8 +17,12 @@ use std::collections::{BTreeMap, HashMap};
 /// A tree number and a key.
 pub type Key = (i16, Vec<u8>);
 
-/// Bytes of keys and values kept at most; past it the cache starts again.
+/// Bytes kept at most (keys, values and [`ENTRY_OVERHEAD`] each); past it
+/// the cache starts again.
 const MAX_BYTES: usize = 32 << 20;
+/// What an entry costs beside its key and value (the map's slot, two
+/// vectors' headers).
+const ENTRY_OVERHEAD: usize = 80;
 
 /// Rows known at one commit sequence (`None`: the key is absent).
 #[derive(Debug, Default)]
@@ -50,7 +54,7 @@ impl RowCache {
     pub fn caught_up(&mut self, changed: impl IntoIterator<Item = Key>, seq: i64) {
         for key in changed {
             if let Some(value) = self.rows.remove(&key) {
-                self.bytes -= key.1.len() + value.as_ref().map_or(0, Vec::len);
+                self.bytes -= ENTRY_OVERHEAD + key.1.len() + value.as_ref().map_or(0, Vec::len);
             }
         }
         self.at = Some(seq);
@@ -66,8 +70,10 @@ impl RowCache {
         if self.at.is_none() {
             return;
         }
-        self.bytes += key.1.len() + value.as_ref().map_or(0, Vec::len);
-        self.rows.insert(key, value);
+        self.bytes += ENTRY_OVERHEAD + key.1.len() + value.as_ref().map_or(0, Vec::len);
+        if let Some(old) = self.rows.insert(key.clone(), value) {
+            self.bytes -= ENTRY_OVERHEAD + key.1.len() + old.as_ref().map_or(0, Vec::len);
+        }
         if self.bytes > MAX_BYTES {
             let at = self.at;
             self.forget();

@@ -1,4 +1,7 @@
-//! The search index: an inverted index in the `search` tree.
+//! Search: the ranking rules both engines share, and the embedded engine's
+//! index, an inverted index in the `search` tree (the shared engine's is
+//! PostgreSQL's full-text search, [`super::fulltext`]: the same terms and
+//! weights, scored alike, ordered here).
 //!
 //! A term's posting list (the packages indexed under it, as 5-byte records:
 //! package id, u32 big-endian; weight of the field the term came from, name >
@@ -15,8 +18,8 @@
 //! whole terms); every query term must match, and packages rank by summed
 //! weight, whole terms above prefixes. An exact package-name match always
 //! leads. No query scans the packages: the work is a few posting lists, bounded
-//! by [`MAX_TERMS`] terms per query term, and only the returned page of ids is
-//! resolved to names.
+//! by [`MAX_QUERY_TERMS`] query terms and [`MAX_TERMS`] index terms per query
+//! term, and only the returned page of ids is resolved to names.
 
 use super::db::{Db, Tx, TxResult, T};
 use super::error::StoreError;
@@ -33,6 +36,9 @@ pub const NAME_WEIGHT: u8 = 8;
 pub const TAG_WEIGHT: u8 = 4;
 /// Weight of a term from the description.
 pub const DESCRIPTION_WEIGHT: u8 = 1;
+/// Most distinct words of a query that count (the first ones): a longer
+/// query costs a scan per word, on either engine, for nothing a person types.
+pub const MAX_QUERY_TERMS: usize = 16;
 /// Most distinct index terms one query term may expand to.
 pub const MAX_TERMS: usize = 2_000;
 /// Shortest query term that also matches longer terms (prefix search); a
@@ -85,6 +91,22 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2 && w.len() <= MAX_TERM_BYTES)
         .map(str::to_lowercase)
+}
+
+/// The distinct words of `query` that count: the first [`MAX_QUERY_TERMS`],
+/// sorted.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in words(query) {
+        if !out.contains(&w) {
+            out.push(w);
+            if out.len() == MAX_QUERY_TERMS {
+                break;
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The terms a package is indexed under, each with its best weight.
@@ -171,8 +193,8 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
         return fulltext::reindex(tx, new);
     }
     put_package_id(tx, new)?;
-    // Every chunk this change touches, read at once (one round trip on the
-    // shared engine): `None` to leave the package out, `Some(w)` to set it.
+    // Every chunk this change touches, read at once: `None` to leave the
+    // package out, `Some(w)` to set it.
     let changes: Vec<(Vec<u8>, Option<u8>)> = old_terms
         .keys()
         .filter(|t| !new_terms.contains_key(*t))
@@ -288,9 +310,7 @@ fn scored(
     if let Some(shared) = db.shared_db() {
         return fulltext::scored(shared, query, exact);
     }
-    let mut qterms: Vec<String> = words(query).collect();
-    qterms.sort();
-    qterms.dedup();
+    let qterms = query_terms(query);
     // Package ids are dense (0, 1, 2, ...), so per-package state lives in flat
     // vectors indexed by id: query terms matched so far, and the summed score.
     let mut count: Vec<usize> = Vec::new();
@@ -401,6 +421,20 @@ mod tests {
 
     fn q(db: &Db, text: &str, exact: Option<(u32, &PackageName)>) -> Ranked {
         query(db, text, exact, 100).unwrap()
+    }
+
+    #[test]
+    fn a_query_counts_its_first_distinct_words_only() {
+        let many: Vec<String> = (0..40).map(|i| format!("w{i:02}")).collect();
+        let text = format!("zz zz {}", many.join(" "));
+        let terms = query_terms(&text);
+        assert_eq!(terms.len(), MAX_QUERY_TERMS);
+        assert_eq!(
+            terms.last().map(String::as_str),
+            Some("zz"),
+            "kept, and sorted"
+        );
+        assert!(terms.contains(&"w14".to_string()) && !terms.contains(&"w15".to_string()));
     }
 
     #[test]

@@ -73,9 +73,13 @@ const CHANGES_KEPT: i64 = 1000;
 /// The keys written by the commits after `$1` up to `$2`.
 const CHANGES: &str = "SELECT trees, keys FROM shire_changes WHERE seq > $1 AND seq <= $2";
 
-/// Begins a write: the transaction, the sequencer lock
+/// Begins a write: the transaction (read committed, so each statement sees
+/// what committed before it), the mark that lets it write `shire_trees`
+/// (`migrations/0006_sequenced_writes.sql`), the sequencer lock
 /// ([`SEQUENCER_LOCK`]), then the commit sequence ([`COMMIT_SEQUENCE`]).
-const BEGIN_SEQUENCED: &str = "BEGIN; SELECT pg_advisory_xact_lock(91569932879153); \
+const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
+     SET LOCAL shire.sequenced = 'on'; \
+     SELECT pg_advisory_xact_lock(91569932879153); \
      SELECT n FROM shire_generation WHERE id = 2";
 
 /// The `shire_generation` row counting every commit (row 1 counts the
@@ -284,6 +288,11 @@ impl SharedDb {
             self.cache().current_at(seq);
             return Ok(());
         };
+        if seq - from > CHANGES_KEPT {
+            // Their lists are gone: start again.
+            self.cache().current_at(seq);
+            return Ok(());
+        }
         let conn = conn.clone();
         let lists = self.block(async move {
             let mut guard = conn.lock().await;
@@ -534,9 +543,17 @@ impl SharedDb {
         let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let pool = self.inner.pool.clone();
-            let (conn, seq) = self.block(begin_sequenced(pool))?;
+            let (conn, seq) = match self.block(begin_sequenced(pool)) {
+                Ok(begun) => begun,
+                Err(e) => {
+                    // The database may have failed over: trust nothing kept.
+                    self.cache().forget();
+                    return Err(e);
+                }
+            };
             let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
             if let Err(e) = self.catch_up(&conn, seq) {
+                self.cache().forget();
                 let _ = self.block(async move { rollback(conn).await });
                 return Err(e);
             }

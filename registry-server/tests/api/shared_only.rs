@@ -140,3 +140,43 @@ async fn an_object_altered_in_the_bucket_is_never_copied_or_served() {
     assert_eq!(status, 200);
     assert_eq!(body, r.archive);
 }
+
+/// A write to the node's tables that did not take the sequencer lock the
+/// node's way (an older process still running after an upgrade, an edit by
+/// hand) is refused by the database, and the stored state is unchanged: the
+/// processes' row caches stay true.
+#[tokio::test]
+async fn a_write_around_the_sequencer_is_refused_by_the_database() {
+    let storage = shared_storage();
+    let s = storage.clone();
+    let c = crate::club_with(move |config| config.storage = Some(s)).await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app.publish(&c.bt, &r).await.ok(201);
+    let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    let rows = || async {
+        sqlx::query_as::<_, (i16, Vec<u8>, Vec<u8>)>(
+            "SELECT tree, key, value FROM shire_trees ORDER BY tree, key",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = rows().await;
+    for attack in [
+        "UPDATE shire_trees SET value = '\\x00'",
+        "DELETE FROM shire_trees",
+        "INSERT INTO shire_trees (tree, key, value) VALUES (0, '\\x01', '\\x01')",
+        "TRUNCATE shire_trees",
+    ] {
+        let err = sqlx::query(attack).execute(&pool).await.expect_err(attack);
+        assert!(
+            err.to_string().contains("written only by shire-registry"),
+            "{attack}: {err}"
+        );
+    }
+    assert_eq!(rows().await, before, "nothing changed");
+    c.app.get("/api/v1/packages/braintree/crm").await.ok(200);
+    // The node itself still writes.
+    let next = Release::new("braintree/crm", "1.0.1");
+    c.app.publish(&c.bt, &next).await.ok(201);
+}
