@@ -159,10 +159,11 @@ pub fn scored(
     Ok((leads, matched))
 }
 
-/// Records `package`'s document in the write `tx` (shared engine only).
-pub fn reindex(tx: &Tx<'_>, package: &PackageRecord) -> TxResult<()> {
+/// Records the document of package `id`, indexed under `terms`
+/// ([`search::terms`]), in the write `tx` (shared engine only).
+pub fn reindex(tx: &Tx<'_>, id: u32, terms: &BTreeMap<String, u8>) -> TxResult<()> {
     if let Some(shared) = tx.shared() {
-        shared.set_search_doc(package.id, document(&search::terms(package)));
+        shared.set_search_doc(id, document(terms));
     }
     Ok(())
 }
@@ -189,7 +190,7 @@ pub fn settle(db: &Db) -> Result<(), StoreError> {
         db.transact(|tx| {
             for name in batch {
                 if let Some(p) = tx.get::<PackageRecord>(T::Packages, name)? {
-                    reindex(tx, &p)?;
+                    reindex(tx, p.id, &search::terms(&p))?;
                 }
             }
             Ok(())

@@ -667,13 +667,9 @@ impl Store {
         entries: impl Iterator<Item = std::io::Result<(String, Vec<u8>, Vec<u8>)>>,
     ) -> Result<u64, StoreError> {
         let (db, _flusher) = Db::shared(db.clone());
-        let n = db.import(entries.filter(|e| {
-            // The posting lists are the embedded engine's index; the shared
-            // one indexes the packages itself.
-            !matches!(e, Ok((tree, _, _)) if tree == "search")
-        }))?;
-        fulltext::settle(&db)?;
-        Ok(n)
+        // The posting lists are the embedded engine's index; the shared one
+        // is built from the packages when the imported node is first opened.
+        db.import(entries.filter(|e| !matches!(e, Ok((tree, _, _)) if tree == "search")))
     }
 
     /// Group-commit flushes run, and the seconds they took in all.

@@ -190,7 +190,7 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
         if old.is_some() && old_terms == new_terms {
             return Ok(());
         }
-        return fulltext::reindex(tx, new);
+        return fulltext::reindex(tx, new.id, &new_terms);
     }
     put_package_id(tx, new)?;
     // Every chunk this change touches, read at once: `None` to leave the

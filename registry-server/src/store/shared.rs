@@ -296,9 +296,7 @@ impl SharedDb {
         let conn = conn.clone();
         let lists = self.block(async move {
             let mut guard = conn.lock().await;
-            let c = guard
-                .as_mut()
-                .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+            let c = open(&mut guard)?;
             sqlx::query_as::<_, (Vec<i16>, Vec<Vec<u8>>)>(CHANGES)
                 .bind(from)
                 .bind(seq)
@@ -451,24 +449,32 @@ impl SharedDb {
 
     /// Whether no tree holds anything.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
-        let pool = self.inner.pool.clone();
-        self.block(async move {
-            sqlx::query_scalar::<_, bool>("SELECT NOT EXISTS (SELECT 1 FROM shire_trees)")
-                .fetch_one(&pool)
-                .await
-                .map_err(backend)
-        })
+        self.scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM shire_trees)",
+            "checking the database is empty",
+        )
     }
 
     /// The write generation: moved by every committed write that may change
     /// a cached document, by any process.
     pub fn generation(&self) -> Result<i64, StoreError> {
+        self.scalar(
+            "SELECT n FROM shire_generation WHERE id = 1",
+            "reading the generation",
+        )
+    }
+
+    /// The one value `sql` (a query without parameters) answers.
+    fn scalar<R>(&self, sql: &'static str, doing: &'static str) -> Result<R, StoreError>
+    where
+        R: Send + Unpin + 'static + sqlx::Type<Postgres> + for<'r> sqlx::Decode<'r, Postgres>,
+    {
         let pool = self.inner.pool.clone();
         self.block(async move {
-            sqlx::query_scalar::<_, i64>("SELECT n FROM shire_generation WHERE id = 1")
+            sqlx::query_scalar::<_, R>(sql)
                 .fetch_one(&pool)
                 .await
-                .map_err(backend)
+                .map_err(|e| backend_in(doing, e))
         })
     }
 
@@ -519,13 +525,10 @@ impl SharedDb {
 
     /// How many packages the search index holds a document for.
     pub fn search_rows(&self) -> Result<usize, StoreError> {
-        let pool = self.inner.pool.clone();
-        let n = self.block(async move {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shire_search")
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| backend_in("counting search documents", e))
-        })?;
+        let n: i64 = self.scalar(
+            "SELECT count(*) FROM shire_search",
+            "counting search documents",
+        )?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -609,9 +612,7 @@ impl SharedDb {
             let c = conn.clone();
             self.block(async move {
                 let mut guard = c.lock().await;
-                let c = guard
-                    .as_mut()
-                    .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+                let c = open(&mut guard)?;
                 sqlx::query_scalar::<_, bool>("SELECT NOT EXISTS (SELECT 1 FROM shire_trees)")
                     .fetch_one(&mut **c)
                     .await
@@ -710,13 +711,19 @@ struct Pending {
 
 type Conn = Arc<tokio::sync::Mutex<Option<PoolConnection<Postgres>>>>;
 
+/// The connection of a write transaction that has not ended.
+fn open(
+    conn: &mut Option<PoolConnection<Postgres>>,
+) -> Result<&mut PoolConnection<Postgres>, StoreError> {
+    conn.as_mut()
+        .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))
+}
+
 /// Writes `pending` in the open transaction of `conn` ([`WRITE`]); the
 /// commit sequence it moved to.
 async fn write(conn: &Conn, pending: Pending, moves_generation: bool) -> Result<i64, StoreError> {
     let mut guard = conn.lock().await;
-    let c = guard
-        .as_mut()
-        .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+    let c = open(&mut guard)?;
     let (mut put_t, mut put_k, mut put_v) = (Vec::new(), Vec::new(), Vec::new());
     let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
     for ((t, k), v) in pending.trees {
@@ -764,9 +771,7 @@ async fn commit(conn: Conn, pending: Pending, moves_generation: bool) -> Result<
     let done = async {
         let seq = write(&conn, pending, moves_generation).await?;
         let mut guard = conn.lock().await;
-        let c = guard
-            .as_mut()
-            .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+        let c = open(&mut guard)?;
         sqlx::query("COMMIT")
             .execute(&mut **c)
             .await
@@ -840,9 +845,7 @@ impl SharedTx {
             .db
             .block(async move {
                 let mut guard = conn.lock().await;
-                let c = guard
-                    .as_mut()
-                    .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+                let c = open(&mut guard)?;
                 sqlx::query_scalar::<_, Vec<u8>>(
                     "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
                 )
@@ -884,9 +887,7 @@ impl SharedTx {
                 .db
                 .block(async move {
                     let mut guard = conn.lock().await;
-                    let c = guard
-                        .as_mut()
-                        .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))?;
+                    let c = open(&mut guard)?;
                     let rows = sqlx::query_as::<_, Row>(GET_MANY)
                         .bind(t as i16)
                         .bind(wanted)
