@@ -44,13 +44,6 @@ impl Bridge {
     }
 }
 
-impl Bridge {
-    /// Runs `fut` on this runtime without waiting for it.
-    pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
-        self.handle.spawn(fut);
-    }
-}
-
 impl Drop for Bridge {
     fn drop(&mut self) {
         // Dropping a runtime inside another one's context panics, and the

@@ -161,7 +161,7 @@ fn conflictable(e: UnabortableTransactionError) -> ConflictableTransactionError<
 /// A view of every tree inside one transaction.
 pub struct Tx<'a> {
     trees: &'a [TransactionalTree],
-    shared: Option<&'a SharedTx>,
+    shared: Option<&'a SharedTx<'a>>,
 }
 
 impl Tx<'_> {
@@ -170,7 +170,7 @@ impl Tx<'_> {
     }
 
     /// The shared engine's transaction, if this is one.
-    pub(super) fn shared(&self) -> Option<&SharedTx> {
+    pub(super) fn shared(&self) -> Option<&SharedTx<'_>> {
         self.shared
     }
 
@@ -287,6 +287,42 @@ impl Reader for Db {
     }
     fn fail(e: StoreError) -> StoreError {
         e
+    }
+}
+
+/// Reads for an early, advisory answer that a write transaction gives again
+/// under its lock: on the shared engine, rows this process last saw under
+/// the sequencer lock when it kept them (they may be stale), the database's
+/// otherwise; on the embedded engine, the database's.
+pub struct Advisory<'a>(pub &'a Db);
+
+impl Reader for Advisory<'_> {
+    type Error = StoreError;
+    fn read<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, StoreError> {
+        match self.0.shared.as_ref().and_then(|db| db.last_seen(t, key)) {
+            Some(None) => Ok(None),
+            Some(Some(bytes)) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt(t, e)),
+            None => self.0.get(t, key),
+        }
+    }
+    fn fail(e: StoreError) -> StoreError {
+        e
+    }
+}
+
+impl Advisory<'_> {
+    /// A big-endian u64 counter (0 when absent), as [`Advisory::read`] sees it.
+    pub fn u64(&self, t: T, key: &[u8]) -> Result<u64, StoreError> {
+        let raw = match self.0.shared.as_ref().and_then(|db| db.last_seen(t, key)) {
+            Some(seen) => seen,
+            None => self.0.get_raw(t, key)?,
+        };
+        Ok(raw
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
     }
 }
 
@@ -1196,6 +1232,9 @@ impl Db {
 
     /// How many group-commit flushes have run (for measuring batching).
     pub fn flush_count(&self) -> u64 {
+        if let Some(db) = &self.shared {
+            return db.commits();
+        }
         self.flushes.load(Ordering::Relaxed)
     }
 

@@ -76,6 +76,16 @@ pub struct Statement {
     pub params: Vec<String>,
 }
 
+/// Parameter `$n` as a `tsquery`, parsed once per execution. The statement
+/// is prepared once per connection, and PostgreSQL's cached (generic) plan
+/// evaluates a bare `$n::tsquery` cast again for every row it scores (at
+/// 10,000 packages, 2.9 ms against 0.9 ms for a word matching 940); an
+/// uncorrelated subquery is an init plan, run once, and still an index
+/// condition.
+fn query_param(n: usize) -> String {
+    format!("(SELECT ${n}::tsquery)")
+}
+
 /// The statement searching for `query` (lowercase) split into `qterms`
 /// (sorted, unique, at least one).
 pub fn statement(query: &str, qterms: &[String]) -> Statement {
@@ -106,8 +116,8 @@ pub fn statement(query: &str, qterms: &[String]) -> Statement {
         for (probe, value) in probes {
             params.push(probe);
             case.push_str(&format!(
-                " WHEN doc @@ ${}::tsquery THEN {value}",
-                params.len()
+                " WHEN doc @@ {} THEN {value}",
+                query_param(params.len())
             ));
         }
         case.push_str(" ELSE 0 END");
@@ -116,14 +126,15 @@ pub fn statement(query: &str, qterms: &[String]) -> Statement {
     params[0] = all;
     let bare = if !query.is_empty() && query.len() <= MAX_TERM_BYTES && !query.contains('\0') {
         params.push(format!("{}:A", lexeme(query)));
-        format!("doc @@ ${}::tsquery", params.len())
+        format!("doc @@ {}", query_param(params.len()))
     } else {
         "FALSE".to_string()
     };
     Statement {
         sql: format!(
-            "SELECT package_id, ({})::int8, {bare} FROM shire_search WHERE doc @@ $1::tsquery",
-            scores.join(" + ")
+            "SELECT package_id, ({})::int8, {bare} FROM shire_search WHERE doc @@ {}",
+            scores.join(" + "),
+            query_param(1)
         ),
         params,
     }
@@ -243,13 +254,13 @@ mod tests {
         assert_eq!(
             st.sql,
             "SELECT package_id, (\
-             CASE WHEN doc @@ $2::tsquery THEN 18 WHEN doc @@ $3::tsquery THEN 16 \
-             WHEN doc @@ $4::tsquery THEN 8 WHEN doc @@ $5::tsquery THEN 2 ELSE 0 END + \
-             CASE WHEN doc @@ $6::tsquery THEN 18 WHEN doc @@ $7::tsquery THEN 16 \
-             WHEN doc @@ $8::tsquery THEN 9 WHEN doc @@ $9::tsquery THEN 8 \
-             WHEN doc @@ $10::tsquery THEN 8 WHEN doc @@ $11::tsquery THEN 4 \
-             WHEN doc @@ $12::tsquery THEN 2 WHEN doc @@ $13::tsquery THEN 1 ELSE 0 END\
-             )::int8, doc @@ $14::tsquery FROM shire_search WHERE doc @@ $1::tsquery"
+             CASE WHEN doc @@ (SELECT $2::tsquery) THEN 18 WHEN doc @@ (SELECT $3::tsquery) THEN 16 \
+             WHEN doc @@ (SELECT $4::tsquery) THEN 8 WHEN doc @@ (SELECT $5::tsquery) THEN 2 ELSE 0 END + \
+             CASE WHEN doc @@ (SELECT $6::tsquery) THEN 18 WHEN doc @@ (SELECT $7::tsquery) THEN 16 \
+             WHEN doc @@ (SELECT $8::tsquery) THEN 9 WHEN doc @@ (SELECT $9::tsquery) THEN 8 \
+             WHEN doc @@ (SELECT $10::tsquery) THEN 8 WHEN doc @@ (SELECT $11::tsquery) THEN 4 \
+             WHEN doc @@ (SELECT $12::tsquery) THEN 2 WHEN doc @@ (SELECT $13::tsquery) THEN 1 ELSE 0 END\
+             )::int8, doc @@ (SELECT $14::tsquery) FROM shire_search WHERE doc @@ (SELECT $1::tsquery)"
         );
         let long = "x".repeat(MAX_TERM_BYTES + 1);
         let st = statement(&long, std::slice::from_ref(&long));

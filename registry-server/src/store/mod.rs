@@ -262,9 +262,31 @@ impl Store {
     /// What `event` would change in this node's own log now, without
     /// writing anything: the early answer a route gives before expensive
     /// work (inspecting an artifact). [`Store::append`] decides again.
+    ///
+    /// On the shared engine it first asks with the rows this process last
+    /// saw under the sequencer lock (a publish then reads only what it adds);
+    /// a refusal from those is confirmed against the database before it is
+    /// answered, so a stale row can delay a refusal to the transaction,
+    /// never refuse what the database would accept.
     pub fn check(&self, event: &LogEvent) -> Result<Change, StoreError> {
-        let view = LedgerView::new(&self.db, &self.origin, LogRef::Local);
-        let index = log::size(&self.db)?;
+        if self.db.is_shared() {
+            let seen = db::Advisory(&self.db);
+            let index = seen.u64(T::Meta, log::LOG_SIZE)?;
+            if let Ok(change) = self.judge(&seen, index, event) {
+                return Ok(change);
+            }
+        }
+        self.judge(&self.db, log::size(&self.db)?, event)
+    }
+
+    /// The ledger's answer to `event` at log size `index`, read through `reader`.
+    fn judge<R: db::Reader<Error = StoreError>>(
+        &self,
+        reader: &R,
+        index: u64,
+        event: &LogEvent,
+    ) -> Result<Change, StoreError> {
+        let view = LedgerView::new(reader, &self.origin, LogRef::Local);
         Ledger::own(&self.origin, &self.log_name)
             .apply(&view, index, event)
             .map_err(|e| match e {

@@ -29,11 +29,12 @@ use super::row_cache::{Key, RowCache};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::str::FromStr as _;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, OnceLock};
 use std::time::Duration;
 
 /// The advisory lock every write transaction holds: the log's one sequencer.
@@ -221,10 +222,20 @@ pub struct SharedDb {
 struct Inner {
     pool: PgPool,
     bridge: Bridge,
-    /// This process's writers take their turn here before they take a
-    /// connection: writers queued on the sequencer lock would otherwise hold
-    /// every connection of the pool, and readers would wait for one.
-    writer: std::sync::Mutex<()>,
+    /// This process's open write batch ([`SharedDb::transact`]). Writers
+    /// take their turn here before they take a connection: writers queued on
+    /// the sequencer lock would otherwise hold every connection of the pool,
+    /// and readers would wait for one.
+    writer: std::sync::Mutex<Option<Batch>>,
+    /// Writers that asked for a turn at `writer` and have not yet had it:
+    /// the batch's committer waits for them to join.
+    arriving: AtomicUsize,
+    /// Signalled each time a writer has had its turn.
+    turned: Condvar,
+    /// One commit at a time, in the order the batches opened.
+    committer: std::sync::Mutex<()>,
+    /// Batches this process committed.
+    commits: AtomicU64,
     /// Rows read and written under the sequencer lock, for the next write
     /// transactions of this process ([`RowCache`]).
     cache: std::sync::Mutex<RowCache>,
@@ -270,7 +281,11 @@ impl SharedDb {
             inner: Arc::new(Inner {
                 pool,
                 bridge,
-                writer: std::sync::Mutex::new(()),
+                writer: std::sync::Mutex::new(None),
+                arriving: AtomicUsize::new(0),
+                turned: Condvar::new(),
+                committer: std::sync::Mutex::new(()),
+                commits: AtomicU64::new(0),
                 cache: std::sync::Mutex::new(RowCache::default()),
             }),
         };
@@ -344,6 +359,13 @@ impl SharedDb {
             .await
             .map_err(backend)
         })
+    }
+
+    /// The row under `key` in tree `t` as this process last read or wrote
+    /// it under the sequencer lock (`Some(None)`: known absent), if it kept
+    /// it: possibly stale, for answers a write asks again under the lock.
+    pub fn last_seen(&self, t: T, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.cache().get(&(t as i16, key.to_vec()))
     }
 
     /// The values under `keys` in tree `t`, in their order: one round trip.
@@ -532,68 +554,191 @@ impl SharedDb {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    /// Runs `f` as one transaction holding the sequencer lock: its writes
-    /// are kept aside and written at the end, then committed, all or nothing.
-    /// An abort writes nothing.
+    /// Runs `f` as part of one transaction holding the sequencer lock: its
+    /// writes are kept aside and written at the end, then committed, all or
+    /// nothing; answers once the commit is on disk. An abort writes nothing.
     /// `moves_generation`: whether the write may change a cached document
     /// ([`SharedDb::generation`]).
+    ///
+    /// **Group commit.** Writers arriving while a batch commits do not each
+    /// take the lock, write and commit: they run one after another in the
+    /// next batch, one PostgreSQL transaction, each seeing the writes of
+    /// those before it, and the first of them to reach [`SharedDb::settle`]
+    /// writes and commits them all. Every member of a batch is answered
+    /// with the batch's outcome; an aborted writer leaves the batch as it
+    /// found it.
     pub fn transact<R>(
         &self,
         moves_generation: bool,
-        f: impl Fn(&SharedTx) -> TxResult<R>,
+        f: impl Fn(&SharedTx<'_>) -> TxResult<R>,
     ) -> Result<R, StoreError> {
         use sled::transaction::ConflictableTransactionError as E;
-        let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            let pool = self.inner.pool.clone();
-            let (conn, seq) = match self.block(begin_sequenced(pool)) {
-                Ok(begun) => begun,
-                Err(e) => {
-                    // The database may have failed over: trust nothing kept.
-                    self.cache().forget();
-                    return Err(e);
-                }
-            };
-            let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
-            if let Err(e) = self.catch_up(&conn, seq) {
-                self.cache().forget();
-                let _ = self.block(async move { rollback(conn).await });
-                return Err(e);
+            self.inner.arriving.fetch_add(1, Ordering::SeqCst);
+            let turn = Turn(&self.inner);
+            let mut open = self.writer();
+            if open.is_none() {
+                *open = Some(self.begin()?);
             }
+            let Some(batch) = open.as_mut() else {
+                return Err(StoreError::Backend("no write batch is open".into()));
+            };
             let tx = SharedTx {
                 db: self.clone(),
-                conn,
+                conn: batch.conn.clone(),
+                batch: &batch.pending,
                 writes: RefCell::new(BTreeMap::new()),
                 search: RefCell::new(BTreeMap::new()),
+                broken: Cell::new(false),
             };
-            let outcome = f(&tx);
-            let writes = Pending {
-                trees: tx.writes.take(),
-                search: tx.search.take(),
-            };
-            let conn = tx.conn.clone();
-            match outcome {
-                Ok(r) => {
-                    let rows = writes.trees.clone();
-                    match self.block(async move { commit(conn, writes, moves_generation).await }) {
-                        Ok(seq) => self.cache().committed(rows, seq),
-                        Err(e) => {
-                            self.cache().forget();
-                            return Err(e);
-                        }
-                    }
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&tx)));
+            let (writes, search, broken) = (tx.writes.take(), tx.search.take(), tx.broken.get());
+            drop(tx);
+            let failed = match outcome {
+                Ok(Ok(r)) if !broken => {
+                    batch.join(writes, search, moves_generation);
+                    let outcome = batch.outcome.clone();
+                    drop(open);
+                    drop(turn);
+                    self.settle(&outcome)?;
                     return Ok(r);
                 }
-                Err(e) => {
-                    self.block(async move { rollback(conn).await })?;
-                    match e {
-                        E::Abort(e) => return Err(e),
-                        E::Storage(e) => return Err(e.into()),
-                        E::Conflict => continue,
+                other => other,
+            };
+            // Nothing of this writer is kept. A batch whose connection
+            // failed is given up (its members are answered with the
+            // failure); an empty one too, unless another writer is waiting
+            // for it.
+            let others_waiting = self.inner.arriving.load(Ordering::SeqCst) > 1;
+            if broken || (!others_waiting && batch.members == 0) {
+                if let Some(b) = open.take() {
+                    self.give_up(b, "a write batched with this one failed to read");
+                }
+            }
+            drop(open);
+            drop(turn);
+            match failed {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(Ok(_)) => {
+                    return Err(StoreError::Backend(
+                        "a read of the write failed, and the write went on".into(),
+                    ))
+                }
+                Ok(Err(E::Abort(e))) => return Err(e),
+                Ok(Err(E::Storage(e))) => return Err(e.into()),
+                Ok(Err(E::Conflict)) => continue,
+            }
+        }
+    }
+
+    /// The open write batch, for one writer's turn.
+    fn writer(&self) -> std::sync::MutexGuard<'_, Option<Batch>> {
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a write batch: a transaction holding the sequencer lock, the
+    /// row cache brought to its commit sequence.
+    fn begin(&self) -> Result<Batch, StoreError> {
+        let pool = self.inner.pool.clone();
+        let conn = match self.block(begin_sequenced(pool)) {
+            Ok((conn, seq)) => {
+                let conn: Conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
+                if let Err(e) = self.catch_up(&conn, seq) {
+                    self.cache().forget();
+                    let _ = self.block(async move { rollback(conn).await });
+                    return Err(e);
+                }
+                conn
+            }
+            Err(e) => {
+                // The database may have failed over: trust nothing kept.
+                self.cache().forget();
+                return Err(e);
+            }
+        };
+        Ok(Batch {
+            conn,
+            pending: Pending::default(),
+            moves_generation: false,
+            members: 0,
+            outcome: Arc::default(),
+        })
+    }
+
+    /// Write batches this process committed (each one PostgreSQL commit).
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the batch of `outcome` is committed (committing it, and
+    /// whoever joined it meanwhile, when no one has yet) and answers its
+    /// outcome.
+    fn settle(&self, outcome: &Arc<Outcome>) -> Result<(), StoreError> {
+        let _commit = self
+            .inner
+            .committer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if outcome.get().is_none() {
+            let batch = {
+                let mut open = self.writer();
+                // The writers already queued join first.
+                while self.inner.arriving.load(Ordering::SeqCst) > 0
+                    && open.as_ref().is_some_and(|b| b.members < MAX_BATCH)
+                {
+                    open = self
+                        .inner
+                        .turned
+                        .wait(open)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+                match open.take() {
+                    Some(b) if Arc::ptr_eq(&b.outcome, outcome) => Some(b),
+                    other => {
+                        *open = other;
+                        None
                     }
+                }
+            };
+            match batch {
+                Some(b) => self.finish(b),
+                None => {
+                    let _ = outcome.set(Err("the write's batch was lost".into()));
                 }
             }
         }
+        match outcome.get() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(why)) => Err(StoreError::Backend(why.clone())),
+            None => Err(StoreError::Backend("the write's batch was lost".into())),
+        }
+    }
+
+    /// Writes and commits `batch`, keeps its rows in the row cache, and
+    /// records the outcome for its members.
+    fn finish(&self, batch: Batch) {
+        let rows = batch.pending.trees.clone();
+        let (conn, pending, moves) = (batch.conn, batch.pending, batch.moves_generation);
+        let done = self.block(async move { commit(conn, pending, moves).await });
+        let _ = batch.outcome.set(match done {
+            Ok(seq) => {
+                self.cache().committed(rows, seq);
+                self.inner.commits.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.cache().forget();
+                Err(e.to_string())
+            }
+        });
+    }
+
+    /// Rolls `batch` back and answers its members with `why`.
+    fn give_up(&self, batch: Batch, why: &str) {
+        self.cache().forget();
+        let conn = batch.conn;
+        let _ = self.block(async move { rollback(conn).await });
+        let _ = batch.outcome.set(Err(why.to_string()));
     }
 
     /// Writes `entries` (tree name, key, value) into the trees in batches, in
@@ -602,7 +747,15 @@ impl SharedDb {
         &self,
         entries: impl Iterator<Item = std::io::Result<(T, Vec<u8>, Vec<u8>)>>,
     ) -> Result<u64, StoreError> {
-        let _turn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _commit = self
+            .inner
+            .committer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut turn = self.writer();
+        if let Some(b) = turn.take() {
+            self.finish(b);
+        }
         self.cache().forget();
         let pool = self.inner.pool.clone();
         let (conn, _) = self.block(begin_sequenced(pool))?;
@@ -704,9 +857,48 @@ type Writes = BTreeMap<Key, Option<Vec<u8>>>;
 type SearchWrites = BTreeMap<u32, String>;
 
 /// What a transaction writes at its commit.
+#[derive(Default)]
 struct Pending {
     trees: Writes,
     search: SearchWrites,
+}
+
+/// Writers one batch holds at most: past it, its committer stops waiting
+/// for more to join.
+const MAX_BATCH: usize = 64;
+
+/// A batch's outcome, for each of its members: `Err` holds why it failed.
+type Outcome = OnceLock<Result<(), String>>;
+
+/// One open PostgreSQL transaction under the sequencer lock, and the writes
+/// of the writers that joined it ([`SharedDb::transact`]).
+struct Batch {
+    conn: Conn,
+    pending: Pending,
+    moves_generation: bool,
+    members: usize,
+    outcome: Arc<Outcome>,
+}
+
+impl Batch {
+    /// Adds one writer's writes, made after every earlier member's.
+    fn join(&mut self, writes: Writes, search: SearchWrites, moves_generation: bool) {
+        self.pending.trees.extend(writes);
+        self.pending.search.extend(search);
+        self.moves_generation |= moves_generation;
+        self.members += 1;
+    }
+}
+
+/// A writer's place among those arriving at the batch: counted from before
+/// it waits for its turn until its turn ends (or it fails or panics).
+struct Turn<'a>(&'a Inner);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.arriving.fetch_sub(1, Ordering::SeqCst);
+        self.0.turned.notify_all();
+    }
 }
 
 type Conn = Arc<tokio::sync::Mutex<Option<PoolConnection<Postgres>>>>;
@@ -804,58 +996,60 @@ async fn rollback(conn: Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One write transaction of [`SharedDb::transact`]: reads see its own
-/// writes, then what the database holds under the sequencer lock.
-pub struct SharedTx {
+/// One writer's part of a write batch ([`SharedDb::transact`]): reads see
+/// its own writes, then those of the batch's earlier members, then what the
+/// database holds under the sequencer lock.
+pub struct SharedTx<'b> {
     db: SharedDb,
     conn: Conn,
+    batch: &'b Pending,
     writes: RefCell<Writes>,
     search: RefCell<SearchWrites>,
+    /// A read failed: the PostgreSQL transaction is no longer usable.
+    broken: Cell<bool>,
 }
 
-impl Drop for SharedTx {
-    fn drop(&mut self) {
-        // A transaction left without commit or rollback (its closure
-        // panicked) is rolled back on the runtime its connection belongs to;
-        // one that ended gave its connection back already.
-        if self.conn.try_lock().is_ok_and(|c| c.is_none()) {
-            return;
-        }
-        let conn = self.conn.clone();
-        self.db.inner.bridge.spawn(async move {
-            let _ = rollback(conn).await;
-        });
+impl SharedTx<'_> {
+    /// What this writer or an earlier member of its batch wrote under `key`.
+    fn written(&self, key: &Key) -> Option<Option<Vec<u8>>> {
+        self.writes
+            .borrow()
+            .get(key)
+            .or_else(|| self.batch.trees.get(key))
+            .cloned()
     }
-}
 
-impl SharedTx {
+    /// Marks the batch's transaction unusable when `r` is a failed read.
+    fn read<V>(&self, r: Result<V, StoreError>) -> TxResult<V> {
+        r.map_err(|e| {
+            self.broken.set(true);
+            sled::transaction::ConflictableTransactionError::Abort(e)
+        })
+    }
+
     /// The value under `key` in tree `t`, as this transaction sees it.
     pub fn get(&self, t: T, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        use sled::transaction::ConflictableTransactionError as E;
         let wanted: Key = (t as i16, key.to_vec());
-        if let Some(v) = self.writes.borrow().get(&wanted) {
-            return Ok(v.clone());
+        if let Some(v) = self.written(&wanted) {
+            return Ok(v);
         }
         if let Some(v) = self.db.cache().get(&wanted) {
             return Ok(v);
         }
         let conn = self.conn.clone();
         let key = key.to_vec();
-        let value = self
-            .db
-            .block(async move {
-                let mut guard = conn.lock().await;
-                let c = open(&mut guard)?;
-                sqlx::query_scalar::<_, Vec<u8>>(
-                    "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
-                )
-                .bind(t as i16)
-                .bind(key)
-                .fetch_optional(&mut **c)
-                .await
-                .map_err(backend)
-            })
-            .map_err(E::Abort)?;
+        let value = self.read(self.db.block(async move {
+            let mut guard = conn.lock().await;
+            let c = open(&mut guard)?;
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
+            )
+            .bind(t as i16)
+            .bind(key)
+            .fetch_optional(&mut **c)
+            .await
+            .map_err(backend)
+        }))?;
         self.db.cache().read(wanted, value.clone());
         Ok(value)
     }
@@ -863,14 +1057,12 @@ impl SharedTx {
     /// The values under `keys` in tree `t` as this transaction sees them,
     /// in their order: one round trip for those it did not write.
     pub fn get_many(&self, t: T, keys: &[Vec<u8>]) -> TxResult<Vec<Option<Vec<u8>>>> {
-        use sled::transaction::ConflictableTransactionError as E;
         let mut out: Vec<Option<Option<Vec<u8>>>> = {
-            let writes = self.writes.borrow();
             let cache = self.db.cache();
             keys.iter()
                 .map(|k| {
                     let key = (t as i16, k.clone());
-                    writes.get(&key).cloned().or_else(|| cache.get(&key))
+                    self.written(&key).or_else(|| cache.get(&key))
                 })
                 .collect()
         };
@@ -883,22 +1075,19 @@ impl SharedTx {
         if !missing.is_empty() {
             let conn = self.conn.clone();
             let wanted = missing.clone();
-            let found = self
-                .db
-                .block(async move {
-                    let mut guard = conn.lock().await;
-                    let c = open(&mut guard)?;
-                    let rows = sqlx::query_as::<_, Row>(GET_MANY)
-                        .bind(t as i16)
-                        .bind(wanted)
-                        .fetch_all(&mut **c)
-                        .await
-                        .map_err(|e| backend_in("reading records in a write", e))?;
-                    Ok(rows
-                        .into_iter()
-                        .collect::<std::collections::HashMap<_, _>>())
-                })
-                .map_err(E::Abort)?;
+            let found = self.read(self.db.block(async move {
+                let mut guard = conn.lock().await;
+                let c = open(&mut guard)?;
+                let rows = sqlx::query_as::<_, Row>(GET_MANY)
+                    .bind(t as i16)
+                    .bind(wanted)
+                    .fetch_all(&mut **c)
+                    .await
+                    .map_err(|e| backend_in("reading records in a write", e))?;
+                Ok(rows
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>())
+            }))?;
             let mut cache = self.db.cache();
             for (k, o) in keys.iter().zip(out.iter_mut()) {
                 if o.is_none() {

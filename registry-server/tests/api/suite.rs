@@ -1112,13 +1112,73 @@ async fn concurrent_publishes_are_all_acknowledged_with_their_own_log_entries() 
     indices.sort();
     let first = indices[0];
     assert_eq!(indices, (first..first + 16).collect::<Vec<_>>());
-    if !SHARED {
-        // Group commit is the embedded engine's; a shared one commits each.
-        assert!((1..=16).contains(&flushes));
-    }
+    // Group commit: a flush (embedded) or a PostgreSQL commit (shared)
+    // covers every write that waited for it.
+    assert!((1..=16).contains(&flushes), "{flushes}");
     println!("16 concurrent publishes were made durable by {flushes} flushes");
     let hits = c.app.get("/api/v1/search?q=braintree&limit=100").await;
     assert_eq!(hits.ok(200)["total"], 16);
+}
+
+/// Concurrent writes share transactions (the embedded engine's flush, the
+/// shared engine's group commit), and each still sees every write accepted
+/// before it: of eight racing publishes of one version exactly one is
+/// stored and the others are refused `version_exists`, while eight other
+/// packages published in the same race are all stored, each with its own
+/// log entry.
+#[tokio::test]
+async fn racing_publishes_of_one_version_store_exactly_one() {
+    let c = club().await;
+    let rivals: Vec<Release> = (0..8)
+        .map(|i| Release::new("braintree/race", "1.0.0").description(&format!("attempt {i}")))
+        .collect();
+    let others: Vec<Release> = (0..8)
+        .map(|i| Release::new(&format!("braintree/beside{i}"), "1.0.0"))
+        .collect();
+    for r in rivals.iter().chain(&others) {
+        // The rivals share one archive: uploaded again, it is already there.
+        let up = c
+            .app
+            .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+            .await;
+        assert!(up.status.is_success(), "{}", up.body);
+    }
+    let flushes_before = c.app.flush_count();
+    let answers = futures_util::future::join_all(
+        rivals
+            .iter()
+            .chain(&others)
+            .map(|r| c.app.submit(&c.bt.token, r.sign(&c.bt.key))),
+    )
+    .await;
+    let flushes = c.app.flush_count() - flushes_before;
+    println!("16 racing publishes were made durable by {flushes} flushes");
+    let (rival_answers, other_answers) = answers.split_at(rivals.len());
+    let won: Vec<usize> = (0..rivals.len())
+        .filter(|i| rival_answers[*i].status.as_u16() == 201)
+        .collect();
+    assert_eq!(won.len(), 1, "exactly one rival is stored");
+    for (i, a) in rival_answers.iter().enumerate() {
+        if i != won[0] {
+            a.refused(409, "version_exists");
+        }
+    }
+    let mut indices: Vec<u64> = other_answers
+        .iter()
+        .chain(std::iter::once(&rival_answers[won[0]]))
+        .map(|a| a.ok(201)["log_index"].as_u64().unwrap())
+        .collect();
+    indices.sort();
+    let first = indices[0];
+    assert_eq!(indices, (first..first + 9).collect::<Vec<_>>(), "one entry each");
+    let pkg = c.app.get("/api/v1/packages/braintree/race").await;
+    let pkg = pkg.ok(200);
+    assert_eq!(
+        pkg["description"],
+        format!("attempt {}", won[0]),
+        "the stored release is the one acknowledged"
+    );
+    assert_eq!(pkg["versions"].as_array().map(Vec::len), Some(1), "{pkg}");
 }
 
 /// sled's crash test, at the HTTP level: publishers race while the node is
