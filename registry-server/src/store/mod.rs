@@ -265,15 +265,16 @@ impl Store {
     ///
     /// On the shared engine it first asks with the rows this process last
     /// saw under the sequencer lock (a publish then reads only what it adds);
-    /// a refusal from those is confirmed against the database before it is
-    /// answered, so a stale row can delay a refusal to the transaction,
-    /// never refuse what the database would accept.
+    /// a refusal (or a replay) from those is confirmed against the database
+    /// before it is answered, so a stale row can delay a refusal to the
+    /// transaction, never refuse what the database would accept.
     pub fn check(&self, event: &LogEvent) -> Result<Change, StoreError> {
         if self.db.is_shared() {
             let seen = db::Advisory(&self.db);
             let index = seen.u64(T::Meta, log::LOG_SIZE)?;
-            if let Ok(change) = self.judge(&seen, index, event) {
-                return Ok(change);
+            match self.judge(&seen, index, event) {
+                Ok(change) if !change.is_unchanged() => return Ok(change),
+                _ => {}
             }
         }
         self.judge(&self.db, log::size(&self.db)?, event)

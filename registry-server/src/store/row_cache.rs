@@ -83,7 +83,15 @@ impl RowCache {
 
     /// Records this process's committed `writes`, which moved the sequence
     /// to `seq`.
+    ///
+    /// A report that arrives after the cache moved past `seq` (a later
+    /// batch began, caught up with another process's commit, while this
+    /// one's committer was descheduled) is ignored: the rows may be stale
+    /// there, and the catch-up covered them.
     pub fn committed(&mut self, writes: BTreeMap<Key, Option<Vec<u8>>>, seq: i64) {
+        if self.at.is_some_and(|at| at > seq) {
+            return;
+        }
         self.at = Some(seq);
         for (key, value) in writes {
             self.read(key, value);
@@ -135,6 +143,13 @@ mod tests {
         c.forget();
         c.current_at(9);
         assert_eq!(c.get(&key("b")), None);
+        // A commit reported late, after the cache caught up past it, is
+        // not taken back to.
+        c.current_at(12);
+        c.read(key("k"), Some(b"new".to_vec()));
+        c.committed([(key("k"), Some(b"old".to_vec()))].into(), 11);
+        assert_eq!(c.get(&key("k")), Some(Some(b"new".to_vec())));
+        assert_eq!(c.behind(12), None, "still at 12");
     }
 
     #[test]

@@ -574,13 +574,19 @@ impl SharedDb {
     ) -> Result<R, StoreError> {
         use sled::transaction::ConflictableTransactionError as E;
         loop {
-            self.inner.arriving.fetch_add(1, Ordering::SeqCst);
-            let turn = Turn(&self.inner);
+            let mut turn = Turn::arrive(&self.inner);
             let mut open = self.writer();
             if open.is_none() {
-                *open = Some(self.begin()?);
+                match self.begin() {
+                    Ok(b) => *open = Some(b),
+                    Err(e) => {
+                        turn.end();
+                        return Err(e);
+                    }
+                }
             }
             let Some(batch) = open.as_mut() else {
+                turn.end();
                 return Err(StoreError::Backend("no write batch is open".into()));
             };
             let tx = SharedTx {
@@ -598,6 +604,7 @@ impl SharedDb {
                 Ok(Ok(r)) if !broken => {
                     batch.join(writes, search, moves_generation);
                     let outcome = batch.outcome.clone();
+                    turn.end();
                     drop(open);
                     drop(turn);
                     self.settle(&outcome)?;
@@ -609,12 +616,15 @@ impl SharedDb {
             // failed is given up (its members are answered with the
             // failure); an empty one too, unless another writer is waiting
             // for it.
+            // (Those counted in `arriving` besides this writer have yet to
+            // take their turn: each leaves the count during its turn.)
             let others_waiting = self.inner.arriving.load(Ordering::SeqCst) > 1;
             if broken || (!others_waiting && batch.members == 0) {
                 if let Some(b) = open.take() {
                     self.give_up(b, "a write batched with this one failed to read");
                 }
             }
+            turn.end();
             drop(open);
             drop(turn);
             match failed {
@@ -686,11 +696,14 @@ impl SharedDb {
                 while self.inner.arriving.load(Ordering::SeqCst) > 0
                     && open.as_ref().is_some_and(|b| b.members < MAX_BATCH)
                 {
+                    // Timed: a writer unwinding from a panic outside its
+                    // closure leaves the count after its lock is gone.
                     open = self
                         .inner
                         .turned
-                        .wait(open)
-                        .unwrap_or_else(|p| p.into_inner());
+                        .wait_timeout(open, JOIN_RECHECK)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
                 }
                 match open.take() {
                     Some(b) if Arc::ptr_eq(&b.outcome, outcome) => Some(b),
@@ -867,6 +880,10 @@ struct Pending {
 /// for more to join.
 const MAX_BATCH: usize = 64;
 
+/// How often a committer waiting for queued writers to join looks again
+/// without being signalled.
+const JOIN_RECHECK: Duration = Duration::from_millis(10);
+
 /// A batch's outcome, for each of its members: `Err` holds why it failed.
 type Outcome = OnceLock<Result<(), String>>;
 
@@ -891,13 +908,36 @@ impl Batch {
 }
 
 /// A writer's place among those arriving at the batch: counted from before
-/// it waits for its turn until its turn ends (or it fails or panics).
-struct Turn<'a>(&'a Inner);
+/// it waits for its turn until it ends the turn, which it does while still
+/// holding the batch (so a committer that reads the count under the batch's
+/// lock and then waits cannot miss the signal), or until it unwinds.
+struct Turn<'a> {
+    inner: &'a Inner,
+    counted: bool,
+}
+
+impl<'a> Turn<'a> {
+    /// Counts a writer arriving.
+    fn arrive(inner: &'a Inner) -> Self {
+        inner.arriving.fetch_add(1, Ordering::SeqCst);
+        Turn {
+            inner,
+            counted: true,
+        }
+    }
+
+    /// Ends the turn: call it holding the batch's lock.
+    fn end(&mut self) {
+        if std::mem::take(&mut self.counted) {
+            self.inner.arriving.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.0.arriving.fetch_sub(1, Ordering::SeqCst);
-        self.0.turned.notify_all();
+        self.end();
+        self.inner.turned.notify_all();
     }
 }
 
