@@ -105,12 +105,48 @@ machine() {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); commit $commit$dirty; $(date -u +%Y-%m-%dT%H:%MZ)"
 }
 
+# The S3 API the shared rows use outside smoke mode: s3s-fs (crates.io), a
+# Rust server over a folder, which costs the machine far less per request
+# than moto's Python server (6.5 ms of CPU per publish here, on the cores
+# the node is measured on). Installed into bench/.cache; started on loopback;
+# prints its address. A real bucket costs the node's machine nothing.
+S3S_VERSION=0.14.1
+start_s3s() {
+  local bin=$CACHE/s3s-fs/bin/s3s-fs
+  if [ ! -x "$bin" ]; then
+    say "installing s3s-fs $S3S_VERSION (cargo) into $CACHE/s3s-fs"
+    cargo install --quiet --locked s3s-fs --version "$S3S_VERSION" --features binary \
+      --root "$CACHE/s3s-fs" >&2 || return 1
+  fi
+  local root port
+  root=$(mktemp -d "${TMPDIR:-/tmp}/shire-bench-s3s.XXXXXX")
+  mkdir -p "$root/shire-test"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$bin" --host 127.0.0.1 --port "$port" --access-key test --secret-key test "$root" \
+    >"$root.log" 2>&1 </dev/null &
+  echo $! >>"$PIDS"
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && { echo "http://127.0.0.1:$port"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+
 # The shared backend's rows need PostgreSQL and an S3 API on loopback
 # (tests/services/up.sh; in smoke mode only when the caller started them, as
 # .ci/run does) and a new, empty database.
 shared_config() {
   if [ "$mode" = smoke ] && [ -z "${SHIRE_TEST_POSTGRES:-}" ]; then return 1; fi
   eval "$(tests/services/up.sh)" || return 1
+  if [ "$mode" != smoke ]; then
+    local s3s
+    if s3s=$(start_s3s); then
+      SHIRE_TEST_S3=$s3s
+      say "shared rows: S3 API from s3s-fs at $s3s"
+    else
+      say "shared rows: s3s-fs did not start; using moto at $SHIRE_TEST_S3"
+    fi
+  fi
   local db="shire_bench_$(date +%s)_$$"
   psql "$SHIRE_TEST_POSTGRES" -qXc "CREATE DATABASE $db" >/dev/null || return 1
   local cfg

@@ -87,6 +87,9 @@ const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
 /// commits that may change a cached document).
 const COMMIT_SEQUENCE: i16 = 2;
 
+/// A pooled connection idle longer than this is pinged before it is used.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
+
 /// Rows fetched per round trip by a scan.
 const SCAN_PAGE: i64 = 512;
 
@@ -275,6 +278,19 @@ impl SharedDb {
             Ok(PgPoolOptions::new()
                 .max_connections(max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))
+                // sqlx pings every pooled connection before handing it out:
+                // a second round trip for every query. Only one idle for a
+                // while is checked; one that broke since fails its query,
+                // which the caller sees as any database error.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PING_IDLE_AFTER {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_lazy_with(options))
         })?;
         let db = SharedDb {
