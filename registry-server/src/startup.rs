@@ -92,17 +92,6 @@ impl RunningServer {
     }
 }
 
-/// HTTP workers of a shared-backend process: several per core. Its store
-/// calls wait on the worker thread for PostgreSQL's answers (a publish makes
-/// some twenty round trips), so one worker per core, right for the embedded
-/// engine's in-memory reads, leaves the cores idle while every worker waits.
-fn shared_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from) * SHARED_WORKERS_PER_CORE
-}
-
-/// See [`shared_workers`].
-const SHARED_WORKERS_PER_CORE: usize = 4;
-
 /// Opens the data folder's store for this configuration: its page cache,
 /// threshold and origin (the one asked for, or one made from the node key
 /// on a folder's first start).
@@ -193,10 +182,12 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     // stop at once (actix-server's choice); the final flush still runs.
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?;
-    if let Some(w) = config
-        .workers
-        .or_else(|| config.storage.as_ref().map(|_| shared_workers()))
-    {
+    if let Some(w) = config.workers.or_else(|| {
+        config
+            .storage
+            .as_ref()
+            .map(|_| crate::store::shared::default_workers())
+    }) {
         server = server.workers(w);
     }
     let server = server.run();

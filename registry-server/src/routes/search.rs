@@ -95,8 +95,9 @@ pub async fn search(
         counted.sort();
         names = counted.into_iter().take(limit).map(|c| c.3).collect();
     }
-    // The hits' records, a tree at a time (one read each on the shared backend).
-    let packages = state.store.packages(&names)?;
+    // The hits' records: packages and adoption counts in one read, then the
+    // releases they name (a round trip each on the shared backend).
+    let (packages, adopters) = state.store.packages_and_adopters(&names)?;
     let wanted: Vec<(PackageName, semver::Version)> = names
         .iter()
         .zip(&packages)
@@ -107,7 +108,6 @@ pub async fn search(
         .zip(state.store.releases(&wanted)?)
         .filter_map(|((n, _), r)| Some((n.clone(), r?)))
         .collect();
-    let adopters = state.store.adopter_counts(&names)?;
     let mut results = Vec::with_capacity(names.len());
     for ((name, pkg), adopters) in names.into_iter().zip(packages).zip(adopters) {
         let Some(pkg) = pkg else { continue };

@@ -883,6 +883,21 @@ impl Db {
         }
     }
 
+    /// The raw values under `keys` (each a tree and a key), in their order
+    /// (one round trip on the shared engine, whatever the trees).
+    pub fn get_across_raw(
+        &self,
+        keys: &[(T, Vec<u8>)],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        match &self.shared {
+            Some(db) => db.get_across(keys),
+            None => keys
+                .iter()
+                .map(|(t, k)| Ok(self.tree(*t)?.get(k)?.map(|v| v.to_vec())))
+                .collect(),
+        }
+    }
+
     /// The records under `keys`, in their order (one round trip on the
     /// shared engine).
     pub fn get_many<R: DeserializeOwned>(

@@ -496,6 +496,36 @@ impl Store {
         self.db.get_many(T::Releases, &keys)
     }
 
+    /// The records of `names` and how many organisations run each, in their
+    /// order: one read (one round trip on the shared engine), for the hits
+    /// of a search.
+    #[allow(clippy::type_complexity)]
+    pub fn packages_and_adopters(
+        &self,
+        names: &[PackageName],
+    ) -> Result<(Vec<Option<PackageRecord>>, Vec<u64>), StoreError> {
+        let keys: Vec<(T, Vec<u8>)> = names
+            .iter()
+            .map(|n| (T::Packages, n.to_string().into_bytes()))
+            .chain(names.iter().map(|n| (T::Meta, write::adopters_key(n))))
+            .collect();
+        let mut raw = self.db.get_across_raw(&keys)?;
+        let counts = raw.split_off(names.len());
+        let packages = raw
+            .into_iter()
+            .map(|v| v.map(|b| Db::decode(T::Packages, &b)).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let counts = counts
+            .into_iter()
+            .map(|v| {
+                Ok(v.map(|b| Db::decode::<u64>(T::Meta, &b))
+                    .transpose()?
+                    .unwrap_or_default())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((packages, counts))
+    }
+
     /// How many organisations run each of `names` ([`Store::adopter_count`]).
     pub fn adopter_counts(&self, names: &[PackageName]) -> Result<Vec<u64>, StoreError> {
         let keys: Vec<Vec<u8>> = names.iter().map(write::adopters_key).collect();

@@ -43,6 +43,10 @@ pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
 /// The records under many keys of one tree.
 const GET_MANY: &str = "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)";
 
+/// The records under many (tree, key) pairs.
+const GET_ACROSS: &str = "SELECT tree, key, value FROM shire_trees \
+     WHERE (tree, key) IN (SELECT * FROM UNNEST($1::int2[], $2::bytea[]))";
+
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
 /// removed (`$4`, `$5`), search documents (`$6`, `$7`), the commit sequence
 /// moved (and the document generation when `$8`), the keys written listed
@@ -93,8 +97,27 @@ const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
 /// Rows fetched per round trip by a scan.
 const SCAN_PAGE: i64 = 512;
 
-/// Connections to PostgreSQL a process keeps at most.
+/// Connections to PostgreSQL a process keeps at most, unless its HTTP
+/// workers need more ([`default_max_connections`]).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// HTTP workers of a shared-backend process: several per core. Its store
+/// calls wait on the worker thread for PostgreSQL's answers (a publish makes
+/// some twenty round trips), so one worker per core, right for the embedded
+/// engine's in-memory reads, leaves the cores idle while every worker waits.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from) * WORKERS_PER_CORE
+}
+
+/// See [`default_workers`].
+const WORKERS_PER_CORE: usize = 4;
+
+/// The pool's default size: [`DEFAULT_MAX_CONNECTIONS`], or one connection
+/// per worker and a few for the background jobs and writes, when more.
+pub fn default_max_connections() -> u32 {
+    let wanted = u32::try_from(default_workers() + 4).unwrap_or(u32::MAX);
+    DEFAULT_MAX_CONNECTIONS.max(wanted)
+}
 
 /// The `[storage]` table of the configuration file.
 #[derive(Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -111,7 +134,8 @@ pub struct StorageSection {
     /// `az://`, `file:///`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<String>,
-    /// Connections to PostgreSQL a process keeps at most (default 16).
+    /// Connections to PostgreSQL a process keeps at most (default 16, or
+    /// four per core and four more on machines with more than three cores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
     /// How artifacts are downloaded: `stream` (through the node, the
@@ -201,7 +225,7 @@ impl StorageSection {
                 Ok(Some(SharedStorage {
                     postgres,
                     objects,
-                    max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                    max_connections: self.max_connections.unwrap_or_else(default_max_connections),
                     options: self.options.clone(),
                     redirect_downloads,
                 }))
@@ -400,6 +424,30 @@ impl SharedDb {
             .into_iter()
             .collect();
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// The values under `keys` (each a tree and a key), in their order: one
+    /// round trip whatever the trees.
+    pub fn get_across(&self, keys: &[(T, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let pool = self.inner.pool.clone();
+        let trees: Vec<i16> = keys.iter().map(|(t, _)| *t as i16).collect();
+        let wanted: Vec<Vec<u8>> = keys.iter().map(|(_, k)| k.clone()).collect();
+        let found: std::collections::HashMap<(i16, Vec<u8>), Vec<u8>> = self
+            .block(async move {
+                sqlx::query_as::<_, (i16, Vec<u8>, Vec<u8>)>(GET_ACROSS)
+                    .bind(trees)
+                    .bind(wanted)
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(|e| backend_in("reading records", e))
+            })?
+            .into_iter()
+            .map(|(t, k, v)| ((t, k), v))
+            .collect();
+        Ok(keys
+            .iter()
+            .map(|(t, k)| found.get(&(*t as i16, k.clone())).cloned())
+            .collect())
     }
 
     /// Hands the entries of tree `t` from `start` (inclusive) to `end`
