@@ -41,6 +41,8 @@ pub struct Metrics {
     flushes: IntCounter,
     flush_seconds: Gauge,
     flushes_seen: AtomicU64,
+    postgres_calls: IntCounter,
+    postgres_calls_seen: AtomicU64,
     packages: IntGauge,
     releases: IntGaugeVec,
     pending: IntGauge,
@@ -141,6 +143,15 @@ impl Metrics {
                 )?,
             )?,
             flushes_seen: AtomicU64::new(0),
+            postgres_calls: reg(
+                &r,
+                IntCounter::new(
+                    "shire_postgres_calls_total",
+                    "Calls this process made to PostgreSQL (shared backend): each a \
+                     statement or one step of a write",
+                )?,
+            )?,
+            postgres_calls_seen: AtomicU64::new(0),
             packages: reg(
                 &r,
                 IntGauge::new("shire_packages", "Packages on this node")?,
@@ -302,6 +313,10 @@ impl Metrics {
                 .unwrap_or(0.0);
             self.peer_last_success.with_label_values(&name).set(last);
         }
+        // Last, so that it counts the calls of this refresh too.
+        let calls = store.postgres_calls();
+        let seen = self.postgres_calls_seen.swap(calls, Ordering::Relaxed);
+        self.postgres_calls.inc_by(calls.saturating_sub(seen));
         Ok(())
     }
 

@@ -19,7 +19,8 @@
 //!
 //! On the shared backend the artifacts are in object storage
 //! (`super::objects`) and the data folder keeps copies of those uploaded or
-//! served here (checked against their digest as they arrive). A copy is
+//! served here (checked against their digest as they arrive): a small upload
+//! in a pack, as on the embedded backend, anything else in a file of its own. A copy is
 //! served without asking the bucket: a taken-down artifact is refused by its
 //! tombstone in the shared database before any read, and `erase` removes the
 //! bucket's object and this process's copy (every process erases its own
@@ -145,7 +146,9 @@ impl BlobStore {
     /// own copy (which a takedown by another process leaves behind until
     /// [`BlobStore::erase`] here).
     pub fn held_anywhere(&self, digest: &Digest) -> io::Result<bool> {
-        Ok((self.objects.is_some() && self.path(digest).is_file()) || self.exists(digest)?)
+        let own_copy = self.objects.is_some()
+            && (self.packs.locate(digest)?.is_some() || self.path(digest).is_file());
+        Ok(own_copy || self.exists(digest)?)
     }
 
     /// Where the blob's bytes are on disk: the file holding them, the offset
@@ -204,7 +207,10 @@ impl BlobStore {
     pub fn read(&self, digest: &Digest) -> io::Result<Option<Section>> {
         if let Some(objects) = &self.objects {
             let path = self.path(digest);
-            if !path.is_file() && !objects.fetch(digest, &self.tmp, &path)? {
+            if self.packs.locate(digest)?.is_none()
+                && !path.is_file()
+                && !objects.fetch(digest, &self.tmp, &path)?
+            {
                 return Ok(None);
             }
         }
@@ -426,7 +432,10 @@ impl BlobStore {
         match spill.state {
             SpillState::Memory(held) => {
                 let new = objects.put_bytes(expected, held.clone())?;
-                self.keep_copy(expected, &held)?;
+                // This process's copy goes to a pack, as an embedded node's
+                // artifact does: a file per upload cost more CPU than the
+                // rest of the upload (`store::packs`).
+                self.packs.add(expected, &held)?;
                 return Ok((size, new));
             }
             SpillState::File(_, _) if objects.exists(expected)? => return Ok((size, false)),
@@ -439,25 +448,6 @@ impl BlobStore {
             }
         }
         Ok((size, true))
-    }
-
-    /// Keeps this process's copy of a small artifact stored in the bucket
-    /// (a cache: the bucket holds it durably).
-    fn keep_copy(&self, digest: &Digest, bytes: &[u8]) -> io::Result<()> {
-        let dest = self.path(digest);
-        if dest.is_file() {
-            return Ok(());
-        }
-        if let Some(dir) = dest.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let mut tmp = NamedTempFile::new_in(&self.tmp)?;
-        tmp.write_all(bytes)?;
-        // Whole on disk before it can be served: a copy cut short by a power
-        // cut would otherwise be served as it is.
-        tmp.as_file().sync_all()?;
-        tmp.persist(&dest).map_err(|e| e.error)?;
-        Ok(())
     }
 
     /// Makes a large upload's temporary file durable and renames it into

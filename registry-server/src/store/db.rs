@@ -87,6 +87,17 @@ pub enum T {
     Supports,
 }
 
+impl T {
+    /// Whether a row of this tree, once committed, keeps its value for
+    /// good: a package's id and name never change, and ids are never
+    /// reused. The shared engine keeps such rows in memory once read
+    /// (`super::shared`), so naming a search's hits costs no round trip.
+    /// Every other tree can change under another process.
+    pub const fn rows_never_change(self) -> bool {
+        matches!(self, T::PackageIds)
+    }
+}
+
 /// The name of each tree, in the order of [`T`].
 pub const TREE_NAMES: [&str; 24] = [
     "meta",
@@ -967,6 +978,50 @@ impl Db {
         }
     }
 
+    /// The record under `key` in tree `t`, and the record of tree `link`
+    /// under the key `link_of` takes from it (a token's account, a key's
+    /// account). On the shared engine one round trip once this process has
+    /// read the record before (`super::linked`), else two.
+    pub fn get_linked<R: DeserializeOwned, L: DeserializeOwned>(
+        &self,
+        t: T,
+        key: &[u8],
+        link: T,
+        link_of: impl Fn(&R) -> Vec<u8>,
+    ) -> Result<Option<(R, Option<L>)>, StoreError> {
+        let Some(db) = &self.shared else {
+            let Some(record) = self.get::<R>(t, key)? else {
+                return Ok(None);
+            };
+            let linked = self.get::<L>(link, &link_of(&record))?;
+            return Ok(Some((record, linked)));
+        };
+        let guess = db.link_guess(t, key);
+        let (raw, guessed) = match &guess {
+            Some(named) => {
+                let mut both = db.get_across(&[(t, key.to_vec()), (link, named.clone())])?;
+                let linked = both.pop().flatten();
+                (both.pop().flatten(), Some(linked))
+            }
+            None => (db.get(t, key)?, None),
+        };
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let record: R = Db::decode(t, &raw)?;
+        let named = link_of(&record);
+        let linked = match super::linked::kept(guess.as_deref(), &named, guessed) {
+            Some(linked) => linked,
+            None => {
+                let linked = db.get(link, &named)?;
+                db.remember_link(t, key, named);
+                linked
+            }
+        };
+        let linked = linked.map(|b| Db::decode(link, &b)).transpose()?;
+        Ok(Some((record, linked)))
+    }
+
     /// Every record of a tree, in key order.
     pub fn values<R: DeserializeOwned>(&self, t: T) -> Result<Vec<R>, StoreError> {
         self.scan(t, b"")
@@ -1251,6 +1306,11 @@ impl Db {
             return db.commits();
         }
         self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Calls made to PostgreSQL (0 on the embedded engine).
+    pub fn postgres_calls(&self) -> u64 {
+        self.shared.as_ref().map_or(0, SharedDb::calls)
     }
 
     /// Time spent in group-commit flushes, in seconds.

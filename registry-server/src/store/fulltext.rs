@@ -86,6 +86,114 @@ fn query_param(n: usize) -> String {
     format!("(SELECT ${n}::tsquery)")
 }
 
+/// A probe of a document for one query term: whether it holds the term
+/// under one of `labels`, whole or (when `prefix`) as a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Probe {
+    labels: String,
+    prefix: bool,
+}
+
+/// How one query term scores a document: the best of its probes, each label
+/// whole (twice its weight) and, from [`MIN_PREFIX`] characters, as a prefix
+/// (its weight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Score {
+    /// This much, whatever the document holds.
+    Value(u32),
+    /// The first arm whose probe matches, else the last.
+    Case(Vec<(Probe, Score)>, Box<Score>),
+}
+
+/// The score of a term of `prefix`-matching kind, as a decision tree over
+/// the fields. Labels are taken in tiers, best first, each tier as long as
+/// its least match still beats anything in the next label: one probe of the
+/// whole tier, and only inside a tier that matches, its probes best first.
+/// A flat ladder of every probe tried seven before finding a word in a
+/// description, the usual place; this tries three. The last tier needs no
+/// probe: a document reaches the score only when it holds every term.
+fn term_score(prefix: bool) -> Score {
+    let value = |w: u8, whole: bool| u32::from(w) * if whole { 2 } else { 1 };
+    let least = |w: u8| value(w, !prefix);
+    let mut tiers: Vec<Vec<(char, u8)>> = Vec::new();
+    for (l, w) in LABELS {
+        match tiers.last_mut() {
+            Some(tier) if tier.iter().map(|(_, tw)| least(*tw)).min() < Some(value(w, true)) => {
+                tier.push((l, w))
+            }
+            _ => tiers.push(vec![(l, w)]),
+        }
+    }
+    let inner = |tier: &[(char, u8)]| {
+        let mut probes: Vec<(Probe, u32)> = Vec::new();
+        for (l, w) in tier {
+            probes.push((
+                Probe {
+                    labels: l.to_string(),
+                    prefix: false,
+                },
+                value(*w, true),
+            ));
+            if prefix {
+                probes.push((
+                    Probe {
+                        labels: l.to_string(),
+                        prefix: true,
+                    },
+                    value(*w, false),
+                ));
+            }
+        }
+        probes.sort_by_key(|p| std::cmp::Reverse(p.1));
+        let last = probes.pop().map_or(0, |p| p.1);
+        if probes.is_empty() {
+            Score::Value(last)
+        } else {
+            Score::Case(
+                probes
+                    .into_iter()
+                    .map(|(p, v)| (p, Score::Value(v)))
+                    .collect(),
+                Box::new(Score::Value(last)),
+            )
+        }
+    };
+    let last = tiers.pop().unwrap_or_default();
+    let arms = tiers
+        .iter()
+        .map(|tier| {
+            let gate = Probe {
+                labels: tier.iter().map(|(l, _)| *l).collect(),
+                prefix,
+            };
+            (gate, inner(tier))
+        })
+        .collect();
+    Score::Case(arms, Box::new(inner(&last)))
+}
+
+impl Score {
+    /// The SQL of this score for `quoted` (a [`lexeme`]), its probes pushed
+    /// on `params`.
+    fn sql(&self, quoted: &str, params: &mut Vec<String>) -> String {
+        match self {
+            Score::Value(v) => v.to_string(),
+            Score::Case(arms, otherwise) => {
+                let mut case = String::from("CASE");
+                for (probe, then) in arms {
+                    let star = if probe.prefix { "*" } else { "" };
+                    params.push(format!("{quoted}:{star}{}", probe.labels));
+                    let at = query_param(params.len());
+                    let then = then.sql(quoted, params);
+                    case.push_str(&format!(" WHEN doc @@ {at} THEN {then}"));
+                }
+                case.push_str(&format!(" ELSE {} END", otherwise.sql(quoted, params)));
+                case
+            }
+        }
+    }
+}
+
 /// The statement searching for `query` (lowercase) split into `qterms`
 /// (sorted, unique, at least one).
 pub fn statement(query: &str, qterms: &[String]) -> Statement {
@@ -102,26 +210,7 @@ pub fn statement(query: &str, qterms: &[String]) -> Statement {
         if prefix {
             all.push_str(":*");
         }
-        // Each label whole (twice its weight) and, from MIN_PREFIX
-        // characters, as a prefix (its weight); the best that matches counts.
-        let mut probes: Vec<(String, u32)> = Vec::new();
-        for (l, w) in LABELS {
-            probes.push((format!("{quoted}:{l}"), u32::from(w) * 2));
-            if prefix {
-                probes.push((format!("{quoted}:*{l}"), u32::from(w)));
-            }
-        }
-        probes.sort_by_key(|p| std::cmp::Reverse(p.1));
-        let mut case = String::from("CASE");
-        for (probe, value) in probes {
-            params.push(probe);
-            case.push_str(&format!(
-                " WHEN doc @@ {} THEN {value}",
-                query_param(params.len())
-            ));
-        }
-        case.push_str(" ELSE 0 END");
-        scores.push(case);
+        scores.push(term_score(prefix).sql(&quoted, &mut params));
     }
     params[0] = all;
     let bare = if !query.is_empty() && query.len() <= MAX_TERM_BYTES && !query.contains('\0') {
@@ -229,6 +318,54 @@ mod tests {
         );
     }
 
+    /// What `score` gives a document holding the term at `held`: each a
+    /// label and whether it is the whole lexeme (else one the term begins).
+    fn eval(score: &Score, held: &[(char, bool)]) -> u32 {
+        match score {
+            Score::Value(v) => *v,
+            Score::Case(arms, otherwise) => arms
+                .iter()
+                .find(|(p, _)| {
+                    held.iter()
+                        .any(|(l, whole)| p.labels.contains(*l) && (*whole || p.prefix))
+                })
+                .map_or_else(|| eval(otherwise, held), |(_, then)| eval(then, held)),
+        }
+    }
+
+    #[test]
+    fn the_score_tree_gives_the_best_probe_for_every_document() {
+        let places: Vec<(char, bool)> = LABELS
+            .iter()
+            .flat_map(|(l, _)| [(*l, true), (*l, false)])
+            .collect();
+        for prefix in [false, true] {
+            let tree = term_score(prefix);
+            for set in 1u32..(1 << places.len()) {
+                let held: Vec<(char, bool)> = places
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| set & (1 << i) != 0)
+                    .map(|(_, p)| *p)
+                    .collect();
+                // Documents the statement's condition lets through only.
+                if !prefix && !held.iter().any(|(_, whole)| *whole) {
+                    continue;
+                }
+                let best = held
+                    .iter()
+                    .filter(|(_, whole)| *whole || prefix)
+                    .map(|(l, whole)| {
+                        let w = LABELS.iter().find(|(x, _)| x == l).map_or(0, |(_, w)| *w);
+                        u32::from(w) * if *whole { 2 } else { 1 }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                assert_eq!(eval(&tree, &held), best, "prefix {prefix}, held {held:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_statement_scores_whole_terms_double_and_prefixes_from_three_characters() {
         let st = statement("ab crm", &["ab".to_string(), "crm".to_string()]);
@@ -239,15 +376,13 @@ mod tests {
                 "'ab':A",
                 "'ab':B",
                 "'ab':C",
-                "'ab':D",
+                "'crm':*AB",
                 "'crm':A",
                 "'crm':B",
                 "'crm':*A",
-                "'crm':*B",
-                "'crm':C",
                 "'crm':*C",
+                "'crm':C",
                 "'crm':D",
-                "'crm':*D",
                 "'ab crm':A",
             ]
         );
@@ -255,12 +390,13 @@ mod tests {
             st.sql,
             "SELECT package_id, (\
              CASE WHEN doc @@ (SELECT $2::tsquery) THEN 18 WHEN doc @@ (SELECT $3::tsquery) THEN 16 \
-             WHEN doc @@ (SELECT $4::tsquery) THEN 8 WHEN doc @@ (SELECT $5::tsquery) THEN 2 ELSE 0 END + \
+             WHEN doc @@ (SELECT $4::tsquery) THEN 8 ELSE 2 END + \
+             CASE WHEN doc @@ (SELECT $5::tsquery) THEN \
              CASE WHEN doc @@ (SELECT $6::tsquery) THEN 18 WHEN doc @@ (SELECT $7::tsquery) THEN 16 \
-             WHEN doc @@ (SELECT $8::tsquery) THEN 9 WHEN doc @@ (SELECT $9::tsquery) THEN 8 \
-             WHEN doc @@ (SELECT $10::tsquery) THEN 8 WHEN doc @@ (SELECT $11::tsquery) THEN 4 \
-             WHEN doc @@ (SELECT $12::tsquery) THEN 2 WHEN doc @@ (SELECT $13::tsquery) THEN 1 ELSE 0 END\
-             )::int8, doc @@ (SELECT $14::tsquery) FROM shire_search WHERE doc @@ (SELECT $1::tsquery)"
+             WHEN doc @@ (SELECT $8::tsquery) THEN 9 ELSE 8 END \
+             WHEN doc @@ (SELECT $9::tsquery) THEN CASE WHEN doc @@ (SELECT $10::tsquery) THEN 8 ELSE 4 END \
+             ELSE CASE WHEN doc @@ (SELECT $11::tsquery) THEN 2 ELSE 1 END END\
+             )::int8, doc @@ (SELECT $12::tsquery) FROM shire_search WHERE doc @@ (SELECT $1::tsquery)"
         );
         let long = "x".repeat(MAX_TERM_BYTES + 1);
         let st = statement(&long, std::slice::from_ref(&long));

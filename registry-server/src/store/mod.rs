@@ -19,6 +19,7 @@ mod db;
 mod error;
 mod fulltext;
 pub mod lease;
+mod linked;
 pub mod log;
 pub mod mirror;
 pub mod objects;
@@ -433,10 +434,16 @@ impl Store {
 
     /// A key of this node's log and the account it is registered to.
     pub fn key(&self, id: &KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, StoreError> {
-        let Some(k) = self.db.get::<KeyRecord>(T::Keys, id.as_str().as_bytes())? else {
+        let Some((k, a)) = self.db.get_linked::<KeyRecord, AccountRecord>(
+            T::Keys,
+            id.as_str().as_bytes(),
+            T::Accounts,
+            |k| k.account.as_bytes().to_vec(),
+        )?
+        else {
             return Ok(None);
         };
-        let a = self.account(&k.account)?.ok_or_else(|| {
+        let a = a.ok_or_else(|| {
             StoreError::Corrupt(format!("key {id} names a missing account {}", k.account))
         })?;
         Ok(Some((k, a)))
@@ -601,13 +608,13 @@ impl Store {
 
     /// Pending releases of this node's own log, oldest first.
     pub fn pending(&self) -> Result<Vec<ReleaseRecord>, StoreError> {
-        let mut out = Vec::new();
-        for key in self.db.raw_values(T::Pending)? {
-            if let Some(r) = self.db.get::<ReleaseRecord>(T::Releases, &key)? {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        let keys = self.db.raw_values(T::Pending)?;
+        Ok(self
+            .db
+            .get_many::<ReleaseRecord>(T::Releases, &keys)?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Every release of every package (for inspection and consistency checks).
@@ -728,6 +735,12 @@ impl Store {
     /// Group-commit flushes run, and the seconds they took in all.
     pub fn flush_stats(&self) -> (u64, f64) {
         (self.db.flush_count(), self.db.flush_seconds())
+    }
+
+    /// Calls this process has made to PostgreSQL (0 on the embedded
+    /// backend).
+    pub fn postgres_calls(&self) -> u64 {
+        self.db.postgres_calls()
     }
 
     /// Entries of this node's log known to be on disk: what checkpoints,

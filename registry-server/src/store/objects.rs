@@ -4,10 +4,11 @@
 //!
 //! The bucket is the truth: an artifact is stored once its `PUT` (or its
 //! multipart upload) is acknowledged, before the publish is answered. Each
-//! process keeps a copy of what it served in its data folder
-//! (`DIR/blobs/sha256/...`, checked against the digest as it arrives) and
-//! serves ranges from it; the bucket is asked first every time, so an
-//! artifact erased by another process (a takedown) is never served again.
+//! process keeps a copy of what it uploaded or served in its data folder
+//! (`super::blobs`: a pack or `DIR/blobs/sha256/...`, checked against the
+//! digest as it arrives) and serves ranges from it without asking the bucket
+//! again: an artifact taken down by another process is refused by its
+//! tombstone in the shared database before any read.
 
 use super::bridge::Bridge;
 use super::error::StoreError;

@@ -25,6 +25,7 @@ use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
 use super::fulltext::Statement;
+use super::linked::LinkGuesses;
 use super::row_cache::{Key, RowCache};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -263,9 +264,40 @@ struct Inner {
     committer: std::sync::Mutex<()>,
     /// Batches this process committed.
     commits: AtomicU64,
+    /// Calls this process made to PostgreSQL ([`SharedDb::calls`]).
+    calls: AtomicU64,
     /// Rows read and written under the sequencer lock, for the next write
     /// transactions of this process ([`RowCache`]).
     cache: std::sync::Mutex<RowCache>,
+    /// Which row each record read last named ([`SharedDb::link_guess`]).
+    links: LinkGuesses,
+    /// Committed rows of the trees whose rows never change
+    /// ([`T::rows_never_change`]), as read outside any transaction.
+    fixed: std::sync::Mutex<FixedRows>,
+}
+
+/// Rows that never change once committed, kept once read: at most
+/// [`FIXED_BYTES`] (keys and values), then kept afresh.
+#[derive(Default)]
+struct FixedRows {
+    rows: std::collections::HashMap<(i16, Vec<u8>), Vec<u8>>,
+    bytes: usize,
+}
+
+/// Bytes of [`FixedRows`] kept at most: a million package names.
+const FIXED_BYTES: usize = 64 << 20;
+
+impl FixedRows {
+    fn keep(&mut self, t: T, key: Vec<u8>, value: Vec<u8>) {
+        let size = key.len() + value.len() + 64;
+        if self.bytes + size > FIXED_BYTES {
+            self.rows.clear();
+            self.bytes = 0;
+        }
+        if self.rows.insert((t as i16, key), value).is_none() {
+            self.bytes += size;
+        }
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -326,7 +358,10 @@ impl SharedDb {
                 turned: Condvar::new(),
                 committer: std::sync::Mutex::new(()),
                 commits: AtomicU64::new(0),
+                calls: AtomicU64::new(0),
                 cache: std::sync::Mutex::new(RowCache::default()),
+                fixed: std::sync::Mutex::new(FixedRows::default()),
+                links: LinkGuesses::default(),
             }),
         };
         let pool = db.inner.pool.clone();
@@ -382,7 +417,15 @@ impl SharedDb {
         &self,
         fut: impl Future<Output = Result<R, StoreError>> + Send + 'static,
     ) -> Result<R, StoreError> {
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
         self.inner.bridge.block(fut)
+    }
+
+    /// Calls this process has made to PostgreSQL: each one statement, or
+    /// one step of a write (its lock, its reads, its commit). What a request
+    /// costs in round trips, for operators and tests.
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
     }
 
     /// The value under `key` in tree `t`.
@@ -408,22 +451,57 @@ impl SharedDb {
         self.cache().get(&(t as i16, key.to_vec()))
     }
 
-    /// The values under `keys` in tree `t`, in their order: one round trip.
+    /// The values under `keys` in tree `t`, in their order: one round trip,
+    /// none when the tree's rows never change and every one was read before.
     pub fn get_many(&self, t: T, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let pool = self.inner.pool.clone();
-        let wanted = keys.to_vec();
-        let found: std::collections::HashMap<Vec<u8>, Vec<u8>> = self
-            .block(async move {
+        let fixed = t.rows_never_change();
+        let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> = Default::default();
+        let mut wanted = keys.to_vec();
+        if fixed {
+            let kept = self.fixed();
+            wanted.retain(|k| match kept.rows.get(&(t as i16, k.clone())) {
+                Some(v) => {
+                    found.insert(k.clone(), v.clone());
+                    false
+                }
+                None => true,
+            });
+        }
+        if !wanted.is_empty() {
+            let pool = self.inner.pool.clone();
+            let rows = self.block(async move {
                 sqlx::query_as::<_, Row>(GET_MANY)
                     .bind(t as i16)
                     .bind(wanted)
                     .fetch_all(&pool)
                     .await
                     .map_err(|e| backend_in("reading records", e))
-            })?
-            .into_iter()
-            .collect();
+            })?;
+            if fixed {
+                let mut kept = self.fixed();
+                for (k, v) in &rows {
+                    kept.keep(t, k.clone(), v.clone());
+                }
+            }
+            found.extend(rows);
+        }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// The key the record under `key` in tree `t` named when this process
+    /// last read it ([`super::db::Db::get_linked`]).
+    pub fn link_guess(&self, t: T, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.links.guess(t as i16, key)
+    }
+
+    /// Remembers the key the record under `key` in tree `t` names.
+    pub fn remember_link(&self, t: T, key: &[u8], named: Vec<u8>) {
+        self.inner.links.remember(t as i16, key, named);
+    }
+
+    /// The kept rows of the trees whose rows never change.
+    fn fixed(&self) -> std::sync::MutexGuard<'_, FixedRows> {
+        self.inner.fixed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The values under `keys` (each a tree and a key), in their order: one
@@ -1226,7 +1304,29 @@ impl SharedTx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{prefix_end, StorageSection, BEGIN_SEQUENCED, COMMIT_SEQUENCE, SEQUENCER_LOCK};
+    use super::{
+        prefix_end, FixedRows, StorageSection, BEGIN_SEQUENCED, COMMIT_SEQUENCE, FIXED_BYTES,
+        SEQUENCER_LOCK, T,
+    };
+
+    #[test]
+    fn kept_fixed_rows_stay_within_their_bound() {
+        let mut kept = FixedRows::default();
+        kept.keep(T::PackageIds, b"a".to_vec(), b"bench/a".to_vec());
+        kept.keep(T::PackageIds, b"a".to_vec(), b"bench/a".to_vec());
+        assert_eq!(kept.rows.len(), 1);
+        let once = kept.bytes;
+        let big = vec![0u8; FIXED_BYTES / 2];
+        kept.keep(T::PackageIds, b"b".to_vec(), big.clone());
+        assert_eq!(kept.rows.len(), 2);
+        assert!(kept.bytes > once);
+        kept.keep(T::PackageIds, b"c".to_vec(), big);
+        assert_eq!(kept.rows.len(), 1, "past the bound, kept afresh");
+        assert!(kept.bytes <= FIXED_BYTES);
+        assert!(kept
+            .rows
+            .contains_key(&(T::PackageIds as i16, b"c".to_vec())));
+    }
 
     #[test]
     fn a_storage_table_is_refused_unless_complete_and_known() {

@@ -12,10 +12,13 @@ pub const TOKEN_ID_LEN: usize = 16;
 impl Store {
     /// The token with hash `hash` and its account; `None` for an unknown one.
     pub fn token(&self, hash: &str) -> Result<Option<(TokenRecord, AccountRecord)>, StoreError> {
-        let Some(stored) = self.db.get::<StoredToken>(T::Tokens, hash.as_bytes())? else {
-            return Ok(None);
-        };
-        let Some(account) = self.account(stored.account())? else {
+        let Some((stored, Some(account))) = self.db.get_linked::<StoredToken, AccountRecord>(
+            T::Tokens,
+            hash.as_bytes(),
+            T::Accounts,
+            |t| t.account().as_bytes().to_vec(),
+        )?
+        else {
             return Ok(None);
         };
         Ok(Some((stored.into_record(&account), account)))

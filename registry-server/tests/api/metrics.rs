@@ -5,7 +5,11 @@ use super::club_with;
 use crate::helpers::Release;
 
 /// The value of `name` with the labels `labels` in the node's metrics (0 when absent).
-async fn metric(app: &crate::helpers::TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) async fn metric(
+    app: &crate::helpers::TestApp,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
     let text = reqwest::get(format!("{}/metrics", app.url))
         .await
         .unwrap()

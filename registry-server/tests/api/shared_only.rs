@@ -180,3 +180,110 @@ async fn a_write_around_the_sequencer_is_refused_by_the_database() {
     let next = Release::new("braintree/crm", "1.0.1");
     c.app.publish(&c.bt, &next).await.ok(201);
 }
+
+/// A search is three calls to PostgreSQL once its hits' names are known
+/// (package ids and names never change, and a process keeps them): the
+/// ranking, the hits' records and adoption counts, their highest releases.
+/// Measured as the calls counted between scrapes of `/metrics`, less what a
+/// scrape itself costs.
+#[tokio::test]
+async fn a_search_costs_three_calls_to_postgresql() {
+    let storage = shared_storage();
+    let c = crate::club_with(move |config| {
+        config.storage = Some(storage);
+        config.node_figures_every = Duration::ZERO;
+    })
+    .await;
+    for (name, v) in [
+        ("braintree/crm", "1.0.0"),
+        ("braintree/crm", "1.1.0+build.7"),
+        ("braintree/crm-lite", "2.0.0"),
+    ] {
+        let r = Release::new(name, v).description("A crm for councils");
+        c.app.publish(&c.bt, &r).await.ok(201);
+    }
+    let search = || async {
+        let resp = c.app.get("/api/v1/search?q=crm").await;
+        let body = resp.ok(200);
+        let latest: Vec<String> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["latest"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(latest, ["1.1.0+build.7", "2.0.0"]);
+    };
+    search().await;
+    assert_eq!(calls_of(&c.app, search).await, 3.0, "per search");
+}
+
+/// The calls to PostgreSQL that `request` makes: counted between scrapes of
+/// `/metrics` (which must refresh at every scrape), less what a scrape
+/// itself costs. Background jobs only add calls, so the least of a few tries
+/// is each one's own cost.
+async fn calls_of<F: std::future::Future<Output = ()>>(
+    app: &crate::helpers::TestApp,
+    request: impl Fn() -> F,
+) -> f64 {
+    let calls = || crate::metrics::metric(app, "shire_postgres_calls_total", &[]);
+    let (mut scrape, mut both) = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let a = calls().await;
+        let b = calls().await;
+        request().await;
+        let d = calls().await;
+        scrape = scrape.min(b - a);
+        both = both.min(d - b);
+    }
+    both - scrape
+}
+
+/// A process remembers which account each token it has seen names, and
+/// reads a known token with its account in one call to PostgreSQL. The
+/// guess never stands in for what is stored: a token revoked, or an account
+/// disabled, by another process is refused at once.
+#[tokio::test]
+async fn a_known_token_and_its_account_are_one_call_and_never_stale() {
+    let storage = shared_storage();
+    let s = storage.clone();
+    let c = crate::club_with(move |config| {
+        config.storage = Some(s);
+        config.node_figures_every = Duration::ZERO;
+    })
+    .await;
+    let whoami = |token: String| {
+        let app = &c.app;
+        async move { app.get_as("/api/v1/whoami", &token).await }
+    };
+    assert_eq!(
+        whoami(c.bt.token.clone()).await.ok(200)["username"],
+        "bt-dev"
+    );
+    let one = || async {
+        whoami(c.bt.token.clone()).await.ok(200);
+    };
+    assert_eq!(
+        calls_of(&c.app, one).await,
+        1.0,
+        "per authenticated request"
+    );
+
+    let hash = shire_registry::auth::hash_token(&c.bt.token);
+
+    // A second process of the node revokes the token and disables an
+    // account; this one has read both and remembers what they named.
+    let options = OpenOptions {
+        shared: Some(storage),
+        ..OpenOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let origin = c.app.origin.clone();
+    let (other, _f) = Store::open(dir.path(), &options, move || origin).unwrap();
+    assert_eq!(whoami(c.rev.token.clone()).await.status, 200);
+    let id: String = hash.chars().take(16).collect();
+    assert!(other.revoke_token(&id, |_| Ok(())).unwrap().is_some());
+    assert_eq!(whoami(c.bt.token.clone()).await.status, 401, "revoked");
+    let disabled = other.set_disabled("socitm-rev", Some("2026-12-03T00:00:00Z".into()));
+    assert!(disabled.unwrap().is_some());
+    assert_eq!(whoami(c.rev.token.clone()).await.status, 401, "disabled");
+}
