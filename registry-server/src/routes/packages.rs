@@ -7,7 +7,7 @@ use crate::store::records::{to_verdict_info, to_yank_info, ReleaseRecord};
 use actix_web::http::header::ContentType;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
-use shire_core::wire::{PackageInfo, VersionInfo};
+use shire_core::wire::{KeyInfo, PackageInfo, VersionInfo};
 use shire_core::{OrgName, PackageName, Version};
 
 /// Path of a package.
@@ -43,6 +43,16 @@ pub fn version_info(state: &AppState, r: &ReleaseRecord) -> Result<VersionInfo, 
     };
     // Mirrored: the key as the origin's log registered it.
     let publisher_key = state.store.publisher_key_info(r)?.ok_or_else(missing)?;
+    version_info_signed_by(state, r, publisher_key)
+}
+
+/// [`version_info`] for a caller that holds the release's publisher key
+/// already (the publish that just logged it, whose ledger checked the key).
+pub fn version_info_signed_by(
+    state: &AppState,
+    r: &ReleaseRecord,
+    publisher_key: KeyInfo,
+) -> Result<VersionInfo, ApiError> {
     // A mirrored release came with the origin's word for its dependencies;
     // this node may not hold them (another origin's, not followed here).
     let mut absent = Vec::new();

@@ -15,10 +15,11 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::packages::version_info;
+use crate::routes::packages::version_info_signed_by;
 use crate::routes::statements::{claimed_package, signing_key};
 use crate::state::AppState;
 use crate::store::blobs::InspectError;
+use crate::store::records::to_key_info;
 use crate::store::{now, Artifact, StoreError, Written};
 use actix_web::{web, HttpResponse};
 use shire_core::event::LogEvent;
@@ -44,7 +45,7 @@ pub async fn publish(
     let key = signing_key(&state.store, &envelope, caller.account())?;
     let event = LogEvent::Release {
         envelope,
-        key_id: key.key_id,
+        key_id: key.key_id.clone(),
         at: now(),
     };
     let Change::Released(released) = state.store.check(&event)? else {
@@ -81,5 +82,8 @@ pub async fn publish(
         return Err(ApiError::internal("a release stored no release record"));
     };
     state.store.durable().await?;
-    Ok(HttpResponse::Created().json(version_info(&state, &record)?))
+    // The key the ledger accepted in the same transaction, and its account:
+    // the caller's.
+    let signed_by = to_key_info(&key, caller.account());
+    Ok(HttpResponse::Created().json(version_info_signed_by(&state, &record, signed_by)?))
 }

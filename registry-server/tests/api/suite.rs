@@ -115,6 +115,9 @@ async fn publish_then_info_search_and_download() {
     assert_eq!(v["publisher_key"]["key_id"], c.bt.key.key_id().to_string());
     assert_eq!(v["publisher_key"]["org"], "braintree");
     assert!(v["log_index"].as_u64().is_some());
+    // The publish answers what reading the version answers.
+    let read = app.get("/api/v1/packages/braintree/crm-lite/1.0.0").await;
+    assert_eq!(read.ok(200), v);
 
     let info = app.get("/api/v1/packages/braintree/crm-lite").await;
     let info = info.ok(200);
