@@ -89,6 +89,17 @@ impl Bench {
                 }
             }
         }
+        let rates = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.notes.push(format!(
+            "shared backend: publish runs, shared {}; embedded {} (publishes/s, in run order)",
+            rates(&shared),
+            rates(&embedded)
+        ));
         let shared_rate = median(&mut shared);
         self.rows.push(Row {
             work: format!(
