@@ -313,11 +313,16 @@ impl Metrics {
                 .unwrap_or(0.0);
             self.peer_last_success.with_label_values(&name).set(last);
         }
-        // Last, so that it counts the calls of this refresh too.
+        Ok(())
+    }
+
+    /// Brings the PostgreSQL call counter up to `store`'s count: at every
+    /// scrape, not only when the node's figures are computed, and whether
+    /// or not that computation failed.
+    fn count_calls(&self, store: &Store) {
         let calls = store.postgres_calls();
         let seen = self.postgres_calls_seen.swap(calls, Ordering::Relaxed);
         self.postgres_calls.inc_by(calls.saturating_sub(seen));
-        Ok(())
     }
 
     /// The text exposition of every metric.
@@ -371,10 +376,14 @@ pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, crate::e
         let mut last = state.metrics.refreshed.lock().await;
         if last.is_none_or(|at| at.elapsed() >= state.metrics.every) {
             let st = state.clone();
-            web::block(move || st.metrics.refresh(&st.store, &peers))
+            let refreshed = web::block(move || st.metrics.refresh(&st.store, &peers))
                 .await
-                .map_err(crate::error::ApiError::internal)??;
+                .map_err(crate::error::ApiError::internal);
+            state.metrics.count_calls(&state.store);
+            refreshed??;
             *last = Some(Instant::now());
+        } else {
+            state.metrics.count_calls(&state.store);
         }
     }
     let body = state

@@ -82,8 +82,8 @@ pub async fn publish(
         return Err(ApiError::internal("a release stored no release record"));
     };
     state.store.durable().await?;
-    // The key the ledger accepted in the same transaction, and its account:
-    // the caller's.
+    // The signing key and its account (the caller's) as read before the
+    // transaction, whose ledger then accepted that key.
     let signed_by = to_key_info(&key, caller.account());
     Ok(HttpResponse::Created().json(version_info_signed_by(&state, &record, signed_by)?))
 }

@@ -91,7 +91,9 @@ impl T {
     /// Whether a row of this tree, once committed, keeps its value for
     /// good: a package's id and name never change, and ids are never
     /// reused. The shared engine keeps such rows in memory once read
-    /// (`super::shared`), so naming a search's hits costs no round trip.
+    /// (`super::shared`), so naming a search's hits costs no round trip,
+    /// and forgets them when the database may have lost commits (a write
+    /// that fails to begin or commit, the commit sequence going back).
     /// Every other tree can change under another process.
     pub const fn rows_never_change(self) -> bool {
         matches!(self, T::PackageIds)

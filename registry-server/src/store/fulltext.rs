@@ -111,7 +111,9 @@ enum Score {
 /// whole tier, and only inside a tier that matches, its probes best first.
 /// A flat ladder of every probe tried seven before finding a word in a
 /// description, the usual place; this tries three. The last tier needs no
-/// probe: a document reaches the score only when it holds every term.
+/// probe, and a document that matched no probe would score the last tier's
+/// least, not 0: the statement's condition (`WHERE doc @@ $1`, every term
+/// required) lets no such document reach the score.
 fn term_score(prefix: bool) -> Score {
     let value = |w: u8, whole: bool| u32::from(w) * if whole { 2 } else { 1 };
     let least = |w: u8| value(w, !prefix);

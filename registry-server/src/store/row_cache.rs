@@ -42,6 +42,13 @@ impl RowCache {
         }
     }
 
+    /// Whether the cache was current at a sequence past `seq`: commits it
+    /// saw are no longer in the database (a failover that lost them, a
+    /// restore).
+    pub fn ahead_of(&self, seq: i64) -> bool {
+        self.at.is_some_and(|at| at > seq)
+    }
+
     /// The sequence the cache was current at, when `seq` is past it: the
     /// commits after it are someone else's.
     pub fn behind(&self, seq: i64) -> Option<i64> {
@@ -136,8 +143,10 @@ mod tests {
         c.read(key("c"), Some(b"3".to_vec()));
         // Another process wrote b at 10: only b is forgotten.
         assert_eq!(c.behind(10), Some(9));
+        assert!(!c.ahead_of(9) && !c.ahead_of(10));
         c.caught_up([key("b")], 10);
         assert_eq!(c.behind(10), None);
+        assert!(c.ahead_of(9), "a sequence that went back is seen");
         assert_eq!(c.get(&key("b")), None);
         assert_eq!(c.get(&key("c")), Some(Some(b"3".to_vec())));
         c.forget();

@@ -374,6 +374,10 @@ impl SharedDb {
     /// commit, the keys they wrote are forgotten (everything, when their
     /// lists are no longer all kept).
     fn catch_up(&self, conn: &Conn, seq: i64) -> Result<(), StoreError> {
+        if self.cache().ahead_of(seq) {
+            // The sequence went back: commits this process saw are gone.
+            self.forget_all();
+        }
         let Some(from) = self.cache().behind(seq) else {
             self.cache().current_at(seq);
             return Ok(());
@@ -405,6 +409,16 @@ impl SharedDb {
             cache.current_at(seq);
         }
         Ok(())
+    }
+
+    /// Forgets every row this process keeps, the fixed rows too: after a
+    /// failure that may mean the database failed over, and lost commits
+    /// with it (a package id could then name another package).
+    fn forget_all(&self) {
+        self.cache().forget();
+        let mut fixed = self.fixed();
+        fixed.rows.clear();
+        fixed.bytes = 0;
     }
 
     /// This process's rows read under the sequencer lock.
@@ -796,7 +810,7 @@ impl SharedDb {
             Ok((conn, seq)) => {
                 let conn: Conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
                 if let Err(e) = self.catch_up(&conn, seq) {
-                    self.cache().forget();
+                    self.forget_all();
                     let _ = self.block(async move { rollback(conn).await });
                     return Err(e);
                 }
@@ -804,7 +818,7 @@ impl SharedDb {
             }
             Err(e) => {
                 // The database may have failed over: trust nothing kept.
-                self.cache().forget();
+                self.forget_all();
                 return Err(e);
             }
         };
@@ -882,7 +896,7 @@ impl SharedDb {
                 Ok(())
             }
             Err(e) => {
-                self.cache().forget();
+                self.forget_all();
                 Err(e.to_string())
             }
         });
@@ -890,7 +904,7 @@ impl SharedDb {
 
     /// Rolls `batch` back and answers its members with `why`.
     fn give_up(&self, batch: Batch, why: &str) {
-        self.cache().forget();
+        self.forget_all();
         let conn = batch.conn;
         let _ = self.block(async move { rollback(conn).await });
         let _ = batch.outcome.set(Err(why.to_string()));

@@ -227,7 +227,7 @@ async fn calls_of<F: std::future::Future<Output = ()>>(
 ) -> f64 {
     let calls = || crate::metrics::metric(app, "shire_postgres_calls_total", &[]);
     let (mut scrape, mut both) = (f64::MAX, f64::MAX);
-    for _ in 0..5 {
+    for _ in 0..10 {
         let a = calls().await;
         let b = calls().await;
         request().await;
