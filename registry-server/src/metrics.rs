@@ -316,9 +316,8 @@ impl Metrics {
         Ok(())
     }
 
-    /// Brings the PostgreSQL call counter up to `store`'s count: at every
-    /// scrape, not only when the node's figures are computed, and whether
-    /// or not that computation failed.
+    /// Brings the PostgreSQL call counter up to `store`'s count (at every
+    /// scrape, not only when the node's figures are computed).
     fn count_calls(&self, store: &Store) {
         let calls = store.postgres_calls();
         let seen = self.postgres_calls_seen.swap(calls, Ordering::Relaxed);
@@ -371,19 +370,18 @@ pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, crate::e
         .as_ref()
         .map(|f| f.board.all())
         .unwrap_or_default();
+    // Up to the calls made before this scrape (its own refresh's show at
+    // the next), refresh or not, failed or not.
+    state.metrics.count_calls(&state.store);
     {
         // Concurrent scrapes wait for one computation and share it.
         let mut last = state.metrics.refreshed.lock().await;
         if last.is_none_or(|at| at.elapsed() >= state.metrics.every) {
             let st = state.clone();
-            let refreshed = web::block(move || st.metrics.refresh(&st.store, &peers))
+            web::block(move || st.metrics.refresh(&st.store, &peers))
                 .await
-                .map_err(crate::error::ApiError::internal);
-            state.metrics.count_calls(&state.store);
-            refreshed??;
+                .map_err(crate::error::ApiError::internal)??;
             *last = Some(Instant::now());
-        } else {
-            state.metrics.count_calls(&state.store);
         }
     }
     let body = state

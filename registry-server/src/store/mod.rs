@@ -484,16 +484,6 @@ impl Store {
         self.db.get(T::Packages, name.to_string().as_bytes())
     }
 
-    /// The records of `names`, in their order (one read on the shared
-    /// backend, whatever their number).
-    pub fn packages(
-        &self,
-        names: &[PackageName],
-    ) -> Result<Vec<Option<PackageRecord>>, StoreError> {
-        let keys: Vec<Vec<u8>> = names.iter().map(|n| n.to_string().into_bytes()).collect();
-        self.db.get_many(T::Packages, &keys)
-    }
-
     /// The releases of `wanted` (name and version), in their order.
     pub fn releases(
         &self,

@@ -291,12 +291,16 @@ impl FixedRows {
     fn keep(&mut self, t: T, key: Vec<u8>, value: Vec<u8>) {
         let size = key.len() + value.len() + 64;
         if self.bytes + size > FIXED_BYTES {
-            self.rows.clear();
-            self.bytes = 0;
+            self.clear();
         }
         if self.rows.insert((t as i16, key), value).is_none() {
             self.bytes += size;
         }
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.bytes = 0;
     }
 }
 
@@ -416,9 +420,7 @@ impl SharedDb {
     /// with it (a package id could then name another package).
     fn forget_all(&self) {
         self.cache().forget();
-        let mut fixed = self.fixed();
-        fixed.rows.clear();
-        fixed.bytes = 0;
+        self.fixed().clear();
     }
 
     /// This process's rows read under the sequencer lock.
