@@ -55,6 +55,11 @@ pub async fn run(opts: Options) -> Result<ExitCode> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(256)
+        // Idle connections are dropped well before the servers' keep-alive
+        // (actix-web's 5 s) closes them: reusing one the server is closing
+        // just then fails the request ("connection closed before message
+        // completed"), and the gaps between runs are about that long.
+        .pool_idle_timeout(Duration::from_secs(2))
         // A server that stops answering fails the run instead of hanging it.
         .timeout(Duration::from_secs(if opts.smoke { 20 } else { 300 }))
         .build()?;
@@ -790,8 +795,7 @@ impl Bench {
                         self.notes
                             .push(format!("Shire search at {n} packages: {msg}"));
                     }
-                    // Let the fill's background writes settle, warm up, then time.
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    settle_after_fill().await;
                     let warm = &urls[..urls.len().min(50)];
                     let _ = load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0)
                         .await;
@@ -1371,4 +1375,13 @@ where
     // Packages are numbered from..; a stop on the deadline leaves gaps only
     // at the end, so the count stored is from + done.
     Ok(from + done.load(Ordering::Relaxed))
+}
+
+/// Lets a fill's background writes settle before latencies are timed: the
+/// kernel's write-back of what the fill left dirty (the servers' files, and
+/// the S3 API's, on these same two cores) otherwise lands in the middle of
+/// the timing, 30 s after the pages were written. Then a pause.
+pub async fn settle_after_fill() {
+    let _ = tokio::process::Command::new("sync").status().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
 }

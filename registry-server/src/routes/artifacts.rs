@@ -7,6 +7,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::records::YankRecord;
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -73,7 +74,13 @@ pub async fn download(
 /// 410 `taken_down`, with the reason, for an artifact whose release the
 /// node's operator took down.
 pub fn refuse_taken_down(state: &AppState, digest: &Digest) -> Result<(), ApiError> {
-    match state.store.takedown_of(digest)? {
+    refuse_tombstone(digest, state.store.takedown_of(digest)?.as_ref())
+}
+
+/// Refuses `digest` (410 `taken_down`) when `tombstone`, its takedown
+/// tombstone as read, is there.
+pub fn refuse_tombstone(digest: &Digest, tombstone: Option<&YankRecord>) -> Result<(), ApiError> {
+    match tombstone {
         Some(t) => Err(ApiError::TakenDown(format!(
             "artifact {digest} was taken down by the registry's operator on {}: {}",
             t.at, t.reason

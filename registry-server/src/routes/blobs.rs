@@ -8,7 +8,7 @@
 //! that arrives too slowly is cut off (408, `crate::middleware`); a node
 //! whose disk is full refuses at once (507).
 
-use crate::auth::Caller;
+use crate::auth;
 use crate::error::ApiError;
 use crate::middleware::is_body_timeout;
 use crate::state::AppState;
@@ -36,14 +36,14 @@ fn too_large(limit: u64) -> ApiError {
 )]
 pub async fn upload(
     state: web::Data<AppState>,
-    caller: Caller,
     digest: web::Path<Digest>,
     req: HttpRequest,
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_publisher()?;
     let digest = digest.into_inner();
-    crate::routes::artifacts::refuse_taken_down(&state, &digest)?;
+    let (caller, tombstone) = auth::authenticate_and_takedown(&req, &digest)?;
+    caller.require_publisher()?;
+    crate::routes::artifacts::refuse_tombstone(&digest, tombstone.as_ref())?;
     let limit = state.max_upload;
     let declared = req
         .headers()

@@ -16,7 +16,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::packages::version_info_signed_by;
-use crate::routes::statements::{claimed_package, signing_key};
+use crate::routes::statements::{claimed_package, claimed_subject, signing_key_reading};
 use crate::state::AppState;
 use crate::store::blobs::InspectError;
 use crate::store::records::to_key_info;
@@ -42,13 +42,24 @@ pub async fn publish(
     let envelope = body.into_inner().envelope;
     let claimed = claimed_package(&envelope)?;
     caller.require_publisher_of(&claimed)?;
-    let key = signing_key(&state.store, &envelope, caller.account())?;
+    // The key, the artifact's takedown tombstone and the release's record
+    // in one read, when the statement names its subject plainly.
+    let claimed_subject = claimed_subject(&envelope);
+    let mut reads = None;
+    let key = signing_key_reading(&state.store, &envelope, caller.account(), |id| {
+        let Some(subject) = &claimed_subject else {
+            return state.store.key(id);
+        };
+        let (key, read) = state.store.key_for_release(id, subject)?;
+        reads = Some(read);
+        Ok(key)
+    })?;
     let event = LogEvent::Release {
         envelope,
         key_id: key.key_id.clone(),
         at: now(),
     };
-    let Change::Released(released) = state.store.check(&event)? else {
+    let Change::Released(released) = state.store.check_with(&event, reads.as_ref())? else {
         return Err(ApiError::internal("the ledger did not answer a release"));
     };
     let subject = released.statement.subject.clone();
@@ -63,7 +74,10 @@ pub async fn publish(
         }
     }
     let digest = subject.digest;
-    crate::routes::artifacts::refuse_taken_down(&state, &digest)?;
+    match reads.as_ref().and_then(|r| r.takedown_of(&digest)) {
+        Some(tombstone) => crate::routes::artifacts::refuse_tombstone(&digest, tombstone)?,
+        None => crate::routes::artifacts::refuse_taken_down(&state, &digest)?,
+    }
     let blobs = state.store.blobs.clone();
     let limits = state.archive_limits;
     let inspected = web::block(move || blobs.inspect(&digest, &limits))

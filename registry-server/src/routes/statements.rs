@@ -5,9 +5,10 @@
 
 use crate::error::ApiError;
 use crate::store::records::{AccountRecord, KeyRecord};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use shire_core::dsse::Envelope;
-use shire_core::{PackageName, Version};
+use shire_core::statement::Subject;
+use shire_core::{KeyId, PackageName, Version};
 
 /// The key an envelope must verify under: one it claims, registered to the
 /// calling account and not revoked. 404 `key_not_found` when no claimed key is
@@ -19,6 +20,17 @@ pub fn signing_key(
     env: &Envelope,
     caller: &AccountRecord,
 ) -> Result<KeyRecord, ApiError> {
+    signing_key_reading(store, env, caller, |id| store.key(id))
+}
+
+/// [`signing_key`], the first claimed key read by `first` (which may read
+/// more in the same round trip), the others by the store.
+pub fn signing_key_reading(
+    store: &Store,
+    env: &Envelope,
+    caller: &AccountRecord,
+    first: impl FnOnce(&KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, StoreError>,
+) -> Result<KeyRecord, ApiError> {
     let claimed = env.claimed_key_ids();
     if claimed.is_empty() {
         return Err(ApiError::BadSignature(
@@ -27,8 +39,13 @@ pub fn signing_key(
     }
     let mut others = None;
     let mut revoked = None;
+    let mut first = Some(first);
     for id in claimed.iter().take(MAX_SIGNATURES) {
-        if let Some((k, a)) = store.key(id)? {
+        let found = match first.take() {
+            Some(read) => read(id)?,
+            None => store.key(id)?,
+        };
+        if let Some((k, a)) = found {
             if a.username == caller.username {
                 if k.revoked_at.is_none() {
                     return Ok(k);
@@ -78,6 +95,15 @@ pub fn claimed_package(env: &Envelope) -> Result<PackageName, ApiError> {
         .and_then(|n| n.as_str())
         .ok_or_else(|| ApiError::BadStatement("statement has no subject.name".into()))?;
     PackageName::parse(name).map_err(|e| ApiError::BadStatement(format!("subject.name: {e}")))
+}
+
+/// The subject a statement claims (unverified, as [`claimed_package`]):
+/// `None` when it does not parse as one, which the ledger's check then says
+/// better.
+pub fn claimed_subject(env: &Envelope) -> Option<Subject> {
+    claimed_subject_value(env)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// The package and version a statement claims to be about (unverified, as

@@ -434,8 +434,10 @@ impl BlobStore {
                 let new = objects.put_bytes(expected, held.clone())?;
                 // This process's copy goes to a pack, as an embedded node's
                 // artifact does: a file per upload cost more CPU than the
-                // rest of the upload (`store::packs`).
-                self.packs.add(expected, &held)?;
+                // rest of the upload (`store::packs`). Only once the bucket
+                // holds the bytes, and without waiting for a sync: the
+                // bucket's copy is the durable one.
+                self.packs.add_copy(expected, &held)?;
                 return Ok((size, new));
             }
             SpillState::File(_, _) if objects.exists(expected)? => return Ok((size, false)),

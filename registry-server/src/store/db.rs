@@ -303,21 +303,55 @@ impl Reader for Db {
     }
 }
 
+/// What [`Db::get_linked_along`] read: the record and its linked record
+/// (`None` when the record is absent), and the bytes read along with them.
+pub type Linked<R, L> = (Option<(R, Option<L>)>, Vec<Option<Vec<u8>>>);
+
 /// Reads for an early, advisory answer that a write transaction gives again
-/// under its lock: on the shared engine, rows this process last saw under
-/// the sequencer lock when it kept them (they may be stale), the database's
-/// otherwise; on the embedded engine, the database's.
-pub struct Advisory<'a>(pub &'a Db);
+/// under its lock: rows just read from the database (`fresh`), then, on the
+/// shared engine, rows this process last saw under the sequencer lock when
+/// it kept them (they may be stale), the database's otherwise; on the
+/// embedded engine, the database's.
+pub struct Advisory<'a> {
+    db: &'a Db,
+    fresh: &'a [Fresh],
+}
+
+/// A row read from the database outside any transaction, with what it held
+/// then (`None`: absent): read along with another read, for an
+/// [`Advisory`] answer given just after.
+pub type Fresh = ((T, Vec<u8>), Option<Vec<u8>>);
+
+impl<'a> Advisory<'a> {
+    /// Advisory reads of `db`, answering from `fresh` first.
+    pub fn new(db: &'a Db, fresh: &'a [Fresh]) -> Self {
+        Advisory { db, fresh }
+    }
+
+    /// The stored bytes under `key` of tree `t`, as these reads see them.
+    fn raw(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some((_, v)) = self
+            .fresh
+            .iter()
+            .find(|((ft, fk), _)| *ft == t && fk.as_slice() == key)
+        {
+            return Ok(v.clone());
+        }
+        match self.db.shared.as_ref().and_then(|db| db.last_seen(t, key)) {
+            Some(seen) => Ok(seen),
+            None => self.db.get_raw(t, key),
+        }
+    }
+}
 
 impl Reader for Advisory<'_> {
     type Error = StoreError;
     fn read<R: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<R>, StoreError> {
-        match self.0.shared.as_ref().and_then(|db| db.last_seen(t, key)) {
-            Some(None) => Ok(None),
-            Some(Some(bytes)) => serde_json::from_slice(&bytes)
+        match self.raw(t, key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| corrupt(t, e)),
-            None => self.0.get(t, key),
         }
     }
     fn fail(e: StoreError) -> StoreError {
@@ -328,11 +362,8 @@ impl Reader for Advisory<'_> {
 impl Advisory<'_> {
     /// A big-endian u64 counter (0 when absent), as [`Advisory::read`] sees it.
     pub fn u64(&self, t: T, key: &[u8]) -> Result<u64, StoreError> {
-        let raw = match self.0.shared.as_ref().and_then(|db| db.last_seen(t, key)) {
-            Some(seen) => seen,
-            None => self.0.get_raw(t, key)?,
-        };
-        Ok(raw
+        Ok(self
+            .raw(t, key)?
             .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
             .map(u64::from_be_bytes)
             .unwrap_or(0))
@@ -991,24 +1022,48 @@ impl Db {
         link: T,
         link_of: impl Fn(&R) -> Vec<u8>,
     ) -> Result<Option<(R, Option<L>)>, StoreError> {
+        let (found, _) = self.get_linked_along(t, key, link, link_of, &[])?;
+        Ok(found)
+    }
+
+    /// [`Db::get_linked`], and the stored bytes under each of `along` (a
+    /// tree and a key), read in the same round trip: what a request needs
+    /// besides its caller's token, or its signing key, costs no call of its
+    /// own.
+    pub fn get_linked_along<R: DeserializeOwned, L: DeserializeOwned>(
+        &self,
+        t: T,
+        key: &[u8],
+        link: T,
+        link_of: impl Fn(&R) -> Vec<u8>,
+        along: &[(T, Vec<u8>)],
+    ) -> Result<Linked<R, L>, StoreError> {
         let Some(db) = &self.shared else {
+            let mut extra = Vec::with_capacity(along.len());
+            for (at, ak) in along {
+                extra.push(self.get_raw(*at, ak)?);
+            }
             let Some(record) = self.get::<R>(t, key)? else {
-                return Ok(None);
+                return Ok((None, extra));
             };
             let linked = self.get::<L>(link, &link_of(&record))?;
-            return Ok(Some((record, linked)));
+            return Ok((Some((record, linked)), extra));
         };
         let guess = db.link_guess(t, key);
-        let (raw, guessed) = match &guess {
-            Some(named) => {
-                let mut both = db.get_across(&[(t, key.to_vec()), (link, named.clone())])?;
-                let linked = both.pop().flatten();
-                (both.pop().flatten(), Some(linked))
-            }
-            None => (db.get(t, key)?, None),
+        let mut keys = vec![(t, key.to_vec())];
+        if let Some(named) = &guess {
+            keys.push((link, named.clone()));
+        }
+        keys.extend(along.iter().cloned());
+        let mut got = if keys.len() == 1 {
+            vec![db.get(t, key)?]
+        } else {
+            db.get_across(&keys)?
         };
-        let Some(raw) = raw else {
-            return Ok(None);
+        let extra = got.split_off(keys.len() - along.len());
+        let guessed = guess.as_ref().map(|_| got.pop().flatten());
+        let Some(raw) = got.pop().flatten() else {
+            return Ok((None, extra));
         };
         let record: R = Db::decode(t, &raw)?;
         let named = link_of(&record);
@@ -1021,7 +1076,7 @@ impl Db {
             }
         };
         let linked = linked.map(|b| Db::decode(link, &b)).transpose()?;
-        Ok(Some((record, linked)))
+        Ok((Some((record, linked)), extra))
     }
 
     /// Every record of a tree, in key order.

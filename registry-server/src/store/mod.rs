@@ -42,8 +42,9 @@ use records::*;
 use shire_core::archive::ArchiveSummary;
 use shire_core::event::LogEvent;
 use shire_core::ledger::{Change, Ledger, LedgerError};
+use shire_core::statement::Subject;
 use shire_core::wire::{KeyInfo, Role};
-use shire_core::{KeyId, PackageName, Version};
+use shire_core::{Digest, KeyId, PackageName, Version};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -121,6 +122,30 @@ pub struct Store {
     min_free_bytes: u64,
     /// This process's name among a shared node's processes (for leases).
     process: Arc<str>,
+}
+
+/// A record and the account it belongs to, if found.
+pub type WithAccount<R> = Option<(R, AccountRecord)>;
+
+/// A [`WithAccount`] and the bytes read along with it, under each of the
+/// keys asked for, in their order.
+type ReadAlong<R> = (WithAccount<R>, Vec<Option<Vec<u8>>>);
+
+/// What a publish read along with its signing key
+/// ([`Store::key_for_release`]), for the early answer and the takedown
+/// refusal that follow it.
+pub struct ReleaseReads {
+    digest: Digest,
+    takedown: Option<YankRecord>,
+    fresh: Vec<db::Fresh>,
+}
+
+impl ReleaseReads {
+    /// The takedown tombstone of `digest` as read (`Some(None)`: none), or
+    /// `None` when these reads were for another artifact.
+    pub fn takedown_of(&self, digest: &Digest) -> Option<Option<&YankRecord>> {
+        (self.digest == *digest).then_some(self.takedown.as_ref())
+    }
 }
 
 /// What [`Store::append`] did.
@@ -270,8 +295,19 @@ impl Store {
     /// before it is answered, so a stale row can delay a refusal to the
     /// transaction, never refuse what the database would accept.
     pub fn check(&self, event: &LogEvent) -> Result<Change, StoreError> {
+        self.check_with(event, None)
+    }
+
+    /// [`Store::check`], answering first from the rows `reads` holds
+    /// instead of reading them again.
+    pub fn check_with(
+        &self,
+        event: &LogEvent,
+        reads: Option<&ReleaseReads>,
+    ) -> Result<Change, StoreError> {
         if self.db.is_shared() {
-            let seen = db::Advisory(&self.db);
+            let fresh = reads.map_or(&[][..], |r| r.fresh.as_slice());
+            let seen = db::Advisory::new(&self.db, fresh);
             let index = seen.u64(T::Meta, log::LOG_SIZE)?;
             match self.judge(&seen, index, event) {
                 Ok(change) if !change.is_unchanged() => return Ok(change),
@@ -434,19 +470,58 @@ impl Store {
 
     /// A key of this node's log and the account it is registered to.
     pub fn key(&self, id: &KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, StoreError> {
-        let Some((k, a)) = self.db.get_linked::<KeyRecord, AccountRecord>(
+        let (key, _) = self.key_along(id, &[])?;
+        Ok(key)
+    }
+
+    /// [`Store::key`] for a publish of `subject`, and what its early answer
+    /// reads besides (the artifact's takedown tombstone, the release's
+    /// record), in the same round trip on the shared engine.
+    pub fn key_for_release(
+        &self,
+        id: &KeyId,
+        subject: &Subject,
+    ) -> Result<(WithAccount<KeyRecord>, ReleaseReads), StoreError> {
+        let along = [
+            (T::Meta, write::takedown_key(&subject.digest)),
+            (
+                T::Releases,
+                records::release_key(&subject.name, &subject.version),
+            ),
+        ];
+        let (key, read) = self.key_along(id, &along)?;
+        let takedown = match read.first() {
+            Some(Some(bytes)) => Some(Db::decode(T::Meta, bytes)?),
+            _ => None,
+        };
+        let reads = ReleaseReads {
+            digest: subject.digest,
+            takedown,
+            fresh: along.into_iter().zip(read).collect(),
+        };
+        Ok((key, reads))
+    }
+
+    /// [`Store::key`], and the bytes under each of `along`.
+    fn key_along(
+        &self,
+        id: &KeyId,
+        along: &[(T, Vec<u8>)],
+    ) -> Result<ReadAlong<KeyRecord>, StoreError> {
+        let (found, read) = self.db.get_linked_along::<KeyRecord, AccountRecord>(
             T::Keys,
             id.as_str().as_bytes(),
             T::Accounts,
             |k| k.account.as_bytes().to_vec(),
-        )?
-        else {
-            return Ok(None);
+            along,
+        )?;
+        let Some((k, a)) = found else {
+            return Ok((None, read));
         };
         let a = a.ok_or_else(|| {
             StoreError::Corrupt(format!("key {id} names a missing account {}", k.account))
         })?;
-        Ok(Some((k, a)))
+        Ok((Some((k, a)), read))
     }
 
     /// Every key registered to a verifier account of this node.

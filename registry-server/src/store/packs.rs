@@ -32,8 +32,11 @@
 //! and the pack is cut back to it.
 //!
 //! **Durability order:** a record enters the index only once it is synced,
-//! so no reader ever sees bytes a crash could take back. Whoever relies on
-//! stored bytes (publish, mirroring, every client) hashes them again anyway.
+//! so no reader ever sees bytes a crash could take back. The exception is a
+//! copy of bytes held durably elsewhere ([`Packs::add_copy`]: a shared node's
+//! copy of what its bucket holds), which a crash may take back and the bucket
+//! gives again. Whoever relies on stored bytes (publish, mirroring, every
+//! client) hashes them again anyway.
 
 use shire_core::Digest;
 use std::collections::HashMap;
@@ -625,6 +628,23 @@ impl Packs {
         self.settle(record, done)
     }
 
+    /// Stores a copy of `bytes` that another store already holds durably
+    /// (a shared node's bucket): appends the record and indexes it at once,
+    /// without waiting for a sync. A crash may take the copy back (the start
+    /// cuts the last pack at its first torn record); the bytes are then
+    /// fetched from that other store again when wanted. Returns whether they
+    /// were new. Blocking: call from a blocking task.
+    pub fn add_copy(&self, digest: &Digest, bytes: &[u8]) -> io::Result<bool> {
+        if bytes.len() > SMALL_BLOB {
+            return Err(io::Error::other("an artifact too large for a pack"));
+        }
+        if self.locate(digest)?.is_some() {
+            return Ok(false);
+        }
+        let record = self.append(digest, bytes)?;
+        self.settle(record, Ok(()))
+    }
+
     /// Indexes a record once its sync succeeded (whoever waited on it does:
     /// the appender, or an upload of the same bytes, in case the appender
     /// was cancelled meanwhile), and lets the next upload of the same bytes
@@ -858,6 +878,34 @@ mod tests {
         assert_eq!(read(&p, &digests[0]), blobs[0]);
         let on_disk = std::fs::read(pack_file(dir.path(), 1)).unwrap();
         assert!(!on_disk.windows(64).any(|w| w == &blobs[2][..64]));
+    }
+
+    #[test]
+    fn a_copy_is_readable_at_once_and_a_torn_copy_is_cut_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![3u8; 4000];
+        let b = vec![9u8; 6000];
+        let (da, db) = (Digest::of(&a), Digest::of(&b));
+        {
+            let p = packs(dir.path());
+            assert!(p.add_copy(&da, &a).unwrap());
+            assert!(!p.add_copy(&da, &a).unwrap(), "already held");
+            assert!(p.add_copy(&db, &b).unwrap());
+            assert_eq!(read(&p, &da), a);
+            assert_eq!(read(&p, &db), b);
+        }
+        // A crash that kept the first copy whole and tore the second: the
+        // first is found again, the second is gone (its bucket gives it).
+        let file = pack_file(dir.path(), 1);
+        let len = std::fs::metadata(&file).unwrap().len();
+        let torn = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        torn.set_len(len - 100).unwrap();
+        drop(torn);
+        let p = packs(dir.path());
+        assert_eq!(read(&p, &da), a);
+        assert_eq!(p.locate(&db).unwrap(), None);
+        assert!(p.add_copy(&db, &b).unwrap(), "stored again");
+        assert_eq!(read(&p, &db), b);
     }
 
     #[test]

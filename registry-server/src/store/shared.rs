@@ -92,6 +92,20 @@ const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
 /// commits that may change a cached document).
 const COMMIT_SEQUENCE: i16 = 2;
 
+/// Every statement is planned for the tables as they are when it runs.
+///
+/// PostgreSQL otherwise keeps a prepared statement's generic plan after its
+/// first five runs, planned for the tables' size then, until an `ANALYZE`
+/// happens to replace it. A node starts on empty tables, so a lookup by a
+/// list of keys kept a hash join over a sequential scan of `shire_trees`,
+/// right for a few hundred rows: at 60,000 rows each lookup read the whole
+/// table (2 ms instead of 0.1), and PostgreSQL took two thirds of the
+/// machine while a node filled. Planning these statements costs tens of
+/// microseconds.
+const PLAN_CACHE_MODE: &str = "plan_cache_mode";
+/// See [`PLAN_CACHE_MODE`].
+const FORCE_CUSTOM_PLAN: &str = "force_custom_plan";
+
 /// A pooled connection idle longer than this is pinged before it is used.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
 
@@ -330,9 +344,9 @@ impl SharedDb {
     /// (concurrent starts are safe: sqlx migrates under a lock of its own).
     pub fn connect(url: &str, max_connections: u32) -> Result<SharedDb, StoreError> {
         let bridge = Bridge::start("shire-postgres")?;
-        let options = PgConnectOptions::from_str(url).map_err(|e| {
-            StoreError::Backend(format!("the PostgreSQL address is not valid: {e}"))
-        })?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("the PostgreSQL address is not valid: {e}")))?
+            .options([(PLAN_CACHE_MODE, FORCE_CUSTOM_PLAN)]);
         // The pool's connections are made on the bridge's runtime.
         let pool = bridge.block(async move {
             Ok(PgPoolOptions::new()

@@ -2,9 +2,11 @@
 //! account it acts for, its scopes and its expiry. Not in the log: tokens
 //! are a node's own business, as accounts are.
 
-use super::db::{abort, T};
-use super::records::{AccountRecord, StoredToken, TokenRecord};
-use super::{Store, StoreError};
+use super::db::{abort, Db, T};
+use super::records::{AccountRecord, StoredToken, TokenRecord, YankRecord};
+use super::write::takedown_key;
+use super::{ReadAlong, Store, StoreError, WithAccount};
+use shire_core::Digest;
 
 /// How many hex digits of a token's hash name it (its public id).
 pub const TOKEN_ID_LEN: usize = 16;
@@ -12,16 +14,43 @@ pub const TOKEN_ID_LEN: usize = 16;
 impl Store {
     /// The token with hash `hash` and its account; `None` for an unknown one.
     pub fn token(&self, hash: &str) -> Result<Option<(TokenRecord, AccountRecord)>, StoreError> {
-        let Some((stored, Some(account))) = self.db.get_linked::<StoredToken, AccountRecord>(
+        let (token, _) = self.token_along(hash, &[])?;
+        Ok(token)
+    }
+
+    /// [`Store::token`], and the takedown tombstone of `digest` (what an
+    /// upload asks before it takes a byte), in the same round trip on the
+    /// shared engine.
+    pub fn token_and_takedown(
+        &self,
+        hash: &str,
+        digest: &Digest,
+    ) -> Result<(WithAccount<TokenRecord>, Option<YankRecord>), StoreError> {
+        let (token, read) = self.token_along(hash, &[(T::Meta, takedown_key(digest))])?;
+        let takedown = match read.first() {
+            Some(Some(bytes)) => Some(Db::decode(T::Meta, bytes)?),
+            _ => None,
+        };
+        Ok((token, takedown))
+    }
+
+    /// [`Store::token`], and the bytes under each of `along`.
+    fn token_along(
+        &self,
+        hash: &str,
+        along: &[(T, Vec<u8>)],
+    ) -> Result<ReadAlong<TokenRecord>, StoreError> {
+        let (found, read) = self.db.get_linked_along::<StoredToken, AccountRecord>(
             T::Tokens,
             hash.as_bytes(),
             T::Accounts,
             |t| t.account().as_bytes().to_vec(),
-        )?
-        else {
-            return Ok(None);
+            along,
+        )?;
+        let Some((stored, Some(account))) = found else {
+            return Ok((None, read));
         };
-        Ok(Some((stored.into_record(&account), account)))
+        Ok((Some((stored.into_record(&account), account)), read))
     }
 
     /// Stores a new token's hash for its account, which must exist.

@@ -287,3 +287,104 @@ async fn a_known_token_and_its_account_are_one_call_and_never_stale() {
     assert!(disabled.unwrap().is_some());
     assert_eq!(whoami(c.rev.token.clone()).await.status, 401, "disabled");
 }
+
+/// A lookup stays a probe of `shire_trees`' index however the table grows
+/// after the node started on it empty. PostgreSQL keeps a prepared
+/// statement's generic plan, made for the table as it was, until an
+/// `ANALYZE` replaces it: a lookup by a list of keys had settled on a hash
+/// join over the whole table while it held a few rows, and went on reading
+/// every row at 60,000. Here autovacuum is off for the table, so nothing
+/// re-plans behind the node's back, and PostgreSQL's own scan counters show
+/// what the node's reads did once the table grew.
+#[tokio::test]
+async fn lookups_stay_index_probes_as_the_tables_grow_from_empty() {
+    let storage = shared_storage();
+    let s = storage.clone();
+    let c = crate::club_with(move |config| {
+        config.storage = Some(s);
+        config.node_figures_every = Duration::ZERO;
+    })
+    .await;
+    let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    sqlx::query("ALTER TABLE shire_trees SET (autovacuum_enabled = false)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let whoami = || async {
+        c.app.get_as("/api/v1/whoami", &c.bt.token).await.ok(200);
+    };
+    // While the table is small: enough lookups on each connection for
+    // PostgreSQL to settle on a plan.
+    for _ in 0..40 {
+        whoami().await;
+    }
+    // The table grows by rows of a tree the node never reads.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL shire.sequenced = 'on'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO shire_trees (tree, key, value) \
+         SELECT 999, int8send(i), '\\x00'::bytea FROM generate_series(1, 60000) i",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let scans = || async {
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables \
+             WHERE relname = 'shire_trees'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    // Backends report their counters when idle, within seconds: wait for
+    // the index probes of the lookups to show, then look at the scans.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (seq_before, idx_before) = scans().await;
+    for _ in 0..40 {
+        whoami().await;
+    }
+    let mut seen = (seq_before, idx_before);
+    for _ in 0..150 {
+        seen = scans().await;
+        if seen.1 >= idx_before + 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        seen.1 >= idx_before + 40,
+        "the lookups probed the index {} times, not once each",
+        seen.1 - idx_before
+    );
+    assert_eq!(seen.0, seq_before, "no lookup read the whole table");
+}
+
+/// A publish, upload and submit, costs this many calls to PostgreSQL once
+/// the process has seen its package and its publisher: the upload's token
+/// with the artifact's takedown tombstone, and the tombstone again once the
+/// bytes are stored; the submit's token, then its signing key with the
+/// tombstone and the release's record, then the write (its begin under the
+/// sequencer lock, its rows, its commit).
+#[tokio::test]
+async fn a_publish_costs_seven_calls_to_postgresql() {
+    let storage = shared_storage();
+    let c = crate::club_with(move |config| {
+        config.storage = Some(storage);
+        config.node_figures_every = Duration::ZERO;
+    })
+    .await;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let publish = || async {
+        let patch = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let r = Release::new("braintree/crm", &format!("1.0.{patch}"));
+        c.app.publish(&c.bt, &r).await.ok(201);
+    };
+    publish().await;
+    assert_eq!(calls_of(&c.app, publish).await, 7.0, "per publish");
+}

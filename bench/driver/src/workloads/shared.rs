@@ -196,6 +196,7 @@ impl Bench {
                 let urls: Vec<String> = (0..self.scale.search_queries)
                     .map(|j| shire::search_url(&node.publisher.base, j, n))
                     .collect();
+                super::settle_after_fill().await;
                 self.p99_ms(&urls).await
             }
             Err(e) => Figure::Failed(format!("fill: {e:#}")),
