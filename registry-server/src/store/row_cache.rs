@@ -67,6 +67,21 @@ impl RowCache {
         self.at = Some(seq);
     }
 
+    /// The commit sequence the rows are current at, if any.
+    pub fn at(&self) -> Option<i64> {
+        self.at
+    }
+
+    /// Takes `rows` (every row written by the commits up to `seq` that
+    /// were not this process's, as the database holds them at `seq`) and
+    /// keeps the rest, current at `seq`.
+    pub fn refreshed(&mut self, rows: impl IntoIterator<Item = (Key, Option<Vec<u8>>)>, seq: i64) {
+        self.at = Some(seq);
+        for (key, value) in rows {
+            self.read(key, value);
+        }
+    }
+
     /// The row under `key`, if known: `Some(None)` when known absent.
     pub fn get(&self, key: &Key) -> Option<Option<Vec<u8>>> {
         self.rows.get(key).cloned()
@@ -159,6 +174,30 @@ mod tests {
         c.committed([(key("k"), Some(b"old".to_vec()))].into(), 11);
         assert_eq!(c.get(&key("k")), Some(Some(b"new".to_vec())));
         assert_eq!(c.behind(12), None, "still at 12");
+    }
+
+    #[test]
+    fn rows_others_wrote_are_taken_as_read_under_the_lock() {
+        let mut c = RowCache::default();
+        c.current_at(3);
+        c.read(key("mine"), Some(b"1".to_vec()));
+        c.read(key("theirs"), Some(b"old".to_vec()));
+        c.read(key("deleted"), Some(b"x".to_vec()));
+        assert_eq!(c.at(), Some(3));
+        c.refreshed(
+            [
+                (key("theirs"), Some(b"new".to_vec())),
+                (key("deleted"), None),
+                (key("added"), Some(b"a".to_vec())),
+            ],
+            5,
+        );
+        assert_eq!(c.at(), Some(5));
+        assert_eq!(c.behind(5), None);
+        assert_eq!(c.get(&key("mine")), Some(Some(b"1".to_vec())), "kept");
+        assert_eq!(c.get(&key("theirs")), Some(Some(b"new".to_vec())));
+        assert_eq!(c.get(&key("deleted")), Some(None));
+        assert_eq!(c.get(&key("added")), Some(Some(b"a".to_vec())));
     }
 
     #[test]

@@ -88,6 +88,26 @@ const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
      SELECT pg_advisory_xact_lock(91569932879153); \
      SELECT n FROM shire_generation WHERE id = 2";
 
+/// Appended to [`BEGIN_SEQUENCED`] when the row cache is current at a
+/// commit sequence (`{since}`): how many commits after it still list their
+/// keys, and every key they wrote with what the database holds under it
+/// now (`NULL`: nothing), at most `{limit}` of them. Read under the lock, so
+/// the rows are what the write transaction would read; the process keeps
+/// them instead of forgetting the keys and reading them again one by one.
+/// Rows are `(kind, n, tree, key, value)`: kind 0 the count, kind 1 a key.
+const CHANGED_ROWS: &str = "; \
+     SELECT 0::int2, count(*)::int8, NULL::int2, NULL::bytea, NULL::bytea \
+         FROM shire_changes WHERE seq > {since} \
+     UNION ALL (SELECT 1::int2, c.seq, u.tree, u.key, t.value \
+         FROM shire_changes c \
+         CROSS JOIN LATERAL unnest(c.trees, c.keys) AS u(tree, key) \
+         LEFT JOIN shire_trees t ON t.tree = u.tree AND t.key = u.key \
+         WHERE c.seq > {since} LIMIT {limit})";
+
+/// Most changed rows a write's begin brings back ([`CHANGED_ROWS`]); past
+/// it the process forgets the keys others wrote and reads them as needed.
+const CHANGED_ROWS_MAX: usize = 1024;
+
 /// The `shire_generation` row counting every commit (row 1 counts the
 /// commits that may change a cached document).
 const COMMIT_SEQUENCE: i16 = 2;
@@ -389,9 +409,10 @@ impl SharedDb {
 
     /// Brings the row cache to commit sequence `seq` (read under the lock
     /// `conn` holds): when other processes committed since this one's last
-    /// commit, the keys they wrote are forgotten (everything, when their
-    /// lists are no longer all kept).
-    fn catch_up(&self, conn: &Conn, seq: i64) -> Result<(), StoreError> {
+    /// commit, the rows they wrote are taken as `changed` read them with
+    /// the lock (when it holds them all), or else their keys are forgotten
+    /// (everything, when their lists are no longer all kept).
+    fn catch_up(&self, conn: &Conn, seq: i64, changed: Option<Changed>) -> Result<(), StoreError> {
         if self.cache().ahead_of(seq) {
             // The sequence went back: commits this process saw are gone.
             self.forget_all();
@@ -400,6 +421,10 @@ impl SharedDb {
             self.cache().current_at(seq);
             return Ok(());
         };
+        if let Some(changed) = changed.filter(|c| c.covers(from, seq)) {
+            self.cache().refreshed(changed.rows, seq);
+            return Ok(());
+        }
         if seq - from > CHANGES_KEPT {
             // Their lists are gone: start again.
             self.cache().current_at(seq);
@@ -822,10 +847,11 @@ impl SharedDb {
     /// row cache brought to its commit sequence.
     fn begin(&self) -> Result<Batch, StoreError> {
         let pool = self.inner.pool.clone();
-        let conn = match self.block(begin_sequenced(pool)) {
-            Ok((conn, seq)) => {
+        let since = self.cache().at();
+        let conn = match self.block(begin_sequenced(pool, since)) {
+            Ok((conn, seq, changed)) => {
                 let conn: Conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
-                if let Err(e) = self.catch_up(&conn, seq) {
+                if let Err(e) = self.catch_up(&conn, seq, changed) {
                     self.forget_all();
                     let _ = self.block(async move { rollback(conn).await });
                     return Err(e);
@@ -943,7 +969,7 @@ impl SharedDb {
         }
         self.cache().forget();
         let pool = self.inner.pool.clone();
-        let (conn, _) = self.block(begin_sequenced(pool))?;
+        let (conn, _, _) = self.block(begin_sequenced(pool, None))?;
         let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
         // Into an empty database only, decided under the lock.
         let empty = {
@@ -1012,28 +1038,85 @@ type Row = (Vec<u8>, Vec<u8>);
 /// the batch takes its own snapshot, so the sequence is read after the lock
 /// is granted). A connection that fails before it holds the lock is closed,
 /// never handed back to the pool inside a transaction.
-async fn begin_sequenced(pool: PgPool) -> Result<(PoolConnection<Postgres>, i64), StoreError> {
+async fn begin_sequenced(
+    pool: PgPool,
+    since: Option<i64>,
+) -> Result<(PoolConnection<Postgres>, i64, Option<Changed>), StoreError> {
     use sqlx::Row as _;
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| backend_in("taking a connection", e))?;
-    // A plain `&str` goes as a simple query, which may hold several statements.
-    let rows = sqlx::Executor::fetch_all(&mut *conn, BEGIN_SEQUENCED).await;
-    let seq = rows
+    let sql = match since {
+        Some(since) => {
+            let changed = CHANGED_ROWS
+                .replace("{since}", &since.to_string())
+                .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
+            format!("{BEGIN_SEQUENCED}{changed}")
+        }
+        None => BEGIN_SEQUENCED.to_string(),
+    };
+    // A plain `&str` goes as a simple query, which may hold several
+    // statements (its values come back as text).
+    let rows = sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await;
+    let read = rows
         .map_err(|e| backend_in("beginning a write under the sequencer lock", e))
         .and_then(|rows| {
-            rows.last()
-                .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?
-                .try_get::<i64, _>(0)
-                .map_err(|e| backend_in("reading the commit sequence", e))
+            let mut seq = None;
+            let mut changed = since.map(|since| Changed {
+                since,
+                lists: -1,
+                rows: Vec::new(),
+            });
+            for row in &rows {
+                match (row.len(), changed.as_mut()) {
+                    // The commit sequence.
+                    (1, _) if row.try_get::<i64, _>(0).is_ok() => {
+                        seq = row.try_get::<i64, _>(0).ok();
+                    }
+                    (5, Some(changed)) => {
+                        let kind: i16 = row.try_get(0).map_err(backend)?;
+                        if kind == 0 {
+                            changed.lists = row.try_get(1).map_err(backend)?;
+                        } else {
+                            let tree: i16 = row.try_get(2).map_err(backend)?;
+                            let key: Vec<u8> = row.try_get(3).map_err(backend)?;
+                            let value: Option<Vec<u8>> = row.try_get(4).map_err(backend)?;
+                            changed.rows.push(((tree, key), value));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let seq =
+                seq.ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
+            Ok((seq, changed))
         });
-    match seq {
-        Ok(seq) => Ok((conn, seq)),
+    match read {
+        Ok((seq, changed)) => Ok((conn, seq, changed)),
         Err(e) => {
             conn.close_on_drop();
             Err(e)
         }
+    }
+}
+
+/// What other processes wrote after commit sequence `since`, read under the
+/// lock at a write's begin ([`CHANGED_ROWS`]).
+struct Changed {
+    since: i64,
+    /// Commits after `since` whose keys are listed.
+    lists: i64,
+    /// Their keys, with what each holds now.
+    rows: Vec<(Key, Option<Vec<u8>>)>,
+}
+
+impl Changed {
+    /// Whether these rows are every row written after `from` up to `seq`:
+    /// read from no later a sequence, every commit's list still kept, and
+    /// not cut at [`CHANGED_ROWS_MAX`].
+    fn covers(&self, from: i64, seq: i64) -> bool {
+        self.since <= from && self.lists == seq - self.since && self.rows.len() <= CHANGED_ROWS_MAX
     }
 }
 
@@ -1335,8 +1418,8 @@ impl SharedTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::{
-        prefix_end, FixedRows, StorageSection, BEGIN_SEQUENCED, COMMIT_SEQUENCE, FIXED_BYTES,
-        SEQUENCER_LOCK, T,
+        prefix_end, Changed, FixedRows, StorageSection, BEGIN_SEQUENCED, CHANGED_ROWS_MAX,
+        COMMIT_SEQUENCE, FIXED_BYTES, SEQUENCER_LOCK, T,
     };
 
     #[test]
@@ -1395,6 +1478,26 @@ mod tests {
         let lock = BEGIN_SEQUENCED.find(&format!("pg_advisory_xact_lock({SEQUENCER_LOCK})"));
         let sequence = BEGIN_SEQUENCED.find(&format!("WHERE id = {COMMIT_SEQUENCE}"));
         assert!(lock.is_some() && sequence.is_some() && lock < sequence);
+    }
+
+    #[test]
+    fn changed_rows_stand_for_a_catch_up_only_when_they_are_all_there() {
+        let changed = |since, lists, rows: usize| Changed {
+            since,
+            lists,
+            rows: (0..rows).map(|i| ((0, vec![i as u8]), None)).collect(),
+        };
+        // Read since 10, three commits listed up to 13.
+        assert!(changed(10, 3, 5).covers(10, 13));
+        // The cache moved on to 11 (this process's own commit) meanwhile.
+        assert!(changed(10, 3, 5).covers(11, 13));
+        // Read from a later point than the cache: commits in between missed.
+        assert!(!changed(11, 2, 5).covers(10, 13));
+        // A commit's list was dropped (only the last 1,000 are kept).
+        assert!(!changed(10, 2, 5).covers(10, 13));
+        // Cut at the bound.
+        assert!(changed(10, 3, CHANGED_ROWS_MAX).covers(10, 13));
+        assert!(!changed(10, 3, CHANGED_ROWS_MAX + 1).covers(10, 13));
     }
 
     #[test]
