@@ -8,12 +8,12 @@
 //! that arrives too slowly is cut off (408, `crate::middleware`); a node
 //! whose disk is full refuses at once (507).
 
-use crate::auth;
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::middleware::is_body_timeout;
 use crate::state::AppState;
 use crate::store::blobs::BlobError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest as _, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use shire_core::wire::BlobInfo;
 use shire_core::Digest;
@@ -36,11 +36,18 @@ fn too_large(limit: u64) -> ApiError {
 )]
 pub async fn upload(
     state: web::Data<AppState>,
-    digest: web::Path<Digest>,
+    digest: web::Path<String>,
     req: HttpRequest,
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let digest = digest.into_inner();
+    let digest = match Digest::parse(&digest) {
+        Ok(d) => d,
+        Err(e) => {
+            // Who asks is answered first, as on every route that needs a token.
+            Caller::extract(&req).await?;
+            return Err(ApiError::bad_request("bad_path", format!("bad path: {e}")));
+        }
+    };
     let (caller, tombstone) = auth::authenticate_and_takedown(&req, &digest)?;
     caller.require_publisher()?;
     crate::routes::artifacts::refuse_tombstone(&digest, tombstone.as_ref())?;

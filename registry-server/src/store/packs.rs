@@ -28,8 +28,9 @@
 //! were synced whole before the next one began. In the last pack each record
 //! is also re-hashed (at most [`PACK_MAX`] bytes), and the first one that is
 //! torn or does not hash to its digest ends it: a sync covers every byte
-//! appended before it, so nothing after a torn record was ever acknowledged,
-//! and the pack is cut back to it.
+//! appended before it, so nothing after a torn record was ever acknowledged
+//! (but copies, [`Packs::add_copy`], which their bucket gives again), and
+//! the pack is cut back to it.
 //!
 //! **Durability order:** a record enters the index only once it is synced,
 //! so no reader ever sees bytes a crash could take back. The exception is a

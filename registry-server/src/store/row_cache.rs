@@ -8,9 +8,11 @@
 //! the lock is still what the database holds, and its transaction reads them
 //! here instead of asking PostgreSQL again (a publish reads the log size, the
 //! counters, the signer's key, account and organisation every time). When
-//! the sequence moved on, the keys the commits in between wrote (each commit
-//! lists them) are forgotten, the rest kept. Reads outside the lock never
-//! use it.
+//! the sequence moved on, the rows the commits in between wrote (each commit
+//! lists its keys) are taken as the write's begin read them under the lock
+//! ([`RowCache::refreshed`]), or, when it could not read them all, their
+//! keys are forgotten ([`RowCache::caught_up`]); the rest are kept. Reads
+//! outside the lock never use it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -72,9 +74,10 @@ impl RowCache {
         self.at
     }
 
-    /// Takes `rows` (every row written by the commits up to `seq` that
-    /// were not this process's, as the database holds them at `seq`) and
-    /// keeps the rest, current at `seq`.
+    /// Takes `rows` (every row written by the commits since the cache was
+    /// current up to `seq`, as the database holds them at `seq`, read under
+    /// the lock; some may be this process's own) and keeps the rest,
+    /// current at `seq`.
     pub fn refreshed(&mut self, rows: impl IntoIterator<Item = (Key, Option<Vec<u8>>)>, seq: i64) {
         self.at = Some(seq);
         for (key, value) in rows {

@@ -91,14 +91,21 @@ const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
 /// Appended to [`BEGIN_SEQUENCED`] when the row cache is current at a
 /// commit sequence (`{since}`): how many commits after it still list their
 /// keys, and every key they wrote with what the database holds under it
-/// now (`NULL`: nothing), at most `{limit}` of them. Read under the lock, so
-/// the rows are what the write transaction would read; the process keeps
-/// them instead of forgetting the keys and reading them again one by one.
-/// Rows are `(kind, n, tree, key, value)`: kind 0 the count, kind 1 a key.
+/// now (`NULL`: nothing), at most `{limit}` of them, values larger than
+/// [`CHANGED_VALUE_MAX`] left out. Read under the lock, so the rows are what
+/// the write transaction would read; the process keeps them instead of
+/// forgetting the keys and reading them again one by one. The values come
+/// back as text (a simple query), so their form is fixed first. Rows are
+/// `(kind, n, tree, key, value)`: kind 0 the count, 1 a key and its value,
+/// 2 a key whose value was left out.
 const CHANGED_ROWS: &str = "; \
+     SET LOCAL bytea_output = 'hex'; \
      SELECT 0::int2, count(*)::int8, NULL::int2, NULL::bytea, NULL::bytea \
          FROM shire_changes WHERE seq > {since} \
-     UNION ALL (SELECT 1::int2, c.seq, u.tree, u.key, t.value \
+     UNION ALL (SELECT \
+             CASE WHEN octet_length(t.value) > {value_max} THEN 2 ELSE 1 END::int2, \
+             c.seq, u.tree, u.key, \
+             CASE WHEN octet_length(t.value) > {value_max} THEN NULL ELSE t.value END \
          FROM shire_changes c \
          CROSS JOIN LATERAL unnest(c.trees, c.keys) AS u(tree, key) \
          LEFT JOIN shire_trees t ON t.tree = u.tree AND t.key = u.key \
@@ -107,6 +114,11 @@ const CHANGED_ROWS: &str = "; \
 /// Most changed rows a write's begin brings back ([`CHANGED_ROWS`]); past
 /// it the process forgets the keys others wrote and reads them as needed.
 const CHANGED_ROWS_MAX: usize = 1024;
+
+/// Largest value a write's begin brings back ([`CHANGED_ROWS`]): a larger
+/// one (a big archive's file list) is forgotten and read when needed. With
+/// [`CHANGED_ROWS_MAX`], at most 16 MiB while every writer waits.
+const CHANGED_VALUE_MAX: usize = 16 << 10;
 
 /// The `shire_generation` row counting every commit (row 1 counts the
 /// commits that may change a cached document).
@@ -119,12 +131,10 @@ const COMMIT_SEQUENCE: i16 = 2;
 /// happens to replace it. A node starts on empty tables, so a lookup by a
 /// list of keys kept a hash join over a sequential scan of `shire_trees`,
 /// right for a few hundred rows: at 60,000 rows each lookup read the whole
-/// table (2 ms instead of 0.1), and PostgreSQL took two thirds of the
+/// table (2 ms instead of 0.04), and PostgreSQL took two thirds of the
 /// machine while a node filled. Planning these statements costs tens of
 /// microseconds.
-const PLAN_CACHE_MODE: &str = "plan_cache_mode";
-/// See [`PLAN_CACHE_MODE`].
-const FORCE_CUSTOM_PLAN: &str = "force_custom_plan";
+const PLAN_EACH_EXECUTION: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// A pooled connection idle longer than this is pinged before it is used.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
@@ -364,9 +374,9 @@ impl SharedDb {
     /// (concurrent starts are safe: sqlx migrates under a lock of its own).
     pub fn connect(url: &str, max_connections: u32) -> Result<SharedDb, StoreError> {
         let bridge = Bridge::start("shire-postgres")?;
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("the PostgreSQL address is not valid: {e}")))?
-            .options([(PLAN_CACHE_MODE, FORCE_CUSTOM_PLAN)]);
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::Backend(format!("the PostgreSQL address is not valid: {e}"))
+        })?;
         // The pool's connections are made on the bridge's runtime.
         let pool = bridge.block(async move {
             Ok(PgPoolOptions::new()
@@ -377,6 +387,14 @@ impl SharedDb {
                 // while is checked; one that broke since fails its query,
                 // which the caller sees as any database error.
                 .test_before_acquire(false)
+                // Set once per connection, not as a startup parameter:
+                // poolers such as PgBouncer refuse unknown ones.
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::Executor::execute(conn, PLAN_EACH_EXECUTION).await?;
+                        Ok(())
+                    })
+                })
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
                         if meta.idle_for > PING_IDLE_AFTER {
@@ -408,10 +426,10 @@ impl SharedDb {
     }
 
     /// Brings the row cache to commit sequence `seq` (read under the lock
-    /// `conn` holds): when other processes committed since this one's last
-    /// commit, the rows they wrote are taken as `changed` read them with
-    /// the lock (when it holds them all), or else their keys are forgotten
-    /// (everything, when their lists are no longer all kept).
+    /// `conn` holds). When other processes committed since this one's last
+    /// commit, the rows they wrote are kept as `changed` read them at the
+    /// write's begin, when it holds them all; otherwise their keys are
+    /// forgotten (everything, when their lists are no longer all kept).
     fn catch_up(&self, conn: &Conn, seq: i64, changed: Option<Changed>) -> Result<(), StoreError> {
         if self.cache().ahead_of(seq) {
             // The sequence went back: commits this process saw are gone.
@@ -422,7 +440,9 @@ impl SharedDb {
             return Ok(());
         };
         if let Some(changed) = changed.filter(|c| c.covers(from, seq)) {
-            self.cache().refreshed(changed.rows, seq);
+            let mut cache = self.cache();
+            cache.caught_up(changed.forgotten, seq);
+            cache.refreshed(changed.rows, seq);
             return Ok(());
         }
         if seq - from > CHANGES_KEPT {
@@ -1051,6 +1071,7 @@ async fn begin_sequenced(
         Some(since) => {
             let changed = CHANGED_ROWS
                 .replace("{since}", &since.to_string())
+                .replace("{value_max}", &CHANGED_VALUE_MAX.to_string())
                 .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
             format!("{BEGIN_SEQUENCED}{changed}")
         }
@@ -1067,22 +1088,23 @@ async fn begin_sequenced(
                 since,
                 lists: -1,
                 rows: Vec::new(),
+                forgotten: Vec::new(),
             });
             for row in &rows {
-                match (row.len(), changed.as_mut()) {
-                    // The commit sequence.
-                    (1, _) if row.try_get::<i64, _>(0).is_ok() => {
-                        seq = row.try_get::<i64, _>(0).ok();
+                match row.len() {
+                    // The commit sequence (the lock's row is `void`).
+                    1 => {
+                        if let Ok(n) = row.try_get::<i64, _>(0) {
+                            seq = Some(n);
+                        }
                     }
-                    (5, Some(changed)) => {
-                        let kind: i16 = row.try_get(0).map_err(backend)?;
-                        if kind == 0 {
-                            changed.lists = row.try_get(1).map_err(backend)?;
-                        } else {
-                            let tree: i16 = row.try_get(2).map_err(backend)?;
-                            let key: Vec<u8> = row.try_get(3).map_err(backend)?;
-                            let value: Option<Vec<u8>> = row.try_get(4).map_err(backend)?;
-                            changed.rows.push(((tree, key), value));
+                    // A row this process cannot read only costs the
+                    // catch-up its shortcut.
+                    5 => {
+                        if let Some(c) = changed.as_mut() {
+                            if Changed::take(c, row).is_err() {
+                                changed = None;
+                            }
                         }
                     }
                     _ => {}
@@ -1101,7 +1123,7 @@ async fn begin_sequenced(
     }
 }
 
-/// What other processes wrote after commit sequence `since`, read under the
+/// What the commits after commit sequence `since` wrote, read under the
 /// lock at a write's begin ([`CHANGED_ROWS`]).
 struct Changed {
     since: i64,
@@ -1109,14 +1131,35 @@ struct Changed {
     lists: i64,
     /// Their keys, with what each holds now.
     rows: Vec<(Key, Option<Vec<u8>>)>,
+    /// Their keys whose values were too large to bring back.
+    forgotten: Vec<Key>,
 }
 
 impl Changed {
+    /// Takes one row of [`CHANGED_ROWS`].
+    fn take(&mut self, row: &sqlx::postgres::PgRow) -> Result<(), sqlx::Error> {
+        use sqlx::Row as _;
+        let kind: i16 = row.try_get(0)?;
+        if kind == 0 {
+            self.lists = row.try_get(1)?;
+            return Ok(());
+        }
+        let key: Key = (row.try_get(2)?, row.try_get(3)?);
+        if kind == 1 {
+            self.rows.push((key, row.try_get(4)?));
+        } else {
+            self.forgotten.push(key);
+        }
+        Ok(())
+    }
+
     /// Whether these rows are every row written after `from` up to `seq`:
     /// read from no later a sequence, every commit's list still kept, and
     /// not cut at [`CHANGED_ROWS_MAX`].
     fn covers(&self, from: i64, seq: i64) -> bool {
-        self.since <= from && self.lists == seq - self.since && self.rows.len() <= CHANGED_ROWS_MAX
+        self.since <= from
+            && self.lists == seq - self.since
+            && self.rows.len() + self.forgotten.len() <= CHANGED_ROWS_MAX
     }
 }
 
@@ -1486,6 +1529,7 @@ mod tests {
             since,
             lists,
             rows: (0..rows).map(|i| ((0, vec![i as u8]), None)).collect(),
+            forgotten: vec![(0, b"big".to_vec())],
         };
         // Read since 10, three commits listed up to 13.
         assert!(changed(10, 3, 5).covers(10, 13));
@@ -1496,8 +1540,8 @@ mod tests {
         // A commit's list was dropped (only the last 1,000 are kept).
         assert!(!changed(10, 2, 5).covers(10, 13));
         // Cut at the bound.
-        assert!(changed(10, 3, CHANGED_ROWS_MAX).covers(10, 13));
-        assert!(!changed(10, 3, CHANGED_ROWS_MAX + 1).covers(10, 13));
+        assert!(changed(10, 3, CHANGED_ROWS_MAX - 1).covers(10, 13));
+        assert!(!changed(10, 3, CHANGED_ROWS_MAX).covers(10, 13));
     }
 
     #[test]

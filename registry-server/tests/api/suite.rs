@@ -551,6 +551,22 @@ async fn bad_tokens_and_roles_are_refused() {
         .submit("shire_0000", &r.sign(&c.bt.key))
         .await
         .refused(401, "unauthorized");
+    // An upload to a path that names no digest: who asks is answered first.
+    for token in [None, Some("shire_0000")] {
+        c.app
+            .send(reqwest::Method::PUT, "/api/v1/blobs/sha256:xyz", token, None)
+            .await
+            .refused(401, "unauthorized");
+    }
+    c.app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/blobs/sha256:xyz",
+            Some(&c.bt.token),
+            None,
+        )
+        .await
+        .refused(400, "bad_path");
     assert_eq!(before, c.app.snapshot());
     // Malformed input gets JSON errors too.
     let a = c
