@@ -188,12 +188,7 @@ async fn a_write_around_the_sequencer_is_refused_by_the_database() {
 /// scrape itself costs.
 #[tokio::test]
 async fn a_search_costs_three_calls_to_postgresql() {
-    let storage = shared_storage();
-    let c = crate::club_with(move |config| {
-        config.storage = Some(storage);
-        config.node_figures_every = Duration::ZERO;
-    })
-    .await;
+    let c = counted_club(shared_storage()).await;
     for (name, v) in [
         ("braintree/crm", "1.0.0"),
         ("braintree/crm", "1.1.0+build.7"),
@@ -215,6 +210,16 @@ async fn a_search_costs_three_calls_to_postgresql() {
     };
     search().await;
     assert_eq!(calls_of(&c.app, search).await, 3.0, "per search");
+}
+
+/// A club on `storage` whose node figures (the call count among them) are
+/// refreshed at every scrape of `/metrics`.
+async fn counted_club(storage: shire_registry::store::shared::SharedStorage) -> crate::Club {
+    crate::club_with(move |config| {
+        config.storage = Some(storage);
+        config.node_figures_every = Duration::ZERO;
+    })
+    .await
 }
 
 /// The calls to PostgreSQL that `request` makes: counted between scrapes of
@@ -245,12 +250,7 @@ async fn calls_of<F: std::future::Future<Output = ()>>(
 #[tokio::test]
 async fn a_known_token_and_its_account_are_one_call_and_never_stale() {
     let storage = shared_storage();
-    let s = storage.clone();
-    let c = crate::club_with(move |config| {
-        config.storage = Some(s);
-        config.node_figures_every = Duration::ZERO;
-    })
-    .await;
+    let c = counted_club(storage.clone()).await;
     let whoami = |token: String| {
         let app = &c.app;
         async move { app.get_as("/api/v1/whoami", &token).await }
@@ -299,12 +299,7 @@ async fn a_known_token_and_its_account_are_one_call_and_never_stale() {
 #[tokio::test]
 async fn lookups_stay_index_probes_as_the_tables_grow_from_empty() {
     let storage = shared_storage();
-    let s = storage.clone();
-    let c = crate::club_with(move |config| {
-        config.storage = Some(s);
-        config.node_figures_every = Duration::ZERO;
-    })
-    .await;
+    let c = counted_club(storage.clone()).await;
     let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
     sqlx::query("ALTER TABLE shire_trees SET (autovacuum_enabled = false)")
         .execute(&pool)
@@ -373,12 +368,7 @@ async fn lookups_stay_index_probes_as_the_tables_grow_from_empty() {
 /// sequencer lock, its rows, its commit).
 #[tokio::test]
 async fn a_publish_costs_seven_calls_to_postgresql() {
-    let storage = shared_storage();
-    let c = crate::club_with(move |config| {
-        config.storage = Some(storage);
-        config.node_figures_every = Duration::ZERO;
-    })
-    .await;
+    let c = counted_club(shared_storage()).await;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let publish = || async {
         let patch = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
