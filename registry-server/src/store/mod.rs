@@ -490,10 +490,7 @@ impl Store {
             ),
         ];
         let (key, read) = self.key_along(id, &along)?;
-        let takedown = match read.first() {
-            Some(Some(bytes)) => Some(Db::decode(T::Meta, bytes)?),
-            _ => None,
-        };
+        let takedown = write::tombstone(read.first().and_then(|b| b.as_deref()))?;
         let reads = ReleaseReads {
             digest: subject.digest,
             takedown,

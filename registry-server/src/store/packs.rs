@@ -609,10 +609,7 @@ impl Packs {
     /// sync shared with the appends made meanwhile), then indexes it. Returns
     /// whether they were new. Blocking: call from a blocking task.
     pub fn add(&self, digest: &Digest, bytes: &[u8]) -> io::Result<bool> {
-        if bytes.len() > SMALL_BLOB {
-            return Err(io::Error::other("an artifact too large for a pack"));
-        }
-        if self.locate(digest)?.is_some() {
+        if self.held_already(digest, bytes)? {
             return Ok(false);
         }
         let record = self.append(digest, bytes)?;
@@ -636,14 +633,20 @@ impl Packs {
     /// fetched from that other store again when wanted. Returns whether they
     /// were new. Blocking: call from a blocking task.
     pub fn add_copy(&self, digest: &Digest, bytes: &[u8]) -> io::Result<bool> {
-        if bytes.len() > SMALL_BLOB {
-            return Err(io::Error::other("an artifact too large for a pack"));
-        }
-        if self.locate(digest)?.is_some() {
+        if self.held_already(digest, bytes)? {
             return Ok(false);
         }
         let record = self.append(digest, bytes)?;
         self.settle(record, Ok(()))
+    }
+
+    /// Whether `digest` is packed already; refuses `bytes` too large for a
+    /// pack. What every add asks first.
+    fn held_already(&self, digest: &Digest, bytes: &[u8]) -> io::Result<bool> {
+        if bytes.len() > SMALL_BLOB {
+            return Err(io::Error::other("an artifact too large for a pack"));
+        }
+        Ok(self.locate(digest)?.is_some())
     }
 
     /// Indexes a record once its sync succeeded (whoever waited on it does:
@@ -661,10 +664,7 @@ impl Packs {
     /// the append closes a full pack, that pack's final sync runs in place,
     /// once every [`PACK_MAX`] bytes.)
     pub async fn add_async(&self, digest: &Digest, bytes: &[u8]) -> io::Result<bool> {
-        if bytes.len() > SMALL_BLOB {
-            return Err(io::Error::other("an artifact too large for a pack"));
-        }
-        if self.locate(digest)?.is_some() {
+        if self.held_already(digest, bytes)? {
             return Ok(false);
         }
         let mut progress = self.shared.progress.subscribe();

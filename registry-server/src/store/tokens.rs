@@ -2,9 +2,9 @@
 //! account it acts for, its scopes and its expiry. Not in the log: tokens
 //! are a node's own business, as accounts are.
 
-use super::db::{abort, Db, T};
+use super::db::{abort, T};
 use super::records::{AccountRecord, StoredToken, TokenRecord, YankRecord};
-use super::write::takedown_key;
+use super::write::{takedown_key, tombstone};
 use super::{ReadAlong, Store, StoreError, WithAccount};
 use shire_core::Digest;
 
@@ -27,10 +27,7 @@ impl Store {
         digest: &Digest,
     ) -> Result<(WithAccount<TokenRecord>, Option<YankRecord>), StoreError> {
         let (token, read) = self.token_along(hash, &[(T::Meta, takedown_key(digest))])?;
-        let takedown = match read.first() {
-            Some(Some(bytes)) => Some(Db::decode(T::Meta, bytes)?),
-            _ => None,
-        };
+        let takedown = tombstone(read.first().and_then(|b| b.as_deref()))?;
         Ok((token, takedown))
     }
 

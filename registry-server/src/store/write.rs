@@ -3,7 +3,7 @@
 //! it in the event's own transaction: the node's own records for its log,
 //! the mirror trees and the shared release trees for a peer's.
 
-use super::db::{abort, Tx, TxResult, T};
+use super::db::{abort, Db, Tx, TxResult, T};
 use super::error::StoreError;
 use super::records::*;
 use super::search;
@@ -301,6 +301,12 @@ pub fn adopters_key(name: &PackageName) -> Vec<u8> {
 /// The key of an artifact's takedown tombstone in the meta tree.
 pub fn takedown_key(digest: &Digest) -> Vec<u8> {
     format!("{TAKEDOWN_PREFIX}{}", digest.hex()).into_bytes()
+}
+
+/// The takedown tombstone in `bytes`, as read under [`takedown_key`]
+/// (`None`: not there).
+pub fn tombstone(bytes: Option<&[u8]>) -> Result<Option<YankRecord>, StoreError> {
+    bytes.map(|b| Db::decode(T::Meta, b)).transpose()
 }
 
 /// The prefix of takedown tombstones' keys in the meta tree.
