@@ -95,24 +95,11 @@ pub async fn search(
         counted.sort();
         names = counted.into_iter().take(limit).map(|c| c.3).collect();
     }
-    // The hits' records: packages and adoption counts in one read, then the
-    // releases they name (a round trip each on the shared backend).
-    let (packages, adopters) = state.store.packages_and_adopters(&names)?;
-    let wanted: Vec<(PackageName, semver::Version)> = names
-        .iter()
-        .zip(&packages)
-        .filter_map(|(n, p)| Some((n.clone(), p.as_ref()?.highest.clone()?)))
-        .collect();
-    let mut highest: std::collections::HashMap<PackageName, ReleaseRecord> = wanted
-        .iter()
-        .zip(state.store.releases(&wanted)?)
-        .filter_map(|((n, _), r)| Some((n.clone(), r?)))
-        .collect();
     let mut results = Vec::with_capacity(names.len());
-    for ((name, pkg), adopters) in names.into_iter().zip(packages).zip(adopters) {
-        let Some(pkg) = pkg else { continue };
-        let top = highest.remove(&name);
-        if let Some(hit) = hit(&state, &name, pkg, top, adopters, is_exact(&name))? {
+    for (name, found) in names.iter().zip(state.store.search_hits(&names)?) {
+        let Some(pkg) = found.package else { continue };
+        let exact = is_exact(name);
+        if let Some(hit) = hit(&state, name, pkg, found.highest, found.adopters, exact)? {
             results.push(hit);
         }
     }

@@ -70,7 +70,10 @@ pub fn document(terms: &BTreeMap<String, u8>) -> String {
 pub struct Statement {
     /// The SQL: `$1` is every query term ANDed (what the GIN index finds);
     /// each query term's score is a `CASE` over its probes, best first;
-    /// the last column whether the bare-name probe matches.
+    /// the last column whether the bare-name probe matches. The matches
+    /// come back as one row of three arrays (ids, scores, bare-name
+    /// matches): a row each cost the node more to take apart than
+    /// PostgreSQL took to score them.
     pub sql: String,
     /// `$1`, `$2`, ...
     pub params: Vec<String>,
@@ -223,7 +226,10 @@ pub fn statement(query: &str, qterms: &[String]) -> Statement {
     };
     Statement {
         sql: format!(
-            "SELECT package_id, ({})::int8, {bare} FROM shire_search WHERE doc @@ {}",
+            "SELECT coalesce(array_agg(package_id), '{{}}'), \
+             coalesce(array_agg(score), '{{}}'), coalesce(array_agg(bare), '{{}}') \
+             FROM (SELECT package_id, ({})::int4 AS score, {bare} AS bare \
+             FROM shire_search WHERE doc @@ {}) m",
             scores.join(" + "),
             query_param(1)
         ),
@@ -390,7 +396,9 @@ mod tests {
         );
         assert_eq!(
             st.sql,
-            "SELECT package_id, (\
+            "SELECT coalesce(array_agg(package_id), '{}'), \
+             coalesce(array_agg(score), '{}'), coalesce(array_agg(bare), '{}') \
+             FROM (SELECT package_id, (\
              CASE WHEN doc @@ (SELECT $2::tsquery) THEN 18 WHEN doc @@ (SELECT $3::tsquery) THEN 16 \
              WHEN doc @@ (SELECT $4::tsquery) THEN 8 ELSE 2 END + \
              CASE WHEN doc @@ (SELECT $5::tsquery) THEN \
@@ -398,10 +406,11 @@ mod tests {
              WHEN doc @@ (SELECT $8::tsquery) THEN 9 ELSE 8 END \
              WHEN doc @@ (SELECT $9::tsquery) THEN CASE WHEN doc @@ (SELECT $10::tsquery) THEN 8 ELSE 4 END \
              ELSE CASE WHEN doc @@ (SELECT $11::tsquery) THEN 2 ELSE 1 END END\
-             )::int8, doc @@ (SELECT $12::tsquery) FROM shire_search WHERE doc @@ (SELECT $1::tsquery)"
+             )::int4 AS score, doc @@ (SELECT $12::tsquery) AS bare \
+             FROM shire_search WHERE doc @@ (SELECT $1::tsquery)) m"
         );
         let long = "x".repeat(MAX_TERM_BYTES + 1);
         let st = statement(&long, std::slice::from_ref(&long));
-        assert!(st.sql.contains(", FALSE FROM"), "{}", st.sql);
+        assert!(st.sql.contains(", FALSE AS bare FROM"), "{}", st.sql);
     }
 }

@@ -131,6 +131,36 @@ pub type WithAccount<R> = Option<(R, AccountRecord)>;
 /// keys asked for, in their order.
 type ReadAlong<R> = (WithAccount<R>, Vec<Option<Vec<u8>>>);
 
+/// What a search shows of one hit ([`Store::search_hits`]).
+#[derive(Debug)]
+pub struct HitRecords {
+    /// The package (`None`: not found).
+    pub package: Option<PackageRecord>,
+    /// How many organisations run it.
+    pub adopters: u64,
+    /// The release the package's `highest` names, if stored.
+    pub highest: Option<ReleaseRecord>,
+}
+
+impl HitRecords {
+    /// A hit from its stored package record and adoption count.
+    fn decode(package: Option<Vec<u8>>, adopters: Option<Vec<u8>>) -> Result<Self, StoreError> {
+        Ok(HitRecords {
+            package: package.map(|b| Db::decode(T::Packages, &b)).transpose()?,
+            adopters: adopters
+                .map(|b| Db::decode::<u64>(T::Meta, &b))
+                .transpose()?
+                .unwrap_or_default(),
+            highest: None,
+        })
+    }
+
+    /// The key of the release the package record names as its highest.
+    fn named_release(&self, name: &PackageName) -> Option<Vec<u8>> {
+        Some(release_key(name, self.package.as_ref()?.highest.as_ref()?))
+    }
+}
+
 /// What a publish read along with its signing key
 /// ([`Store::key_for_release`]), for the early answer and the takedown
 /// refusal that follow it.
@@ -556,43 +586,62 @@ impl Store {
         self.db.get(T::Packages, name.to_string().as_bytes())
     }
 
-    /// The releases of `wanted` (name and version), in their order.
-    pub fn releases(
-        &self,
-        wanted: &[(PackageName, Version)],
-    ) -> Result<Vec<Option<ReleaseRecord>>, StoreError> {
-        let keys: Vec<Vec<u8>> = wanted.iter().map(|(n, v)| release_key(n, v)).collect();
-        self.db.get_many(T::Releases, &keys)
-    }
-
-    /// The records of `names` and how many organisations run each, in their
-    /// order: one read (one round trip on the shared engine), for the hits
-    /// of a search.
-    #[allow(clippy::type_complexity)]
-    pub fn packages_and_adopters(
-        &self,
-        names: &[PackageName],
-    ) -> Result<(Vec<Option<PackageRecord>>, Vec<u64>), StoreError> {
-        let keys: Vec<(T, Vec<u8>)> = names
+    /// What a search shows of each of `names`, in their order: the package
+    /// record, how many organisations run it, and the release its
+    /// `highest` names. On the shared engine one statement reads all three
+    /// (a second read only for a release it did not bring), on the
+    /// embedded engine two reads.
+    pub fn search_hits(&self, names: &[PackageName]) -> Result<Vec<HitRecords>, StoreError> {
+        let keys: Vec<Vec<u8>> = names.iter().map(|n| n.to_string().into_bytes()).collect();
+        let mut hits = Vec::with_capacity(names.len());
+        // Releases found along with their package (`Some`), or still to read.
+        let mut found: Vec<Option<Option<ReleaseRecord>>> = Vec::with_capacity(names.len());
+        match self.db.shared_db() {
+            Some(shared) => {
+                for (name, rows) in names.iter().zip(shared.search_hits(&keys)?) {
+                    let hit = HitRecords::decode(rows.package, rows.adopters)?;
+                    // Kept only under the key the record names as decoded
+                    // here: the statement's own reading of it is a guess.
+                    let named = hit.named_release(name);
+                    found.push(match (named, rows.release) {
+                        (None, _) => Some(None),
+                        (Some(named), Some((key, value))) if named == key => {
+                            Some(Some(Db::decode(T::Releases, &value)?))
+                        }
+                        (Some(_), _) => None,
+                    });
+                    hits.push(hit);
+                }
+            }
+            None => {
+                let wanted: Vec<(T, Vec<u8>)> = keys
+                    .iter()
+                    .map(|k| (T::Packages, k.clone()))
+                    .chain(names.iter().map(|n| (T::Meta, write::adopters_key(n))))
+                    .collect();
+                let mut raw = self.db.get_across_raw(&wanted)?;
+                let counts = raw.split_off(names.len());
+                for (package, count) in raw.into_iter().zip(counts) {
+                    hits.push(HitRecords::decode(package, count)?);
+                    found.push(None);
+                }
+            }
+        }
+        let missing: Vec<(usize, Vec<u8>)> = names
             .iter()
-            .map(|n| (T::Packages, n.to_string().into_bytes()))
-            .chain(names.iter().map(|n| (T::Meta, write::adopters_key(n))))
+            .zip(&hits)
+            .enumerate()
+            .filter(|(i, _)| found[*i].is_none())
+            .filter_map(|(i, (name, hit))| Some((i, hit.named_release(name)?)))
             .collect();
-        let mut raw = self.db.get_across_raw(&keys)?;
-        let counts = raw.split_off(names.len());
-        let packages = raw
-            .into_iter()
-            .map(|v| v.map(|b| Db::decode(T::Packages, &b)).transpose())
-            .collect::<Result<Vec<_>, _>>()?;
-        let counts = counts
-            .into_iter()
-            .map(|v| {
-                Ok(v.map(|b| Db::decode::<u64>(T::Meta, &b))
-                    .transpose()?
-                    .unwrap_or_default())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((packages, counts))
+        let keys: Vec<Vec<u8>> = missing.iter().map(|(_, k)| k.clone()).collect();
+        for ((i, _), release) in missing.iter().zip(self.db.get_many(T::Releases, &keys)?) {
+            found[*i] = Some(release);
+        }
+        for (hit, release) in hits.iter_mut().zip(found) {
+            hit.highest = release.flatten();
+        }
+        Ok(hits)
     }
 
     /// How many organisations run each of `names` ([`Store::adopter_count`]).

@@ -41,12 +41,37 @@ use std::time::Duration;
 /// The advisory lock every write transaction holds: the log's one sequencer.
 pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
 
-/// The records under many keys of one tree.
-const GET_MANY: &str = "SELECT key, value FROM shire_trees WHERE tree = $1 AND key = ANY($2)";
+/// The records under many keys of one tree: one probe of the primary key
+/// per key asked for ([`SESSION_SETTINGS`]), absent keys left out.
+const GET_MANY: &str = "SELECT u.key, r.value FROM UNNEST($2::bytea[]) AS u(key) \
+     CROSS JOIN LATERAL (SELECT value FROM shire_trees \
+         WHERE tree = $1 AND key = u.key LIMIT 1) r";
 
-/// The records under many (tree, key) pairs.
-const GET_ACROSS: &str = "SELECT tree, key, value FROM shire_trees \
-     WHERE (tree, key) IN (SELECT * FROM UNNEST($1::int2[], $2::bytea[]))";
+/// The records under many (tree, key) pairs, probed one by one as
+/// [`GET_MANY`].
+const GET_ACROSS: &str = "SELECT u.tree, u.key, r.value \
+     FROM UNNEST($1::int2[], $2::bytea[]) AS u(tree, key) \
+     CROSS JOIN LATERAL (SELECT value FROM shire_trees \
+         WHERE tree = u.tree AND key = u.key LIMIT 1) r";
+
+/// A search's hits by name (`$1`), in one statement: each package's record
+/// (tree `$2`), its adoption count (tree `$3`, key `$4` and the name), and
+/// the release its record names as the highest (tree `$5`, key the name,
+/// `@` and the `highest` version with its build metadata cut, as
+/// `records::release_key` makes it), each probed by primary key. The
+/// release's key comes back with it: the caller keeps the row only if the
+/// record it decodes names that key.
+const HITS: &str = "SELECT u.i, p.value, a.value, r.key, r.value \
+     FROM UNNEST($1::bytea[]) WITH ORDINALITY AS u(name, i) \
+     LEFT JOIN LATERAL (SELECT value FROM shire_trees \
+         WHERE tree = $2 AND key = u.name LIMIT 1) p ON TRUE \
+     LEFT JOIN LATERAL (SELECT value FROM shire_trees \
+         WHERE tree = $3 AND key = $4 || u.name LIMIT 1) a ON TRUE \
+     LEFT JOIN LATERAL (SELECT key, value FROM shire_trees \
+         WHERE tree = $5 AND key = u.name || convert_to('@' || split_part( \
+             convert_from(p.value, 'UTF8')::jsonb ->> 'highest', '+', 1), 'UTF8') \
+         LIMIT 1) r ON TRUE \
+     ORDER BY u.i";
 
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
 /// removed (`$4`, `$5`), search documents (`$6`, `$7`), the commit sequence
@@ -58,7 +83,10 @@ const WRITE: &str = "WITH put AS ( \
          SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
          ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value), \
      gone AS ( \
-         DELETE FROM shire_trees WHERE (tree, key) IN (SELECT * FROM UNNEST($4::int2[], $5::bytea[]))), \
+         DELETE FROM shire_trees WHERE ctid = ANY (ARRAY( \
+             SELECT r.ctid FROM UNNEST($4::int2[], $5::bytea[]) AS u(tree, key) \
+             CROSS JOIN LATERAL (SELECT ctid FROM shire_trees \
+                 WHERE tree = u.tree AND key = u.key LIMIT 1) r))), \
      docs AS ( \
          INSERT INTO shire_search (package_id, doc) \
          SELECT id, doc::tsvector FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
@@ -108,7 +136,8 @@ const CHANGED_ROWS: &str = "; \
              CASE WHEN octet_length(t.value) > {value_max} THEN NULL ELSE t.value END \
          FROM shire_changes c \
          CROSS JOIN LATERAL unnest(c.trees, c.keys) AS u(tree, key) \
-         LEFT JOIN shire_trees t ON t.tree = u.tree AND t.key = u.key \
+         LEFT JOIN LATERAL (SELECT value FROM shire_trees \
+             WHERE tree = u.tree AND key = u.key LIMIT 1) t ON TRUE \
          WHERE c.seq > {since} LIMIT {limit})";
 
 /// Most changed rows a write's begin brings back ([`CHANGED_ROWS`]); past
@@ -124,17 +153,24 @@ const CHANGED_VALUE_MAX: usize = 16 << 10;
 /// commits that may change a cached document).
 const COMMIT_SEQUENCE: i16 = 2;
 
-/// Every statement is planned for the tables as they are when it runs.
+/// How every connection plans: each prepared statement once, for good,
+/// and never a sequential scan where an index serves.
 ///
-/// PostgreSQL otherwise keeps a prepared statement's generic plan after its
-/// first five runs, planned for the tables' size then, until an `ANALYZE`
-/// happens to replace it. A node starts on empty tables, so a lookup by a
-/// list of keys kept a hash join over a sequential scan of `shire_trees`,
-/// right for a few hundred rows: at 60,000 rows each lookup read the whole
-/// table (2 ms instead of 0.04), and PostgreSQL took two thirds of the
-/// machine while a node filled. Planning these statements costs tens of
-/// microseconds.
-const PLAN_EACH_EXECUTION: &str = "SET plan_cache_mode = force_custom_plan";
+/// Planning costs more than running the lookups a node makes (0.13 ms
+/// against 0.04 for a lookup by a list of keys, 0.3 ms for a write's
+/// statement): planned at every execution, it was half of PostgreSQL's time
+/// in a publish run. A plan kept for good must stay right as the tables grow
+/// from empty, as a node's do: planned for a table of a few rows, a lookup
+/// by a list of keys became a hash join over a sequential scan, which at
+/// 60,000 rows read the whole table (2 ms instead of 0.04). So the
+/// statements leave the planner one way to run: every key-list lookup probes
+/// the primary key once per key from a `LATERAL` subquery ([`GET_MANY`],
+/// [`GET_ACROSS`], the deletes of [`WRITE`], [`CHANGED_ROWS`]), and a
+/// sequential scan is priced out, so even a plan made on an empty table
+/// probes the index. `shared_only::lookups_stay_index_probes_as_the_tables_grow_from_empty`
+/// checks PostgreSQL's own counters. Sent once per connection, not as
+/// startup parameters, which poolers such as PgBouncer refuse.
+const SESSION_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
 
 /// A pooled connection idle longer than this is pinged before it is used.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
@@ -387,11 +423,9 @@ impl SharedDb {
                 // while is checked; one that broke since fails its query,
                 // which the caller sees as any database error.
                 .test_before_acquire(false)
-                // Set once per connection, not as a startup parameter:
-                // poolers such as PgBouncer refuse unknown ones.
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        sqlx::Executor::execute(conn, PLAN_EACH_EXECUTION).await?;
+                        sqlx::Executor::execute(conn, SESSION_SETTINGS).await?;
                         Ok(())
                     })
                 })
@@ -561,6 +595,43 @@ impl SharedDb {
             found.extend(rows);
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// What a search shows of each package named in `names` ([`HITS`]),
+    /// in their order: one round trip.
+    pub fn search_hits(&self, names: &[Vec<u8>]) -> Result<Vec<HitRows>, StoreError> {
+        type Found = (
+            i64,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+        );
+        let pool = self.inner.pool.clone();
+        let wanted = names.to_vec();
+        let rows = self.block(async move {
+            sqlx::query_as::<_, Found>(HITS)
+                .bind(wanted)
+                .bind(T::Packages as i16)
+                .bind(T::Meta as i16)
+                .bind(super::write::ADOPTERS_PREFIX.as_bytes())
+                .bind(T::Releases as i16)
+                .fetch_all(&pool)
+                .await
+                .map_err(|e| backend_in("reading search hits", e))
+        })?;
+        let mut out: Vec<HitRows> = names.iter().map(|_| HitRows::default()).collect();
+        for (i, package, adopters, key, value) in rows {
+            let Some(hit) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) else {
+                continue;
+            };
+            *hit = HitRows {
+                package,
+                adopters,
+                release: key.zip(value),
+            };
+        }
+        Ok(out)
     }
 
     /// The key the record under `key` in tree `t` named when this process
@@ -745,18 +816,20 @@ impl SharedDb {
     /// package ids, scores and whether the bare name is the query.
     pub fn search(&self, st: Statement) -> Result<Vec<(u32, u32, bool)>, StoreError> {
         let pool = self.inner.pool.clone();
-        let rows = self.block(async move {
-            let mut q = sqlx::query_as::<_, (i32, i64, bool)>(&st.sql);
+        let (ids, scores, bare) = self.block(async move {
+            let mut q = sqlx::query_as::<_, (Vec<i32>, Vec<i32>, Vec<bool>)>(&st.sql);
             for p in &st.params {
                 q = q.bind(p);
             }
-            q.fetch_all(&pool)
+            q.fetch_one(&pool)
                 .await
                 .map_err(|e| backend_in("searching", e))
         })?;
-        Ok(rows
+        Ok(ids
             .into_iter()
-            .filter_map(|(id, score, bare)| {
+            .zip(scores)
+            .zip(bare)
+            .filter_map(|((id, score), bare)| {
                 Some((u32::try_from(id).ok()?, u32::try_from(score).ok()?, bare))
             })
             .collect())
@@ -1332,6 +1405,17 @@ async fn rollback(conn: Conn) -> Result<(), StoreError> {
     }
     drop(guard.take());
     Ok(())
+}
+
+/// The stored rows of one search hit ([`SharedDb::search_hits`]).
+#[derive(Debug, Default)]
+pub struct HitRows {
+    /// The package record.
+    pub package: Option<Vec<u8>>,
+    /// The package's adoption count.
+    pub adopters: Option<Vec<u8>>,
+    /// A release (its key and record) the record seemed to name as highest.
+    pub release: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One writer's part of a write batch ([`SharedDb::transact`]): reads see

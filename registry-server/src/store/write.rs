@@ -295,8 +295,11 @@ pub fn write(
 
 /// The key of a package's count of adopters in the meta tree.
 pub fn adopters_key(name: &PackageName) -> Vec<u8> {
-    format!("adopters:{name}").into_bytes()
+    format!("{ADOPTERS_PREFIX}{name}").into_bytes()
 }
+
+/// The prefix of packages' adoption counts' keys in the meta tree.
+pub const ADOPTERS_PREFIX: &str = "adopters:";
 
 /// The key of an artifact's takedown tombstone in the meta tree.
 pub fn takedown_key(digest: &Digest) -> Vec<u8> {

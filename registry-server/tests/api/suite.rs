@@ -86,6 +86,17 @@ async fn search_ranks_by_the_same_rules_on_either_backend() {
     );
     // The exact full name leads even over a bare name.
     assert_eq!(search_names(app, "kent/crm-lite").await[0], "kent/crm-lite");
+    // A bare name of several words leads a higher score: for "crm-lite",
+    // `lite/crm` scores 34 (its bare name, its organisation's), `kent/crm-lite` 32.
+    app.create_org("lite").await;
+    let lite = app.actor("lite-dev", "lite", "publisher").await;
+    app.publish(&lite, &Release::new("lite/crm", "1.0.0"))
+        .await
+        .ok(201);
+    assert_eq!(
+        search_names(app, "crm-lite").await,
+        ["kent/crm-lite", "lite/crm"]
+    );
     // Every term is required; "permit" is a prefix of "permits".
     assert_eq!(
         search_names(app, "crm permit").await,
