@@ -41,6 +41,9 @@ use std::time::Duration;
 /// The advisory lock every write transaction holds: the log's one sequencer.
 pub const SEQUENCER_LOCK: i64 = 0x5348_4952_4531; // "SHIRE1"
 
+/// The record under one key.
+const GET_ONE: &str = "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2";
+
 /// The records under many keys of one tree: one probe of the primary key
 /// per key asked for ([`SESSION_SETTINGS`]), absent keys left out.
 const GET_MANY: &str = "SELECT u.key, r.value FROM UNNEST($2::bytea[]) AS u(key) \
@@ -72,6 +75,16 @@ const HITS: &str = "SELECT u.i, p.value, a.value, r.key, r.value \
              convert_from(p.value, 'UTF8')::jsonb ->> 'highest', '+', 1), 'UTF8') \
          LIMIT 1) r ON TRUE \
      ORDER BY u.i";
+
+/// [`HITS`] for the packages named `names`.
+fn hits_query(names: &[Vec<u8>]) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(HITS)
+        .bind(names)
+        .bind(T::Packages as i16)
+        .bind(T::Meta as i16)
+        .bind(super::write::ADOPTERS_PREFIX.as_bytes())
+        .bind(T::Releases as i16)
+}
 
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
 /// removed (`$4`, `$5`), search documents (`$6`, `$7`), the commit sequence
@@ -171,6 +184,50 @@ const COMMIT_SEQUENCE: i16 = 2;
 /// checks PostgreSQL's own counters. Sent once per connection, not as
 /// startup parameters, which poolers such as PgBouncer refuse.
 const SESSION_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+
+/// Runs the statements that requests use most once on a new connection, so
+/// that the first requests it serves do not pay for preparing and planning
+/// them: a few milliseconds each on a new backend, which made the slowest
+/// searches after a node started or its pool grew (the pool hands out its
+/// idle connections in turn, so sequential requests meet every new one).
+/// Nothing before the migrations have made the tables.
+async fn warm_up(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    let ready: bool = sqlx::query_scalar("SELECT to_regclass('shire_search') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !ready {
+        return Ok(());
+    }
+    let (no_trees, no_keys) = (Vec::<i16>::new(), Vec::<Vec<u8>>::new());
+    sqlx::query(GET_ONE)
+        .bind(-1i16)
+        .bind(Vec::<u8>::new())
+        .fetch_optional(&mut *conn)
+        .await?;
+    sqlx::query(GET_MANY)
+        .bind(-1i16)
+        .bind(&no_keys)
+        .fetch_all(&mut *conn)
+        .await?;
+    sqlx::query(GET_ACROSS)
+        .bind(&no_trees)
+        .bind(&no_keys)
+        .fetch_all(&mut *conn)
+        .await?;
+    hits_query(&no_keys).fetch_all(&mut *conn).await?;
+    // Searches for one word, and for an `org/name`: the statement's text
+    // depends only on the number of words and their lengths.
+    for words in [&["shire"][..], &["shire", "registry"]] {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let st = super::fulltext::statement(&words.join("/"), &words);
+        let mut q = sqlx::query(&st.sql);
+        for p in &st.params {
+            q = q.bind(p);
+        }
+        q.fetch_all(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 /// A pooled connection idle longer than this is pinged before it is used.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
@@ -425,7 +482,10 @@ impl SharedDb {
                 .test_before_acquire(false)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        sqlx::Executor::execute(conn, SESSION_SETTINGS).await?;
+                        sqlx::Executor::execute(&mut *conn, SESSION_SETTINGS).await?;
+                        if let Err(e) = warm_up(conn).await {
+                            tracing::debug!(error = %e, "a new PostgreSQL connection was not warmed up");
+                        }
                         Ok(())
                     })
                 })
@@ -542,14 +602,12 @@ impl SharedDb {
         let pool = self.inner.pool.clone();
         let key = key.to_vec();
         self.block(async move {
-            sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
-            )
-            .bind(t as i16)
-            .bind(key)
-            .fetch_optional(&pool)
-            .await
-            .map_err(backend)
+            sqlx::query_scalar::<_, Vec<u8>>(GET_ONE)
+                .bind(t as i16)
+                .bind(key)
+                .fetch_optional(&pool)
+                .await
+                .map_err(backend)
         })
     }
 
@@ -610,12 +668,8 @@ impl SharedDb {
         let pool = self.inner.pool.clone();
         let wanted = names.to_vec();
         let rows = self.block(async move {
-            sqlx::query_as::<_, Found>(HITS)
-                .bind(wanted)
-                .bind(T::Packages as i16)
-                .bind(T::Meta as i16)
-                .bind(super::write::ADOPTERS_PREFIX.as_bytes())
-                .bind(T::Releases as i16)
+            hits_query(&wanted)
+                .try_map(|row: sqlx::postgres::PgRow| <Found as sqlx::FromRow<_>>::from_row(&row))
                 .fetch_all(&pool)
                 .await
                 .map_err(|e| backend_in("reading search hits", e))
@@ -1463,14 +1517,12 @@ impl SharedTx<'_> {
         let value = self.read(self.db.block(async move {
             let mut guard = conn.lock().await;
             let c = open(&mut guard)?;
-            sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT value FROM shire_trees WHERE tree = $1 AND key = $2",
-            )
-            .bind(t as i16)
-            .bind(key)
-            .fetch_optional(&mut **c)
-            .await
-            .map_err(backend)
+            sqlx::query_scalar::<_, Vec<u8>>(GET_ONE)
+                .bind(t as i16)
+                .bind(key)
+                .fetch_optional(&mut **c)
+                .await
+                .map_err(backend)
         }))?;
         self.db.cache().read(wanted, value.clone());
         Ok(value)

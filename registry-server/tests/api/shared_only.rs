@@ -7,6 +7,55 @@ use shire_registry::store::shared::SharedDb;
 use shire_registry::store::{OpenOptions, Store};
 use std::time::Duration;
 
+/// A new connection runs the statements requests use most before it serves
+/// one, so the first searches on it are not the slowest (`warm_up` in
+/// `store/shared.rs`): PostgreSQL counts the scans of the search index that
+/// opening a connection made, with no search asked.
+#[test]
+fn a_new_connection_is_warmed_up_before_it_serves() {
+    let storage = shared_storage();
+    // The first process makes the tables; its first connection came before.
+    let _first = SharedDb::connect(&storage.postgres, 2).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pool = rt
+        .block_on(sqlx::PgPool::connect(&storage.postgres))
+        .unwrap();
+    let scans = || {
+        rt.block_on(
+            sqlx::query_scalar::<_, i64>(
+                "SELECT coalesce(idx_scan, 0) FROM pg_stat_user_tables \
+                 WHERE relname = 'shire_search'",
+            )
+            .fetch_one(&pool),
+        )
+        .unwrap()
+    };
+    // A document the warm-up's searches find (an index with no entry for
+    // a query is not scanned).
+    rt.block_on(
+        sqlx::query("INSERT INTO shire_search (package_id, doc) VALUES (0, 'shire:1A')")
+            .execute(&pool),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let before = scans();
+    let _second = SharedDb::connect(&storage.postgres, 2).unwrap();
+    // An idle backend reports its counters within about ten seconds.
+    let mut seen = before;
+    for _ in 0..150 {
+        seen = scans();
+        if seen >= before + 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        seen >= before + 2,
+        "opening a connection searched the index {} times, not once per kind of search",
+        seen - before
+    );
+}
+
 #[test]
 fn one_process_holds_a_jobs_lease_until_it_lapses() {
     let storage = shared_storage();
