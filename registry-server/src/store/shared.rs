@@ -60,10 +60,14 @@ const GET_ACROSS: &str = "SELECT u.tree, u.key, r.value \
 /// A search's hits by name (`$1`), in one statement: each package's record
 /// (tree `$2`), its adoption count (tree `$3`, key `$4` and the name), and
 /// the release its record names as the highest (tree `$5`, key the name,
-/// `@` and the `highest` version with its build metadata cut, as
-/// `records::release_key` makes it), each probed by primary key. The
-/// release's key comes back with it: the caller keeps the row only if the
-/// record it decodes names that key.
+/// `@` and the `highest` version up to any build metadata, as
+/// `records::release_key` makes it), each probed by primary key. The version
+/// is picked out of the record's text by a pattern, never by parsing it as
+/// JSON: PostgreSQL's JSON refuses what serde_json writes for a NUL in a
+/// description (`\u0000`), and `encode(.., 'escape')` takes any bytes, so
+/// no stored record can make the statement fail. The release's key comes
+/// back with it: the caller keeps the row only if the record it decodes
+/// names that key.
 const HITS: &str = "SELECT u.i, p.value, a.value, r.key, r.value \
      FROM UNNEST($1::bytea[]) WITH ORDINALITY AS u(name, i) \
      LEFT JOIN LATERAL (SELECT value FROM shire_trees \
@@ -71,8 +75,8 @@ const HITS: &str = "SELECT u.i, p.value, a.value, r.key, r.value \
      LEFT JOIN LATERAL (SELECT value FROM shire_trees \
          WHERE tree = $3 AND key = $4 || u.name LIMIT 1) a ON TRUE \
      LEFT JOIN LATERAL (SELECT key, value FROM shire_trees \
-         WHERE tree = $5 AND key = u.name || convert_to('@' || split_part( \
-             convert_from(p.value, 'UTF8')::jsonb ->> 'highest', '+', 1), 'UTF8') \
+         WHERE tree = $5 AND key = u.name || convert_to('@' || substring( \
+             encode(p.value, 'escape') FROM '\"highest\":\"([^\"+]*)'), 'UTF8') \
          LIMIT 1) r ON TRUE \
      ORDER BY u.i";
 
@@ -190,14 +194,9 @@ const SESSION_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET en
 /// them: a few milliseconds each on a new backend, which made the slowest
 /// searches after a node started or its pool grew (the pool hands out its
 /// idle connections in turn, so sequential requests meet every new one).
-/// Nothing before the migrations have made the tables.
+/// Only connections made once the migrations ran: plans made before a
+/// migration could outlive the columns they read.
 async fn warm_up(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    let ready: bool = sqlx::query_scalar("SELECT to_regclass('shire_search') IS NOT NULL")
-        .fetch_one(&mut *conn)
-        .await?;
-    if !ready {
-        return Ok(());
-    }
     let (no_trees, no_keys) = (Vec::<i16>::new(), Vec::<Vec<u8>>::new());
     sqlx::query(GET_ONE)
         .bind(-1i16)
@@ -470,6 +469,9 @@ impl SharedDb {
         let options = PgConnectOptions::from_str(url).map_err(|e| {
             StoreError::Backend(format!("the PostgreSQL address is not valid: {e}"))
         })?;
+        // Set once the migrations ran: connections made after it are warmed up.
+        let migrated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let warm = migrated.clone();
         // The pool's connections are made on the bridge's runtime.
         let pool = bridge.block(async move {
             Ok(PgPoolOptions::new()
@@ -480,11 +482,20 @@ impl SharedDb {
                 // while is checked; one that broke since fails its query,
                 // which the caller sees as any database error.
                 .test_before_acquire(false)
-                .after_connect(|conn, _| {
+                .after_connect(move |conn, _| {
+                    let warm = warm.load(Ordering::SeqCst);
                     Box::pin(async move {
                         sqlx::Executor::execute(&mut *conn, SESSION_SETTINGS).await?;
-                        if let Err(e) = warm_up(conn).await {
-                            tracing::debug!(error = %e, "a new PostgreSQL connection was not warmed up");
+                        if warm {
+                            match warm_up(conn).await {
+                                Ok(()) => {}
+                                // The statement, not the connection: it still serves.
+                                Err(sqlx::Error::Database(e)) => tracing::warn!(
+                                    error = %e,
+                                    "a new PostgreSQL connection was not warmed up"
+                                ),
+                                Err(e) => return Err(e),
+                            }
                         }
                         Ok(())
                     })
@@ -515,7 +526,16 @@ impl SharedDb {
             }),
         };
         let pool = db.inner.pool.clone();
-        db.block(async move { MIGRATOR.run(&pool).await.map_err(backend) })?;
+        db.block(async move {
+            MIGRATOR.run(&pool).await.map_err(backend)?;
+            migrated.store(true, Ordering::SeqCst);
+            // The connection the migrations ran on serves next.
+            let mut conn = pool.acquire().await.map_err(backend)?;
+            if let Err(e) = warm_up(&mut conn).await {
+                tracing::warn!(error = %e, "a PostgreSQL connection was not warmed up");
+            }
+            Ok(())
+        })?;
         Ok(db)
     }
 

@@ -1452,3 +1452,18 @@ async fn package_document_is_never_stale_after_a_write() {
     let revoked = c.app.get(pkg).await;
     assert!(revoked.ok(200)["versions"][0]["publisher_key"]["revoked_at"].is_string());
 }
+
+/// A description holding a NUL character (stored as `\u0000` in the
+/// package's record) is searched and shown like any other: no record a
+/// publisher can write makes a search that lists it fail.
+#[tokio::test]
+async fn a_nul_in_a_description_is_searched_and_shown() {
+    let c = club().await;
+    let r = Release::new("braintree/odd", "1.0.0+b.1").description("Nul\u{0}byte records");
+    c.app.publish(&c.bt, &r).await.ok(201);
+    let found = c.app.get("/api/v1/search?q=records").await;
+    let hit = &found.ok(200)["results"][0];
+    assert_eq!(hit["name"], "braintree/odd");
+    assert_eq!(hit["latest"], "1.0.0+b.1");
+    assert_eq!(hit["description"], "Nul\u{0}byte records");
+}
