@@ -90,6 +90,13 @@ fn hits_query(names: &[Vec<u8>]) -> sqlx::query::Query<'_, Postgres, sqlx::postg
         .bind(T::Releases as i16)
 }
 
+/// A search statement ([`super::fulltext::statement`]) with its parameters.
+fn search_query(st: &Statement) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+    st.params
+        .iter()
+        .fold(sqlx::query(&st.sql), |q, p| q.bind(p.as_str()))
+}
+
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
 /// removed (`$4`, `$5`), search documents (`$6`, `$7`), the commit sequence
 /// moved (and the document generation when `$8`), the keys written listed
@@ -219,11 +226,7 @@ async fn warm_up(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     for words in [&["shire"][..], &["shire", "registry"]] {
         let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
         let st = super::fulltext::statement(&words.join("/"), &words);
-        let mut q = sqlx::query(&st.sql);
-        for p in &st.params {
-            q = q.bind(p);
-        }
-        q.fetch_all(&mut *conn).await?;
+        search_query(&st).fetch_all(&mut *conn).await?;
     }
     Ok(())
 }
@@ -891,11 +894,11 @@ impl SharedDb {
     pub fn search(&self, st: Statement) -> Result<Vec<(u32, u32, bool)>, StoreError> {
         let pool = self.inner.pool.clone();
         let (ids, scores, bare) = self.block(async move {
-            let mut q = sqlx::query_as::<_, (Vec<i32>, Vec<i32>, Vec<bool>)>(&st.sql);
-            for p in &st.params {
-                q = q.bind(p);
-            }
-            q.fetch_one(&pool)
+            search_query(&st)
+                .try_map(|row: sqlx::postgres::PgRow| {
+                    <(Vec<i32>, Vec<i32>, Vec<bool>) as sqlx::FromRow<_>>::from_row(&row)
+                })
+                .fetch_one(&pool)
                 .await
                 .map_err(|e| backend_in("searching", e))
         })?;
