@@ -26,6 +26,12 @@
 //! bucket's object and this process's copy (every process erases its own
 //! copies of tombstoned artifacts at start). Whether an artifact is stored
 //! (`exists`) is the bucket's answer alone.
+//!
+//! A shared node's copies are a cache, bounded by `[storage] copies_mib`
+//! ([`BlobStore::keeping_copies_within`]): past the bound the oldest go,
+//! whole closed packs and files alike, down to nine tenths of it. A copy
+//! wanted again is fetched from the bucket again; a read that finds a copy
+//! gone between finding and opening it fetches it once more.
 
 use super::objects::Objects;
 pub use super::packs::SMALL_BLOB;
@@ -36,7 +42,8 @@ use shire_core::Digest;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tempfile::NamedTempFile;
 
 /// How long a redirected download's signed URL stays valid.
@@ -50,6 +57,24 @@ pub struct BlobStore {
     packs: Arc<Packs>,
     /// The shared backend's bucket (`None`: embedded, the folder is all).
     objects: Option<Arc<Objects>>,
+    /// The bound on a shared node's copies (`None`: none, or embedded).
+    bound: Option<Arc<CopyBound>>,
+}
+
+/// How many bytes of copies a shared node keeps, and how many it holds.
+struct CopyBound {
+    /// Bytes kept at most.
+    max: u64,
+    /// Bytes held: as last counted, plus what was copied since.
+    held: AtomicU64,
+    /// One trim at a time; others carry on without waiting.
+    trimming: Mutex<()>,
+}
+
+/// One copy a trim may drop: a closed pack, or a file of its own.
+enum Copy {
+    Pack(u32),
+    File(PathBuf),
 }
 
 /// Why a finished upload was not stored.
@@ -115,7 +140,97 @@ impl BlobStore {
             tmp,
             packs,
             objects: None,
+            bound: None,
         })
+    }
+
+    /// Keeps this shared node's copies within `max` bytes (see the module
+    /// comment), trimming what the folder holds past it now.
+    pub fn keeping_copies_within(mut self, max: u64) -> io::Result<Self> {
+        if self.objects.is_none() {
+            return Ok(self);
+        }
+        self.bound = Some(Arc::new(CopyBound {
+            max,
+            held: AtomicU64::new(0),
+            trimming: Mutex::new(()),
+        }));
+        self.trim_copies()?;
+        Ok(self)
+    }
+
+    /// Counts `bytes` of a new copy against the bound, and trims the copies
+    /// when they are past it. A failed trim is logged: the copy is served.
+    fn copied(&self, bytes: u64) {
+        let Some(bound) = &self.bound else { return };
+        let held = bound.held.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if held > bound.max {
+            if let Err(e) = self.trim_copies() {
+                tracing::warn!(error = %e, "trimming this process's artifact copies");
+            }
+        }
+    }
+
+    /// Drops the oldest copies (closed packs and own files, by when they
+    /// were last written) until they hold at most nine tenths of the bound;
+    /// the pack being appended to stays. Recounts what is held. Blocking.
+    fn trim_copies(&self) -> io::Result<()> {
+        let Some(bound) = &self.bound else {
+            return Ok(());
+        };
+        let Ok(_one) = bound.trimming.try_lock() else {
+            return Ok(());
+        };
+        let mut copies: Vec<(std::time::SystemTime, u64, Copy)> = self
+            .packs
+            .closed()?
+            .into_iter()
+            .map(|(no, len, at)| (at, len, Copy::Pack(no)))
+            .collect();
+        for dir in fs::read_dir(&self.root)? {
+            let dir = dir?;
+            if !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(dir.path())? {
+                let file = file?;
+                let meta = file.metadata()?;
+                if meta.is_file() {
+                    copies.push((meta.modified()?, meta.len(), Copy::File(file.path())));
+                }
+            }
+        }
+        let mut held = self.packs.current_len() + copies.iter().map(|c| c.1).sum::<u64>();
+        let target = bound.max / 10 * 9;
+        copies.sort_by_key(|c| c.0);
+        let (mut dropped, mut freed) = (0usize, 0u64);
+        for (_, len, copy) in copies {
+            if held <= target {
+                break;
+            }
+            let gone = match copy {
+                Copy::Pack(no) => self.packs.drop_closed(no)?,
+                Copy::File(path) => match fs::remove_file(&path) {
+                    Ok(()) => len,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+                    Err(e) => return Err(e),
+                },
+            };
+            held -= len.min(held);
+            freed += gone;
+            dropped += 1;
+        }
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                freed,
+                held,
+                max = bound.max,
+                "dropped the oldest artifact copies"
+            );
+        }
+        bound.held.store(held, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Opens the store of a shared node: the artifacts are in `objects`,
@@ -205,17 +320,41 @@ impl BlobStore {
     /// Opens the stored blob for reading, if it exists: its bytes, however
     /// it is stored. Blocking: call from a blocking task.
     pub fn read(&self, digest: &Digest) -> io::Result<Option<Section>> {
-        if let Some(objects) = &self.objects {
+        let Some(objects) = &self.objects else {
+            return self.read_here(digest);
+        };
+        if let Some(section) = self.read_here(digest)? {
+            return Ok(Some(section));
+        }
+        // A fetched copy is opened before it counts against the bound, so a
+        // trim it sets off (even of this copy) leaves this read whole. One
+        // trimmed by another request before it was opened is fetched again.
+        for _ in 0..3 {
             let path = self.path(digest);
-            if self.packs.locate(digest)?.is_none()
-                && !path.is_file()
-                && !objects.fetch(digest, &self.tmp, &path)?
-            {
+            if !objects.fetch(digest, &self.tmp, &path)? {
                 return Ok(None);
             }
+            let section = self.read_here(digest)?;
+            self.copied(section.as_ref().map_or(0, Section::remaining));
+            if section.is_some() {
+                return Ok(section);
+            }
         }
+        Err(io::Error::other(format!(
+            "the copy of {digest} was dropped as soon as it was fetched, three times: \
+             [storage] copies_mib is too small for the load"
+        )))
+    }
+
+    /// The blob's bytes in this folder, if they are here. On a shared node
+    /// a pack dropped since the lookup (its copies trimmed) counts as absent.
+    fn read_here(&self, digest: &Digest) -> io::Result<Option<Section>> {
         if let Some(loc) = self.packs.locate(digest)? {
-            return self.packs.read(loc).map(Some);
+            match self.packs.read(loc) {
+                Ok(section) => return Ok(Some(section)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && self.objects.is_some() => {}
+                Err(e) => return Err(e),
+            }
         }
         match File::open(self.path(digest)) {
             Ok(f) => {
@@ -437,7 +576,9 @@ impl BlobStore {
                 // rest of the upload (`store::packs`). Only once the bucket
                 // holds the bytes, and without waiting for a sync: the
                 // bucket's copy is the durable one.
-                self.packs.add_copy(expected, &held)?;
+                if self.packs.add_copy(expected, &held)? {
+                    self.copied(size);
+                }
                 return Ok((size, new));
             }
             SpillState::File(_, _) if objects.exists(expected)? => return Ok((size, false)),
@@ -446,6 +587,7 @@ impl BlobStore {
                 objects.put_file(expected, tmp.path())?;
                 if !self.path(expected).is_file() {
                     self.place(expected, size, tmp, file)?;
+                    self.copied(size);
                 }
             }
         }
@@ -521,6 +663,86 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         out
+    }
+
+    /// `len` bytes of noise that differ for each `i`.
+    fn distinct(len: usize, i: u32) -> Vec<u8> {
+        let mut b = noise(len);
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        b
+    }
+
+    /// Bytes of copies in a shared node's folder: packs and own files.
+    fn local_bytes(dir: &Path) -> u64 {
+        let mut total = 0;
+        let mut dirs = vec![dir.join("blobs")];
+        while let Some(d) = dirs.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    total += e.metadata().unwrap().len();
+                }
+            }
+        }
+        total
+    }
+
+    #[test]
+    fn a_shared_nodes_copies_stay_within_their_bound_and_dropped_ones_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        let url = format!("file://{}", bucket.path().display());
+        let objects = Objects::open(&url, &Default::default()).unwrap();
+        const MAX: u64 = 300_000;
+        let mut store = BlobStore::open_shared(&node, objects)
+            .unwrap()
+            .keeping_copies_within(MAX)
+            .unwrap();
+        store.packs = Arc::new(
+            Packs::open(&node.join("blobs"))
+                .unwrap()
+                .with_pack_max(100_000),
+        );
+        let mut blobs: Vec<Vec<u8>> = (0..30u32).map(|i| distinct(20_000, i)).collect();
+        blobs.insert(10, distinct(SMALL_BLOB + 1_000, 100));
+        blobs.insert(25, distinct(SMALL_BLOB + 2_000, 101));
+        for b in &blobs {
+            assert_eq!(put(&store, b), (b.len() as u64, true));
+            assert!(
+                local_bytes(&node) <= MAX,
+                "{} bytes held",
+                local_bytes(&node)
+            );
+        }
+        // The oldest were dropped, the newest kept.
+        assert!(store.location(&Digest::of(&blobs[0])).unwrap().is_none());
+        let last = blobs.last().unwrap();
+        assert!(store.location(&Digest::of(last)).unwrap().is_some());
+        // Every artifact reads back whole: dropped ones from the bucket,
+        // which holds them all, and the bound holds throughout.
+        for b in blobs.iter().chain(blobs.iter().rev()) {
+            assert_eq!(&read_back(&store, &Digest::of(b)), b);
+            assert!(store.exists(&Digest::of(b)).unwrap());
+            assert!(
+                local_bytes(&node) <= MAX,
+                "{} bytes held",
+                local_bytes(&node)
+            );
+        }
+        // An embedded node's packs are its artifacts: never trimmed.
+        let embedded = BlobStore::open(&dir.path().join("embedded"))
+            .unwrap()
+            .keeping_copies_within(1)
+            .unwrap();
+        for b in &blobs {
+            put(&embedded, b);
+        }
+        for b in &blobs {
+            assert_eq!(&read_back(&embedded, &Digest::of(b)), b);
+        }
     }
 
     #[test]

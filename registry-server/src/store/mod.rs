@@ -229,7 +229,8 @@ impl Store {
                 data_dir,
                 objects::Objects::open_with(&s.objects, &s.options, s.redirect_downloads)?
                     .limited_to(options.max_artifact_bytes),
-            )?,
+            )?
+            .keeping_copies_within(s.copies_max_bytes)?,
             None => blobs::BlobStore::open(data_dir)?,
         };
         let store = Store {

@@ -6,9 +6,10 @@
 //! multipart upload) is acknowledged, before the publish is answered. Each
 //! process keeps a copy of what it uploaded or served in its data folder
 //! (`super::blobs`: a pack or `DIR/blobs/sha256/...`, checked against the
-//! digest as it arrives) and serves ranges from it without asking the bucket
-//! again: an artifact taken down by another process is refused by its
-//! tombstone in the shared database before any read.
+//! digest as it arrives, within `[storage] copies_mib`) and serves ranges
+//! from it without asking the bucket again: an artifact taken down by
+//! another process is refused by its tombstone in the shared database before
+//! any read.
 
 use super::bridge::Bridge;
 use super::error::StoreError;

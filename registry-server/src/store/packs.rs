@@ -529,6 +529,14 @@ impl Packs {
         })
     }
 
+    /// These packs, closing each at `max` bytes instead of [`PACK_MAX`]
+    /// (tests that need many packs).
+    #[cfg(test)]
+    pub fn with_pack_max(mut self, max: u64) -> Packs {
+        self.pack_max = max;
+        self
+    }
+
     /// Erases every packed copy of `digest` for good: its bytes become
     /// zeros and its record is marked [`ERASED`], synced, and out of the
     /// index. Walks every pack's headers (a takedown is rare). Returns how
@@ -587,6 +595,53 @@ impl Packs {
     /// Whether no artifact is packed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Every pack but the one being appended to: its number, its size in
+    /// bytes and when it was last written.
+    pub fn closed(&self) -> io::Result<Vec<(u32, u64, std::time::SystemTime)>> {
+        let current = lock(&self.shared.current).no;
+        let mut out = Vec::new();
+        for no in pack_numbers(&self.dir)? {
+            if no == current {
+                continue;
+            }
+            match fs::metadata(self.path(no)) {
+                Ok(m) => out.push((no, m.len(), m.modified()?)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The size of the pack being appended to.
+    pub fn current_len(&self) -> u64 {
+        lock(&self.shared.current).len
+    }
+
+    /// Forgets closed pack `no` and deletes its file: for a shared node's
+    /// copies only, whose bytes the bucket holds (an embedded node's packs
+    /// are its artifacts). The pack being appended to is never dropped.
+    /// Sections opened before keep reading it (the file stays open).
+    /// Returns the bytes freed.
+    pub fn drop_closed(&self, no: u32) -> io::Result<u64> {
+        let cur = lock(&self.shared.current);
+        if no >= cur.no {
+            return Ok(0);
+        }
+        let mut index = write_lock(&self.index);
+        index.by_prefix.retain(|_, slot| slot.pack != no);
+        index.whole.retain(|_, slot| slot.pack != no);
+        index.files.remove(&no);
+        let path = self.path(no);
+        let len = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        fs::remove_file(&path)?;
+        Ok(len)
     }
 
     /// The file of pack number `no`.
@@ -1006,6 +1061,53 @@ mod tests {
         let one = (bytes.len() as u64 + 4 + HEADER) * 20;
         assert_eq!(fs::metadata(pack_file(dir.path(), 1)).unwrap().len(), one);
         assert!(p.locate(&d).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_dropped_pack_loses_only_its_own_records_and_the_current_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = packs(dir.path());
+        p.pack_max = 2 * (HEADER + 40) + 10;
+        let blobs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 40]).collect();
+        for b in &blobs {
+            p.add_copy(&Digest::of(b), b).unwrap();
+        }
+        let closed: Vec<(u32, u64)> = p.closed().unwrap().iter().map(|c| (c.0, c.1)).collect();
+        assert_eq!(closed, [(1, 2 * (HEADER + 40)), (2, 2 * (HEADER + 40))]);
+        assert_eq!(p.current_len(), HEADER + 40);
+        // A reader that opened a record before the drop reads it whole.
+        let open = p
+            .read(p.locate(&Digest::of(&blobs[0])).unwrap().unwrap())
+            .unwrap();
+        assert_eq!(p.drop_closed(1).unwrap(), 2 * (HEADER + 40));
+        assert!(!pack_file(dir.path(), 1).exists());
+        let mut out = Vec::new();
+        let mut open = open;
+        open.read_to_end(&mut out).unwrap();
+        assert_eq!(out, blobs[0]);
+        for (i, b) in blobs.iter().enumerate() {
+            assert_eq!(
+                p.locate(&Digest::of(b)).unwrap().is_some(),
+                i >= 2,
+                "blob {i}"
+            );
+        }
+        // The pack being appended to is never dropped, nor any after it.
+        assert_eq!(p.drop_closed(3).unwrap(), 0);
+        assert_eq!(p.drop_closed(4).unwrap(), 0);
+        assert_eq!(&read(&p, &Digest::of(&blobs[4])), &blobs[4]);
+        // A dropped record can be copied in again; a reopen agrees.
+        p.add_copy(&Digest::of(&blobs[0]), &blobs[0]).unwrap();
+        drop(p);
+        let p = packs(dir.path());
+        for (i, b) in blobs.iter().enumerate() {
+            assert_eq!(
+                p.locate(&Digest::of(b)).unwrap().is_some(),
+                i != 1,
+                "blob {i}"
+            );
+        }
+        assert_eq!(&read(&p, &Digest::of(&blobs[0])), &blobs[0]);
     }
 
     #[test]

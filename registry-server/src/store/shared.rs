@@ -283,11 +283,19 @@ pub struct StorageSection {
     /// signed for a few minutes; S3, GCS and Azure only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downloads: Option<String>,
+    /// Mebibytes of artifact copies a process keeps in its data folder at
+    /// most (default [`DEFAULT_COPIES_MIB`]): the oldest go first, and one
+    /// wanted again is fetched from the bucket again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies_mib: Option<u64>,
     /// `object_store` options (`aws_endpoint`, `aws_region`,
     /// `aws_allow_http`, `aws_access_key_id`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
 }
+
+/// Mebibytes of artifact copies a shared-node process keeps by default.
+pub const DEFAULT_COPIES_MIB: u64 = 4096;
 
 impl std::fmt::Debug for StorageSection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -296,6 +304,7 @@ impl std::fmt::Debug for StorageSection {
             .field("postgres", &self.postgres.as_deref().map(redact))
             .field("objects", &self.objects)
             .field("max_connections", &self.max_connections)
+            .field("copies_mib", &self.copies_mib)
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -326,6 +335,8 @@ pub struct SharedStorage {
     pub options: BTreeMap<String, String>,
     /// Whether downloads are redirected to URLs the bucket signed.
     pub redirect_downloads: bool,
+    /// Bytes of artifact copies kept in the data folder at most.
+    pub copies_max_bytes: u64,
 }
 
 impl std::fmt::Debug for SharedStorage {
@@ -368,6 +379,10 @@ impl StorageSection {
                     max_connections: self.max_connections.unwrap_or_else(default_max_connections),
                     options: self.options.clone(),
                     redirect_downloads,
+                    copies_max_bytes: self
+                        .copies_mib
+                        .unwrap_or(DEFAULT_COPIES_MIB)
+                        .saturating_mul(1 << 20),
                 }))
             }
             other => Err(format!(
@@ -1651,6 +1666,11 @@ mod tests {
         let full = "backend = \"shared\"\npostgres = \"postgres://u:secret@db/shire\"\nobjects = \"s3://b\"";
         let shared = section(full).unwrap().unwrap();
         assert!(!shared.redirect_downloads);
+        assert_eq!(shared.copies_max_bytes, super::DEFAULT_COPIES_MIB << 20);
+        let bounded = section(&format!("{full}\ncopies_mib = 512"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(bounded.copies_max_bytes, 512 << 20);
         assert!(
             !format!("{shared:?}").contains("secret"),
             "the password stays out of logs"
@@ -1673,6 +1693,7 @@ mod tests {
             toml::from_str::<StorageSection>("postgress = \"x\"").is_err(),
             "unknown keys"
         );
+        assert!(toml::from_str::<StorageSection>(&format!("{full}\ncopies_mib = -1")).is_err());
     }
 
     #[test]

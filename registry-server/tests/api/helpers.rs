@@ -79,6 +79,7 @@ pub fn shared_storage() -> shire_registry::store::shared::SharedStorage {
         max_connections: 8,
         options: s.options,
         redirect_downloads: false,
+        copies_max_bytes: shire_registry::store::shared::DEFAULT_COPIES_MIB << 20,
     }
 }
 

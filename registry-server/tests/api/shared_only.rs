@@ -115,6 +115,65 @@ async fn downloads_can_redirect_to_a_url_the_bucket_signed() {
     assert_eq!(resp.status().as_u16(), 404);
 }
 
+/// Bytes of artifact copies in a node's data folder (packs and own files).
+fn copies_held(data: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut dirs = vec![data.join("blobs")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(e.path());
+            } else {
+                total += e.metadata().unwrap().len();
+            }
+        }
+    }
+    total
+}
+
+/// A process keeps at most `copies_mib` of artifact copies: uploads and
+/// downloads past it drop the oldest, and every artifact is still served
+/// whole, the dropped ones from the bucket again.
+#[tokio::test]
+async fn a_process_keeps_its_artifact_copies_within_their_bound() {
+    const BOUND: u64 = 1 << 20;
+    let mut storage = shared_storage();
+    storage.copies_max_bytes = BOUND;
+    let c = crate::club_with(move |config| config.storage = Some(storage)).await;
+    // Each larger than a pack's records, so each a file of its own.
+    let releases: Vec<Release> = (0..8)
+        .map(|i| {
+            let noise = shire_core::archive::testing::noise(300 << 10);
+            let seed = format!("artifact {i}");
+            Release::new("braintree/crm", &format!("1.0.{i}")).archive(&[
+                shire_core::archive::testing::Item::File("seed", seed.as_bytes()),
+                shire_core::archive::testing::Item::File("data.bin", &noise),
+            ])
+        })
+        .collect();
+    for r in &releases {
+        c.app
+            .upload_as(&c.bt.token, &r.digest(), r.archive.clone())
+            .await
+            .ok(201);
+        assert!(copies_held(c.app.dir.path()) <= BOUND);
+    }
+    assert!(
+        releases.iter().map(|r| r.archive.len() as u64).sum::<u64>() > 2 * BOUND,
+        "the artifacts outgrow the bound"
+    );
+    for r in releases.iter().chain(releases.iter().rev()) {
+        let (status, _, body) = c
+            .app
+            .get_bytes(&format!("/api/v1/artifacts/{}", r.digest()))
+            .await;
+        assert_eq!(status, 200);
+        assert!(body == r.archive, "the artifact's own bytes");
+        assert!(copies_held(c.app.dir.path()) <= BOUND);
+    }
+}
+
 /// Replaces the bucket's object for `digest` (someone with write access to
 /// the bucket, outside any node).
 async fn overwrite_object(
