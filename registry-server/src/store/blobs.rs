@@ -28,10 +28,12 @@
 //! (`exists`) is the bucket's answer alone.
 //!
 //! A shared node's copies are a cache, bounded by `[storage] copies_mib`
-//! ([`BlobStore::keeping_copies_within`]): past the bound the oldest go,
-//! whole closed packs and files alike, down to nine tenths of it. A copy
-//! wanted again is fetched from the bucket again; a read that finds a copy
-//! gone between finding and opening it fetches it once more.
+//! ([`BlobStore::keeping_copies_within`]): past the bound the oldest
+//! written go, whole closed packs and files alike, down to nine tenths of
+//! it. A copy wanted again is fetched from the bucket again, and opened
+//! before it counts against the bound; one dropped by another request
+//! between its fetch and its opening is fetched again (three tries, then
+//! an error: the bound is too small for the load).
 
 use super::objects::Objects;
 pub use super::packs::SMALL_BLOB;
@@ -150,6 +152,18 @@ impl BlobStore {
         if self.objects.is_none() {
             return Ok(self);
         }
+        // A shared process started on an embedded node's folder (instead of
+        // on `migrate`'s): its packs may be the only copy of its artifacts.
+        if let Some(data_dir) = self.tmp.parent() {
+            if data_dir.join("db").exists() {
+                tracing::warn!(
+                    folder = %data_dir.display(),
+                    "this data folder holds an embedded node's database: its artifact \
+                     copies are kept whole, whatever copies_mib says"
+                );
+                return Ok(self);
+            }
+        }
         self.bound = Some(Arc::new(CopyBound {
             max,
             held: AtomicU64::new(0),
@@ -181,6 +195,8 @@ impl BlobStore {
         let Ok(_one) = bound.trimming.try_lock() else {
             return Ok(());
         };
+        // Copies made while this trim counts are added to its count at the end.
+        let counted_from = bound.held.load(Ordering::Relaxed);
         let mut copies: Vec<(std::time::SystemTime, u64, Copy)> = self
             .packs
             .closed()?
@@ -194,7 +210,12 @@ impl BlobStore {
             }
             for file in fs::read_dir(dir.path())? {
                 let file = file?;
-                let meta = file.metadata()?;
+                let meta = match file.metadata() {
+                    Ok(meta) => meta,
+                    // Erased by a takedown since the listing.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
                 if meta.is_file() {
                     copies.push((meta.modified()?, meta.len(), Copy::File(file.path())));
                 }
@@ -229,7 +250,11 @@ impl BlobStore {
                 "dropped the oldest artifact copies"
             );
         }
-        bound.held.store(held, Ordering::Relaxed);
+        let since = bound
+            .held
+            .load(Ordering::Relaxed)
+            .saturating_sub(counted_from);
+        bound.held.store(held + since, Ordering::Relaxed);
         Ok(())
     }
 
@@ -732,16 +757,37 @@ mod tests {
                 local_bytes(&node)
             );
         }
-        // An embedded node's packs are its artifacts: never trimmed.
-        let embedded = BlobStore::open(&dir.path().join("embedded"))
-            .unwrap()
-            .keeping_copies_within(1)
-            .unwrap();
+        // An embedded node's packs are its artifacts: never trimmed, even
+        // when a bound is asked for, or when a shared process is started on
+        // an embedded node's folder.
+        let embedded_dir = dir.path().join("embedded");
+        let mut embedded = BlobStore::open(&embedded_dir).unwrap();
+        embedded.packs = Arc::new(
+            Packs::open(&embedded_dir.join("blobs"))
+                .unwrap()
+                .with_pack_max(100_000),
+        );
         for b in &blobs {
             put(&embedded, b);
         }
+        assert!(embedded.packs.closed().unwrap().len() > 2);
+        let embedded = embedded.keeping_copies_within(1).unwrap();
+        put(&embedded, &distinct(20_000, 1_000));
         for b in &blobs {
             assert_eq!(&read_back(&embedded, &Digest::of(b)), b);
+        }
+        drop(embedded);
+        fs::create_dir_all(embedded_dir.join("db")).unwrap();
+        let url = format!("file://{}", bucket.path().display());
+        let shared = BlobStore::open_shared(
+            &embedded_dir,
+            Objects::open(&url, &Default::default()).unwrap(),
+        )
+        .unwrap()
+        .keeping_copies_within(1)
+        .unwrap();
+        for b in &blobs {
+            assert!(shared.location(&Digest::of(b)).unwrap().is_some());
         }
     }
 

@@ -296,6 +296,8 @@ pub struct StorageSection {
 
 /// Mebibytes of artifact copies a shared-node process keeps by default.
 pub const DEFAULT_COPIES_MIB: u64 = 4096;
+/// The least `copies_mib` accepted: two packs' worth.
+pub const MIN_COPIES_MIB: u64 = 128;
 
 impl std::fmt::Debug for StorageSection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -350,6 +352,18 @@ impl std::fmt::Debug for SharedStorage {
 }
 
 impl StorageSection {
+    /// `copies_mib` in bytes: at least [`MIN_COPIES_MIB`], or a process
+    /// would drop every copy it makes while its open pack holds the rest.
+    fn copies_max_bytes(&self) -> Result<u64, String> {
+        match self.copies_mib.unwrap_or(DEFAULT_COPIES_MIB) {
+            mib if mib < MIN_COPIES_MIB => Err(format!(
+                "[storage] copies_mib = {mib} is below {MIN_COPIES_MIB}: a process appends \
+                 copies to 64 MiB packs and keeps the one it writes"
+            )),
+            mib => Ok(mib.saturating_mul(1 << 20)),
+        }
+    }
+
     /// The shared storage this section asks for (`None`: embedded), or why
     /// it is incomplete.
     pub fn shared(&self) -> Result<Option<SharedStorage>, String> {
@@ -379,10 +393,7 @@ impl StorageSection {
                     max_connections: self.max_connections.unwrap_or_else(default_max_connections),
                     options: self.options.clone(),
                     redirect_downloads,
-                    copies_max_bytes: self
-                        .copies_mib
-                        .unwrap_or(DEFAULT_COPIES_MIB)
-                        .saturating_mul(1 << 20),
+                    copies_max_bytes: self.copies_max_bytes()?,
                 }))
             }
             other => Err(format!(
@@ -1694,6 +1705,9 @@ mod tests {
             "unknown keys"
         );
         assert!(toml::from_str::<StorageSection>(&format!("{full}\ncopies_mib = -1")).is_err());
+        assert!(section(&format!("{full}\ncopies_mib = 0")).is_err());
+        assert!(section(&format!("{full}\ncopies_mib = 127")).is_err());
+        assert!(section(&format!("{full}\ncopies_mib = 128")).is_ok());
     }
 
     #[test]
