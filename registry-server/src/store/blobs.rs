@@ -250,11 +250,12 @@ impl BlobStore {
                 "dropped the oldest artifact copies"
             );
         }
-        let since = bound
+        // What was copied since the count began stays counted.
+        let _ = bound
             .held
-            .load(Ordering::Relaxed)
-            .saturating_sub(counted_from);
-        bound.held.store(held + since, Ordering::Relaxed);
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                Some(held + now.saturating_sub(counted_from))
+            });
         Ok(())
     }
 

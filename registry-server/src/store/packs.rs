@@ -551,8 +551,13 @@ impl Packs {
                 .open(self.path(pack))
             {
                 Ok(file) => file,
-                // A shared node's pack of copies dropped since the listing.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                // A shared node's pack of copies, dropped (out of the index
+                // first, its file unlinked after) since the listing.
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound && !index.files.contains_key(&pack) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(e),
             };
             let len = file.metadata()?.len();
@@ -1142,6 +1147,31 @@ mod tests {
             );
         }
         assert_eq!(&read(&p, &Digest::of(&blobs[0])), &blobs[0]);
+        // A takedown skips a pack dropped between its listing and its
+        // opening (a name left without a file), and no other missing pack.
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), pack_file(dir.path(), 1)).unwrap();
+        assert_eq!(p.erase(&Digest::of(&blobs[3])).unwrap(), 0);
+        fs::remove_file(pack_file(dir.path(), 3)).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), pack_file(dir.path(), 3)).unwrap();
+        assert!(
+            p.erase(&Digest::of(&blobs[0])).is_err(),
+            "a pack the index holds is missing"
+        );
+    }
+
+    #[test]
+    fn a_copy_whose_pack_was_dropped_before_it_settled_is_not_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = packs(dir.path()).with_pack_max(2 * (HEADER + 40) + 10);
+        let (a, b, c) = (vec![1u8; 40], vec![2u8; 40], vec![3u8; 40]);
+        let record = p.append(&Digest::of(&a), &a).unwrap();
+        p.add_copy(&Digest::of(&b), &b).unwrap();
+        p.add_copy(&Digest::of(&c), &c).unwrap();
+        assert_eq!(p.locate(&Digest::of(&c)).unwrap().unwrap().pack, 2);
+        assert!(p.drop_closed(1).unwrap() > 0);
+        assert!(p.settle(record, Ok(())).unwrap());
+        assert_eq!(p.len(), 1, "only the copy in pack 2 is indexed");
+        assert!(p.locate(&Digest::of(&a)).unwrap().is_none());
     }
 
     #[test]
