@@ -74,7 +74,7 @@ struct CopyBound {
 }
 
 /// One copy a trim may drop: a closed pack, or a file of its own.
-enum Copy {
+enum KeptCopy {
     Pack(u32),
     File(PathBuf),
 }
@@ -197,11 +197,11 @@ impl BlobStore {
         };
         // Copies made while this trim counts are added to its count at the end.
         let counted_from = bound.held.load(Ordering::Relaxed);
-        let mut copies: Vec<(std::time::SystemTime, u64, Copy)> = self
+        let mut copies: Vec<(std::time::SystemTime, u64, KeptCopy)> = self
             .packs
             .closed()?
             .into_iter()
-            .map(|(no, len, at)| (at, len, Copy::Pack(no)))
+            .map(|(no, len, at)| (at, len, KeptCopy::Pack(no)))
             .collect();
         for dir in fs::read_dir(&self.root)? {
             let dir = dir?;
@@ -217,7 +217,7 @@ impl BlobStore {
                     Err(e) => return Err(e),
                 };
                 if meta.is_file() {
-                    copies.push((meta.modified()?, meta.len(), Copy::File(file.path())));
+                    copies.push((meta.modified()?, meta.len(), KeptCopy::File(file.path())));
                 }
             }
         }
@@ -230,8 +230,8 @@ impl BlobStore {
                 break;
             }
             let gone = match copy {
-                Copy::Pack(no) => self.packs.drop_closed(no)?,
-                Copy::File(path) => match fs::remove_file(&path) {
+                KeptCopy::Pack(no) => self.packs.drop_closed(no)?,
+                KeptCopy::File(path) => match fs::remove_file(&path) {
                     Ok(()) => len,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
                     Err(e) => return Err(e),
