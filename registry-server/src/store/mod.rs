@@ -17,7 +17,6 @@ pub mod blobs;
 mod bridge;
 mod db;
 mod error;
-mod fulltext;
 pub mod lease;
 mod linked;
 pub mod log;
@@ -28,6 +27,7 @@ pub mod records;
 mod row_cache;
 pub mod search;
 pub mod shared;
+mod shared_search;
 pub mod tokens;
 pub mod view;
 pub mod webhooks;
@@ -219,7 +219,7 @@ impl Store {
         if let (true, Some(key)) = (db.is_shared(), &options.node_key) {
             settle_node_key(&db, key)?;
         }
-        fulltext::settle(&db)?;
+        shared_search::settle(&db)?;
         let log_name = match &options.node_key {
             Some(k) => signed_note::new_ed25519_verifier_key(&origin, k.dalek()),
             None => format!("{origin}+local"),

@@ -1,7 +1,8 @@
-//! Search: the ranking rules both engines share, and the embedded engine's
-//! index, an inverted index in the `search` tree (the shared engine's is
-//! PostgreSQL's full-text search, [`super::fulltext`]: the same terms and
-//! weights, scored alike, ordered here).
+//! Search: the index and the ranking rules both engines share. The
+//! embedded engine keeps the inverted index in the `search` tree; each
+//! process of a shared node keeps the same index in memory, caught up from
+//! the documents PostgreSQL holds ([`super::shared_search`]). Both are read
+//! through [`PostingLists`] and scored by the same code here.
 //!
 //! A term's posting list (the packages indexed under it, as 5-byte records:
 //! package id, u32 big-endian; weight of the field the term came from, name >
@@ -23,8 +24,8 @@
 
 use super::db::{Db, Tx, TxResult, T};
 use super::error::StoreError;
-use super::fulltext;
 use super::records::PackageRecord;
+use super::shared_search;
 use shire_core::PackageName;
 use std::collections::BTreeMap;
 
@@ -76,10 +77,33 @@ fn key_term(key: &[u8]) -> &[u8] {
     key.split(|b| *b == 0).next().unwrap_or(key)
 }
 
+/// What [`PostingLists::visit_prefix`] calls with each chunk key and its
+/// list; it answers whether to go on.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
+
+/// Where a search reads posting lists: the embedded engine's search tree
+/// ([`SearchTree`]), or a shared-node process's copy of the index in memory
+/// ([`shared_search::Replica`]). Both hold the same keys ([`chunk_key`])
+/// and lists, so one scoring ([`scored_in`]) serves both engines.
+pub trait PostingLists {
+    /// Calls `f` with each chunk key starting with `prefix` and its list, in
+    /// key order, until `f` answers false.
+    fn visit_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError>;
+}
+
+/// The embedded engine's index: the `search` tree.
+struct SearchTree<'a>(&'a Db);
+
+impl PostingLists for SearchTree<'_> {
+    fn visit_prefix(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
+        self.0.visit_prefix(T::Search, prefix, f)
+    }
+}
+
 /// Every chunk of `term`'s posting list, in id order.
-fn chunks_of(db: &Db, term: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+fn chunks_of(lists: &dyn PostingLists, term: &str) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut out = Vec::new();
-    db.visit_prefix(T::Search, &term_prefix(term), |_, v| {
+    lists.visit_prefix(&term_prefix(term), &mut |_, v| {
         out.push(v.to_vec());
         Ok(true)
     })?;
@@ -146,6 +170,7 @@ pub fn terms(p: &PackageRecord) -> BTreeMap<String, u8> {
     out
 }
 
+/// The postings of a list: package id and weight, by id.
 fn postings(bytes: &[u8]) -> impl Iterator<Item = (u32, u8)> + '_ {
     bytes
         .chunks_exact(POSTING)
@@ -153,7 +178,7 @@ fn postings(bytes: &[u8]) -> impl Iterator<Item = (u32, u8)> + '_ {
 }
 
 /// Sets (`Some(weight)`) or removes (`None`) one package in a posting list.
-fn update_postings(list: &[u8], id: u32, weight: Option<u8>) -> Vec<u8> {
+pub(super) fn update_postings(list: &[u8], id: u32, weight: Option<u8>) -> Vec<u8> {
     let mut entries: Vec<(u32, u8)> = postings(list).filter(|(i, _)| *i != id).collect();
     if let Some(w) = weight {
         let at = entries.partition_point(|(i, _)| *i < id);
@@ -176,12 +201,32 @@ fn put_package_id(tx: &Tx<'_>, p: &PackageRecord) -> TxResult<()> {
     )
 }
 
+/// The chunks a package's change of terms from `old` to `new` touches, each
+/// with what to do there: `None` to leave package `id` out, `Some(w)` to
+/// set it at weight `w`. Terms whose weight did not change are left alone.
+pub(super) fn posting_changes(
+    id: u32,
+    old: &BTreeMap<String, u8>,
+    new: &BTreeMap<String, u8>,
+) -> Vec<(Vec<u8>, Option<u8>)> {
+    old.keys()
+        .filter(|t| !new.contains_key(*t))
+        .map(|t| (chunk_key(t, id), None))
+        .chain(
+            new.iter()
+                .filter(|(t, w)| old.get(*t) != Some(*w))
+                .map(|(t, w)| (chunk_key(t, id), Some(*w))),
+        )
+        .collect()
+}
+
 /// Replaces a package's index entries (inside the publish transaction).
 pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) -> TxResult<()> {
     let new_terms = terms(new);
     let old_terms = old.map(terms).unwrap_or_default();
     if tx.shared().is_some() {
-        // The shared engine indexes with PostgreSQL's full-text search; a
+        // The shared engine keeps each package's terms as a document in
+        // PostgreSQL, which every process's copy of the index follows; a
         // package's id and name never change, nor its document while its
         // terms do not (a new version with the same description).
         if old.is_none() {
@@ -190,22 +235,11 @@ pub fn reindex(tx: &Tx<'_>, old: Option<&PackageRecord>, new: &PackageRecord) ->
         if old.is_some() && old_terms == new_terms {
             return Ok(());
         }
-        return fulltext::reindex(tx, new.id, &new_terms);
+        return shared_search::reindex(tx, new.id, &new_terms);
     }
     put_package_id(tx, new)?;
-    // Every chunk this change touches, read at once: `None` to leave the
-    // package out, `Some(w)` to set it.
-    let changes: Vec<(Vec<u8>, Option<u8>)> = old_terms
-        .keys()
-        .filter(|t| !new_terms.contains_key(*t))
-        .map(|t| (chunk_key(t, new.id), None))
-        .chain(
-            new_terms
-                .iter()
-                .filter(|(t, w)| old_terms.get(*t) != Some(*w))
-                .map(|(t, w)| (chunk_key(t, new.id), Some(*w))),
-        )
-        .collect();
+    // Every chunk this change touches, read at once.
+    let changes = posting_changes(new.id, &old_terms, &new_terms);
     let keys: Vec<Vec<u8>> = changes.iter().map(|(k, _)| k.clone()).collect();
     let lists = tx.get_many_raw(T::Search, &keys)?;
     for ((key, weight), list) in changes.into_iter().zip(lists) {
@@ -298,18 +332,29 @@ fn by_score(a: &(u32, u32), b: &(u32, u32)) -> std::cmp::Ordering {
     b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
 }
 
-/// Scores every package against `query`: the leads (the exact package id,
-/// then packages whose bare name is the query) and every other match with
-/// its summed score, unordered.
+/// Scores every package against `query` in the engine's index: see
+/// [`scored_in`].
 #[allow(clippy::type_complexity)]
-fn scored(
+pub(super) fn scored(
     db: &Db,
     query: &str,
     exact: Option<u32>,
 ) -> Result<(Vec<u32>, Vec<(u32, u32)>), StoreError> {
-    if let Some(shared) = db.shared_db() {
-        return fulltext::scored(shared, query, exact);
+    match db.shared_db() {
+        Some(shared) => shared_search::scored(shared, query, exact),
+        None => scored_in(&SearchTree(db), query, exact),
     }
+}
+
+/// Scores every package in `index` against `query`: the leads (the exact
+/// package id, then packages whose bare name is the query) and every other
+/// match with its summed score, unordered.
+#[allow(clippy::type_complexity)]
+pub(super) fn scored_in(
+    index: &dyn PostingLists,
+    query: &str,
+    exact: Option<u32>,
+) -> Result<(Vec<u32>, Vec<(u32, u32)>), StoreError> {
     let qterms = query_terms(query);
     // Package ids are dense (0, 1, 2, ...), so per-package state lives in flat
     // vectors indexed by id: query terms matched so far, and the summed score.
@@ -318,12 +363,15 @@ fn scored(
     for (i, q) in qterms.iter().enumerate() {
         // Every chunk of every matching term, marked when the term is whole.
         let lists: Vec<(bool, Vec<u8>)> = if q.chars().count() < MIN_PREFIX {
-            chunks_of(db, q)?.into_iter().map(|l| (true, l)).collect()
+            chunks_of(index, q)?
+                .into_iter()
+                .map(|l| (true, l))
+                .collect()
         } else {
             let mut lists = Vec::new();
             let mut terms = 0;
             let mut last: Option<Vec<u8>> = None;
-            db.visit_prefix(T::Search, q.as_bytes(), |key, list| {
+            index.visit_prefix(q.as_bytes(), &mut |key, list| {
                 let term = key_term(key);
                 if last.as_deref().map(key_term) != Some(term) {
                     terms += 1;
@@ -382,7 +430,7 @@ fn scored(
         }
         leads.push(id);
     }
-    for list in chunks_of(db, query)? {
+    for list in chunks_of(index, query)? {
         for (id, w) in postings(&list) {
             if w == BARE_NAME_WEIGHT && is_match(&count, id) {
                 count[id as usize] = 0;
@@ -533,7 +581,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let chunks = |term: &str| chunks_of(&db, term).unwrap().len();
+        let chunks = |term: &str| chunks_of(&SearchTree(&db), term).unwrap().len();
         assert_eq!(chunks("waste"), 3);
         let all = q(&db, "waste", None);
         assert_eq!(all.total, 4);

@@ -16,17 +16,19 @@
 //! may be an actix worker, a blocking-pool thread or plain `main`, none of
 //! which may block on a Tokio runtime it runs inside.
 //!
-//! **Search** is PostgreSQL's own: the search tree's posting lists are not
-//! kept here; each package's terms are a `tsvector` row of `shire_search`
-//! (`migrations/0004_search.sql`, [`super::fulltext`]), written in the same
-//! transaction as the package.
+//! **Search.** The search tree's posting lists are not kept here: each
+//! package's terms are a `tsvector` row of `shire_search`, stamped with the
+//! commit sequence that wrote it (`migrations/0007_search_copies.sql`) and
+//! written in the same transaction as the package; each process keeps the
+//! index in memory and catches it up from those rows before a search
+//! ([`super::shared_search`]).
 
 use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
-use super::fulltext::Statement;
 use super::linked::LinkGuesses;
 use super::row_cache::{Key, RowCache};
+use super::shared_search::{Replica, StoredDocument};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -90,18 +92,40 @@ fn hits_query(names: &[Vec<u8>]) -> sqlx::query::Query<'_, Postgres, sqlx::postg
         .bind(T::Releases as i16)
 }
 
-/// A search statement ([`super::fulltext::statement`]) with its parameters.
-fn search_query(st: &Statement) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
-    st.params
-        .iter()
-        .fold(sqlx::query(&st.sql), |q, p| q.bind(p.as_str()))
+/// The commit sequence, and every search document written after commit
+/// `$1` with its lexemes and their weight labels, in one statement (one
+/// snapshot): a process's copy of the index caught up with it holds what
+/// that commit left ([`super::shared_search::Replica`]). One row with no
+/// document when none was written since.
+const SEARCH_DOCUMENTS_SINCE: &str = "SELECT g.n, s.package_id, s.lexemes, s.labels \
+     FROM shire_generation g \
+     LEFT JOIN LATERAL (SELECT d.package_id, a.lexemes, a.labels FROM shire_search d \
+         CROSS JOIN LATERAL (SELECT array_agg(u.lexeme) AS lexemes, \
+             array_agg(u.weights[1]) AS labels FROM unnest(d.terms) u) a \
+         WHERE d.seq > $1) s ON TRUE \
+     WHERE g.id = 2";
+
+/// A row of [`SEARCH_DOCUMENTS_SINCE`].
+type DocumentRow = (
+    i64,
+    Option<i32>,
+    Option<Vec<String>>,
+    Option<Vec<Option<String>>>,
+);
+
+/// [`SEARCH_DOCUMENTS_SINCE`] after commit `since`.
+fn search_documents_query(
+    since: i64,
+) -> sqlx::query::QueryAs<'static, Postgres, DocumentRow, sqlx::postgres::PgArguments> {
+    sqlx::query_as(SEARCH_DOCUMENTS_SINCE).bind(since)
 }
 
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
-/// removed (`$4`, `$5`), search documents (`$6`, `$7`), the commit sequence
-/// moved (and the document generation when `$8`), the keys written listed
-/// under the new sequence number and lists older than `$9` commits
-/// ([`CHANGES_KEPT`]) dropped. Answers the generation rows it moved.
+/// removed (`$4`, `$5`), the commit sequence moved (and the document
+/// generation when `$8`), search documents (`$6`, `$7`) stamped with the
+/// new sequence number, the keys written listed under it and lists older
+/// than `$9` commits ([`CHANGES_KEPT`]) dropped. Answers the generation
+/// rows it moved.
 const WRITE: &str = "WITH put AS ( \
          INSERT INTO shire_trees (tree, key, value) \
          SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
@@ -111,12 +135,13 @@ const WRITE: &str = "WITH put AS ( \
              SELECT r.ctid FROM UNNEST($4::int2[], $5::bytea[]) AS u(tree, key) \
              CROSS JOIN LATERAL (SELECT ctid FROM shire_trees \
                  WHERE tree = u.tree AND key = u.key LIMIT 1) r))), \
-     docs AS ( \
-         INSERT INTO shire_search (package_id, doc) \
-         SELECT id, doc::tsvector FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
-         ON CONFLICT (package_id) DO UPDATE SET doc = EXCLUDED.doc), \
      moved AS ( \
          UPDATE shire_generation SET n = n + 1 WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n), \
+     docs AS ( \
+         INSERT INTO shire_search (package_id, terms, seq) \
+         SELECT u.id, u.doc::tsvector, m.n FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
+         CROSS JOIN (SELECT n FROM moved WHERE id = 2) m \
+         ON CONFLICT (package_id) DO UPDATE SET terms = EXCLUDED.terms, seq = EXCLUDED.seq), \
      listed AS ( \
          INSERT INTO shire_changes (seq, trees, keys) \
          SELECT n, $1::int2[] || $4::int2[], $2::bytea[] || $5::bytea[] FROM moved WHERE id = 2), \
@@ -221,13 +246,9 @@ async fn warm_up(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
         .fetch_all(&mut *conn)
         .await?;
     hits_query(&no_keys).fetch_all(&mut *conn).await?;
-    // Searches for one word, and for an `org/name`: the statement's text
-    // depends only on the number of words and their lengths.
-    for words in [&["shire"][..], &["shire", "registry"]] {
-        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-        let st = super::fulltext::statement(&words.join("/"), &words);
-        search_query(&st).fetch_all(&mut *conn).await?;
-    }
+    search_documents_query(i64::MAX)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -436,6 +457,8 @@ struct Inner {
     cache: std::sync::Mutex<RowCache>,
     /// Which row each record read last named ([`SharedDb::link_guess`]).
     links: LinkGuesses,
+    /// This process's copy of the search index.
+    search: Replica,
     /// Committed rows of the trees whose rows never change
     /// ([`T::rows_never_change`]), as read outside any transaction.
     fixed: std::sync::Mutex<FixedRows>,
@@ -552,6 +575,7 @@ impl SharedDb {
                 cache: std::sync::Mutex::new(RowCache::default()),
                 fixed: std::sync::Mutex::new(FixedRows::default()),
                 links: LinkGuesses::default(),
+                search: Replica::default(),
             }),
         };
         let pool = db.inner.pool.clone();
@@ -915,27 +939,39 @@ impl SharedDb {
         })
     }
 
-    /// The matches of a search statement ([`super::fulltext::statement`]):
-    /// package ids, scores and whether the bare name is the query.
-    pub fn search(&self, st: Statement) -> Result<Vec<(u32, u32, bool)>, StoreError> {
+    /// The commit sequence, and the search documents written after commit
+    /// `since` ([`SEARCH_DOCUMENTS_SINCE`]), by package id.
+    pub fn search_documents_since(
+        &self,
+        since: i64,
+    ) -> Result<(i64, Vec<(u32, StoredDocument)>), StoreError> {
         let pool = self.inner.pool.clone();
-        let (ids, scores, bare) = self.block(async move {
-            search_query(&st)
-                .try_map(|row: sqlx::postgres::PgRow| {
-                    <(Vec<i32>, Vec<i32>, Vec<bool>) as sqlx::FromRow<_>>::from_row(&row)
-                })
-                .fetch_one(&pool)
+        let rows = self.block(async move {
+            search_documents_query(since)
+                .fetch_all(&pool)
                 .await
-                .map_err(|e| backend_in("searching", e))
+                .map_err(|e| backend_in("reading search documents", e))
         })?;
-        Ok(ids
-            .into_iter()
-            .zip(scores)
-            .zip(bare)
-            .filter_map(|((id, score), bare)| {
-                Some((u32::try_from(id).ok()?, u32::try_from(score).ok()?, bare))
-            })
-            .collect())
+        let seq = rows
+            .first()
+            .map(|r| r.0)
+            .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
+        let mut docs = Vec::with_capacity(rows.len());
+        for (_, id, lexemes, labels) in rows {
+            let Some(id) = id else { continue };
+            let id = u32::try_from(id)
+                .map_err(|_| StoreError::Backend(format!("search document {id} has no package")))?;
+            docs.push((
+                id,
+                (lexemes.unwrap_or_default(), labels.unwrap_or_default()),
+            ));
+        }
+        Ok((seq, docs))
+    }
+
+    /// This process's copy of the search index.
+    pub(super) fn search_replica(&self) -> &Replica {
+        &self.inner.search
     }
 
     /// How many packages the search index holds a document for.
