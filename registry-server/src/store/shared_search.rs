@@ -167,6 +167,51 @@ impl Index {
     }
 }
 
+/// What [`Index::apply`] made of documents read for a catch-up.
+#[derive(Debug, PartialEq, Eq)]
+enum Applied {
+    /// The index is now current at the commit they were read at, or past it.
+    Current,
+    /// The index was emptied since they were read: read again.
+    Again,
+    /// The database is behind the commit they were read from (a restore).
+    DatabaseBehind,
+}
+
+impl Index {
+    /// Applies `docs`, written after commit `since` (`None`: every
+    /// document) up to commit `seq`, as read in one snapshot, if the index
+    /// still stands where they start from or past it.
+    fn apply(&mut self, since: Option<i64>, seq: i64, docs: &[(u32, StoredDocument)]) -> Applied {
+        if since.is_some_and(|at| seq < at) {
+            return Applied::DatabaseBehind;
+        }
+        // Another search may have brought the index further meanwhile: what
+        // this one read starts where it stood before, so it misses nothing,
+        // but may be older.
+        if self.at.is_some_and(|at| at >= seq) {
+            return Applied::Current;
+        }
+        // Or emptied it to load again: these documents do not start from
+        // empty.
+        if self.at < since {
+            return Applied::Again;
+        }
+        for (id, doc) in docs {
+            self.set(*id, &terms_of(doc));
+        }
+        self.at = Some(seq);
+        if since.is_none() {
+            tracing::info!(
+                packages = self.terms.len(),
+                bytes = self.bytes(),
+                "loaded the search index"
+            );
+        }
+        Applied::Current
+    }
+}
+
 impl PostingLists for Index {
     fn visit_prefix(&self, prefix: &[u8], f: &mut search::Visitor<'_>) -> Result<(), StoreError> {
         let from: (Bound<&[u8]>, Bound<&[u8]>) = (Bound::Included(prefix), Bound::Unbounded);
@@ -178,6 +223,11 @@ impl PostingLists for Index {
         Ok(())
     }
 }
+
+/// Reads of the documents a search makes at most to bring the copy up to
+/// date: a restore noticed, or a copy emptied by another search meanwhile,
+/// sends it round again.
+const CATCH_UP_ATTEMPTS: usize = 3;
 
 /// A process's copy of the shared node's search index (see the module
 /// documentation).
@@ -196,9 +246,11 @@ impl Replica {
     /// ([`SharedDb::search_documents_since`]) answers the commit sequence
     /// and every document written after the copy's, which are applied in
     /// one step. When the database is behind the copy (a failover or a
-    /// restore lost commits it had seen), the copy is loaded again whole.
+    /// restore lost commits it had seen), the copy is loaded again whole;
+    /// documents read from a copy's commit are applied only to a copy at
+    /// or past that commit, never to one emptied meanwhile.
     pub fn catch_up(&self, db: &SharedDb) -> Result<(), StoreError> {
-        for _ in 0..2 {
+        for _ in 0..CATCH_UP_ATTEMPTS {
             let since = self.read().at;
             let (seq, docs) = db.search_documents_since(since.unwrap_or(-1))?;
             let mut index = match self.index.write() {
@@ -212,36 +264,23 @@ impl Replica {
                     continue;
                 }
             };
-            if since.is_some_and(|at| seq < at) {
-                tracing::warn!(
-                    database = seq,
-                    copy = since,
-                    "the database is behind this process's search index; loading it again"
-                );
-                *index = Index::default();
-                continue;
+            match index.apply(since, seq, &docs) {
+                Applied::Current => return Ok(()),
+                Applied::Again => continue,
+                Applied::DatabaseBehind => {
+                    tracing::warn!(
+                        database = seq,
+                        copy = since,
+                        "the database is behind this process's search index; loading it again"
+                    );
+                    *index = Index::default();
+                    continue;
+                }
             }
-            // Another search may have brought it further meanwhile; what this
-            // one read starts where the copy stood before, so it is never
-            // missing anything, but it may be older.
-            if index.at.is_some_and(|at| at >= seq) {
-                return Ok(());
-            }
-            for (id, doc) in &docs {
-                index.set(*id, &terms_of(doc));
-            }
-            index.at = Some(seq);
-            if since.is_none() {
-                tracing::info!(
-                    packages = index.terms.len(),
-                    bytes = index.bytes(),
-                    "loaded the search index"
-                );
-            }
-            return Ok(());
         }
         Err(StoreError::Backend(
-            "the search index could not be brought up to date: the database went back twice".into(),
+            "the search index could not be brought up to date: it was loaded again under this search"
+                .into(),
         ))
     }
 }
@@ -345,6 +384,34 @@ mod tests {
             created_at: String::new(),
             origin: None,
         }
+    }
+
+    /// A catch-up applies what it read only to an index standing where the
+    /// read started or past it: never to one another search emptied
+    /// meanwhile, which would then claim a commit while lacking everything
+    /// before the read.
+    #[test]
+    fn documents_are_applied_only_where_they_start() {
+        let doc = |t: &str| -> (u32, StoredDocument) {
+            (0, (vec![t.to_string()], vec![Some("A".to_string())]))
+        };
+        let holds = |i: &Index, t: &str| !search::scored_in(i, t, None).unwrap().0.is_empty();
+        let mut index = Index::default();
+        assert_eq!(index.apply(None, 5, &[doc("bins")]), Applied::Current);
+        assert!(holds(&index, "bins"));
+        assert_eq!(index.apply(Some(5), 7, &[doc("crm")]), Applied::Current);
+        assert_eq!(index.at, Some(7));
+        assert!(holds(&index, "crm") && !holds(&index, "bins"));
+        // Read from 5 to 6 while another search brought it to 7: older.
+        assert_eq!(index.apply(Some(5), 6, &[doc("stale")]), Applied::Current);
+        assert!(!holds(&index, "stale"));
+        // Emptied meanwhile: read again from empty.
+        let mut emptied = Index::default();
+        assert_eq!(emptied.apply(Some(7), 9, &[doc("late")]), Applied::Again);
+        assert_eq!(emptied.at, None);
+        assert!(!holds(&emptied, "late"));
+        // A database behind the read's start.
+        assert_eq!(index.apply(Some(7), 3, &[]), Applied::DatabaseBehind);
     }
 
     /// The copy holds exactly the keys and lists the embedded engine's tree
