@@ -58,7 +58,7 @@ const POSTING: usize = 5;
 const CHUNK: u32 = 4096;
 
 /// The key of the chunk of `term`'s posting list that holds package `id`.
-fn chunk_key(term: &str, id: u32) -> Vec<u8> {
+pub(super) fn chunk_key(term: &str, id: u32) -> Vec<u8> {
     let mut key = term_prefix(term);
     key.extend_from_slice(&(id / CHUNK).to_be_bytes());
     key
@@ -184,10 +184,15 @@ pub(super) fn update_postings(list: &[u8], id: u32, weight: Option<u8>) -> Vec<u
         let at = entries.partition_point(|(i, _)| *i < id);
         entries.insert(at, (id, w));
     }
+    encode_postings(&entries)
+}
+
+/// A posting list of `entries` (package id and weight, sorted by id).
+pub(super) fn encode_postings(entries: &[(u32, u8)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.len() * POSTING);
     for (i, w) in entries {
         out.extend_from_slice(&i.to_be_bytes());
-        out.push(w);
+        out.push(*w);
     }
     out
 }

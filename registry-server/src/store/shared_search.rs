@@ -192,23 +192,56 @@ impl Index {
         if self.at.is_some_and(|at| at >= seq) {
             return Applied::Current;
         }
-        // Or emptied it to load again: these documents do not start from
-        // empty.
+        // Or replaced it by a copy loaded whole at an earlier commit: these
+        // documents do not start from there.
         if self.at < since {
             return Applied::Again;
+        }
+        if self.at.is_none() {
+            *self = Index::loaded(seq, docs);
+            return Applied::Current;
         }
         for (id, doc) in docs {
             self.set(*id, &terms_of(doc));
         }
         self.at = Some(seq);
-        if since.is_none() {
-            tracing::info!(
-                packages = self.terms.len(),
-                bytes = self.bytes(),
-                "loaded the search index"
-            );
-        }
         Applied::Current
+    }
+
+    /// The index of every document `docs` (one per package) at commit
+    /// `seq`, built list by list: applying them one at a time would copy a
+    /// common term's chunk once per package.
+    fn loaded(seq: i64, docs: &[(u32, StoredDocument)]) -> Index {
+        let mut lists: BTreeMap<Vec<u8>, Vec<(u32, u8)>> = BTreeMap::new();
+        let mut terms = HashMap::with_capacity(docs.len());
+        for (id, doc) in docs {
+            let doc_terms = terms_of(doc);
+            for (term, w) in &doc_terms {
+                lists
+                    .entry(search::chunk_key(term, *id))
+                    .or_default()
+                    .push((*id, *w));
+            }
+            terms.insert(*id, pack_terms(&doc_terms));
+        }
+        let lists = lists
+            .into_iter()
+            .map(|(key, mut entries)| {
+                entries.sort_unstable();
+                (key, search::encode_postings(&entries))
+            })
+            .collect();
+        let index = Index {
+            at: Some(seq),
+            lists,
+            terms,
+        };
+        tracing::info!(
+            packages = index.terms.len(),
+            bytes = index.bytes(),
+            "loaded the search index"
+        );
+        index
     }
 }
 
@@ -245,43 +278,54 @@ impl Replica {
     /// Brings the copy up to the latest commit of `db`: one statement
     /// ([`SharedDb::search_documents_since`]) answers the commit sequence
     /// and every document written after the copy's, which are applied in
-    /// one step. When the database is behind the copy (a failover or a
-    /// restore lost commits it had seen), the copy is loaded again whole;
-    /// documents read from a copy's commit are applied only to a copy at
-    /// or past that commit, never to one emptied meanwhile.
+    /// one step (searches wait for none when there are none). Documents read
+    /// from a copy's commit are applied only to a copy at or past that
+    /// commit. When the database is behind the copy (a failover or a restore
+    /// lost commits it had seen), a new copy is loaded whole and then put in
+    /// its place, so no search ranks on a copy half loaded.
     pub fn catch_up(&self, db: &SharedDb) -> Result<(), StoreError> {
         for _ in 0..CATCH_UP_ATTEMPTS {
             let since = self.read().at;
             let (seq, docs) = db.search_documents_since(since.unwrap_or(-1))?;
-            let mut index = match self.index.write() {
-                Ok(index) => index,
-                Err(poisoned) => {
-                    // A search that panicked while applying documents may
-                    // have left the copy half-changed: load it again.
-                    self.index.clear_poison();
-                    let mut index = poisoned.into_inner();
-                    *index = Index::default();
-                    continue;
-                }
+            let behind = since.is_some_and(|at| seq < at);
+            if !behind && self.read().at.is_some_and(|at| at >= seq) {
+                return Ok(());
+            }
+            let Ok(mut index) = self.index.write() else {
+                // A search that panicked while applying documents may have
+                // left the copy half-changed.
+                return self.reload(db);
             };
             match index.apply(since, seq, &docs) {
                 Applied::Current => return Ok(()),
                 Applied::Again => continue,
                 Applied::DatabaseBehind => {
+                    drop(index);
                     tracing::warn!(
                         database = seq,
                         copy = since,
                         "the database is behind this process's search index; loading it again"
                     );
-                    *index = Index::default();
-                    continue;
+                    return self.reload(db);
                 }
             }
         }
         Err(StoreError::Backend(
-            "the search index could not be brought up to date: it was loaded again under this search"
+            "the search index could not be brought up to date: it was replaced under this search"
                 .into(),
         ))
+    }
+
+    /// Loads a new copy whole, then puts it in place of this one.
+    fn reload(&self, db: &SharedDb) -> Result<(), StoreError> {
+        let (seq, docs) = db.search_documents_since(-1)?;
+        let fresh = Index::loaded(seq, &docs);
+        let mut index = self.index.write().unwrap_or_else(|poisoned| {
+            self.index.clear_poison();
+            poisoned.into_inner()
+        });
+        *index = fresh;
+        Ok(())
     }
 }
 
@@ -462,6 +506,19 @@ mod tests {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         assert_eq!(held, tree);
+        // Loaded whole from the documents, as a process does at start.
+        let docs: Vec<(u32, StoredDocument)> = pkgs
+            .iter()
+            .map(|p| {
+                let t = search::terms(p);
+                let labels = t.values().map(|w| Some(label(*w).to_string())).collect();
+                (p.id, (t.into_keys().collect(), labels))
+            })
+            .collect();
+        let whole = Index::loaded(3, &docs);
+        let whole_lists: Vec<(Vec<u8>, Vec<u8>)> = whole.lists.into_iter().collect();
+        assert_eq!(whole_lists, tree);
+        assert_eq!(whole.terms, copy.terms);
         for q in [
             "crm",
             "crm-lite",
