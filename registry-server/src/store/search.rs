@@ -451,11 +451,18 @@ pub(super) fn scored_in(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::db::Db;
 
-    fn pkg(id: u32, name: &str, description: &str, keywords: &[&str]) -> PackageRecord {
+    /// A package record with the fields the index reads (also for the
+    /// shared index's tests).
+    pub(in crate::store) fn pkg(
+        id: u32,
+        name: &str,
+        description: &str,
+        keywords: &[&str],
+    ) -> PackageRecord {
         PackageRecord {
             id,
             name: PackageName::parse(name).unwrap(),

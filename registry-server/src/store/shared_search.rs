@@ -389,7 +389,7 @@ pub fn settle(db: &Db) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shire_core::PackageName;
+    use crate::store::search::tests::pkg;
 
     #[test]
     fn a_document_labels_each_term_by_its_field_and_quotes_it_whole() {
@@ -415,19 +415,6 @@ mod tests {
         assert_eq!(terms_of(&stored), terms);
         assert_eq!(weight(None), DESCRIPTION_WEIGHT);
         assert_eq!(unpack_terms(&pack_terms(&terms)), terms);
-    }
-
-    fn pkg(id: u32, name: &str, description: &str, keywords: &[&str]) -> PackageRecord {
-        PackageRecord {
-            id,
-            name: PackageName::parse(name).unwrap(),
-            highest: None,
-            description: description.into(),
-            keywords: keywords.iter().map(|s| s.to_string()).collect(),
-            categories: vec![],
-            created_at: String::new(),
-            origin: None,
-        }
     }
 
     /// A catch-up applies what it read only to an index standing where the
