@@ -287,10 +287,6 @@ impl Metrics {
             None => 0.0,
         };
         self.checkpoint_age.set(newest);
-        let (flushes, seconds) = store.flush_stats();
-        let seen = self.flushes_seen.swap(flushes, Ordering::Relaxed);
-        self.flushes.inc_by(flushes.saturating_sub(seen));
-        self.flush_seconds.set(seconds);
         for p in peers {
             let name = [p.name.as_str()];
             self.peer_behind
@@ -316,12 +312,18 @@ impl Metrics {
         Ok(())
     }
 
-    /// Brings the PostgreSQL call counter up to `store`'s count (at every
-    /// scrape, not only when the node's figures are computed).
-    fn count_calls(&self, store: &Store) {
+    /// Brings the store's counters (PostgreSQL calls, group-commit flushes)
+    /// up to its counts at every scrape, not only when the node's figures
+    /// are computed: they are atomics, free to read, and a load test reads
+    /// them around each run.
+    fn count_store_work(&self, store: &Store) {
         let calls = store.postgres_calls();
         let seen = self.postgres_calls_seen.swap(calls, Ordering::Relaxed);
         self.postgres_calls.inc_by(calls.saturating_sub(seen));
+        let (flushes, seconds) = store.flush_stats();
+        let seen = self.flushes_seen.swap(flushes, Ordering::Relaxed);
+        self.flushes.inc_by(flushes.saturating_sub(seen));
+        self.flush_seconds.set(seconds);
     }
 
     /// The text exposition of every metric.
@@ -372,7 +374,7 @@ pub async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, crate::e
         .unwrap_or_default();
     // Up to the calls made before this scrape (its own refresh's show at
     // the next), refresh or not, failed or not.
-    state.metrics.count_calls(&state.store);
+    state.metrics.count_store_work(&state.store);
     {
         // Concurrent scrapes wait for one computation and share it.
         let mut last = state.metrics.refreshed.lock().await;

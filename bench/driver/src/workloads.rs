@@ -1188,9 +1188,23 @@ async fn shire_publish_run(
     payload: Vec<u8>,
     pid: u32,
 ) -> Result<(f64, usize, CpuMeter)> {
+    shire_publish_clients(publisher, scale, run, 0, payload, pid).await
+}
+
+/// [`shire_publish_run`] with the clients' packages numbered from `first`:
+/// client `c` publishes versions of `pub{first + c}` only, so that
+/// publishers given different `first`s never write the same package.
+async fn shire_publish_clients(
+    publisher: &Publisher,
+    scale: &Scale,
+    run: usize,
+    first: usize,
+    payload: Vec<u8>,
+    pid: u32,
+) -> Result<(f64, usize, CpuMeter)> {
     let per_client = (scale.publish_cap / scale.publishers).max(1);
     let mut queues = Vec::new();
-    for c in 0..scale.publishers {
+    for c in (first..).take(scale.publishers) {
         let mut q = Vec::with_capacity(per_client);
         for i in 0..per_client {
             let mut p = payload.clone();

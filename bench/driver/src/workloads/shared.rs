@@ -3,7 +3,7 @@
 //! publish, download and metadata side by side, search at the larger fill, and
 //! two processes of the shared node against one.
 
-use super::{fill_shire, shire_publish_run, Bench};
+use super::{fill_shire, shire_publish_clients, shire_publish_run, Bench};
 use crate::fixtures;
 use crate::servers::{self, PidFile, Shire};
 use crate::shire::{self, Publisher};
@@ -35,10 +35,10 @@ impl Bench {
                 return;
             }
         };
-        let one = self.shared_publish(&node).await;
+        self.shared_publish(&node).await;
         self.shared_reads(&node).await;
         self.shared_search(&node).await;
-        self.shared_two_processes(bin, config, work, pids, &node, one)
+        self.shared_two_processes(bin, config, work, pids, &node)
             .await;
     }
 
@@ -56,7 +56,7 @@ impl Bench {
     }
 
     /// Publish throughput, shared against embedded, run after run.
-    async fn shared_publish(&mut self, node: &SharedNode) -> Option<f64> {
+    async fn shared_publish(&mut self, node: &SharedNode) {
         let payload = fixtures::random_bytes(16 * 1024, 7);
         let (mut shared, mut embedded) = (Vec::new(), Vec::new());
         let mut failure = None;
@@ -89,12 +89,6 @@ impl Bench {
                 }
             }
         }
-        let rates = |v: &[f64]| {
-            v.iter()
-                .map(|r| format!("{r:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         self.notes.push(format!(
             "shared backend: publish runs, shared {}; embedded {} (publishes/s, in run order)",
             rates(&shared),
@@ -117,7 +111,6 @@ impl Bench {
                 .unwrap_or(Figure::NotRun),
             target: Target::RatioAtLeast(1.0 / 3.0),
         });
-        shared_rate
     }
 
     /// Artifact download and package metadata GETs, shared against embedded.
@@ -212,6 +205,12 @@ impl Bench {
 
     /// Publish throughput with a second process of the shared node, the
     /// clients split between the two, against the first process alone.
+    ///
+    /// Both figures are taken here, run after run on the same filled node
+    /// (the order alternating), with the same clients each publishing its
+    /// own package: the two sides differ only in how many processes serve
+    /// them. The first process's figure from [`Bench::shared_publish`] was
+    /// taken on a nearly empty node, so it is not the one compared.
     async fn shared_two_processes(
         &mut self,
         bin: &Path,
@@ -219,67 +218,150 @@ impl Bench {
         work: &Path,
         pids: &PidFile,
         node: &SharedNode,
-        one: Option<f64>,
     ) {
+        let work_name = format!(
+            "shared backend: publish, two processes, {} clients (publishes/s)",
+            self.scale.publishers
+        );
         let second = match self.start_second(bin, config, work, pids, node) {
             Ok(s) => s,
             Err(e) => {
                 self.rows.push(Row {
-                    work: "shared backend: publish, two processes (publishes/s)".into(),
+                    work: work_name,
                     shire: Figure::Failed(format!("{e:#}")),
                     other_name: "one process",
-                    other: one.map(Figure::Value).unwrap_or(Figure::NotRun),
+                    other: Figure::NotRun,
                     target: Target::RatioAtLeast(1.0),
                 });
                 return;
             }
         };
-        let halves = [
-            node.publisher.clone(),
-            Publisher {
-                base: second.server.base.clone(),
-                ..node.publisher.clone()
-            },
-        ];
+        let second_publisher = Publisher {
+            base: second.server.base.clone(),
+            ..node.publisher.clone()
+        };
         let payload = fixtures::random_bytes(16 * 1024, 7);
-        let mut rates = Vec::new();
-        let mut failure = None;
+        // Each process serves half the clients, and half the publishes.
+        let mut half = self.scale.clone();
+        half.publishers = (half.publishers / 2).max(1);
+        half.publish_cap = (half.publish_cap / 2).max(1);
+        let (mut ones, mut twos) = (Vec::new(), Vec::new());
+        let (mut one_batches, mut two_batches) = (Vec::new(), Vec::new());
+        let (mut one_failure, mut two_failure) = (None, None);
+        let bases = [node.first.server.base.clone(), second.server.base.clone()];
         for run in 0..self.scale.runs {
-            let r = 300 + run;
-            // Each process serves half the clients, at once.
-            let mut scale = self.scale.clone();
-            scale.publishers = (scale.publishers / 2).max(1);
-            scale.publish_cap = (scale.publish_cap / 2).max(1);
-            let a = shire_publish_run(
-                &halves[0],
-                &scale,
-                r,
-                payload.clone(),
-                node.first.server.pid(),
-            );
-            let b = shire_publish_run(
-                &halves[1],
-                &scale,
-                r + 1000,
-                payload.clone(),
-                second.server.pid(),
-            );
-            match tokio::join!(a, b) {
-                (Ok((x, _, _)), Ok((y, _, _))) => rates.push(x + y),
-                (Err(e), _) | (_, Err(e)) => failure = Some(format!("{e:#}")),
+            let one = async {
+                let before = self.store_work(&bases).await;
+                let (rate, done, _) = shire_publish_clients(
+                    &node.publisher,
+                    &self.scale,
+                    400 + run,
+                    0,
+                    payload.clone(),
+                    node.first.server.pid(),
+                )
+                .await?;
+                Ok::<_, anyhow::Error>((
+                    rate,
+                    per_publish(done, before, self.store_work(&bases).await),
+                ))
+            };
+            let two = async {
+                let before = self.store_work(&bases).await;
+                let a = shire_publish_clients(
+                    &node.publisher,
+                    &half,
+                    300 + run,
+                    0,
+                    payload.clone(),
+                    node.first.server.pid(),
+                );
+                let b = shire_publish_clients(
+                    &second_publisher,
+                    &half,
+                    300 + run,
+                    half.publishers,
+                    payload.clone(),
+                    second.server.pid(),
+                );
+                let (a, b) = tokio::join!(a, b);
+                let ((x, m, _), (y, n, _)) = (a?, b?);
+                Ok::<_, anyhow::Error>((
+                    x + y,
+                    per_publish(m + n, before, self.store_work(&bases).await),
+                ))
+            };
+            let (one, two) = if run % 2 == 0 {
+                let one = one.await;
+                (one, two.await)
+            } else {
+                let two = two.await;
+                (one.await, two)
+            };
+            match one {
+                Ok((rate, batch)) => {
+                    ones.push(rate);
+                    one_batches.extend(batch);
+                }
+                Err(e) => one_failure = Some(format!("{e:#}")),
+            }
+            match two {
+                Ok((rate, batch)) => {
+                    twos.push(rate);
+                    two_batches.extend(batch);
+                }
+                Err(e) => two_failure = Some(format!("{e:#}")),
             }
         }
+        self.notes.push(format!(
+            "shared backend: publish runs on the filled node, one process {}; two processes {} \
+             (publishes/s, in run order); publishes per PostgreSQL commit / PostgreSQL calls per \
+             publish, one process {}; two processes {}",
+            rates(&ones),
+            rates(&twos),
+            per_publish_list(&one_batches),
+            per_publish_list(&two_batches)
+        ));
+        let figure = |rates: &mut Vec<f64>, failure: Option<String>| match (median(rates), failure)
+        {
+            (Some(v), _) => Figure::Value(v),
+            (None, Some(e)) => Figure::Failed(e),
+            (None, None) => Figure::NotRun,
+        };
         self.rows.push(Row {
-            work: "shared backend: publish, two processes (publishes/s)".into(),
-            shire: match (median(&mut rates), failure) {
-                (Some(v), _) => Figure::Value(v),
-                (None, Some(e)) => Figure::Failed(e),
-                (None, None) => Figure::NotRun,
-            },
+            work: work_name,
+            shire: figure(&mut twos, two_failure),
             other_name: "one process",
-            other: one.map(Figure::Value).unwrap_or(Figure::NotRun),
+            other: figure(&mut ones, one_failure),
             target: Target::RatioAtLeast(1.0),
         });
+    }
+
+    /// The write commits and PostgreSQL calls the processes at `bases` made
+    /// so far, from their metrics (none when one cannot be read).
+    async fn store_work(&self, bases: &[String]) -> Option<StoreWork> {
+        let mut total = StoreWork::default();
+        for base in bases {
+            let text = self
+                .http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let counter = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            };
+            total.commits += counter("shire_group_commit_flushes_total")?;
+            total.calls += counter("shire_postgres_calls_total")?;
+        }
+        Some(total)
     }
 
     /// A second process of the shared node: its own data folder with the
@@ -306,6 +388,46 @@ impl Bench {
         );
         Ok(second)
     }
+}
+
+/// Rates as a list for a note: `551, 423, 667`.
+fn rates(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Publishes per commit and calls per publish as a list for a note, one
+/// decimal each: `7.9 / 3.2, 3.8 / 4.0`.
+fn per_publish_list(values: &[(f64, f64)]) -> String {
+    values
+        .iter()
+        .map(|(batch, calls)| format!("{batch:.1} / {calls:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the shared node's processes did with PostgreSQL, from their metrics.
+#[derive(Clone, Copy, Default)]
+struct StoreWork {
+    commits: f64,
+    calls: f64,
+}
+
+/// Publishes per commit and PostgreSQL calls per publish over a run: `done`
+/// publishes, the processes' counts `before` and `after` it (none when a
+/// count failed or nothing was published).
+fn per_publish(
+    done: usize,
+    before: Option<StoreWork>,
+    after: Option<StoreWork>,
+) -> Option<(f64, f64)> {
+    let (before, after) = (before?, after?);
+    let commits = after.commits - before.commits;
+    let done = done as f64;
+    (commits > 0.0 && done > 0.0).then(|| (done / commits, (after.calls - before.calls) / done))
 }
 
 /// The median of `values` (sorted in place), if any.
