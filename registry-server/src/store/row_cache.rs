@@ -13,6 +13,12 @@
 //! ([`RowCache::refreshed`]), or, when it could not read them all, their
 //! keys are forgotten ([`RowCache::caught_up`]); the rest are kept. Reads
 //! outside the lock never use it.
+//!
+//! A sequence number alone does not name a commit: after a restore, or a
+//! failover that lost commits, other processes' writes carry the sequence
+//! past this one's again, with other rows. So the cache also keeps the mark
+//! its commit was given (`shire_commits`), and is kept only while the
+//! database gives that commit the same mark ([`RowCache::same_history`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,21 +32,32 @@ const MAX_BYTES: usize = 32 << 20;
 /// vectors' headers).
 const ENTRY_OVERHEAD: usize = 80;
 
-/// Rows known at one commit sequence (`None`: the key is absent).
+/// One commit of the node's database: its sequence number, and the random
+/// mark the process that made it drew (`None`: the database holds none, a
+/// commit made before commits were marked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// Its number in the commit sequence.
+    pub seq: i64,
+    /// Its mark.
+    pub mark: Option<i64>,
+}
+
+/// Rows known at one commit (`None`: the key is absent).
 #[derive(Debug, Default)]
 pub struct RowCache {
-    at: Option<i64>,
+    at: Option<Commit>,
     rows: HashMap<Key, Option<Vec<u8>>>,
     bytes: usize,
 }
 
 impl RowCache {
-    /// Makes the cache hold only rows current at commit sequence `seq` (read
-    /// under the lock): kept when it was taken there, emptied otherwise.
-    pub fn current_at(&mut self, seq: i64) {
-        if self.at != Some(seq) {
+    /// Makes the cache hold only rows current at commit `at` (read under
+    /// the lock): kept when it was taken there, emptied otherwise.
+    pub fn current_at(&mut self, at: Commit) {
+        if self.at != Some(at) {
             self.forget();
-            self.at = Some(seq);
+            self.at = Some(at);
         }
     }
 
@@ -48,38 +65,52 @@ impl RowCache {
     /// saw are no longer in the database (a failover that lost them, a
     /// restore).
     pub fn ahead_of(&self, seq: i64) -> bool {
-        self.at.is_some_and(|at| at > seq)
+        self.at.is_some_and(|at| at.seq > seq)
+    }
+
+    /// Whether the database, which gives the commits it holds the marks
+    /// `marks` (by sequence number), holds the commit the cache is current
+    /// at: the same mark under its number, or none under it when it had
+    /// none (a commit made before commits were marked, which no later
+    /// commit can be, as every later one is marked). An empty cache is in
+    /// every history.
+    pub fn same_history(&self, marks: &BTreeMap<i64, i64>) -> bool {
+        self.at
+            .is_none_or(|at| marks.get(&at.seq).copied() == at.mark)
     }
 
     /// The sequence the cache was current at, when `seq` is past it: the
     /// commits after it are someone else's.
     pub fn behind(&self, seq: i64) -> Option<i64> {
-        self.at.filter(|at| *at < seq)
+        self.at.map(|at| at.seq).filter(|at| *at < seq)
     }
 
-    /// Forgets the rows under `changed` (written by the commits up to
-    /// `seq` that were not this process's) and keeps the rest, current at
-    /// `seq`.
-    pub fn caught_up(&mut self, changed: impl IntoIterator<Item = Key>, seq: i64) {
+    /// Forgets the rows under `changed` (written by the commits up to `at`
+    /// that were not this process's) and keeps the rest, current at `at`.
+    pub fn caught_up(&mut self, changed: impl IntoIterator<Item = Key>, at: Commit) {
         for key in changed {
             if let Some(value) = self.rows.remove(&key) {
                 self.bytes -= ENTRY_OVERHEAD + key.1.len() + value.as_ref().map_or(0, Vec::len);
             }
         }
-        self.at = Some(seq);
+        self.at = Some(at);
     }
 
     /// The commit sequence the rows are current at, if any.
     pub fn at(&self) -> Option<i64> {
-        self.at
+        self.at.map(|at| at.seq)
     }
 
     /// Takes `rows` (every row written by the commits since the cache was
     /// current up to `seq`, as the database holds them at `seq`, read under
     /// the lock; some may be this process's own) and keeps the rest,
-    /// current at `seq`.
-    pub fn refreshed(&mut self, rows: impl IntoIterator<Item = (Key, Option<Vec<u8>>)>, seq: i64) {
-        self.at = Some(seq);
+    /// current at `at`.
+    pub fn refreshed(
+        &mut self,
+        rows: impl IntoIterator<Item = (Key, Option<Vec<u8>>)>,
+        at: Commit,
+    ) {
+        self.at = Some(at);
         for (key, value) in rows {
             self.read(key, value);
         }
@@ -106,18 +137,17 @@ impl RowCache {
         }
     }
 
-    /// Records this process's committed `writes`, which moved the sequence
-    /// to `seq`.
+    /// Records this process's committed `writes`, commit `at`.
     ///
-    /// A report that arrives after the cache moved past `seq` (a later
+    /// A report that arrives after the cache moved past `at` (a later
     /// batch began, caught up with another process's commit, while this
     /// one's committer was descheduled) is ignored: the rows may be stale
     /// there, and the catch-up covered them.
-    pub fn committed(&mut self, writes: BTreeMap<Key, Option<Vec<u8>>>, seq: i64) {
-        if self.at.is_some_and(|at| at > seq) {
+    pub fn committed(&mut self, writes: BTreeMap<Key, Option<Vec<u8>>>, at: Commit) {
+        if self.ahead_of(at.seq) {
             return;
         }
-        self.at = Some(seq);
+        self.at = Some(at);
         for (key, value) in writes {
             self.read(key, value);
         }
@@ -140,41 +170,49 @@ mod tests {
         (0, k.as_bytes().to_vec())
     }
 
+    /// Commit `seq`, marked with its own number.
+    fn at(seq: i64) -> Commit {
+        Commit {
+            seq,
+            mark: Some(seq),
+        }
+    }
+
     #[test]
     fn rows_last_only_while_no_one_else_commits() {
         let mut c = RowCache::default();
         c.read(key("a"), Some(b"1".to_vec()));
         assert_eq!(c.get(&key("a")), None, "nothing is kept before a sequence");
-        c.current_at(7);
+        c.current_at(at(7));
         c.read(key("a"), Some(b"1".to_vec()));
         c.read(key("gone"), None);
-        c.current_at(7);
+        c.current_at(at(7));
         assert_eq!(c.get(&key("a")), Some(Some(b"1".to_vec())));
         assert_eq!(c.get(&key("gone")), Some(None), "absence is known too");
-        c.committed([(key("a"), Some(b"2".to_vec()))].into(), 8);
-        c.current_at(8);
+        c.committed([(key("a"), Some(b"2".to_vec()))].into(), at(8));
+        c.current_at(at(8));
         assert_eq!(c.get(&key("a")), Some(Some(b"2".to_vec())));
         // Another process committed: 9 is not where this one left it.
-        c.current_at(9);
+        c.current_at(at(9));
         assert_eq!(c.get(&key("a")), None);
         c.read(key("b"), None);
         c.read(key("c"), Some(b"3".to_vec()));
         // Another process wrote b at 10: only b is forgotten.
         assert_eq!(c.behind(10), Some(9));
         assert!(!c.ahead_of(9) && !c.ahead_of(10));
-        c.caught_up([key("b")], 10);
+        c.caught_up([key("b")], at(10));
         assert_eq!(c.behind(10), None);
         assert!(c.ahead_of(9), "a sequence that went back is seen");
         assert_eq!(c.get(&key("b")), None);
         assert_eq!(c.get(&key("c")), Some(Some(b"3".to_vec())));
         c.forget();
-        c.current_at(9);
+        c.current_at(at(9));
         assert_eq!(c.get(&key("b")), None);
         // A commit reported late, after the cache caught up past it, is
         // not taken back to.
-        c.current_at(12);
+        c.current_at(at(12));
         c.read(key("k"), Some(b"new".to_vec()));
-        c.committed([(key("k"), Some(b"old".to_vec()))].into(), 11);
+        c.committed([(key("k"), Some(b"old".to_vec()))].into(), at(11));
         assert_eq!(c.get(&key("k")), Some(Some(b"new".to_vec())));
         assert_eq!(c.behind(12), None, "still at 12");
     }
@@ -182,7 +220,7 @@ mod tests {
     #[test]
     fn rows_others_wrote_are_taken_as_read_under_the_lock() {
         let mut c = RowCache::default();
-        c.current_at(3);
+        c.current_at(at(3));
         c.read(key("mine"), Some(b"1".to_vec()));
         c.read(key("theirs"), Some(b"old".to_vec()));
         c.read(key("deleted"), Some(b"x".to_vec()));
@@ -193,7 +231,7 @@ mod tests {
                 (key("deleted"), None),
                 (key("added"), Some(b"a".to_vec())),
             ],
-            5,
+            at(5),
         );
         assert_eq!(c.at(), Some(5));
         assert_eq!(c.behind(5), None);
@@ -206,11 +244,40 @@ mod tests {
     #[test]
     fn a_full_cache_starts_again() {
         let mut c = RowCache::default();
-        c.current_at(1);
+        c.current_at(at(1));
         c.read(key("big"), Some(vec![0; MAX_BYTES]));
         c.read(key("over"), Some(vec![0; 2]));
         assert_eq!(c.get(&key("big")), None);
         c.read(key("small"), Some(vec![1]));
         assert_eq!(c.get(&key("small")), Some(Some(vec![1])), "still at 1");
+    }
+
+    #[test]
+    fn a_commit_is_known_by_its_mark_not_its_number() {
+        let mut c = RowCache::default();
+        assert!(
+            c.same_history(&BTreeMap::new()),
+            "nothing kept, nothing to doubt"
+        );
+        c.current_at(at(4));
+        c.read(key("a"), Some(b"1".to_vec()));
+        assert!(c.same_history(&[(3, 3), (4, 4), (5, 5)].into()));
+        // A restore, then other writes past 4: commit 4 is another one now.
+        assert!(!c.same_history(&[(4, 99), (5, 5)].into()));
+        // Or no longer listed at all.
+        assert!(!c.same_history(&[(5, 5)].into()));
+        // A commit made before commits were marked is confirmed by having
+        // none still, and denied by a marked commit of its number.
+        c.current_at(Commit { seq: 6, mark: None });
+        assert!(c.same_history(&[(7, 7)].into()));
+        assert!(!c.same_history(&[(6, 6)].into()));
+        // Two commits of one number are not one commit.
+        c.current_at(at(7));
+        c.read(key("b"), Some(b"2".to_vec()));
+        c.current_at(Commit {
+            seq: 7,
+            mark: Some(70),
+        });
+        assert_eq!(c.get(&key("b")), None);
     }
 }

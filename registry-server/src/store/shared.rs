@@ -27,8 +27,8 @@ use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
 use super::linked::LinkGuesses;
-use super::row_cache::{Key, RowCache};
-use super::shared_search::{Replica, StoredDocument};
+use super::row_cache::{Commit, Key, RowCache};
+use super::shared_search::{DocumentsRead, Replica};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -92,12 +92,16 @@ fn hits_query(names: &[Vec<u8>]) -> sqlx::query::Query<'_, Postgres, sqlx::postg
         .bind(T::Releases as i16)
 }
 
-/// The commit sequence, and every search document written after commit
-/// `$1` with its lexemes and their weight labels, in one statement (one
-/// snapshot): a process's copy of the index caught up with it holds what
-/// that commit left ([`super::shared_search::Replica`]). One row with no
-/// document when none was written since.
-const SEARCH_DOCUMENTS_SINCE: &str = "SELECT g.n, s.package_id, s.lexemes, s.labels \
+/// The commit sequence and the marks of that commit and of commit `$1`,
+/// and every search document written after commit `$1` with its lexemes
+/// and their weight labels, in one statement (one snapshot): a process's
+/// copy of the index caught up with it holds what that commit left
+/// ([`super::shared_search::Replica`]). One row with no document when none
+/// was written since.
+const SEARCH_DOCUMENTS_SINCE: &str = "SELECT g.n, \
+         (SELECT mark FROM shire_commits WHERE seq = g.n), \
+         (SELECT mark FROM shire_commits WHERE seq = $1), \
+         s.package_id, s.lexemes, s.labels \
      FROM shire_generation g \
      LEFT JOIN LATERAL (SELECT d.package_id, a.lexemes, a.labels FROM shire_search d \
          CROSS JOIN LATERAL (SELECT array_agg(u.lexeme) AS lexemes, \
@@ -108,6 +112,8 @@ const SEARCH_DOCUMENTS_SINCE: &str = "SELECT g.n, s.package_id, s.lexemes, s.lab
 /// A row of [`SEARCH_DOCUMENTS_SINCE`].
 type DocumentRow = (
     i64,
+    Option<i64>,
+    Option<i64>,
     Option<i32>,
     Option<Vec<String>>,
     Option<Vec<Option<String>>>,
@@ -121,11 +127,12 @@ fn search_documents_query(
 }
 
 /// A transaction's writes in one statement: rows put (`$1`-`$3`) and
-/// removed (`$4`, `$5`), the commit sequence moved (and the document
-/// generation when `$8`), search documents (`$6`, `$7`) stamped with the
+/// removed (`$4`, `$5`), the commit sequence moved (and, when `$8`, the
+/// document generation set to the commit's mark `$10`), search documents (`$6`, `$7`) stamped with the
 /// new sequence number, the keys written listed under it and lists older
-/// than `$9` commits ([`CHANGES_KEPT`]) dropped. Answers the generation
-/// rows it moved.
+/// than `$9` commits ([`CHANGES_KEPT`]) dropped, the commit's mark (`$10`)
+/// recorded under it and marks older than `$11` commits ([`MARKS_KEPT`])
+/// dropped. Answers the generation rows it moved.
 const WRITE: &str = "WITH put AS ( \
          INSERT INTO shire_trees (tree, key, value) \
          SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
@@ -136,7 +143,8 @@ const WRITE: &str = "WITH put AS ( \
              CROSS JOIN LATERAL (SELECT ctid FROM shire_trees \
                  WHERE tree = u.tree AND key = u.key LIMIT 1) r))), \
      moved AS ( \
-         UPDATE shire_generation SET n = n + 1 WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n), \
+         UPDATE shire_generation SET n = CASE WHEN id = 1 THEN $10 ELSE n + 1 END \
+         WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n), \
      docs AS ( \
          INSERT INTO shire_search (package_id, terms, seq) \
          SELECT u.id, u.doc::tsvector, m.n FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
@@ -146,8 +154,25 @@ const WRITE: &str = "WITH put AS ( \
          INSERT INTO shire_changes (seq, trees, keys) \
          SELECT n, $1::int2[] || $4::int2[], $2::bytea[] || $5::bytea[] FROM moved WHERE id = 2), \
      dropped AS ( \
-         DELETE FROM shire_changes WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $9) \
+         DELETE FROM shire_changes WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $9), \
+     marked AS ( \
+         INSERT INTO shire_commits (seq, mark) SELECT n, $10 FROM moved WHERE id = 2), \
+     unmarked AS ( \
+         DELETE FROM shire_commits WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $11) \
      SELECT id, n FROM moved";
+
+/// Commits whose marks are kept (`shire_commits`): a process whose row
+/// cache or search copy stands at an older commit cannot confirm it, and
+/// starts them again.
+const MARKS_KEPT: i64 = 100_000;
+
+/// Appended to [`BEGIN_SEQUENCED`]: the marks of the latest commit and of
+/// the commits from `{since}` on (the commit a process's row cache stands
+/// at, or none), at most `{limit}` of those. Rows are `(seq, mark)`.
+const COMMIT_MARKS: &str = "; \
+     SELECT seq, mark FROM shire_commits \
+         WHERE seq = (SELECT n FROM shire_generation WHERE id = 2) \
+     UNION ALL (SELECT seq, mark FROM shire_commits WHERE seq >= {since} ORDER BY seq LIMIT {limit})";
 
 /// Commits whose written keys are kept (`shire_changes`), for processes
 /// catching up their row caches.
@@ -198,8 +223,8 @@ const CHANGED_ROWS_MAX: usize = 1024;
 /// [`CHANGED_ROWS_MAX`], at most 16 MiB while every writer waits.
 const CHANGED_VALUE_MAX: usize = 16 << 10;
 
-/// The `shire_generation` row counting every commit (row 1 counts the
-/// commits that may change a cached document).
+/// The `shire_generation` row counting every commit (row 1 holds the mark
+/// of the last commit that may change a cached document).
 const COMMIT_SEQUENCE: i16 = 2;
 
 /// How every connection plans: each prepared statement once, for good,
@@ -593,28 +618,52 @@ impl SharedDb {
     }
 
     /// Brings the row cache to commit sequence `seq` (read under the lock
-    /// `conn` holds). When other processes committed since this one's last
+    /// `conn` holds, with the `marks` of the commits from the cache's on).
+    /// When the database no longer holds the commit the cache stands at (a
+    /// restore, a failover that lost commits), everything kept is
+    /// forgotten. When other processes committed since this one's last
     /// commit, the rows they wrote are kept as `changed` read them at the
     /// write's begin, when it holds them all; otherwise their keys are
     /// forgotten (everything, when their lists are no longer all kept).
-    fn catch_up(&self, conn: &Conn, seq: i64, changed: Option<Changed>) -> Result<(), StoreError> {
-        if self.cache().ahead_of(seq) {
-            // The sequence went back: commits this process saw are gone.
+    fn catch_up(
+        &self,
+        conn: &Conn,
+        seq: i64,
+        marks: &Marks,
+        changed: Option<Changed>,
+    ) -> Result<(), StoreError> {
+        let now = Commit {
+            seq,
+            mark: marks.get(&seq).copied(),
+        };
+        let (ahead, same) = {
+            let cache = self.cache();
+            (cache.ahead_of(seq), cache.same_history(marks))
+        };
+        if ahead || !same {
+            // Commits this process saw are gone, or were made again
+            // differently under the same numbers.
+            tracing::warn!(
+                database = seq,
+                cache = self.cache().at(),
+                "the database no longer holds the commit this process last saw \
+                 (a restore or a failover): forgetting the rows it kept"
+            );
             self.forget_all();
         }
         let Some(from) = self.cache().behind(seq) else {
-            self.cache().current_at(seq);
+            self.cache().current_at(now);
             return Ok(());
         };
         if let Some(changed) = changed.filter(|c| c.covers(from, seq)) {
             let mut cache = self.cache();
-            cache.caught_up(changed.forgotten, seq);
-            cache.refreshed(changed.rows, seq);
+            cache.caught_up(changed.forgotten, now);
+            cache.refreshed(changed.rows, now);
             return Ok(());
         }
         if seq - from > CHANGES_KEPT {
             // Their lists are gone: start again.
-            self.cache().current_at(seq);
+            self.cache().current_at(now);
             return Ok(());
         }
         let conn = conn.clone();
@@ -633,10 +682,10 @@ impl SharedDb {
             let keys = lists
                 .into_iter()
                 .flat_map(|(trees, keys)| trees.into_iter().zip(keys));
-            cache.caught_up(keys, seq);
+            cache.caught_up(keys, now);
         } else {
             cache.forget();
-            cache.current_at(seq);
+            cache.current_at(now);
         }
         Ok(())
     }
@@ -892,8 +941,10 @@ impl SharedDb {
         )
     }
 
-    /// The write generation: moved by every committed write that may change
-    /// a cached document, by any process.
+    /// The write generation: the mark of the last committed write that may
+    /// change a cached document, by any process. A mark, not a count: after
+    /// a restore, later writes never bring back a generation a process kept
+    /// documents under.
     pub fn generation(&self) -> Result<i64, StoreError> {
         self.scalar(
             "SELECT n FROM shire_generation WHERE id = 1",
@@ -939,25 +990,23 @@ impl SharedDb {
         })
     }
 
-    /// The commit sequence, and the search documents written after commit
-    /// `since` ([`SEARCH_DOCUMENTS_SINCE`]), by package id.
-    pub fn search_documents_since(
-        &self,
-        since: i64,
-    ) -> Result<(i64, Vec<(u32, StoredDocument)>), StoreError> {
+    /// The latest commit, the mark of commit `since` (`None`: every
+    /// document is asked for), and the search documents written after it
+    /// ([`SEARCH_DOCUMENTS_SINCE`]), by package id.
+    pub fn search_documents_since(&self, since: Option<i64>) -> Result<DocumentsRead, StoreError> {
         let pool = self.inner.pool.clone();
         let rows = self.block(async move {
-            search_documents_query(since)
+            search_documents_query(since.unwrap_or(-1))
                 .fetch_all(&pool)
                 .await
                 .map_err(|e| backend_in("reading search documents", e))
         })?;
-        let seq = rows
+        let (seq, mark, from_mark) = rows
             .first()
-            .map(|r| r.0)
+            .map(|r| (r.0, r.1, r.2))
             .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
         let mut docs = Vec::with_capacity(rows.len());
-        for (_, id, lexemes, labels) in rows {
+        for (_, _, _, id, lexemes, labels) in rows {
             let Some(id) = id else { continue };
             let id = u32::try_from(id)
                 .map_err(|_| StoreError::Backend(format!("search document {id} has no package")))?;
@@ -966,7 +1015,11 @@ impl SharedDb {
                 (lexemes.unwrap_or_default(), labels.unwrap_or_default()),
             ));
         }
-        Ok((seq, docs))
+        Ok(DocumentsRead {
+            at: Commit { seq, mark },
+            from_mark,
+            docs,
+        })
     }
 
     /// This process's copy of the search index.
@@ -1081,9 +1134,9 @@ impl SharedDb {
         let pool = self.inner.pool.clone();
         let since = self.cache().at();
         let conn = match self.block(begin_sequenced(pool, since)) {
-            Ok((conn, seq, changed)) => {
+            Ok((conn, seq, marks, changed)) => {
                 let conn: Conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
-                if let Err(e) = self.catch_up(&conn, seq, changed) {
+                if let Err(e) = self.catch_up(&conn, seq, &marks, changed) {
                     self.forget_all();
                     let _ = self.block(async move { rollback(conn).await });
                     return Err(e);
@@ -1164,8 +1217,8 @@ impl SharedDb {
         let (conn, pending, moves) = (batch.conn, batch.pending, batch.moves_generation);
         let done = self.block(async move { commit(conn, pending, moves).await });
         let _ = batch.outcome.set(match done {
-            Ok(seq) => {
-                self.cache().committed(rows, seq);
+            Ok(made) => {
+                self.cache().committed(rows, made);
                 self.inner.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
@@ -1201,7 +1254,7 @@ impl SharedDb {
         }
         self.cache().forget();
         let pool = self.inner.pool.clone();
-        let (conn, _, _) = self.block(begin_sequenced(pool, None))?;
+        let (conn, _, _, _) = self.block(begin_sequenced(pool, None))?;
         let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
         // Into an empty database only, decided under the lock.
         let empty = {
@@ -1273,21 +1326,24 @@ type Row = (Vec<u8>, Vec<u8>);
 async fn begin_sequenced(
     pool: PgPool,
     since: Option<i64>,
-) -> Result<(PoolConnection<Postgres>, i64, Option<Changed>), StoreError> {
+) -> Result<(PoolConnection<Postgres>, i64, Marks, Option<Changed>), StoreError> {
     use sqlx::Row as _;
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| backend_in("taking a connection", e))?;
+    let marks = COMMIT_MARKS
+        .replace("{since}", &since.unwrap_or(i64::MAX).to_string())
+        .replace("{limit}", &(CHANGES_KEPT + 2).to_string());
     let sql = match since {
         Some(since) => {
             let changed = CHANGED_ROWS
                 .replace("{since}", &since.to_string())
                 .replace("{value_max}", &CHANGED_VALUE_MAX.to_string())
                 .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
-            format!("{BEGIN_SEQUENCED}{changed}")
+            format!("{BEGIN_SEQUENCED}{marks}{changed}")
         }
-        None => BEGIN_SEQUENCED.to_string(),
+        None => format!("{BEGIN_SEQUENCED}{marks}"),
     };
     // A plain `&str` goes as a simple query, which may hold several
     // statements (its values come back as text).
@@ -1296,6 +1352,7 @@ async fn begin_sequenced(
         .map_err(|e| backend_in("beginning a write under the sequencer lock", e))
         .and_then(|rows| {
             let mut seq = None;
+            let mut marks = Marks::new();
             let mut changed = since.map(|since| Changed {
                 since,
                 lists: -1,
@@ -1308,6 +1365,15 @@ async fn begin_sequenced(
                     1 => {
                         if let Ok(n) = row.try_get::<i64, _>(0) {
                             seq = Some(n);
+                        }
+                    }
+                    // A mark this process cannot read only costs it its
+                    // row cache.
+                    2 => {
+                        if let (Ok(seq), Ok(mark)) =
+                            (row.try_get::<i64, _>(0), row.try_get::<i64, _>(1))
+                        {
+                            marks.insert(seq, mark);
                         }
                     }
                     // A row this process cannot read only costs the
@@ -1324,16 +1390,20 @@ async fn begin_sequenced(
             }
             let seq =
                 seq.ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
-            Ok((seq, changed))
+            Ok((seq, marks, changed))
         });
     match read {
-        Ok((seq, changed)) => Ok((conn, seq, changed)),
+        Ok((seq, marks, changed)) => Ok((conn, seq, marks, changed)),
         Err(e) => {
             conn.close_on_drop();
             Err(e)
         }
     }
 }
+
+/// The marks of commits the database holds, by sequence number, read under
+/// the lock at a write's begin ([`COMMIT_MARKS`]).
+type Marks = BTreeMap<i64, i64>;
 
 /// What the commits after commit sequence `since` wrote, read under the
 /// lock at a write's begin ([`CHANGED_ROWS`]).
@@ -1461,9 +1531,13 @@ fn open(
         .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))
 }
 
-/// Writes `pending` in the open transaction of `conn` ([`WRITE`]); the
-/// commit sequence it moved to.
-async fn write(conn: &Conn, pending: Pending, moves_generation: bool) -> Result<i64, StoreError> {
+/// Writes `pending` in the open transaction of `conn` ([`WRITE`]) under a
+/// mark drawn for it; the commit it makes.
+async fn write(
+    conn: &Conn,
+    pending: Pending,
+    moves_generation: bool,
+) -> Result<Commit, StoreError> {
     let mut guard = conn.lock().await;
     let c = open(&mut guard)?;
     let (mut put_t, mut put_k, mut put_v) = (Vec::new(), Vec::new(), Vec::new());
@@ -1488,6 +1562,7 @@ async fn write(conn: &Conn, pending: Pending, moves_generation: bool) -> Result<
         })?);
     }
     let docs: Vec<String> = pending.search.into_values().collect();
+    let mark: i64 = rand::random();
     let moved = sqlx::query_as::<_, (i16, i64)>(WRITE)
         .bind(put_t)
         .bind(put_k)
@@ -1498,18 +1573,27 @@ async fn write(conn: &Conn, pending: Pending, moves_generation: bool) -> Result<
         .bind(docs)
         .bind(moves_generation)
         .bind(CHANGES_KEPT)
+        .bind(mark)
+        .bind(MARKS_KEPT)
         .fetch_all(&mut **c)
         .await
         .map_err(|e| backend_in("writing", e))?;
     moved
         .into_iter()
         .find(|(id, _)| *id == COMMIT_SEQUENCE)
-        .map(|(_, n)| n)
+        .map(|(_, seq)| Commit {
+            seq,
+            mark: Some(mark),
+        })
         .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))
 }
 
-/// Writes `pending` and commits; the commit sequence it moved to.
-async fn commit(conn: Conn, pending: Pending, moves_generation: bool) -> Result<i64, StoreError> {
+/// Writes `pending` and commits; the commit made.
+async fn commit(
+    conn: Conn,
+    pending: Pending,
+    moves_generation: bool,
+) -> Result<Commit, StoreError> {
     let done = async {
         let seq = write(&conn, pending, moves_generation).await?;
         let mut guard = conn.lock().await;

@@ -28,6 +28,7 @@
 use super::db::{Db, Tx, TxResult, T};
 use super::error::StoreError;
 use super::records::PackageRecord;
+use super::row_cache::Commit;
 use super::search::{
     self, PostingLists, BARE_NAME_WEIGHT, DESCRIPTION_WEIGHT, NAME_WEIGHT, TAG_WEIGHT,
 };
@@ -90,6 +91,27 @@ pub fn document(terms: &BTreeMap<String, u8>) -> String {
 /// one's weight label, in the same order.
 pub type StoredDocument = (Vec<String>, Vec<Option<String>>);
 
+/// What one catch-up read, in one snapshot
+/// ([`SharedDb::search_documents_since`]).
+#[derive(Debug, Default)]
+pub struct DocumentsRead {
+    /// The latest commit when they were read.
+    pub at: Commit,
+    /// The mark the database gives the commit they were read from (`None`:
+    /// it holds none under that number).
+    pub from_mark: Option<i64>,
+    /// Every document written after that commit, by package id.
+    pub docs: Vec<(u32, StoredDocument)>,
+}
+
+impl DocumentsRead {
+    /// Whether they follow commit `since` (`None`: they are every
+    /// document): the database still holds it, under the same mark.
+    fn follow(&self, since: Option<Commit>) -> bool {
+        since.is_none_or(|s| s.seq <= self.at.seq && self.from_mark == s.mark)
+    }
+}
+
 /// The terms of a stored document, with their weights.
 fn terms_of((lexemes, labels): &StoredDocument) -> BTreeMap<String, u8> {
     lexemes
@@ -129,8 +151,8 @@ fn unpack_terms(packed: &[u8]) -> BTreeMap<String, u8> {
 /// one commit sequence.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// The commit sequence it is current at; `None` until it is loaded.
-    at: Option<i64>,
+    /// The commit it is current at; `None` until it is loaded.
+    at: Option<Commit>,
     /// Each chunk key ([`search`]'s) and its posting list.
     lists: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Each package's terms ([`pack_terms`]), to find what a new document
@@ -172,46 +194,53 @@ impl Index {
 enum Applied {
     /// The index is now current at the commit they were read at, or past it.
     Current,
-    /// The index was emptied since they were read: read again.
+    /// The index was emptied or replaced since they were read: read again.
     Again,
-    /// The database is behind the commit they were read from (a restore).
-    DatabaseBehind,
+    /// The database no longer holds the commit the index stands at (a
+    /// restore, a failover that lost commits): load it whole.
+    HistoryChanged,
 }
 
 impl Index {
-    /// Applies `docs`, written after commit `since` (`None`: every
-    /// document) up to commit `seq`, as read in one snapshot, if the index
-    /// still stands where they start from or past it.
-    fn apply(&mut self, since: Option<i64>, seq: i64, docs: &[(u32, StoredDocument)]) -> Applied {
-        if since.is_some_and(|at| seq < at) {
-            return Applied::DatabaseBehind;
+    /// Applies the documents `read` after commit `since` (`None`: every
+    /// document), if the database still held that commit and the index
+    /// still stands there or past it.
+    fn apply(&mut self, since: Option<Commit>, read: &DocumentsRead) -> Applied {
+        if !read.follow(since) {
+            // Unless another search moved the index meanwhile, and so read
+            // from elsewhere, it stands on commits the database lost.
+            return if self.at == since {
+                Applied::HistoryChanged
+            } else {
+                Applied::Again
+            };
         }
         // Another search may have brought the index further meanwhile: what
         // this one read starts where it stood before, so it misses nothing,
         // but may be older.
-        if self.at.is_some_and(|at| at >= seq) {
+        if self.at.is_some_and(|at| at.seq >= read.at.seq) {
             return Applied::Current;
         }
         // Or replaced it by a copy loaded whole at an earlier commit: these
         // documents do not start from there.
-        if self.at < since {
+        if self.at.map(|at| at.seq) < since.map(|s| s.seq) {
             return Applied::Again;
         }
         if self.at.is_none() {
-            *self = Index::loaded(seq, docs);
+            *self = Index::loaded(read.at, &read.docs);
             return Applied::Current;
         }
-        for (id, doc) in docs {
+        for (id, doc) in &read.docs {
             self.set(*id, &terms_of(doc));
         }
-        self.at = Some(seq);
+        self.at = Some(read.at);
         Applied::Current
     }
 
     /// The index of every document `docs` (one per package) at commit
-    /// `seq`, built list by list: applying them one at a time would copy a
+    /// `at`, built list by list: applying them one at a time would copy a
     /// common term's chunk once per package.
-    fn loaded(seq: i64, docs: &[(u32, StoredDocument)]) -> Index {
+    fn loaded(at: Commit, docs: &[(u32, StoredDocument)]) -> Index {
         let mut lists: BTreeMap<Vec<u8>, Vec<(u32, u8)>> = BTreeMap::new();
         let mut terms = HashMap::with_capacity(docs.len());
         for (id, doc) in docs {
@@ -232,7 +261,7 @@ impl Index {
             })
             .collect();
         let index = Index {
-            at: Some(seq),
+            at: Some(at),
             lists,
             terms,
         };
@@ -276,19 +305,20 @@ impl Replica {
     }
 
     /// Brings the copy up to the latest commit of `db`: one statement
-    /// ([`SharedDb::search_documents_since`]) answers the commit sequence
-    /// and every document written after the copy's, which are applied in
-    /// one step (searches wait for none when there are none). Documents read
+    /// ([`SharedDb::search_documents_since`]) answers the latest commit and
+    /// every document written after the copy's, which are applied in one
+    /// step (searches wait for none when there are none). Documents read
     /// from a copy's commit are applied only to a copy at or past that
-    /// commit. When the database is behind the copy (a failover or a restore
-    /// lost commits it had seen), a new copy is loaded whole and then put in
-    /// its place, so no search ranks on a copy half loaded.
+    /// commit. When the database no longer holds the commit the copy stands
+    /// at (a restore, or a failover that lost commits, even once later
+    /// writes carried the sequence past it: the commit's mark differs), a
+    /// new copy is loaded whole and then put in its place, so no search
+    /// ranks on a copy half loaded.
     pub fn catch_up(&self, db: &SharedDb) -> Result<(), StoreError> {
         for _ in 0..CATCH_UP_ATTEMPTS {
             let since = self.read().at;
-            let (seq, docs) = db.search_documents_since(since.unwrap_or(-1))?;
-            let behind = since.is_some_and(|at| seq < at);
-            if !behind && self.read().at.is_some_and(|at| at >= seq) {
+            let read = db.search_documents_since(since.map(|at| at.seq))?;
+            if read.follow(since) && self.read().at.is_some_and(|at| at.seq >= read.at.seq) {
                 return Ok(());
             }
             let Ok(mut index) = self.index.write() else {
@@ -296,15 +326,16 @@ impl Replica {
                 // left the copy half-changed.
                 return self.reload(db);
             };
-            match index.apply(since, seq, &docs) {
+            match index.apply(since, &read) {
                 Applied::Current => return Ok(()),
                 Applied::Again => continue,
-                Applied::DatabaseBehind => {
+                Applied::HistoryChanged => {
                     drop(index);
                     tracing::warn!(
-                        database = seq,
-                        copy = since,
-                        "the database is behind this process's search index; loading it again"
+                        database = read.at.seq,
+                        copy = since.map(|at| at.seq),
+                        "the database no longer holds the commit this process's search index \
+                         stands at (a restore or a failover); loading it again"
                     );
                     return self.reload(db);
                 }
@@ -318,8 +349,8 @@ impl Replica {
 
     /// Loads a new copy whole, then puts it in place of this one.
     fn reload(&self, db: &SharedDb) -> Result<(), StoreError> {
-        let (seq, docs) = db.search_documents_since(-1)?;
-        let fresh = Index::loaded(seq, &docs);
+        let read = db.search_documents_since(None)?;
+        let fresh = Index::loaded(read.at, &read.docs);
         let mut index = self.index.write().unwrap_or_else(|poisoned| {
             self.index.clear_poison();
             poisoned.into_inner()
@@ -420,29 +451,63 @@ mod tests {
     /// A catch-up applies what it read only to an index standing where the
     /// read started or past it: never to one another search emptied
     /// meanwhile, which would then claim a commit while lacking everything
-    /// before the read.
+    /// before the read; and never when the database no longer holds the
+    /// commit the read started from.
     #[test]
     fn documents_are_applied_only_where_they_start() {
         let doc = |t: &str| -> (u32, StoredDocument) {
             (0, (vec![t.to_string()], vec![Some("A".to_string())]))
         };
+        // Commit `seq`, marked with its own number.
+        let at = |seq: i64| Commit {
+            seq,
+            mark: Some(seq),
+        };
+        // What a catch-up from `since` read: up to `to`, with the mark the
+        // database gave `since`.
+        let read = |since: Option<i64>, to: i64, docs: &[(u32, StoredDocument)]| DocumentsRead {
+            at: at(to),
+            from_mark: since,
+            docs: docs.to_vec(),
+        };
         let holds = |i: &Index, t: &str| !search::scored_in(i, t, None).unwrap().0.is_empty();
         let mut index = Index::default();
-        assert_eq!(index.apply(None, 5, &[doc("bins")]), Applied::Current);
+        let first = read(None, 5, &[doc("bins")]);
+        assert_eq!(index.apply(None, &first), Applied::Current);
         assert!(holds(&index, "bins"));
-        assert_eq!(index.apply(Some(5), 7, &[doc("crm")]), Applied::Current);
-        assert_eq!(index.at, Some(7));
+        assert_eq!(
+            index.apply(Some(at(5)), &read(Some(5), 7, &[doc("crm")])),
+            Applied::Current
+        );
+        assert_eq!(index.at, Some(at(7)));
         assert!(holds(&index, "crm") && !holds(&index, "bins"));
         // Read from 5 to 6 while another search brought it to 7: older.
-        assert_eq!(index.apply(Some(5), 6, &[doc("stale")]), Applied::Current);
+        let older = read(Some(5), 6, &[doc("stale")]);
+        assert_eq!(index.apply(Some(at(5)), &older), Applied::Current);
         assert!(!holds(&index, "stale"));
         // Emptied meanwhile: read again from empty.
         let mut emptied = Index::default();
-        assert_eq!(emptied.apply(Some(7), 9, &[doc("late")]), Applied::Again);
+        let late = read(Some(7), 9, &[doc("late")]);
+        assert_eq!(emptied.apply(Some(at(7)), &late), Applied::Again);
         assert_eq!(emptied.at, None);
         assert!(!holds(&emptied, "late"));
         // A database behind the read's start.
-        assert_eq!(index.apply(Some(7), 3, &[]), Applied::DatabaseBehind);
+        assert_eq!(
+            index.apply(Some(at(7)), &read(Some(7), 3, &[])),
+            Applied::HistoryChanged
+        );
+        // A database past it again, but whose commit 7 is another one (a
+        // restore, then other writes): its documents are not applied.
+        let mut other = read(Some(7), 9, &[doc("other")]);
+        other.from_mark = Some(70);
+        assert_eq!(index.apply(Some(at(7)), &other), Applied::HistoryChanged);
+        assert!(!holds(&index, "other"));
+        assert_eq!(index.at, Some(at(7)));
+        // Or that holds no commit 7 at all any more.
+        other.from_mark = None;
+        assert_eq!(index.apply(Some(at(7)), &other), Applied::HistoryChanged);
+        // While another search already moved the copy on: read again.
+        assert_eq!(index.apply(Some(at(6)), &other), Applied::Again);
     }
 
     /// The copy holds exactly the keys and lists the embedded engine's tree
@@ -502,7 +567,7 @@ mod tests {
                 (p.id, (t.into_keys().collect(), labels))
             })
             .collect();
-        let whole = Index::loaded(3, &docs);
+        let whole = Index::loaded(Commit::default(), &docs);
         let whole_lists: Vec<(Vec<u8>, Vec<u8>)> = whole.lists.into_iter().collect();
         assert_eq!(whole_lists, tree);
         assert_eq!(whole.terms, copy.terms);

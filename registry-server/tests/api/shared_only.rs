@@ -7,6 +7,58 @@ use shire_registry::store::shared::SharedDb;
 use shire_registry::store::{OpenOptions, Store};
 use std::time::Duration;
 
+/// A second process of a club's node: a store opened on the node's storage
+/// with a data folder of its own, which lasts as long as it does.
+struct SecondProcess {
+    store: Store,
+    _flusher: shire_registry::store::Flusher,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for SecondProcess {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// A club on `storage`, and a second process of its node.
+async fn club_with_second_process(
+    storage: &shire_registry::store::shared::SharedStorage,
+) -> (crate::Club, SecondProcess) {
+    let c = crate::club_with({
+        let s = storage.clone();
+        move |config| config.storage = Some(s)
+    })
+    .await;
+    let options = OpenOptions {
+        shared: Some(storage.clone()),
+        ..OpenOptions::default()
+    };
+    let second = second_process(&c, &options);
+    (c, second)
+}
+
+/// The names a search for `q` in `store` finds, every one it counted.
+fn found_in(store: &Store, q: &str) -> Vec<String> {
+    let r = store.search(q, 20).unwrap();
+    assert_eq!(r.total, r.names.len(), "{q}");
+    r.names.iter().map(|n| n.to_string()).collect()
+}
+
+/// Opens a second process of `c`'s node with `options` (its storage).
+fn second_process(c: &crate::Club, options: &OpenOptions) -> SecondProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = c.app.origin.clone();
+    let (store, flusher) = Store::open(dir.path(), options, move || origin).unwrap();
+    SecondProcess {
+        store,
+        _flusher: flusher,
+        _dir: dir,
+    }
+}
+
 /// A new connection runs the statements requests use most before it serves
 /// one, so the first searches on it are not the slowest (`warm_up` in
 /// `store/shared.rs`): PostgreSQL counts the scans of the search documents'
@@ -206,9 +258,7 @@ async fn an_object_altered_in_the_bucket_is_never_copied_or_served() {
         max_artifact_bytes: LIMIT,
         ..OpenOptions::default()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let origin = c.app.origin.clone();
-    let (second, _f) = Store::open(dir.path(), &options, move || origin).unwrap();
+    let second = second_process(&c, &options);
 
     // The same size, other bytes: refused by the digest.
     let mut other = r.archive.clone();
@@ -235,7 +285,7 @@ async fn an_object_altered_in_the_bucket_is_never_copied_or_served() {
         None,
         "no copy kept"
     );
-    let leftovers = std::fs::read_dir(dir.path().join("tmp"))
+    let leftovers = std::fs::read_dir(second.data_dir().join("tmp"))
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(leftovers, 0, "no partial download left behind");
@@ -327,23 +377,8 @@ async fn a_search_costs_two_calls_to_postgresql() {
 #[tokio::test]
 async fn a_search_sees_what_another_process_wrote_just_before() {
     let storage = shared_storage();
-    let c = crate::club_with({
-        let s = storage.clone();
-        move |config| config.storage = Some(s)
-    })
-    .await;
-    let options = OpenOptions {
-        shared: Some(storage.clone()),
-        ..OpenOptions::default()
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let origin = c.app.origin.clone();
-    let (other, _f) = Store::open(dir.path(), &options, move || origin).unwrap();
-    let found = |q: &str| -> Vec<String> {
-        let r = other.search(q, 20).unwrap();
-        assert_eq!(r.total, r.names.len(), "{q}");
-        r.names.iter().map(|n| n.to_string()).collect()
-    };
+    let (c, other) = club_with_second_process(&storage).await;
+    let found = |q: &str| found_in(&other, q);
     assert!(found("collection").is_empty());
 
     let bins = Release::new("braintree/bins", "1.0.0").description("Bin collection rounds");
@@ -379,6 +414,126 @@ async fn a_search_sees_what_another_process_wrote_just_before() {
     assert!(found("permits").is_empty());
 }
 
+/// The node's tables, as a backup taken now would hold them.
+const NODE_TABLES: [&str; 5] = [
+    "shire_trees",
+    "shire_generation",
+    "shire_changes",
+    "shire_search",
+    "shire_commits",
+];
+
+/// The commit sequence the database stands at.
+async fn commit_sequence(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT n FROM shire_generation WHERE id = 2")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Copies the node's tables aside (a backup).
+async fn back_up(pool: &sqlx::PgPool) {
+    sqlx::query("CREATE SCHEMA backup")
+        .execute(pool)
+        .await
+        .unwrap();
+    for t in NODE_TABLES {
+        sqlx::query(&format!("CREATE TABLE backup.{t} AS TABLE public.{t}"))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
+/// Puts the tables [`back_up`] copied back in place of the node's, in one
+/// transaction under the sequencer lock, as an operator's restore would
+/// leave them.
+async fn restore(pool: &sqlx::PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    for sql in [
+        "SET LOCAL shire.sequenced = 'on'".to_string(),
+        format!(
+            "SELECT pg_advisory_xact_lock({})",
+            shire_registry::store::shared::SEQUENCER_LOCK
+        ),
+    ] {
+        sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+    }
+    for t in NODE_TABLES {
+        sqlx::query(&format!("DELETE FROM public.{t}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(&format!("INSERT INTO public.{t} SELECT * FROM backup.{t}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// A database restored from a backup, then written past the point where a
+/// process stood by another process, is another history with the same
+/// commit numbers: the process notices (each commit's mark differs) and
+/// trusts none of the rows, search index or documents it kept from the
+/// commits the restore lost.
+#[tokio::test]
+async fn a_restore_is_noticed_even_once_other_writes_carried_the_database_past_it() {
+    let storage = shared_storage();
+    let (c, other) = club_with_second_process(&storage).await;
+    let found = |q: &str| found_in(&other, q);
+    let ghost = shire_registry::store::records::AccountRecord {
+        username: "ghost".into(),
+        org: None,
+        role: shire_core::wire::Role::Verifier,
+        token_hash: "00".repeat(32),
+        created_at: "2026-12-03T00:00:00Z".into(),
+        disabled_at: None,
+    };
+    let bins = Release::new("braintree/bins", "1.0.0").description("Bin collection rounds");
+    c.app.publish(&c.bt, &bins).await.ok(201);
+    assert_eq!(found("collection"), ["braintree/bins"]);
+    let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    back_up(&pool).await;
+
+    // What the restore will lose: a package, which the second process's
+    // search index takes in and the first one's documents show, and an
+    // account the second process wrote (its row cache holds it).
+    let crm = Release::new("braintree/crm", "1.0.0").description("A crm for bin collection");
+    c.app.publish(&c.bt, &crm).await.ok(201);
+    assert_eq!(found("collection"), ["braintree/bins", "braintree/crm"]);
+    for _ in 0..2 {
+        c.app.get("/api/v1/packages/braintree/crm").await.ok(200);
+    }
+    other.create_account(&ghost).unwrap();
+    let lost_at = commit_sequence(&pool).await;
+
+    restore(&pool).await;
+    // Writes by the first process carry the database past where the second
+    // one stood, under the same numbers.
+    let mut patch = 1;
+    while commit_sequence(&pool).await <= lost_at {
+        assert!(patch < 20, "the database never went past {lost_at}");
+        let r = Release::new("braintree/bins", &format!("1.0.{patch}")).description("Bin rounds");
+        c.app.publish(&c.bt, &r).await.ok(201);
+        patch += 1;
+    }
+
+    // The account the restore lost is not there, for the process that
+    // wrote it too.
+    other.create_account(&ghost).unwrap();
+    // Its search index no longer holds the lost package, and holds the
+    // writes made since.
+    assert!(found("crm").is_empty(), "{:?}", found("crm"));
+    assert_eq!(found("collection"), Vec::<String>::new());
+    assert_eq!(found("rounds"), ["braintree/bins"]);
+    // Nor does the first process serve the lost package's document.
+    c.app
+        .get("/api/v1/packages/braintree/crm")
+        .await
+        .refused(404, "package_not_found");
+}
+
 /// A keyword is whatever a publisher writes (up to 64 bytes): quotes,
 /// backslashes and `tsvector` syntax come back from PostgreSQL as the same
 /// term, under the keyword's weight, for every process's copy to index.
@@ -396,7 +551,7 @@ async fn a_hostile_keyword_comes_back_from_postgresql_as_one_term() {
         .keywords(&[hostile]);
     c.app.publish(&c.bt, &r).await.ok(201);
     let db = SharedDb::connect(&storage.postgres, 2).unwrap();
-    let (_, docs) = db.search_documents_since(-1).unwrap();
+    let docs = db.search_documents_since(None).unwrap().docs;
     assert_eq!(docs.len(), 1);
     let (lexemes, labels) = &docs[0].1;
     let at = lexemes
@@ -473,9 +628,7 @@ async fn a_known_token_and_its_account_are_one_call_and_never_stale() {
         shared: Some(storage),
         ..OpenOptions::default()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let origin = c.app.origin.clone();
-    let (other, _f) = Store::open(dir.path(), &options, move || origin).unwrap();
+    let other = second_process(&c, &options);
     assert_eq!(whoami(c.rev.token.clone()).await.status, 200);
     let id: String = hash.chars().take(16).collect();
     assert!(other.revoke_token(&id, |_| Ok(())).unwrap().is_some());

@@ -1,0 +1,14 @@
+-- Each commit's mark: a random number the process that made it drew,
+-- written with it. A process keeps the mark of the commit its row cache
+-- (store/row_cache.rs) and its copy of the search index
+-- (store/shared_search.rs) stand at, and keeps them only while the database
+-- gives that commit number the same mark. A restore, or a failover that
+-- lost commits, is then noticed even once later writes have carried the
+-- commit sequence past where a process stood. The last 100,000 are kept.
+CREATE TABLE shire_commits (
+    seq BIGINT PRIMARY KEY,
+    mark BIGINT NOT NULL
+);
+-- The document generation (shire_generation row 1) becomes the mark of the
+-- last commit that may change a cached document, for the same reason: a
+-- count would come back to a value a process kept documents under.
