@@ -72,9 +72,15 @@ fn psql() -> PathBuf {
 
 /// Runs SQL against the services' maintenance database.
 pub fn sql(statement: &str) {
+    rows(statement);
+}
+
+/// Runs SQL against the services' maintenance database; the rows it
+/// answered, one line each (columns separated by `|`).
+fn rows(statement: &str) -> Vec<String> {
     let out = Command::new(psql())
         .arg(&services().postgres)
-        .args(["-v", "ON_ERROR_STOP=1", "-qXc", statement])
+        .args(["-v", "ON_ERROR_STOP=1", "-qXAtc", statement])
         .output()
         .expect("running psql");
     assert!(
@@ -82,6 +88,54 @@ pub fn sql(statement: &str) {
         "psql {statement:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The prefix of every database [`SharedStorage::fresh`] creates on this
+/// machine: `shire_t`, the host's name (its letters and digits, at most
+/// 12), and `_`; the creating process's id follows, then `_`. Only this
+/// machine's processes can be told to have ended, so only its databases
+/// are ever swept.
+fn database_prefix() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(12)
+        .collect();
+    format!("shire_t{host}_")
+}
+
+/// Drops the databases that test processes of this machine no longer
+/// running created (their id names no process here), once per process:
+/// the services outlive a test run, and each run creates a database per
+/// node.
+fn sweep_databases(prefix: &str) {
+    static SWEPT: OnceLock<()> = OnceLock::new();
+    SWEPT.get_or_init(|| sweep_databases_now(prefix));
+}
+
+/// [`sweep_databases`], every time it is called.
+fn sweep_databases_now(prefix: &str) {
+    let listed = rows(&format!(
+        "SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}')"
+    ));
+    for name in listed {
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
 }
 
 /// One node's shared storage: its own database and bucket prefix.
@@ -96,10 +150,17 @@ pub struct SharedStorage {
 }
 
 impl SharedStorage {
-    /// A new, empty database and bucket prefix.
+    /// A new, empty database and bucket prefix. The databases of earlier
+    /// test processes that have ended are dropped first.
     pub fn fresh() -> SharedStorage {
         let s = services();
-        let name = format!("shire_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let prefix = database_prefix();
+        sweep_databases(&prefix);
+        let name = format!(
+            "{prefix}{}_{}",
+            std::process::id(),
+            hex::encode(rand::random::<[u8; 8]>())
+        );
         sql(&format!("CREATE DATABASE {name}"));
         let base = s
             .postgres
@@ -133,5 +194,37 @@ impl SharedStorage {
             out.push_str(&format!("{k} = {v:?}\n"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the services hold a database named `name`.
+    fn exists(name: &str) -> bool {
+        !rows(&format!(
+            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+        ))
+        .is_empty()
+    }
+
+    #[test]
+    fn only_the_databases_of_ended_processes_are_swept() {
+        let prefix = database_prefix();
+        // u32::MAX is past any process id Linux hands out.
+        let ended = format!("{prefix}{}_sweeptest", u32::MAX);
+        let running = format!("{prefix}{}_sweeptest", std::process::id());
+        let elsewhere = format!("shire_tothermachine_{}_sweeptest", u32::MAX);
+        for name in [&ended, &running, &elsewhere] {
+            sql(&format!("CREATE DATABASE {name}"));
+        }
+        sweep_databases_now(&prefix);
+        assert!(!exists(&ended), "an ended process's database is dropped");
+        assert!(exists(&running), "a running process's database stays");
+        assert!(exists(&elsewhere), "another machine's database stays");
+        for name in [&running, &elsewhere] {
+            sql(&format!("DROP DATABASE {name}"));
+        }
     }
 }

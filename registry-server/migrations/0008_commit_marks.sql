@@ -12,3 +12,15 @@ CREATE TABLE shire_commits (
 -- The document generation (shire_generation row 1) becomes the mark of the
 -- last commit that may change a cached document, for the same reason: a
 -- count would come back to a value a process kept documents under.
+-- A process of an earlier version would write commits without marks and
+-- count the generation on from a mark: its writes are refused from now on
+-- (they set shire.sequenced to 'on'; this version sets 'marked').
+CREATE OR REPLACE FUNCTION shire_require_sequenced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('shire.sequenced', true), '') <> 'marked' THEN
+        RAISE EXCEPTION 'shire_trees is written only by shire-registry processes of this version, under the sequencer lock: stop every older process before starting a new one';
+    END IF;
+    RETURN NULL;
+END;
+$$;

@@ -93,7 +93,8 @@ impl T {
     /// reused. The shared engine keeps such rows in memory once read
     /// (`super::shared`), so naming a search's hits costs no round trip,
     /// and forgets them when the database may have lost commits (a write
-    /// that fails to begin or commit, the commit sequence going back).
+    /// that fails to begin or commit) or is seen to have (a write's begin
+    /// or a search finding the commit it stood at gone or marked anew).
     /// Every other tree can change under another process.
     pub const fn rows_never_change(self) -> bool {
         matches!(self, T::PackageIds)

@@ -18,7 +18,7 @@
 //! failover that lost commits, other processes' writes carry the sequence
 //! past this one's again, with other rows. So the cache also keeps the mark
 //! its commit was given (`shire_commits`), and is kept only while the
-//! database gives that commit the same mark ([`RowCache::same_history`]).
+//! database gives that commit the same mark ([`RowCache::standing`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,6 +43,19 @@ pub struct Commit {
     pub mark: Option<i64>,
 }
 
+/// Whether the database still holds the commit a cache stands at
+/// ([`RowCache::standing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It does (or the cache is empty).
+    Held,
+    /// It gives that number no mark any more: too old to be kept, or lost.
+    Unconfirmed,
+    /// It does not: it stands before that commit, or gives its number
+    /// another mark (a restore, a failover that lost commits).
+    Lost,
+}
+
 /// Rows known at one commit (`None`: the key is absent).
 #[derive(Debug, Default)]
 pub struct RowCache {
@@ -61,22 +74,25 @@ impl RowCache {
         }
     }
 
-    /// Whether the cache was current at a sequence past `seq`: commits it
-    /// saw are no longer in the database (a failover that lost them, a
-    /// restore).
-    pub fn ahead_of(&self, seq: i64) -> bool {
-        self.at.is_some_and(|at| at.seq > seq)
-    }
-
-    /// Whether the database, which gives the commits it holds the marks
-    /// `marks` (by sequence number), holds the commit the cache is current
-    /// at: the same mark under its number, or none under it when it had
-    /// none (a commit made before commits were marked, which no later
-    /// commit can be, as every later one is marked). An empty cache is in
-    /// every history.
-    pub fn same_history(&self, marks: &BTreeMap<i64, i64>) -> bool {
-        self.at
-            .is_none_or(|at| marks.get(&at.seq).copied() == at.mark)
+    /// Whether the database, standing at commit sequence `seq` and giving
+    /// the commits from the cache's on the marks `marks` (by sequence
+    /// number), still holds the commit the cache is current at.
+    pub fn standing(&self, seq: i64, marks: &BTreeMap<i64, i64>) -> Standing {
+        let Some(at) = self.at else {
+            // Nothing kept, nothing to lose.
+            return Standing::Held;
+        };
+        if at.seq > seq {
+            return Standing::Lost;
+        }
+        match (marks.get(&at.seq).copied(), at.mark) {
+            (Some(db), Some(kept)) if db == kept => Standing::Held,
+            // None on either side: a commit made before commits were
+            // marked, which no later commit can be, as every later one is.
+            (None, None) => Standing::Held,
+            (Some(_), _) => Standing::Lost,
+            (None, Some(_)) => Standing::Unconfirmed,
+        }
     }
 
     /// The sequence the cache was current at, when `seq` is past it: the
@@ -137,14 +153,15 @@ impl RowCache {
         }
     }
 
-    /// Records this process's committed `writes`, commit `at`.
+    /// Records this process's committed `writes`, commit `at`, made by a
+    /// batch that began with the cache at `base`.
     ///
-    /// A report that arrives after the cache moved past `at` (a later
-    /// batch began, caught up with another process's commit, while this
-    /// one's committer was descheduled) is ignored: the rows may be stale
-    /// there, and the catch-up covered them.
-    pub fn committed(&mut self, writes: BTreeMap<Key, Option<Vec<u8>>>, at: Commit) {
-        if self.ahead_of(at.seq) {
+    /// A report that finds the cache elsewhere is ignored: a later batch
+    /// began and caught up (through this commit, or past it) while this
+    /// one's committer was descheduled, or the cache was emptied because
+    /// the database changed history; the rows may be stale there.
+    pub fn committed(&mut self, base: Commit, writes: BTreeMap<Key, Option<Vec<u8>>>, at: Commit) {
+        if self.at != Some(base) {
             return;
         }
         self.at = Some(at);
@@ -189,7 +206,7 @@ mod tests {
         c.current_at(at(7));
         assert_eq!(c.get(&key("a")), Some(Some(b"1".to_vec())));
         assert_eq!(c.get(&key("gone")), Some(None), "absence is known too");
-        c.committed([(key("a"), Some(b"2".to_vec()))].into(), at(8));
+        c.committed(at(7), [(key("a"), Some(b"2".to_vec()))].into(), at(8));
         c.current_at(at(8));
         assert_eq!(c.get(&key("a")), Some(Some(b"2".to_vec())));
         // Another process committed: 9 is not where this one left it.
@@ -199,10 +216,15 @@ mod tests {
         c.read(key("c"), Some(b"3".to_vec()));
         // Another process wrote b at 10: only b is forgotten.
         assert_eq!(c.behind(10), Some(9));
-        assert!(!c.ahead_of(9) && !c.ahead_of(10));
+        let marks = [(9, 9), (10, 10)].into();
+        assert_eq!(c.standing(10, &marks), Standing::Held);
         c.caught_up([key("b")], at(10));
         assert_eq!(c.behind(10), None);
-        assert!(c.ahead_of(9), "a sequence that went back is seen");
+        assert_eq!(
+            c.standing(9, &marks),
+            Standing::Lost,
+            "a sequence that went back is seen"
+        );
         assert_eq!(c.get(&key("b")), None);
         assert_eq!(c.get(&key("c")), Some(Some(b"3".to_vec())));
         c.forget();
@@ -212,9 +234,24 @@ mod tests {
         // not taken back to.
         c.current_at(at(12));
         c.read(key("k"), Some(b"new".to_vec()));
-        c.committed([(key("k"), Some(b"old".to_vec()))].into(), at(11));
+        c.committed(at(10), [(key("k"), Some(b"old".to_vec()))].into(), at(11));
         assert_eq!(c.get(&key("k")), Some(Some(b"new".to_vec())));
         assert_eq!(c.behind(12), None, "still at 12");
+        // Nor after another batch caught up to a commit of the same number
+        // (the database changed history meanwhile), nor onto an emptied
+        // cache.
+        c.committed(at(12), [(key("k"), Some(b"lost".to_vec()))].into(), at(13));
+        assert_eq!(c.get(&key("k")), Some(Some(b"lost".to_vec())), "its base");
+        c.current_at(Commit {
+            seq: 13,
+            mark: Some(130),
+        });
+        c.read(key("k"), Some(b"other".to_vec()));
+        c.committed(at(12), [(key("k"), Some(b"lost".to_vec()))].into(), at(13));
+        assert_eq!(c.get(&key("k")), Some(Some(b"other".to_vec())));
+        c.forget();
+        c.committed(at(13), [(key("k"), Some(b"lost".to_vec()))].into(), at(14));
+        assert_eq!((c.at(), c.get(&key("k"))), (None, None));
     }
 
     #[test]
@@ -255,22 +292,25 @@ mod tests {
     #[test]
     fn a_commit_is_known_by_its_mark_not_its_number() {
         let mut c = RowCache::default();
-        assert!(
-            c.same_history(&BTreeMap::new()),
+        assert_eq!(
+            c.standing(3, &BTreeMap::new()),
+            Standing::Held,
             "nothing kept, nothing to doubt"
         );
         c.current_at(at(4));
         c.read(key("a"), Some(b"1".to_vec()));
-        assert!(c.same_history(&[(3, 3), (4, 4), (5, 5)].into()));
+        assert_eq!(c.standing(5, &[(4, 4), (5, 5)].into()), Standing::Held);
         // A restore, then other writes past 4: commit 4 is another one now.
-        assert!(!c.same_history(&[(4, 99), (5, 5)].into()));
-        // Or no longer listed at all.
-        assert!(!c.same_history(&[(5, 5)].into()));
-        // A commit made before commits were marked is confirmed by having
-        // none still, and denied by a marked commit of its number.
+        assert_eq!(c.standing(5, &[(4, 99), (5, 5)].into()), Standing::Lost);
+        // A database behind it.
+        assert_eq!(c.standing(3, &[(3, 3)].into()), Standing::Lost);
+        // No longer listed at all: too old, or lost.
+        assert_eq!(c.standing(5, &[(5, 5)].into()), Standing::Unconfirmed);
+        // A commit made before commits were marked is held while its
+        // number has no mark still, and lost once a marked commit has it.
         c.current_at(Commit { seq: 6, mark: None });
-        assert!(c.same_history(&[(7, 7)].into()));
-        assert!(!c.same_history(&[(6, 6)].into()));
+        assert_eq!(c.standing(7, &[(7, 7)].into()), Standing::Held);
+        assert_eq!(c.standing(7, &[(6, 6), (7, 7)].into()), Standing::Lost);
         // Two commits of one number are not one commit.
         c.current_at(at(7));
         c.read(key("b"), Some(b"2".to_vec()));

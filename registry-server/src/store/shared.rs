@@ -27,7 +27,7 @@ use super::bridge::Bridge;
 use super::db::{TxResult, T};
 use super::error::StoreError;
 use super::linked::LinkGuesses;
-use super::row_cache::{Commit, Key, RowCache};
+use super::row_cache::{Commit, Key, RowCache, Standing};
 use super::shared_search::{DocumentsRead, Replica};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -132,7 +132,10 @@ fn search_documents_query(
 /// new sequence number, the keys written listed under it and lists older
 /// than `$9` commits ([`CHANGES_KEPT`]) dropped, the commit's mark (`$10`)
 /// recorded under it and marks older than `$11` commits ([`MARKS_KEPT`])
-/// dropped. Answers the generation rows it moved.
+/// dropped. A number already listed or marked (a sequence set back by hand
+/// or by a partial restore) is taken over, so writes go on, and processes
+/// that stood there see another mark. Answers the generation rows it
+/// moved.
 const WRITE: &str = "WITH put AS ( \
          INSERT INTO shire_trees (tree, key, value) \
          SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
@@ -152,11 +155,13 @@ const WRITE: &str = "WITH put AS ( \
          ON CONFLICT (package_id) DO UPDATE SET terms = EXCLUDED.terms, seq = EXCLUDED.seq), \
      listed AS ( \
          INSERT INTO shire_changes (seq, trees, keys) \
-         SELECT n, $1::int2[] || $4::int2[], $2::bytea[] || $5::bytea[] FROM moved WHERE id = 2), \
+         SELECT n, $1::int2[] || $4::int2[], $2::bytea[] || $5::bytea[] FROM moved WHERE id = 2 \
+         ON CONFLICT (seq) DO UPDATE SET trees = EXCLUDED.trees, keys = EXCLUDED.keys), \
      dropped AS ( \
          DELETE FROM shire_changes WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $9), \
      marked AS ( \
-         INSERT INTO shire_commits (seq, mark) SELECT n, $10 FROM moved WHERE id = 2), \
+         INSERT INTO shire_commits (seq, mark) SELECT n, $10 FROM moved WHERE id = 2 \
+         ON CONFLICT (seq) DO UPDATE SET mark = EXCLUDED.mark), \
      unmarked AS ( \
          DELETE FROM shire_commits WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $11) \
      SELECT id, n FROM moved";
@@ -167,12 +172,13 @@ const WRITE: &str = "WITH put AS ( \
 const MARKS_KEPT: i64 = 100_000;
 
 /// Appended to [`BEGIN_SEQUENCED`]: the marks of the latest commit and of
-/// the commits from `{since}` on (the commit a process's row cache stands
-/// at, or none), at most `{limit}` of those. Rows are `(seq, mark)`.
+/// commit `{since}` (where the process's row cache stood when it asked, or
+/// none) and the one after it (where the cache stands if this process's
+/// previous batch committed meanwhile). Rows are `(seq, mark)`.
 const COMMIT_MARKS: &str = "; \
      SELECT seq, mark FROM shire_commits \
          WHERE seq = (SELECT n FROM shire_generation WHERE id = 2) \
-     UNION ALL (SELECT seq, mark FROM shire_commits WHERE seq >= {since} ORDER BY seq LIMIT {limit})";
+     UNION ALL (SELECT seq, mark FROM shire_commits WHERE seq >= {since} ORDER BY seq LIMIT 2)";
 
 /// Commits whose written keys are kept (`shire_changes`), for processes
 /// catching up their row caches.
@@ -183,10 +189,10 @@ const CHANGES: &str = "SELECT trees, keys FROM shire_changes WHERE seq > $1 AND 
 
 /// Begins a write: the transaction (read committed, so each statement sees
 /// what committed before it), the mark that lets it write `shire_trees`
-/// (`migrations/0006_sequenced_writes.sql`), the sequencer lock
+/// (`migrations/0006_sequenced_writes.sql`, its value since `0008_commit_marks.sql`), the sequencer lock
 /// ([`SEQUENCER_LOCK`]), then the commit sequence ([`COMMIT_SEQUENCE`]).
 const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
-     SET LOCAL shire.sequenced = 'on'; \
+     SET LOCAL shire.sequenced = 'marked'; \
      SELECT pg_advisory_xact_lock(91569932879153); \
      SELECT n FROM shire_generation WHERE id = 2";
 
@@ -618,53 +624,53 @@ impl SharedDb {
     }
 
     /// Brings the row cache to commit sequence `seq` (read under the lock
-    /// `conn` holds, with the `marks` of the commits from the cache's on).
-    /// When the database no longer holds the commit the cache stands at (a
-    /// restore, a failover that lost commits), everything kept is
-    /// forgotten. When other processes committed since this one's last
-    /// commit, the rows they wrote are kept as `changed` read them at the
-    /// write's begin, when it holds them all; otherwise their keys are
-    /// forgotten (everything, when their lists are no longer all kept).
+    /// `conn` holds, with the `marks` of the commits from the cache's on);
+    /// the commit it then stands at. When the database no longer holds the
+    /// commit the cache stands at (a restore, a failover that lost
+    /// commits), or no longer marks it, everything kept is forgotten. When
+    /// other processes committed since this one's last commit, the rows
+    /// they wrote are kept as `changed` read them at the write's begin,
+    /// when it holds them all; otherwise their keys are forgotten
+    /// (everything, when their lists are no longer all kept).
     fn catch_up(
         &self,
         conn: &Conn,
         seq: i64,
         marks: &Marks,
         changed: Option<Changed>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Commit, StoreError> {
         let now = Commit {
             seq,
             mark: marks.get(&seq).copied(),
         };
-        let (ahead, same) = {
-            let cache = self.cache();
-            (cache.ahead_of(seq), cache.same_history(marks))
-        };
-        if ahead || !same {
-            // Commits this process saw are gone, or were made again
-            // differently under the same numbers.
-            tracing::warn!(
-                database = seq,
-                cache = self.cache().at(),
-                "the database no longer holds the commit this process last saw \
-                 (a restore or a failover): forgetting the rows it kept"
-            );
-            self.forget_all();
+        let standing = self.cache().standing(seq, marks);
+        match standing {
+            Standing::Held => {}
+            Standing::Unconfirmed => self.forget_all(),
+            Standing::Lost => {
+                tracing::warn!(
+                    database = seq,
+                    cache = self.cache().at(),
+                    "the database no longer holds the commit this process last saw \
+                     (a restore or a failover): forgetting the rows it kept"
+                );
+                self.forget_all();
+            }
         }
         let Some(from) = self.cache().behind(seq) else {
             self.cache().current_at(now);
-            return Ok(());
+            return Ok(now);
         };
         if let Some(changed) = changed.filter(|c| c.covers(from, seq)) {
             let mut cache = self.cache();
             cache.caught_up(changed.forgotten, now);
             cache.refreshed(changed.rows, now);
-            return Ok(());
+            return Ok(now);
         }
         if seq - from > CHANGES_KEPT {
             // Their lists are gone: start again.
             self.cache().current_at(now);
-            return Ok(());
+            return Ok(now);
         }
         let conn = conn.clone();
         let lists = self.block(async move {
@@ -687,13 +693,14 @@ impl SharedDb {
             cache.forget();
             cache.current_at(now);
         }
-        Ok(())
+        Ok(now)
     }
 
     /// Forgets every row this process keeps, the fixed rows too: after a
     /// failure that may mean the database failed over, and lost commits
-    /// with it (a package id could then name another package).
-    fn forget_all(&self) {
+    /// with it, or once it is seen to have (a package id could then name
+    /// another package).
+    pub(super) fn forget_all(&self) {
         self.cache().forget();
         self.fixed().clear();
     }
@@ -1133,15 +1140,17 @@ impl SharedDb {
     fn begin(&self) -> Result<Batch, StoreError> {
         let pool = self.inner.pool.clone();
         let since = self.cache().at();
-        let conn = match self.block(begin_sequenced(pool, since)) {
+        let (conn, base) = match self.block(begin_sequenced(pool, since)) {
             Ok((conn, seq, marks, changed)) => {
                 let conn: Conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
-                if let Err(e) = self.catch_up(&conn, seq, &marks, changed) {
-                    self.forget_all();
-                    let _ = self.block(async move { rollback(conn).await });
-                    return Err(e);
+                match self.catch_up(&conn, seq, &marks, changed) {
+                    Ok(base) => (conn, base),
+                    Err(e) => {
+                        self.forget_all();
+                        let _ = self.block(async move { rollback(conn).await });
+                        return Err(e);
+                    }
                 }
-                conn
             }
             Err(e) => {
                 // The database may have failed over: trust nothing kept.
@@ -1151,6 +1160,7 @@ impl SharedDb {
         };
         Ok(Batch {
             conn,
+            base,
             pending: Pending::default(),
             moves_generation: false,
             members: 0,
@@ -1214,11 +1224,12 @@ impl SharedDb {
     /// records the outcome for its members.
     fn finish(&self, batch: Batch) {
         let rows = batch.pending.trees.clone();
+        let base = batch.base;
         let (conn, pending, moves) = (batch.conn, batch.pending, batch.moves_generation);
         let done = self.block(async move { commit(conn, pending, moves).await });
         let _ = batch.outcome.set(match done {
             Ok(made) => {
-                self.cache().committed(rows, made);
+                self.cache().committed(base, rows, made);
                 self.inner.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
@@ -1332,9 +1343,7 @@ async fn begin_sequenced(
         .acquire()
         .await
         .map_err(|e| backend_in("taking a connection", e))?;
-    let marks = COMMIT_MARKS
-        .replace("{since}", &since.unwrap_or(i64::MAX).to_string())
-        .replace("{limit}", &(CHANGES_KEPT + 2).to_string());
+    let marks = COMMIT_MARKS.replace("{since}", &since.unwrap_or(i64::MAX).to_string());
     let sql = match since {
         Some(since) => {
             let changed = CHANGED_ROWS
@@ -1471,6 +1480,8 @@ type Outcome = OnceLock<Result<(), String>>;
 /// of the writers that joined it ([`SharedDb::transact`]).
 struct Batch {
     conn: Conn,
+    /// The commit the row cache stood at when the batch began.
+    base: Commit,
     pending: Pending,
     moves_generation: bool,
     members: usize,

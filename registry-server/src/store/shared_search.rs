@@ -35,7 +35,7 @@ use super::search::{
 use super::shared::SharedDb;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 /// The `tsvector` weight label of each index weight: four fields, the four
 /// labels PostgreSQL has.
@@ -204,7 +204,7 @@ enum Applied {
 impl Index {
     /// Applies the documents `read` after commit `since` (`None`: every
     /// document), if the database still held that commit and the index
-    /// still stands there or past it.
+    /// still stands there (or already past what they bring).
     fn apply(&mut self, since: Option<Commit>, read: &DocumentsRead) -> Applied {
         if !read.follow(since) {
             // Unless another search moved the index meanwhile, and so read
@@ -216,14 +216,13 @@ impl Index {
             };
         }
         // Another search may have brought the index further meanwhile: what
-        // this one read starts where it stood before, so it misses nothing,
-        // but may be older.
+        // this one read is no newer.
         if self.at.is_some_and(|at| at.seq >= read.at.seq) {
             return Applied::Current;
         }
-        // Or replaced it by a copy loaded whole at an earlier commit: these
-        // documents do not start from there.
-        if self.at.map(|at| at.seq) < since.map(|s| s.seq) {
+        // Or moved it elsewhere (part of the way, or to a copy loaded whole):
+        // these documents follow a commit it no longer stands at.
+        if self.at != since {
             return Applied::Again;
         }
         if self.at.is_none() {
@@ -287,15 +286,17 @@ impl PostingLists for Index {
 }
 
 /// Reads of the documents a search makes at most to bring the copy up to
-/// date: a restore noticed, or a copy emptied by another search meanwhile,
-/// sends it round again.
-const CATCH_UP_ATTEMPTS: usize = 3;
+/// date: a copy another search moved meanwhile sends it round again.
+const CATCH_UP_ATTEMPTS: usize = 5;
 
 /// A process's copy of the shared node's search index (see the module
 /// documentation).
 #[derive(Debug, Default)]
 pub struct Replica {
     index: RwLock<Index>,
+    /// Held while a copy is loaded whole: searches that notice a restore
+    /// together load one.
+    reloading: Mutex<()>,
 }
 
 impl Replica {
@@ -324,20 +325,27 @@ impl Replica {
             let Ok(mut index) = self.index.write() else {
                 // A search that panicked while applying documents may have
                 // left the copy half-changed.
-                return self.reload(db);
+                return self.reload(db, since);
             };
             match index.apply(since, &read) {
                 Applied::Current => return Ok(()),
                 Applied::Again => continue,
                 Applied::HistoryChanged => {
                     drop(index);
-                    tracing::warn!(
-                        database = read.at.seq,
-                        copy = since.map(|at| at.seq),
-                        "the database no longer holds the commit this process's search index \
-                         stands at (a restore or a failover); loading it again"
-                    );
-                    return self.reload(db);
+                    let contradicted =
+                        read.from_mark.is_some() || since.is_some_and(|s| s.seq > read.at.seq);
+                    if contradicted {
+                        tracing::warn!(
+                            database = read.at.seq,
+                            copy = since.map(|at| at.seq),
+                            "the database no longer holds the commit this process's search \
+                             index stands at (a restore or a failover); loading it again"
+                        );
+                    }
+                    // The package ids the copy names may now be other
+                    // packages' (ids are given again after a restore).
+                    db.forget_all();
+                    return self.reload(db, since);
                 }
             }
         }
@@ -347,8 +355,16 @@ impl Replica {
         ))
     }
 
-    /// Loads a new copy whole, then puts it in place of this one.
-    fn reload(&self, db: &SharedDb) -> Result<(), StoreError> {
+    /// Loads a new copy whole, then puts it in place of the copy, which
+    /// stood at `stale`; unless another search replaced it meanwhile.
+    fn reload(&self, db: &SharedDb, stale: Option<Commit>) -> Result<(), StoreError> {
+        let _one = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.read().at != stale {
+            return Ok(());
+        }
         let read = db.search_documents_since(None)?;
         let fresh = Index::loaded(read.at, &read.docs);
         let mut index = self.index.write().unwrap_or_else(|poisoned| {
@@ -485,6 +501,12 @@ mod tests {
         let older = read(Some(5), 6, &[doc("stale")]);
         assert_eq!(index.apply(Some(at(5)), &older), Applied::Current);
         assert!(!holds(&index, "stale"));
+        // Read from 5 to 9 while another search brought it to 7: these
+        // follow 5, not 7 (which may be another history's by now).
+        let newer = read(Some(5), 9, &[doc("newer")]);
+        assert_eq!(index.apply(Some(at(5)), &newer), Applied::Again);
+        assert!(!holds(&index, "newer"));
+        assert_eq!(index.at, Some(at(7)));
         // Emptied meanwhile: read again from empty.
         let mut emptied = Index::default();
         let late = read(Some(7), 9, &[doc("late")]);

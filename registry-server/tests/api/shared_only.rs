@@ -325,8 +325,15 @@ async fn a_write_around_the_sequencer_is_refused_by_the_database() {
         "DELETE FROM shire_trees",
         "INSERT INTO shire_trees (tree, key, value) VALUES (0, '\\x01', '\\x01')",
         "TRUNCATE shire_trees",
+        // A process of a version before commits were marked marks its
+        // writes so: it would leave commits no process can confirm.
+        "SET LOCAL shire.sequenced = 'on'; \
+         INSERT INTO shire_trees (tree, key, value) VALUES (0, '\x01', '\x01')",
     ] {
-        let err = sqlx::query(attack).execute(&pool).await.expect_err(attack);
+        let err = sqlx::raw_sql(attack)
+            .execute(&pool)
+            .await
+            .expect_err(attack);
         assert!(
             err.to_string().contains("written only by shire-registry"),
             "{attack}: {err}"
@@ -451,7 +458,7 @@ async fn back_up(pool: &sqlx::PgPool) {
 async fn restore(pool: &sqlx::PgPool) {
     let mut tx = pool.begin().await.unwrap();
     for sql in [
-        "SET LOCAL shire.sequenced = 'on'".to_string(),
+        "SET LOCAL shire.sequenced = 'marked'".to_string(),
         format!(
             "SELECT pg_advisory_xact_lock({})",
             shire_registry::store::shared::SEQUENCER_LOCK
@@ -472,24 +479,28 @@ async fn restore(pool: &sqlx::PgPool) {
     tx.commit().await.unwrap();
 }
 
-/// A database restored from a backup, then written past the point where a
-/// process stood by another process, is another history with the same
-/// commit numbers: the process notices (each commit's mark differs) and
-/// trusts none of the rows, search index or documents it kept from the
-/// commits the restore lost.
-#[tokio::test]
-async fn a_restore_is_noticed_even_once_other_writes_carried_the_database_past_it() {
-    let storage = shared_storage();
-    let (c, other) = club_with_second_process(&storage).await;
-    let found = |q: &str| found_in(&other, q);
-    let ghost = shire_registry::store::records::AccountRecord {
-        username: "ghost".into(),
+/// An account for `username`, of no organisation.
+fn account(username: &str) -> shire_registry::store::records::AccountRecord {
+    shire_registry::store::records::AccountRecord {
+        username: username.into(),
         org: None,
         role: shire_core::wire::Role::Verifier,
         token_hash: "00".repeat(32),
         created_at: "2026-12-03T00:00:00Z".into(),
         disabled_at: None,
-    };
+    }
+}
+
+/// A database restored from a backup, then written past the point where a
+/// process stood by another process, is another history with the same
+/// commit numbers: the process notices (each commit's mark differs) and
+/// trusts none of the rows or search index it kept from the commits the
+/// restore lost, nor the package names it kept for ids given again since.
+#[tokio::test]
+async fn a_restore_is_noticed_even_once_other_writes_carried_the_database_past_it() {
+    let storage = shared_storage();
+    let (c, other) = club_with_second_process(&storage).await;
+    let found = |q: &str| found_in(&other, q);
     let bins = Release::new("braintree/bins", "1.0.0").description("Bin collection rounds");
     c.app.publish(&c.bt, &bins).await.ok(201);
     assert_eq!(found("collection"), ["braintree/bins"]);
@@ -497,20 +508,20 @@ async fn a_restore_is_noticed_even_once_other_writes_carried_the_database_past_i
     back_up(&pool).await;
 
     // What the restore will lose: a package, which the second process's
-    // search index takes in and the first one's documents show, and an
-    // account the second process wrote (its row cache holds it).
+    // search index takes in (and the name of its id), and an account the
+    // second process wrote (its row cache holds it).
     let crm = Release::new("braintree/crm", "1.0.0").description("A crm for bin collection");
     c.app.publish(&c.bt, &crm).await.ok(201);
     assert_eq!(found("collection"), ["braintree/bins", "braintree/crm"]);
-    for _ in 0..2 {
-        c.app.get("/api/v1/packages/braintree/crm").await.ok(200);
-    }
-    other.create_account(&ghost).unwrap();
+    other.create_account(&account("ghost")).unwrap();
     let lost_at = commit_sequence(&pool).await;
 
     restore(&pool).await;
-    // Writes by the first process carry the database past where the second
-    // one stood, under the same numbers.
+    // The first process's writes carry the database past where the second
+    // one stood, under the same numbers: a new package first, which takes
+    // the id the lost one had.
+    let parking = Release::new("braintree/parking", "1.0.0").description("Parking permits");
+    c.app.publish(&c.bt, &parking).await.ok(201);
     let mut patch = 1;
     while commit_sequence(&pool).await <= lost_at {
         assert!(patch < 20, "the database never went past {lost_at}");
@@ -519,15 +530,53 @@ async fn a_restore_is_noticed_even_once_other_writes_carried_the_database_past_i
         patch += 1;
     }
 
+    // The second process, searching before it writes again: its index no
+    // longer holds the lost package, holds the writes made since, and
+    // names the reused id after the package that holds it now.
+    assert_eq!(found("permits"), ["braintree/parking"]);
+    assert!(found("crm").is_empty());
+    assert!(found("collection").is_empty());
+    assert_eq!(found("rounds"), ["braintree/bins"]);
     // The account the restore lost is not there, for the process that
     // wrote it too.
-    other.create_account(&ghost).unwrap();
-    // Its search index no longer holds the lost package, and holds the
-    // writes made since.
-    assert!(found("crm").is_empty(), "{:?}", found("crm"));
-    assert_eq!(found("collection"), Vec::<String>::new());
-    assert_eq!(found("rounds"), ["braintree/bins"]);
-    // Nor does the first process serve the lost package's document.
+    other.create_account(&account("ghost")).unwrap();
+    assert!(other.account("ghost").unwrap().is_some());
+}
+
+/// A process keeps a package's document while the database's document
+/// generation is the one it kept it under. A restore sets the generation
+/// back, and other processes' writes then move it on again: were it a
+/// count, it would come back to that value with the document stale.
+#[tokio::test]
+async fn a_kept_document_is_not_served_after_a_restore() {
+    let storage = shared_storage();
+    let (c, other) = club_with_second_process(&storage).await;
+    let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    let generation = || async {
+        sqlx::query_scalar::<_, i64>("SELECT n FROM shire_generation WHERE id = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    back_up(&pool).await;
+    let crm = Release::new("braintree/crm", "1.0.0").description("A crm");
+    c.app.publish(&c.bt, &crm).await.ok(201);
+    for _ in 0..2 {
+        c.app.get("/api/v1/packages/braintree/crm").await.ok(200);
+    }
+    let kept = generation().await;
+
+    restore(&pool).await;
+    // Writes by the second process only (the first one's own writes would
+    // empty its cache anyway), each of which may change a document.
+    for i in 0..10 {
+        if generation().await == kept {
+            break;
+        }
+        other
+            .create_account(&account(&format!("clerk{i}")))
+            .unwrap();
+    }
     c.app
         .get("/api/v1/packages/braintree/crm")
         .await
@@ -684,7 +733,7 @@ async fn lookups_stay_index_probes_as_the_tables_grow_from_empty() {
     // The table grows: rows in the releases tree, under keys no package
     // has, so only a read that passes over the tree meets them.
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL shire.sequenced = 'on'")
+    sqlx::query("SET LOCAL shire.sequenced = 'marked'")
         .execute(&mut *tx)
         .await
         .unwrap();
