@@ -341,15 +341,14 @@ impl Bench {
     /// The size of Shire's log, from its checkpoint.
     async fn shire_log_size(&self) -> Option<u64> {
         let note = self
-            .http
-            .get(format!("{}/api/v1/log/checkpoint", self.publisher.base))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+            .get_text(&format!("{}/api/v1/log/checkpoint", self.publisher.base))
+            .await?;
         note.lines().nth(1)?.trim().parse().ok()
+    }
+
+    /// The body `url` answers, as text (none when it cannot be read).
+    async fn get_text(&self, url: &str) -> Option<String> {
+        self.http.get(url).send().await.ok()?.text().await.ok()
     }
 
     fn npm_user(&self) -> Option<Result<NpmUser, String>> {

@@ -94,17 +94,12 @@ impl Bench {
             rates(&shared),
             rates(&embedded)
         ));
-        let shared_rate = median(&mut shared);
         self.rows.push(Row {
             work: format!(
                 "shared backend: publish 16 KiB, {} clients (publishes/s)",
                 self.scale.publishers
             ),
-            shire: match (shared_rate, failure) {
-                (Some(v), _) => Figure::Value(v),
-                (None, Some(e)) => Figure::Failed(e),
-                (None, None) => Figure::NotRun,
-            },
+            shire: median_figure(&mut shared, failure),
             other_name: "embedded",
             other: median(&mut embedded)
                 .map(Figure::Value)
@@ -322,17 +317,11 @@ impl Bench {
             per_publish_list(&one_batches),
             per_publish_list(&two_batches)
         ));
-        let figure = |rates: &mut Vec<f64>, failure: Option<String>| match (median(rates), failure)
-        {
-            (Some(v), _) => Figure::Value(v),
-            (None, Some(e)) => Figure::Failed(e),
-            (None, None) => Figure::NotRun,
-        };
         self.rows.push(Row {
             work: work_name,
-            shire: figure(&mut twos, two_failure),
+            shire: median_figure(&mut twos, two_failure),
             other_name: "one process",
-            other: figure(&mut ones, one_failure),
+            other: median_figure(&mut ones, one_failure),
             target: Target::RatioAtLeast(1.0),
         });
     }
@@ -342,15 +331,7 @@ impl Bench {
     async fn store_work(&self, bases: &[String]) -> Option<StoreWork> {
         let mut total = StoreWork::default();
         for base in bases {
-            let text = self
-                .http
-                .get(format!("{base}/metrics"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = self.get_text(&format!("{base}/metrics")).await?;
             let counter = |name: &str| {
                 text.lines()
                     .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))?
@@ -428,6 +409,16 @@ fn per_publish(
     let commits = after.commits - before.commits;
     let done = done as f64;
     (commits > 0.0 && done > 0.0).then(|| (done / commits, (after.calls - before.calls) / done))
+}
+
+/// The median of `values` as a figure; without any, the `failure` that
+/// left none, if there was one.
+fn median_figure(values: &mut [f64], failure: Option<String>) -> Figure {
+    match (median(values), failure) {
+        (Some(v), _) => Figure::Value(v),
+        (None, Some(e)) => Figure::Failed(e),
+        (None, None) => Figure::NotRun,
+    }
 }
 
 /// The median of `values` (sorted in place), if any.
