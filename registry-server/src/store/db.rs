@@ -308,6 +308,17 @@ impl Reader for Db {
 /// (`None` when the record is absent), and the bytes read along with them.
 pub type Linked<R, L> = (Option<(R, Option<L>)>, Vec<Option<Vec<u8>>>);
 
+/// Why a read outside a write transaction is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// To answer a request.
+    Answer,
+    /// To check a write early, which then reads the same rows under the
+    /// sequencer lock: the shared engine keeps what it read for that write
+    /// (`shared::SharedDb::get_across_before_write`).
+    BeforeWrite,
+}
+
 /// Reads for an early, advisory answer that a write transaction gives again
 /// under its lock: rows just read from the database (`fresh`), then, on the
 /// shared engine, rows this process last saw under the sequencer lock when
@@ -1023,14 +1034,14 @@ impl Db {
         link: T,
         link_of: impl Fn(&R) -> Vec<u8>,
     ) -> Result<Option<(R, Option<L>)>, StoreError> {
-        let (found, _) = self.get_linked_along(t, key, link, link_of, &[])?;
+        let (found, _) = self.get_linked_along(t, key, link, link_of, &[], Purpose::Answer)?;
         Ok(found)
     }
 
     /// [`Db::get_linked`], and the stored bytes under each of `along` (a
     /// tree and a key), read in the same round trip: what a request needs
     /// besides its caller's token, or its signing key, costs no call of its
-    /// own.
+    /// own. `purpose` says whether a write that reads the same rows follows.
     pub fn get_linked_along<R: DeserializeOwned, L: DeserializeOwned>(
         &self,
         t: T,
@@ -1038,6 +1049,7 @@ impl Db {
         link: T,
         link_of: impl Fn(&R) -> Vec<u8>,
         along: &[(T, Vec<u8>)],
+        purpose: Purpose,
     ) -> Result<Linked<R, L>, StoreError> {
         let Some(db) = &self.shared else {
             let mut extra = Vec::with_capacity(along.len());
@@ -1056,10 +1068,10 @@ impl Db {
             keys.push((link, named.clone()));
         }
         keys.extend(along.iter().cloned());
-        let mut got = if keys.len() == 1 {
-            vec![db.get(t, key)?]
-        } else {
-            db.get_across(&keys)?
+        let mut got = match (keys.len(), purpose) {
+            (1, _) => vec![db.get(t, key)?],
+            (_, Purpose::Answer) => db.get_across(&keys)?,
+            (_, Purpose::BeforeWrite) => db.get_across_before_write(&keys)?,
         };
         let extra = got.split_off(keys.len() - along.len());
         let guessed = guess.as_ref().map(|_| got.pop().flatten());

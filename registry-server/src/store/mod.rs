@@ -37,7 +37,7 @@ pub use db::{DocCache, FlushFailure, Flusher, TREE_NAMES};
 pub use error::StoreError;
 pub use write::{Artifact, Written};
 
-use db::{abort, Db, TxResult, T};
+use db::{abort, Db, Purpose, TxResult, T};
 use records::*;
 use shire_core::archive::ArchiveSummary;
 use shire_core::event::LogEvent;
@@ -501,7 +501,7 @@ impl Store {
 
     /// A key of this node's log and the account it is registered to.
     pub fn key(&self, id: &KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, StoreError> {
-        let (key, _) = self.key_along(id, &[])?;
+        let (key, _) = self.key_along(id, &[], Purpose::Answer)?;
         Ok(key)
     }
 
@@ -520,7 +520,7 @@ impl Store {
                 records::release_key(&subject.name, &subject.version),
             ),
         ];
-        let (key, read) = self.key_along(id, &along)?;
+        let (key, read) = self.key_along(id, &along, Purpose::BeforeWrite)?;
         let takedown = write::tombstone(read.first().and_then(|b| b.as_deref()))?;
         let reads = ReleaseReads {
             digest: subject.digest,
@@ -535,6 +535,7 @@ impl Store {
         &self,
         id: &KeyId,
         along: &[(T, Vec<u8>)],
+        purpose: Purpose,
     ) -> Result<ReadAlong<KeyRecord>, StoreError> {
         let (found, read) = self.db.get_linked_along::<KeyRecord, AccountRecord>(
             T::Keys,
@@ -542,6 +543,7 @@ impl Store {
             T::Accounts,
             |k| k.account.as_bytes().to_vec(),
             along,
+            purpose,
         )?;
         let Some((k, a)) = found else {
             return Ok((None, read));

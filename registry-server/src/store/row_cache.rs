@@ -19,6 +19,13 @@
 //! past this one's again, with other rows. So the cache also keeps the mark
 //! its commit was given (`shire_commits`), and is kept only while the
 //! database gives that commit the same mark ([`RowCache::standing`]).
+//!
+//! A read made outside the lock just before a write (a publish reads its
+//! release's record to answer early) may be kept as well, when the cache did
+//! not move while it was read ([`RowCache::seen_outside`]): it saw the
+//! database at the cache's commit or later, and every row written after
+//! that commit is taken again at the next write's begin, so the write
+//! transaction does not ask again under the lock.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -62,7 +69,14 @@ pub struct RowCache {
     at: Option<Commit>,
     rows: HashMap<Key, Option<Vec<u8>>>,
     bytes: usize,
+    /// Moves whenever `at` does or rows are forgotten: what a read outside
+    /// the lock checks before it is kept ([`RowCache::stamp`]).
+    epoch: u64,
 }
+
+/// Where a [`RowCache`] stood when a read outside the lock began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp(u64);
 
 impl RowCache {
     /// Makes the cache hold only rows current at commit `at` (read under
@@ -72,6 +86,38 @@ impl RowCache {
             self.forget();
             self.at = Some(at);
         }
+    }
+
+    /// Where the cache stands now, for a read outside the lock that is
+    /// about to begin (`None`: the cache keeps nothing).
+    pub fn stamp(&self) -> Option<Stamp> {
+        self.at.map(|_| Stamp(self.epoch))
+    }
+
+    /// Keeps `rows`, read outside the lock by a read that began at `stamp`,
+    /// if the cache has not moved since: the read saw the database at the
+    /// cache's commit or after it, and the rows written after that commit
+    /// are taken again when the next write begins, before any write reads
+    /// them here. (While this process holds the lock, no other commits, so
+    /// the read saw exactly the cache's commit.) Whether they were kept.
+    pub fn seen_outside(
+        &mut self,
+        stamp: Option<Stamp>,
+        rows: impl IntoIterator<Item = (Key, Option<Vec<u8>>)>,
+    ) -> bool {
+        if stamp.is_none() || stamp != self.stamp() {
+            return false;
+        }
+        for (key, value) in rows {
+            self.read(key, value);
+        }
+        true
+    }
+
+    /// Records that the cache moved: reads outside the lock begun before
+    /// are not kept.
+    fn moved(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
     }
 
     /// Whether the database, standing at commit sequence `seq` and giving
@@ -110,6 +156,7 @@ impl RowCache {
             }
         }
         self.at = Some(at);
+        self.moved();
     }
 
     /// The commit sequence the rows are current at, if any.
@@ -127,6 +174,7 @@ impl RowCache {
         at: Commit,
     ) {
         self.at = Some(at);
+        self.moved();
         for (key, value) in rows {
             self.read(key, value);
         }
@@ -165,6 +213,7 @@ impl RowCache {
             return;
         }
         self.at = Some(at);
+        self.moved();
         for (key, value) in writes {
             self.read(key, value);
         }
@@ -176,6 +225,7 @@ impl RowCache {
         self.at = None;
         self.rows.clear();
         self.bytes = 0;
+        self.moved();
     }
 }
 
@@ -276,6 +326,51 @@ mod tests {
         assert_eq!(c.get(&key("theirs")), Some(Some(b"new".to_vec())));
         assert_eq!(c.get(&key("deleted")), Some(None));
         assert_eq!(c.get(&key("added")), Some(Some(b"a".to_vec())));
+    }
+
+    #[test]
+    fn a_read_outside_the_lock_is_kept_only_while_the_cache_stands_still() {
+        let mut c = RowCache::default();
+        assert_eq!(c.stamp(), None);
+        assert!(!c.seen_outside(c.stamp(), [(key("a"), None)]));
+        assert_eq!(c.get(&key("a")), None, "nothing is kept before a sequence");
+        c.current_at(at(3));
+        let before = c.stamp();
+        c.current_at(at(3));
+        assert!(c.seen_outside(before, [(key("release"), None)]));
+        assert_eq!(c.get(&key("release")), Some(None), "absence is kept");
+        // Every way the cache moves: a read begun before it is not kept.
+        type Move = (&'static str, fn(&mut RowCache));
+        let moves: [Move; 6] = [
+            ("caught up", |c| c.caught_up([], at(4))),
+            ("refreshed", |c| c.refreshed([], at(4))),
+            ("committed", |c| c.committed(at(3), BTreeMap::new(), at(4))),
+            ("taken elsewhere", |c| c.current_at(at(9))),
+            ("forgotten", |c| {
+                c.forget();
+                c.current_at(at(3));
+            }),
+            ("full", |c| c.read(key("big"), Some(vec![0; MAX_BYTES]))),
+        ];
+        for (how, step) in moves {
+            let mut c = RowCache::default();
+            c.current_at(at(3));
+            let began = c.stamp();
+            step(&mut c);
+            assert!(
+                !c.seen_outside(began, [(key("stale"), Some(b"old".to_vec()))]),
+                "{how}"
+            );
+            assert_eq!(c.get(&key("stale")), None, "{how}");
+        }
+        // A late commit report of a batch that began where the read did
+        // still writes over what the read saw.
+        let mut c = RowCache::default();
+        c.current_at(at(3));
+        let began = c.stamp();
+        assert!(c.seen_outside(began, [(key("k"), None)]));
+        c.committed(at(3), [(key("k"), Some(b"mine".to_vec()))].into(), at(4));
+        assert_eq!(c.get(&key("k")), Some(Some(b"mine".to_vec())));
     }
 
     #[test]

@@ -857,6 +857,26 @@ impl SharedDb {
             .collect())
     }
 
+    /// [`SharedDb::get_across`] for the early check of a write that reads
+    /// the same rows again under the sequencer lock: what it read is kept
+    /// for that write (and later ones) when the row cache did not move
+    /// meanwhile ([`RowCache::seen_outside`]), so the write need not ask
+    /// again while every writer waits.
+    pub fn get_across_before_write(
+        &self,
+        keys: &[(T, Vec<u8>)],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let stamp = self.cache().stamp();
+        let got = self.get_across(keys)?;
+        self.cache().seen_outside(
+            stamp,
+            keys.iter()
+                .zip(&got)
+                .map(|((t, k), v)| ((*t as i16, k.clone()), v.clone())),
+        );
+        Ok(got)
+    }
+
     /// Hands the entries of tree `t` from `start` (inclusive) to `end`
     /// (exclusive; `None`: the tree's end) to `f` in key order, a page at a
     /// time, until `f` answers `false`.

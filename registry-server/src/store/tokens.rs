@@ -2,7 +2,7 @@
 //! account it acts for, its scopes and its expiry. Not in the log: tokens
 //! are a node's own business, as accounts are.
 
-use super::db::{abort, T};
+use super::db::{abort, Purpose, T};
 use super::records::{AccountRecord, StoredToken, TokenRecord, YankRecord};
 use super::write::{takedown_key, tombstone};
 use super::{ReadAlong, Store, StoreError, WithAccount};
@@ -43,6 +43,7 @@ impl Store {
             T::Accounts,
             |t| t.account().as_bytes().to_vec(),
             along,
+            Purpose::Answer,
         )?;
         let Some((stored, Some(account))) = found else {
             return Ok((None, read));
