@@ -233,6 +233,23 @@ pub fn percentile_ms(samples: &[Duration], p: f64) -> Option<f64> {
     Some(v[idx].as_secs_f64() * 1000.0)
 }
 
+/// How `samples` (in the order they were taken) spread: their count, p50,
+/// p99 and largest in milliseconds, and the positions of the five slowest.
+pub fn spread(samples: &[Duration]) -> String {
+    let ms = |p: f64| percentile_ms(samples, p).unwrap_or(0.0);
+    let mut slowest: Vec<(usize, Duration)> = samples.iter().copied().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let at: Vec<String> = slowest.iter().take(5).map(|(i, _)| i.to_string()).collect();
+    format!(
+        "{} timed, p50 {:.2} ms, p99 {:.2} ms, largest {:.2} ms; the five slowest were requests {}",
+        samples.len(),
+        ms(50.0),
+        ms(99.0),
+        ms(100.0),
+        at.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +279,18 @@ mod tests {
         assert_eq!(percentile_ms(&v, 99.0), Some(99.0));
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn a_spread_names_where_the_slowest_fell() {
+        let mut v: Vec<Duration> = (1..=100).map(|_| Duration::from_millis(1)).collect();
+        v[7] = Duration::from_millis(40);
+        v[90] = Duration::from_millis(9);
+        let s = spread(&v);
+        assert!(
+            s.starts_with("100 timed, p50 1.00 ms, p99 9.00 ms, largest 40.00 ms"),
+            "{s}"
+        );
+        assert!(s.ends_with("requests 7, 90, 0, 1, 2"), "{s}");
     }
 }

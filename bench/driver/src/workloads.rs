@@ -355,13 +355,11 @@ impl Bench {
         other_state(&self.verdaccio).map(|r| r.map(|(_, u)| u.clone()))
     }
 
-    /// Loads each URL in turn, run after run (Shire, other, Shire, other, ...),
-    /// so that background load on a shared machine falls on all alike; returns
-    /// the median of each URL's runs, in MiB/s when `bytes`, else requests/s.
-    /// `None` targets are not run; `Err` targets keep their error.
     /// Warms up on the first URLs, then times `urls` one at a time (30 s at
-    /// most, 20 at least); their p99 in milliseconds.
-    async fn p99_ms(&self, urls: &[String]) -> Figure {
+    /// most, 20 at least); their p99 in milliseconds. A note under `label`
+    /// gives the spread, and where in the run the slowest requests fell
+    /// (together: something else ran then; spread out: the requests).
+    async fn p99_ms(&mut self, label: &str, urls: &[String]) -> Figure {
         let warm = &urls[..urls.len().min(50)];
         let _ = load::sequential_latencies(&self.http, warm, Duration::from_secs(5), 0).await;
         match load::sequential_latencies(
@@ -372,11 +370,18 @@ impl Bench {
         )
         .await
         {
-            Ok(l) => Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0)),
+            Ok(l) => {
+                self.notes.push(format!("{label}: {}", load::spread(&l)));
+                Figure::Value(load::percentile_ms(&l, 99.0).unwrap_or(0.0))
+            }
             Err(e) => Figure::Failed(format!("{e:#}")),
         }
     }
 
+    /// Loads each URL in turn, run after run (Shire, other, Shire, other, ...),
+    /// so that background load on a shared machine falls on all alike; returns
+    /// the median of each URL's runs, in MiB/s when `bytes`, else requests/s.
+    /// `None` targets are not run; `Err` targets keep their error.
     async fn interleaved(
         &self,
         targets: Vec<Option<Result<String, String>>>,
@@ -1055,7 +1060,7 @@ impl Bench {
                 Target::AtMost(5.0),
             ),
         ] {
-            let shire = self.p99_ms(&urls).await;
+            let shire = self.p99_ms(&format!("catalogue {what}"), &urls).await;
             self.rows.push(Row {
                 work: format!("catalogue {what} p99 @ {n} pkgs (ms)"),
                 shire,

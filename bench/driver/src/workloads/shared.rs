@@ -185,7 +185,7 @@ impl Bench {
                     .map(|j| shire::search_url(&node.publisher.base, j, n))
                     .collect();
                 super::settle_after_fill().await;
-                self.p99_ms(&urls).await
+                self.p99_ms("shared backend: search", &urls).await
             }
             Err(e) => Figure::Failed(format!("fill: {e:#}")),
         };
