@@ -9,13 +9,15 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::records::{AccountRecord, TokenRecord, YankRecord};
+use crate::store::ReleaseReads;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use rand::RngCore;
 use sha2::{Digest as _, Sha256};
+use shire_core::statement::Subject;
 use shire_core::token::Scope;
 use shire_core::wire::Role;
-use shire_core::{Digest, OrgName, PackageName};
+use shire_core::{Digest, KeyId, OrgName, PackageName};
 use std::future::{ready, Ready};
 
 /// Prefix of every token, so leaked tokens are easy to spot.
@@ -150,7 +152,8 @@ pub fn expired(expires_at: Option<&str>, now: time::OffsetDateTime) -> bool {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// The [`Caller`] of `req`, as its extractor makes it.
+pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let (state, hash) = bearer(req)?;
     caller(state.store.token(&hash)?)
 }
@@ -166,6 +169,21 @@ pub fn authenticate_and_takedown(
     let (state, hash) = bearer(req)?;
     let (found, takedown) = state.store.token_and_takedown(&hash, digest)?;
     Ok((caller(found)?, takedown))
+}
+
+/// Authenticates the request as [`Caller`] does, and reads what a
+/// publish's early answer needs in the same round trip: the signing key
+/// `key` its statement names first, and `subject`'s takedown tombstone and
+/// release record (`Store::token_for_release`). The caller is checked
+/// first, as the extractor would have.
+pub fn authenticate_for_release(
+    req: &HttpRequest,
+    key: &KeyId,
+    subject: &Subject,
+) -> Result<(Caller, ReleaseReads), ApiError> {
+    let (state, hash) = bearer(req)?;
+    let (found, reads) = state.store.token_for_release(&hash, key, subject)?;
+    Ok((caller(found)?, reads))
 }
 
 /// The node's state and the hash of the request's bearer token.

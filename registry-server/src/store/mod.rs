@@ -42,7 +42,6 @@ use records::*;
 use shire_core::archive::ArchiveSummary;
 use shire_core::event::LogEvent;
 use shire_core::ledger::{Change, Ledger, LedgerError};
-use shire_core::statement::Subject;
 use shire_core::wire::{KeyInfo, Role};
 use shire_core::{Digest, KeyId, PackageName, Version};
 use std::collections::BTreeMap;
@@ -161,16 +160,24 @@ impl HitRecords {
     }
 }
 
-/// What a publish read along with its signing key
-/// ([`Store::key_for_release`]), for the early answer and the takedown
+/// What a publish read along with its caller's token
+/// ([`Store::token_for_release`]), for the early answer and the takedown
 /// refusal that follow it.
 pub struct ReleaseReads {
+    /// The key the statement names first, as read.
+    key: (KeyId, Option<KeyRecord>),
     digest: Digest,
     takedown: Option<YankRecord>,
     fresh: Vec<db::Fresh>,
 }
 
 impl ReleaseReads {
+    /// The signing key `id` as read (`Some(None)`: none is registered), or
+    /// `None` when these reads were for another key.
+    pub fn key(&self, id: &KeyId) -> Option<Option<&KeyRecord>> {
+        (self.key.0 == *id).then_some(self.key.1.as_ref())
+    }
+
     /// The takedown tombstone of `digest` as read (`Some(None)`: none), or
     /// `None` when these reads were for another artifact.
     pub fn takedown_of(&self, digest: &Digest) -> Option<Option<&YankRecord>> {
@@ -501,57 +508,21 @@ impl Store {
 
     /// A key of this node's log and the account it is registered to.
     pub fn key(&self, id: &KeyId) -> Result<Option<(KeyRecord, AccountRecord)>, StoreError> {
-        let (key, _) = self.key_along(id, &[], Purpose::Answer)?;
-        Ok(key)
-    }
-
-    /// [`Store::key`] for a publish of `subject`, and what its early answer
-    /// reads besides (the artifact's takedown tombstone, the release's
-    /// record), in the same round trip on the shared engine.
-    pub fn key_for_release(
-        &self,
-        id: &KeyId,
-        subject: &Subject,
-    ) -> Result<(WithAccount<KeyRecord>, ReleaseReads), StoreError> {
-        let along = [
-            (T::Meta, write::takedown_key(&subject.digest)),
-            (
-                T::Releases,
-                records::release_key(&subject.name, &subject.version),
-            ),
-        ];
-        let (key, read) = self.key_along(id, &along, Purpose::BeforeWrite)?;
-        let takedown = write::tombstone(read.first().and_then(|b| b.as_deref()))?;
-        let reads = ReleaseReads {
-            digest: subject.digest,
-            takedown,
-            fresh: along.into_iter().zip(read).collect(),
-        };
-        Ok((key, reads))
-    }
-
-    /// [`Store::key`], and the bytes under each of `along`.
-    fn key_along(
-        &self,
-        id: &KeyId,
-        along: &[(T, Vec<u8>)],
-        purpose: Purpose,
-    ) -> Result<ReadAlong<KeyRecord>, StoreError> {
-        let (found, read) = self.db.get_linked_along::<KeyRecord, AccountRecord>(
+        let (found, _) = self.db.get_linked_along::<KeyRecord, AccountRecord>(
             T::Keys,
             id.as_str().as_bytes(),
             T::Accounts,
             |k| k.account.as_bytes().to_vec(),
-            along,
-            purpose,
+            &[],
+            Purpose::Answer,
         )?;
         let Some((k, a)) = found else {
-            return Ok((None, read));
+            return Ok(None);
         };
         let a = a.ok_or_else(|| {
             StoreError::Corrupt(format!("key {id} names a missing account {}", k.account))
         })?;
-        Ok((Some((k, a)), read))
+        Ok(Some((k, a)))
     }
 
     /// Every key registered to a verifier account of this node.

@@ -248,9 +248,19 @@ const COMMIT_SEQUENCE: i16 = 2;
 /// [`GET_ACROSS`], the deletes of [`WRITE`], [`CHANGED_ROWS`]), and a
 /// sequential scan is priced out, so even a plan made on an empty table
 /// probes the index. `shared_only::lookups_stay_index_probes_as_the_tables_grow_from_empty`
-/// checks PostgreSQL's own counters. Sent once per connection, not as
+/// checks PostgreSQL's own counters.
+///
+/// And no JIT compilation: the planner's estimate for a plan kept for good
+/// is for any parameter, so a search's catch-up ([`SEARCH_DOCUMENTS_SINCE`])
+/// was priced past `jit_above_cost` once the index held about 10,000
+/// documents, and every search then spent 5 to 6 ms compiling a statement
+/// that runs in 0.05 ms (`auto_explain` showed it). None of the node's
+/// statements runs long enough to repay compiling it.
+/// `shared_only::connections_plan_for_good_and_never_compile` checks each
+/// setting on the node's connections. Sent once per connection, not as
 /// startup parameters, which poolers such as PgBouncer refuse.
-const SESSION_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+const SESSION_SETTINGS: &str =
+    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; SET jit = off";
 
 /// Runs the statements that requests use most once on a new connection, so
 /// that the first requests it serves do not pay for preparing and planning
@@ -977,6 +987,20 @@ impl SharedDb {
             "SELECT n FROM shire_generation WHERE id = 1",
             "reading the generation",
         )
+    }
+
+    /// The value of PostgreSQL's setting `name` on this process's
+    /// connections, as [`SESSION_SETTINGS`] left it.
+    pub fn setting(&self, name: &str) -> Result<String, StoreError> {
+        let pool = self.inner.pool.clone();
+        let name = name.to_string();
+        self.block(async move {
+            sqlx::query_scalar::<_, String>("SELECT current_setting($1)")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| backend_in("reading a setting", e))
+        })
     }
 
     /// The one value `sql` (a query without parameters) answers.

@@ -2,11 +2,12 @@
 //! account it acts for, its scopes and its expiry. Not in the log: tokens
 //! are a node's own business, as accounts are.
 
-use super::db::{abort, Purpose, T};
-use super::records::{AccountRecord, StoredToken, TokenRecord, YankRecord};
+use super::db::{abort, Db, Purpose, T};
+use super::records::{release_key, AccountRecord, KeyRecord, StoredToken, TokenRecord, YankRecord};
 use super::write::{takedown_key, tombstone};
-use super::{ReadAlong, Store, StoreError, WithAccount};
-use shire_core::Digest;
+use super::{ReadAlong, ReleaseReads, Store, StoreError, WithAccount};
+use shire_core::statement::Subject;
+use shire_core::{Digest, KeyId};
 
 /// How many hex digits of a token's hash name it (its public id).
 pub const TOKEN_ID_LEN: usize = 16;
@@ -14,7 +15,7 @@ pub const TOKEN_ID_LEN: usize = 16;
 impl Store {
     /// The token with hash `hash` and its account; `None` for an unknown one.
     pub fn token(&self, hash: &str) -> Result<Option<(TokenRecord, AccountRecord)>, StoreError> {
-        let (token, _) = self.token_along(hash, &[])?;
+        let (token, _) = self.token_along(hash, &[], Purpose::Answer)?;
         Ok(token)
     }
 
@@ -26,9 +27,48 @@ impl Store {
         hash: &str,
         digest: &Digest,
     ) -> Result<(WithAccount<TokenRecord>, Option<YankRecord>), StoreError> {
-        let (token, read) = self.token_along(hash, &[(T::Meta, takedown_key(digest))])?;
+        let along = [(T::Meta, takedown_key(digest))];
+        let (token, read) = self.token_along(hash, &along, Purpose::Answer)?;
         let takedown = tombstone(read.first().and_then(|b| b.as_deref()))?;
         Ok((token, takedown))
+    }
+
+    /// [`Store::token`], and what a publish's early answer reads besides:
+    /// the signing key `key` (the one its statement names first), the
+    /// takedown tombstone of `subject`'s artifact and the release's record,
+    /// in the same round trip on the shared engine. The shared engine keeps
+    /// them for the write that follows ([`Purpose::BeforeWrite`]).
+    pub fn token_for_release(
+        &self,
+        hash: &str,
+        key: &KeyId,
+        subject: &Subject,
+    ) -> Result<(WithAccount<TokenRecord>, ReleaseReads), StoreError> {
+        let along = [
+            (T::Keys, key.as_str().as_bytes().to_vec()),
+            (T::Meta, takedown_key(&subject.digest)),
+            (T::Releases, release_key(&subject.name, &subject.version)),
+        ];
+        let (token, read) = self.token_along(hash, &along, Purpose::BeforeWrite)?;
+        let [_, takedown, release] = along;
+        let mut read = read.into_iter();
+        let (Some(key_bytes), Some(tombstone_bytes), Some(release_bytes)) =
+            (read.next(), read.next(), read.next())
+        else {
+            return Err(StoreError::Backend(
+                "a read answered fewer rows than it asked for".into(),
+            ));
+        };
+        let record = key_bytes
+            .map(|b| Db::decode::<KeyRecord>(T::Keys, &b))
+            .transpose()?;
+        let reads = ReleaseReads {
+            key: (key.clone(), record),
+            digest: subject.digest,
+            takedown: tombstone(tombstone_bytes.as_deref())?,
+            fresh: vec![(takedown, tombstone_bytes), (release, release_bytes)],
+        };
+        Ok((token, reads))
     }
 
     /// [`Store::token`], and the bytes under each of `along`.
@@ -36,6 +76,7 @@ impl Store {
         &self,
         hash: &str,
         along: &[(T, Vec<u8>)],
+        purpose: Purpose,
     ) -> Result<ReadAlong<TokenRecord>, StoreError> {
         let (found, read) = self.db.get_linked_along::<StoredToken, AccountRecord>(
             T::Tokens,
@@ -43,7 +84,7 @@ impl Store {
             T::Accounts,
             |t| t.account().as_bytes().to_vec(),
             along,
-            Purpose::Answer,
+            purpose,
         )?;
         let Some((stored, Some(account))) = found else {
             return Ok((None, read));

@@ -562,6 +562,15 @@ async fn bad_tokens_and_roles_are_refused() {
         .submit("shire_0000", &r.sign(&c.bt.key))
         .await
         .refused(401, "unauthorized");
+    // A submit whose body is no statement: who asks is answered first.
+    for token in [None, Some("shire_0000")] {
+        for body in [None, Some(serde_json::json!({ "nope": 1 }))] {
+            c.app
+                .send(reqwest::Method::POST, "/api/v1/releases", token, body)
+                .await
+                .refused(401, "unauthorized");
+        }
+    }
     // An upload to a path that names no digest: who asks is answered first.
     for token in [None, Some("shire_0000")] {
         c.app
