@@ -99,6 +99,20 @@ impl T {
     pub const fn rows_never_change(self) -> bool {
         matches!(self, T::PackageIds)
     }
+
+    /// Whether a shared process takes the values other processes wrote in
+    /// this tree when its write begins (`shared::CHANGED_ROWS`), or only
+    /// forgets their keys. A release's record, its file list and a log
+    /// entry are large, written once, and read by a write only when it is
+    /// about that very row (a verdict, a yank): bringing each one back
+    /// would cost more, while every writer waits, than the rare read it
+    /// saves. Forgetting is always safe; only the cost differs.
+    pub const fn values_follow_other_writes(self) -> bool {
+        !matches!(
+            self,
+            T::Releases | T::Files | T::LogEntries | T::MirrorEntries
+        )
+    }
 }
 
 /// The name of each tree, in the order of [`T`].

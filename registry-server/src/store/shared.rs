@@ -24,7 +24,7 @@
 //! ([`super::shared_search`]).
 
 use super::bridge::Bridge;
-use super::db::{TxResult, T};
+use super::db::{TxResult, ALL_TREES, T};
 use super::error::StoreError;
 use super::linked::LinkGuesses;
 use super::row_cache::{Commit, Key, RowCache, Standing};
@@ -200,25 +200,39 @@ const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
 /// commit sequence (`{since}`): how many commits after it still list their
 /// keys, and every key they wrote with what the database holds under it
 /// now (`NULL`: nothing), at most `{limit}` of them, values larger than
-/// [`CHANGED_VALUE_MAX`] left out. Read under the lock, so the rows are what
-/// the write transaction would read; the process keeps them instead of
-/// forgetting the keys and reading them again one by one. The values come
-/// back as text (a simple query), so their form is fixed first. Rows are
-/// `(kind, n, tree, key, value)`: kind 0 the count, 1 a key and its value,
-/// 2 a key whose value was left out.
+/// [`CHANGED_VALUE_MAX`] and those of the trees `{forgotten}` (each tree
+/// whose [`T::values_follow_other_writes`] is false) left out, unread. Read
+/// under the lock, so the rows are what the write transaction would read;
+/// the process keeps them instead of forgetting the keys and reading them
+/// again one by one. The values come back as text (a simple query), so
+/// their form is fixed first. Rows are `(kind, n, tree, key, value)`: kind
+/// 0 the count, 1 a key and its value, 2 a key whose value was left out.
 const CHANGED_ROWS: &str = "; \
      SET LOCAL bytea_output = 'hex'; \
      SELECT 0::int2, count(*)::int8, NULL::int2, NULL::bytea, NULL::bytea \
          FROM shire_changes WHERE seq > {since} \
      UNION ALL (SELECT \
-             CASE WHEN octet_length(t.value) > {value_max} THEN 2 ELSE 1 END::int2, \
+             CASE WHEN u.tree = ANY ({forgotten}) OR octet_length(t.value) > {value_max} \
+                 THEN 2 ELSE 1 END::int2, \
              c.seq, u.tree, u.key, \
-             CASE WHEN octet_length(t.value) > {value_max} THEN NULL ELSE t.value END \
+             CASE WHEN u.tree = ANY ({forgotten}) OR octet_length(t.value) > {value_max} \
+                 THEN NULL ELSE t.value END \
          FROM shire_changes c \
          CROSS JOIN LATERAL unnest(c.trees, c.keys) AS u(tree, key) \
          LEFT JOIN LATERAL (SELECT value FROM shire_trees \
-             WHERE tree = u.tree AND key = u.key LIMIT 1) t ON TRUE \
+             WHERE tree = u.tree AND key = u.key AND u.tree <> ALL ({forgotten}) LIMIT 1) t ON TRUE \
          WHERE c.seq > {since} LIMIT {limit})";
+
+/// The trees whose values a write's begin leaves out ([`CHANGED_ROWS`]), as
+/// an SQL array.
+fn forgotten_trees() -> String {
+    let trees: Vec<String> = ALL_TREES
+        .iter()
+        .filter(|t| !t.values_follow_other_writes())
+        .map(|t| (*t as i16).to_string())
+        .collect();
+    format!("ARRAY[{}]::int2[]", trees.join(","))
+}
 
 /// Most changed rows a write's begin brings back ([`CHANGED_ROWS`]); past
 /// it the process forgets the keys others wrote and reads them as needed.
@@ -1393,6 +1407,7 @@ async fn begin_sequenced(
             let changed = CHANGED_ROWS
                 .replace("{since}", &since.to_string())
                 .replace("{value_max}", &CHANGED_VALUE_MAX.to_string())
+                .replace("{forgotten}", &forgotten_trees())
                 .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
             format!("{BEGIN_SEQUENCED}{marks}{changed}")
         }
@@ -1821,8 +1836,8 @@ impl SharedTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::{
-        prefix_end, Changed, FixedRows, StorageSection, BEGIN_SEQUENCED, CHANGED_ROWS_MAX,
-        COMMIT_SEQUENCE, FIXED_BYTES, SEQUENCER_LOCK, T,
+        forgotten_trees, prefix_end, Changed, FixedRows, StorageSection, BEGIN_SEQUENCED,
+        CHANGED_ROWS_MAX, COMMIT_SEQUENCE, FIXED_BYTES, SEQUENCER_LOCK, T,
     };
 
     #[test]
@@ -1890,6 +1905,24 @@ mod tests {
         let lock = BEGIN_SEQUENCED.find(&format!("pg_advisory_xact_lock({SEQUENCER_LOCK})"));
         let sequence = BEGIN_SEQUENCED.find(&format!("WHERE id = {COMMIT_SEQUENCE}"));
         assert!(lock.is_some() && sequence.is_some() && lock < sequence);
+    }
+
+    #[test]
+    fn a_begin_leaves_out_the_values_of_large_write_once_trees() {
+        assert_eq!(
+            forgotten_trees(),
+            format!(
+                "ARRAY[{},{},{},{}]::int2[]",
+                T::Releases as i16,
+                T::Files as i16,
+                T::LogEntries as i16,
+                T::MirrorEntries as i16
+            )
+        );
+        // The trees every publish reads again are brought back.
+        for t in [T::Meta, T::Packages, T::LogHashes, T::Keys, T::Accounts] {
+            assert!(t.values_follow_other_writes(), "{t:?}");
+        }
     }
 
     #[test]
