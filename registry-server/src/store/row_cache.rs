@@ -150,13 +150,19 @@ impl RowCache {
     /// Forgets the rows under `changed` (written by the commits up to `at`
     /// that were not this process's) and keeps the rest, current at `at`.
     pub fn caught_up(&mut self, changed: impl IntoIterator<Item = Key>, at: Commit) {
-        for key in changed {
+        self.drop_rows(changed);
+        self.at = Some(at);
+        self.moved();
+    }
+
+    /// Forgets the rows under `keys` (always safe: a row not kept is read
+    /// again when wanted).
+    pub fn drop_rows(&mut self, keys: impl IntoIterator<Item = Key>) {
+        for key in keys {
             if let Some(value) = self.rows.remove(&key) {
                 self.bytes -= ENTRY_OVERHEAD + key.1.len() + value.as_ref().map_or(0, Vec::len);
             }
         }
-        self.at = Some(at);
-        self.moved();
     }
 
     /// The commit sequence the rows are current at, if any.
@@ -371,6 +377,20 @@ mod tests {
         assert!(c.seen_outside(began, [(key("k"), None)]));
         c.committed(at(3), [(key("k"), Some(b"mine".to_vec()))].into(), at(4));
         assert_eq!(c.get(&key("k")), Some(Some(b"mine".to_vec())));
+    }
+
+    #[test]
+    fn dropped_rows_are_read_again_and_free_their_bytes() {
+        let mut c = RowCache::default();
+        c.current_at(at(1));
+        c.read(key("kept"), Some(vec![1; 10]));
+        c.read(key("large"), Some(vec![2; 1000]));
+        let before = c.bytes;
+        c.drop_rows([key("large"), key("never kept")]);
+        assert_eq!(c.get(&key("large")), None);
+        assert_eq!(c.get(&key("kept")), Some(Some(vec![1; 10])));
+        assert_eq!(before - c.bytes, ENTRY_OVERHEAD + 5 + 1000);
+        assert_eq!(c.at(), Some(1), "the cache stays where it stood");
     }
 
     #[test]

@@ -223,6 +223,15 @@ const CHANGED_ROWS: &str = "; \
              WHERE tree = u.tree AND key = u.key AND u.tree <> ALL ({forgotten}) LIMIT 1) t ON TRUE \
          WHERE c.seq > {since} LIMIT {limit})";
 
+/// [`T::values_follow_other_writes`] of the tree numbered `tree` (true for
+/// a number no tree has: nothing is left out that is not known large).
+fn values_follow_other_writes(tree: i16) -> bool {
+    usize::try_from(tree)
+        .ok()
+        .and_then(|i| ALL_TREES.get(i))
+        .is_none_or(|t| t.values_follow_other_writes())
+}
+
 /// The trees whose values a write's begin leaves out ([`CHANGED_ROWS`]), as
 /// an SQL array.
 fn forgotten_trees() -> String {
@@ -1281,13 +1290,24 @@ impl SharedDb {
     /// Writes and commits `batch`, keeps its rows in the row cache, and
     /// records the outcome for its members.
     fn finish(&self, batch: Batch) {
-        let rows = batch.pending.trees.clone();
+        // The rows of the large write-once trees are not kept: a write
+        // reads one again only when it is about that very row, and keeping
+        // every one filled the cache, which then started again empty.
+        let (rows, written_once): (Writes, Writes) = batch
+            .pending
+            .trees
+            .clone()
+            .into_iter()
+            .partition(|((tree, _), _)| values_follow_other_writes(*tree));
         let base = batch.base;
         let (conn, pending, moves) = (batch.conn, batch.pending, batch.moves_generation);
         let done = self.block(async move { commit(conn, pending, moves).await });
         let _ = batch.outcome.set(match done {
             Ok(made) => {
-                self.cache().committed(base, rows, made);
+                let mut cache = self.cache();
+                cache.committed(base, rows, made);
+                cache.drop_rows(written_once.into_keys());
+                drop(cache);
                 self.inner.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
