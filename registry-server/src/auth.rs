@@ -230,6 +230,21 @@ fn caller(found: Option<(TokenRecord, AccountRecord)>) -> Result<Caller, ApiErro
     Ok(Caller { account, token })
 }
 
+/// A request that carries a bearer token of the right form, not yet
+/// looked up: a route that reads its body before it checks the token (to
+/// read the token with what the body names) takes this first, so a request
+/// without one is refused before any of its body is read.
+pub struct BearerPresent;
+
+impl FromRequest for BearerPresent {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(bearer(req).map(|_| BearerPresent))
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;

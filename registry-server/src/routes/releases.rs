@@ -38,6 +38,7 @@ use shire_core::wire::SubmitEnvelope;
 pub async fn publish(
     state: web::Data<AppState>,
     req: HttpRequest,
+    _token: auth::BearerPresent,
     body: Result<web::Json<SubmitEnvelope>, actix_web::Error>,
 ) -> Result<HttpResponse, actix_web::Error> {
     match body {

@@ -191,6 +191,30 @@ async fn raw(
     (status, json, start.elapsed())
 }
 
+/// A submit is refused for want of a token before any of its body is read.
+/// The route reads its body before it looks its token up (to read the token
+/// with the key and the release its statement names, in one round trip),
+/// but not the body of a request that brought no token: here the body never
+/// comes, and the answer does.
+#[tokio::test]
+async fn a_submit_without_a_token_is_refused_before_its_body_is_read() {
+    // Long past the 30 s `raw` waits: an answer that waited for the body
+    // (or for the deadline) would not come in time.
+    let app = TestApp::spawn_with(|c| {
+        c.body_deadline = shire_registry::config::BodyDeadline {
+            grace: Duration::from_secs(120),
+            min_rate: 1024,
+            max_total: Duration::from_secs(600),
+        };
+    })
+    .await;
+    let head = "POST /api/v1/releases HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n";
+    let (status, body, _) = raw(&app.url, head, b"", Duration::ZERO).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+}
+
 #[tokio::test]
 async fn a_very_long_url_and_oversized_headers_get_json_error_bodies() {
     let app = TestApp::spawn_with(|_| {}).await;
