@@ -259,6 +259,7 @@ impl NodeArgs {
             cache_mib: None,
             min_free_mib: None,
             log_format: None,
+            workers: None,
         }
     }
 }
@@ -341,7 +342,14 @@ pub struct ServeArgs {
     /// id among its fields), on stderr [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// HTTP worker threads [default: one per core; four per core with
+    /// `[storage] backend = "shared"`, whose requests wait on PostgreSQL].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_WORKERS as u64))]
+    pub workers: Option<u64>,
 }
+
+/// Most HTTP worker threads a process may be given.
+const MAX_WORKERS: usize = 1024;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -371,6 +379,7 @@ pub const ENV_SETTINGS: &[&str] = &[
     "cache_mib",
     "min_free_mib",
     "log_format",
+    "workers",
     "poll_interval_ms",
     "retry_min_ms",
     "retry_max_ms",
@@ -406,6 +415,7 @@ impl ServeArgs {
             cache_mib: self.cache_mib,
             min_free_mib: self.min_free_mib,
             log_format: self.log_format.map(|f| f.name().to_string()),
+            workers: self.workers,
             ..FileConfig::default()
         }
     }
@@ -437,6 +447,12 @@ impl ServeArgs {
         }
         if layered.cache_mib.is_some_and(|m| !(1..=65536).contains(&m)) {
             anyhow::bail!("cache_mib must be 1 to 65536");
+        }
+        if layered
+            .workers
+            .is_some_and(|w| !(1..=MAX_WORKERS as u64).contains(&w))
+        {
+            anyhow::bail!("workers must be 1 to {MAX_WORKERS}");
         }
         if layered.threshold == Some(0) {
             anyhow::bail!("threshold must be at least 1");
@@ -500,6 +516,7 @@ fn settings_config(s: &FileConfig) -> Config {
             .unwrap_or(crate::webhooks::DEFAULT_RETRY),
         webhook_allow_private: s.webhook_allow_private.unwrap_or(false),
         storage: s.storage.as_ref().and_then(|st| st.shared().ok().flatten()),
+        workers: s.workers.and_then(|w| usize::try_from(w).ok()),
         ..Config::new(data)
     }
 }
@@ -550,6 +567,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("cache_mib {}", config.cache_mib);
             println!("min_free_mib {}", config.min_free_bytes >> 20);
             println!("log_format {}", args.log_format().name());
+            println!("workers {}", config.http_workers());
             println!("webhook_retry_ms {}", config.webhook_retry.as_millis());
             println!("webhook_allow_private {}", config.webhook_allow_private);
             println!(
@@ -800,6 +818,31 @@ mod tests {
         assert_eq!(c.threshold, 1);
         assert!(Cli::try_parse_from(["shire-registry", "serve", "--threshold", "0"]).is_err());
         assert_eq!(c.cache_mib, 8);
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn workers_come_from_any_layer_and_zero_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(serve(&[]).resolve().unwrap().workers, None);
+            jail.create_file("node.toml", "workers = 6\n")?;
+            assert_eq!(
+                serve(&["--config", "node.toml"]).resolve().unwrap().workers,
+                Some(6)
+            );
+            jail.set_env("SHIRE_WORKERS", 5);
+            assert_eq!(
+                serve(&["--config", "node.toml"]).resolve().unwrap().workers,
+                Some(5)
+            );
+            let flag = serve(&["--config", "node.toml", "--workers", "3"]);
+            assert_eq!(flag.resolve().unwrap().workers, Some(3));
+            jail.clear_env();
+            jail.create_file("zero.toml", "workers = 0\n")?;
+            assert!(serve(&["--config", "zero.toml"]).resolve().is_err());
+            Ok(())
+        });
+        assert!(Cli::try_parse_from(["shire-registry", "serve", "--workers", "0"]).is_err());
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub struct Config {
     pub body_deadline: BodyDeadline,
     /// Bounds on what an archive may unpack to.
     pub archive_limits: ArchiveLimits,
-    /// HTTP worker threads (None: one per core).
+    /// HTTP worker threads (None: one per core, or
+    /// [`crate::store::shared::default_workers`] for a shared backend).
     pub workers: Option<usize>,
     /// Cap of the database's page cache, in MiB (sled's default, 1 GiB, lets
     /// the resident memory grow with the data).
@@ -85,6 +86,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The HTTP worker threads a node with this configuration runs: as set,
+    /// or one per core, or [`crate::store::shared::default_workers`] for a
+    /// shared backend.
+    pub fn http_workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| match self.storage {
+            Some(_) => crate::store::shared::default_workers(),
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        })
+    }
+
     /// Defaults for a data folder.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {

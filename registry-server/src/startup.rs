@@ -182,14 +182,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
     // stop at once (actix-server's choice); the final flush still runs.
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?;
-    if let Some(w) = config.workers.or_else(|| {
-        config
-            .storage
-            .as_ref()
-            .map(|_| crate::store::shared::default_workers())
-    }) {
-        server = server.workers(w);
-    }
+    server = server.workers(config.http_workers());
     let server = server.run();
     let handle = server.handle();
     let server = tokio::spawn(server);

@@ -537,6 +537,7 @@ fn config_check_names_the_line_of_an_error_and_prints_the_settings() {
         .args(["config", "check", "--config"])
         .arg(&good)
         .env("SHIRE_CACHE_MIB", "32")
+        .env("SHIRE_WORKERS", "3")
         .args(["--max-upload", "2000"])
         .output()
         .unwrap();
@@ -546,7 +547,38 @@ fn config_check_names_the_line_of_an_error_and_prints_the_settings() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    for line in ["listen 127.0.0.1:7999", "max_upload 2000", "cache_mib 32"] {
+    for line in [
+        "listen 127.0.0.1:7999",
+        "max_upload 2000",
+        "cache_mib 32",
+        "workers 3",
+    ] {
         assert!(text.contains(line), "{line} missing from {text}");
     }
+}
+
+/// The HTTP worker threads a running node has (actix names each one),
+/// once as many as `expected` have started or 10 s have passed.
+fn http_workers_of(pid: u32, expected: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|comm| comm.starts_with("actix-server w"))
+            .count();
+        if n >= expected || std::time::Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_node_runs_the_http_workers_it_is_given() {
+    let node = shire_e2e::Node::start_with(&["--workers", "3"]);
+    assert_eq!(http_workers_of(node.pid(), 3), 3);
+    let default = shire_e2e::Node::start();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(http_workers_of(default.pid(), cores), cores);
 }

@@ -39,6 +39,9 @@ pub struct FileConfig {
     /// `text` or `json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    /// HTTP worker threads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u64>,
     /// How often an up-to-date peer is polled, in milliseconds (default 10 000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_interval_ms: Option<u64>,
