@@ -299,6 +299,15 @@ async fn an_object_altered_in_the_bucket_is_never_copied_or_served() {
     assert_eq!(body, r.archive);
 }
 
+/// Every row of the node's trees, in key order: what an attack must leave
+/// as it found it.
+async fn tree_rows(pool: &sqlx::PgPool) -> Vec<(i16, Vec<u8>, Vec<u8>)> {
+    sqlx::query_as("SELECT tree, key, value FROM shire_trees ORDER BY tree, key")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 /// A write to the node's tables that did not take the sequencer lock the
 /// node's way (an older process still running after an upgrade, an edit by
 /// hand) is refused by the database, and the stored state is unchanged: the
@@ -311,15 +320,7 @@ async fn a_write_around_the_sequencer_is_refused_by_the_database() {
     let r = Release::new("braintree/crm", "1.0.0");
     c.app.publish(&c.bt, &r).await.ok(201);
     let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
-    let rows = || async {
-        sqlx::query_as::<_, (i16, Vec<u8>, Vec<u8>)>(
-            "SELECT tree, key, value FROM shire_trees ORDER BY tree, key",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-    };
-    let before = rows().await;
+    let before = tree_rows(&pool).await;
     for attack in [
         "UPDATE shire_trees SET value = '\\x00'",
         "DELETE FROM shire_trees",
@@ -339,7 +340,7 @@ async fn a_write_around_the_sequencer_is_refused_by_the_database() {
             "{attack}: {err}"
         );
     }
-    assert_eq!(rows().await, before, "nothing changed");
+    assert_eq!(tree_rows(&pool).await, before, "nothing changed");
     c.app.get("/api/v1/packages/braintree/crm").await.ok(200);
     // The node itself still writes.
     let next = Release::new("braintree/crm", "1.0.1");
@@ -389,15 +390,7 @@ async fn a_version_read_as_free_before_another_process_took_it_is_refused() {
         .await
         .ok(201);
     let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
-    let rows = || async {
-        sqlx::query_as::<_, (i16, Vec<u8>, Vec<u8>)>(
-            "SELECT tree, key, value FROM shire_trees ORDER BY tree, key",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-    };
-    let before = rows().await;
+    let before = tree_rows(&pool).await;
 
     let (size, files) = other
         .blobs
@@ -419,7 +412,7 @@ async fn a_version_read_as_free_before_another_process_took_it_is_refused() {
         ),
         "{err}"
     );
-    assert_eq!(rows().await, before, "nothing changed");
+    assert_eq!(tree_rows(&pool).await, before, "nothing changed");
     let pkg = c.app.get("/api/v1/packages/braintree/crm").await;
     assert_eq!(pkg.ok(200)["description"], "stored first");
 }
