@@ -330,6 +330,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::KeyNotYours(k) => ApiError::KeyNotYours(k.to_string()),
             e @ StoreError::UnknownDependency(_) => ApiError::UnknownDependency(e.to_string()),
+            e @ StoreError::TakenDown { .. } => ApiError::TakenDown(e.to_string()),
             e @ StoreError::EntryTooLarge { .. } => {
                 ApiError::bad_request("entry_too_large", e.to_string())
             }

@@ -81,10 +81,12 @@ pub fn refuse_taken_down(state: &AppState, digest: &Digest) -> Result<(), ApiErr
 /// tombstone as read, is there.
 pub fn refuse_tombstone(digest: &Digest, tombstone: Option<&YankRecord>) -> Result<(), ApiError> {
     match tombstone {
-        Some(t) => Err(ApiError::TakenDown(format!(
-            "artifact {digest} was taken down by the registry's operator on {}: {}",
-            t.at, t.reason
-        ))),
+        Some(t) => Err(crate::store::StoreError::TakenDown {
+            digest: *digest,
+            at: t.at.clone(),
+            reason: t.reason.clone(),
+        }
+        .into()),
         None => Ok(()),
     }
 }

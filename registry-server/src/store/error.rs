@@ -41,6 +41,16 @@ pub enum StoreError {
     /// A release depends on a package this node does not hold.
     #[error("dependency {0} is not a package on this registry")]
     UnknownDependency(PackageName),
+    /// A release of bytes the node's operator took down.
+    #[error("artifact {digest} was taken down by the registry's operator on {at}: {reason}")]
+    TakenDown {
+        /// The artifact's digest.
+        digest: shire_core::Digest,
+        /// When it was taken down.
+        at: String,
+        /// Why.
+        reason: String,
+    },
     /// The event's log entry would exceed what a log entry may hold.
     #[error(
         "the transparency-log entry for this event would be {len} bytes; a log entry may be at \

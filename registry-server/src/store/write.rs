@@ -146,6 +146,18 @@ pub fn write(
                         return abort(StoreError::UnknownDependency(dep.clone()));
                     }
                 }
+                // The route refuses taken-down bytes early; this sees a
+                // takedown that committed since, under the write's lock.
+                // (A peer's release is mirrored whatever this node took
+                // down: its bytes stay refused here by their tombstone.)
+                let digest = st.subject.digest;
+                if let Some(t) = tx.get::<YankRecord>(T::Meta, &takedown_key(&digest))? {
+                    return abort(StoreError::TakenDown {
+                        digest,
+                        at: t.at,
+                        reason: t.reason,
+                    });
+                }
             }
             let key = release_key(name, version);
             let old: Option<PackageRecord> = tx.get(T::Packages, name.to_string().as_bytes())?;

@@ -154,3 +154,64 @@ async fn a_takedown_never_erases_another_releases_bytes() {
     assert_eq!(c.app.snapshot(), before);
     assert!(c.app.blob_stored(&theirs.digest()));
 }
+
+/// A takedown that commits after a publish of the same bytes was checked
+/// (the route's early answer, all clear) and before its write is seen by
+/// the write, under the sequencer lock: the release is refused (410, with
+/// the reason) and nothing is stored.
+#[tokio::test]
+async fn a_takedown_landing_between_a_publish_check_and_its_write_refuses_it() {
+    let c = club().await;
+    let items = [Item::File("main.py", b"print('a leaked secret')")];
+    let first = Release::new("braintree/crm", "1.0.0").archive(&items);
+    let again = Release::new("braintree/crm", "2.0.0").archive(&items);
+    let digest = first.digest();
+    assert_eq!(digest, again.digest(), "one artifact");
+    c.app.publish(&c.bt, &first).await.ok(201);
+
+    // The second publish's early check, as the route makes it.
+    let store = c.app.store();
+    let envelope = again.sign(&c.bt.key);
+    let key_id = envelope.claimed_key_ids()[0].clone();
+    let subject = shire_core::statement::Subject {
+        name: again.manifest.package.name.clone(),
+        version: again.manifest.package.version.clone(),
+        digest,
+    };
+    let event = shire_core::event::LogEvent::Release {
+        envelope,
+        key_id: key_id.clone(),
+        at: "2026-12-04T00:00:00Z".into(),
+    };
+    let hash = shire_registry::auth::hash_token(&c.bt.token);
+    let (_, mut reads) = store.token_for_release(&hash, &key_id, &subject).unwrap();
+    store.keep_early_reads(&mut reads);
+    assert!(matches!(reads.takedown_of(&digest), Some(None)));
+    assert!(matches!(
+        store.check_with(&event, Some(&reads)),
+        Ok(shire_core::ledger::Change::Released(_))
+    ));
+    let (size, files) = store.blobs.inspect(&digest, &Default::default()).unwrap();
+
+    // Meanwhile the operator takes the first release down.
+    let path = "/api/v1/packages/braintree/crm/1.0.0/takedown";
+    let reason = serde_json::json!({ "reason": "leaked a database password" });
+    c.app.post(path, &c.app.admin, reason).await.ok(200);
+    let before = c.app.snapshot();
+
+    let refused = store.append(
+        &event,
+        Some(&shire_registry::store::write::Artifact { size, files }),
+    );
+    match refused {
+        Err(e @ shire_registry::store::StoreError::TakenDown { .. }) => {
+            assert!(e.to_string().contains("leaked a database password"), "{e}");
+        }
+        other => panic!("the write went on: {other:?}"),
+    }
+    assert_eq!(before, c.app.snapshot(), "nothing stored");
+    c.app
+        .get("/api/v1/packages/braintree/crm/2.0.0")
+        .await
+        .refused(404, "version_not_found");
+}
