@@ -493,6 +493,7 @@ impl ServeArgs {
 
 /// A node's configuration from layered settings, defaults for what none set.
 fn settings_config(s: &FileConfig) -> Config {
+    let workers = s.workers.and_then(|w| usize::try_from(w).ok());
     let data = s
         .data
         .clone()
@@ -515,8 +516,16 @@ fn settings_config(s: &FileConfig) -> Config {
             .map(|ms| std::time::Duration::from_millis(ms.max(1)))
             .unwrap_or(crate::webhooks::DEFAULT_RETRY),
         webhook_allow_private: s.webhook_allow_private.unwrap_or(false),
-        storage: s.storage.as_ref().and_then(|st| st.shared().ok().flatten()),
-        workers: s.workers.and_then(|w| usize::try_from(w).ok()),
+        storage: s.storage.as_ref().and_then(|st| {
+            let mut shared = st.shared().ok().flatten()?;
+            // The pool's default follows the workers set: each waits on
+            // its own connection.
+            if let (None, Some(w)) = (st.max_connections, workers) {
+                shared.max_connections = crate::store::shared::max_connections_for(w);
+            }
+            Some(shared)
+        }),
+        workers,
         ..Config::new(data)
     }
 }
@@ -838,6 +847,19 @@ mod tests {
             let flag = serve(&["--config", "node.toml", "--workers", "3"]);
             assert_eq!(flag.resolve().unwrap().workers, Some(3));
             jail.clear_env();
+            // A shared backend's pool follows the workers, unless set.
+            let shared = "[storage]\nbackend = \"shared\"\n\
+                          postgres = \"postgres://u@127.0.0.1/d\"\nobjects = \"s3://b\"\n";
+            jail.create_file("shared.toml", &format!("workers = 40\n{shared}"))?;
+            let pool = |c: Config| c.storage.map(|s| s.max_connections);
+            let many = serve(&["--config", "shared.toml"]).resolve().unwrap();
+            assert_eq!(pool(many), Some(44));
+            jail.create_file(
+                "pinned.toml",
+                &format!("workers = 40\n{shared}max_connections = 20\n"),
+            )?;
+            let pinned = serve(&["--config", "pinned.toml"]).resolve().unwrap();
+            assert_eq!(pool(pinned), Some(20));
             jail.create_file("zero.toml", "workers = 0\n")?;
             assert!(serve(&["--config", "zero.toml"]).resolve().is_err());
             Ok(())

@@ -19,7 +19,7 @@
 //! node never signs or shows an entry that a crash could still take back.
 
 use super::error::StoreError;
-use super::shared::{SharedDb, SharedTx};
+use super::shared::{EarlyRows, SharedDb, SharedTx};
 use actix_web::web::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -103,8 +103,9 @@ impl T {
     /// Whether a shared process takes the values other processes wrote in
     /// this tree when its write begins (`shared::CHANGED_ROWS`), or only
     /// forgets their keys. A release's record, its file list and a log
-    /// entry are large, written once, and read by a write only when it is
-    /// about that very row (a verdict, a yank): bringing each one back
+    /// entry are large, written once (a release's record again only by a
+    /// verdict or a yank), and read by a write only when it is about that
+    /// very row: bringing each one back
     /// would cost more, while every writer waits, than the rare read it
     /// saves. Forgetting is always safe; only the cost differs.
     pub const fn values_follow_other_writes(self) -> bool {
@@ -323,14 +324,14 @@ impl Reader for Db {
 pub type Linked<R, L> = (Option<(R, Option<L>)>, Vec<Option<Vec<u8>>>);
 
 /// Why a read outside a write transaction is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+#[derive(Debug)]
+pub enum Purpose<'a> {
     /// To answer a request.
     Answer,
     /// To check a write early, which then reads the same rows under the
-    /// sequencer lock: the shared engine keeps what it read for that write
-    /// (`shared::SharedDb::get_across_before_write`).
-    BeforeWrite,
+    /// sequencer lock: the shared engine records what it read here, to keep
+    /// it for that write once the request is allowed ([`Db::keep_early`]).
+    BeforeWrite(&'a mut EarlyRows),
 }
 
 /// Reads for an early, advisory answer that a write transaction gives again
@@ -1085,7 +1086,7 @@ impl Db {
         let mut got = match (keys.len(), purpose) {
             (1, _) => vec![db.get(t, key)?],
             (_, Purpose::Answer) => db.get_across(&keys)?,
-            (_, Purpose::BeforeWrite) => db.get_across_before_write(&keys)?,
+            (_, Purpose::BeforeWrite(early)) => db.get_across_before_write(&keys, early)?,
         };
         let extra = got.split_off(keys.len() - along.len());
         let guessed = guess.as_ref().map(|_| got.pop().flatten());
@@ -1395,6 +1396,20 @@ impl Db {
     /// Calls made to PostgreSQL (0 on the embedded engine).
     pub fn postgres_calls(&self) -> u64 {
         self.shared.as_ref().map_or(0, SharedDb::calls)
+    }
+
+    /// Keeps what a write's early check read ([`Purpose::BeforeWrite`]) for
+    /// that write, on the shared engine: call it once the request is known
+    /// to be allowed. Nothing to keep on the embedded engine.
+    pub fn keep_early(&self, early: EarlyRows) {
+        if let Some(db) = &self.shared {
+            db.keep_early(early);
+        }
+    }
+
+    /// Bytes the shared engine's row cache holds (0 on the embedded engine).
+    pub fn cached_bytes(&self) -> usize {
+        self.shared.as_ref().map_or(0, SharedDb::cached_bytes)
     }
 
     /// Time spent in group-commit flushes, in seconds.

@@ -169,6 +169,24 @@ pub struct ReleaseReads {
     digest: Digest,
     takedown: Option<YankRecord>,
     fresh: Vec<db::Fresh>,
+    /// What the shared engine read, kept for the write only once the
+    /// caller is allowed ([`Store::keep_early_reads`]).
+    early: shared::EarlyRows,
+}
+
+impl Store {
+    /// Keeps what `reads` read for the write that follows (the shared
+    /// engine's row cache): call it once the caller is allowed, so that
+    /// nothing an unauthenticated request names enters the cache.
+    pub fn keep_early_reads(&self, reads: &mut ReleaseReads) {
+        self.db.keep_early(std::mem::take(&mut reads.early));
+    }
+
+    /// Bytes the shared engine's row cache holds (0 on the embedded engine):
+    /// a gauge for operators, and what tests check an attack left alone.
+    pub fn cached_bytes(&self) -> usize {
+        self.db.cached_bytes()
+    }
 }
 
 impl ReleaseReads {

@@ -88,6 +88,11 @@ impl RowCache {
         }
     }
 
+    /// Bytes of keys and values held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Where the cache stands now, for a read outside the lock that is
     /// about to begin (`None`: the cache keeps nothing).
     pub fn stamp(&self) -> Option<Stamp> {

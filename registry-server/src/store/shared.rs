@@ -27,7 +27,7 @@ use super::bridge::Bridge;
 use super::db::{TxResult, ALL_TREES, T};
 use super::error::StoreError;
 use super::linked::LinkGuesses;
-use super::row_cache::{Commit, Key, RowCache, Standing};
+use super::row_cache::{Commit, Key, RowCache, Stamp, Standing};
 use super::shared_search::{DocumentsRead, Replica};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -223,6 +223,27 @@ const CHANGED_ROWS: &str = "; \
              WHERE tree = u.tree AND key = u.key AND u.tree <> ALL ({forgotten}) LIMIT 1) t ON TRUE \
          WHERE c.seq > {since} LIMIT {limit})";
 
+/// Rows a write's early check read outside the sequencer lock, with where
+/// the row cache stood when the read began ([`SharedDb::get_across_before_write`]).
+/// Kept only by [`SharedDb::keep_early`], once the request is known to be
+/// allowed: what an unauthenticated request names never enters the cache.
+#[derive(Debug, Default)]
+pub struct EarlyRows {
+    stamp: Option<Stamp>,
+    rows: Vec<(Key, Option<Vec<u8>>)>,
+}
+
+/// Whether a row read outside the lock is kept for the write that follows:
+/// not when it is large (a key or value past [`CHANGED_VALUE_MAX`], as a
+/// write's begin leaves out, which a request can name at will: a version's
+/// pre-release part has no length limit), nor the value of a large
+/// write-once tree (a release's record, read when its version is taken:
+/// that write is refused, and a commit does not keep such rows either).
+fn worth_keeping(tree: i16, key: &[u8], value: Option<&[u8]>) -> bool {
+    let size = key.len() + value.map_or(0, <[u8]>::len);
+    size <= CHANGED_VALUE_MAX && (value.is_none() || values_follow_other_writes(tree))
+}
+
 /// [`T::values_follow_other_writes`] of the tree numbered `tree` (true for
 /// a number no tree has: nothing is left out that is not known large).
 fn values_follow_other_writes(tree: i16) -> bool {
@@ -337,10 +358,16 @@ pub fn default_workers() -> usize {
 /// See [`default_workers`].
 const WORKERS_PER_CORE: usize = 4;
 
-/// The pool's default size: [`DEFAULT_MAX_CONNECTIONS`], or one connection
-/// per worker and a few for the background jobs and writes, when more.
+/// The pool's default size with [`default_workers`].
 pub fn default_max_connections() -> u32 {
-    let wanted = u32::try_from(default_workers() + 4).unwrap_or(u32::MAX);
+    max_connections_for(default_workers())
+}
+
+/// The pool's default size for a process of `workers` HTTP workers:
+/// [`DEFAULT_MAX_CONNECTIONS`], or one connection per worker and a few for
+/// the background jobs and writes, when more.
+pub fn max_connections_for(workers: usize) -> u32 {
+    let wanted = u32::try_from(workers.saturating_add(4)).unwrap_or(u32::MAX);
     DEFAULT_MAX_CONNECTIONS.max(wanted)
 }
 
@@ -360,7 +387,7 @@ pub struct StorageSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<String>,
     /// Connections to PostgreSQL a process keeps at most (default 16, or
-    /// four per core and four more on machines with more than three cores).
+    /// one per HTTP worker and four more when that is more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
     /// How artifacts are downloaded: `stream` (through the node, the
@@ -891,23 +918,43 @@ impl SharedDb {
     }
 
     /// [`SharedDb::get_across`] for the early check of a write that reads
-    /// the same rows again under the sequencer lock: what it read is kept
-    /// for that write (and later ones) when the row cache did not move
-    /// meanwhile ([`RowCache::seen_outside`]), so the write need not ask
-    /// again while every writer waits.
+    /// the same rows again under the sequencer lock: `early` records what
+    /// was read and where the row cache stood, for [`SharedDb::keep_early`]
+    /// once the request is known to be allowed.
     pub fn get_across_before_write(
         &self,
         keys: &[(T, Vec<u8>)],
+        early: &mut EarlyRows,
     ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let stamp = self.cache().stamp();
         let got = self.get_across(keys)?;
-        self.cache().seen_outside(
+        *early = EarlyRows {
             stamp,
-            keys.iter()
+            rows: keys
+                .iter()
                 .zip(&got)
-                .map(|((t, k), v)| ((*t as i16, k.clone()), v.clone())),
-        );
+                .map(|((t, k), v)| ((*t as i16, k.clone()), v.clone()))
+                .collect(),
+        };
         Ok(got)
+    }
+
+    /// Keeps the rows of `early` for the write that follows (and later
+    /// ones) when the row cache did not move since they were read
+    /// ([`RowCache::seen_outside`]), so the write need not ask again while
+    /// every writer waits; rows not [`worth_keeping`] are left out. Whether
+    /// they were kept.
+    pub fn keep_early(&self, early: EarlyRows) -> bool {
+        let rows = early
+            .rows
+            .into_iter()
+            .filter(|((tree, key), value)| worth_keeping(*tree, key, value.as_deref()));
+        self.cache().seen_outside(early.stamp, rows)
+    }
+
+    /// Bytes of keys and values this process's row cache holds.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache().bytes()
     }
 
     /// Hands the entries of tree `t` from `start` (inclusive) to `end`
@@ -1856,8 +1903,9 @@ impl SharedTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::{
-        forgotten_trees, prefix_end, Changed, FixedRows, StorageSection, BEGIN_SEQUENCED,
-        CHANGED_ROWS_MAX, COMMIT_SEQUENCE, FIXED_BYTES, SEQUENCER_LOCK, T,
+        forgotten_trees, prefix_end, worth_keeping, Changed, FixedRows, StorageSection,
+        BEGIN_SEQUENCED, CHANGED_ROWS_MAX, CHANGED_VALUE_MAX, COMMIT_SEQUENCE, FIXED_BYTES,
+        SEQUENCER_LOCK, T,
     };
 
     #[test]
@@ -1943,6 +1991,21 @@ mod tests {
         for t in [T::Meta, T::Packages, T::LogHashes, T::Keys, T::Accounts] {
             assert!(t.values_follow_other_writes(), "{t:?}");
         }
+    }
+
+    #[test]
+    fn an_early_read_keeps_small_rows_and_absent_write_once_ones() {
+        let keys = T::Keys as i16;
+        let releases = T::Releases as i16;
+        assert!(worth_keeping(keys, b"key id", Some(b"{}")));
+        assert!(worth_keeping(releases, b"org/name@1.0.0", None));
+        // A release's record is left out, as a commit leaves it out.
+        assert!(!worth_keeping(releases, b"org/name@1.0.0", Some(b"{}")));
+        // Past the bound a write's begin keeps: a key or a value.
+        let long = vec![b'a'; CHANGED_VALUE_MAX + 1];
+        assert!(!worth_keeping(releases, &long, None));
+        assert!(!worth_keeping(keys, b"key id", Some(&long)));
+        assert!(worth_keeping(keys, b"", Some(&long[1..])));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::db::{abort, Db, Purpose, T};
 use super::records::{release_key, AccountRecord, KeyRecord, StoredToken, TokenRecord, YankRecord};
+use super::shared::EarlyRows;
 use super::write::{takedown_key, tombstone};
 use super::{ReadAlong, ReleaseReads, Store, StoreError, WithAccount};
 use shire_core::statement::Subject;
@@ -37,7 +38,8 @@ impl Store {
     /// the signing key `key` (the one its statement names first), the
     /// takedown tombstone of `subject`'s artifact and the release's record,
     /// in the same round trip on the shared engine. The shared engine keeps
-    /// them for the write that follows ([`Purpose::BeforeWrite`]).
+    /// them for the write that follows once the caller is allowed
+    /// ([`Store::keep_early_reads`]).
     pub fn token_for_release(
         &self,
         hash: &str,
@@ -49,7 +51,8 @@ impl Store {
             (T::Meta, takedown_key(&subject.digest)),
             (T::Releases, release_key(&subject.name, &subject.version)),
         ];
-        let (token, read) = self.token_along(hash, &along, Purpose::BeforeWrite)?;
+        let mut early = EarlyRows::default();
+        let (token, read) = self.token_along(hash, &along, Purpose::BeforeWrite(&mut early))?;
         let [_, takedown, release] = along;
         let mut read = read.into_iter();
         let (Some(key_bytes), Some(tombstone_bytes), Some(release_bytes)) =
@@ -67,6 +70,7 @@ impl Store {
             digest: subject.digest,
             takedown: tombstone(tombstone_bytes.as_deref())?,
             fresh: vec![(takedown, tombstone_bytes), (release, release_bytes)],
+            early,
         };
         Ok((token, reads))
     }
@@ -76,7 +80,7 @@ impl Store {
         &self,
         hash: &str,
         along: &[(T, Vec<u8>)],
-        purpose: Purpose,
+        purpose: Purpose<'_>,
     ) -> Result<ReadAlong<TokenRecord>, StoreError> {
         let (found, read) = self.db.get_linked_along::<StoredToken, AccountRecord>(
             T::Tokens,

@@ -308,6 +308,46 @@ async fn tree_rows(pool: &sqlx::PgPool) -> Vec<(i16, Vec<u8>, Vec<u8>)> {
         .unwrap()
 }
 
+/// A submit's early reads (its token, the key and the release its
+/// statement names) are kept in the process's row cache for the write that
+/// follows only once the token is good: a submit with a made-up token
+/// leaves the cache, and the stored state, as they were. And even a good
+/// caller's reads are not kept when large: a version's pre-release part has
+/// no length limit, and a cache that fills is emptied, which makes every
+/// process's writes read their rows again under the lock.
+#[tokio::test]
+async fn an_unauthenticated_or_oversized_submit_leaves_the_row_cache_alone() {
+    let storage = shared_storage();
+    let s = storage.clone();
+    let c = crate::club_with(move |config| config.storage = Some(s)).await;
+    // A publish first: the cache stands at a commit, where reads are kept.
+    c.app
+        .publish(&c.bt, &Release::new("braintree/crm", "1.0.0"))
+        .await
+        .ok(201);
+    let pool = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    let stored = tree_rows(&pool).await;
+    let cached = c.app.store().cached_bytes();
+    assert!(cached > 0, "the publish left rows in the cache");
+
+    let next = Release::new("braintree/crm", "1.1.0");
+    let made_up = format!("shire_{}", "0".repeat(40));
+    c.app.submit(&made_up, next.sign(&c.bt.key)).await.ok(401);
+    assert_eq!(c.app.store().cached_bytes(), cached, "nothing kept");
+    assert_eq!(tree_rows(&pool).await, stored, "nothing stored");
+
+    // A good token, a version of 200 kB: refused or not, not kept.
+    let long = Release::new("braintree/crm", &format!("2.0.0-{}", "a".repeat(200_000)));
+    let answer = c.app.submit(&c.bt.token, long.sign(&c.bt.key)).await;
+    assert!(!answer.status.is_success(), "{}", answer.body);
+    assert!(
+        c.app.store().cached_bytes() < cached + 100_000,
+        "the long version's key was kept: {} bytes, {cached} before",
+        c.app.store().cached_bytes()
+    );
+    assert_eq!(tree_rows(&pool).await, stored, "nothing stored");
+}
+
 /// A write to the node's tables that did not take the sequencer lock the
 /// node's way (an older process still running after an upgrade, an edit by
 /// hand) is refused by the database, and the stored state is unchanged: the
@@ -379,7 +419,9 @@ async fn a_version_read_as_free_before_another_process_took_it_is_refused() {
     };
     // The second process's early check: the version is free.
     let hash = shire_registry::auth::hash_token(&c.bt.token);
-    let (_, reads) = other.token_for_release(&hash, &key_id, &subject).unwrap();
+    let (_, mut reads) = other.token_for_release(&hash, &key_id, &subject).unwrap();
+    // The token is good: the route keeps what it read for the write.
+    other.keep_early_reads(&mut reads);
     assert!(matches!(
         other.check_with(&event, Some(&reads)),
         Ok(shire_core::ledger::Change::Released(_))
