@@ -43,6 +43,7 @@ pub struct Metrics {
     flushes_seen: AtomicU64,
     postgres_calls: IntCounter,
     postgres_calls_seen: AtomicU64,
+    row_cache_bytes: IntGauge,
     packages: IntGauge,
     releases: IntGaugeVec,
     pending: IntGauge,
@@ -152,6 +153,14 @@ impl Metrics {
                 )?,
             )?,
             postgres_calls_seen: AtomicU64::new(0),
+            row_cache_bytes: reg(
+                &r,
+                IntGauge::new(
+                    "shire_row_cache_bytes",
+                    "Bytes of rows this process keeps for its next writes (shared backend; \
+                     at most 32 MiB, emptied when full)",
+                )?,
+            )?,
             packages: reg(
                 &r,
                 IntGauge::new("shire_packages", "Packages on this node")?,
@@ -312,7 +321,8 @@ impl Metrics {
         Ok(())
     }
 
-    /// Brings the store's counters (PostgreSQL calls, group-commit flushes)
+    /// Brings the store's counters (PostgreSQL calls, group-commit flushes,
+    /// the row cache's size)
     /// up to its counts at every scrape, not only when the node's figures
     /// are computed: they are atomics, free to read, and a load test reads
     /// them around each run.
@@ -320,6 +330,8 @@ impl Metrics {
         let calls = store.postgres_calls();
         let seen = self.postgres_calls_seen.swap(calls, Ordering::Relaxed);
         self.postgres_calls.inc_by(calls.saturating_sub(seen));
+        self.row_cache_bytes
+            .set(i64::try_from(store.cached_bytes()).unwrap_or(i64::MAX));
         let (flushes, seconds) = store.flush_stats();
         let seen = self.flushes_seen.swap(flushes, Ordering::Relaxed);
         self.flushes.inc_by(flushes.saturating_sub(seen));

@@ -329,6 +329,8 @@ async fn an_unauthenticated_or_oversized_submit_leaves_the_row_cache_alone() {
     let stored = tree_rows(&pool).await;
     let cached = c.app.store().cached_bytes();
     assert!(cached > 0, "the publish left rows in the cache");
+    let gauge = crate::metrics::metric(&c.app, "shire_row_cache_bytes", &[]).await;
+    assert_eq!(gauge, cached as f64, "the metric shows it");
 
     let next = Release::new("braintree/crm", "1.1.0");
     let made_up = format!("shire_{}", "0".repeat(40));
