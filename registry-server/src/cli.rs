@@ -577,6 +577,24 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("min_free_mib {}", config.min_free_bytes >> 20);
             println!("log_format {}", args.log_format().name());
             println!("workers {}", config.http_workers());
+            match &config.storage {
+                None => println!("storage embedded (in the data folder)"),
+                Some(s) => {
+                    println!("storage shared");
+                    println!("postgres {}", crate::store::shared::redact(&s.postgres));
+                    println!("objects {}", s.objects);
+                    println!("max_connections {}", s.max_connections);
+                    println!(
+                        "downloads {}",
+                        if s.redirect_downloads {
+                            "redirect"
+                        } else {
+                            "stream"
+                        }
+                    );
+                    println!("copies_mib {}", s.copies_max_bytes >> 20);
+                }
+            }
             println!("webhook_retry_ms {}", config.webhook_retry.as_millis());
             println!("webhook_allow_private {}", config.webhook_allow_private);
             println!(

@@ -552,9 +552,36 @@ fn config_check_names_the_line_of_an_error_and_prints_the_settings() {
         "max_upload 2000",
         "cache_mib 32",
         "workers 3",
+        "storage embedded",
     ] {
         assert!(text.contains(line), "{line} missing from {text}");
     }
+    // A shared backend's settings, its password never printed.
+    let shared = dir.path().join("shared.toml");
+    std::fs::write(
+        &shared,
+        "workers = 40\n[storage]\nbackend = \"shared\"\n\
+         postgres = \"postgres://shire:s3cret-pw@127.0.0.1:5432/shire\"\n\
+         objects = \"s3://council-artifacts/shire\"\n",
+    )
+    .unwrap();
+    let out = Command::new(binary("shire-registry"))
+        .args(["config", "check", "--config"])
+        .arg(&shared)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for line in [
+        "storage shared",
+        "postgres postgres://shire:***@127.0.0.1:5432/shire",
+        "objects s3://council-artifacts/shire",
+        "max_connections 44",
+        "downloads stream",
+    ] {
+        assert!(text.contains(line), "{line} missing from {text}");
+    }
+    assert!(!text.contains("s3cret-pw"), "{text}");
 }
 
 /// The HTTP worker threads a running node has (actix names each one),
