@@ -33,7 +33,7 @@ use shire_core::wire::SubmitEnvelope;
     post, path = "/api/v1/releases", tag = "releases", security(("token" = [])),
     request_body(content = shire_core::wire::SubmitEnvelope, description = "a release statement signed by a registered publisher key"),
     responses((status = 201, description = "published and logged, state `pending`", body = shire_core::wire::VersionInfo),
-        (status = 400, description = "a statement or manifest the rules refuse", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`wrong_org`, `key_not_yours`, `key_revoked` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 409, description = "`version_exists`", body = shire_core::wire::ErrorBody))
+        (status = 400, description = "a statement or manifest the rules refuse", body = shire_core::wire::ErrorBody), (status = 401, description = "no valid token", body = shire_core::wire::ErrorBody), (status = 403, description = "`wrong_org`, `key_not_yours`, `key_revoked` or `out_of_scope`", body = shire_core::wire::ErrorBody), (status = 409, description = "`version_exists`", body = shire_core::wire::ErrorBody), (status = 410, description = "`taken_down`: the node's operator took the artifact down", body = shire_core::wire::ErrorBody))
 )]
 pub async fn publish(
     state: web::Data<AppState>,
@@ -65,7 +65,7 @@ async fn publish_envelope(
         .first()
         .cloned()
         .zip(claimed_subject(&envelope));
-    let (caller, reads) = match &early {
+    let (caller, mut reads) = match &early {
         Some((key, subject)) => {
             let (caller, reads) = auth::authenticate_for_release(req, key, subject)?;
             (caller, Some(reads))
@@ -75,6 +75,12 @@ async fn publish_envelope(
     tracing::Span::current().record("user", caller.account().username.as_str());
     let claimed = claimed_package(&envelope)?;
     caller.require_publisher_of(&claimed)?;
+    // Only now is what the statement names (any version, any key) kept for
+    // the write: a request without a good token, or from outside the
+    // package's organisation, puts nothing in the row cache.
+    if let Some(r) = reads.as_mut() {
+        state.store.keep_early_reads(r);
+    }
     let key = signing_key_reading(&state.store, &envelope, caller.account(), |id| {
         match reads.as_ref().and_then(|r| r.key(id)) {
             // The caller's own key: its account is the one just read.

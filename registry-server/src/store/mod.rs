@@ -170,14 +170,16 @@ pub struct ReleaseReads {
     takedown: Option<YankRecord>,
     fresh: Vec<db::Fresh>,
     /// What the shared engine read, kept for the write only once the
-    /// caller is allowed ([`Store::keep_early_reads`]).
+    /// caller is accepted ([`Store::keep_early_reads`]).
     early: shared::EarlyRows,
 }
 
 impl Store {
     /// Keeps what `reads` read for the write that follows (the shared
-    /// engine's row cache): call it once the caller is allowed, so that
-    /// nothing an unauthenticated request names enters the cache.
+    /// engine's row cache): call it once the caller is accepted (a good
+    /// token, a publisher of the package's organisation), so that nothing
+    /// anyone else names enters the cache (and what a publisher names is
+    /// bounded by [`shared::SharedDb::keep_early`]).
     pub fn keep_early_reads(&self, reads: &mut ReleaseReads) {
         self.db.keep_early(std::mem::take(&mut reads.early));
     }

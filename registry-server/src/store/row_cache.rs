@@ -21,7 +21,8 @@
 //! database gives that commit the same mark ([`RowCache::standing`]).
 //!
 //! A read made outside the lock just before a write (a publish reads its
-//! release's record to answer early) may be kept as well, when the cache did
+//! key, and whether its release exists, to answer early) may be kept as
+//! well, once its token is accepted and when the cache did
 //! not move while it was read ([`RowCache::seen_outside`]): it saw the
 //! database at the cache's commit or later, and every row written after
 //! that commit is taken again at the next write's begin, so the write

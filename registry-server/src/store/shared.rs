@@ -424,16 +424,38 @@ impl std::fmt::Debug for StorageSection {
     }
 }
 
-/// A URL with its password replaced by `***`, for logs and errors.
+/// A URL with its passwords (in its user part or a query parameter)
+/// replaced by `***`, for logs, errors and `config check`.
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(not a URL)".into(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return "(not a URL)".into();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    // libpq and sqlx also take a password (or a key's passphrase) as a
+    // query parameter.
+    if u.query_pairs().any(|(k, _)| secret_parameter(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_parameter(&k) {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// Whether a connection URL's query parameter `name` holds a secret.
+fn secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("password") || name.contains("passphrase")
 }
 
 /// A shared node's storage, checked: where its metadata and artifacts are.
@@ -1903,7 +1925,7 @@ impl SharedTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::{
-        forgotten_trees, prefix_end, worth_keeping, Changed, FixedRows, StorageSection,
+        forgotten_trees, prefix_end, redact, worth_keeping, Changed, FixedRows, StorageSection,
         BEGIN_SEQUENCED, CHANGED_ROWS_MAX, CHANGED_VALUE_MAX, COMMIT_SEQUENCE, FIXED_BYTES,
         SEQUENCER_LOCK, T,
     };
@@ -1991,6 +2013,26 @@ mod tests {
         for t in [T::Meta, T::Packages, T::LogHashes, T::Keys, T::Accounts] {
             assert!(t.values_follow_other_writes(), "{t:?}");
         }
+    }
+
+    #[test]
+    fn redact_hides_a_password_wherever_the_url_holds_it() {
+        let url = "postgres://shire:pw-in-user@db:5432/shire\
+                   ?sslmode=require&password=pw-in-query&sslpassword=key-phrase";
+        let shown = redact(url);
+        for secret in ["pw-in-user", "pw-in-query", "key-phrase"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("sslmode=require"), "{shown}");
+        assert!(
+            shown.starts_with("postgres://shire:***@db:5432/shire?"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact("postgres://shire@db/shire"),
+            "postgres://shire@db/shire"
+        );
+        assert_eq!(redact("not a url"), "(not a URL)");
     }
 
     #[test]

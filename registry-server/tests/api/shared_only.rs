@@ -310,8 +310,9 @@ async fn tree_rows(pool: &sqlx::PgPool) -> Vec<(i16, Vec<u8>, Vec<u8>)> {
 
 /// A submit's early reads (its token, the key and the release its
 /// statement names) are kept in the process's row cache for the write that
-/// follows only once the token is good: a submit with a made-up token
-/// leaves the cache, and the stored state, as they were. And even a good
+/// follows only once the caller is accepted: a submit with a made-up token,
+/// or from another council's publisher, leaves the cache, and the stored
+/// state, as they were. And even a good
 /// caller's reads are not kept when large: a version's pre-release part has
 /// no length limit, and a cache that fills is emptied, which makes every
 /// process's writes read their rows again under the lock.
@@ -335,6 +336,13 @@ async fn an_unauthenticated_or_oversized_submit_leaves_the_row_cache_alone() {
     let next = Release::new("braintree/crm", "1.1.0");
     let made_up = format!("shire_{}", "0".repeat(40));
     c.app.submit(&made_up, next.sign(&c.bt.key)).await.ok(401);
+    assert_eq!(c.app.store().cached_bytes(), cached, "nothing kept");
+    assert_eq!(tree_rows(&pool).await, stored, "nothing stored");
+    // A good token, but another council's publisher: refused, nothing kept.
+    c.app
+        .submit(&c.kent.token, next.sign(&c.kent.key))
+        .await
+        .ok(403);
     assert_eq!(c.app.store().cached_bytes(), cached, "nothing kept");
     assert_eq!(tree_rows(&pool).await, stored, "nothing stored");
 
