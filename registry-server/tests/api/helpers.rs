@@ -533,6 +533,40 @@ impl Release {
     pub fn sign(&self, key: &KeyPair) -> Envelope {
         self.statement().sign(key)
     }
+
+    /// A submit of this release by `who` checked early on `store`, as the
+    /// publish route checks it before its write: the event, and the reads
+    /// kept for the write (the caller accepted). Asserts the early answer
+    /// lets it through.
+    pub fn checked_early(
+        &self,
+        store: &shire_registry::store::Store,
+        who: &Actor,
+    ) -> (
+        shire_core::event::LogEvent,
+        shire_registry::store::ReleaseReads,
+    ) {
+        let envelope = self.sign(&who.key);
+        let key_id = envelope.claimed_key_ids()[0].clone();
+        let subject = Subject {
+            name: self.manifest.package.name.clone(),
+            version: self.manifest.package.version.clone(),
+            digest: self.digest(),
+        };
+        let event = shire_core::event::LogEvent::Release {
+            envelope,
+            key_id: key_id.clone(),
+            at: "2026-12-04T00:00:00Z".into(),
+        };
+        let hash = shire_registry::auth::hash_token(&who.token);
+        let (_, mut reads) = store.token_for_release(&hash, &key_id, &subject).unwrap();
+        store.keep_early_reads(&mut reads);
+        assert!(matches!(
+            store.check_with(&event, Some(&reads)),
+            Ok(shire_core::ledger::Change::Released(_))
+        ));
+        (event, reads)
+    }
 }
 
 /// Starts the real binary on a data folder; returns the child, its URL and the

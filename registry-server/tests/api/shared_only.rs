@@ -415,27 +415,8 @@ async fn a_version_read_as_free_before_another_process_took_it_is_refused() {
         .upload_as(&c.bt.token, &late.digest(), late.archive.clone())
         .await
         .ok(201);
-    let envelope = late.sign(&c.bt.key);
-    let key_id = envelope.claimed_key_ids()[0].clone();
-    let subject = shire_core::statement::Subject {
-        name: late.manifest.package.name.clone(),
-        version: late.manifest.package.version.clone(),
-        digest: late.digest(),
-    };
-    let event = shire_core::event::LogEvent::Release {
-        envelope,
-        key_id: key_id.clone(),
-        at: "2026-12-04T00:00:00Z".into(),
-    };
     // The second process's early check: the version is free.
-    let hash = shire_registry::auth::hash_token(&c.bt.token);
-    let (_, mut reads) = other.token_for_release(&hash, &key_id, &subject).unwrap();
-    // The token is good: the route keeps what it read for the write.
-    other.keep_early_reads(&mut reads);
-    assert!(matches!(
-        other.check_with(&event, Some(&reads)),
-        Ok(shire_core::ledger::Change::Released(_))
-    ));
+    let (event, _) = late.checked_early(&other, &c.bt);
     // The first process stores the same version meanwhile.
     c.app
         .submit(&c.bt.token, rival.sign(&c.bt.key))

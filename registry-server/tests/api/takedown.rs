@@ -171,26 +171,8 @@ async fn a_takedown_landing_between_a_publish_check_and_its_write_refuses_it() {
 
     // The second publish's early check, as the route makes it.
     let store = c.app.store();
-    let envelope = again.sign(&c.bt.key);
-    let key_id = envelope.claimed_key_ids()[0].clone();
-    let subject = shire_core::statement::Subject {
-        name: again.manifest.package.name.clone(),
-        version: again.manifest.package.version.clone(),
-        digest,
-    };
-    let event = shire_core::event::LogEvent::Release {
-        envelope,
-        key_id: key_id.clone(),
-        at: "2026-12-04T00:00:00Z".into(),
-    };
-    let hash = shire_registry::auth::hash_token(&c.bt.token);
-    let (_, mut reads) = store.token_for_release(&hash, &key_id, &subject).unwrap();
-    store.keep_early_reads(&mut reads);
+    let (event, reads) = again.checked_early(store, &c.bt);
     assert!(matches!(reads.takedown_of(&digest), Some(None)));
-    assert!(matches!(
-        store.check_with(&event, Some(&reads)),
-        Ok(shire_core::ledger::Change::Released(_))
-    ));
     let (size, files) = store.blobs.inspect(&digest, &Default::default()).unwrap();
 
     // Meanwhile the operator takes the first release down.
