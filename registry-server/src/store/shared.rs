@@ -964,14 +964,13 @@ impl SharedDb {
     /// Keeps the rows of `early` for the write that follows (and later
     /// ones) when the row cache did not move since they were read
     /// ([`RowCache::seen_outside`]), so the write need not ask again while
-    /// every writer waits; rows not [`worth_keeping`] are left out. Whether
-    /// they were kept.
-    pub fn keep_early(&self, early: EarlyRows) -> bool {
+    /// every writer waits; rows not [`worth_keeping`] are left out.
+    pub fn keep_early(&self, early: EarlyRows) {
         let rows = early
             .rows
             .into_iter()
             .filter(|((tree, key), value)| worth_keeping(*tree, key, value.as_deref()));
-        self.cache().seen_outside(early.stamp, rows)
+        self.cache().seen_outside(early.stamp, rows);
     }
 
     /// Bytes of keys and values this process's row cache holds.
