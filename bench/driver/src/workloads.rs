@@ -1206,12 +1206,31 @@ async fn shire_publish_clients(
     payload: Vec<u8>,
     pid: u32,
 ) -> Result<(f64, usize, CpuMeter)> {
+    let queues = shire_publish_queues(publisher, scale, run, first, &payload)?;
+    let sides = [publisher.clone()];
+    let tagged = queues
+        .into_iter()
+        .map(|q| q.into_iter().map(|r| (0, r)).collect())
+        .collect();
+    timed_publishes(&sides, tagged, scale.publish_duration, pid).await
+}
+
+/// The releases of one publish run, built and signed before its clock
+/// starts: one queue per client, client `c` publishing versions of
+/// `pub{first + c}`.
+fn shire_publish_queues(
+    publisher: &Publisher,
+    scale: &Scale,
+    run: usize,
+    first: usize,
+    payload: &[u8],
+) -> Result<Vec<Vec<shire::Release>>> {
     let per_client = (scale.publish_cap / scale.publishers).max(1);
     let mut queues = Vec::new();
     for c in (first..).take(scale.publishers) {
         let mut q = Vec::with_capacity(per_client);
         for i in 0..per_client {
-            let mut p = payload.clone();
+            let mut p = payload.to_vec();
             p[..8].copy_from_slice(&((run * 1_000_000 + c * 100_000 + i) as u64).to_le_bytes());
             let m = shire::manifest(
                 &format!("pub{c}"),
@@ -1223,13 +1242,33 @@ async fn shire_publish_clients(
         }
         queues.push(q);
     }
-    timed_clients(queues, scale.publish_duration, pid, {
-        let publisher = publisher.clone();
-        move |r| {
-            let publisher = publisher.clone();
-            async move { publisher.publish(&r).await }
-        }
-    })
+    Ok(queues)
+}
+
+/// Sends each queue's releases, in order, to the publisher (of `sides`) its
+/// items name, under one clock: [`timed_clients`] for publishers that may
+/// serve different processes of one node.
+async fn timed_publishes(
+    sides: &[Publisher],
+    queues: Vec<Vec<(usize, shire::Release)>>,
+    limit: Duration,
+    pid: u32,
+) -> Result<(f64, usize, CpuMeter)> {
+    let sides: Arc<[Publisher]> = sides.into();
+    timed_clients(
+        queues,
+        limit,
+        pid,
+        move |(side, r): (usize, shire::Release)| {
+            let sides = sides.clone();
+            async move {
+                let publisher = sides
+                    .get(side)
+                    .with_context(|| format!("no publisher {side}"))?;
+                publisher.publish(&r).await
+            }
+        },
+    )
     .await
 }
 
