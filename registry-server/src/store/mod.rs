@@ -28,7 +28,6 @@ mod row_cache;
 pub mod search;
 pub mod shared;
 mod shared_search;
-mod sql_literals;
 pub mod tokens;
 pub mod view;
 pub mod webhooks;

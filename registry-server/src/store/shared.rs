@@ -29,7 +29,6 @@ use super::error::StoreError;
 use super::linked::LinkGuesses;
 use super::row_cache::{Commit, Key, RowCache, Stamp, Standing};
 use super::shared_search::{DocumentsRead, Replica};
-use super::sql_literals;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -127,16 +126,45 @@ fn search_documents_query(
     sqlx::query_as(SEARCH_DOCUMENTS_SINCE).bind(since)
 }
 
-/// Writes a batch's rows, its search documents and its commit's number and
-/// mark (`shire_write`, `migrations/0009_write_function.sql`): `(id, n)` of
-/// each `shire_generation` row it moved.
-const WRITE: &str = "SELECT moved_id, moved_n \
-     FROM shire_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
-/// Largest batch (bytes of its keys, values and documents) that goes as
-/// literals, with its `COMMIT`, in one round trip ([`commit`]). A larger one,
-/// an import's, keeps bound parameters and commits in a second.
-const INLINE_MAX: usize = 1 << 20;
+/// A transaction's writes in one statement: rows put (`$1`-`$3`) and
+/// removed (`$4`, `$5`), the commit sequence moved (and, when `$8`, the
+/// document generation set to the commit's mark `$10`), search documents (`$6`, `$7`) stamped with the
+/// new sequence number, the keys written listed under it and lists older
+/// than `$9` commits ([`CHANGES_KEPT`]) dropped, the commit's mark (`$10`)
+/// recorded under it and marks older than `$11` commits ([`MARKS_KEPT`])
+/// dropped. A number already listed or marked (a sequence set back by hand
+/// or by a partial restore) is taken over, so writes go on, and processes
+/// that stood there see another mark. Answers the generation rows it
+/// moved.
+const WRITE: &str = "WITH put AS ( \
+         INSERT INTO shire_trees (tree, key, value) \
+         SELECT * FROM UNNEST($1::int2[], $2::bytea[], $3::bytea[]) \
+         ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value), \
+     gone AS ( \
+         DELETE FROM shire_trees WHERE ctid = ANY (ARRAY( \
+             SELECT r.ctid FROM UNNEST($4::int2[], $5::bytea[]) AS u(tree, key) \
+             CROSS JOIN LATERAL (SELECT ctid FROM shire_trees \
+                 WHERE tree = u.tree AND key = u.key LIMIT 1) r))), \
+     moved AS ( \
+         UPDATE shire_generation SET n = CASE WHEN id = 1 THEN $10 ELSE n + 1 END \
+         WHERE id = 2 OR (id = 1 AND $8) RETURNING id, n), \
+     docs AS ( \
+         INSERT INTO shire_search (package_id, terms, seq) \
+         SELECT u.id, u.doc::tsvector, m.n FROM UNNEST($6::int4[], $7::text[]) AS u(id, doc) \
+         CROSS JOIN (SELECT n FROM moved WHERE id = 2) m \
+         ON CONFLICT (package_id) DO UPDATE SET terms = EXCLUDED.terms, seq = EXCLUDED.seq), \
+     listed AS ( \
+         INSERT INTO shire_changes (seq, trees, keys) \
+         SELECT n, $1::int2[] || $4::int2[], $2::bytea[] || $5::bytea[] FROM moved WHERE id = 2 \
+         ON CONFLICT (seq) DO UPDATE SET trees = EXCLUDED.trees, keys = EXCLUDED.keys), \
+     dropped AS ( \
+         DELETE FROM shire_changes WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $9), \
+     marked AS ( \
+         INSERT INTO shire_commits (seq, mark) SELECT n, $10 FROM moved WHERE id = 2 \
+         ON CONFLICT (seq) DO UPDATE SET mark = EXCLUDED.mark), \
+     unmarked AS ( \
+         DELETE FROM shire_commits WHERE seq <= (SELECT n FROM moved WHERE id = 2) - $11) \
+     SELECT id, n FROM moved";
 
 /// Commits whose marks are kept (`shire_commits`): a process whose row
 /// cache or search copy stands at an older commit cannot confirm it, and
@@ -1661,171 +1689,81 @@ fn open(
         .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))
 }
 
-/// One write's arguments to `shire_write` ([`WRITE`]), with the mark drawn
-/// for its commit.
-struct WriteArgs {
-    put_t: Vec<i16>,
-    put_k: Vec<Vec<u8>>,
-    put_v: Vec<Vec<u8>>,
-    del_t: Vec<i16>,
-    del_k: Vec<Vec<u8>>,
-    ids: Vec<i32>,
-    docs: Vec<String>,
-    moves_generation: bool,
-    mark: i64,
-}
-
-impl WriteArgs {
-    fn of(pending: Pending, moves_generation: bool) -> Result<WriteArgs, StoreError> {
-        let (mut put_t, mut put_k, mut put_v) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
-        for ((t, k), v) in pending.trees {
-            match v {
-                Some(v) => {
-                    put_t.push(t);
-                    put_k.push(k);
-                    put_v.push(v);
-                }
-                None => {
-                    del_t.push(t);
-                    del_k.push(k);
-                }
-            }
-        }
-        let mut ids = Vec::with_capacity(pending.search.len());
-        for id in pending.search.keys() {
-            ids.push(i32::try_from(*id).map_err(|_| {
-                StoreError::Backend(format!("package id {id} is past the search index's range"))
-            })?);
-        }
-        Ok(WriteArgs {
-            put_t,
-            put_k,
-            put_v,
-            del_t,
-            del_k,
-            ids,
-            docs: pending.search.into_values().collect(),
-            moves_generation,
-            mark: rand::random(),
-        })
-    }
-
-    /// Bytes of keys, values and documents.
-    fn size(&self) -> usize {
-        let bytes = |v: &[Vec<u8>]| v.iter().map(Vec::len).sum::<usize>();
-        bytes(&self.put_k)
-            + bytes(&self.put_v)
-            + bytes(&self.del_k)
-            + self.docs.iter().map(String::len).sum::<usize>()
-    }
-
-    /// [`WRITE`] with its arguments as literals ([`sql_literals`]).
-    fn inline(&self) -> String {
-        format!(
-            "SELECT moved_id, moved_n FROM shire_write({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-            sql_literals::smallints(&self.put_t),
-            sql_literals::byteas(&self.put_k),
-            sql_literals::byteas(&self.put_v),
-            sql_literals::smallints(&self.del_t),
-            sql_literals::byteas(&self.del_k),
-            sql_literals::integers(&self.ids),
-            sql_literals::texts(&self.docs),
-            sql_literals::boolean(self.moves_generation),
-            CHANGES_KEPT,
-            self.mark,
-            MARKS_KEPT,
-        )
-    }
-
-    /// The commit made, from the generation rows [`WRITE`] moved.
-    fn made(&self, moved: impl IntoIterator<Item = (i16, i64)>) -> Result<Commit, StoreError> {
-        moved
-            .into_iter()
-            .find(|(id, _)| *id == COMMIT_SEQUENCE)
-            .map(|(_, seq)| Commit {
-                seq,
-                mark: Some(self.mark),
-            })
-            .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))
-    }
-}
-
-/// Writes `pending` in the open transaction of `conn` ([`WRITE`], its
-/// arguments bound); the commit it makes.
+/// Writes `pending` in the open transaction of `conn` ([`WRITE`]) under a
+/// mark drawn for it; the commit it makes.
 async fn write(
     conn: &Conn,
     pending: Pending,
     moves_generation: bool,
 ) -> Result<Commit, StoreError> {
-    let args = WriteArgs::of(pending, moves_generation)?;
-    write_bound(conn, &args).await
-}
-
-async fn write_bound(conn: &Conn, args: &WriteArgs) -> Result<Commit, StoreError> {
     let mut guard = conn.lock().await;
     let c = open(&mut guard)?;
+    let (mut put_t, mut put_k, mut put_v) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
+    for ((t, k), v) in pending.trees {
+        match v {
+            Some(v) => {
+                put_t.push(t);
+                put_k.push(k);
+                put_v.push(v);
+            }
+            None => {
+                del_t.push(t);
+                del_k.push(k);
+            }
+        }
+    }
+    let mut ids = Vec::with_capacity(pending.search.len());
+    for id in pending.search.keys() {
+        ids.push(i32::try_from(*id).map_err(|_| {
+            StoreError::Backend(format!("package id {id} is past the search index's range"))
+        })?);
+    }
+    let docs: Vec<String> = pending.search.into_values().collect();
+    let mark: i64 = rand::random();
     let moved = sqlx::query_as::<_, (i16, i64)>(WRITE)
-        .bind(&args.put_t)
-        .bind(&args.put_k)
-        .bind(&args.put_v)
-        .bind(&args.del_t)
-        .bind(&args.del_k)
-        .bind(&args.ids)
-        .bind(&args.docs)
-        .bind(args.moves_generation)
+        .bind(put_t)
+        .bind(put_k)
+        .bind(put_v)
+        .bind(del_t)
+        .bind(del_k)
+        .bind(ids)
+        .bind(docs)
+        .bind(moves_generation)
         .bind(CHANGES_KEPT)
-        .bind(args.mark)
+        .bind(mark)
         .bind(MARKS_KEPT)
         .fetch_all(&mut **c)
         .await
         .map_err(|e| backend_in("writing", e))?;
-    args.made(moved)
+    moved
+        .into_iter()
+        .find(|(id, _)| *id == COMMIT_SEQUENCE)
+        .map(|(_, seq)| Commit {
+            seq,
+            mark: Some(mark),
+        })
+        .ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))
 }
 
-/// Writes `pending` and commits; the commit made. A batch up to
-/// [`INLINE_MAX`] sends its write and its `COMMIT` as one simple query, in
-/// one round trip: the batch holds the sequencer lock until the commit
-/// returns, and the round trip this saves was a fifth of that time under
-/// load. (PostgreSQL skips the `COMMIT` when the write fails.)
+/// Writes `pending` and commits; the commit made.
 async fn commit(
     conn: Conn,
     pending: Pending,
     moves_generation: bool,
 ) -> Result<Commit, StoreError> {
     let done = async {
-        let args = WriteArgs::of(pending, moves_generation)?;
-        let (mut guard, made) = if args.size() <= INLINE_MAX {
-            let sql = format!("{}; COMMIT", args.inline());
-            let mut guard = conn.lock().await;
-            let c = open(&mut guard)?;
-            let rows = sqlx::Executor::fetch_all(&mut **c, sql.as_str())
-                .await
-                .map_err(|e| backend_in("writing and committing", e))?;
-            let mut moved = Vec::with_capacity(rows.len());
-            for row in &rows {
-                use sqlx::Row as _;
-                moved.push((
-                    row.try_get::<i16, _>(0).map_err(backend)?,
-                    row.try_get::<i64, _>(1).map_err(backend)?,
-                ));
-            }
-            let made = args.made(moved)?;
-            (guard, made)
-        } else {
-            let made = write_bound(&conn, &args).await?;
-            let mut guard = conn.lock().await;
-            let c = open(&mut guard)?;
-            sqlx::query("COMMIT")
-                .execute(&mut **c)
-                .await
-                .map_err(backend)?;
-            (guard, made)
-        };
+        let seq = write(&conn, pending, moves_generation).await?;
+        let mut guard = conn.lock().await;
+        let c = open(&mut guard)?;
+        sqlx::query("COMMIT")
+            .execute(&mut **c)
+            .await
+            .map_err(backend)?;
         // Back to the pool from this runtime: a connection dropped on a
         // caller's thread would need that thread's (absent) runtime.
         drop(guard.take());
-        Ok(made)
+        Ok(seq)
     }
     .await;
     if done.is_err() {

@@ -950,39 +950,3 @@ async fn a_publish_costs_five_calls_to_postgresql() {
     publish().await;
     assert_eq!(calls_of(&c.app, publish).await, 5.0, "per publish");
 }
-
-/// A write's rows reach PostgreSQL byte for byte whichever way they travel:
-/// as literals sent with the `COMMIT` (keys and values holding quotes,
-/// backslashes, NULs, dollar quotes and bytes that are not UTF-8), or as
-/// bound parameters, for a write too large for literals (an import's).
-#[test]
-fn written_rows_arrive_byte_for_byte_as_literals_or_bound() {
-    let hostile = b"'); DROP TABLE shire_trees; --\\x27\\'\0\xff$$ E'\\\\'".to_vec();
-    let large: Vec<u8> = hostile.iter().copied().cycle().take(3 << 20).collect();
-    for (what, value) in [("small", hostile.clone()), ("large", large)] {
-        let storage = shared_storage();
-        let db = SharedDb::connect(&storage.postgres, 2).unwrap();
-        let key = [what.as_bytes(), &hostile].concat();
-        let entries = vec![
-            Ok(("meta".to_string(), key.clone(), value.clone())),
-            Ok(("orgs".to_string(), hostile.clone(), b"'".to_vec())),
-        ];
-        assert_eq!(Store::import_shared(&db, entries.into_iter()).unwrap(), 2);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let pool = rt
-            .block_on(sqlx::PgPool::connect(&storage.postgres))
-            .unwrap();
-        let stored: Vec<(Vec<u8>, Vec<u8>)> = rt
-            .block_on(
-                sqlx::query_as("SELECT key, value FROM shire_trees ORDER BY key").fetch_all(&pool),
-            )
-            .unwrap();
-        let mut expected = vec![(key, value), (hostile.clone(), b"'".to_vec())];
-        expected.sort();
-        assert!(stored == expected, "{what}: the rows differ");
-        let commits: i64 = rt
-            .block_on(sqlx::query_scalar("SELECT count(*) FROM shire_commits").fetch_one(&pool))
-            .unwrap();
-        assert_eq!(commits, 1, "{what}");
-    }
-}
