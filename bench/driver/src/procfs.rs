@@ -58,3 +58,44 @@ impl Sampler {
         samples.into_iter().reduce(f64::max)
     }
 }
+
+/// CPU seconds used so far by every process of the machine whose command
+/// name is one of `names` (summed per name), and the machine's idle
+/// seconds: for telling where a workload's CPU went when several
+/// processes serve it (the node's, PostgreSQL's backends, the S3 server).
+pub fn cpu_by_name(names: &[&str]) -> (Vec<f64>, Option<f64>) {
+    let mut sums = vec![0.0; names.len()];
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(comm) = stat
+                .split_once('(')
+                .and_then(|(_, r)| r.rsplit_once(')'))
+                .map(|(c, _)| c)
+            else {
+                continue;
+            };
+            if let Some(i) = names.iter().position(|n| *n == comm) {
+                sums[i] += cpu_seconds(pid).unwrap_or(0.0);
+            }
+        }
+    }
+    (sums, idle_seconds())
+}
+
+/// Seconds all the machine's cores have been idle (`/proc/stat`).
+fn idle_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let idle: f64 = cpu.split_whitespace().nth(4)?.parse().ok()?;
+    Some(idle / 100.0)
+}

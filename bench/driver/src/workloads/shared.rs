@@ -3,11 +3,10 @@
 //! publish, download and metadata side by side, search at the larger fill, and
 //! two processes of the shared node against one.
 
-use super::{
-    fill_shire, shire_publish_clients, shire_publish_queues, shire_publish_run, timed_publishes,
-    Bench,
-};
+use super::{fill_shire, shire_publish_queues, shire_publish_run, timed_publishes, Bench};
 use crate::fixtures;
+use crate::options::Scale;
+use crate::procfs;
 use crate::servers::{self, PidFile, Shire};
 use crate::shire::{self, Publisher};
 use crate::table::{Figure, Row, Target};
@@ -247,49 +246,17 @@ impl Bench {
         let (mut one_batches, mut two_batches) = (Vec::new(), Vec::new());
         let (mut one_failure, mut two_failure) = (None, None);
         let bases = [node.first.server.base.clone(), second.server.base.clone()];
+        let (mut one_cpu, mut two_cpu) = (CpuShares::default(), CpuShares::default());
+        let both = [node.publisher.clone(), second_publisher.clone()];
         for run in 0..self.scale.runs {
-            let one = async {
-                let before = self.store_work(&bases).await;
-                let (rate, done, _) = shire_publish_clients(
-                    &node.publisher,
-                    &self.scale,
-                    400 + run,
-                    0,
-                    payload.clone(),
-                    node.first.server.pid(),
-                )
-                .await?;
-                Ok::<_, anyhow::Error>((
-                    rate,
-                    per_publish(done, before, self.store_work(&bases).await),
-                ))
-            };
-            let two = async {
-                let before = self.store_work(&bases).await;
-                // Every client's releases are built before the one clock
-                // starts: built while the other half's clients ran, their
-                // signing and compressing took the driver a core inside
-                // the measured time.
-                let sides = [node.publisher.clone(), second_publisher.clone()];
-                let mut queues = Vec::new();
-                for (side, publisher) in sides.iter().enumerate() {
-                    let first = side * half.publishers;
-                    for q in shire_publish_queues(publisher, &half, 300 + run, first, &payload)? {
-                        queues.push(q.into_iter().map(|r| (side, r)).collect());
-                    }
-                }
-                let (rate, done, _) = timed_publishes(
-                    &sides,
-                    queues,
-                    self.scale.publish_duration,
-                    node.first.server.pid(),
-                )
-                .await?;
-                Ok::<_, anyhow::Error>((
-                    rate,
-                    per_publish(done, before, self.store_work(&bases).await),
-                ))
-            };
+            let one = self.publish_from_sides(
+                std::slice::from_ref(&node.publisher),
+                &self.scale,
+                400 + run,
+                &payload,
+                &bases,
+            );
+            let two = self.publish_from_sides(&both, &half, 300 + run, &payload, &bases);
             let (one, two) = if run % 2 == 0 {
                 let one = one.await;
                 (one, two.await)
@@ -298,16 +265,18 @@ impl Bench {
                 (one.await, two)
             };
             match one {
-                Ok((rate, batch)) => {
+                Ok((rate, batch, cpu)) => {
                     ones.push(rate);
                     one_batches.extend(batch);
+                    one_cpu.add(&cpu);
                 }
                 Err(e) => one_failure = Some(format!("{e:#}")),
             }
             match two {
-                Ok((rate, batch)) => {
+                Ok((rate, batch, cpu)) => {
                     twos.push(rate);
                     two_batches.extend(batch);
+                    two_cpu.add(&cpu);
                 }
                 Err(e) => two_failure = Some(format!("{e:#}")),
             }
@@ -321,6 +290,12 @@ impl Bench {
             per_publish_list(&one_batches),
             per_publish_list(&two_batches)
         ));
+        self.notes.push(format!(
+            "shared backend: CPU per publish on the filled node (ms), one process: {}; \
+             two processes: {}",
+            one_cpu.note(),
+            two_cpu.note()
+        ));
         self.rows.push(Row {
             work: work_name,
             shire: median_figure(&mut twos, two_failure),
@@ -328,6 +303,37 @@ impl Bench {
             other: median_figure(&mut ones, one_failure),
             target: Target::RatioAtLeast(1.0),
         });
+    }
+
+    /// One timed publish run from `sides` (one publisher per process), each
+    /// with `scale.publishers` clients publishing packages of their own, every
+    /// release built before the one clock starts: its rate, its publishes per
+    /// commit and calls per publish, and where the machine's CPU went.
+    async fn publish_from_sides(
+        &self,
+        sides: &[Publisher],
+        scale: &Scale,
+        run: usize,
+        payload: &[u8],
+        bases: &[String],
+    ) -> Result<(f64, Option<(f64, f64)>, CpuShares)> {
+        let before = self.store_work(bases).await;
+        let mut queues = Vec::new();
+        for (side, publisher) in sides.iter().enumerate() {
+            let first = side * scale.publishers;
+            for q in shire_publish_queues(publisher, scale, run, first, payload)? {
+                queues.push(q.into_iter().map(|r| (side, r)).collect());
+            }
+        }
+        let cpu = CpuShares::start();
+        let (rate, done, _) =
+            timed_publishes(sides, queues, scale.publish_duration, std::process::id()).await?;
+        let cpu = cpu.finish(done);
+        Ok((
+            rate,
+            per_publish(done, before, self.store_work(bases).await),
+            cpu,
+        ))
     }
 
     /// The write commits and PostgreSQL calls the processes at `bases` made
@@ -429,4 +435,76 @@ fn median_figure(values: &mut [f64], failure: Option<String>) -> Figure {
 fn median(values: &mut [f64]) -> Option<f64> {
     values.sort_by(|a, b| a.total_cmp(b));
     values.get(values.len() / 2).copied()
+}
+
+/// The processes whose CPU a shared-backend publish run divides among.
+const CPU_GROUPS: [(&str, &str); 4] = [
+    ("shire-registry", "node"),
+    ("postgres", "PostgreSQL"),
+    ("s3s-fs", "S3"),
+    ("shire-bench", "driver"),
+];
+
+/// CPU seconds per process group (and idle seconds) over timed runs, with
+/// the publishes and wall seconds they covered.
+#[derive(Default)]
+struct CpuShares {
+    groups: [f64; CPU_GROUPS.len()],
+    idle: f64,
+    wall: f64,
+    publishes: usize,
+    started: Option<(Vec<f64>, Option<f64>, std::time::Instant)>,
+}
+
+impl CpuShares {
+    fn start() -> Self {
+        let names = CPU_GROUPS.map(|(n, _)| n);
+        let (sums, idle) = procfs::cpu_by_name(&names);
+        Self {
+            started: Some((sums, idle, std::time::Instant::now())),
+            ..Self::default()
+        }
+    }
+
+    fn finish(mut self, publishes: usize) -> Self {
+        let names = CPU_GROUPS.map(|(n, _)| n);
+        let (sums, idle) = procfs::cpu_by_name(&names);
+        if let Some((before, idle_before, at)) = self.started.take() {
+            for (i, (a, b)) in sums.iter().zip(&before).enumerate() {
+                self.groups[i] = (a - b).max(0.0);
+            }
+            self.idle = idle.zip(idle_before).map_or(0.0, |(a, b)| a - b);
+            self.wall = at.elapsed().as_secs_f64();
+            self.publishes = publishes;
+        }
+        self
+    }
+
+    fn add(&mut self, other: &CpuShares) {
+        for (a, b) in self.groups.iter_mut().zip(other.groups) {
+            *a += b;
+        }
+        self.idle += other.idle;
+        self.wall += other.wall;
+        self.publishes += other.publishes;
+    }
+
+    /// `node 0.91, PostgreSQL 0.60, S3 0.40, driver 0.20; idle 7%`.
+    fn note(&self) -> String {
+        if self.publishes == 0 || self.wall <= 0.0 {
+            return "not measured".into();
+        }
+        let each = |s: f64| s * 1000.0 / self.publishes as f64;
+        let parts: Vec<String> = CPU_GROUPS
+            .iter()
+            .zip(self.groups)
+            .map(|((_, label), s)| format!("{label} {:.2}", each(s)))
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        format!(
+            "{}; idle {:.0}%",
+            parts.join(", "),
+            100.0 * self.idle / (self.wall * cores)
+        )
+    }
 }
