@@ -171,15 +171,6 @@ const WRITE: &str = "WITH put AS ( \
 /// starts them again.
 const MARKS_KEPT: i64 = 100_000;
 
-/// Appended to [`BEGIN_SEQUENCED`]: the marks of the latest commit and of
-/// commit `{since}` (where the process's row cache stood when it asked, or
-/// none) and the one after it (where the cache stands if this process's
-/// previous batch committed meanwhile). Rows are `(seq, mark)`.
-const COMMIT_MARKS: &str = "; \
-     SELECT seq, mark FROM shire_commits \
-         WHERE seq = (SELECT n FROM shire_generation WHERE id = 2) \
-     UNION ALL (SELECT seq, mark FROM shire_commits WHERE seq >= {since} ORDER BY seq LIMIT 2)";
-
 /// Commits whose written keys are kept (`shire_changes`), for processes
 /// catching up their row caches.
 const CHANGES_KEPT: i64 = 1000;
@@ -188,40 +179,41 @@ const CHANGES_KEPT: i64 = 1000;
 const CHANGES: &str = "SELECT trees, keys FROM shire_changes WHERE seq > $1 AND seq <= $2";
 
 /// Begins a write: the transaction (read committed, so each statement sees
-/// what committed before it), the mark that lets it write `shire_trees`
-/// (`migrations/0006_sequenced_writes.sql`, its value since `0008_commit_marks.sql`), the sequencer lock
-/// ([`SEQUENCER_LOCK`]), then the commit sequence ([`COMMIT_SEQUENCE`]).
-const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
-     SET LOCAL shire.sequenced = 'marked'; \
-     SELECT pg_advisory_xact_lock(91569932879153); \
-     SELECT n FROM shire_generation WHERE id = 2";
-
-/// Appended to [`BEGIN_SEQUENCED`] when the row cache is current at a
-/// commit sequence (`{since}`): how many commits after it still list their
-/// keys, and every key they wrote with what the database holds under it
-/// now (`NULL`: nothing), at most `{limit}` of them, values larger than
-/// [`CHANGED_VALUE_MAX`] and those of the trees `{forgotten}` (each tree
+/// what committed before it), then `shire_begin`
+/// (`migrations/0009_begin_function.sql`): the mark that lets it write
+/// `shire_trees` (`migrations/0006_sequenced_writes.sql`, its value since
+/// `0008_commit_marks.sql`), the sequencer lock ([`SEQUENCER_LOCK`]), the
+/// commit sequence ([`COMMIT_SEQUENCE`]) and the marks of the latest commit
+/// and of commit `{since}` (where the process's row cache stood when it
+/// asked, `NULL` for none) and the one after it (where the cache stands if
+/// this process's previous batch committed meanwhile).
+///
+/// With a `{since}`, also how many commits after it still list their keys,
+/// and every key they wrote with what the database holds under it now, at
+/// most `{limit}` of them, values larger than `{value_max}`
+/// ([`CHANGED_VALUE_MAX`]) and those of the trees `{forgotten}` (each tree
 /// whose [`T::values_follow_other_writes`] is false) left out, unread. Read
 /// under the lock, so the rows are what the write transaction would read;
 /// the process keeps them instead of forgetting the keys and reading them
-/// again one by one. The values come back as text (a simple query), so
-/// their form is fixed first. Rows are `(kind, n, tree, key, value)`: kind
-/// 0 the count, 1 a key and its value, 2 a key whose value was left out.
-const CHANGED_ROWS: &str = "; \
-     SET LOCAL bytea_output = 'hex'; \
-     SELECT 0::int2, count(*)::int8, NULL::int2, NULL::bytea, NULL::bytea \
-         FROM shire_changes WHERE seq > {since} \
-     UNION ALL (SELECT \
-             CASE WHEN u.tree = ANY ({forgotten}) OR octet_length(t.value) > {value_max} \
-                 THEN 2 ELSE 1 END::int2, \
-             c.seq, u.tree, u.key, \
-             CASE WHEN u.tree = ANY ({forgotten}) OR octet_length(t.value) > {value_max} \
-                 THEN NULL ELSE t.value END \
-         FROM shire_changes c \
-         CROSS JOIN LATERAL unnest(c.trees, c.keys) AS u(tree, key) \
-         LEFT JOIN LATERAL (SELECT value FROM shire_trees \
-             WHERE tree = u.tree AND key = u.key AND u.tree <> ALL ({forgotten}) LIMIT 1) t ON TRUE \
-         WHERE c.seq > {since} LIMIT {limit})";
+/// again one by one. One round trip: a simple query, whose values come back
+/// as text (the function fixes their form). Its only arguments are numbers.
+const BEGIN_SEQUENCED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; \
+     SELECT kind, n, m, tree, key, value \
+     FROM shire_begin({since}, {value_max}, {forgotten}, {limit})";
+
+/// What a row of [`BEGIN_SEQUENCED`] holds, by its `kind`.
+mod begun {
+    /// How many commits after `since` still list their keys.
+    pub const LISTS: i16 = 0;
+    /// A key written since, with its value now.
+    pub const ROW: i16 = 1;
+    /// A key written since whose value was left out.
+    pub const ROW_LEFT_OUT: i16 = 2;
+    /// The commit sequence.
+    pub const SEQUENCE: i16 = 3;
+    /// A commit's mark.
+    pub const MARK: i16 = 4;
+}
 
 /// Rows a write's early check read outside the sequencer lock, with where
 /// the row cache stood when the read began ([`SharedDb::get_across_before_write`]).
@@ -253,7 +245,7 @@ fn values_follow_other_writes(tree: i16) -> bool {
         .is_none_or(|t| t.values_follow_other_writes())
 }
 
-/// The trees whose values a write's begin leaves out ([`CHANGED_ROWS`]), as
+/// The trees whose values a write's begin leaves out ([`BEGIN_SEQUENCED`]), as
 /// an SQL array.
 fn forgotten_trees() -> String {
     let trees: Vec<String> = ALL_TREES
@@ -264,11 +256,11 @@ fn forgotten_trees() -> String {
     format!("ARRAY[{}]::int2[]", trees.join(","))
 }
 
-/// Most changed rows a write's begin brings back ([`CHANGED_ROWS`]); past
+/// Most changed rows a write's begin brings back ([`BEGIN_SEQUENCED`]); past
 /// it the process forgets the keys others wrote and reads them as needed.
 const CHANGED_ROWS_MAX: usize = 1024;
 
-/// Largest value a write's begin brings back ([`CHANGED_ROWS`]): a larger
+/// Largest value a write's begin brings back ([`BEGIN_SEQUENCED`]): a larger
 /// one (a big archive's file list) is forgotten and read when needed. With
 /// [`CHANGED_ROWS_MAX`], at most 16 MiB while every writer waits.
 const CHANGED_VALUE_MAX: usize = 16 << 10;
@@ -289,7 +281,7 @@ const COMMIT_SEQUENCE: i16 = 2;
 /// 60,000 rows read the whole table (2 ms instead of 0.04). So the
 /// statements leave the planner one way to run: every key-list lookup probes
 /// the primary key once per key from a `LATERAL` subquery ([`GET_MANY`],
-/// [`GET_ACROSS`], the deletes of [`WRITE`], [`CHANGED_ROWS`]), and a
+/// [`GET_ACROSS`], the deletes of [`WRITE`], [`BEGIN_SEQUENCED`]), and a
 /// sequential scan is priced out, so even a plan made on an empty table
 /// probes the index. `shared_only::lookups_stay_index_probes_as_the_tables_grow_from_empty`
 /// checks PostgreSQL's own counters.
@@ -1476,10 +1468,10 @@ impl SharedDb {
 /// A key and its value.
 type Row = (Vec<u8>, Vec<u8>);
 /// A pooled connection inside a transaction holding the sequencer lock, and
-/// the commit sequence read under it, in one round trip (each statement of
-/// the batch takes its own snapshot, so the sequence is read after the lock
-/// is granted). A connection that fails before it holds the lock is closed,
-/// never handed back to the pool inside a transaction.
+/// what [`BEGIN_SEQUENCED`] read under it, in one round trip (each query
+/// of `shire_begin` takes its own snapshot, so those after the lock see
+/// every commit before it). A connection that fails before it holds the
+/// lock is closed, never handed back to the pool inside a transaction.
 async fn begin_sequenced(
     pool: PgPool,
     since: Option<i64>,
@@ -1489,18 +1481,14 @@ async fn begin_sequenced(
         .acquire()
         .await
         .map_err(|e| backend_in("taking a connection", e))?;
-    let marks = COMMIT_MARKS.replace("{since}", &since.unwrap_or(i64::MAX).to_string());
-    let sql = match since {
-        Some(since) => {
-            let changed = CHANGED_ROWS
-                .replace("{since}", &since.to_string())
-                .replace("{value_max}", &CHANGED_VALUE_MAX.to_string())
-                .replace("{forgotten}", &forgotten_trees())
-                .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
-            format!("{BEGIN_SEQUENCED}{marks}{changed}")
-        }
-        None => format!("{BEGIN_SEQUENCED}{marks}"),
-    };
+    let sql = BEGIN_SEQUENCED
+        .replace(
+            "{since}",
+            &since.map_or("NULL".to_string(), |s| s.to_string()),
+        )
+        .replace("{value_max}", &CHANGED_VALUE_MAX.to_string())
+        .replace("{forgotten}", &forgotten_trees())
+        .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
     // A plain `&str` goes as a simple query, which may hold several
     // statements (its values come back as text).
     let rows = sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await;
@@ -1516,27 +1504,29 @@ async fn begin_sequenced(
                 forgotten: Vec::new(),
             });
             for row in &rows {
-                match row.len() {
-                    // The commit sequence (the lock's row is `void`).
-                    1 => {
-                        if let Ok(n) = row.try_get::<i64, _>(0) {
+                let Ok(kind) = row.try_get::<i16, _>(0) else {
+                    continue;
+                };
+                match kind {
+                    begun::SEQUENCE => {
+                        if let Ok(n) = row.try_get::<i64, _>(1) {
                             seq = Some(n);
                         }
                     }
                     // A mark this process cannot read only costs it its
                     // row cache.
-                    2 => {
+                    begun::MARK => {
                         if let (Ok(seq), Ok(mark)) =
-                            (row.try_get::<i64, _>(0), row.try_get::<i64, _>(1))
+                            (row.try_get::<i64, _>(1), row.try_get::<i64, _>(2))
                         {
                             marks.insert(seq, mark);
                         }
                     }
                     // A row this process cannot read only costs the
                     // catch-up its shortcut.
-                    5 => {
+                    begun::LISTS | begun::ROW | begun::ROW_LEFT_OUT => {
                         if let Some(c) = changed.as_mut() {
-                            if Changed::take(c, row).is_err() {
+                            if Changed::take(c, kind, row).is_err() {
                                 changed = None;
                             }
                         }
@@ -1558,11 +1548,11 @@ async fn begin_sequenced(
 }
 
 /// The marks of commits the database holds, by sequence number, read under
-/// the lock at a write's begin ([`COMMIT_MARKS`]).
+/// the lock at a write's begin ([`BEGIN_SEQUENCED`]).
 type Marks = BTreeMap<i64, i64>;
 
 /// What the commits after commit sequence `since` wrote, read under the
-/// lock at a write's begin ([`CHANGED_ROWS`]).
+/// lock at a write's begin ([`BEGIN_SEQUENCED`]).
 struct Changed {
     since: i64,
     /// Commits after `since` whose keys are listed.
@@ -1574,17 +1564,17 @@ struct Changed {
 }
 
 impl Changed {
-    /// Takes one row of [`CHANGED_ROWS`].
-    fn take(&mut self, row: &sqlx::postgres::PgRow) -> Result<(), sqlx::Error> {
+    /// Takes one row of [`BEGIN_SEQUENCED`] of kind [`begun::LISTS`],
+    /// [`begun::ROW`] or [`begun::ROW_LEFT_OUT`].
+    fn take(&mut self, kind: i16, row: &sqlx::postgres::PgRow) -> Result<(), sqlx::Error> {
         use sqlx::Row as _;
-        let kind: i16 = row.try_get(0)?;
-        if kind == 0 {
+        if kind == begun::LISTS {
             self.lists = row.try_get(1)?;
             return Ok(());
         }
-        let key: Key = (row.try_get(2)?, row.try_get(3)?);
-        if kind == 1 {
-            self.rows.push((key, row.try_get(4)?));
+        let key: Key = (row.try_get(3)?, row.try_get(4)?);
+        if kind == begun::ROW {
+            self.rows.push((key, row.try_get(5)?));
         } else {
             self.forgotten.push(key);
         }
@@ -1991,9 +1981,18 @@ mod tests {
 
     #[test]
     fn a_write_begins_under_the_sequencer_lock_then_reads_the_commit_sequence() {
-        let lock = BEGIN_SEQUENCED.find(&format!("pg_advisory_xact_lock({SEQUENCER_LOCK})"));
-        let sequence = BEGIN_SEQUENCED.find(&format!("WHERE id = {COMMIT_SEQUENCE}"));
-        assert!(lock.is_some() && sequence.is_some() && lock < sequence);
+        let begin = include_str!("../../migrations/0009_begin_function.sql");
+        let body = &begin[begin.find("$$").unwrap_or(0)..];
+        let mark = body.find("set_config('shire.sequenced', 'marked', true)");
+        let lock = body.find(&format!("pg_advisory_xact_lock({SEQUENCER_LOCK})"));
+        let sequence = body.find(&format!("WHERE g.id = {COMMIT_SEQUENCE}"));
+        assert!(mark.is_some() && lock.is_some() && sequence.is_some());
+        assert!(mark < lock && lock < sequence);
+        assert!(
+            begin.contains("LANGUAGE plpgsql VOLATILE"),
+            "each query needs a snapshot of its own"
+        );
+        assert!(BEGIN_SEQUENCED.starts_with("BEGIN ISOLATION LEVEL READ COMMITTED;"));
     }
 
     #[test]
