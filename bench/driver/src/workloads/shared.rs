@@ -326,6 +326,8 @@ impl Bench {
             }
         }
         let cpu = CpuShares::start();
+        // The one-process meter `timed_publishes` answers is not read:
+        // `CpuShares` covers every process.
         let (rate, done, _) =
             timed_publishes(sides, queues, scale.publish_duration, std::process::id()).await?;
         let cpu = cpu.finish(done);
