@@ -1192,27 +1192,18 @@ async fn shire_publish_run(
     payload: Vec<u8>,
     pid: u32,
 ) -> Result<(f64, usize, CpuMeter)> {
-    shire_publish_clients(publisher, scale, run, 0, payload, pid).await
-}
-
-/// [`shire_publish_run`] with the clients' packages numbered from `first`:
-/// client `c` publishes versions of `pub{first + c}` only, so that
-/// publishers given different `first`s never write the same package.
-async fn shire_publish_clients(
-    publisher: &Publisher,
-    scale: &Scale,
-    run: usize,
-    first: usize,
-    payload: Vec<u8>,
-    pid: u32,
-) -> Result<(f64, usize, CpuMeter)> {
-    let queues = shire_publish_queues(publisher, scale, run, first, &payload)?;
-    let sides = [publisher.clone()];
+    let queues = shire_publish_queues(publisher, scale, run, 0, &payload)?;
     let tagged = queues
         .into_iter()
         .map(|q| q.into_iter().map(|r| (0, r)).collect())
         .collect();
-    timed_publishes(&sides, tagged, scale.publish_duration, pid).await
+    timed_publishes(
+        std::slice::from_ref(publisher),
+        tagged,
+        scale.publish_duration,
+        pid,
+    )
+    .await
 }
 
 /// The releases of one publish run, built and signed before its clock
