@@ -59,12 +59,22 @@ impl Sampler {
     }
 }
 
-/// CPU seconds used so far by every process of the machine whose command
-/// name is one of `names` (summed per name), and the machine's idle
-/// seconds: for telling where a workload's CPU went when several
-/// processes serve it (the node's, PostgreSQL's backends, the S3 server).
-pub fn cpu_by_name(names: &[&str]) -> (Vec<f64>, Option<f64>) {
-    let mut sums = vec![0.0; names.len()];
+/// What the processes of one command name have used so far: CPU seconds,
+/// and the times their threads were switched out, waiting (voluntary: a
+/// thread blocked on a lock, a socket or a wake-up) or preempted.
+#[derive(Clone, Copy, Default)]
+pub struct Usage {
+    pub cpu: f64,
+    pub waits: f64,
+    pub preempted: f64,
+}
+
+/// [`Usage`] so far of every process of the machine whose command name is
+/// one of `names` (summed per name), and the machine's idle seconds: for
+/// telling where a workload's CPU went when several processes serve it (the
+/// node's, PostgreSQL's backends, the S3 server).
+pub fn usage_by_name(names: &[&str]) -> (Vec<Usage>, Option<f64>) {
+    let mut sums = vec![Usage::default(); names.len()];
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             let Some(pid) = entry
@@ -85,11 +95,39 @@ pub fn cpu_by_name(names: &[&str]) -> (Vec<f64>, Option<f64>) {
                 continue;
             };
             if let Some(i) = names.iter().position(|n| *n == comm) {
-                sums[i] += cpu_seconds(pid).unwrap_or(0.0);
+                let (waits, preempted) = switches(pid);
+                let sum = &mut sums[i];
+                sum.cpu += cpu_seconds(pid).unwrap_or(0.0);
+                sum.waits += waits;
+                sum.preempted += preempted;
             }
         }
     }
     (sums, idle_seconds())
+}
+
+/// The voluntary and involuntary context switches of every thread of the
+/// process so far (`/proc/PID/task/*/status`; a thread that has ended is
+/// no longer counted).
+fn switches(pid: u32) -> (f64, f64) {
+    let (mut waits, mut preempted) = (0.0, 0.0);
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return (waits, preempted);
+    };
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            let count = |rest: &str| rest.trim().parse::<f64>().unwrap_or(0.0);
+            if let Some(rest) = line.strip_prefix("voluntary_ctxt_switches:") {
+                waits += count(rest);
+            } else if let Some(rest) = line.strip_prefix("nonvoluntary_ctxt_switches:") {
+                preempted += count(rest);
+            }
+        }
+    }
+    (waits, preempted)
 }
 
 /// Seconds all the machine's cores have been idle (`/proc/stat`).
@@ -98,4 +136,37 @@ fn idle_seconds() -> Option<f64> {
     let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
     let idle: f64 = cpu.split_whitespace().nth(4)?.parse().ok()?;
     Some(idle / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_that_sleeps_is_counted_as_waiting() {
+        let pid = std::process::id();
+        let (before, _) = switches(pid);
+        // A thread that outlives the second reading, and blocks in between.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            for _ in 0..5 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = rx.recv();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let (after, _) = switches(pid);
+        tx.send(()).unwrap();
+        sleeper.join().unwrap();
+        assert!(after >= before + 5.0, "{before} -> {after}");
+    }
+
+    #[test]
+    fn usage_is_summed_by_command_name() {
+        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let (sums, idle) = usage_by_name(&[me.trim(), "no-such-command"]);
+        assert!(sums[0].waits > 0.0);
+        assert_eq!(sums[1].cpu + sums[1].waits + sums[1].preempted, 0.0);
+        assert!(idle.is_some());
+    }
 }

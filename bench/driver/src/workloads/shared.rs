@@ -6,7 +6,7 @@
 use super::{fill_shire, shire_publish_queues, shire_publish_run, timed_publishes, Bench};
 use crate::fixtures;
 use crate::options::Scale;
-use crate::procfs;
+use crate::procfs::{self, Usage};
 use crate::servers::{self, PidFile, Shire};
 use crate::shire::{self, Publisher};
 use crate::table::{Figure, Row, Target};
@@ -462,21 +462,21 @@ const CPU_GROUPS: [(&str, &str); 4] = [
     ("shire-bench", "driver"),
 ];
 
-/// CPU seconds per process group (and idle seconds) over timed runs, with
-/// the publishes and wall seconds they covered.
+/// CPU seconds and context switches per process group (and idle seconds)
+/// over timed runs, with the publishes and wall seconds they covered.
 #[derive(Default)]
 struct CpuShares {
-    groups: [f64; CPU_GROUPS.len()],
+    groups: [Usage; CPU_GROUPS.len()],
     idle: f64,
     wall: f64,
     publishes: usize,
-    started: Option<(Vec<f64>, Option<f64>, std::time::Instant)>,
+    started: Option<(Vec<Usage>, Option<f64>, std::time::Instant)>,
 }
 
 impl CpuShares {
     fn start() -> Self {
         let names = CPU_GROUPS.map(|(n, _)| n);
-        let (sums, idle) = procfs::cpu_by_name(&names);
+        let (sums, idle) = procfs::usage_by_name(&names);
         Self {
             started: Some((sums, idle, std::time::Instant::now())),
             ..Self::default()
@@ -485,10 +485,16 @@ impl CpuShares {
 
     fn finish(mut self, publishes: usize) -> Self {
         let names = CPU_GROUPS.map(|(n, _)| n);
-        let (sums, idle) = procfs::cpu_by_name(&names);
+        let (sums, idle) = procfs::usage_by_name(&names);
         if let Some((before, idle_before, at)) = self.started.take() {
             for (i, (a, b)) in sums.iter().zip(&before).enumerate() {
-                self.groups[i] = (a - b).max(0.0);
+                // A thread that ended between the readings takes its
+                // switches with it: never count below nothing.
+                self.groups[i] = Usage {
+                    cpu: (a.cpu - b.cpu).max(0.0),
+                    waits: (a.waits - b.waits).max(0.0),
+                    preempted: (a.preempted - b.preempted).max(0.0),
+                };
             }
             self.idle = idle.zip(idle_before).map_or(0.0, |(a, b)| a - b);
             self.wall = at.elapsed().as_secs_f64();
@@ -499,23 +505,34 @@ impl CpuShares {
 
     fn add(&mut self, other: &CpuShares) {
         for (a, b) in self.groups.iter_mut().zip(other.groups) {
-            *a += b;
+            a.cpu += b.cpu;
+            a.waits += b.waits;
+            a.preempted += b.preempted;
         }
         self.idle += other.idle;
         self.wall += other.wall;
         self.publishes += other.publishes;
     }
 
-    /// `node 0.91, PostgreSQL 0.60, S3 0.40, driver 0.20; idle 7%`.
+    /// `node 0.91 (switches 18.5 + 7.0), PostgreSQL 0.60 (...), ...; idle
+    /// 7%`: per publish, the CPU milliseconds, then the switches out to wait
+    /// and those preempted.
     fn note(&self) -> String {
         if self.publishes == 0 || self.wall <= 0.0 {
             return "not measured".into();
         }
-        let each = |s: f64| s * 1000.0 / self.publishes as f64;
+        let each = |s: f64| s / self.publishes as f64;
         let parts: Vec<String> = CPU_GROUPS
             .iter()
             .zip(self.groups)
-            .map(|((_, label), s)| format!("{label} {:.2}", each(s)))
+            .map(|((_, label), u)| {
+                format!(
+                    "{label} {:.2} (switches {:.1} + {:.1})",
+                    each(u.cpu * 1000.0),
+                    each(u.waits),
+                    each(u.preempted)
+                )
+            })
             .collect();
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
         format!(
