@@ -64,9 +64,33 @@ impl Sampler {
 /// thread blocked on a lock, a socket or a wake-up) or preempted.
 #[derive(Clone, Copy, Default)]
 pub struct Usage {
+    /// CPU seconds, user and system.
     pub cpu: f64,
+    /// Voluntary context switches.
     pub waits: f64,
+    /// Involuntary context switches.
     pub preempted: f64,
+}
+
+impl Usage {
+    /// What was used between `before` and this reading. A thread that ended
+    /// between the two takes its switches with it: no figure goes below
+    /// nothing.
+    pub fn since(self, before: Usage) -> Usage {
+        Usage {
+            cpu: (self.cpu - before.cpu).max(0.0),
+            waits: (self.waits - before.waits).max(0.0),
+            preempted: (self.preempted - before.preempted).max(0.0),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.cpu += other.cpu;
+        self.waits += other.waits;
+        self.preempted += other.preempted;
+    }
 }
 
 /// [`Usage`] so far of every process of the machine whose command name is
@@ -115,19 +139,29 @@ fn switches(pid: u32) -> (f64, f64) {
         return (waits, preempted);
     };
     for task in tasks.flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        for line in status.lines() {
-            let count = |rest: &str| rest.trim().parse::<f64>().unwrap_or(0.0);
-            if let Some(rest) = line.strip_prefix("voluntary_ctxt_switches:") {
-                waits += count(rest);
-            } else if let Some(rest) = line.strip_prefix("nonvoluntary_ctxt_switches:") {
-                preempted += count(rest);
-            }
+        if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+            let (w, p) = thread_switches(&status);
+            waits += w;
+            preempted += p;
         }
     }
     (waits, preempted)
+}
+
+/// The voluntary and involuntary context switches in one thread's
+/// `status` text (nothing for a line missing).
+fn thread_switches(status: &str) -> (f64, f64) {
+    let count = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        count("voluntary_ctxt_switches"),
+        count("nonvoluntary_ctxt_switches"),
+    )
 }
 
 /// Seconds all the machine's cores have been idle (`/proc/stat`).
@@ -144,21 +178,33 @@ mod tests {
 
     #[test]
     fn a_thread_that_sleeps_is_counted_as_waiting() {
-        let pid = std::process::id();
-        let (before, _) = switches(pid);
-        // A thread that outlives the second reading, and blocks in between.
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let sleeper = std::thread::spawn(move || {
-            for _ in 0..5 {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let _ = rx.recv();
-        });
-        std::thread::sleep(Duration::from_millis(50));
-        let (after, _) = switches(pid);
-        tx.send(()).unwrap();
-        sleeper.join().unwrap();
+        // This thread's own count: other tests' threads may end meanwhile.
+        let own = || thread_switches(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+        let (before, _) = own();
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (after, _) = own();
         assert!(after >= before + 5.0, "{before} -> {after}");
+    }
+
+    #[test]
+    fn switches_are_read_from_a_status_text() {
+        let status = "Name:\tpostgres\nvoluntary_ctxt_switches:\t120\n\
+                      nonvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(thread_switches(status), (120.0, 7.0));
+        assert_eq!(thread_switches("Name:\tx\n"), (0.0, 0.0));
+    }
+
+    #[test]
+    fn usage_since_never_goes_below_nothing() {
+        let at = |cpu, waits, preempted| Usage {
+            cpu,
+            waits,
+            preempted,
+        };
+        let d = at(2.0, 10.0, 3.0).since(at(1.5, 12.0, 1.0));
+        assert_eq!((d.cpu, d.waits, d.preempted), (0.5, 0.0, 2.0));
     }
 
     #[test]

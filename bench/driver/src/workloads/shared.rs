@@ -488,13 +488,7 @@ impl CpuShares {
         let (sums, idle) = procfs::usage_by_name(&names);
         if let Some((before, idle_before, at)) = self.started.take() {
             for (i, (a, b)) in sums.iter().zip(&before).enumerate() {
-                // A thread that ended between the readings takes its
-                // switches with it: never count below nothing.
-                self.groups[i] = Usage {
-                    cpu: (a.cpu - b.cpu).max(0.0),
-                    waits: (a.waits - b.waits).max(0.0),
-                    preempted: (a.preempted - b.preempted).max(0.0),
-                };
+                self.groups[i] = a.since(*b);
             }
             self.idle = idle.zip(idle_before).map_or(0.0, |(a, b)| a - b);
             self.wall = at.elapsed().as_secs_f64();
@@ -505,9 +499,7 @@ impl CpuShares {
 
     fn add(&mut self, other: &CpuShares) {
         for (a, b) in self.groups.iter_mut().zip(other.groups) {
-            a.cpu += b.cpu;
-            a.waits += b.waits;
-            a.preempted += b.preempted;
+            *a += b;
         }
         self.idle += other.idle;
         self.wall += other.wall;
