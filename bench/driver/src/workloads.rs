@@ -1192,18 +1192,28 @@ async fn shire_publish_run(
     payload: Vec<u8>,
     pid: u32,
 ) -> Result<(f64, usize, CpuMeter)> {
-    let queues = shire_publish_queues(publisher, scale, run, 0, &payload)?;
-    let tagged = queues
-        .into_iter()
-        .map(|q| q.into_iter().map(|r| (0, r)).collect())
-        .collect();
-    timed_publishes(
-        std::slice::from_ref(publisher),
-        tagged,
-        scale.publish_duration,
-        pid,
-    )
-    .await
+    let sides = std::slice::from_ref(publisher);
+    let queues = shire_side_queues(sides, scale, run, &payload)?;
+    timed_publishes(sides, queues, scale.publish_duration, pid).await
+}
+
+/// The queues of one publish run from `sides` (one publisher per process),
+/// for [`timed_publishes`]: `scale.publishers` clients for each side, every
+/// client on a package of its own (side `s`'s from `pub{s * publishers}`).
+fn shire_side_queues(
+    sides: &[Publisher],
+    scale: &Scale,
+    run: usize,
+    payload: &[u8],
+) -> Result<Vec<Vec<(usize, shire::Release)>>> {
+    let mut queues = Vec::new();
+    for (side, publisher) in sides.iter().enumerate() {
+        let first = side * scale.publishers;
+        for q in shire_publish_queues(publisher, scale, run, first, payload)? {
+            queues.push(q.into_iter().map(|r| (side, r)).collect());
+        }
+    }
+    Ok(queues)
 }
 
 /// The releases of one publish run, built and signed before its clock

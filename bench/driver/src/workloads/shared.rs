@@ -3,7 +3,7 @@
 //! publish, download and metadata side by side, search at the larger fill, and
 //! two processes of the shared node against one.
 
-use super::{fill_shire, shire_publish_queues, shire_publish_run, timed_publishes, Bench};
+use super::{fill_shire, shire_publish_run, shire_side_queues, timed_publishes, Bench};
 use crate::fixtures;
 use crate::options::Scale;
 use crate::procfs::{self, Usage};
@@ -333,13 +333,7 @@ impl Bench {
         bases: &[String],
     ) -> Result<(f64, Option<(f64, f64)>, CpuShares)> {
         let before = self.store_work(bases).await;
-        let mut queues = Vec::new();
-        for (side, publisher) in sides.iter().enumerate() {
-            let first = side * scale.publishers;
-            for q in shire_publish_queues(publisher, scale, run, first, payload)? {
-                queues.push(q.into_iter().map(|r| (side, r)).collect());
-            }
-        }
+        let queues = shire_side_queues(sides, scale, run, payload)?;
         let cpu = CpuShares::start();
         // The one-process meter `timed_publishes` answers is not read:
         // `CpuShares` covers every process.
