@@ -1313,8 +1313,18 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
             }
         }));
     }
-    let wait = rand::thread_rng().gen_range(5..200);
-    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    // Kill in the middle of the stream: once a random number of publishes
+    // has been acknowledged, while the other publishers are still in flight.
+    let target = rand::thread_rng().gen_range(1..90);
+    let started = std::time::Instant::now();
+    while acked.lock().unwrap().len() < target {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{target} publishes were never acknowledged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let wait = started.elapsed().as_millis();
     child.kill().unwrap();
     child.wait().unwrap();
     for t in tasks {
@@ -1352,14 +1362,33 @@ async fn kill_9_during_concurrent_publishes_keeps_every_ack_and_leaves_no_half_r
     }
     drop(store);
     drop(_flusher);
-    // And the node serves again from that state.
+    // And the node serves again from that state: each package with exactly
+    // the releases stored for it (which may include publishes whose answer
+    // the kill cut off), and a package with none is not found.
     let (mut child, url, _) = helpers::spawn_binary(dir.path());
-    let v = client
-        .get(format!("{url}/api/v1/packages/braintree/app0"))
-        .send()
-        .await
-        .unwrap();
-    assert!(v.status() == 200 || (acked.is_empty() && v.status() == 404));
+    for app in 0..12 {
+        let name = format!("braintree/app{app}");
+        let expected = stored
+            .iter()
+            .filter(|s| s.starts_with(&format!("{name}@")))
+            .count();
+        let v = client
+            .get(format!("{url}/api/v1/packages/{name}"))
+            .send()
+            .await
+            .unwrap();
+        if expected == 0 {
+            assert_eq!(v.status(), 404, "{name} has no stored release");
+        } else {
+            assert_eq!(v.status(), 200, "{name}");
+            let doc: serde_json::Value = v.json().await.unwrap();
+            assert_eq!(
+                doc["versions"].as_array().map(Vec::len),
+                Some(expected),
+                "{name}: {doc}"
+            );
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 }
