@@ -10,6 +10,8 @@ const SHARED: bool = true;
 mod adoptions;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/hot_pool.rs"]
+mod hot_pool;
 #[path = "api/log_tests.rs"]
 mod log_tests;
 #[path = "api/metrics.rs"]

@@ -30,6 +30,11 @@ impl Bridge {
         })
     }
 
+    /// The runtime's handle, for what must be dropped or spawned on it.
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+
     /// Runs `fut` on this runtime and waits for it.
     pub fn block<R: Send + 'static>(
         &self,

@@ -17,6 +17,7 @@ pub mod blobs;
 mod bridge;
 mod db;
 mod error;
+pub mod hot_pool;
 pub mod lease;
 mod linked;
 pub mod log;

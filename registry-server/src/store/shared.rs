@@ -26,12 +26,13 @@
 use super::bridge::Bridge;
 use super::db::{TxResult, ALL_TREES, T};
 use super::error::StoreError;
+use super::hot_pool::{HotConn, HotPool};
 use super::linked::LinkGuesses;
 use super::row_cache::{Commit, Key, RowCache, Stamp, Standing};
 use super::shared_search::{DocumentsRead, Replica};
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use futures_util::future::BoxFuture;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::Postgres;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -539,7 +540,9 @@ pub struct SharedDb {
 }
 
 struct Inner {
-    pool: PgPool,
+    /// Dropped before the bridge: its connections are closed on the
+    /// bridge's runtime.
+    hot: HotPool,
     bridge: Bridge,
     /// This process's open write batch ([`SharedDb::transact`]). Writers
     /// take their turn here before they take a connection: writers queued on
@@ -667,9 +670,10 @@ impl SharedDb {
                 })
                 .connect_lazy_with(options))
         })?;
+        let hot = HotPool::new(pool, max_connections.max(2), bridge.handle().clone());
         let db = SharedDb {
             inner: Arc::new(Inner {
-                pool,
+                hot,
                 bridge,
                 writer: std::sync::Mutex::new(None),
                 arriving: AtomicUsize::new(0),
@@ -683,7 +687,7 @@ impl SharedDb {
                 search: Replica::default(),
             }),
         };
-        let pool = db.inner.pool.clone();
+        let pool = db.inner.hot.pool().clone();
         db.block(async move {
             MIGRATOR.run(&pool).await.map_err(backend)?;
             migrated.store(true, Ordering::SeqCst);
@@ -793,6 +797,19 @@ impl SharedDb {
         self.inner.bridge.block(fut)
     }
 
+    /// Runs `call` on a connection ([`HotPool::run`]) on this database's
+    /// runtime and waits for it; a failure says what it was `doing`.
+    fn call<R, F>(&self, doing: &'static str, call: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<R, sqlx::Error>>
+            + Send
+            + 'static,
+    {
+        let hot = self.inner.hot.clone();
+        self.block(async move { hot.run(call).await.map_err(|e| backend_in(doing, e)) })
+    }
+
     /// Calls this process has made to PostgreSQL: each one statement, or
     /// one step of a write (its lock, its reads, its commit). What a request
     /// costs in round trips, for operators and tests.
@@ -802,15 +819,15 @@ impl SharedDb {
 
     /// The value under `key` in tree `t`.
     pub fn get(&self, t: T, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.inner.pool.clone();
         let key = key.to_vec();
-        self.block(async move {
-            sqlx::query_scalar::<_, Vec<u8>>(GET_ONE)
-                .bind(t as i16)
-                .bind(key)
-                .fetch_optional(&pool)
-                .await
-                .map_err(backend)
+        self.call("reading a record", move |c| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, Vec<u8>>(GET_ONE)
+                    .bind(t as i16)
+                    .bind(key)
+                    .fetch_optional(c)
+                    .await
+            })
         })
     }
 
@@ -838,14 +855,14 @@ impl SharedDb {
             });
         }
         if !wanted.is_empty() {
-            let pool = self.inner.pool.clone();
-            let rows = self.block(async move {
-                sqlx::query_as::<_, Row>(GET_MANY)
-                    .bind(t as i16)
-                    .bind(wanted)
-                    .fetch_all(&pool)
-                    .await
-                    .map_err(|e| backend_in("reading records", e))
+            let rows = self.call("reading records", move |c| {
+                Box::pin(async move {
+                    sqlx::query_as::<_, Row>(GET_MANY)
+                        .bind(t as i16)
+                        .bind(wanted)
+                        .fetch_all(c)
+                        .await
+                })
             })?;
             if fixed {
                 let mut kept = self.fixed();
@@ -868,14 +885,16 @@ impl SharedDb {
             Option<Vec<u8>>,
             Option<Vec<u8>>,
         );
-        let pool = self.inner.pool.clone();
         let wanted = names.to_vec();
-        let rows = self.block(async move {
-            hits_query(&wanted)
-                .try_map(|row: sqlx::postgres::PgRow| <Found as sqlx::FromRow<_>>::from_row(&row))
-                .fetch_all(&pool)
-                .await
-                .map_err(|e| backend_in("reading search hits", e))
+        let rows = self.call("reading search hits", move |c| {
+            Box::pin(async move {
+                hits_query(&wanted)
+                    .try_map(|row: sqlx::postgres::PgRow| {
+                        <Found as sqlx::FromRow<_>>::from_row(&row)
+                    })
+                    .fetch_all(c)
+                    .await
+            })
         })?;
         let mut out: Vec<HitRows> = names.iter().map(|_| HitRows::default()).collect();
         for (i, package, adopters, key, value) in rows {
@@ -910,17 +929,17 @@ impl SharedDb {
     /// The values under `keys` (each a tree and a key), in their order: one
     /// round trip whatever the trees.
     pub fn get_across(&self, keys: &[(T, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let pool = self.inner.pool.clone();
         let trees: Vec<i16> = keys.iter().map(|(t, _)| *t as i16).collect();
         let wanted: Vec<Vec<u8>> = keys.iter().map(|(_, k)| k.clone()).collect();
         let found: std::collections::HashMap<(i16, Vec<u8>), Vec<u8>> = self
-            .block(async move {
-                sqlx::query_as::<_, (i16, Vec<u8>, Vec<u8>)>(GET_ACROSS)
-                    .bind(trees)
-                    .bind(wanted)
-                    .fetch_all(&pool)
-                    .await
-                    .map_err(|e| backend_in("reading records", e))
+            .call("reading records", move |c| {
+                Box::pin(async move {
+                    sqlx::query_as::<_, (i16, Vec<u8>, Vec<u8>)>(GET_ACROSS)
+                        .bind(trees)
+                        .bind(wanted)
+                        .fetch_all(c)
+                        .await
+                })
             })?
             .into_iter()
             .map(|(t, k, v)| ((t, k), v))
@@ -1007,8 +1026,7 @@ impl SharedDb {
         inclusive: bool,
         end: Option<Vec<u8>>,
     ) -> Result<Vec<Row>, StoreError> {
-        let pool = self.inner.pool.clone();
-        self.block(async move {
+        self.call("scanning records", move |c| Box::pin(async move {
             let sql = match (inclusive, end.is_some()) {
                 (true, true) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key >= $2 AND key < $3 ORDER BY key LIMIT $4",
                 (false, true) => "SELECT key, value FROM shire_trees WHERE tree = $1 AND key > $2 AND key < $3 ORDER BY key LIMIT $4",
@@ -1020,35 +1038,34 @@ impl SharedDb {
                 .bind(from)
                 .bind(end)
                 .bind(SCAN_PAGE)
-                .fetch_all(&pool)
+                .fetch_all(c)
                 .await
-                .map_err(|e| backend_in("scanning records", e))
-        })
+        }))
     }
 
     /// The last key of tree `t`, if it has any.
     pub fn last_key(&self, t: T) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.inner.pool.clone();
-        self.block(async move {
-            sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT key FROM shire_trees WHERE tree = $1 ORDER BY key DESC LIMIT 1",
-            )
-            .bind(t as i16)
-            .fetch_optional(&pool)
-            .await
-            .map_err(backend)
+        self.call("reading a tree's last key", move |c| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, Vec<u8>>(
+                    "SELECT key FROM shire_trees WHERE tree = $1 ORDER BY key DESC LIMIT 1",
+                )
+                .bind(t as i16)
+                .fetch_optional(c)
+                .await
+            })
         })
     }
 
     /// How many keys tree `t` holds.
     pub fn count(&self, t: T) -> Result<usize, StoreError> {
-        let pool = self.inner.pool.clone();
-        let n = self.block(async move {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shire_trees WHERE tree = $1")
-                .bind(t as i16)
-                .fetch_one(&pool)
-                .await
-                .map_err(backend)
+        let n = self.call("counting a tree's keys", move |c| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM shire_trees WHERE tree = $1")
+                    .bind(t as i16)
+                    .fetch_one(c)
+                    .await
+            })
         })?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -1075,14 +1092,14 @@ impl SharedDb {
     /// The value of PostgreSQL's setting `name` on this process's
     /// connections, as [`SESSION_SETTINGS`] left it.
     pub fn setting(&self, name: &str) -> Result<String, StoreError> {
-        let pool = self.inner.pool.clone();
         let name = name.to_string();
-        self.block(async move {
-            sqlx::query_scalar::<_, String>("SELECT current_setting($1)")
-                .bind(name)
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| backend_in("reading a setting", e))
+        self.call("reading a setting", move |c| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, String>("SELECT current_setting($1)")
+                    .bind(name)
+                    .fetch_one(c)
+                    .await
+            })
         })
     }
 
@@ -1091,22 +1108,17 @@ impl SharedDb {
     where
         R: Send + Unpin + 'static + sqlx::Type<Postgres> + for<'r> sqlx::Decode<'r, Postgres>,
     {
-        let pool = self.inner.pool.clone();
-        self.block(async move {
-            sqlx::query_scalar::<_, R>(sql)
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| backend_in(doing, e))
+        self.call(doing, move |c| {
+            Box::pin(async move { sqlx::query_scalar::<_, R>(sql).fetch_one(c).await })
         })
     }
 
     /// Takes or renews the lease `name` for `holder`, for `ttl` from now
     /// (the database's clock); whether `holder` holds it.
     pub fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let pool = self.inner.pool.clone();
         let (name, holder) = (name.to_string(), holder.to_string());
         let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        self.block(async move {
+        self.call("taking a lease", move |c| Box::pin(async move {
             let row = sqlx::query_scalar::<_, String>(
                 "INSERT INTO shire_leases (name, holder, expires) \
                  VALUES ($1, $2, now() + $3 * interval '1 millisecond') \
@@ -1117,23 +1129,22 @@ impl SharedDb {
             .bind(name)
             .bind(holder)
             .bind(ms)
-            .fetch_optional(&pool)
-            .await
-            .map_err(backend)?;
+            .fetch_optional(c)
+            .await?;
             Ok(row.is_some())
-        })
+        }))
     }
 
     /// The latest commit, the mark of commit `since` (`None`: every
     /// document is asked for), and the search documents written after it
     /// ([`SEARCH_DOCUMENTS_SINCE`]), by package id.
     pub fn search_documents_since(&self, since: Option<i64>) -> Result<DocumentsRead, StoreError> {
-        let pool = self.inner.pool.clone();
-        let rows = self.block(async move {
-            search_documents_query(since.unwrap_or(-1))
-                .fetch_all(&pool)
-                .await
-                .map_err(|e| backend_in("reading search documents", e))
+        let rows = self.call("reading search documents", move |c| {
+            Box::pin(async move {
+                search_documents_query(since.unwrap_or(-1))
+                    .fetch_all(c)
+                    .await
+            })
         })?;
         let (seq, mark, from_mark) = rows
             .first()
@@ -1265,9 +1276,9 @@ impl SharedDb {
     /// Opens a write batch: a transaction holding the sequencer lock, the
     /// row cache brought to its commit sequence.
     fn begin(&self) -> Result<Batch, StoreError> {
-        let pool = self.inner.pool.clone();
+        let hot = self.inner.hot.clone();
         let since = self.cache().at();
-        let (conn, base) = match self.block(begin_sequenced(pool, since)) {
+        let (conn, base) = match self.block(begin_sequenced(hot, since)) {
             Ok((conn, seq, marks, changed)) => {
                 let conn: Conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
                 match self.catch_up(&conn, seq, &marks, changed) {
@@ -1402,8 +1413,8 @@ impl SharedDb {
             self.finish(b);
         }
         self.cache().forget();
-        let pool = self.inner.pool.clone();
-        let (conn, _, _, _) = self.block(begin_sequenced(pool, None))?;
+        let hot = self.inner.hot.clone();
+        let (conn, _, _, _) = self.block(begin_sequenced(hot, None))?;
         let conn = Arc::new(tokio::sync::Mutex::new(Some(conn)));
         // Into an empty database only, decided under the lock.
         let empty = {
@@ -1473,11 +1484,11 @@ type Row = (Vec<u8>, Vec<u8>);
 /// every commit before it). A connection that fails before it holds the
 /// lock is closed, never handed back to the pool inside a transaction.
 async fn begin_sequenced(
-    pool: PgPool,
+    hot: HotPool,
     since: Option<i64>,
-) -> Result<(PoolConnection<Postgres>, i64, Marks, Option<Changed>), StoreError> {
+) -> Result<(HotConn, i64, Marks, Option<Changed>), StoreError> {
     use sqlx::Row as _;
-    let mut conn = pool
+    let mut conn = hot
         .acquire()
         .await
         .map_err(|e| backend_in("taking a connection", e))?;
@@ -1541,7 +1552,7 @@ async fn begin_sequenced(
     match read {
         Ok((seq, marks, changed)) => Ok((conn, seq, marks, changed)),
         Err(e) => {
-            conn.close_on_drop();
+            conn.close();
             Err(e)
         }
     }
@@ -1669,12 +1680,10 @@ impl Drop for Turn<'_> {
     }
 }
 
-type Conn = Arc<tokio::sync::Mutex<Option<PoolConnection<Postgres>>>>;
+type Conn = Arc<tokio::sync::Mutex<Option<HotConn>>>;
 
 /// The connection of a write transaction that has not ended.
-fn open(
-    conn: &mut Option<PoolConnection<Postgres>>,
-) -> Result<&mut PoolConnection<Postgres>, StoreError> {
+fn open(conn: &mut Option<HotConn>) -> Result<&mut HotConn, StoreError> {
     conn.as_mut()
         .ok_or_else(|| StoreError::Backend("the transaction has ended".into()))
 }
@@ -1752,14 +1761,16 @@ async fn commit(
             .map_err(backend)?;
         // Back to the pool from this runtime: a connection dropped on a
         // caller's thread would need that thread's (absent) runtime.
-        drop(guard.take());
+        if let Some(c) = guard.take() {
+            c.release();
+        }
         Ok(seq)
     }
     .await;
     if done.is_err() {
         // Whatever state the connection is in, it never goes back to the pool.
-        if let Some(mut c) = conn.lock().await.take() {
-            c.close_on_drop();
+        if let Some(c) = conn.lock().await.take() {
+            c.close();
         }
     }
     done
@@ -1768,13 +1779,15 @@ async fn commit(
 async fn rollback(conn: Conn) -> Result<(), StoreError> {
     let mut guard = conn.lock().await;
     if let Some(c) = guard.as_mut() {
-        if sqlx::query("ROLLBACK").execute(&mut **c).await.is_err() {
-            if let Some(mut c) = guard.take() {
-                c.close_on_drop();
+        let rolled_back = sqlx::query("ROLLBACK").execute(&mut **c).await.is_ok();
+        if let Some(c) = guard.take() {
+            if rolled_back {
+                c.release();
+            } else {
+                c.close();
             }
         }
     }
-    drop(guard.take());
     Ok(())
 }
 

@@ -1,0 +1,216 @@
+//! The shared backend's stack of PostgreSQL connections
+//! (`store/hot_pool.rs`), on a real PostgreSQL: the connection used last
+//! serves next, a waiting caller is handed one back, and a connection that
+//! failed, or that the server dropped while it sat idle, never serves.
+
+use crate::helpers::shared_storage;
+use shire_registry::store::hot_pool::{HotConn, HotPool, Timings};
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+/// A stack of at most `size` connections to a new database, and a pool of
+/// its own to watch the server from.
+async fn stack_of(size: u32, timings: Timings) -> (HotPool, sqlx::PgPool) {
+    let storage = shared_storage();
+    let pool = PgPoolOptions::new()
+        .max_connections(size)
+        .test_before_acquire(false)
+        .connect_lazy(&storage.postgres)
+        .unwrap();
+    let observer = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    let hot = HotPool::with_timings(pool, size, tokio::runtime::Handle::current(), timings);
+    (hot, observer)
+}
+
+/// The server process behind the connection one call is given.
+async fn pid_of_a_call(hot: &HotPool) -> i32 {
+    hot.run(|c| {
+        Box::pin(async move {
+            sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+                .fetch_one(c)
+                .await
+        })
+    })
+    .await
+    .unwrap()
+}
+
+async fn pid_of(conn: &mut HotConn) -> i32 {
+    sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap()
+}
+
+/// `n` connections held at once, with their server processes.
+async fn hold(hot: &HotPool, n: usize) -> Vec<(HotConn, i32)> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let mut conn = hot.acquire().await.unwrap();
+        let pid = pid_of(&mut conn).await;
+        held.push((conn, pid));
+    }
+    held
+}
+
+/// Whether server process `pid` is still connected.
+async fn connected(observer: &sqlx::PgPool, pid: i32) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+        .bind(pid)
+        .fetch_one(observer)
+        .await
+        .unwrap()
+}
+
+/// Ends server process `pid` as a restart or a dropped socket would, and
+/// waits until it is gone.
+async fn terminate(observer: &sqlx::PgPool, pid: i32) {
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(observer)
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if !connected(observer, pid).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("server process {pid} outlived its termination");
+}
+
+#[tokio::test]
+async fn calls_in_turn_take_the_connection_used_last() {
+    let (hot, _observer) = stack_of(4, Timings::default()).await;
+    let held = hold(&hot, 4).await;
+    let pids: Vec<i32> = held.iter().map(|(_, pid)| *pid).collect();
+    for (conn, _) in held {
+        conn.release();
+    }
+    assert_eq!(hot.idle(), 4);
+    // sqlx's own pool would hand these out in turn, the one idle longest first.
+    for _ in 0..10 {
+        assert_eq!(pid_of_a_call(&hot).await, pids[3]);
+    }
+    assert_eq!(hot.idle(), 4, "the others wait below it");
+}
+
+#[tokio::test]
+async fn a_caller_waiting_for_a_connection_is_handed_the_first_one_back() {
+    let (hot, _observer) = stack_of(2, Timings::default()).await;
+    let mut held = hold(&hot, 2).await;
+    let waiting = tokio::spawn({
+        let hot = hot.clone();
+        async move { pid_of_a_call(&hot).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "a third connection past the size");
+    let (first, pid) = held.remove(0);
+    first.release();
+    // On the stack, the connection is still in use as sqlx's pool counts:
+    // a caller waiting inside sqlx would wait out its whole timeout.
+    let got = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting caller was handed the released connection")
+        .unwrap();
+    assert_eq!(got, pid);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_while_it_sat_idle_never_serves() {
+    let timings = Timings {
+        ping_idle_after: Duration::from_millis(50),
+        ..Timings::default()
+    };
+    let (hot, observer) = stack_of(4, timings).await;
+    let gone = pid_of_a_call(&hot).await;
+    terminate(&observer, gone).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let serving = pid_of_a_call(&hot).await;
+    assert_ne!(serving, gone);
+    assert!(connected(&observer, serving).await);
+    assert_eq!(hot.idle(), 1, "the dead one is not kept");
+}
+
+#[tokio::test]
+async fn a_failed_call_never_puts_its_connection_on_the_stack() {
+    let (hot, observer) = stack_of(4, Timings::default()).await;
+    // A statement the server refuses: the connection goes back through
+    // sqlx, which checks it, not onto the stack.
+    let refused = hot
+        .run(|c| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, i32>("SELECT 1 / 0")
+                    .fetch_one(c)
+                    .await
+            })
+        })
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(hot.idle(), 0);
+
+    // A connection lost in the middle of a call: it and every one on the
+    // stack (to the same server) are closed.
+    let held = hold(&hot, 3).await;
+    let pids: Vec<i32> = held.iter().map(|(_, pid)| *pid).collect();
+    for (conn, _) in held {
+        conn.release();
+    }
+    let lost = hot
+        .run(|c| {
+            Box::pin(async move {
+                sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+                    .execute(c)
+                    .await
+            })
+        })
+        .await;
+    assert!(lost.is_err(), "{lost:?}");
+    assert_eq!(hot.idle(), 0);
+    for pid in pids {
+        for _ in 0..100 {
+            if !connected(&observer, pid).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!connected(&observer, pid).await, "{pid} was closed");
+    }
+    let serving = pid_of_a_call(&hot).await;
+    assert!(connected(&observer, serving).await);
+}
+
+#[tokio::test]
+async fn connections_long_idle_at_the_bottom_go_back_to_sqlx() {
+    let timings = Timings {
+        return_idle_after: Duration::from_millis(100),
+        ..Timings::default()
+    };
+    let (hot, _observer) = stack_of(4, timings).await;
+    for (conn, _) in hold(&hot, 3).await {
+        conn.release();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    pid_of_a_call(&hot).await;
+    assert_eq!(hot.idle(), 1, "only the one that just served is kept");
+    let mut idle_in_sqlx = 0;
+    for _ in 0..100 {
+        idle_in_sqlx = hot.pool().num_idle();
+        if idle_in_sqlx == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(idle_in_sqlx, 2, "sqlx's pool has the others to close");
+}
+
+#[tokio::test]
+async fn a_connection_due_for_renewal_is_not_kept() {
+    let timings = Timings {
+        renew_after: Duration::ZERO,
+        ..Timings::default()
+    };
+    let (hot, _observer) = stack_of(4, timings).await;
+    pid_of_a_call(&hot).await;
+    assert_eq!(hot.idle(), 0);
+}
