@@ -302,8 +302,8 @@ const SESSION_SETTINGS: &str =
 /// Runs the statements that requests use most once on a new connection, so
 /// that the first requests it serves do not pay for preparing and planning
 /// them: a few milliseconds each on a new backend, which made the slowest
-/// searches after a node started or its pool grew (the pool hands out its
-/// idle connections in turn, so sequential requests meet every new one).
+/// searches after a node started or its pool grew (the pool opens one
+/// whenever calls overlap more than they did, and a request on it was slow).
 /// Only connections made once the migrations ran: plans made before a
 /// migration could outlive the columns they read.
 async fn warm_up(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
