@@ -7,8 +7,8 @@
 //! handed back to it (a `Sync` and its answer, in a task of its own), a
 //! second round trip for every call. Here the connections a call has
 //! finished with wait on a stack: the next call takes the one used last,
-//! with no round trip; only a call that did not end cleanly hands its
-//! connection back through sqlx, which pings or closes it.
+//! with no round trip. A connection whose call failed on the statement goes
+//! back through sqlx; any other that did not end cleanly is closed.
 //!
 //! sqlx's pool still opens, counts and closes the connections. A semaphore
 //! of the pool's size is taken before a connection, and a caller waits
@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// How long a caller waits for a connection before its call fails.
+/// How long a caller waits for a connection (its turn, a ping, a new
+/// connection) before its call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a ping of a connection idle a while may take: a socket the
@@ -35,13 +36,13 @@ pub struct Timings {
     /// A connection idle longer than this is pinged before it serves: the
     /// database may have restarted, or a firewall dropped the socket.
     pub ping_idle_after: Duration,
-    /// A connection at the bottom of the stack idle longer than this goes
-    /// back to sqlx's pool, which closes it once idle long enough: the
-    /// stack keeps what the load has lately needed.
-    pub return_idle_after: Duration,
-    /// A connection handed out first longer ago than this goes back to
-    /// sqlx's pool after its call, which closes it past its lifetime: a
-    /// backend's memory grows with what it has cached.
+    /// A connection on the stack idle longer than this is closed (checked
+    /// at each release and every such period): the stack keeps what the
+    /// load has lately needed, and PostgreSQL ends the backends it does not.
+    pub close_idle_after: Duration,
+    /// A connection handed out first longer ago than this is closed after
+    /// its call, and a new one made when needed: a backend's memory grows
+    /// with what it has cached.
     pub renew_after: Duration,
 }
 
@@ -49,7 +50,7 @@ impl Default for Timings {
     fn default() -> Timings {
         Timings {
             ping_idle_after: Duration::from_secs(30),
-            return_idle_after: Duration::from_secs(60),
+            close_idle_after: Duration::from_secs(60),
             renew_after: Duration::from_secs(25 * 60),
         }
     }
@@ -94,15 +95,28 @@ impl HotPool {
         timings: Timings,
     ) -> HotPool {
         let size = usize::try_from(size.max(1)).unwrap_or(usize::MAX);
-        HotPool {
-            shared: Arc::new(Shared {
-                pool,
-                permits: Arc::new(Semaphore::new(size)),
-                stack: Mutex::new(Vec::new()),
-                timings,
-                runtime,
-            }),
-        }
+        let shared = Arc::new(Shared {
+            pool,
+            permits: Arc::new(Semaphore::new(size)),
+            stack: Mutex::new(Vec::new()),
+            timings,
+            runtime: runtime.clone(),
+        });
+        // Closes connections idle too long when no call comes to do it; ends
+        // with the pool.
+        let watched = Arc::downgrade(&shared);
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(timings.close_idle_after.max(SWEEP_AT_MOST));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match watched.upgrade() {
+                    Some(shared) => shared.close_long_idle(),
+                    None => return,
+                }
+            }
+        });
+        HotPool { shared }
     }
 
     /// sqlx's pool behind the stack, for what runs once (migrations).
@@ -118,11 +132,19 @@ impl HotPool {
     /// A connection for one call: the one used last, pinged first if it has
     /// been idle a while, or one from sqlx's pool.
     pub async fn acquire(&self) -> Result<HotConn, sqlx::Error> {
-        let permit =
-            tokio::time::timeout(ACQUIRE_TIMEOUT, self.shared.permits.clone().acquire_owned())
-                .await
-                .map_err(|_| sqlx::Error::PoolTimedOut)?
-                .map_err(|_| sqlx::Error::PoolClosed)?;
+        tokio::time::timeout(ACQUIRE_TIMEOUT, self.acquire_untimed())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    async fn acquire_untimed(&self) -> Result<HotConn, sqlx::Error> {
+        let permit = self
+            .shared
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
         let top = self.shared.stack().pop();
         if let Some(mut idle) = top {
             let fresh = idle.since.elapsed() <= self.shared.timings.ping_idle_after;
@@ -151,10 +173,9 @@ impl HotPool {
         }
     }
 
-    /// Runs `call` on a connection: on success the connection goes on the
-    /// stack for the next call; on an error it goes back through sqlx, which
-    /// checks it, and one that broke on the network takes the stack's
-    /// others with it (they are to the same server).
+    /// Runs `call` (one statement, outside any transaction) on a connection:
+    /// on success the connection goes on the stack for the next call; after
+    /// an error, see [`HotConn::failed`].
     pub async fn run<R, F>(&self, call: F) -> Result<R, sqlx::Error>
     where
         F: for<'c> FnOnce(
@@ -197,8 +218,31 @@ impl Shared {
 
     /// Closes every connection on the stack.
     fn close_all(&self) {
+        let closed: Vec<Idle> = self.stack().drain(..).collect();
+        self.close(closed);
+    }
+
+    /// Closes the connections at the bottom of the stack idle longer than
+    /// [`Timings::close_idle_after`] (the stack is ordered by last use).
+    fn close_long_idle(&self) {
+        let closed: Vec<Idle> = {
+            let mut stack = self.stack();
+            let stale = stack
+                .iter()
+                .take_while(|idle| idle.since.elapsed() > self.timings.close_idle_after)
+                .count();
+            stack.drain(..stale).collect()
+        };
+        self.close(closed);
+    }
+
+    /// Closes `connections` on the pool's runtime, outside the stack's lock.
+    fn close(&self, connections: Vec<Idle>) {
+        if connections.is_empty() {
+            return;
+        }
         let _runtime = self.runtime.enter();
-        for mut idle in self.stack().drain(..) {
+        for mut idle in connections {
             idle.conn.close_on_drop();
         }
     }
@@ -206,14 +250,18 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let _runtime = self.runtime.enter();
-        self.stack().clear();
+        let stack = std::mem::take(&mut *self.stack());
+        self.close(stack);
     }
 }
 
+/// Sweeps for long-idle connections no more often than this.
+const SWEEP_AT_MOST: Duration = Duration::from_millis(10);
+
 /// A connection handed out by [`HotPool`]: [`HotConn::release`] it after a
-/// call that ended cleanly. Dropped otherwise, it goes back through sqlx's
-/// pool, which pings it before any other call has it.
+/// call that ended cleanly, or give it [`HotConn::failed`]. Dropped
+/// otherwise, it is closed: a transaction may still be open on it, holding
+/// its locks, which sqlx's ping on the way back would not notice.
 pub struct HotConn {
     conn: Option<PoolConnection<Postgres>>,
     first_taken: Instant,
@@ -230,43 +278,39 @@ impl HotConn {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        let timings = self.home.timings;
-        let _runtime = self.home.runtime.enter();
-        if self.first_taken.elapsed() > timings.renew_after {
-            drop(conn);
-            return;
-        }
-        let mut stack = self.home.stack();
-        let stale = stack
-            .iter()
-            .take_while(|idle| idle.since.elapsed() > timings.return_idle_after)
-            .count();
-        let returned: Vec<Idle> = stack.drain(..stale).collect();
-        stack.push(Idle {
+        let idle = Idle {
             conn,
             first_taken: self.first_taken,
             since: Instant::now(),
-        });
-        drop(stack);
-        drop(returned);
+        };
+        if self.first_taken.elapsed() > self.home.timings.renew_after {
+            self.home.close(vec![idle]);
+            return;
+        }
+        self.home.stack().push(idle);
+        self.home.close_long_idle();
     }
 
-    /// After `error` on this connection: back through sqlx's pool; closed,
-    /// with every connection on the stack, when the connection is lost.
+    /// After `error` from a statement outside any transaction: back through
+    /// sqlx's pool, which pings it; closed, with every connection on the
+    /// stack (they are to the same server), when the connection is lost.
     pub fn failed(mut self, error: &sqlx::Error) {
         if connection_lost(error) {
-            if let Some(conn) = self.conn.as_mut() {
-                conn.close_on_drop();
-            }
             self.home.close_all();
+            return;
+        }
+        if let Some(conn) = self.conn.take() {
+            let _runtime = self.home.runtime.enter();
+            drop(conn);
         }
     }
 
     /// Closes the connection instead of handing it back (its state is not
-    /// known: a transaction may still be open on it).
-    pub fn close(mut self) {
-        if let Some(conn) = self.conn.as_mut() {
-            conn.close_on_drop();
+    /// known: a transaction may still be open on it); the stack's others
+    /// too when `error` says the connection was lost.
+    pub fn close_after(self, error: Option<&sqlx::Error>) {
+        if error.is_some_and(connection_lost) {
+            self.home.close_all();
         }
     }
 }
@@ -287,9 +331,9 @@ impl std::ops::DerefMut for HotConn {
 
 impl Drop for HotConn {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some(mut conn) = self.conn.take() {
             let _runtime = self.home.runtime.enter();
-            drop(conn);
+            conn.close_on_drop();
         }
     }
 }

@@ -540,8 +540,9 @@ pub struct SharedDb {
 }
 
 struct Inner {
-    /// Dropped before the bridge: its connections are closed on the
-    /// bridge's runtime.
+    /// Dropped before the bridge, so that the stacked connections are closed
+    /// on its running runtime. An open batch in `writer` keeps the stack
+    /// until after the runtime stopped: then their sockets are simply closed.
     hot: HotPool,
     bridge: Bridge,
     /// This process's open write batch ([`SharedDb::transact`]). Writers
@@ -1502,57 +1503,61 @@ async fn begin_sequenced(
         .replace("{limit}", &(CHANGED_ROWS_MAX + 1).to_string());
     // A plain `&str` goes as a simple query, which may hold several
     // statements (its values come back as text).
-    let rows = sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await;
-    let read = rows
-        .map_err(|e| backend_in("beginning a write under the sequencer lock", e))
-        .and_then(|rows| {
-            let mut seq = None;
-            let mut marks = Marks::new();
-            let mut changed = since.map(|since| Changed {
-                since,
-                lists: -1,
-                rows: Vec::new(),
-                forgotten: Vec::new(),
-            });
-            for row in &rows {
-                let Ok(kind) = row.try_get::<i16, _>(0) else {
-                    continue;
-                };
-                match kind {
-                    begun::SEQUENCE => {
-                        if let Ok(n) = row.try_get::<i64, _>(1) {
-                            seq = Some(n);
-                        }
-                    }
-                    // A mark this process cannot read only costs it its
-                    // row cache.
-                    begun::MARK => {
-                        if let (Ok(seq), Ok(mark)) =
-                            (row.try_get::<i64, _>(1), row.try_get::<i64, _>(2))
-                        {
-                            marks.insert(seq, mark);
-                        }
-                    }
-                    // A row this process cannot read only costs the
-                    // catch-up its shortcut.
-                    begun::LISTS | begun::ROW | begun::ROW_LEFT_OUT => {
-                        if let Some(c) = changed.as_mut() {
-                            if Changed::take(c, kind, row).is_err() {
-                                changed = None;
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let seq =
-                seq.ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
-            Ok((seq, marks, changed))
+    let rows = match sqlx::Executor::fetch_all(&mut *conn, sql.as_str()).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            conn.close_after(Some(&e));
+            return Err(backend_in("beginning a write under the sequencer lock", e));
+        }
+    };
+    let read = Ok::<_, StoreError>(rows).and_then(|rows| {
+        let mut seq = None;
+        let mut marks = Marks::new();
+        let mut changed = since.map(|since| Changed {
+            since,
+            lists: -1,
+            rows: Vec::new(),
+            forgotten: Vec::new(),
         });
+        for row in &rows {
+            let Ok(kind) = row.try_get::<i16, _>(0) else {
+                continue;
+            };
+            match kind {
+                begun::SEQUENCE => {
+                    if let Ok(n) = row.try_get::<i64, _>(1) {
+                        seq = Some(n);
+                    }
+                }
+                // A mark this process cannot read only costs it its
+                // row cache.
+                begun::MARK => {
+                    if let (Ok(seq), Ok(mark)) =
+                        (row.try_get::<i64, _>(1), row.try_get::<i64, _>(2))
+                    {
+                        marks.insert(seq, mark);
+                    }
+                }
+                // A row this process cannot read only costs the
+                // catch-up its shortcut.
+                begun::LISTS | begun::ROW | begun::ROW_LEFT_OUT => {
+                    if let Some(c) = changed.as_mut() {
+                        if Changed::take(c, kind, row).is_err() {
+                            changed = None;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let seq =
+            seq.ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
+        Ok((seq, marks, changed))
+    });
     match read {
         Ok((seq, marks, changed)) => Ok((conn, seq, marks, changed)),
         Err(e) => {
-            conn.close();
+            conn.close_after(None);
             Err(e)
         }
     }
@@ -1770,7 +1775,7 @@ async fn commit(
     if done.is_err() {
         // Whatever state the connection is in, it never goes back to the pool.
         if let Some(c) = conn.lock().await.take() {
-            c.close();
+            c.close_after(None);
         }
     }
     done
@@ -1784,7 +1789,7 @@ async fn rollback(conn: Conn) -> Result<(), StoreError> {
             if rolled_back {
                 c.release();
             } else {
-                c.close();
+                c.close_after(None);
             }
         }
     }

@@ -1,9 +1,10 @@
 //! The shared backend's stack of PostgreSQL connections
 //! (`store/hot_pool.rs`), on a real PostgreSQL: the connection used last
 //! serves next, a waiting caller is handed one back, and a connection that
-//! failed, or that the server dropped while it sat idle, never serves.
+//! failed, that the server dropped while it sat idle, or that was left
+//! inside a transaction never serves again.
 
-use crate::helpers::shared_storage;
+use crate::helpers::{shared_storage, Release};
 use shire_registry::store::hot_pool::{HotConn, HotPool, Timings};
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
@@ -180,37 +181,130 @@ async fn a_failed_call_never_puts_its_connection_on_the_stack() {
     assert!(connected(&observer, serving).await);
 }
 
-#[tokio::test]
-async fn connections_long_idle_at_the_bottom_go_back_to_sqlx() {
-    let timings = Timings {
-        return_idle_after: Duration::from_millis(100),
-        ..Timings::default()
-    };
-    let (hot, _observer) = stack_of(4, timings).await;
-    for (conn, _) in hold(&hot, 3).await {
-        conn.release();
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    pid_of_a_call(&hot).await;
-    assert_eq!(hot.idle(), 1, "only the one that just served is kept");
-    let mut idle_in_sqlx = 0;
-    for _ in 0..100 {
-        idle_in_sqlx = hot.pool().num_idle();
-        if idle_in_sqlx == 2 {
-            break;
+/// Waits until server process `pid` has ended; whether it did.
+async fn ended(observer: &sqlx::PgPool, pid: i32) -> bool {
+    for _ in 0..150 {
+        if !connected(observer, pid).await {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(idle_in_sqlx, 2, "sqlx's pool has the others to close");
+    false
 }
 
 #[tokio::test]
-async fn a_connection_due_for_renewal_is_not_kept() {
+async fn a_connection_idle_a_while_is_pinged_and_serves_again() {
+    let timings = Timings {
+        ping_idle_after: Duration::from_millis(50),
+        ..Timings::default()
+    };
+    let (hot, _observer) = stack_of(4, timings).await;
+    let first = pid_of_a_call(&hot).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(pid_of_a_call(&hot).await, first);
+}
+
+#[tokio::test]
+async fn connections_idle_too_long_are_closed_with_no_call_to_close_them() {
+    let timings = Timings {
+        close_idle_after: Duration::from_millis(100),
+        ..Timings::default()
+    };
+    let (hot, observer) = stack_of(4, timings).await;
+    let held = hold(&hot, 3).await;
+    let pids: Vec<i32> = held.iter().map(|(_, pid)| *pid).collect();
+    for (conn, _) in held {
+        conn.release();
+    }
+    assert_eq!(hot.idle(), 3);
+    for pid in pids {
+        assert!(ended(&observer, pid).await, "{pid} was closed");
+    }
+    assert_eq!(hot.idle(), 0);
+    let serving = pid_of_a_call(&hot).await;
+    assert!(connected(&observer, serving).await);
+}
+
+#[tokio::test]
+async fn a_connection_due_for_renewal_is_closed_after_its_call() {
     let timings = Timings {
         renew_after: Duration::ZERO,
         ..Timings::default()
     };
-    let (hot, _observer) = stack_of(4, timings).await;
-    pid_of_a_call(&hot).await;
+    let (hot, observer) = stack_of(4, timings).await;
+    let pid = pid_of_a_call(&hot).await;
     assert_eq!(hot.idle(), 0);
+    assert!(ended(&observer, pid).await, "renewed, not handed back");
+}
+
+/// A connection given up inside a transaction (its caller's task ended
+/// before a `COMMIT` or `ROLLBACK`) is closed, which ends the transaction
+/// and frees its locks: sqlx's ping on the way back would have passed it
+/// on to another caller with the lock still held.
+#[tokio::test]
+async fn a_connection_left_inside_a_transaction_is_closed_and_its_locks_freed() {
+    let (hot, observer) = stack_of(4, Timings::default()).await;
+    let mut conn = hot.acquire().await.unwrap();
+    let pid = pid_of(&mut conn).await;
+    sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(4242)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert!(ended(&observer, pid).await, "closed, not pooled");
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(4242)")
+        .fetch_one(&observer)
+        .await
+        .unwrap();
+    assert!(free, "the transaction's lock went with it");
+    assert_eq!(hot.idle(), 0);
+}
+
+/// Connections to `observer`'s database, other than its own, that are
+/// idle inside a transaction.
+pub async fn inside_a_transaction(observer: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(observer)
+    .await
+    .unwrap()
+}
+
+/// A node's write batches, committed and refused, leave no connection of
+/// its inside a transaction (a batch given up under the lock:
+/// `shared_only::a_version_read_as_free_before_another_process_took_it_is_refused`).
+#[tokio::test]
+async fn a_node_leaves_no_connection_inside_a_transaction() {
+    let storage = shared_storage();
+    let c = crate::club_with({
+        let s = storage.clone();
+        move |config| config.storage = Some(s)
+    })
+    .await;
+    let r = Release::new("braintree/crm", "1.0.0");
+    c.app.publish(&c.bt, &r).await.ok(201);
+    // Refused by the ledger: its batch is given up and rolled back.
+    c.app
+        .publish(
+            &c.bt,
+            &Release::new("braintree/crm", "1.0.0").description("again"),
+        )
+        .await
+        .refused(409, "version_exists");
+    let observer = sqlx::PgPool::connect(&storage.postgres).await.unwrap();
+    assert_eq!(inside_a_transaction(&observer).await, 0);
+    let node_backends: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&observer)
+    .await
+    .unwrap();
+    assert!(
+        node_backends > 0,
+        "the node's connections are there to check"
+    );
 }
