@@ -71,13 +71,21 @@ async fn terminate(observer: &sqlx::PgPool, pid: i32) {
         .execute(observer)
         .await
         .unwrap();
-    for _ in 0..100 {
+    assert!(
+        ended(observer, pid).await,
+        "server process {pid} outlived its termination"
+    );
+}
+
+/// Waits until server process `pid` has ended; whether it did.
+async fn ended(observer: &sqlx::PgPool, pid: i32) -> bool {
+    for _ in 0..150 {
         if !connected(observer, pid).await {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("server process {pid} outlived its termination");
+    false
 }
 
 #[tokio::test]
@@ -169,27 +177,10 @@ async fn a_failed_call_never_puts_its_connection_on_the_stack() {
     assert!(lost.is_err(), "{lost:?}");
     assert_eq!(hot.idle(), 0);
     for pid in pids {
-        for _ in 0..100 {
-            if !connected(&observer, pid).await {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(!connected(&observer, pid).await, "{pid} was closed");
+        assert!(ended(&observer, pid).await, "{pid} was closed");
     }
     let serving = pid_of_a_call(&hot).await;
     assert!(connected(&observer, serving).await);
-}
-
-/// Waits until server process `pid` has ended; whether it did.
-async fn ended(observer: &sqlx::PgPool, pid: i32) -> bool {
-    for _ in 0..150 {
-        if !connected(observer, pid).await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
 
 #[tokio::test]
