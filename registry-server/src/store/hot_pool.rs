@@ -155,7 +155,7 @@ impl HotPool {
                 return Ok(self.hand_out(idle.conn, idle.first_taken, permit));
             }
             // Those below it have been idle longer still.
-            idle.conn.close_on_drop();
+            self.shared.close(vec![idle]);
             self.shared.close_all();
         }
         let conn = self.shared.pool.acquire().await?;
@@ -226,17 +226,20 @@ impl Shared {
     }
 
     /// Closes the connections at the bottom of the stack idle longer than
-    /// [`Timings::close_idle_after`] (the stack is ordered by last use).
+    /// [`Timings::close_idle_after`].
     fn close_long_idle(&self) {
-        let closed: Vec<Idle> = {
-            let mut stack = self.stack();
-            let stale = stack
-                .iter()
-                .take_while(|idle| idle.since.elapsed() > self.timings.close_idle_after)
-                .count();
-            stack.drain(..stale).collect()
-        };
+        let closed = self.take_long_idle(&mut self.stack());
         self.close(closed);
+    }
+
+    /// Takes from the bottom of `stack` (ordered by last use) the
+    /// connections idle longer than [`Timings::close_idle_after`].
+    fn take_long_idle(&self, stack: &mut Vec<Idle>) -> Vec<Idle> {
+        let stale = stack
+            .iter()
+            .take_while(|idle| idle.since.elapsed() > self.timings.close_idle_after)
+            .count();
+        stack.drain(..stale).collect()
     }
 
     /// Closes `connections` on the pool's runtime, outside the stack's lock.
@@ -273,10 +276,10 @@ pub struct HotConn {
 }
 
 impl HotConn {
-    /// Puts the connection on top of the stack, for the next call; sends
-    /// back to sqlx's pool those long idle at the bottom, and this one
-    /// when it is due for renewal. Only for a connection outside any
-    /// transaction, whose last call ended.
+    /// Puts the connection on top of the stack, for the next call, and
+    /// closes those long idle at the bottom; closes this one instead when it
+    /// is due for renewal. Only for a connection outside any transaction,
+    /// whose last call ended.
     pub fn release(mut self) {
         let Some(conn) = self.conn.take() else {
             return;
@@ -290,8 +293,12 @@ impl HotConn {
             self.home.close(vec![idle]);
             return;
         }
-        self.home.stack().push(idle);
-        self.home.close_long_idle();
+        let closed = {
+            let mut stack = self.home.stack();
+            stack.push(idle);
+            self.home.take_long_idle(&mut stack)
+        };
+        self.home.close(closed);
     }
 
     /// After `error` from a statement outside any transaction: back through
@@ -321,7 +328,7 @@ impl HotConn {
 impl std::ops::Deref for HotConn {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
-        // Taken only by `release`, `failed` and `close`, which consume it.
+        // Taken only by `release` and `failed`, which consume it, and `drop`.
         self.conn.as_deref().unwrap_or_else(|| unreachable!())
     }
 }

@@ -1510,57 +1510,48 @@ async fn begin_sequenced(
             return Err(backend_in("beginning a write under the sequencer lock", e));
         }
     };
-    let read = Ok::<_, StoreError>(rows).and_then(|rows| {
-        let mut seq = None;
-        let mut marks = Marks::new();
-        let mut changed = since.map(|since| Changed {
-            since,
-            lists: -1,
-            rows: Vec::new(),
-            forgotten: Vec::new(),
-        });
-        for row in &rows {
-            let Ok(kind) = row.try_get::<i16, _>(0) else {
-                continue;
-            };
-            match kind {
-                begun::SEQUENCE => {
-                    if let Ok(n) = row.try_get::<i64, _>(1) {
-                        seq = Some(n);
-                    }
-                }
-                // A mark this process cannot read only costs it its
-                // row cache.
-                begun::MARK => {
-                    if let (Ok(seq), Ok(mark)) =
-                        (row.try_get::<i64, _>(1), row.try_get::<i64, _>(2))
-                    {
-                        marks.insert(seq, mark);
-                    }
-                }
-                // A row this process cannot read only costs the
-                // catch-up its shortcut.
-                begun::LISTS | begun::ROW | begun::ROW_LEFT_OUT => {
-                    if let Some(c) = changed.as_mut() {
-                        if Changed::take(c, kind, row).is_err() {
-                            changed = None;
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        let seq =
-            seq.ok_or_else(|| StoreError::Backend("the commit sequence is missing".into()))?;
-        Ok((seq, marks, changed))
+    let mut seq = None;
+    let mut marks = Marks::new();
+    let mut changed = since.map(|since| Changed {
+        since,
+        lists: -1,
+        rows: Vec::new(),
+        forgotten: Vec::new(),
     });
-    match read {
-        Ok((seq, marks, changed)) => Ok((conn, seq, marks, changed)),
-        Err(e) => {
-            conn.close_after(None);
-            Err(e)
+    for row in &rows {
+        let Ok(kind) = row.try_get::<i16, _>(0) else {
+            continue;
+        };
+        match kind {
+            begun::SEQUENCE => {
+                if let Ok(n) = row.try_get::<i64, _>(1) {
+                    seq = Some(n);
+                }
+            }
+            // A mark this process cannot read only costs it its
+            // row cache.
+            begun::MARK => {
+                if let (Ok(seq), Ok(mark)) = (row.try_get::<i64, _>(1), row.try_get::<i64, _>(2)) {
+                    marks.insert(seq, mark);
+                }
+            }
+            // A row this process cannot read only costs the
+            // catch-up its shortcut.
+            begun::LISTS | begun::ROW | begun::ROW_LEFT_OUT => {
+                if let Some(c) = changed.as_mut() {
+                    if Changed::take(c, kind, row).is_err() {
+                        changed = None;
+                    }
+                }
+            }
+            _ => {}
         }
     }
+    let Some(seq) = seq else {
+        conn.close_after(None);
+        return Err(StoreError::Backend("the commit sequence is missing".into()));
+    };
+    Ok((conn, seq, marks, changed))
 }
 
 /// The marks of commits the database holds, by sequence number, read under
